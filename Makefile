@@ -1,0 +1,68 @@
+# Herald: `make run` starts everything for development, `make test` runs the whole suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi
+REDIS_URL ?= redis://127.0.0.1:6379/0
+export REDIS_URL
+HOST ?= 127.0.0.1
+PORT ?= 5000
+MAIL_PORT ?= 1025
+# Debian packages the project needs: Chromium for the browser tests, redis-server when no Redis runs.
+APT_PACKAGES := chromium chromium-driver
+
+.PHONY: run test test-postgres bench install system-packages redis clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(MAKE) --no-print-directory system-packages
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV) || { \
+	  echo "Cannot create a virtualenv: install python3-venv (apt-get install python3-venv)." >&2; exit 1; }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Installs what is missing from Debian's packages when running as root; otherwise says what to install.
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages:$$missing"; apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "Missing Debian packages:$$missing (sudo apt-get install$$missing)" >&2; fi; \
+	fi
+
+# Redis must answer at REDIS_URL; if none does, start a private redis-server under instance/redis.
+redis: install
+	@if ! $(BIN)/python -c 'import redis,os; redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=2).ping()' 2>/dev/null; then \
+	  if ! command -v redis-server >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	    else echo "Redis does not answer at $(REDIS_URL): install it (sudo apt-get install redis-server) or set REDIS_URL." >&2; exit 1; fi; \
+	  fi; \
+	  port=$$($(BIN)/python -c 'import os; from urllib.parse import urlparse; print(urlparse(os.environ["REDIS_URL"]).port or 6379)'); \
+	  mkdir -p instance/redis; echo "Starting a private redis-server on 127.0.0.1:$$port (instance/redis)"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port $$port --dir $(CURDIR)/instance/redis --save "" \
+	    --appendonly no --pidfile $(CURDIR)/instance/redis/redis.pid --logfile $(CURDIR)/instance/redis/redis.log; \
+	  for i in $$(seq 50); do redis-cli -p $$port ping >/dev/null 2>&1 && break; sleep 0.1; done; \
+	fi
+
+run: redis
+	$(BIN)/flask dev --host $(HOST) --port $(PORT) --mail-port $(MAIL_PORT)
+
+test: redis
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-postgres: redis
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: redis
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,118 @@
+"""Herald: the app factory, an ordered list of init steps."""
+import importlib
+import logging
+
+from flask import Flask
+
+from .config import PROJECT_ROOT, ConfigError, load_config
+
+# Each domain package exposes init_app(app): blueprints, CLI commands, settings, menu entries.
+CORE_DOMAINS = (
+    "app.auth",
+    "app.network",
+    "app.settings",
+    "app.plugins",
+    "app.dashboard",
+    "app.mailcatcher",
+    "app.tracking",
+    "app.broadcasts",
+)
+
+
+def create_app(config=None) -> Flask:
+    """Build a Herald app; ``config`` (a dict) overrides values read from the environment."""
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder="static", instance_relative_config=False)
+    for step in (init_config, init_logging, init_extensions, init_hooks, init_domains,
+                 init_plugins, init_templates, init_errors, init_cli, init_ready):
+        step(app, config)
+    return app
+
+
+def init_config(app, config):
+    """Load configuration from the environment and ``config``."""
+    app.config.update(load_config(config))
+    app.instance_path = app.config["INSTANCE_PATH"]
+
+
+def init_logging(app, config):
+    """Log at INFO to stderr unless the host already configured logging."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def init_extensions(app, config):
+    """Bind the unbound extensions of app.extensions to this app."""
+    from .extensions import csrf, db, login_manager, migrate, redis_store
+    from .jobs import init_job_events
+    from .plugins import migrations  # noqa: F401 - registers the version-locations callback
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    redis_store.init_app(app)
+    with app.app_context():
+        init_job_events()
+
+
+def init_hooks(app, config):
+    """Create the hook registry and the settings registry, and declare the core's hooks."""
+    from .hooks.catalogue import declare_all
+    from .hooks.registry import HookRegistry
+    from .settings.services import SettingsRegistry
+
+    app.extensions["herald_hooks"] = registry = HookRegistry()
+    app.extensions["herald_settings"] = SettingsRegistry()
+    declare_all(registry)
+
+
+def init_domains(app, config):
+    """Run each core domain's init_app (blueprints, commands, settings, menu)."""
+    for name in CORE_DOMAINS:
+        importlib.import_module(name).init_app(app)
+
+
+def init_plugins(app, config):
+    """Load every plugin, then register their blueprints."""
+    from .plugins.host import PluginHost
+
+    host = PluginHost(app, app.extensions["herald_hooks"], app.extensions["herald_settings"])
+    app.extensions["herald_plugins"] = host
+    with app.app_context():
+        host.load_all()
+    for blueprint, url_prefix in host.blueprints:
+        app.register_blueprint(blueprint, url_prefix=url_prefix)
+
+
+def init_templates(app, config):
+    """Serve plugin templates as ``plugin_<slug>/...`` and add the layout's globals."""
+    from .menu import admin_menu, dashboard_menu
+
+    host = app.extensions["herald_plugins"]
+    app.jinja_env.loader = host.template_loader(app.jinja_env.loader)
+    app.jinja_env.globals.update(admin_menu=admin_menu, dashboard_menu=dashboard_menu)
+
+
+def init_errors(app, config):
+    """Friendly pages for 400, 403, 404, 405, 429 and 500, JSON under /api/."""
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def init_cli(app, config):
+    """Register the CLI groups that are not a domain's own."""
+    from .cli import register_cli
+
+    register_cli(app)
+
+
+def init_ready(app, config):
+    """Fire ``app_ready`` so plugins can finish their set-up."""
+    with app.app_context():
+        app.extensions["herald_hooks"].do_action("app_ready", app)
+
+
+__all__ = ["create_app", "ConfigError"]

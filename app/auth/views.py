@@ -1,0 +1,53 @@
+"""Login and logout pages."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from .forms import LoginForm
+from .roles import is_safe_next
+from .services import LoginThrottled, authenticate
+
+bp = Blueprint("auth", __name__)
+
+
+def _home_for(user):
+    return url_for("network.dashboard") if user.is_super_admin else url_for("dashboard.index")
+
+
+@bp.route("/")
+def index_root():
+    """The site root: the right home for a logged-in user, else the login page."""
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form and log the user in."""
+    form = LoginForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = authenticate(form.email.data, form.password.data, request.remote_addr)
+        except LoginThrottled as throttled:
+            form.form_errors.append(str(throttled))
+            status = 429
+        else:
+            if result.user is not None:
+                login_user(result.user, remember=form.remember.data)
+                target = form.next.data
+                return redirect(target if is_safe_next(target) else _home_for(result.user))
+            form.form_errors.append(result.message)
+            status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out (POST with a CSRF token, so no link can log anybody out)."""
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,60 @@
+"""CLI commands of the shell: create-admin, check, and `flask db upgrade` across plugin branches."""
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade as alembic_upgrade
+from flask_migrate.cli import db as db_group
+
+from .extensions import db
+from .services_check import ServiceUnavailable, check_services
+
+
+@click.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", default="Network admin", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def create_admin_command(email, name, password):
+    """Create a network super admin."""
+    from .auth.services import create_user
+
+    if len(password) < 8:
+        raise click.ClickException("The password must have at least 8 characters.")
+    try:
+        create_user(email, password, name, super_admin=True)
+    except ValueError as error:
+        raise click.ClickException(str(error))
+    db.session.commit()
+    click.echo(f"Super admin {email} created.")
+
+
+@click.command("check")
+@with_appcontext
+def check_command():
+    """Check that the database and Redis answer (one line each)."""
+    try:
+        for line in check_services(current_app):
+            click.echo(line)
+    except ServiceUnavailable as error:
+        raise click.ClickException(str(error))
+
+
+@click.command("upgrade")
+@click.argument("revision", default="heads")
+@click.option("--sql", is_flag=True, help="Print SQL instead of running it.")
+@with_appcontext
+def upgrade_command(revision, sql):
+    """Upgrade the database to the latest revision of the core and of every plugin branch."""
+    alembic_upgrade(revision=revision, sql=sql)
+
+
+def register_cli(app):
+    """Register the shell's commands, the RQ group, and the multi-head ``db upgrade``."""
+    from .devserver import dev_command
+    from .worker import rq_cli
+
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(check_command)
+    app.cli.add_command(rq_cli)
+    app.cli.add_command(dev_command)
+    db_group.add_command(upgrade_command)

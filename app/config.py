@@ -1,0 +1,77 @@
+"""Configuration read from environment variables (and a .env file when present)."""
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot start the app; its message says how to fix it."""
+
+
+def _bool(value, default=False):
+    if value is None:
+        return default
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path, production: bool) -> str:
+    """Return SECRET_KEY from the environment, or a key generated once and kept in instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY is not set: production refuses to start without one "
+                          "(set SECRET_KEY to a long random string).")
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_config(overrides=None) -> dict:
+    """Build the configuration mapping from the environment, then apply ``overrides``."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    overrides = dict(overrides or {})
+    instance_path = Path(overrides.get("INSTANCE_PATH") or os.environ.get("HERALD_INSTANCE")
+                         or DEFAULT_INSTANCE)
+    production = _bool(overrides.get("PRODUCTION", os.environ.get("HERALD_PRODUCTION")))
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'herald.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    config = {
+        "PRODUCTION": production,
+        "INSTANCE_PATH": str(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "HERALD_PREFIX": os.environ.get("HERALD_PREFIX", "herald"),
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SMTP_URL": os.environ.get("SMTP_URL", "smtp://127.0.0.1:1025"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Herald <noreply@herald.localhost>"),
+        "MAILCATCHER_DIR": os.environ.get("MAILCATCHER_DIR", str(instance_path / "caught-mail")),
+        "PLUGINS_DIR": os.environ.get("HERALD_PLUGINS_DIR", str(PROJECT_ROOT / "plugins")),
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCK_SECONDS": int(os.environ.get("LOGIN_LOCK_SECONDS", "900")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "TESTING": False,
+    }
+    config.update(overrides)
+    if "SECRET_KEY" not in config:
+        config["SECRET_KEY"] = _secret_key(Path(config["INSTANCE_PATH"]), production)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    return config

@@ -1,0 +1,31 @@
+"""The customer dashboard page."""
+from flask import Blueprint, render_template
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..extensions import db
+from ..hooks import apply_filters
+from ..network.models import Customer, Membership, Site
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+def current_customer():
+    """The Customer of the logged-in user, or None (a super admin may have none)."""
+    return db.session.scalar(select(Customer).where(Customer.user_id == current_user.id))
+
+
+@bp.route("/")
+def index():
+    """The customer's sites, memberships and the panels (notices and more) other domains add."""
+    customer = current_customer()
+    sites, memberships, panels = [], [], []
+    if customer is not None:
+        sites = db.session.scalars(select(Site).where(Site.customer_id == customer.id)
+                                   .order_by(Site.id)).all()
+        memberships = db.session.scalars(select(Membership)
+                                         .where(Membership.customer_id == customer.id)
+                                         .order_by(Membership.id)).all()
+        panels = apply_filters("customer_dashboard_panels", [], customer)
+    return render_template("dashboard/index.html", customer=customer, sites=sites,
+                           memberships=memberships, panels=panels)

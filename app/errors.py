@@ -1,0 +1,47 @@
+"""Error pages: HTML for people, JSON with a message under /api/."""
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "You need to log in.",
+    403: "You do not have permission to see this page.",
+    404: "There is nothing here.",
+    405: "That method is not allowed here.",
+    409: "That conflicts with the current state.",
+    429: "Too many attempts. Please wait and try again.",
+    500: "Something went wrong on our side.",
+}
+
+
+def wants_json() -> bool:
+    """True for API requests, which get JSON errors."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(code: int, message: str | None = None):
+    """An error page or JSON body with ``code`` and a human message."""
+    message = message or MESSAGES.get(code, "Error")
+    if wants_json():
+        return jsonify(error=message, status=code), code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def register_error_handlers(app):
+    """Register the handlers on ``app``."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return error_response(400, "The form expired or was sent from elsewhere (CSRF check "
+                                   "failed). Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        description = error.description if error.description != type(error).description else None
+        return error_response(error.code or 500, description)
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        app.logger.exception("unhandled error")
+        return error_response(500)

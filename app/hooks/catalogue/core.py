@@ -1,0 +1,25 @@
+"""Hooks of the application shell: start-up, the admin menu and the page layout."""
+from ..registry import HookSpec
+
+app_ready = HookSpec("app_ready", "action", """Fired once when create_app() has finished.
+
+Arguments: ``app`` (the Flask app). Returns nothing.""")
+
+admin_menu = HookSpec("admin_menu", "filter", """Filters the network admin's navigation.
+
+Value: a list of ``MenuItem`` (label, endpoint, order, icon). Returns the list to show;
+items whose endpoint does not exist are dropped after filtering.""")
+
+dashboard_menu = HookSpec("dashboard_menu", "filter", """Filters the customer dashboard's navigation.
+
+Value: a list of ``MenuItem``. Returns the list to show.""")
+
+network_dashboard_panels = HookSpec("network_dashboard_panels", "filter", """Filters the panels
+shown on the network admin's dashboard.
+
+Value: a list of ``(title, html)`` tuples, ``html`` being Markup. Returns the list.""")
+
+customer_dashboard_panels = HookSpec("customer_dashboard_panels", "filter", """Filters the panels
+on a customer's dashboard.
+
+Value: a list of ``(title, html)``; argument: ``customer``. Returns the list.""")

@@ -1,0 +1,85 @@
+"""Background jobs on RQ: the queues, enqueue-after-commit, and the app-aware job class.
+
+Importing this module builds no app. Jobs are enqueued by dotted path ("app.x.jobs.fn") and run
+inside an app context pushed by ``HeraldJob``; the worker is started with ``flask rq worker``.
+"""
+import os
+
+from flask import current_app
+from rq import Queue
+from rq.job import Job
+from sqlalchemy import event
+
+from .extensions import db, redis_store
+
+QUEUES = ("default", "delivery", "emails", "scheduling")
+
+
+def queue_name(name: str) -> str:
+    """The real RQ queue name of logical queue ``name``, under this network's prefix."""
+    return f"{current_app.config['HERALD_PREFIX']}:{name}"
+
+
+def get_queue(name: str = "default") -> Queue:
+    """The RQ queue ``name`` of this network, using the app-aware job class."""
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}; known queues: {', '.join(QUEUES)}")
+    return Queue(queue_name(name), connection=redis_store.client, job_class=HeraldJob)
+
+
+def enqueue_now(func: str, *args, queue: str = "default", **options) -> Job:
+    """Enqueue at once (use only where no database change has to commit first)."""
+    return get_queue(queue).enqueue(func, *args, **options)
+
+
+def enqueue_after_commit(func: str, *args, queue: str = "default", **options) -> None:
+    """Enqueue ``func`` once the current database transaction commits; dropped on rollback.
+
+    ``options`` go to RQ's ``enqueue_call`` style arguments (``job_id``, ``job_timeout``, ...),
+    plus ``enqueue_in`` (a timedelta) for a delayed job.
+    """
+    pending = db.session.info.setdefault("herald_pending_jobs", [])
+    pending.append((func, args, queue, options))
+
+
+def _flush_pending(session) -> None:
+    pending = session.info.pop("herald_pending_jobs", [])
+    for func, args, queue, options in pending:
+        options = dict(options)
+        delay = options.pop("enqueue_in", None)
+        if delay is not None:
+            get_queue(queue).enqueue_in(delay, func, *args, **options)
+        else:
+            get_queue(queue).enqueue(func, *args, **options)
+
+
+def _drop_pending(session, *unused) -> None:
+    session.info.pop("herald_pending_jobs", None)
+
+
+def init_job_events() -> None:
+    """Hook enqueue-after-commit into the session's commit and rollback events (once)."""
+    session_class = db.session.session_factory.class_
+    if not event.contains(session_class, "after_commit", _flush_pending):
+        event.listen(session_class, "after_commit", _flush_pending)
+        event.listen(session_class, "after_rollback", _drop_pending)
+
+
+class HeraldJob(Job):
+    """An RQ job that runs inside an app context of the worker's app."""
+
+    app = None  # set by the worker command (or a test) before jobs run
+    _pid = None
+
+    def perform(self):  # noqa: D102 - RQ API
+        app = HeraldJob.app
+        if app is None:
+            raise RuntimeError("HeraldJob.app is not set: start workers with `flask rq worker`")
+        with app.app_context():
+            if HeraldJob._pid != os.getpid():  # a forked work horse: no shared DB sockets
+                db.engine.dispose(close=False)
+                HeraldJob._pid = os.getpid()
+            try:
+                return super().perform()
+            finally:
+                db.session.remove()

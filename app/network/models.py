@@ -1,0 +1,109 @@
+"""The network's data: customers, sites, products, memberships and network-wide options."""
+from sqlalchemy import Index, func
+
+from ..extensions import db
+from ..utils import utcnow
+
+PRODUCT_KINDS = ("plan", "package", "service")
+MEMBERSHIP_STATUSES = ("active", "trialing", "pending", "on-hold", "expired", "cancelled")
+SITE_STATUSES = ("draft", "published", "archived")
+
+
+class Customer(db.Model):
+    """A customer of the network; several customers may share one e-mail address."""
+    __tablename__ = "customers"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    email = db.Column(db.String(254), nullable=False)  # normalised: trimmed, lower-case
+    name = db.Column(db.String(200), nullable=False, default="")
+    locale = db.Column(db.String(16), nullable=False, default="en")
+    timezone = db.Column(db.String(64), nullable=False, default="UTC")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    user = db.relationship("User", back_populates="customer")
+    sites = db.relationship("Site", back_populates="customer", lazy="dynamic")
+    memberships = db.relationship("Membership", back_populates="customer", lazy="dynamic")
+
+    def __repr__(self):
+        return f"<Customer {self.id} {self.email}>"
+
+
+Index("ix_customers_email_lower", func.lower(Customer.email).label("email_lower"), Customer.id,
+      postgresql_ops={"email_lower": "text_pattern_ops"})
+Index("ix_customers_name_lower", func.lower(Customer.name).label("name_lower"),
+      postgresql_ops={"name_lower": "text_pattern_ops"})
+
+
+class Site(db.Model):
+    """A site of a customer, reached by its own domain or a path on the network."""
+    __tablename__ = "sites"
+
+    id = db.Column(db.Integer, primary_key=True)
+    customer_id = db.Column(db.Integer, db.ForeignKey("customers.id", ondelete="CASCADE"),
+                            nullable=False, index=True)
+    title = db.Column(db.String(200), nullable=False)
+    domain = db.Column(db.String(253), nullable=True, unique=True)
+    path = db.Column(db.String(200), nullable=True)
+    status = db.Column(db.String(16), nullable=False, default="draft")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    published_at = db.Column(db.DateTime, nullable=True)
+
+    customer = db.relationship("Customer", back_populates="sites")
+
+    @property
+    def url(self) -> str:
+        """The site's address: its domain, or its path on the network."""
+        if self.domain:
+            return f"https://{self.domain}"
+        from flask import current_app
+        return f"{current_app.config['BASE_URL']}/{(self.path or '').strip('/')}"
+
+
+Index("ix_sites_title_lower", func.lower(Site.title).label("title_lower"),
+      postgresql_ops={"title_lower": "text_pattern_ops"})
+Index("ix_sites_domain_pattern", Site.domain, postgresql_ops={"domain": "text_pattern_ops"})
+
+
+class Product(db.Model):
+    """Something customers hold a membership of: a plan, a package or a service."""
+    __tablename__ = "products"
+
+    id = db.Column(db.Integer, primary_key=True)
+    slug = db.Column(db.String(100), nullable=False, unique=True)
+    name = db.Column(db.String(200), nullable=False)
+    kind = db.Column(db.String(16), nullable=False, default="plan")
+    active = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    memberships = db.relationship("Membership", back_populates="product", lazy="dynamic")
+
+
+class Membership(db.Model):
+    """A customer's membership of a product, with its status and dates."""
+    __tablename__ = "memberships"
+    __table_args__ = (
+        Index("ix_memberships_product_status_customer", "product_id", "status", "customer_id"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    customer_id = db.Column(db.Integer, db.ForeignKey("customers.id", ondelete="CASCADE"),
+                            nullable=False, index=True)
+    product_id = db.Column(db.Integer, db.ForeignKey("products.id", ondelete="CASCADE"),
+                           nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="active")
+    started_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    expires_at = db.Column(db.DateTime, nullable=True)
+    cancelled_at = db.Column(db.DateTime, nullable=True)
+
+    customer = db.relationship("Customer", back_populates="memberships")
+    product = db.relationship("Product", back_populates="memberships")
+
+
+class Option(db.Model):
+    """A network-wide setting: a key and a JSON value."""
+    __tablename__ = "options"
+
+    key = db.Column(db.String(200), primary_key=True)
+    value = db.Column(db.JSON, nullable=True)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,76 @@
+"""Network-wide settings: declared with defaults by the core and by plugins, stored as Options."""
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from ..extensions import db
+from ..network.models import Option
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """A declared setting: its key, default, label, help text, type and owner (core or plugin)."""
+    key: str
+    default: Any
+    label: str
+    help: str = ""
+    type: str = "str"  # str, int, float, bool, text
+    owner: str = "core"
+
+
+class SettingsRegistry:
+    """All declared settings of one app, kept in ``app.extensions['herald_settings']``."""
+
+    def __init__(self):
+        self.specs: dict[str, SettingSpec] = {}
+
+    def declare(self, spec: SettingSpec) -> None:
+        """Declare a setting; re-declaring a key replaces its spec."""
+        self.specs[spec.key] = spec
+
+
+def registry() -> SettingsRegistry:
+    """The current app's settings registry."""
+    return current_app.extensions["herald_settings"]
+
+
+def declare_setting(key, default, label, help="", type="str", owner="core") -> None:
+    """Declare a core setting with its default."""
+    registry().declare(SettingSpec(key, default, label, help, type, owner))
+
+
+def get_option(key: str, default=None):
+    """The stored value of option ``key``, else the declared default, else ``default``."""
+    row = db.session.get(Option, key)
+    if row is not None:
+        return row.value
+    spec = registry().specs.get(key)
+    return spec.default if spec is not None else default
+
+
+def set_option(key: str, value) -> None:
+    """Store ``value`` for option ``key`` in the current transaction (the caller commits)."""
+    row = db.session.get(Option, key)
+    if row is None:
+        db.session.add(Option(key=key, value=value))
+    else:
+        row.value = value
+
+
+def coerce(spec: SettingSpec, raw: str):
+    """Turn a submitted form string into the setting's type; raises ValueError with a message."""
+    raw = (raw or "").strip()
+    if spec.type == "bool":
+        return raw.lower() in {"1", "on", "true", "yes"}
+    if spec.type == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{spec.label} must be a whole number.") from None
+    if spec.type == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{spec.label} must be a number.") from None
+    return raw

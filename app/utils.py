@@ -1,0 +1,52 @@
+"""Small helpers shared by every domain: UTC time, e-mail normalisation, keyset pagination."""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+
+def utcnow() -> datetime:
+    """The current time in UTC as a naive datetime (how every timestamp is stored)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def normalise_email(address: str) -> str:
+    """Trim and lower-case an e-mail address for comparison and de-duplication."""
+    return (address or "").strip().lower()
+
+
+@dataclass
+class KeysetPage:
+    """One page of rows fetched by id (no OFFSET), with the cursors for the next and previous page."""
+    items: list
+    next_after: int | None
+    prev_before: int | None
+
+
+def keyset_page(query, id_column, after=None, before=None, per_page=50) -> KeysetPage:
+    """Fetch one page of ``query`` ordered by ``id_column`` descending, seeking from a cursor.
+
+    ``after`` continues below that id (older rows), ``before`` goes back above it. Stays fast on
+    millions of rows because it never counts or skips rows.
+    """
+    from .extensions import db
+
+    if before is not None:
+        rows = db.session.scalars(query.where(id_column > before)
+                                  .order_by(id_column.asc()).limit(per_page + 1)).all()
+        has_more_newer = len(rows) > per_page
+        rows = list(reversed(rows[:per_page]))
+        next_after = rows[-1].id if rows else None
+        prev_before = rows[0].id if rows and has_more_newer else None
+        return KeysetPage(rows, next_after, prev_before)
+    if after is not None:
+        query = query.where(id_column < after)
+    rows = db.session.scalars(query.order_by(id_column.desc()).limit(per_page + 1)).all()
+    has_more = len(rows) > per_page
+    rows = rows[:per_page]
+    next_after = rows[-1].id if rows and has_more else None
+    prev_before = rows[0].id if rows and after is not None else None
+    return KeysetPage(rows, next_after, prev_before)
+
+
+__all__ = ["utcnow", "normalise_email", "KeysetPage", "keyset_page", "select"]

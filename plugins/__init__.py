@@ -1,0 +1,1 @@
+"""Bundled Herald plugins: each sub-package is a plugin with PLUGIN_INFO and setup(host)."""

@@ -1,0 +1,15 @@
+"""The shell answers: login page, role rules and the admin pages render."""
+
+
+def test_login_page_renders(client):
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert b'name="csrf_token"' in response.data
+
+
+def test_admin_pages_render(admin_client):
+    for url in ("/network/", "/network/customers", "/network/products", "/network/sites",
+                "/network/plugins/", "/network/settings/", "/network/caught-mail/"):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert b"Customers" in response.data
