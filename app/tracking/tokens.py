@@ -1,0 +1,46 @@
+"""Signed tokens for links in e-mails (unsubscribe, open pixel, click redirect), with itsdangerous.
+
+A token is the proof for the public routes that use it: tampering makes it unreadable (404).
+"""
+from itsdangerous import BadSignature, URLSafeSerializer
+from flask import current_app
+
+SALTS = {"unsubscribe": "herald.unsubscribe", "open": "herald.open", "click": "herald.click"}
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALTS[purpose])
+
+
+def make_token(purpose: str, payload) -> str:
+    """Sign ``payload`` (JSON-able) for ``purpose``."""
+    return _serializer(purpose).dumps(payload)
+
+
+def read_token(purpose: str, token: str):
+    """The payload of a token made for ``purpose``, or None when it was tampered with."""
+    try:
+        return _serializer(purpose).loads(token)
+    except BadSignature:
+        return None
+
+
+def unsubscribe_url(email: str, run_id: int | None = None) -> str:
+    """The https link that unsubscribes ``email`` from broadcasts (GET confirms, POST acts)."""
+    token = make_token("unsubscribe", [email, run_id])
+    return f"{current_app.config['BASE_URL']}/u/{token}"
+
+
+def unsubscribe_mailto(email: str, run_id: int | None = None) -> str:
+    """The mailto: form of List-Unsubscribe: a message to the unsubscribe address with the token."""
+    from ..settings.services import get_option
+
+    address = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
+    return f"mailto:{address}?subject=unsubscribe%20{make_token('unsubscribe', [email, run_id])}"
+
+
+def _default_mailbox() -> str:
+    sender = current_app.config["MAIL_FROM"]
+    address = sender.split("<", 1)[-1].rstrip(">").strip()
+    local, _, domain = address.partition("@")
+    return f"unsubscribe@{domain or 'localhost'}"
