@@ -16,6 +16,7 @@ CORE_DOMAINS = (
     "app.mailcatcher",
     "app.tracking",
     "app.broadcasts",
+    "app.delivery",
 )
 
 
