@@ -38,6 +38,7 @@ def enqueue_after_commit(func: str, *args, queue: str = "default", **options) ->
     ``options`` go to RQ's ``enqueue_call`` style arguments (``job_id``, ``job_timeout``, ...),
     plus ``enqueue_in`` (a timedelta) for a delayed job.
     """
+    db.session.connection()  # make sure a transaction is open, so its commit event fires
     pending = db.session.info.setdefault("herald_pending_jobs", [])
     pending.append((func, args, queue, options))
 
@@ -53,8 +54,9 @@ def _flush_pending(session) -> None:
             get_queue(queue).enqueue(func, *args, **options)
 
 
-def _drop_pending(session, *unused) -> None:
-    session.info.pop("herald_pending_jobs", None)
+def _drop_pending(session, previous_transaction) -> None:
+    if not previous_transaction.nested:  # a savepoint rolling back keeps the outer jobs
+        session.info.pop("herald_pending_jobs", None)
 
 
 def init_job_events() -> None:
@@ -62,7 +64,7 @@ def init_job_events() -> None:
     session_class = db.session.session_factory.class_
     if not event.contains(session_class, "after_commit", _flush_pending):
         event.listen(session_class, "after_commit", _flush_pending)
-        event.listen(session_class, "after_rollback", _drop_pending)
+        event.listen(session_class, "after_soft_rollback", _drop_pending)
 
 
 class HeraldJob(Job):

@@ -129,9 +129,10 @@ def admin(app):
 
 
 def login(client, user):
-    """Log ``user`` in on ``client`` through the session (no form round trip)."""
+    """Log ``user`` (a User or its id) in on ``client`` through the session (no form round trip)."""
+    user_id = user if isinstance(user, int) else user.id
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = str(user_id)
         session["_fresh"] = True
     return client
 
@@ -152,7 +153,7 @@ def customer(app):
     product = Product(slug="starter", name="Starter", kind="plan")
     _db.session.add(product)
     person = register_customer("carol@example.com", "Carol Customer", user=user)
-    _db.session.add(Site(customer=person, title="Carol's blog", path="carol"))
+    _db.session.add(Site(customer=person, title="Carol Writes", path="carol"))
     _db.session.add(Membership(customer=person, product=product, status="active"))
     _db.session.commit()
     return person

@@ -11,8 +11,10 @@ class MaildirHandler:
 
     def __init__(self, directory):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(str(self.directory), create=True)
+        for sub in ("tmp", "new", "cur"):
+            (self.directory / sub).mkdir(exist_ok=True)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
         """Store the message with its envelope recipients and answer 250."""

@@ -1,0 +1,83 @@
+"""Login, logout, throttling, CSRF and the role rules."""
+import pytest
+
+from tests.conftest import csrf_token, make_user
+
+
+def _login(client, email, password):
+    return client.post("/login", data={"csrf_token": csrf_token(client), "email": email,
+                                       "password": password})
+
+
+def test_login_is_case_insensitive_and_lands_on_the_right_home(client, admin):
+    response = _login(client, "ADMIN@Example.com", "password123")
+    assert response.status_code == 302 and response.location.endswith("/network/")
+
+
+def test_customer_lands_on_dashboard(client, customer):
+    response = _login(client, "carol@example.com", "password123")
+    assert response.location.endswith("/dashboard/")
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert "Carol Writes" in page and "Starter" in page
+
+
+def test_wrong_password_is_generic_and_throttled(app, client, admin):
+    wrong = _login(client, "admin@example.com", "nope")
+    unknown = _login(client, "nobody@example.com", "nope")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Wrong e-mail address or password." in wrong.get_data(as_text=True)
+    assert "Wrong e-mail address or password." in unknown.get_data(as_text=True)
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        _login(client, "admin@example.com", "nope")
+    throttled = _login(client, "admin@example.com", "password123")  # even the right one waits
+    assert throttled.status_code == 429
+    assert "Too many failed attempts" in throttled.get_data(as_text=True)
+
+
+def test_login_requires_csrf(client, admin):
+    response = client.post("/login", data={"email": "admin@example.com", "password": "password123"})
+    assert response.status_code == 400
+
+
+def test_open_redirect_after_login_is_refused(client, admin):
+    response = client.post("/login?next=//evil.example", data={
+        "csrf_token": csrf_token(client), "email": "admin@example.com",
+        "password": "password123", "next": "//evil.example/x"})
+    assert response.location.endswith("/network/")
+
+
+@pytest.mark.parametrize("url", ["/network/", "/network/customers", "/network/plugins/",
+                                 "/network/settings/", "/network/caught-mail/"])
+def test_customers_get_403_and_anonymous_visitors_go_to_login(client, customer_client, url):
+    assert customer_client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/network/", "/network/sites", "/dashboard/"])
+def test_anonymous_is_sent_to_login(app, url):
+    response = app.test_client().get(url)
+    assert response.status_code == 302 and "/login?next=" in response.location
+
+
+def test_customer_cannot_post_admin_actions(customer_client):
+    token = csrf_token(customer_client, "/dashboard/")
+    assert customer_client.post("/network/plugins/x/activate", data={"csrf_token": token}).status_code == 403
+
+
+def test_logout_is_a_post(admin_client):
+    assert admin_client.get("/logout").status_code == 405
+    token = csrf_token(admin_client, "/network/")
+    assert admin_client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert admin_client.get("/network/").status_code == 302
+
+
+def test_inactive_user_cannot_log_in(app, client, db):
+    user = make_user("gone@example.com")
+    user.active = False
+    db.session.commit()
+    assert _login(client, "gone@example.com", "password123").status_code == 401
+
+
+def test_users_are_unique_case_insensitively(app):
+    make_user("dup@example.com")
+    with pytest.raises(ValueError, match="already exists"):
+        make_user("DUP@example.com")

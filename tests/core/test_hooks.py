@@ -1,0 +1,83 @@
+"""The hook registry keeps WordPress's semantics: priorities, order, removal, filters."""
+import warnings
+
+import pytest
+
+from app.hooks.registry import HookRegistry, HookSpec, UnknownHookWarning
+
+
+@pytest.fixture
+def hooks():
+    registry = HookRegistry()
+    registry.declare(HookSpec("ping", "action", "test action"))
+    registry.declare(HookSpec("title", "filter", "test filter"))
+    return registry
+
+
+def test_lower_priority_runs_first_and_ties_keep_registration_order(hooks):
+    calls = []
+    hooks.add("ping", lambda: calls.append("late"), 20)
+    hooks.add("ping", lambda: calls.append("first-10"))
+    hooks.add("ping", lambda: calls.append("early"), 5)
+    hooks.add("ping", lambda: calls.append("second-10"))
+    hooks.do_action("ping")
+    assert calls == ["early", "first-10", "second-10", "late"]
+
+
+def test_filters_thread_the_value_and_actions_ignore_returns(hooks):
+    hooks.add("title", lambda value, n: value * n)
+    hooks.add("title", lambda value, n: value + "!", 20)
+    assert hooks.apply_filters("title", "ab", 2) == "abab!"
+    hooks.add("ping", lambda: "ignored")
+    assert hooks.do_action("ping") is None
+
+
+def test_remove_action_with_and_without_priority(hooks):
+    calls = []
+
+    def callback():
+        calls.append(1)
+
+    hooks.add("ping", callback, 5)
+    hooks.add("ping", callback, 15)
+    assert hooks.remove("ping", callback, priority=5)
+    hooks.do_action("ping")
+    assert calls == [1]
+    assert hooks.remove("ping", callback)
+    assert not hooks.remove("ping", callback)
+    hooks.do_action("ping")
+    assert calls == [1]
+
+
+def test_unknown_hook_name_warns(hooks):
+    with pytest.warns(UnknownHookWarning, match="nosuchhook"):
+        hooks.add("nosuchhook", lambda: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hooks.add("ping", lambda: None)  # declared: no warning
+
+
+def test_inactive_plugin_callbacks_are_skipped_at_call_time(hooks):
+    active = {"alpha"}
+    hooks.is_active = lambda slug: slug in active
+    calls = []
+    hooks.add("ping", lambda: calls.append("core"))
+    hooks.add("ping", lambda: calls.append("alpha"), plugin="alpha")
+    hooks.add("ping", lambda: calls.append("beta"), plugin="beta")
+    hooks.do_action("ping")
+    active.discard("alpha")
+    hooks.do_action("ping")
+    assert calls == ["core", "alpha", "core"]
+
+
+def test_priority_must_be_an_integer(hooks):
+    with pytest.raises(TypeError):
+        hooks.add("ping", lambda: None, "high")
+
+
+def test_core_catalogue_documents_every_hook(app):
+    registry = app.extensions["herald_hooks"]
+    assert {"admin_menu", "customer_created", "plugin_activated", "mail_transports"} <= set(registry.specs)
+    for spec in registry.specs.values():
+        assert spec.kind in ("action", "filter")
+        assert "Argument" in spec.doc or "Value" in spec.doc, spec.name

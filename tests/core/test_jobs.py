@@ -1,0 +1,46 @@
+"""Jobs are enqueued only after the commit, run in an app context, and use prefixed queues."""
+from app.extensions import db
+from app.jobs import enqueue_after_commit, get_queue, queue_name
+from app.network.models import Option
+from app.worker import make_worker
+
+
+def record_option(key, value):
+    """A job used by these tests: writes an Option (needs an app context and the DB)."""
+    db.session.add(Option(key=key, value=value))
+    db.session.commit()
+
+
+def test_job_is_enqueued_after_commit_and_dropped_on_rollback(app):
+    queue = get_queue("default")
+    enqueue_after_commit("tests.core.test_jobs.record_option", "a", 1)
+    assert queue.count == 0
+    db.session.rollback()
+    assert queue.count == 0
+    enqueue_after_commit("tests.core.test_jobs.record_option", "b", 2)
+    db.session.add(Option(key="marker", value=True))
+    db.session.commit()
+    assert queue.count == 1
+
+
+def test_worker_runs_jobs_inside_an_app_context(app):
+    enqueue_after_commit("tests.core.test_jobs.record_option", "from-job", {"ok": True})
+    db.session.commit()
+    make_worker(queues=("default",), simple=True).work(burst=True)
+    db.session.expire_all()
+    assert db.session.get(Option, "from-job").value == {"ok": True}
+
+
+def test_queue_names_carry_the_network_prefix(app):
+    assert queue_name("delivery") == "herald-test:delivery"
+    assert get_queue("emails").name == "herald-test:emails"
+
+
+def test_importing_jobs_module_builds_no_app():
+    import subprocess
+    import sys
+
+    code = ("import flask, app.jobs, app.worker; "
+            "assert flask.current_app is None or not flask.has_app_context(); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
