@@ -1,5 +1,5 @@
 """The admin and dashboard navigation, built through the ``admin_menu``/``dashboard_menu`` filters."""
-from flask import current_app, request
+from flask import current_app, request, url_for
 
 from .hooks import apply_filters, registry
 from .plugins.host import MenuItem
@@ -15,14 +15,11 @@ def _build(menu):
     items = apply_filters(menu, [])
     known = current_app.view_functions
     items = sorted((i for i in items if i.endpoint in known), key=lambda i: (i.order, i.label))
-    return [(i, _is_current(i)) for i in items]
-
-
-def _is_current(item) -> bool:
-    endpoint = request.endpoint or ""
-    prefix = item.endpoint.rsplit(".", 1)[0]
-    return endpoint == item.endpoint or (prefix and endpoint.startswith(prefix + ".")
-                                         and not item.endpoint.endswith(".index_root"))
+    urls = [url_for(i.endpoint) for i in items]
+    # the current entry is the one whose address is the longest prefix of this page's path
+    matches = [u for u in urls if request.path == u or request.path.startswith(u.rstrip("/") + "/")]
+    current = max(matches, key=len) if matches else None
+    return [(item, url == current) for item, url in zip(items, urls)]
 
 
 def admin_menu():
