@@ -38,14 +38,16 @@ def enqueue_after_commit(func: str, *args, queue: str = "default", **options) ->
     ``options`` go to RQ's ``enqueue_call`` style arguments (``job_id``, ``job_timeout``, ...),
     plus ``enqueue_in`` (a timedelta) for a delayed job.
     """
-    db.session.connection()  # make sure a transaction is open, so its commit event fires
-    pending = db.session.info.setdefault("herald_pending_jobs", [])
-    pending.append((func, args, queue, options))
+    session = db.session()
+    session.connection()  # make sure a transaction is open, so its commit event fires
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    pending = session.info.setdefault("herald_pending_jobs", [])
+    pending.append((transaction, func, args, queue, options))
 
 
 def _flush_pending(session) -> None:
     pending = session.info.pop("herald_pending_jobs", [])
-    for func, args, queue, options in pending:
+    for _transaction, func, args, queue, options in pending:
         options = dict(options)
         delay = options.pop("enqueue_in", None)
         if delay is not None:
@@ -54,9 +56,22 @@ def _flush_pending(session) -> None:
             get_queue(queue).enqueue(func, *args, **options)
 
 
+def _inside(transaction, rolled_back) -> bool:
+    while transaction is not None:
+        if transaction is rolled_back:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 def _drop_pending(session, previous_transaction) -> None:
-    if not previous_transaction.nested:  # a savepoint rolling back keeps the outer jobs
+    """Forget the jobs registered inside the transaction (or savepoint) that rolled back."""
+    if not previous_transaction.nested:
         session.info.pop("herald_pending_jobs", None)
+        return
+    pending = session.info.get("herald_pending_jobs", [])
+    session.info["herald_pending_jobs"] = [entry for entry in pending
+                                           if not _inside(entry[0], previous_transaction)]
 
 
 def init_job_events() -> None:

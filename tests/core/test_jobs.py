@@ -44,3 +44,16 @@ def test_importing_jobs_module_builds_no_app():
             "assert flask.current_app is None or not flask.has_app_context(); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_jobs_of_a_rolled_back_savepoint_are_dropped_but_outer_ones_kept(app):
+    queue = get_queue("default")
+    enqueue_after_commit("tests.core.test_jobs.record_option", "outer", 1)
+    savepoint = db.session.begin_nested()
+    enqueue_after_commit("tests.core.test_jobs.record_option", "inner", 2)
+    savepoint.rollback()
+    kept = db.session.begin_nested()
+    enqueue_after_commit("tests.core.test_jobs.record_option", "inner-kept", 3)
+    kept.commit()
+    db.session.commit()
+    assert [job.args[0] for job in queue.get_jobs()] == ["outer", "inner-kept"]
