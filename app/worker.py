@@ -26,7 +26,10 @@ def make_worker(queues=QUEUES, simple=False):
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")
 def worker_command(queues, with_scheduler, burst, simple):
     """Run an RQ worker; start more on any machine sharing Redis and the database to scale out."""
+    from .hooks import do_action
+
     worker = make_worker(queues or QUEUES, simple)
+    do_action("worker_starting", worker, with_scheduler and not burst)
     worker.work(burst=burst, with_scheduler=with_scheduler)
 
 

@@ -23,3 +23,8 @@ customer_dashboard_panels = HookSpec("customer_dashboard_panels", "filter", """F
 on a customer's dashboard.
 
 Value: a list of ``(title, html)``; argument: ``customer``. Returns the list.""")
+
+worker_starting = HookSpec("worker_starting", "action", """An RQ worker is about to start working.
+
+Arguments: ``worker`` (rq.Worker), ``with_scheduler`` (bool: started with --with-scheduler).
+Returns nothing. The scheduling domain starts its scheduler thread here.""")

@@ -1,0 +1,101 @@
+"""``flask scheduler run`` (the scheduler loop) and ``flask schedules list|pause|resume|end``."""
+import threading
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from ..broadcasts.models import Broadcast
+from ..extensions import db
+from .services import ScheduleError, change_state, run_due, upcoming
+
+scheduler_cli = AppGroup("scheduler", help="Fire scheduled broadcasts.")
+schedules_cli = AppGroup("schedules", help="List and control broadcast schedules.")
+DEFAULT_INTERVAL = 15.0
+
+
+def scheduler_loop(app, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None):
+    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                result = run_due()
+                if result.fired or result.skipped:
+                    app.logger.info("scheduler: %s fired, %s skipped", result.fired, result.skipped)
+            except Exception:  # keep the loop alive; the next pass retries
+                app.logger.exception("scheduler pass failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        stop.wait(interval)
+
+
+def start_scheduler_thread(app, interval: float = DEFAULT_INTERVAL) -> threading.Event:
+    """Run the scheduler loop in a daemon thread (used by ``flask rq worker --with-scheduler``)."""
+    stop = threading.Event()
+    threading.Thread(target=scheduler_loop, args=(app, interval, stop), daemon=True,
+                     name="herald-scheduler").start()
+    return stop
+
+
+@scheduler_cli.command("run")
+@click.option("--once", is_flag=True, help="Do one pass and exit (e.g. from cron).")
+@click.option("--interval", default=DEFAULT_INTERVAL, show_default=True, help="Seconds between passes.")
+def run_command(once, interval):
+    """Fire due broadcasts; several schedulers may run at once without double sends."""
+    app = current_app._get_current_object()
+    if once:
+        result = run_due()
+        click.echo(f"{result.fired} fired, {result.skipped} skipped, {result.already_taken} already taken")
+        return
+    click.echo(f"Scheduler running every {interval:g}s; Ctrl-C stops it.")
+    try:
+        scheduler_loop(app, interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@schedules_cli.command("list")
+def list_command():
+    """The next scheduled sends."""
+    rows = upcoming(limit=50)
+    if not rows:
+        click.echo("Nothing is scheduled.")
+    for schedule in rows:
+        click.echo(f"{schedule.next_at:%Y-%m-%d %H:%M} UTC  broadcast {schedule.broadcast_id:<6} "
+                   f"{schedule.kind:8} {schedule.timezone}  {schedule.broadcast.subject}")
+
+
+def _change(broadcast_id, action):
+    broadcast = db.session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise click.ClickException(f"There is no broadcast {broadcast_id}.")
+    try:
+        change_state(broadcast, action)
+    except ScheduleError as error:
+        raise click.ClickException(str(error))
+    db.session.commit()
+    click.echo(f"Broadcast {broadcast_id}: schedule {broadcast.schedule.status}.")
+
+
+@schedules_cli.command("pause")
+@click.argument("broadcast_id", type=int)
+def pause_command(broadcast_id):
+    """Pause the schedule of BROADCAST_ID."""
+    _change(broadcast_id, "pause")
+
+
+@schedules_cli.command("resume")
+@click.argument("broadcast_id", type=int)
+def resume_command(broadcast_id):
+    """Resume the schedule of BROADCAST_ID (missed sends are not caught up)."""
+    _change(broadcast_id, "resume")
+
+
+@schedules_cli.command("end")
+@click.argument("broadcast_id", type=int)
+def end_command(broadcast_id):
+    """End the schedule of BROADCAST_ID for good."""
+    _change(broadcast_id, "end")
