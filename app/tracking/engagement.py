@@ -11,7 +11,7 @@ from .models import TrackedClick, TrackedOpen
 
 
 def _identity(delivery_id):
-    return delivery_id if per_recipient() else None
+    return delivery_id if per_recipient(cached=False) else None
 
 
 def record_open(run_id: int, delivery_id: int | None) -> None:

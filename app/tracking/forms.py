@@ -6,7 +6,12 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from .models import REASONS
 
-REASON_CHOICES = [(reason, reason.capitalize()) for reason in REASONS]
+try:  # WTForms 3.3+ deprecates (value, label) tuples
+    from wtforms.fields import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    SelectChoice = None
+
+REASON_CHOICES = [SelectChoice(r, r.capitalize()) if SelectChoice else (r, r.capitalize()) for r in REASONS]
 
 
 class AddSuppressionForm(FlaskForm):

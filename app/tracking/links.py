@@ -30,9 +30,9 @@ PIXEL = ('<img src="{src}" width="1" height="1" alt="" '
          'style="display:block;width:1px;height:1px;border:0" aria-hidden="true">')
 
 
-def per_recipient() -> bool:
-    """True when the network tracks per recipient (read once per request or job)."""
-    value = g.get("_tracking_per_recipient")
+def per_recipient(cached: bool = True) -> bool:
+    """True when the network tracks per recipient (read once per request or job when ``cached``)."""
+    value = g.get("_tracking_per_recipient") if cached else None
     if value is None:
         value = g._tracking_per_recipient = bool(get_option("tracking.per_recipient", False))
     return value

@@ -9,6 +9,7 @@ at once; soft bounces suppress it after ``tracking.soft_bounce_threshold`` of th
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, tuple_
 
 from ..extensions import db
@@ -41,8 +42,18 @@ def insert_ignore(model, rows: list[dict], key_columns: list[str]) -> int:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model).values(rows).on_conflict_do_nothing(index_elements=key_columns)
-    return db.session.execute(statement).rowcount
+    table = getattr(model, "__table__", model)
+    statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=key_columns)
+                 .returning(table.c[key_columns[0]]))  # rowcount is not reliable on every driver
+    return len(db.session.execute(statement).all())
+
+
+def checked_address(text: str) -> str:
+    """``text`` as a normalised e-mail address; ValueError with a readable message when invalid."""
+    try:
+        return normalise_email(validate_email(str(text or "").strip(), check_deliverability=False).normalized)
+    except EmailNotValidError as error:
+        raise ValueError(f"not a valid e-mail address ({error})") from None
 
 
 def _clip(text, size=500):

@@ -10,13 +10,12 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from ..extensions import db
-from ..utils import normalise_email, utcnow
+from ..utils import utcnow
 from .models import REASONS, Suppression
-from .services import insert_ignore
+from .services import checked_address, insert_ignore
 
 EXPORT_COLUMNS = ("email", "reason", "source", "detail", "created_at")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -49,13 +48,13 @@ def _cell(row, columns, name):
 
 def _check_row(row, columns, default_reason):
     try:
-        email = validate_email(_cell(row, columns, "email"), check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        return None, f"not a valid e-mail address ({error})"
+        email = checked_address(_cell(row, columns, "email"))
+    except ValueError as error:
+        return None, str(error)
     reason = _cell(row, columns, "reason").lower() or default_reason
     if reason not in REASONS:
         return None, f"reason must be one of {', '.join(REASONS)}, not {reason!r}"
-    return {"email": normalise_email(email), "reason": reason, "source": "import",
+    return {"email": email, "reason": reason, "source": "import",
             "detail": _cell(row, columns, "detail")[:500] or None}, None
 
 

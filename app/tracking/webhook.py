@@ -11,13 +11,12 @@ import hmac
 import json
 import os
 
-from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, current_app, jsonify, request
 
 from ..extensions import db
 from ..hooks import apply_filters
 from ..settings.services import get_option
-from .services import record_bounce, record_complaint
+from .services import checked_address, record_bounce, record_complaint
 
 bp = Blueprint("tracking_hooks", __name__, url_prefix="/hooks")
 MAX_BODY = 1024 * 1024
@@ -47,8 +46,8 @@ def validate_event(event) -> tuple[dict | None, str | None]:
     if kind not in ("bounce", "complaint"):
         return None, 'type must be "bounce" or "complaint"'
     try:
-        email = validate_email(str(event.get("email") or ""), check_deliverability=False).normalized
-    except EmailNotValidError as error:
+        email = checked_address(event.get("email"))
+    except ValueError as error:
         return None, f"email: {error}"
     bounce_type = event.get("bounce_type", "hard")
     if kind == "bounce" and bounce_type not in ("hard", "soft"):
