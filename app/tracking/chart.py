@@ -19,8 +19,17 @@ def _nice_max(value: int) -> int:
     return value
 
 
-def _label(moment: datetime, bucket: str) -> str:
-    return moment.strftime("%d %b") if bucket == "day" else moment.strftime("%d %b %H:00")
+def _label(moment: datetime, bucket: str, previous: datetime | None = None) -> str:
+    if bucket == "day":
+        return moment.strftime("%d %b")
+    same_day = previous is not None and previous.date() == moment.date()
+    return moment.strftime("%H:00" if same_day else "%d %b %H:00")
+
+
+def series_in(points: list) -> list:
+    """The series names that have data, in drawing order."""
+    present = {name for _, values in points for name in values}
+    return [name for name in SERIES_COLORS if name in present]
 
 
 def line_chart(points: list, bucket: str, title: str) -> Markup:
@@ -43,12 +52,15 @@ def line_chart(points: list, bucket: str, title: str) -> Markup:
         value, gy = round(peak * fraction), y(peak * fraction)
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{gy:.1f}" y2="{gy:.1f}" class="grid"/>'
                    f'<text x="{LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end">{value}</text>')
-    label_every = max(1, len(points) // 6)
+    label_every = -(-len(points) // 6)  # at most six labels
+    previous = None
     for i, (moment, _) in enumerate(points):
         if i % label_every == 0:
             out.append(f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle">'
-                       f'{escape(_label(moment, bucket))}</text>')
-    for name, color in SERIES_COLORS.items():
+                       f'{escape(_label(moment, bucket, previous))}</text>')
+            previous = moment
+    for name in series_in(points):
+        color = SERIES_COLORS[name]
         coords = " ".join(f"{x(i):.1f},{y(values.get(name, 0)):.1f}" for i, (_, values) in enumerate(points))
         out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}">'
                    f'<title>{name}</title></polyline>')

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import distinct, func, select, union
 
 from ..extensions import db
-from .chart import line_chart
+from .chart import line_chart, series_in
 from .ledger import deliveries_table, sent_count, sent_time_column
 from .models import TrackedClick, TrackedOpen, TrackingEvent
 
@@ -60,6 +60,11 @@ class EngagementSummary:
                 "unsubscribes": self.rate(self.unsubscribes),
                 "bounces": self.rate(self.hard_bounces + self.soft_bounces),
                 "complaints": self.rate(self.complaints)}
+
+    @property
+    def series(self) -> list:
+        """Names of the chart's series that have data (sends need the delivery ledger)."""
+        return series_in(self.points)
 
     @property
     def chart(self):
