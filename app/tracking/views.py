@@ -74,10 +74,11 @@ def open_pixel(token):
     return make_response(PIXEL_GIF, 200, {"Content-Type": "image/gif", **NO_STORE})
 
 
-@bp.route("/t/c/<token>")
-def click(token):
-    """Count a click and redirect to the URL signed into the token (nothing else is reachable)."""
-    payload = read_click_token(token) or abort(404)
+@bp.route("/t/c/<link>")
+@bp.route("/t/c/<link>/<recipient>")
+def click(link, recipient=None):
+    """Count a click and redirect to the URL signed into the link token (nothing else is reachable)."""
+    payload = read_click_token(link, recipient) or abort(404)
     record_click(*payload)
     db.session.commit()
     return redirect(payload[2], 302)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.tracking.bounces import classify, delivery_id_from_verp, parse_bounce, verp_return_path
 from app.tracking.ledger import find_delivery
 from app.tracking.models import TrackingEvent
-from app.tracking.services import record_bounce, record_complaint, suppression_for
+from app.tracking.services import record_bounce, record_complaint, resubscribe, suppression_for, unsubscribe
 from app.utils import utcnow
 
 SAMPLES = [  # file, kind, bounce type, recipient, status, original Message-ID
@@ -88,8 +88,6 @@ def test_soft_bounces_suppress_after_the_threshold_within_the_window(db, setting
 
 
 def test_a_complaint_outranks_an_unsubscribe_but_an_unsubscribe_never_weakens(db):
-    from app.tracking.services import unsubscribe
-
     unsubscribe("x@example.com")
     record_complaint("x@example.com")
     assert suppression_for("x@example.com").reason == "complained"
@@ -175,3 +173,26 @@ def test_fetch_errors_are_clean(runner, tmp_path, app):
     assert result.exit_code != 0 and "is not a Maildir" in result.output
     result = runner.invoke(args=["bounces", "fetch", "imap://nobody:pw@127.0.0.1:1/INBOX"])
     assert result.exit_code != 0 and "cannot open" in result.output
+
+
+def test_hooks_fire_with_their_documented_arguments(app, db, run, ledger):
+    import warnings
+
+    from app.hooks import add_action
+    from app.hooks.registry import UnknownHookWarning
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownHookWarning)  # every hook is in the catalogue
+        for name in ("bounce_recorded", "complaint_recorded", "email_unsubscribed", "email_resubscribed"):
+            add_action(name, lambda *args, name=name: calls.append((name, args)))
+    ledger.add(77, run.id, "h@example.com", "<m77@herald.test>")
+    record_bounce("h@example.com", "hard", "smtp", "550", message_id="<m77@herald.test>")
+    record_complaint("c@example.com", "webhook", "abuse")
+    unsubscribe("u@example.com", run.id, "link")
+    resubscribe("u@example.com", "dashboard")
+    (bounce, complaint, unsub, resub) = calls
+    assert bounce[0] == "bounce_recorded" and bounce[1][:5] == ("h@example.com", "hard", "smtp", "550", True)
+    assert bounce[1][5].id == 77
+    assert complaint == ("complaint_recorded", ("c@example.com", "webhook", "abuse", None))
+    assert unsub == ("email_unsubscribed", ("u@example.com", run.id, "link"))
+    assert resub == ("email_resubscribed", ("u@example.com", "unsubscribed", "dashboard"))

@@ -63,9 +63,9 @@ def test_tampered_or_foreign_tokens_are_404(app, client, run, db):
     assert client.get(f"/t/c/{tampered}").status_code == 404
     assert client.get(pixel_url.replace("/t/o/", "/t/o/x")).status_code == 404
     # A token signed for another purpose (an unsubscribe token) is no click token.
-    assert client.get(f"/t/c/{make_token('unsubscribe', [run.id, None, 'https://evil.test'])}").status_code == 404
+    assert client.get(f"/t/c/{make_token('unsubscribe', [run.id, 'https://evil.test'])}").status_code == 404
     # Even a correctly signed token never redirects outside http(s).
-    assert client.get(f"/t/c/{make_token('click', [run.id, None, 'javascript:alert(1)'])}").status_code == 404
+    assert client.get(f"/t/c/{make_token('click', [run.id, 'javascript:alert(1)'])}").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(TrackedClick)) == 0
     assert db.session.scalar(select(func.count()).select_from(TrackedOpen)) == 0
 
@@ -95,3 +95,22 @@ def test_switching_to_anonymous_stops_recording_identity(app, client, db, run, p
     setting("tracking.per_recipient", False)
     client.get(_path(re.search(r'src="([^"]+)"', out).group(1)))
     assert db.session.scalars(select(TrackedOpen.delivery_id)).all() == [None]
+
+
+def test_recipient_part_is_checked(app, client, db, run, per_recipient):
+    out = apply_tracking('<a href="https://example.com/a">A</a>', 42, run.id, False, True)
+    link, recipient = _path(_links(out)[0]).split("/")[3:5]
+    assert client.get(f"/t/c/{link}/{recipient[:-2]}xx").status_code == 404
+    other_run = make_token("open", [run.id + 1, 42])  # a recipient of another run
+    assert client.get(f"/t/c/{link}/{other_run}").status_code == 404
+    assert client.get(f"/t/c/{link}/{recipient}").status_code == 302
+    assert db.session.scalars(select(TrackedClick.delivery_id)).all() == [42]
+
+
+def test_one_signature_per_message_links_signed_once_per_run(app, run, per_recipient):
+    body = "".join(f'<a href="https://example.com/{i}">{i}</a>' for i in range(5))
+    first = _links(apply_tracking(body, 1, run.id, False, True))
+    second = _links(apply_tracking(body, 2, run.id, False, True))
+    assert [u.split("/")[5] for u in first] == [u.split("/")[5] for u in second]  # same link tokens
+    assert len({u.split("/")[6] for u in first}) == 1  # one recipient token per message
+    assert first[0].split("/")[6] != second[0].split("/")[6]
