@@ -69,8 +69,9 @@ def resubscribe_link(token):
 def open_pixel(token):
     """Count an open and answer a transparent 1x1 GIF."""
     payload = read_open_token(token) or abort(404)
-    record_open(*payload)
-    db.session.commit()
+    if request.method != "HEAD":  # link checkers probe with HEAD; people's mail clients GET
+        record_open(*payload)
+        db.session.commit()
     return make_response(PIXEL_GIF, 200, {"Content-Type": "image/gif", **NO_STORE})
 
 
@@ -79,8 +80,9 @@ def open_pixel(token):
 def click(link, recipient=None):
     """Count a click and redirect to the URL signed into the link token (nothing else is reachable)."""
     payload = read_click_token(link, recipient) or abort(404)
-    record_click(*payload)
-    db.session.commit()
+    if request.method != "HEAD":
+        record_click(*payload)
+        db.session.commit()
     return redirect(payload[2], 302)
 
 

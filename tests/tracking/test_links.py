@@ -48,6 +48,7 @@ def test_explicit_data_track_link_tracked_when_clicks_off(app, run):
 
 def test_click_redirects_only_to_the_signed_url_and_counts(app, client, db, run):
     out = apply_tracking('<a href="https://example.com/a?x=1&amp;y=2">A</a>', 7, run.id, False, True)
+    assert client.head(_path(_links(out)[0])).status_code == 302  # a link checker: not counted
     response = client.get(_path(_links(out)[0]))
     assert response.status_code == 302
     assert response.headers["Location"] == "https://example.com/a?x=1&y=2"
