@@ -17,7 +17,8 @@ MESSAGES = {
 
 def wants_json() -> bool:
     """True for API requests, which get JSON errors."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith(("/api/", "/hooks/"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def error_response(code: int, message: str | None = None):

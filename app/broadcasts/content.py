@@ -26,7 +26,7 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {
     "*": ["style", "class", "title", "align", "dir", "lang"],
-    "a": ["href", "name", "target", "rel"],
+    "a": ["href", "name", "target", "rel", "data-track"],  # data-track: an explicit tracked link
     "img": ["src", "alt", "width", "height"],
     "td": ["colspan", "rowspan", "width", "valign", "bgcolor"],
     "th": ["colspan", "rowspan", "width", "valign", "bgcolor", "scope"],

@@ -1,6 +1,41 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
+from ..settings.services import SettingSpec
+
+SETTINGS = (
+    SettingSpec("tracking.per_recipient", False, "Track opens and clicks per recipient",
+                "Off: anonymous counting (totals per broadcast, no record of who opened or clicked).",
+                "bool"),
+    SettingSpec("tracking.soft_bounce_threshold", 3, "Soft bounces before an address is suppressed",
+                "Counted within the window below; 0 never suppresses on soft bounces.", "int"),
+    SettingSpec("tracking.soft_bounce_days", 30, "Soft bounce window (days)", "", "int"),
+    SettingSpec("tracking.bounce_address", "", "Bounce address (VERP)",
+                "Envelope sender base, e.g. bounces@example.com; empty: bounces@ the From domain.", "str"),
+    SettingSpec("tracking.bounce_mailbox", "", "Bounce mailbox for `flask bounces fetch`",
+                "imaps://user:password@host/INBOX or a Maildir path. The BOUNCE_MAILBOX environment "
+                "variable, when set, wins (keeps the password out of the database).", "str"),
+    SettingSpec("tracking.webhook_secret", "", "Bounce webhook secret",
+                "HMAC-SHA256 key for POST /hooks/bounces; the BOUNCE_WEBHOOK_SECRET environment "
+                "variable, when set, wins.", "str"),
+    SettingSpec("tracking.unsubscribe_mailbox", "", "Unsubscribe mailbox (List-Unsubscribe mailto)",
+                "Empty: unsubscribe@ the From domain. Read it with `flask bounces fetch`.", "str"),
+)
 
 
 def init_app(app):
-    """Load the tracking models."""
-    from . import models  # noqa: F401
+    """Register the public, webhook, dashboard and admin blueprints, settings, menus and CLI."""
+    from ..extensions import csrf
+    from ..menu import add_core_menu_item
+    from . import admin_views, models, views, webhook  # noqa: F401 - models registers the tables
+    from .cli import bounces_cli
+
+    for blueprint in (views.bp, views.preferences_bp, webhook.bp, admin_views.bp):
+        app.register_blueprint(blueprint)
+    # Only these two POST routes skip CSRF: the signed unsubscribe token and the webhook's HMAC
+    # are their proof, and neither carries a session.
+    csrf.exempt(views.unsubscribe_link)
+    csrf.exempt(webhook.bounces)
+    for spec in SETTINGS:
+        app.extensions["herald_settings"].declare(spec)
+    add_core_menu_item(app, "Suppression list", "suppressions.index", 70)
+    add_core_menu_item(app, "E-mail preferences", "preferences.preferences", 50, menu="dashboard_menu")
+    app.cli.add_command(bounces_cli)

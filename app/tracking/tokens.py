@@ -2,14 +2,21 @@
 
 A token is the proof for the public routes that use it: tampering makes it unreadable (404).
 """
+from functools import lru_cache
+
 from itsdangerous import BadSignature, URLSafeSerializer
 from flask import current_app
 
 SALTS = {"unsubscribe": "herald.unsubscribe", "open": "herald.open", "click": "herald.click"}
 
 
+@lru_cache(maxsize=32)
+def _cached_serializer(secret: str, salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=salt)
+
+
 def _serializer(purpose: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALTS[purpose])
+    return _cached_serializer(current_app.config["SECRET_KEY"], SALTS[purpose])
 
 
 def make_token(purpose: str, payload) -> str:

@@ -1,0 +1,248 @@
+"""Reading bounce messages: RFC 3464 DSNs, RFC 5965 complaint reports, legacy bounces, and VERP.
+
+``parse_bounce(raw)`` turns one message into a ``ParsedBounce``: the per-recipient reports it
+holds (bounce hard/soft, delay, complaint), the original Message-ID and a VERP token when the
+bounce went to a VERP return path. Classification follows RFC 3463 status codes: 5.x.x is a hard
+bounce except conditions that say nothing bad about the address (mailbox full 5.2.2, message too
+big 5.2.3/5.3.4, policy or spam blocks 5.7.x), which count as soft like every 4.x.x.
+"""
+import base64
+import hashlib
+import hmac
+import quopri
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.parser import HeaderParser
+from email.utils import getaddresses
+
+from flask import current_app
+
+STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+SMTP_CODE_RE = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
+VERP_RE = re.compile(r"\+(d(\d+)-([0-9a-f]{12}))@", re.IGNORECASE)
+MESSAGE_ID_RE = re.compile(r"^Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
+SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.4")
+LEGACY_SUBJECT_RE = re.compile(r"undeliver|delivery (status notification|failure|has failed)|"
+                               r"mail delivery failed|returned mail|failure notice", re.IGNORECASE)
+LEGACY_FROM_RE = re.compile(r"mailer-daemon|postmaster", re.IGNORECASE)
+LEGACY_FAILED_RE = re.compile(r"address(?:\(es\))? failed:\s*\n\s*<?([^\s<>]+@[^\s<>]+)>?", re.IGNORECASE)
+LEGACY_COPY_RE = re.compile(r"^-+ This is a copy of the message|^-+ Original message|^--- Below this line",
+                            re.IGNORECASE | re.MULTILINE)
+VERP_HEADERS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
+                "x-postfix-sender", "original-mail-from", "return-path", "x-failed-recipients")
+
+
+@dataclass
+class RecipientReport:
+    """What a bounce says about one recipient."""
+    kind: str  # "bounce", "delay" or "complaint"
+    bounce_type: str | None = None  # "hard" or "soft" for bounces
+    recipient: str | None = None
+    status: str | None = None
+    diagnostic: str | None = None
+
+    @property
+    def detail(self) -> str:
+        """A one-line summary for the suppression list."""
+        return " ".join(x for x in (self.status, self.diagnostic) if x)[:500]
+
+
+@dataclass
+class ParsedBounce:
+    """One parsed message: its reports (empty when it is no bounce) and how to match it."""
+    reports: list = field(default_factory=list)
+    original_message_id: str | None = None
+    verp_token: str | None = None
+    fingerprint: str = ""
+    subject: str = ""
+
+
+# -- VERP ----------------------------------------------------------------------------------
+
+def _verp_signature(delivery_id: int) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"herald.verp:{delivery_id}".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def bounce_address() -> str:
+    """The address bounces go to (setting ``tracking.bounce_address``, else bounces@<MAIL_FROM domain>)."""
+    from ..settings.services import get_option
+
+    configured = (get_option("tracking.bounce_address") or "").strip()
+    if configured:
+        return configured
+    sender = current_app.config["MAIL_FROM"].split("<", 1)[-1].rstrip(">").strip()
+    return f"bounces@{sender.partition('@')[2] or 'localhost'}"
+
+
+def verp_return_path(delivery_id: int) -> str:
+    """The envelope sender for one delivery: ``bounces+d<id>-<signature>@domain`` (lower case,
+    so MTAs that fold the local part's case do not break it)."""
+    local, _, domain = bounce_address().partition("@")
+    return f"{local}+d{delivery_id}-{_verp_signature(delivery_id)}@{domain}"
+
+
+def delivery_id_from_verp(token: str) -> int | None:
+    """The delivery id in a VERP token (``d<id>-<signature>``), or None when forged or malformed."""
+    match = re.fullmatch(r"d(\d+)-([0-9a-f]{12})", (token or "").strip().lower())
+    if match is None:
+        return None
+    delivery_id = int(match.group(1))
+    return delivery_id if hmac.compare_digest(match.group(2), _verp_signature(delivery_id)) else None
+
+
+# -- classification ------------------------------------------------------------------------
+
+def classify(action: str | None, status: str | None, diagnostic: str | None):
+    """``(kind, bounce_type)`` for one recipient of a DSN; kind None when nothing went wrong."""
+    action = (action or "").strip().lower()
+    if action in ("delivered", "relayed", "expanded"):
+        return None, None
+    if action == "delayed":
+        return "delay", None
+    code = _status_code(status) or _status_code(diagnostic)
+    if code is None:
+        smtp = SMTP_CODE_RE.search(diagnostic or "")
+        code = f"{smtp.group(1)}.0.0" if smtp else ("5.0.0" if action == "failed" else None)
+    if code is None or code.startswith("2."):
+        return None, None
+    if code.startswith("5.") and not (code in SOFT_PERMANENT or code.startswith("5.7.")):
+        return "bounce", "hard"
+    return "bounce", "soft"
+
+
+def _status_code(text: str | None) -> str | None:
+    match = STATUS_RE.search(text or "")
+    return ".".join(match.groups()) if match else None
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+def _part_text(part) -> str:
+    """The decoded body of a message/* part (Python parses those into sub-messages)."""
+    raw = part.as_string()
+    body = raw.split("\n\n", 1)[1] if "\n\n" in raw else ""
+    encoding = (part.get("content-transfer-encoding") or "").strip().lower()
+    if encoding == "base64":
+        return base64.b64decode("".join(body.split())).decode("utf-8", "replace")
+    if encoding == "quoted-printable":
+        return quopri.decodestring(body.encode()).decode("utf-8", "replace")
+    return body
+
+
+def _field_blocks(text: str) -> list:
+    blocks = re.split(r"\r?\n\s*\r?\n", text.replace("\r\n", "\n").strip())
+    return [HeaderParser().parsestr(block.strip() + "\n\n") for block in blocks if block.strip()]
+
+
+def _address(value: str | None) -> str | None:
+    """The address in ``rfc822; user@example.com`` (or a bare/bracketed address)."""
+    if not value:
+        return None
+    value = value.split(";", 1)[1] if ";" in value else value
+    return value.strip().strip("<>").strip().lower() or None
+
+
+def _delivery_status_reports(part) -> list:
+    reports = []
+    for block in _field_blocks(_part_text(part)):
+        if block.get("final-recipient") is None and block.get("action") is None:
+            continue  # the per-message block
+        diagnostic = " ".join((block.get("diagnostic-code") or "").split()) or None
+        if diagnostic and ";" in diagnostic.split(" ", 1)[0]:
+            diagnostic = diagnostic.split(";", 1)[1].strip()
+        status = _status_code(block.get("status"))
+        if status is None or status.endswith(".0.0"):  # Exim says 5.0.0; the reply is precise
+            status = _status_code(diagnostic) or status
+        kind, bounce_type = classify(block.get("action"), status, diagnostic)
+        if kind:
+            reports.append(RecipientReport(kind, bounce_type,
+                                           _address(block.get("original-recipient"))
+                                           or _address(block.get("final-recipient")),
+                                           status, diagnostic))
+    return reports
+
+
+def _feedback_reports(part, original) -> list:
+    fields = (_field_blocks(_part_text(part)) or [{}])[0]
+    recipient = _address(fields.get("original-rcpt-to"))
+    if recipient is None and original is not None:
+        recipient = _address((getaddresses([original.get("to", "")]) or [("", "")])[0][1])
+    feedback_type = (fields.get("feedback-type") or "abuse").strip()
+    return [RecipientReport("complaint", None, recipient, None, f"feedback: {feedback_type}")]
+
+
+def _original_headers(message):
+    """The returned message's headers (message/rfc822 or text/rfc822-headers part), or None."""
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            return payload[0] if isinstance(payload, list) and payload else None
+        if ctype == "text/rfc822-headers":
+            return HeaderParser().parsestr(part.get_payload(decode=True).decode("utf-8", "replace"))
+    return None
+
+
+def _legacy_reports(message, text: str) -> list:
+    """Non-RFC 3464 bounces (old Exim, qmail): recognised by sender, subject and wording."""
+    if not (LEGACY_FROM_RE.search(message.get("from", "")) and LEGACY_SUBJECT_RE.search(message.get("subject", ""))):
+        return []
+    text = LEGACY_COPY_RE.split(text, 1)[0]  # not the returned message's own text
+    failed = LEGACY_FAILED_RE.search(text)
+    permanent = "permanent error" in text.lower()
+    diagnostic = next((line.strip() for line in text.splitlines()
+                       if STATUS_RE.search(line) or SMTP_CODE_RE.search(line)), None)
+    kind, bounce_type = classify("failed" if permanent else None, None, diagnostic)
+    if kind is None:
+        kind, bounce_type = "bounce", "hard" if permanent else "soft"
+    return [RecipientReport(kind, bounce_type, failed.group(1).lower() if failed else None,
+                            _status_code(diagnostic), diagnostic)]
+
+
+def _plain_text(message) -> str:
+    chunks = []
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not part.is_multipart():
+            chunks.append(part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+def _verp_token(message, original, texts) -> str | None:
+    values = [message.get_all(name) or [] for name in VERP_HEADERS]
+    if original is not None:
+        values += [original.get_all(name) or [] for name in VERP_HEADERS]
+    for value in [v for group in values for v in group] + list(texts):
+        match = VERP_RE.search(str(value))
+        if match:
+            return match.group(1).lower()
+    return None
+
+
+def parse_bounce(raw: bytes) -> ParsedBounce:
+    """Parse one message; ``reports`` is empty when it is neither a DSN nor a complaint report."""
+    message = message_from_bytes(raw, policy=policy.compat32)
+    original = _original_headers(message)
+    result = ParsedBounce(fingerprint=hashlib.sha256(raw).hexdigest()[:40],
+                          subject=str(message.get("subject", "")))
+    status_texts = []
+    report_type = (message.get_param("report-type") or "").lower() if message.get_content_type() == "multipart/report" else ""
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if ctype in ("message/delivery-status", "message/global-delivery-status") and report_type != "feedback-report":
+            status_texts.append(_part_text(part))
+            result.reports += _delivery_status_reports(part)
+        elif ctype == "message/feedback-report":
+            status_texts.append(_part_text(part))
+            result.reports += _feedback_reports(part, original)
+    text = _plain_text(message)
+    if not result.reports and not report_type:
+        result.reports = _legacy_reports(message, text)
+    if original is not None and original.get("message-id"):
+        result.original_message_id = original.get("message-id").strip()
+    elif result.reports:
+        found = MESSAGE_ID_RE.search(text)
+        result.original_message_id = found.group(1) if found else None
+    result.verp_token = _verp_token(message, original, status_texts)
+    return result

@@ -1,0 +1,89 @@
+"""Read-only access to the delivery engine's ``deliveries`` ledger, reflected lazily.
+
+The ledger belongs to the delivery domain. Tracking only reads it (to match a bounce to the
+delivery and run it came from, and to count sends for the report), so it reflects the table when
+it exists instead of importing a model: everything here answers "nothing known" while the table
+is missing, and works unchanged once the delivery engine has created it.
+"""
+from dataclasses import dataclass
+
+from flask import g
+from sqlalchemy import MetaData, Table, func, inspect, select
+
+from ..extensions import db
+
+SENT_STATUSES = ("sent",)
+SENT_TIME_COLUMNS = ("sent_at", "finished_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class DeliveryRef:
+    """What tracking needs to know about one delivery (one recipient of one run)."""
+    id: int
+    run_id: int
+    email: str
+    message_id: str | None = None
+
+
+def deliveries_table() -> Table | None:
+    """The reflected ``deliveries`` table, or None while it does not exist (cached per context)."""
+    table = g.get("_tracking_deliveries")
+    if table is not None:
+        return table
+    if not inspect(db.engine).has_table("deliveries"):
+        return None
+    table = Table("deliveries", MetaData(), autoload_with=db.engine)
+    g._tracking_deliveries = table
+    return table
+
+
+def bare_message_id(value: str | None) -> str | None:
+    """A Message-ID without angle brackets or spaces, or None."""
+    value = (value or "").strip().strip("<>").strip()
+    return value or None
+
+
+def find_delivery(message_id: str | None = None, verp_token: str | None = None) -> DeliveryRef | None:
+    """The delivery a bounce is about, by VERP token (checked signature) or original Message-ID.
+
+    ``verp_token`` is the part after ``+`` in a VERP return path (see
+    ``app.tracking.bounces.verp_return_path``); ``message_id`` may come with or without brackets.
+    """
+    from .bounces import delivery_id_from_verp
+
+    table = deliveries_table()
+    if table is None:
+        return None
+    where = None
+    delivery_id = delivery_id_from_verp(verp_token) if verp_token else None
+    if delivery_id is not None:
+        where = table.c.id == delivery_id
+    elif bare_message_id(message_id) and "message_id" in table.c:
+        bare = bare_message_id(message_id)
+        where = table.c.message_id.in_([bare, f"<{bare}>"])
+    if where is None:
+        return None
+    columns = [table.c.id, table.c.run_id, table.c.email]
+    columns.append(table.c.message_id if "message_id" in table.c else None)
+    row = db.session.execute(select(*[c for c in columns if c is not None]).where(where)
+                             .limit(1)).first()
+    if row is None:
+        return None
+    return DeliveryRef(row[0], row[1], row[2], row[3] if len(row) > 3 else None)
+
+
+def sent_count(run_id: int) -> int | None:
+    """How many messages of ``run_id`` the ledger says were sent, or None without a ledger."""
+    table = deliveries_table()
+    if table is None or "status" not in table.c:
+        return None
+    return db.session.scalar(select(func.count()).select_from(table)
+                             .where(table.c.run_id == run_id, table.c.status.in_(SENT_STATUSES)))
+
+
+def sent_time_column(table: Table):
+    """The ledger column telling when a message was sent (the first known name), or None."""
+    for name in SENT_TIME_COLUMNS:
+        if name in table.c:
+            return table.c[name]
+    return None

@@ -1,0 +1,133 @@
+"""Suppression list CSV import (every row validated, errors by line) and streamed export.
+
+Import format: a header row naming at least ``email`` (optional ``reason`` and ``detail``;
+other columns such as an export's ``source`` and ``created_at`` are ignored), or no header
+and the columns ``email[,reason[,detail]]``. By default a file with any bad row imports nothing;
+``skip_invalid`` imports the good rows and still lists the bad ones. Addresses already on the list
+keep their entry. Exported cells that a spreadsheet would run as a formula are prefixed with '.
+"""
+import csv
+import io
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..utils import utcnow
+from .models import REASONS, Suppression
+from .services import checked_address, insert_ignore
+
+EXPORT_COLUMNS = ("email", "reason", "source", "detail", "created_at")
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+BATCH = 1000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows read, added, already listed, and errors as (line, message)."""
+    rows: int = 0
+    added: int = 0
+    already: int = 0
+    errors: list = field(default_factory=list)
+    applied: bool = False
+
+
+def _columns(first_row):
+    names = [cell.strip().lower() for cell in first_row]
+    if "email" in names:
+        return {name: names.index(name) for name in ("email", "reason", "detail") if name in names}, True
+    return {"email": 0, "reason": 1, "detail": 2}, False
+
+
+def _cell(row, columns, name):
+    index = columns.get(name)
+    value = row[index].strip() if index is not None and index < len(row) else ""
+    return value[1:] if value.startswith("'") and value[1:2] in FORMULA_START else value
+
+
+def _check_row(row, columns, default_reason):
+    try:
+        email = checked_address(_cell(row, columns, "email"))
+    except ValueError as error:
+        return None, str(error)
+    reason = _cell(row, columns, "reason").lower() or default_reason
+    if reason not in REASONS:
+        return None, f"reason must be one of {', '.join(REASONS)}, not {reason!r}"
+    return {"email": email, "reason": reason, "source": "import",
+            "detail": _cell(row, columns, "detail")[:500] or None}, None
+
+
+def read_csv(data: bytes, default_reason: str = "unsubscribed") -> tuple[list, ImportResult]:
+    """Parse and validate ``data``; the valid rows (unique addresses) and the result so far."""
+    result = ImportResult()
+    if len(data) > MAX_IMPORT_BYTES:
+        result.errors.append((0, f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB"))
+        return [], result
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.errors.append((0, "the file is not UTF-8 text (save it as CSV UTF-8)"))
+        return [], result
+    reader = csv.reader(io.StringIO(text, newline=""))
+    valid, seen, columns = [], set(), None
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if columns is None:
+                columns, is_header = _columns(row)
+                if is_header:
+                    continue
+            result.rows += 1
+            checked, message = _check_row(row, columns, default_reason)
+            if message:
+                result.errors.append((reader.line_num, message))
+            elif checked["email"] not in seen:
+                seen.add(checked["email"])
+                valid.append(checked)
+    except csv.Error as error:
+        result.errors.append((reader.line_num, f"unreadable CSV: {error}"))
+    if result.rows == 0 and not result.errors:
+        result.errors.append((0, "the file has no rows"))
+    return valid, result
+
+
+def import_csv(data: bytes, default_reason: str = "unsubscribed", skip_invalid: bool = False) -> ImportResult:
+    """Validate and import a CSV file; nothing is written when a row is bad unless ``skip_invalid``.
+
+    The caller commits. Imported rows fire no hooks (a bulk load, not a person's action).
+    """
+    valid, result = read_csv(data, default_reason)
+    if (result.errors and not skip_invalid) or not valid:
+        return result
+    now = utcnow()
+    for start in range(0, len(valid), BATCH):
+        batch = [dict(row, created_at=now) for row in valid[start:start + BATCH]]
+        result.added += insert_ignore(Suppression, batch, ["email"])
+    result.already = len(valid) - result.added
+    result.applied = True
+    return result
+
+
+def _safe(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def export_csv(query=None):
+    """Yield the CSV text of the suppression list (or of ``query``), in chunks, newest first."""
+    query = query if query is not None else select(Suppression)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    rows = db.session.scalars(query.order_by(Suppression.created_at.desc(), Suppression.email.desc())
+                              .execution_options(yield_per=BATCH))
+    for count, row in enumerate(rows, 1):
+        writer.writerow([_safe(row.email), row.reason, row.source, _safe(row.detail),
+                         row.created_at.isoformat(sep=" ", timespec="seconds")])
+        if count % BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

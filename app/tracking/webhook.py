@@ -1,0 +1,99 @@
+"""POST /hooks/bounces: bounces and complaints from any provider, in Herald's JSON format.
+
+Authenticated by ``X-Herald-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` with the
+shared secret (config ``BOUNCE_WEBHOOK_SECRET`` or setting ``tracking.webhook_secret``); the
+``bounce_webhook_verify`` and ``bounce_webhook_payload`` filters let a plugin accept a provider's
+own signature and format. The whole batch is validated before anything is recorded (422 lists
+every error by index), and an event ``id`` makes provider retries harmless. See docs/bounces.md.
+"""
+import hashlib
+import hmac
+import json
+import os
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..extensions import db
+from ..hooks import apply_filters
+from ..settings.services import get_option
+from .services import checked_address, record_bounce, record_complaint
+
+bp = Blueprint("tracking_hooks", __name__, url_prefix="/hooks")
+MAX_BODY = 1024 * 1024
+MAX_EVENTS = 1000
+
+
+def webhook_secret() -> str:
+    """The shared secret: BOUNCE_WEBHOOK_SECRET from the environment/config, else the setting."""
+    return (current_app.config.get("BOUNCE_WEBHOOK_SECRET") or os.environ.get("BOUNCE_WEBHOOK_SECRET")
+            or get_option("tracking.webhook_secret") or "")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The ``X-Herald-Signature`` value for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _error(status, message, **extra):
+    return jsonify(error=message, **extra), status
+
+
+def validate_event(event) -> tuple[dict | None, str | None]:
+    """One event checked and normalised, or ``(None, message)``."""
+    if not isinstance(event, dict):
+        return None, "an event must be a JSON object"
+    kind = event.get("type")
+    if kind not in ("bounce", "complaint"):
+        return None, 'type must be "bounce" or "complaint"'
+    try:
+        email = checked_address(event.get("email"))
+    except ValueError as error:
+        return None, f"email: {error}"
+    bounce_type = event.get("bounce_type", "hard")
+    if kind == "bounce" and bounce_type not in ("hard", "soft"):
+        return None, 'bounce_type must be "hard" or "soft"'
+    for name in ("id", "message_id", "detail"):
+        if event.get(name) is not None and not isinstance(event[name], (str, int)):
+            return None, f"{name} must be a string"
+    return {"type": kind, "email": email, "bounce_type": bounce_type,
+            "id": str(event["id"]) if event.get("id") is not None else None,
+            "message_id": event.get("message_id"), "detail": event.get("detail")}, None
+
+
+def _record(event) -> dict:
+    key = f"webhook:{event['id']}" if event["id"] else None
+    args = dict(detail=event["detail"], message_id=event["message_id"], event_key=key)
+    if event["type"] == "complaint":
+        outcome = record_complaint(event["email"], "webhook", **args)
+    else:
+        outcome = record_bounce(event["email"], event["bounce_type"], "webhook", **args)
+    return {"email": event["email"], "recorded": outcome.recorded, "suppressed": outcome.suppressed,
+            "run_id": outcome.delivery.run_id if outcome.delivery else None}
+
+
+@bp.route("/bounces", methods=["POST"])
+def bounces():
+    """Record a batch of bounce and complaint events."""
+    if (request.content_length or 0) > MAX_BODY:
+        return _error(413, f"body larger than {MAX_BODY} bytes")
+    body = request.get_data(cache=True)
+    secret = webhook_secret()
+    given = request.headers.get("X-Herald-Signature", "")
+    valid = bool(secret) and hmac.compare_digest(given.encode(), sign(body, secret).encode())
+    if not apply_filters("bounce_webhook_verify", valid, request.headers, body):
+        return _error(401, "missing or bad signature" if secret else "the webhook has no secret configured")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        return _error(400, f"body is not valid JSON: {error}")
+    payload = apply_filters("bounce_webhook_payload", payload, request.headers)
+    events = payload.get("events") if isinstance(payload, dict) and "events" in payload else [payload]
+    if not isinstance(events, list) or not events or len(events) > MAX_EVENTS:
+        return _error(422, f"events must be a list of 1 to {MAX_EVENTS} objects")
+    checked = [validate_event(e) for e in events]
+    errors = [{"index": i, "error": message} for i, (_, message) in enumerate(checked) if message]
+    if errors:
+        return _error(422, "invalid events; nothing was recorded", errors=errors)
+    results = [_record(event) for event, _ in checked]
+    db.session.commit()
+    return jsonify(processed=len(results), results=results)

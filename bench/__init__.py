@@ -1,0 +1,1 @@
+"""Herald benchmarks: `make bench` runs bench.run and writes bench/results.json."""

@@ -1,0 +1,122 @@
+"""The admin's suppression list: filters, removal with confirmation, CSV import and export."""
+import io
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.tracking.models import Suppression
+from app.tracking.services import suppress, suppression_for
+from app.utils import utcnow
+from tests.conftest import csrf_token
+
+LIST = "/network/suppressions/"
+
+
+def _seed(db):
+    suppress("old@example.com", "bounced", "smtp", "550 5.1.1")
+    db.session.get(Suppression, "old@example.com").created_at = utcnow() - timedelta(days=40)
+    suppress("reader@example.com", "unsubscribed", "one-click")
+    suppress("angry@example.org", "complained", "webhook")
+    db.session.commit()
+
+
+def _upload(client, content: bytes, **fields):
+    data = {"csrf_token": csrf_token(client, LIST + "import"), "reason": "unsubscribed",
+            "file": (io.BytesIO(content), "list.csv"), **fields}
+    return client.post(LIST + "import", data=data, content_type="multipart/form-data")
+
+
+def test_list_search_and_filters(admin_client, db):
+    _seed(db)
+    page = admin_client.get(LIST).get_data(as_text=True)
+    assert "Suppression list" in page and page.index("angry@example.org") < page.index("old@example.com")
+    assert 'aria-current="page">Suppression list' in page
+    assert "reader@" not in admin_client.get(LIST + "?q=ang").get_data(as_text=True)
+    only_bounced = admin_client.get(LIST + "?reason=bounced").get_data(as_text=True)
+    assert "old@example.com" in only_bounced and "angry@" not in only_bounced
+    assert "reader@" in admin_client.get(LIST + "?source=one-click").get_data(as_text=True)
+    recent = admin_client.get(LIST + f"?since={(utcnow() - timedelta(days=7)).date()}").get_data(as_text=True)
+    assert "old@example.com" not in recent and "reader@example.com" in recent
+    assert "Use a date like" in admin_client.get(LIST + "?since=yesterday").get_data(as_text=True)
+
+
+def test_keyset_pages(admin_client, db):
+    for i in range(55):
+        suppress(f"user{i:02d}@example.com", "unsubscribed", "admin")
+    db.session.commit()
+    first = admin_client.get(LIST).get_data(as_text=True)
+    assert first.count("user") >= 50 and "Older" in first
+    cursor = first.split("cursor=", 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    second = admin_client.get(LIST + "?cursor=" + cursor).get_data(as_text=True)
+    assert "Older" not in second and second.count("@example.com</td>") == 5
+
+
+def test_removal_asks_then_needs_post_with_csrf(admin_client, db):
+    _seed(db)
+    confirm = admin_client.get(LIST + "remove?email=reader@example.com")
+    assert confirm.status_code == 200 and b"Remove reader@example.com" in confirm.data
+    assert suppression_for("reader@example.com") is not None  # GET removes nothing
+    admin_client.post(LIST + "remove", data={"email": "reader@example.com"})
+    assert suppression_for("reader@example.com") is not None  # no CSRF token: refused
+    token = csrf_token(admin_client, LIST)
+    admin_client.post(LIST + "remove", data={"email": "reader@example.com", "csrf_token": token})
+    assert suppression_for("reader@example.com") is None
+
+
+def test_add_one_address(admin_client, db):
+    token = csrf_token(admin_client, LIST)
+    assert admin_client.post(LIST + "add", data={"csrf_token": token, "email": "bad"}).status_code == 400
+    admin_client.post(LIST + "add", data={"csrf_token": token, "email": "New@Example.com", "reason": "bounced"})
+    assert suppression_for("new@example.com").reason == "bounced"
+
+
+def test_customers_cannot_see_the_list(customer_client):
+    assert customer_client.get(LIST).status_code == 403
+
+
+def test_import_reports_errors_by_line_and_imports_nothing(admin_client, db):
+    content = b"email,reason,detail\nok@example.com,bounced,old list\nnot-an-email,,\n\nx@example.com,maybe,\n"
+    response = _upload(admin_client, content)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Line 3: not a valid e-mail address" in page and "Line 5: reason must be one of" in page
+    assert "nothing was imported" in page
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
+
+
+def test_import_skip_invalid_and_existing_entries(admin_client, db):
+    suppress("ok@example.com", "complained", "webhook")
+    db.session.commit()
+    content = b"ok@example.com,unsubscribed\nnew@example.com\nNEW@example.com,bounced\nbroken\n"
+    response = _upload(admin_client, content, skip_invalid="y")
+    assert response.status_code == 200 and "Line 4" in response.get_data(as_text=True)
+    assert suppression_for("ok@example.com").reason == "complained"  # kept as it was
+    new = suppression_for("new@example.com")
+    assert (new.reason, new.source) == ("unsubscribed", "import")
+
+
+def test_import_never_500s_on_bad_files(admin_client, db):
+    assert "not UTF-8" in _upload(admin_client, b"\xff\xfe\x00bad").get_data(as_text=True)
+    assert "no rows" in _upload(admin_client, b"").get_data(as_text=True)
+    assert "no rows" in _upload(admin_client, b"email,reason\n").get_data(as_text=True)
+    response = _upload(admin_client, b'"unterminated,quote\n' + b"a" * 200)
+    assert response.status_code == 400
+    response = admin_client.post(LIST + "import", data={"csrf_token": csrf_token(admin_client, LIST + "import")})
+    assert response.status_code == 400 and b"Choose a CSV file" in response.data
+
+
+def test_export_round_trips_and_defuses_formulas(admin_client, db):
+    suppress("reader@example.com", "unsubscribed", "one-click")
+    suppress("evil@example.com", "bounced", "dsn", "=HYPERLINK(\"http://x\")")
+    db.session.commit()
+    response = admin_client.get(LIST + "export.csv")
+    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text.splitlines()[0] == "email,reason,source,detail,created_at"
+    assert "'=HYPERLINK" in text
+    assert "reader@" not in admin_client.get(LIST + "export.csv?reason=bounced").get_data(as_text=True)
+    db.session.execute(Suppression.__table__.delete())
+    db.session.commit()
+    _upload(admin_client, text.encode())
+    assert suppression_for("evil@example.com").detail == "=HYPERLINK(\"http://x\")"
+    assert suppression_for("reader@example.com").reason == "unsubscribed"

@@ -1,0 +1,132 @@
+"""POST /hooks/bounces: HMAC signature, JSON errors, all-or-nothing batches, retries, plugins."""
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from app.tracking.models import Suppression, TrackingEvent
+from app.tracking.services import suppression_for
+from app.tracking.webhook import sign
+from tests.conftest import write_plugin
+
+SECRET = "s3cret-webhook-key"
+
+
+@pytest.fixture
+def app_config():
+    return {"BOUNCE_WEBHOOK_SECRET": SECRET}
+
+
+def _post(client, payload, secret=SECRET, raw=None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    return client.post("/hooks/bounces", data=body, content_type="application/json",
+                       headers={"X-Herald-Signature": sign(body, secret)})
+
+
+def _count(db, model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_good_signature_records_bounces_and_complaints(client, db, run, ledger):
+    ledger.add(501, run.id, "hard@example.com", "<m501@herald.test>")
+    response = _post(client, {"events": [
+        {"type": "bounce", "email": "Hard@Example.com", "bounce_type": "hard", "id": "ev-1",
+         "message_id": "<m501@herald.test>", "detail": "550 5.1.1 user unknown"},
+        {"type": "bounce", "email": "soft@example.com", "bounce_type": "soft", "id": "ev-2"},
+        {"type": "complaint", "email": "spam@example.com", "id": "ev-3"}]})
+    assert response.status_code == 200, response.json
+    assert response.json["processed"] == 3
+    assert response.json["results"][0] == {"email": "hard@example.com", "recorded": True,
+                                           "suppressed": True, "run_id": run.id}
+    assert suppression_for("hard@example.com").source == "webhook"
+    assert suppression_for("soft@example.com") is None
+    assert suppression_for("spam@example.com").reason == "complained"
+
+
+def test_single_event_object_is_accepted(client, db):
+    assert _post(client, {"type": "complaint", "email": "one@example.com"}).status_code == 200
+    assert suppression_for("one@example.com").reason == "complained"
+
+
+def test_bad_or_missing_signature_is_401_json(client, db):
+    body = json.dumps({"type": "complaint", "email": "x@example.com"}).encode()
+    response = _post(client, None, secret="wrong", raw=body)
+    assert response.status_code == 401 and "signature" in response.json["error"]
+    response = client.post("/hooks/bounces", data=body, content_type="application/json")
+    assert response.status_code == 401 and response.json["error"]
+    assert _count(db, Suppression) == 0
+
+
+def test_no_secret_configured_refuses_everything(make_app, db):
+    other = make_app(BOUNCE_WEBHOOK_SECRET="")
+    body = b'{"type": "complaint", "email": "x@example.com"}'
+    response = other.test_client().post("/hooks/bounces", data=body, headers={"X-Herald-Signature": sign(body, "")})
+    assert response.status_code == 401 and "no secret" in response.json["error"]
+
+
+def test_bad_json_is_400_json(client, db):
+    response = _post(client, None, raw=b"{not json")
+    assert response.status_code == 400 and "not valid JSON" in response.json["error"]
+
+
+def test_invalid_event_rejects_the_whole_batch(client, db):
+    response = _post(client, {"events": [
+        {"type": "bounce", "email": "ok@example.com"},
+        {"type": "bounce", "email": "not-an-address"},
+        {"type": "bounce", "email": "x@example.com", "bounce_type": "medium"},
+        {"type": "unsubscribe", "email": "y@example.com"}]})
+    assert response.status_code == 422
+    assert [e["index"] for e in response.json["errors"]] == [1, 2, 3]
+    assert _count(db, Suppression) == 0 and _count(db, TrackingEvent) == 0
+    assert _post(client, {"events": []}).status_code == 422
+    assert _post(client, [1, 2]).status_code == 422
+
+
+def test_provider_retry_with_same_id_counts_once(client, db):
+    event = {"type": "bounce", "email": "soft@example.com", "bounce_type": "soft", "id": "retry-1"}
+    assert _post(client, event).json["results"][0]["recorded"] is True
+    assert _post(client, event).json["results"][0]["recorded"] is False
+    assert _count(db, TrackingEvent) == 1
+
+
+def test_wrong_method_answers_json(client):
+    response = client.get("/hooks/bounces")
+    assert response.status_code == 405 and response.json["error"]
+
+
+PROVIDER_PLUGIN = '''
+"""Adapts the imaginary AcmeMail provider: its own token header and payload."""
+NAME = "AcmeMail bounces"
+VERSION = "1.0"
+
+
+def setup(host):
+    def verify(valid, headers, body):
+        return valid or headers.get("X-Acme-Token") == "acme-token"
+
+    def payload(data, headers):
+        if isinstance(data, dict) and "acme" in data:
+            return {"events": [{"type": "bounce" if e["kind"] == "Bounce" else "complaint",
+                                "email": e["recipient"], "bounce_type": "hard", "id": e["uuid"]}
+                               for e in data["acme"]]}
+        return data
+
+    host.add_filter("bounce_webhook_verify", verify)
+    host.add_filter("bounce_webhook_payload", payload)
+'''
+
+
+def test_a_plugin_adapts_a_provider(make_app, plugin_dir, db):
+    from app.plugins.services import activate
+
+    write_plugin(plugin_dir, "acmemail", PROVIDER_PLUGIN)
+    other = make_app(PLUGINS_DIR=str(plugin_dir), BOUNCE_WEBHOOK_SECRET=SECRET)
+    body = json.dumps({"acme": [{"kind": "Bounce", "recipient": "p@example.com", "uuid": "u1"}]})
+    with other.app_context():
+        activate("acmemail")
+    client = other.test_client()
+    assert client.post("/hooks/bounces", data=body, headers={"X-Acme-Token": "nope"}).status_code == 401
+    response = client.post("/hooks/bounces", data=body, headers={"X-Acme-Token": "acme-token"})
+    assert response.status_code == 200, response.json
+    with other.app_context():
+        assert suppression_for("p@example.com").source == "webhook"
