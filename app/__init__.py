@@ -17,6 +17,8 @@ CORE_DOMAINS = (
     "app.tracking",
     "app.broadcasts",
     "app.delivery",
+    "app.billing",
+    "app.system_emails",
 )
 
 
