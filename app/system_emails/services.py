@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..plugins.models import PluginState
@@ -132,6 +132,7 @@ def reset_emails(slugs) -> list[SystemEmail]:
 
 def delete_email(email: SystemEmail) -> None:
     """Delete an installed e-mail with its statistics and send log; the caller commits."""
+    db.session.execute(delete(SystemEmailSend).where(SystemEmailSend.email_id == email.id))
     db.session.delete(email)
 
 
