@@ -1,22 +1,29 @@
 """Forms of the system-emails pages: the editor, Reset & Import, and firing an event by hand."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from .registry import AUDIENCES, DELAY_UNITS, STYLES
 from .services import EDITABLE_FIELDS
 
 
+def choices(mapping) -> list:
+    """SelectField choices from a {value: label} mapping (or an iterable of values)."""
+    items = mapping.items() if isinstance(mapping, dict) else ((v, v) for v in mapping)
+    return [SelectChoice(value, label) for value, label in items]
+
+
 class EmailEditorForm(FlaskForm):
     """Content and settings of one installed e-mail, plus the address a test goes to."""
     subject = StringField("Subject", validators=[DataRequired(), Length(max=500)])
     body = TextAreaField("Body", validators=[DataRequired()])
-    style = SelectField("Style", choices=list(STYLES.items()))
-    audience = SelectField("Send to", choices=list(AUDIENCES.items()))
+    style = SelectField("Style", choices=choices(STYLES))
+    audience = SelectField("Send to", choices=choices(AUDIENCES))
     active = BooleanField("Active: send this e-mail when its event happens")
     copy_admins = BooleanField("Send a copy to the network admins")
     delay_value = IntegerField("Send after", validators=[InputRequired(), NumberRange(min=0)])
-    delay_unit = SelectField("Unit", choices=[(u, u) for u in DELAY_UNITS])
+    delay_unit = SelectField("Unit", choices=choices(DELAY_UNITS.keys()))
     test_address = EmailField("Send a test to", validators=[Optional(), Length(max=254)])
 
     def changes(self) -> dict:
