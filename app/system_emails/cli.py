@@ -70,13 +70,15 @@ def test_command(slug, address):
     """Send e-mail SLUG with its event's sample data to ADDRESS now, and print the server's answer."""
     email = _email(slug)
     try:
-        send = services.send_test(email, address)
+        send = services.send_test(email, address, enqueue=False)
     except services.ValidationFailed as failure:
         raise click.ClickException(str(failure))
     db.session.commit()
-    status = deliver_send(send.id)  # the queued job then finds it done and does nothing
+    status = deliver_send(send.id)
     send = db.session.get(SystemEmailSend, send.id)
     message = f"{status}: {send.recipient} ({send.reply or send.reason or 'no reply'})"
+    if status == "deferred":
+        message += "; a worker (flask rq worker --with-scheduler) retries it"
     if status != "sent":
         raise click.ClickException(message)
     click.echo(message)

@@ -219,8 +219,13 @@ def preview(email: SystemEmail, subject: str, body: str, style: str) -> dict:
             "style": style, "errors": {}}
 
 
-def send_test(email: SystemEmail, address: str, subject=None, body=None, style=None) -> SystemEmailSend:
-    """Queue a test of ``email`` (or of unsaved content) to ``address`` with the sample payload."""
+def send_test(email: SystemEmail, address: str, subject=None, body=None, style=None,
+              enqueue=True) -> SystemEmailSend:
+    """Log a test of ``email`` (or of unsaved content) to ``address`` with the sample payload.
+
+    The delivery is enqueued after the commit unless ``enqueue`` is False (the caller then runs
+    ``jobs.deliver_send`` itself, as `flask emails test` does).
+    """
     address = normalise_email(address)
     if "@" not in address or len(address) > 254:
         raise ValidationFailed({"test_address": "Enter the e-mail address the test goes to."})
@@ -233,7 +238,8 @@ def send_test(email: SystemEmail, address: str, subject=None, body=None, style=N
                            scheduled_for=utcnow())
     db.session.add(send)
     db.session.flush()
-    queue_delivery(send)
+    if enqueue:
+        queue_delivery(send)
     return send
 
 

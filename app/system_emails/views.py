@@ -35,10 +35,8 @@ def edit(email_id):
     if form.validate_on_submit():
         try:
             if action == "test":
-                if not form.test_address.data:
-                    raise services.ValidationFailed({"test_address": "Enter the address the test goes to."})
-                services.send_test(email, form.test_address.data, form.subject.data, form.body.data,
-                                   form.style.data)
+                services.send_test(email, form.test_address.data or "", form.subject.data,
+                                   form.body.data, form.style.data)
                 db.session.commit()
                 flash(f"A test was queued for {form.test_address.data}.", "success")
             elif action == "save":

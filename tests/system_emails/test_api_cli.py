@@ -1,5 +1,6 @@
 """The JSON endpoints (list, get, update) and `flask emails list|import|reset|test|setup|fire`."""
 from app.extensions import db
+from app.jobs import get_queue
 from app.plugins.services import activate
 
 from sysemail_helpers import email, sends
@@ -57,6 +58,7 @@ def test_cli_test_sends_now_and_prints_the_server_reply(network, runner, smtp_si
     assert result.exit_code == 0, result.output
     assert "sent: qa@example.org (250 2.0.0 Message accepted)" in result.output
     assert smtp_sink.to("qa@example.org")[0]["message"]["subject"] == "Thank you: we received 19.00 EUR"
+    assert len(get_queue("emails")) == 0  # sent here and now, not queued as well
     bad = runner.invoke(args=["emails", "test", "payment_received", "--to", "not-an-address"])
     assert bad.exit_code == 1 and "Enter the e-mail address" in bad.output
 

@@ -98,7 +98,7 @@ def test_send_test_sends_the_unsaved_content_to_any_address(network, admin_clien
     assert message["message"]["subject"] == "Draft for Jane Doe"
     assert [(s.role, s.status) for s in sends("welcome")] == [("test", "sent")]
     missing = admin_client.post(f"/network/system-emails/{row.id}", data=editor_form(admin_client, row, action="test"))
-    assert missing.status_code == 400 and "Enter the address the test goes to." in missing.get_data(as_text=True)
+    assert missing.status_code == 400 and "Enter the e-mail address the test goes to." in missing.get_data(as_text=True)
 
 
 def test_diff_log_and_delete_pages(network, admin_client, customer, run_jobs, smtp_sink):
