@@ -18,6 +18,8 @@ CORE_DOMAINS = (
     "app.broadcasts",
     "app.delivery",
     "app.scheduling",
+    "app.billing",
+    "app.system_emails",
 )
 
 

@@ -45,6 +45,9 @@ def dev_command(host, port, mail_port):
     """Run the development stack until Ctrl-C: web server, one RQ worker, local mail catcher."""
     upgrade(revision="heads")
     password = _ensure_demo_network()
+    from .system_emails.services import setup_network
+
+    setup_network()  # once: Core e-mails active, default system e-mails installed
     env = dict(os.environ, SMTP_URL=f"smtp://127.0.0.1:{mail_port}",
                BASE_URL=os.environ.get("BASE_URL", f"http://{host}:{port}"))
     flask = [sys.executable, "-m", "flask"]

@@ -153,7 +153,7 @@ def customer(app):
     product = Product(slug="starter", name="Starter", kind="plan")
     _db.session.add(product)
     person = register_customer("carol@example.com", "Carol Customer", user=user)
-    _db.session.add(Site(customer=person, title="Carol Writes", path="carol"))
+    _db.session.add(Site(customer=person, title="Carol's blog", path="carol"))
     _db.session.add(Membership(customer=person, product=product, status="active"))
     _db.session.commit()
     return person

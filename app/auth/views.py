@@ -1,7 +1,9 @@
-"""Login and logout pages."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+"""Login and logout pages, and the e-mail confirmation link."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..extensions import db
+from ..network.services import confirm_email
 from .forms import LoginForm
 from .roles import is_safe_next
 from .services import LoginThrottled, authenticate
@@ -51,3 +53,13 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/confirm-email/<token>")
+def confirm_email_link(token):
+    """The link of the 'Confirm e-mail address' e-mail: marks the address confirmed (no login)."""
+    customer = confirm_email(token)
+    if customer is None:
+        abort(404, "This confirmation link is not valid (it may belong to an old address).")
+    db.session.commit()
+    return render_template("auth/email_confirmed.html", customer=customer)

@@ -97,6 +97,7 @@ class SMTPTransport:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
                 if s.starttls:
                     smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself (sendmail() would)
             if s.username:
                 smtp.login(s.username, s.password or "")
         except smtplib.SMTPResponseException as error:

@@ -2,13 +2,18 @@
 
 
 def init_app(app):
-    """Register the network admin blueprint, its menu entries and the seed-demo command."""
+    """Register the network admin blueprint, menu entries, commands and settings."""
     from ..menu import add_core_menu_item
-    from .cli import seed_demo_command
+    from ..settings.services import SettingSpec
+    from .cli import expire_memberships_command, seed_demo_command
     from .views import bp
 
     app.register_blueprint(bp)
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(expire_memberships_command)
+    app.extensions["herald_settings"].declare(SettingSpec(
+        "network.confirm_email", True, "Ask new customers to confirm their e-mail address",
+        "Sends the 'Confirm e-mail address' system e-mail on registration.", type="bool"))
     for label, endpoint, order in (("Dashboard", "network.dashboard", 10),
                                    ("Customers", "network.customers", 20),
                                    ("Products", "network.products", 30),

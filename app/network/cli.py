@@ -125,3 +125,19 @@ def seed_demo_command(customer_count, product_count, seed):
     click.echo(f"Seeded {customer_count} customers and {product_count} products.")
     for email in emails:
         click.echo(f"  customer login: {email} / {DEMO_PASSWORD}")
+
+
+@click.command("expire-memberships")
+@with_appcontext
+def expire_memberships_command():
+    """Expire memberships whose end date has passed (fires membership_expired); run it from cron."""
+    from .services import expire_due_memberships
+
+    total = 0
+    while True:
+        count = expire_due_memberships()
+        db.session.commit()
+        total += count
+        if count < 1000:
+            break
+    click.echo(f"Expired {total} membership(s).")

@@ -20,6 +20,7 @@ class Customer(db.Model):
     locale = db.Column(db.String(16), nullable=False, default="en")
     timezone = db.Column(db.String(64), nullable=False, default="UTC")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    email_confirmed_at = db.Column(db.DateTime, nullable=True)
 
     user = db.relationship("User", back_populates="customer")
     sites = db.relationship("Site", back_populates="customer", lazy="dynamic")

@@ -1,8 +1,12 @@
-"""Network services: finding customers, sites and products, and registering customers."""
+"""Network services: finding customers, sites and products; registering, confirming, expiring."""
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..hooks import do_action
+from ..settings.services import get_option
+from ..system_emails.events import fire_event
 from ..utils import keyset_page, normalise_email, utcnow
 from .models import MEMBERSHIP_STATUSES, Customer, Membership, Product, Site
 
@@ -68,13 +72,56 @@ def product_member_counts(product_ids) -> dict:
     return counts
 
 
+def find_customer(text: str):
+    """The customer with this number, or the oldest customer with this e-mail address, or None."""
+    text = (text or "").strip()
+    if text.isdigit():
+        return db.session.get(Customer, int(text))
+    return db.session.scalar(select(Customer).where(Customer.email == normalise_email(text))
+                             .order_by(Customer.id).limit(1))
+
+
 def register_customer(email, name="", user=None, locale="en", timezone="UTC") -> Customer:
-    """Create a customer and fire ``customer_created``; the caller commits."""
+    """Create a customer, fire ``customer_created`` and the welcome (and confirmation) events.
+
+    The caller commits; the e-mails go out after the commit.
+    """
     customer = Customer(email=normalise_email(email), name=name, user=user, locale=locale,
                         timezone=timezone)
     db.session.add(customer)
     db.session.flush()
     do_action("customer_created", customer)
+    fire_event("customer_registered", customer=customer, login_url=network_url("/login"))
+    if get_option("network.confirm_email"):
+        request_email_confirmation(customer)
+    return customer
+
+
+def network_url(path: str) -> str:
+    """An absolute link to ``path`` on the network (for e-mails)."""
+    return current_app.config["BASE_URL"] + path
+
+
+def _confirm_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="herald.confirm-email")
+
+
+def request_email_confirmation(customer: Customer) -> None:
+    """Fire ``email_confirmation`` with a signed link that confirms the customer's address."""
+    token = _confirm_serializer().dumps([customer.id, customer.email])
+    fire_event("email_confirmation", customer=customer, confirm_url=network_url(f"/confirm-email/{token}"))
+
+
+def confirm_email(token: str):
+    """Mark the address in a confirmation link confirmed; the customer, or None for a bad link."""
+    try:
+        customer_id, email = _confirm_serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or customer.email != email:
+        return None
+    customer.email_confirmed_at = customer.email_confirmed_at or utcnow()
     return customer
 
 
@@ -88,6 +135,25 @@ def set_membership_status(membership: Membership, status: str) -> None:
         membership.cancelled_at = membership.cancelled_at or utcnow()
     db.session.flush()
     do_action("membership_changed", membership, old)
+    if status == "expired" and old != "expired":
+        fire_event("membership_expired", customer=membership.customer,
+                   product_name=membership.product.name, renew_url=network_url("/dashboard/"),
+                   expired_at=(membership.expires_at or utcnow()).strftime("%Y-%m-%d"))
+
+
+def expire_due_memberships(now=None, limit=1000) -> int:
+    """Expire up to ``limit`` active or on-hold memberships whose end date has passed.
+
+    Each fires ``membership_expired``; returns how many were expired. The caller commits (and
+    calls again while the result equals ``limit``).
+    """
+    now = now or utcnow()
+    due = db.session.scalars(select(Membership).where(Membership.expires_at <= now,
+                                                      Membership.status.in_(("active", "on-hold")))
+                             .order_by(Membership.id).limit(limit)).all()
+    for membership in due:
+        set_membership_status(membership, "expired")
+    return len(due)
 
 
 def publish_site(site: Site) -> None:
@@ -97,3 +163,4 @@ def publish_site(site: Site) -> None:
     site.status, site.published_at = "published", utcnow()
     db.session.flush()
     do_action("site_published", site)
+    fire_event("site_published", customer=site.customer, site_title=site.title, site_url=site.url)

@@ -96,6 +96,26 @@ class PluginContext:
         """Store this plugin's setting ``key`` (the caller commits)."""
         set_option(self.setting_key(key), value)
 
+    # system e-mails (app/system_emails, documented in docs/plugins.md)
+    def register_event(self, slug, name, description="", payload_keys=None, sample_payload=None):
+        """Register a system-email event this plugin fires with ``fire_event(slug, **payload)``.
+
+        ``payload_keys``: {key: description} (the placeholders); ``sample_payload``: a dict, or a
+        callable returning one, used for previews and test sends.
+        """
+        return self._host.app.extensions["herald_system_emails"].register_event(
+            slug, name, description, payload_keys, sample_payload, plugin=self.slug)
+
+    def register_system_email(self, slug, event, audience, subject, body, name, description="",
+                              style="html", delay=0):
+        """Register a default e-mail sent on ``event`` to ``audience`` (customer, admins or both).
+
+        ``style`` is html or plain; ``delay`` is minutes (int), a timedelta or "3 days". Admins
+        install it from the Reset & Import page (or it is installed at network set-up).
+        """
+        return self._host.app.extensions["herald_system_emails"].register_email(
+            slug, event, audience, subject, body, name, description, style, delay, plugin=self.slug)
+
 
 class PluginHost:
     """Loads every plugin once per app and answers which ones are active, per request."""

@@ -18,7 +18,7 @@ def test_customer_lands_on_dashboard(client, customer):
     response = _login(client, "carol@example.com", "password123")
     assert response.location.endswith("/dashboard/")
     page = client.get("/dashboard/").get_data(as_text=True)
-    assert "Carol Writes" in page and "Starter" in page
+    assert "Carol&#39;s blog" in page and "Starter" in page
 
 
 def test_wrong_password_is_generic_and_throttled(app, client, admin):

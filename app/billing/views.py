@@ -1,0 +1,49 @@
+"""The Payments page (list and record form) and its JSON endpoint."""
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+
+from ..extensions import db
+from ..network.services import find_customer
+from .forms import PaymentForm
+from .services import PaymentError, payment_dict, record_payment, search_payments
+
+bp = Blueprint("billing", __name__)
+
+
+@bp.route("/network/payments/", methods=["GET", "POST"])
+def payments():
+    """Recent payments and a form to record one (fires the payment system e-mails)."""
+    form = PaymentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            payment = record_payment(find_customer(form.customer.data), form.amount.data,
+                                     form.currency.data, form.status.data, form.kind.data,
+                                     form.reference.data, form.membership_id.data)
+            db.session.commit()
+            flash(f"Payment #{payment.id} of {payment.amount} {payment.currency} recorded.", "success")
+            return redirect(url_for(".payments"))
+        except PaymentError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors.append(str(error))
+    if form.errors:
+        status = 400
+    after, before = (request.args.get(n, type=int) for n in ("after", "before"))
+    return render_template("billing/payments.html", form=form, page=search_payments(after, before)), status
+
+
+@bp.route("/network/payments.json", methods=["POST"])
+def record_json():
+    """Record a payment from JSON: customer (id or e-mail), amount, currency, status, kind, reference."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error="Send a JSON object."), 400
+    try:
+        payment = record_payment(find_customer(str(data.get("customer", ""))), data.get("amount", ""),
+                                 data.get("currency", "EUR"), data.get("status", "paid"),
+                                 data.get("kind", "payment"), data.get("reference", ""),
+                                 data.get("membership_id"))
+    except PaymentError as error:
+        db.session.rollback()
+        return jsonify(error=str(error), field=error.field), 400
+    db.session.commit()
+    return jsonify(payment_dict(payment)), 201

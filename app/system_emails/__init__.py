@@ -1,0 +1,27 @@
+"""System e-mails: plugin-registered notifications fired by events, edited, reset and imported by admins."""
+from .events import CUSTOMER_PLACEHOLDERS, SAMPLE_CUSTOMER, fire_event
+
+__all__ = ["init_app", "fire_event", "CUSTOMER_PLACEHOLDERS", "SAMPLE_CUSTOMER"]
+
+
+def init_app(app):
+    """Create the registry (before plugins load), register pages, API, CLI, settings and menu."""
+    from ..menu import add_core_menu_item
+    from ..settings.services import SettingSpec
+    from . import models  # noqa: F401
+    from .api import api_bp
+    from .cli import emails_cli
+    from .registry import SystemEmailRegistry
+    from .views import bp
+
+    app.extensions["herald_system_emails"] = SystemEmailRegistry()
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+    app.cli.add_command(emails_cli)
+    settings = app.extensions["herald_settings"]
+    settings.declare(SettingSpec("network.name", "Herald Network", "Network name",
+                                 "Shown in e-mails as {{ network_name }}."))
+    settings.declare(SettingSpec("system_emails.mail_from", "", "System e-mail sender",
+                                 "From header of system e-mails, e.g. 'Acme <hello@acme.test>'. "
+                                 "Empty: MAIL_FROM."))
+    add_core_menu_item(app, "System emails", "system_emails.index", 60)

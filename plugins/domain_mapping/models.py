@@ -1,0 +1,16 @@
+"""The plugin's table: one row per domain mapped to a site (prefixed ``domain_mapping_``)."""
+from app.extensions import db
+from app.utils import utcnow
+
+
+class DomainMapping(db.Model):
+    """A domain (lower-case, unique) that serves one site."""
+    __tablename__ = "domain_mapping_mappings"
+
+    id = db.Column(db.Integer, primary_key=True)
+    site_id = db.Column(db.Integer, db.ForeignKey("sites.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    domain = db.Column(db.String(253), nullable=False, unique=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    site = db.relationship("Site")

@@ -1,0 +1,68 @@
+"""Mapping domains to sites: validation, limits, and the ``domain_mapping_created`` event."""
+import re
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.network.models import Site
+from app.system_emails import fire_event
+
+from . import EVENT
+from .models import DomainMapping
+
+DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class MappingError(ValueError):
+    """A mapping that cannot be made; ``field`` names the wrong value."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
+
+
+def clean_domain(value: str) -> str:
+    """The domain lower-cased, IDNA-encoded and without scheme or path; raises MappingError."""
+    domain = (value or "").strip().lower()
+    domain = re.sub(r"^[a-z]+://", "", domain).split("/", 1)[0].rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise MappingError("domain", "That is not a valid domain name.") from None
+    if not DOMAIN_RE.match(domain):
+        raise MappingError("domain", "Enter a domain such as www.example.com.")
+    return domain
+
+
+def map_domain(host, site_id, domain) -> DomainMapping:
+    """Map ``domain`` to site ``site_id`` and fire ``domain_mapping_created``; the caller commits."""
+    site = db.session.get(Site, site_id) if site_id else None
+    if site is None:
+        raise MappingError("site", "There is no site with that number.")
+    domain = clean_domain(domain)
+    taken = db.session.scalar(select(DomainMapping.id).where(DomainMapping.domain == domain)) or \
+        db.session.scalar(select(Site.id).where(Site.domain == domain))
+    if taken:
+        raise MappingError("domain", f"{domain} is already used by a site.")
+    limit = int(host.get_setting("max_domains_per_site") or 0)
+    count = db.session.scalar(select(func.count()).where(DomainMapping.site_id == site.id))
+    if limit and count >= limit:
+        raise MappingError("domain", f"This site already has {count} domains (the most allowed).")
+    mapping = DomainMapping(site=site, domain=domain)
+    db.session.add(mapping)
+    db.session.flush()
+    fire_event(EVENT, customer=site.customer, domain=domain, site_title=site.title,
+               site_url=site.url, cname_target=host.get_setting("cname_target"))
+    return mapping
+
+
+def remove_mapping(mapping_id) -> None:
+    """Delete a mapping (no e-mail); the caller commits."""
+    mapping = db.session.get(DomainMapping, mapping_id)
+    if mapping is not None:
+        db.session.delete(mapping)
+
+
+def recent_mappings(limit=200) -> list[DomainMapping]:
+    """The newest mappings with their sites."""
+    return db.session.scalars(select(DomainMapping).order_by(DomainMapping.id.desc()).limit(limit)).all()

@@ -1,0 +1,67 @@
+"""Headless Chromium: edit an e-mail, watch the live preview change, send a test that arrives."""
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from sysemail_helpers import email
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served by werkzeug on a free port in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def browser_page():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+
+
+@pytest.mark.browser
+def test_edit_preview_and_send_a_test_in_chromium(network, live_server, browser_page, run_jobs, smtp_sink):
+    page = browser_page
+    expect = playwright.expect
+    email_id = email("welcome").id
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "admin@example.com")
+    page.fill("#password", "password123")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/network/system-emails/{email_id}")
+    expect(page.locator("button[value=preview]")).to_be_hidden()  # live preview replaces the button
+
+    page.fill("#subject", "Hello {{ customer_first_name }} from ")
+    page.locator("#subject").press("End")
+    page.click("button.placeholder[data-insert='{{ network_name }}']")  # inserted at the cursor
+    expect(page.locator("#preview-subject")).to_have_text("Hello Jane from Herald Network")
+
+    page.fill("#body", "<p>Edited in Chromium for {{ customer_name }}</p>")
+    preview = page.frame_locator("#preview-frame")
+    expect(preview.locator("text=Edited in Chromium for Jane Doe")).to_be_visible()
+
+    page.fill("#body", "<p>{{ coupon }}</p>")
+    expect(page.locator("#preview-errors")).to_contain_text("Unknown placeholder {{ coupon }}")
+    page.fill("#body", "<p>Edited in Chromium for {{ customer_name }}</p>")
+    expect(page.locator("#preview-errors")).to_be_empty()
+
+    page.fill("#test_address", "browser@example.org")
+    page.click("button[value=test]")
+    expect(page.locator(".flashes")).to_contain_text("A test was queued for browser@example.org")
+    run_jobs()
+    [message] = smtp_sink.to("browser@example.org")
+    assert message["message"]["subject"] == "Hello Jane from Herald Network"
+    assert "Edited in Chromium for Jane Doe" in message["message"].get_body(("html",)).get_content()

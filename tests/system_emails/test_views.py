@@ -1,0 +1,157 @@
+"""The admin pages: list, editor (save, errors, no-JS preview, live preview, test), diff, log, delete."""
+from app.extensions import db
+from app.plugins.services import activate
+
+from sysemail_helpers import email, sends
+from tests.conftest import csrf_token
+
+
+def editor_form(client, row, **changes):
+    data = {"csrf_token": csrf_token(client, f"/network/system-emails/{row.id}"), "subject": row.subject,
+            "body": row.body, "style": row.style, "audience": row.audience, "delay_value": row.delay_value,
+            "delay_unit": row.delay_unit, "action": "save"}
+    if row.active:
+        data["active"] = "y"
+    data.update(changes)
+    return data
+
+
+def test_the_list_shows_installed_emails_with_counts_and_what_waits_for_import(network, admin_client):
+    activate("domain_mapping")
+    page = admin_client.get("/network/system-emails/").get_data(as_text=True)
+    assert "Welcome" in page and "Payment received (to admins)" in page
+    assert "1 registered default e-mail is not installed yet" in page
+    assert 'href="/network/system-emails/reset-import"' in page
+
+
+def test_the_editor_shows_placeholders_and_a_preview_with_the_sample_payload(network, admin_client):
+    page = admin_client.get(f"/network/system-emails/{email('welcome').id}").get_data(as_text=True)
+    assert 'data-insert="{{ customer_first_name }}"' in page and "e.g. Jane" in page
+    assert "Welcome to Herald Network, Jane!" in page  # previewed subject
+    assert 'sandbox="" srcdoc="' in page and "Welcome, Jane!" in page
+
+
+def test_saving_changes_content_and_settings_and_marks_it_modified(network, admin_client):
+    row = email("welcome")
+    data = editor_form(admin_client, row, subject="Hello {{ customer_name }}", delay_value="2",
+                       delay_unit="days", copy_admins="y")
+    data.pop("active")
+    response = admin_client.post(f"/network/system-emails/{row.id}", data=data)
+    assert response.status_code == 302
+    db.session.expire_all()
+    row = email("welcome")
+    assert (row.subject, row.active, row.copy_admins, row.delay_value, row.delay_unit) == (
+        "Hello {{ customer_name }}", False, True, 2, "days")
+    listing = admin_client.get("/network/system-emails/").get_data(as_text=True)
+    assert "modified" in listing and "2 days later" in listing
+
+
+def test_an_unknown_placeholder_is_a_field_error_and_nothing_is_saved(network, admin_client):
+    row = email("welcome")
+    response = admin_client.post(f"/network/system-emails/{row.id}",
+                                 data=editor_form(admin_client, row, body="<p>{{ coupon_code }}</p>"))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Unknown placeholder {{ coupon_code }}." in page and 'aria-invalid="true"' in page
+    db.session.expire_all()
+    assert "coupon_code" not in email("welcome").body
+
+
+def test_a_sandbox_escape_is_refused_on_save(network, admin_client):
+    row = email("welcome")
+    response = admin_client.post(f"/network/system-emails/{row.id}", data=editor_form(
+        admin_client, row, subject="{{ customer_name.__class__.__mro__ }}"))
+    assert response.status_code == 400
+    assert "Refused: &#39;__mro__&#39; reaches into Python internals" in response.get_data(as_text=True)
+
+
+def test_the_preview_button_renders_unsaved_content_without_javascript(network, admin_client):
+    row = email("welcome")
+    response = admin_client.post(f"/network/system-emails/{row.id}", data=editor_form(
+        admin_client, row, subject="Hey {{ customer_email }}", action="preview"))
+    assert response.status_code == 200
+    assert "Hey jane.doe@example.com" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert email("welcome").subject.startswith("Welcome")
+
+
+def test_the_live_preview_endpoint_answers_json(network, admin_client):
+    row = email("welcome")
+    token = csrf_token(admin_client, f"/network/system-emails/{row.id}")
+    result = admin_client.post(f"/network/system-emails/{row.id}/preview", data={
+        "csrf_token": token, "subject": "Hi {{ customer_first_name }}", "body": "<p>{{ customer_name }}</p>",
+        "style": "html"}).get_json()
+    assert result["subject"] == "Hi Jane" and ">Jane Doe</p>" in result["document"]
+    bad = admin_client.post(f"/network/system-emails/{row.id}/preview", data={
+        "csrf_token": token, "subject": "x", "body": "{{ nope }}", "style": "plain"}).get_json()
+    assert bad["errors"]["body"].startswith("Unknown placeholder {{ nope }}")
+
+
+def test_send_test_sends_the_unsaved_content_to_any_address(network, admin_client, run_jobs, smtp_sink):
+    row = email("welcome")
+    response = admin_client.post(f"/network/system-emails/{row.id}", data=editor_form(
+        admin_client, row, subject="Draft for {{ customer_name }}", action="test",
+        test_address="qa@example.org"))
+    assert response.status_code == 200 and "A test was queued for qa@example.org" in response.get_data(as_text=True)
+    run_jobs()
+    [message] = smtp_sink.to("qa@example.org")
+    assert message["message"]["subject"] == "Draft for Jane Doe"
+    assert [(s.role, s.status) for s in sends("welcome")] == [("test", "sent")]
+    missing = admin_client.post(f"/network/system-emails/{row.id}", data=editor_form(admin_client, row, action="test"))
+    assert missing.status_code == 400 and "Enter the e-mail address the test goes to." in missing.get_data(as_text=True)
+
+
+def test_diff_log_and_delete_pages(network, admin_client, customer, run_jobs, smtp_sink):
+    run_jobs()
+    row = email("welcome")
+    row.body = row.body.replace("We are glad to have you.", "So glad!")
+    db.session.commit()
+    diff = admin_client.get(f"/network/system-emails/{row.id}/diff").get_data(as_text=True)
+    assert '<span class="diff-removed">-<p>We are glad to have you.</p></span>' in diff.replace("&lt;", "<").replace("&gt;", ">")
+    assert "So glad!" in diff
+    log = admin_client.get(f"/network/system-emails/{row.id}/log").get_data(as_text=True)
+    assert "carol@example.com" in log and "250 2.0.0 Message accepted" in log
+    confirm = admin_client.get(f"/network/system-emails/{row.id}/delete").get_data(as_text=True)
+    assert "Deleting loses this e-mail's statistics and send log for good" in confirm and "(1 sent, 0 failed)" in confirm
+    token = csrf_token(admin_client, f"/network/system-emails/{row.id}/delete")
+    assert admin_client.post(f"/network/system-emails/{row.id}/delete", data={"csrf_token": token}).status_code == 302
+    assert email("welcome") is None
+
+
+def test_reset_and_import_through_the_page(network, admin_client):
+    activate("domain_mapping")
+    row = email("welcome")
+    row.subject, row.active = "Changed", False
+    db.session.commit()
+    page = admin_client.get("/network/system-emails/reset-import").get_data(as_text=True)
+    assert 'value="domain_mapping_created"' in page and 'value="welcome"' in page
+    assert "keeps the e-mail's id, statistics, log and settings" in page and "loses its statistics" in page
+    token = csrf_token(admin_client, "/network/system-emails/reset-import")
+    admin_client.post("/network/system-emails/reset-import", data={
+        "csrf_token": token, "action": "import", "slug": "domain_mapping_created"})
+    admin_client.post("/network/system-emails/reset-import", data={"csrf_token": token, "action": "reset", "slug": "welcome"})
+    db.session.expire_all()
+    assert email("domain_mapping_created") is not None
+    assert (email("welcome").subject, email("welcome").active) == ("Welcome to {{ network_name }}, {{ customer_first_name }}!", False)
+    nothing = admin_client.post("/network/system-emails/reset-import", data={"csrf_token": token, "action": "reset"},
+                                follow_redirects=True)
+    assert "Choose at least one e-mail first." in nothing.get_data(as_text=True)
+
+
+def test_an_admin_fires_an_event_by_hand_for_a_customer(network, admin_client, customer, run_jobs, smtp_sink):
+    run_jobs()
+    token = csrf_token(admin_client, "/network/system-emails/events")
+    response = admin_client.post("/network/system-emails/events/payment_failed/fire",
+                                 data={"csrf_token": token, "customer": "carol@example.com"}, follow_redirects=True)
+    assert "Fired payment_failed for carol@example.com: 1 message(s) queued" in response.get_data(as_text=True)
+    run_jobs()
+    subjects = [m["message"]["subject"] for m in smtp_sink.to("carol@example.com")]
+    assert "Your payment of 19.00 EUR did not go through" in subjects
+    unknown = admin_client.post("/network/system-emails/events/payment_failed/fire",
+                                data={"csrf_token": token, "customer": "nobody@example.com"}, follow_redirects=True)
+    assert "No customer" in unknown.get_data(as_text=True)
+
+
+def test_customers_cannot_reach_the_pages(network, customer_client):
+    assert customer_client.get("/network/system-emails/").status_code == 403
+    assert customer_client.get("/network/system-emails/emails.json").status_code == 403
