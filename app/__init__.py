@@ -17,6 +17,7 @@ CORE_DOMAINS = (
     "app.tracking",
     "app.broadcasts",
     "app.delivery",
+    "app.api",
 )
 
 
