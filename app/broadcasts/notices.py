@@ -18,6 +18,7 @@ from ..hooks import do_action
 from ..network.models import Membership, Site
 from ..utils import utcnow
 from .models import Broadcast, BroadcastRun, BroadcastTarget, NoticeDismissal
+from .content import placeholders_in
 from .rendering import placeholder_values, render_for, site_url_of
 from .sql import json_list_contains
 
@@ -69,7 +70,8 @@ def live_notices(customer, user_id: int, run_id: int | None = None) -> list[Live
     rows = db.session.execute(query).all()
     if not rows:
         return []
-    values = placeholder_values(customer, site_url=site_url_of(rows[0][7], rows[0][8]))
+    used = {name for row in rows for name in placeholders_in(row[4] + row[5])}
+    values = placeholder_values(customer, site_url=site_url_of(rows[0][7], rows[0][8]), used=used)
     notices = []
     for run, broadcast, kind, dismissible, subject, body, published, _domain, _path in rows:
         rendered = render_for(subject, body, values)

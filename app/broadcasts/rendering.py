@@ -58,15 +58,21 @@ def first_site_url(customer_id) -> str:
     return site_url_of(*row) if row else ""
 
 
-def placeholder_values(customer, site_url=None, unsubscribe_url="") -> dict:
-    """Placeholder values for ``customer`` (None: a sample person), through the values filter."""
-    network_name = get_option("network.name") or ""
+def placeholder_values(customer, site_url=None, unsubscribe_url="", used=None) -> dict:
+    """Placeholder values for ``customer`` (None: a sample person), through the values filter.
+
+    ``used`` (a set of names) skips the values that cost a query and no template needs.
+    """
+    def wanted(name):
+        return used is None or name in used
+
+    network_name = (get_option("network.name") or "") if wanted("network_name") else ""
     if customer is None:
         values = recipient_values(None, SAMPLE["email"], SAMPLE["name"],
                                   current_app.config["BASE_URL"], unsubscribe_url, network_name)
     else:
         if site_url is None:
-            site_url = first_site_url(customer.id)
+            site_url = first_site_url(customer.id) if wanted("site_url") else ""
         values = recipient_values(customer.id, customer.email, customer.name, site_url,
                                   unsubscribe_url, network_name)
     return apply_filters("broadcast_placeholder_values", values, customer)

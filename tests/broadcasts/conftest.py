@@ -12,6 +12,8 @@ from app.extensions import db
 from app.network.models import Customer, Membership, Product, Site
 from app.tracking.models import Suppression
 from app.utils import utcnow
+from flask import g
+
 from app.auth.models import User
 from tests.conftest import csrf_token, login
 
@@ -65,6 +67,13 @@ def app_config(request):
     return {}
 
 
+def login_as(client, user):
+    """Log ``user`` in on ``client``, forgetting the user Flask-Login cached in ``g`` (tests share
+    one app context, so ``g`` outlives a request)."""
+    g.pop("_login_user", None)
+    return login(client, user)
+
+
 class Network:
     """Products and customers for broadcast tests (ids in attributes)."""
 
@@ -113,7 +122,7 @@ def network(app):
 @pytest.fixture
 def boss(client, network):
     """A client logged in as the network's super admin."""
-    return login(client, network.admin)
+    return login_as(client, network.admin)
 
 
 class WizardDriver:
