@@ -3,6 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from ..auth.models import User
+from ..cli import fetch_or_fail
 from ..extensions import db
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
@@ -44,9 +45,7 @@ def list_command(email):
 @click.argument("key_id", type=int)
 def revoke_command(key_id):
     """Revoke key KEY_ID at once."""
-    key = db.session.get(ApiKey, key_id)
-    if key is None:
-        raise click.ClickException(f"There is no API key {key_id}.")
+    key = fetch_or_fail(ApiKey, key_id, "API key")
     revoke(key)
     db.session.commit()
     click.echo(f"Key {key.id} ({key.prefix}…) revoked.")

@@ -2,6 +2,7 @@
 import click
 from flask.cli import AppGroup
 
+from ..cli import fetch_or_fail
 from ..extensions import db
 from .listing import ListFilters, list_broadcasts, run_counters
 from .models import KINDS, STATUSES, Broadcast
@@ -34,9 +35,7 @@ def list_command(kind, status, label, limit):
 @click.argument("broadcast_id", type=int)
 def send_command(broadcast_id):
     """Send draft BROADCAST_ID now (a notice is published, an e-mail goes to the delivery queue)."""
-    broadcast = db.session.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise click.ClickException(f"There is no broadcast {broadcast_id}.")
+    broadcast = fetch_or_fail(Broadcast, broadcast_id, "broadcast")
     try:
         run = send_now(broadcast)
     except SendError as error:
