@@ -99,6 +99,7 @@ class SMTPTransport:
                     smtp.starttls(context=ssl.create_default_context())
             if s.username:
                 smtp.login(s.username, s.password or "")
+            smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself
         except smtplib.SMTPResponseException as error:
             raise classify(error.smtp_code, error.smtp_error) from None
         except (OSError, smtplib.SMTPException) as error:
