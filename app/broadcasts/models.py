@@ -1,4 +1,6 @@
 """Broadcasts: a notice or e-mail to customers, its targets, labels and its runs (one per send)."""
+from datetime import datetime
+
 from ..extensions import db
 from ..utils import utcnow
 
@@ -7,6 +9,7 @@ NOTICE_TYPES = ("info", "success", "warning", "error")
 STATUSES = ("draft", "scheduled", "sending", "sent", "paused", "cancelled", "failed")
 RUN_STATUSES = ("planning", "sending", "paused", "sent", "cancelled", "failed", "skipped", "published")
 DEFAULT_PRODUCT_STATUSES = ["active", "trialing"]
+NO_END = datetime(9999, 12, 31)  # visible_until of a notice run without an end date
 
 
 class Broadcast(db.Model):
@@ -93,8 +96,9 @@ class BroadcastRun(db.Model):
     __tablename__ = "broadcast_runs"
     __table_args__ = (
         db.UniqueConstraint("broadcast_id", "occurrence_at"),
-        # Only published notice runs: the dashboard starts from this small index.
-        db.Index("ix_broadcast_runs_published", "broadcast_id",
+        # Published notice runs by the time they end: the dashboard reads only the live ones,
+        # however many notices ended before.
+        db.Index("ix_broadcast_runs_live", "visible_until", "broadcast_id",
                  postgresql_where=db.text("status = 'published'"),
                  sqlite_where=db.text("status = 'published'")),
     )
@@ -105,6 +109,7 @@ class BroadcastRun(db.Model):
     occurrence_at = db.Column(db.DateTime, nullable=False)  # the planned time (UTC) or send time
     status = db.Column(db.String(16), nullable=False, default="planning")
     status_reason = db.Column(db.String(500), nullable=True)
+    visible_until = db.Column(db.DateTime, nullable=True)  # notice runs: shown until (UTC), NO_END
     total = db.Column(db.Integer, nullable=False, default=0)
     excluded = db.Column(db.Integer, nullable=False, default=0)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

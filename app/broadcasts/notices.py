@@ -2,9 +2,9 @@
 
 One query per dashboard view finds every live notice run that targets the customer directly or
 through a membership in one of the broadcast's statuses (so a customer who got the product after
-the notice was published sees it too), minus the runs the user dismissed. It starts from the
-partial index of published runs and probes composite indexes; there is no LIMIT, so no live
-notice is ever hidden. See docs/notices.md for the EXPLAIN on PostgreSQL.
+the notice was published sees it too), minus the runs the user dismissed. It reads only the live
+runs (a partial index on their end time) and probes composite indexes for each; there is no
+LIMIT, so no live notice is ever hidden. docs/notices.md shows the plan on PostgreSQL.
 """
 from dataclasses import dataclass
 
@@ -38,35 +38,41 @@ class LiveNotice:
 def live_notices_query(customer_id: int, user_id: int, now=None):
     """The select of live, undismissed notice runs for a customer, newest first.
 
-    Columns: run id, broadcast id, type, dismissible, subject, body, published time, and the
-    domain and path of the customer's first site (for ``{{ site_url }}``) as scalar subqueries.
+    A MATERIALIZED CTE first reads the live runs (a range of the partial index on
+    ``visible_until``) with their broadcasts; only those few rows are then checked for the
+    customer (two index probes each) and for dismissals. Columns: run id, broadcast id, type,
+    dismissible, subject, body, published time, and the domain and path of the customer's first
+    site (for ``{{ site_url }}``) as scalar subqueries.
     """
     now = now or utcnow()
-    first_site = select(Site).where(Site.customer_id == customer_id).order_by(Site.id).limit(1)
-    direct = exists().where(BroadcastTarget.broadcast_id == BroadcastRun.broadcast_id,
+    live = (select(BroadcastRun.id.label("run_id"), BroadcastRun.broadcast_id, BroadcastRun.occurrence_at,
+                   Broadcast.notice_type, Broadcast.dismissible, Broadcast.subject, Broadcast.body_html,
+                   Broadcast.product_statuses)
+            .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
+            .where(BroadcastRun.status == "published", BroadcastRun.visible_until > now,
+                   Broadcast.kind == "notice", or_(Broadcast.ends_at.is_(None), Broadcast.ends_at > now))
+            .cte("live_runs").prefix_with("MATERIALIZED"))
+    direct = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
                             BroadcastTarget.customer_id == customer_id)
-    by_product = exists().where(BroadcastTarget.broadcast_id == BroadcastRun.broadcast_id,
+    by_product = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
                                 BroadcastTarget.product_id == Membership.product_id,
                                 Membership.customer_id == customer_id,
-                                json_list_contains(Broadcast.product_statuses, Membership.status))
-    dismissed = exists().where(NoticeDismissal.user_id == user_id,
-                               NoticeDismissal.run_id == BroadcastRun.id)
-    return (select(BroadcastRun.id, Broadcast.id, Broadcast.notice_type, Broadcast.dismissible,
-                   Broadcast.subject, Broadcast.body_html, BroadcastRun.occurrence_at,
+                                json_list_contains(live.c.product_statuses, Membership.status))
+    dismissed = exists().where(NoticeDismissal.user_id == user_id, NoticeDismissal.run_id == live.c.run_id)
+    first_site = select(Site).where(Site.customer_id == customer_id).order_by(Site.id).limit(1)
+    return (select(live.c.run_id, live.c.broadcast_id, live.c.notice_type, live.c.dismissible,
+                   live.c.subject, live.c.body_html, live.c.occurrence_at,
                    first_site.with_only_columns(Site.domain).scalar_subquery(),
                    first_site.with_only_columns(Site.path).scalar_subquery())
-            .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
-            .where(BroadcastRun.status == "published", Broadcast.kind == "notice",
-                   or_(Broadcast.ends_at.is_(None), Broadcast.ends_at > now),
-                   or_(direct, by_product), ~dismissed)
-            .order_by(BroadcastRun.occurrence_at.desc(), BroadcastRun.id.desc()))
+            .where(or_(direct, by_product), ~dismissed)
+            .order_by(live.c.occurrence_at.desc(), live.c.run_id.desc()))
 
 
 def live_notices(customer, user_id: int, run_id: int | None = None) -> list[LiveNotice]:
     """The customer's live notices rendered for them (one query; ``run_id`` narrows to one run)."""
     query = live_notices_query(customer.id, user_id)
     if run_id is not None:
-        query = query.where(BroadcastRun.id == run_id)
+        query = query.where(query.selected_columns[0] == run_id)
     rows = db.session.execute(query).all()
     if not rows:
         return []

@@ -13,7 +13,7 @@ from ..hooks import do_action
 from ..jobs import enqueue_after_commit
 from ..utils import utcnow
 from .drafts import products_lacking_mailing, refresh_audience_size
-from .models import Broadcast, BroadcastRun
+from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
 from .content import unknown_placeholders
 
@@ -122,6 +122,7 @@ def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> Broadc
     notice = broadcast.kind == "notice"
     run = BroadcastRun(broadcast_id=broadcast.id, occurrence_at=occurrence_at, started_at=now,
                        status="published" if notice else "planning",
+                       visible_until=(broadcast.ends_at or NO_END) if notice else None,
                        total=broadcast.audience_size or 0)
     try:
         with db.session.begin_nested():

@@ -47,7 +47,8 @@ def upgrade():
         batch_op.create_index('ix_broadcast_labels_label', ['label', 'broadcast_id'], unique=False)
 
     with op.batch_alter_table('broadcast_runs', schema=None) as batch_op:
-        batch_op.create_index('ix_broadcast_runs_published', ['broadcast_id'], unique=False, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.add_column(sa.Column('visible_until', sa.DateTime(), nullable=True))
+        batch_op.create_index('ix_broadcast_runs_live', ['visible_until', 'broadcast_id'], unique=False, postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
 
     with op.batch_alter_table('broadcast_targets', schema=None) as batch_op:
         batch_op.create_index('ix_broadcast_targets_broadcast_customer', ['broadcast_id', 'customer_id'], unique=False)
@@ -81,7 +82,8 @@ def downgrade():
         batch_op.drop_index('ix_broadcast_targets_broadcast_customer')
 
     with op.batch_alter_table('broadcast_runs', schema=None) as batch_op:
-        batch_op.drop_index('ix_broadcast_runs_published', postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.drop_index('ix_broadcast_runs_live', postgresql_where=sa.text("status = 'published'"), sqlite_where=sa.text("status = 'published'"))
+        batch_op.drop_column('visible_until')
 
     with op.batch_alter_table('broadcast_labels', schema=None) as batch_op:
         batch_op.drop_index('ix_broadcast_labels_label')

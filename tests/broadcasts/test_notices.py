@@ -1,10 +1,12 @@
 """Notices on the customer dashboard: who sees what, dismissals per run, end dates, one query."""
 from datetime import timedelta
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, text
 
 from app.broadcasts.drafts import create_draft
-from app.broadcasts.notices import live_notices
+from app.broadcasts.models import NO_END
+from app.broadcasts.notices import live_notices, live_notices_query
 from app.broadcasts.sending import cancel, send_now, start_run
 from app.extensions import db
 from app.network.models import Membership
@@ -103,15 +105,16 @@ def test_customers_cannot_dismiss_others_notices_or_undismissible_ones(client, n
 
 
 def test_ended_cancelled_and_draft_notices_are_hidden(client, network):
-    broadcast, _ = publish(network, subject="Short lived", customer_ids=[network.ann.id],
-                           ends_at=utcnow() + timedelta(hours=1))
-    taken_down, _ = publish(network, subject="Taken down", customer_ids=[network.ann.id])
+    broadcast, run = publish(network, subject="Short lived", customer_ids=[network.ann.id],
+                             ends_at=utcnow() + timedelta(hours=1))
+    taken_down, forever = publish(network, subject="Taken down", customer_ids=[network.ann.id])
+    assert run.visible_until == broadcast.ends_at and forever.visible_until == NO_END
     create_draft(network.admin, {"kind": "notice", "subject": "Draft", "customer_ids": [network.ann.id]})
     cancel(taken_down)
     db.session.commit()
     page = dashboard(client, network.ann.user)
     assert "Short lived" in page and "Taken down" not in page and "Draft" not in page
-    broadcast.ends_at = utcnow() - timedelta(seconds=1)
+    run.visible_until = utcnow() - timedelta(seconds=1)  # as if the hour had passed
     db.session.commit()
     assert "Short lived" not in dashboard(client, network.ann.user)
 
@@ -146,3 +149,18 @@ def test_email_runs_never_show_on_dashboards(client, network):
     send_now(email)
     db.session.commit()
     assert "Mail only" not in dashboard(client, network.ann.user)
+
+
+@pytest.mark.postgres_only
+def test_postgres_plan_reads_only_live_runs_through_the_partial_index(network):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the plan is checked on PostgreSQL (TEST_DATABASE_URL)")
+    publish(network, subject="Live", product_ids=[network.starter.id])
+    publish(network, subject="Ended", customer_ids=[network.ann.id], ends_at=utcnow() + timedelta(minutes=1))
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))  # tiny tables: ask which indexes serve it
+    query = live_notices_query(network.ann.id, network.ann.user_id)
+    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    plan = "\n".join(db.session.execute(text(f"EXPLAIN {compiled}")).scalars())
+    db.session.rollback()
+    assert "CTE live_runs" in plan and "ix_broadcast_runs_live" in plan, plan
+    assert "Seq Scan" not in plan, plan
