@@ -117,6 +117,8 @@ def delete_draft(broadcast: Broadcast) -> None:
     """Delete a draft (sent broadcasts are kept for their history)."""
     if broadcast.status != "draft":
         raise NotADraft("Only drafts can be deleted.")
+    if broadcast.runs.count():
+        raise NotADraft("This draft already ran (it was scheduled before); cancel it instead.")
     db.session.delete(broadcast)
 
 

@@ -86,8 +86,10 @@ class Rendered:
 
 
 def render_for(subject: str, body_html: str, values: dict) -> Rendered:
-    """Fill ``subject`` (plain text) and ``body_html`` (already sanitised, values escaped)."""
-    return Rendered(compile_template(subject).render(values, escape_html=False),
+    """Fill ``subject`` (plain text, kept on one line) and ``body_html`` (already sanitised,
+    values escaped)."""
+    filled = compile_template(subject).render(values, escape_html=False)
+    return Rendered(" ".join(filled.splitlines()),
                     Markup(compile_template(body_html).render(values, escape_html=True)))
 
 

@@ -116,3 +116,31 @@ def test_once_schedule_is_stored_in_utc_with_its_zone(wizard, network):
     db.session.expire_all()
     assert broadcast.status == "scheduled" and broadcast.runs.count() == 0
     assert get_queue("delivery").count == 0
+
+
+def test_first_step_and_every_save_check_input_and_csrf(wizard, network):
+    response = wizard.client.post("/network/broadcasts/new", data={"csrf_token": wizard.token(), "kind": "fax"})
+    assert response.status_code == 400 and "Not a valid choice" in response.get_data(as_text=True)
+    response = wizard.client.post("/network/broadcasts/new", data={"kind": "notice"})
+    assert response.status_code == 400
+    assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 0
+    wizard.start("notice")
+    response = wizard.client.post(wizard.url("audience"), data={"add_customer_ids": str(network.ann.id)})
+    assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
+    assert db.session.get(Broadcast, wizard.broadcast_id).customer_ids == []
+
+
+def test_sent_broadcasts_leave_the_wizard_for_their_page(wizard, network):
+    wizard.start("notice")
+    wizard.post("audience", {"add_customer_ids": str(network.ann.id)})
+    wizard.post("content", {"subject": "Done", "body_html": "<p>x</p>", "timezone": "UTC"})
+    wizard.post("when", {"schedule": "now", "timezone": "UTC"})
+    wizard.post("review", {"revision": str(db.session.get(Broadcast, wizard.broadcast_id).revision)}, nav="send")
+    response = wizard.client.get(wizard.url("content"))
+    assert response.status_code == 302 and response.location.endswith(f"/broadcasts/{wizard.broadcast_id}")
+    response = wizard.client.post(wizard.url("content"), data={
+        "csrf_token": wizard.token("/network/broadcasts/"), "subject": "Changed after sending",
+        "timezone": "UTC", "nav": "save"})
+    assert response.status_code == 302
+    assert "nothing was changed or sent again" in wizard.client.get(response.location).get_data(as_text=True)
+    assert db.session.get(Broadcast, wizard.broadcast_id).subject == "Done"
