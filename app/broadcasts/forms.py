@@ -60,7 +60,8 @@ class AudienceForm(FlaskForm):
     remove_customer_ids = IntegerListField("Remove customers")
     product_ids = IntegerListField("Products")
     product_statuses = MultiCheckboxField("Membership statuses",
-                                          choices=choices((s, s.replace("-", " ")) for s in MEMBERSHIP_STATUSES))
+                                          choices=choices((s, s.replace("-", " "))
+                                                          for s in MEMBERSHIP_STATUSES))
     customer_q = StringField("Find customers", validators=[Optional()])
     product_q = StringField("Find products", validators=[Optional()])
     grant_product = IntegerField("Grant mailing permission", validators=[Optional()])

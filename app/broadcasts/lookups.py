@@ -69,8 +69,9 @@ def live_preview(broadcast_id):
         html = email_document(rendered.html, rendered.subject)
     else:
         notice_type = request.form.get("notice_type", "")
+        if notice_type not in NOTICE_TYPES:
+            notice_type = broadcast.notice_type
         html = render_template("broadcasts/notices/notice.html", subject=rendered.subject,
-                               html=rendered.html, preview=True,
-                               notice_type=notice_type if notice_type in NOTICE_TYPES else broadcast.notice_type)
+                               html=rendered.html, preview=True, notice_type=notice_type)
     return jsonify(subject=rendered.subject, html=html, kind=broadcast.kind)
 

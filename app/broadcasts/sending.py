@@ -150,7 +150,9 @@ def cancel(broadcast: Broadcast) -> str:
     dashboards at once, and the delivery engine stops a cancelled e-mail run.
     """
     previous = broadcast.status
-    cancellable = ("draft", "scheduled", "sending", "paused") + (("sent",) if broadcast.kind == "notice" else ())
+    cancellable = ("draft", "scheduled", "sending", "paused")
+    if broadcast.kind == "notice":
+        cancellable += ("sent",)  # a published notice is taken off the dashboards
     changed = db.session.execute(update(Broadcast).where(Broadcast.id == broadcast.id,
                                                          Broadcast.status.in_(cancellable))
                                  .values(status="cancelled", updated_at=utcnow())

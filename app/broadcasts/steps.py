@@ -40,7 +40,8 @@ class KindStep(WizardStep):
 
 class AudienceStep(WizardStep):
     """Customers picked one by one, products with membership statuses, live counts."""
-    name, title, form_class, template = "audience", "Audience", AudienceForm, "broadcasts/wizard/audience.html"
+    name, title, form_class = "audience", "Audience", AudienceForm
+    template = "broadcasts/wizard/audience.html"
 
     def load(self, draft):
         return {"product_ids": draft.product_ids, "product_statuses": draft.product_statuses}
@@ -214,10 +215,13 @@ class ReviewStep(WizardStep):
             addresses = parse_addresses(form.test_addresses.data)
         except ValueError as error:
             raise StepInvalid({"test_addresses": str(error)}) from None
-        customer = db.session.get(Customer, form.test_customer_id.data) if form.test_customer_id.data else None
-        for result in send_test(draft, addresses, customer or sample_customer(draft)):
-            flash(f"Test sent to {result.address}." if result.ok
-                  else f"Test to {result.address} failed: {result.reply}", "success" if result.ok else "error")
+        chosen = form.test_customer_id.data
+        customer = (db.session.get(Customer, chosen) if chosen else None) or sample_customer(draft)
+        for result in send_test(draft, addresses, customer):
+            if result.ok:
+                flash(f"Test sent to {result.address}.", "success")
+            else:
+                flash(f"Test to {result.address} failed: {result.reply}", "error")
         return url_for("broadcasts.wizard_step", broadcast_id=draft.id, step="review",
                        customer=form.test_customer_id.data or None)
 
@@ -229,7 +233,8 @@ class ReviewStep(WizardStep):
             form.test_customer_id.data = customer.id
         return {"counts": count_audience(draft), "problems": readiness_problems(draft),
                 "mode": mode_of(draft), "lacking": drafts.products_lacking_mailing(draft),
-                "products": db.session.scalars(db.select(Product).where(Product.id.in_(draft.product_ids))).all(),
+                "products": db.session.scalars(
+                    db.select(Product).where(Product.id.in_(draft.product_ids))).all(),
                 **preview(draft, customer)}
 
 

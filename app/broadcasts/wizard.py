@@ -161,7 +161,8 @@ class Wizard:
         stepper = [(s, s is step, draft is not None and self.reached(draft, s.name)) for s in self.steps]
         back = self.neighbour(step.name, -1)
         return render_template(step.template, wizard=self, draft=draft, step=step, form=form,
-                               steps_state=stepper, back_step=back, is_last=self.neighbour(step.name, 1) is None,
+                               steps_state=stepper, back_step=back,
+                               is_last=self.neighbour(step.name, 1) is None,
                                **(step.context(draft, form) if draft is not None else {})), status
 
 

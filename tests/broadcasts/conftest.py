@@ -136,7 +136,8 @@ class WizardDriver:
         return csrf_token(self.client, url)
 
     def start(self, kind):
-        response = self.client.post("/network/broadcasts/new", data={"csrf_token": self.token(), "kind": kind})
+        response = self.client.post("/network/broadcasts/new",
+                                    data={"csrf_token": self.token(), "kind": kind})
         assert response.status_code == 302, response.get_data(as_text=True)
         self.broadcast_id = int(re.search(r"/broadcasts/(\d+)/edit/audience", response.location).group(1))
         return response

@@ -30,7 +30,8 @@ def live_server(app):
 def browser():
     """A headless Chromium from Debian's package."""
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver (make install does it)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver "
+                    "(make install does it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

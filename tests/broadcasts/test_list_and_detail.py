@@ -14,14 +14,16 @@ from tests.conftest import csrf_token
 @pytest.fixture
 def several(network):
     """A sent e-mail, a published notice and two drafts with labels."""
-    sent = create_draft(network.admin, {"kind": "email", "subject": "Spring newsletter", "body_html": "<p>x</p>",
+    sent = create_draft(network.admin, {"kind": "email", "subject": "Spring newsletter",
+                                        "body_html": "<p>x</p>",
                                         "product_ids": [network.starter.id], "labels": ["newsletter"]})
     send_now(sent)
     notice = create_draft(network.admin, {"kind": "notice", "subject": "Maintenance tonight",
                                           "body_html": "<p>Down 22:00</p>", "customer_ids": [network.ann.id],
                                           "labels": ["ops"], "notice_type": "error"})
     send_now(notice)
-    draft = create_draft(network.admin, {"kind": "email", "subject": "Summer newsletter", "labels": ["newsletter"]})
+    draft = create_draft(network.admin, {"kind": "email", "subject": "Summer newsletter",
+                                         "labels": ["newsletter"]})
     empty = create_draft(network.admin, {"kind": "notice"})
     db.session.commit()
     return sent, notice, draft, empty
