@@ -2,9 +2,12 @@
 
 The wizard and the API both change drafts only through ``update_draft``; the caller commits.
 """
+import json
+from dataclasses import asdict
+
 from sqlalchemy import delete, insert, literal, select
 
-from ..extensions import db
+from ..extensions import db, redis_store
 from ..hooks import do_action
 from ..network.models import Product
 from ..utils import utcnow
@@ -13,6 +16,7 @@ from .models import Broadcast, BroadcastLabel, BroadcastTarget
 from .timezones import default_timezone
 from .validation import clean_changes
 
+COUNTS_TTL = 60  # seconds
 AUDIENCE_FIELDS = {"kind", "customer_ids", "product_ids", "product_statuses"}
 COPIED_FIELDS = ("kind", "subject", "body_html", "notice_type", "dismissible", "ends_at",
                  "product_statuses", "from_name", "reply_to", "track_opens", "track_clicks",
@@ -86,10 +90,22 @@ def _replace_targets(broadcast, column, ids) -> None:
     db.session.expire(broadcast, ["targets"])
 
 
-def refresh_audience_size(broadcast) -> AudienceCounts:
-    """Count the audience now and store its size: customers for notices, deliverable addresses
-    for e-mails."""
+def audience_counts(broadcast, fresh=False) -> AudienceCounts:
+    """``count_audience``, kept a minute in Redis per broadcast revision: a save and the page
+    shown after it count once (counting a million customers takes seconds)."""
+    key = redis_store.key("audience-counts", broadcast.id, broadcast.revision)
+    cached = None if fresh else redis_store.client.get(key)
+    if cached is not None:
+        return AudienceCounts(**json.loads(cached))
     counts = count_audience(broadcast)
+    redis_store.client.set(key, json.dumps(asdict(counts)), ex=COUNTS_TTL)
+    return counts
+
+
+def refresh_audience_size(broadcast, fresh=False) -> AudienceCounts:
+    """Count the audience and store its size: customers for notices, deliverable addresses for
+    e-mails (``fresh`` skips the cache, for the snapshot taken when sending)."""
+    counts = audience_counts(broadcast, fresh)
     broadcast.audience_size = counts.customers if broadcast.kind == "notice" else counts.deliverable
     return counts
 

@@ -82,7 +82,7 @@ def _claim(broadcast: Broadcast, new_status: str, expected_revision=None, **valu
 def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
     """Send a draft at once: claim it, snapshot the audience size and start its run."""
     _claim(broadcast, "sending", expected_revision, send_at=None)
-    refresh_audience_size(broadcast)
+    refresh_audience_size(broadcast, fresh=True)
     return start_run(broadcast, utcnow())
 
 
@@ -91,7 +91,7 @@ def schedule(broadcast: Broadcast, expected_revision=None) -> None:
     if broadcast.send_at is None:
         raise SendError("Choose when to send it first.", 400)
     _claim(broadcast, "scheduled", expected_revision)
-    refresh_audience_size(broadcast)
+    refresh_audience_size(broadcast, fresh=True)
     do_action("broadcast_scheduled", broadcast)
 
 

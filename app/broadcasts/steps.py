@@ -6,7 +6,6 @@ from ..extensions import db
 from ..network.models import Customer, Product
 from ..network.services import search_customers, search_products
 from . import drafts
-from .audience import count_audience
 from .forms import AudienceForm, ContentForm, KindForm, ReviewForm, WhenForm, choices
 from .mail import email_document, parse_addresses, send_test
 from .rendering import known_placeholders, render_broadcast, sample_customer
@@ -98,7 +97,7 @@ class AudienceStep(WizardStep):
         }
 
     def json_state(self, draft, html=True):
-        state = {"counts": count_audience(draft), "lacking": drafts.products_lacking_mailing(draft)}
+        state = {"counts": drafts.audience_counts(draft), "lacking": drafts.products_lacking_mailing(draft)}
         if html:
             return {"counts_html": render_template("broadcasts/wizard/_counts.html", draft=draft, **state)}
         return state
@@ -231,7 +230,7 @@ class ReviewStep(WizardStep):
         customer = customer or sample_customer(draft)
         if not form.test_customer_id.data and customer is not None:
             form.test_customer_id.data = customer.id
-        return {"counts": count_audience(draft), "problems": readiness_problems(draft),
+        return {"counts": drafts.audience_counts(draft), "problems": readiness_problems(draft),
                 "mode": mode_of(draft), "lacking": drafts.products_lacking_mailing(draft),
                 "products": db.session.scalars(
                     db.select(Product).where(Product.id.in_(draft.product_ids))).all(),

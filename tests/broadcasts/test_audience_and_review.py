@@ -143,3 +143,14 @@ def test_send_test_reports_an_smtp_server_that_does_not_answer(wizard, network, 
     response = wizard.post("review", {"test_addresses": "qa@example.com"}, nav="test")
     page = wizard.client.get(response.location).get_data(as_text=True)
     assert "Test to qa@example.com failed" in page and "cannot connect" in page
+
+
+def test_counts_are_computed_once_per_saved_revision(wizard, network, redis_client):
+    wizard.start("email")
+    response = wizard.post("audience", {"product_ids": str(network.starter.id),
+                                        "product_statuses": ["active"]}, nav="save")
+    revision = db.session.get(Broadcast, wizard.broadcast_id).revision
+    key = f"herald-test:audience-counts:{wizard.broadcast_id}:{revision}".encode()
+    assert redis_client.ttl(key) > 0
+    redis_client.set(key, '{"customers": 77, "addresses": 66, "excluded": {}}')  # the page reuses it
+    assert '<dd data-count="customers">77</dd>' in wizard.client.get(response.location).get_data(as_text=True)
