@@ -66,6 +66,7 @@ class AudienceStep(WizardStep):
 
     @staticmethod
     def search_url(draft, customer_q="", product_q=""):
+        """The audience step showing the results of these searches (a plain GET page)."""
         args = {k: v for k, v in (("customer_q", customer_q), ("product_q", product_q)) if v}
         return url_for("broadcasts.wizard_step", broadcast_id=draft.id, step="audience", **args) + "#picker"
 
