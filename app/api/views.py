@@ -21,23 +21,26 @@ def _broadcast(broadcast_id) -> Broadcast:
 
 
 def _apply(broadcast, data):
-    """Validate and apply a JSON body to a draft; returns an error response or None."""
+    """Validate and apply a JSON body to a draft (a new one when ``broadcast`` is None).
+
+    Returns ``(broadcast, None)``, or ``(None, error response)`` with nothing saved.
+    """
     changes, errors = broadcast_changes(data, broadcast.timezone if broadcast else None)
     if errors:
-        return api_error(400, next(iter(errors.values())), fields=errors)
+        return None, api_error(400, next(iter(errors.values())), fields=errors)
     try:
         if broadcast is None:
-            g.created = drafts.create_draft(g.api_user, changes)
+            broadcast = drafts.create_draft(g.api_user, changes)
         else:
             drafts.update_draft(broadcast, changes)
     except drafts.DraftError as error:
         db.session.rollback()
-        return api_error(400, f"{next(iter(error.errors))}: {next(iter(error.errors.values()))}",
-                         fields=error.errors)
+        field, message = next(iter(error.errors.items()))
+        return None, api_error(400, f"{field}: {message}", fields=error.errors)
     except drafts.NotADraft as error:
         db.session.rollback()
-        return api_error(409, str(error))
-    return None
+        return None, api_error(409, str(error))
+    return broadcast, None
 
 
 def _page_json(page, key, serialize):
@@ -58,11 +61,11 @@ def create():
     data = json_body()
     if data.get("kind") not in ("notice", "email"):
         return api_error(400, "kind: must be \"notice\" or \"email\".", fields={"kind": "Required."})
-    error = _apply(None, data)
+    created, error = _apply(None, data)
     if error:
         return error
     db.session.commit()
-    return jsonify(broadcast_json(g.created, detail=True)), 201
+    return jsonify(broadcast_json(created, detail=True)), 201
 
 
 @bp.get("/broadcasts/<int:broadcast_id>")
@@ -74,8 +77,7 @@ def get(broadcast_id):
 @bp.route("/broadcasts/<int:broadcast_id>", methods=["PATCH", "PUT"])
 def update(broadcast_id):
     """Change fields of a draft (409 when it is no longer a draft)."""
-    broadcast = _broadcast(broadcast_id)
-    error = _apply(broadcast, json_body())
+    broadcast, error = _apply(_broadcast(broadcast_id), json_body())
     if error:
         return error
     db.session.commit()
@@ -92,7 +94,7 @@ def send(broadcast_id):
     if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
         return api_error(400, "revision: must be a whole number.")
     if data and broadcast.status == "draft":
-        error = _apply(broadcast, data)
+        _, error = _apply(broadcast, data)
         if error:
             return error
     try:
