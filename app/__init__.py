@@ -20,6 +20,7 @@ CORE_DOMAINS = (
     "app.scheduling",
     "app.billing",
     "app.system_emails",
+    "app.api",
 )
 
 

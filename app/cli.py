@@ -1,4 +1,4 @@
-"""CLI commands of the shell: create-admin, check, and `flask db upgrade` across plugin branches."""
+"""CLI commands of the shell: create-admin, check, `flask db upgrade` across plugin branches, helpers."""
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -46,6 +46,14 @@ def check_command():
 def upgrade_command(revision, sql):
     """Upgrade the database to the latest revision of the core and of every plugin branch."""
     alembic_upgrade(revision=revision, sql=sql)
+
+
+def fetch_or_fail(model, ident, label: str):
+    """The ``model`` row with primary key ``ident``, or a ClickException saying there is none."""
+    row = db.session.get(model, ident)
+    if row is None:
+        raise click.ClickException(f"There is no {label} {ident}.")
+    return row
 
 
 def register_cli(app):

@@ -1,4 +1,4 @@
-"""Login and logout pages, and the e-mail confirmation link."""
+"""Login and logout pages, the e-mail confirmation link and the super admin's profile."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -63,3 +63,19 @@ def confirm_email_link(token):
         abort(404, "This confirmation link is not valid (it may belong to an old address).")
     db.session.commit()
     return render_template("auth/email_confirmed.html", customer=customer)
+
+
+@bp.route("/network/profile")
+def profile():
+    """The super admin's profile: who they are, and panels such as their API keys."""
+    return render_profile()
+
+
+def render_profile(status=200, message=None):
+    """The profile page of the logged-in admin (other domains add panels by filter); ``message``
+    (Markup) is shown on top, once, e.g. a newly issued secret."""
+    from ..hooks import apply_filters
+
+    panels = apply_filters("admin_profile_panels", [], current_user)
+    return render_template("auth/profile.html", user=current_user, panels=panels,
+                           message=message), status

@@ -2,5 +2,23 @@
 
 
 def init_app(app):
-    """Load the broadcasts models (views, forms and API are added by this domain's views)."""
-    from . import models  # noqa: F401
+    """Register the admin pages and wizard, the dashboard notices, the CLI, settings and menu."""
+    from ..menu import add_core_menu_item
+    from ..settings.services import SettingSpec
+    from . import lookups, models  # noqa: F401 - lookups adds the JSON routes to the blueprint
+    from .cli import broadcasts_cli
+    from .notice_views import bp as notices_bp
+    from .notices import notices_panel
+    from .views import bp
+
+    app.register_blueprint(bp)
+    app.register_blueprint(notices_bp)
+    app.cli.add_command(broadcasts_cli)
+    add_core_menu_item(app, "Broadcasts", "broadcasts.index", 50)
+    app.extensions["herald_hooks"].add("customer_dashboard_panels", notices_panel)
+    settings = app.extensions["herald_settings"]
+    settings.declare(SettingSpec("network.name", "Herald network", "Network name",
+                                 "Shown to customers and filled into {{ network_name }}."))
+    settings.declare(SettingSpec("broadcasts.timezone", "UTC", "Default time zone for broadcasts",
+                                 "An IANA name such as Europe/Amsterdam; admins can pick another "
+                                 "zone per broadcast."))

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 import bleach
+import tinycss2
 from bleach.css_sanitizer import CSSSanitizer
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -34,7 +35,26 @@ ALLOWED_ATTRIBUTES = {
     "font": ["color", "face", "size"],
 }
 ALLOWED_PROTOCOLS = {"http", "https", "mailto", "tel"}
-_CSS = CSSSanitizer()
+_UNSAFE_CSS_VALUE = re.compile(r"expression\s*\(|javascript\s*:|vbscript\s*:|-moz-binding|behavior", re.I)
+
+
+class SafeCSSSanitizer(CSSSanitizer):
+    """bleach's CSS sanitizer (allowed properties only) that also drops declarations whose value
+    could run code: IE's ``expression()``, ``javascript:`` URLs, XBL bindings."""
+
+    def sanitize_css(self, style):
+        """Allowed, harmless declarations of ``style``, serialised again."""
+        kept = []
+        for declaration in tinycss2.parse_declaration_list(super().sanitize_css(style)):
+            if declaration.type != "declaration":
+                continue
+            value = tinycss2.serialize(declaration.value).strip()
+            if not _UNSAFE_CSS_VALUE.search(value):
+                kept.append(f"{declaration.name}: {value}{' !important' if declaration.important else ''};")
+        return " ".join(kept)
+
+
+_CSS = SafeCSSSanitizer()
 
 
 def sanitize_html(value: str) -> str:

@@ -1,4 +1,6 @@
 """Broadcasts: a notice or e-mail to customers, its targets, labels and its runs (one per send)."""
+from datetime import datetime
+
 from ..extensions import db
 from ..utils import utcnow
 
@@ -7,6 +9,7 @@ NOTICE_TYPES = ("info", "success", "warning", "error")
 STATUSES = ("draft", "scheduled", "sending", "sent", "paused", "cancelled", "failed")
 RUN_STATUSES = ("planning", "sending", "paused", "sent", "cancelled", "failed", "skipped", "published")
 DEFAULT_PRODUCT_STATUSES = ["active", "trialing"]
+NO_END = datetime(9999, 12, 31)  # visible_until of a notice run without an end date
 
 
 class Broadcast(db.Model):
@@ -33,12 +36,14 @@ class Broadcast(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     sent_at = db.Column(db.DateTime, nullable=True)
+    revision = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # +1 per save
+    audience_size = db.Column(db.Integer, nullable=True)  # unique addresses, counted at last save
 
     author = db.relationship("User")
     targets = db.relationship("BroadcastTarget", back_populates="broadcast",
                               cascade="all, delete-orphan")
     labels = db.relationship("BroadcastLabel", back_populates="broadcast",
-                             cascade="all, delete-orphan")
+                             cascade="all, delete-orphan", order_by="BroadcastLabel.label")
     runs = db.relationship("BroadcastRun", back_populates="broadcast", lazy="dynamic",
                            order_by="BroadcastRun.id.desc()")
 
@@ -58,6 +63,9 @@ class BroadcastTarget(db.Model):
     __tablename__ = "broadcast_targets"
     __table_args__ = (
         db.CheckConstraint("(customer_id IS NULL) <> (product_id IS NULL)", name="one_target"),
+        # One probe per live notice on the dashboard: "does this broadcast target this customer?"
+        db.Index("ix_broadcast_targets_broadcast_customer", "broadcast_id", "customer_id"),
+        db.Index("ix_broadcast_targets_broadcast_product", "broadcast_id", "product_id"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -74,6 +82,7 @@ class BroadcastTarget(db.Model):
 class BroadcastLabel(db.Model):
     """A free tag on a broadcast, used to organise and filter the list."""
     __tablename__ = "broadcast_labels"
+    __table_args__ = (db.Index("ix_broadcast_labels_label", "label", "broadcast_id"),)
 
     broadcast_id = db.Column(db.Integer, db.ForeignKey("broadcasts.id", ondelete="CASCADE"),
                              primary_key=True)
@@ -85,7 +94,14 @@ class BroadcastLabel(db.Model):
 class BroadcastRun(db.Model):
     """One send of a broadcast (one per occurrence of its schedule): status and counters."""
     __tablename__ = "broadcast_runs"
-    __table_args__ = (db.UniqueConstraint("broadcast_id", "occurrence_at"),)
+    __table_args__ = (
+        db.UniqueConstraint("broadcast_id", "occurrence_at"),
+        # Published notice runs by the time they end: the dashboard reads only the live ones,
+        # however many notices ended before.
+        db.Index("ix_broadcast_runs_live", "visible_until", "broadcast_id",
+                 postgresql_where=db.text("status = 'published'"),
+                 sqlite_where=db.text("status = 'published'")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     broadcast_id = db.Column(db.Integer, db.ForeignKey("broadcasts.id", ondelete="CASCADE"),
@@ -93,6 +109,7 @@ class BroadcastRun(db.Model):
     occurrence_at = db.Column(db.DateTime, nullable=False)  # the planned time (UTC) or send time
     status = db.Column(db.String(16), nullable=False, default="planning")
     status_reason = db.Column(db.String(500), nullable=True)
+    visible_until = db.Column(db.DateTime, nullable=True)  # notice runs: shown until (UTC), NO_END
     total = db.Column(db.Integer, nullable=False, default=0)
     excluded = db.Column(db.Integer, nullable=False, default=0)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
@@ -100,3 +117,13 @@ class BroadcastRun(db.Model):
     finished_at = db.Column(db.DateTime, nullable=True)
 
     broadcast = db.relationship("Broadcast", back_populates="runs")
+
+
+class NoticeDismissal(db.Model):
+    """A user dismissed one run of a notice; a later run of the same notice shows again."""
+    __tablename__ = "notice_dismissals"
+
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    run_id = db.Column(db.Integer, db.ForeignKey("broadcast_runs.id", ondelete="CASCADE"),
+                       primary_key=True)
+    dismissed_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -100,6 +100,7 @@ class SMTPTransport:
             smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself (sendmail() would)
             if s.username:
                 smtp.login(s.username, s.password or "")
+            smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself
         except smtplib.SMTPResponseException as error:
             raise classify(error.smtp_code, error.smtp_error) from None
         except (OSError, smtplib.SMTPException) as error:

@@ -76,8 +76,18 @@ class Product(db.Model):
     kind = db.Column(db.String(16), nullable=False, default="plan")
     active = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # The "mailing allowed" intention: e-mail broadcasts may reach this product's members.
+    mailing_allowed_at = db.Column(db.DateTime, nullable=True)
+    mailing_allowed_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"),
+                                      nullable=True)
 
     memberships = db.relationship("Membership", back_populates="product", lazy="dynamic")
+    mailing_allowed_by = db.relationship("User")
+
+    @property
+    def mailing_allowed(self) -> bool:
+        """True when an admin granted the mailing intention for this product."""
+        return self.mailing_allowed_at is not None
 
 
 class Membership(db.Model):

@@ -1,0 +1,148 @@
+"""The JSON API under /api/v1: broadcasts (create, list, get, update, send or schedule, cancel),
+customer and product search, and the products' mailing permission. See docs/api.md."""
+from flask import Blueprint, abort, g, jsonify, request
+
+from ..broadcasts import drafts
+from ..broadcasts.listing import ListFilters, list_broadcasts
+from ..broadcasts.models import Broadcast
+from ..broadcasts.sending import SendError, cancel, schedule, send_now
+from ..extensions import db
+from ..network.models import Product
+from ..network.services import search_customers, search_products
+from .auth import api_error, int_arg, json_body, require_api_key
+from .serializers import broadcast_changes, broadcast_json, customer_json, product_json, run_json
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(require_api_key)
+
+
+def _broadcast(broadcast_id) -> Broadcast:
+    return db.session.get(Broadcast, broadcast_id) or abort(404, f"There is no broadcast {broadcast_id}.")
+
+
+def _apply(broadcast, data):
+    """Validate and apply a JSON body to a draft (a new one when ``broadcast`` is None).
+
+    Returns ``(broadcast, None)``, or ``(None, error response)`` with nothing saved.
+    """
+    changes, errors = broadcast_changes(data, broadcast.timezone if broadcast else None)
+    if errors:
+        return None, api_error(400, next(iter(errors.values())), fields=errors)
+    try:
+        if broadcast is None:
+            broadcast = drafts.create_draft(g.api_user, changes)
+        else:
+            drafts.update_draft(broadcast, changes)
+    except drafts.DraftError as error:
+        db.session.rollback()
+        field, message = next(iter(error.errors.items()))
+        return None, api_error(400, f"{field}: {message}", fields=error.errors)
+    except drafts.NotADraft as error:
+        db.session.rollback()
+        return None, api_error(409, str(error))
+    return broadcast, None
+
+
+def _page_json(page, key, serialize):
+    return jsonify({key: [serialize(item) for item in page.items], "next_after": page.next_after})
+
+
+@bp.get("/broadcasts")
+def list_():
+    """Broadcasts, newest first; filters ``kind``, ``status``, ``label``, ``q``; ``after``, ``limit``."""
+    page = list_broadcasts(ListFilters.from_args(request.args), after=int_arg("after"),
+                           per_page=int_arg("limit", 50, maximum=200))
+    return _page_json(page, "broadcasts", broadcast_json)
+
+
+@bp.post("/broadcasts")
+def create():
+    """Create a draft from a JSON body (``kind`` is required)."""
+    data = json_body()
+    if data.get("kind") not in ("notice", "email"):
+        return api_error(400, "kind: must be \"notice\" or \"email\".", fields={"kind": "Required."})
+    created, error = _apply(None, data)
+    if error:
+        return error
+    db.session.commit()
+    return jsonify(broadcast_json(created, detail=True)), 201
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+def get(broadcast_id):
+    """One broadcast with its body, targets and runs."""
+    return jsonify(broadcast_json(_broadcast(broadcast_id), detail=True))
+
+
+@bp.route("/broadcasts/<int:broadcast_id>", methods=["PATCH", "PUT"])
+def update(broadcast_id):
+    """Change fields of a draft (409 when it is no longer a draft)."""
+    broadcast, error = _apply(_broadcast(broadcast_id), json_body())
+    if error:
+        return error
+    db.session.commit()
+    return jsonify(broadcast_json(broadcast, detail=True))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/send")
+def send(broadcast_id):
+    """Send a draft now, or schedule it: body ``{"send_at": ..., "timezone": ...}`` or a draft
+    whose ``send_at`` is set. ``revision`` (optional) refuses a draft changed since it was read."""
+    broadcast = _broadcast(broadcast_id)
+    data = json_body()
+    revision = data.pop("revision", None)
+    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
+        return api_error(400, "revision: must be a whole number.")
+    if data and broadcast.status == "draft":
+        _, error = _apply(broadcast, data)
+        if error:
+            return error
+    try:
+        if broadcast.send_at is not None:
+            schedule(broadcast, revision)
+            run = None
+        else:
+            run = send_now(broadcast, revision)
+    except SendError as error:
+        db.session.rollback()
+        return api_error(error.code, str(error), problems=[p.message for p in error.problems])
+    db.session.commit()
+    return jsonify(broadcast=broadcast_json(broadcast), run=run_json(run) if run else None), 202
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/cancel")
+def cancel_(broadcast_id):
+    """Cancel a draft, a schedule, a live notice or an unfinished e-mail."""
+    broadcast = _broadcast(broadcast_id)
+    try:
+        cancel(broadcast)
+    except SendError as error:
+        db.session.rollback()
+        return api_error(error.code, str(error))
+    db.session.commit()
+    return jsonify(broadcast_json(broadcast))
+
+
+@bp.get("/customers")
+def customers():
+    """Customers by id, or e-mail or name prefix (``q``), newest first; ``after``, ``limit``."""
+    page = search_customers(request.args.get("q", ""), after=int_arg("after"),
+                            per_page=int_arg("limit", 50, maximum=200))
+    return _page_json(page, "customers", customer_json)
+
+
+@bp.get("/products")
+def products():
+    """Products whose name or slug contains ``q``."""
+    page = search_products(request.args.get("q", ""), after=int_arg("after"),
+                           per_page=int_arg("limit", 50, maximum=200))
+    return _page_json(page, "products", product_json)
+
+
+@bp.post("/products/<int:product_id>/mailing-permission")
+def grant_mailing(product_id):
+    """Allow e-mail broadcasts to this product's members (recorded with the key's user)."""
+    product = db.session.get(Product, product_id) or abort(404, f"There is no product {product_id}.")
+    drafts.grant_mailing(product, g.api_user)
+    db.session.commit()
+    return jsonify(product_json(product))

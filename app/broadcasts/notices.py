@@ -1,0 +1,120 @@
+"""Notices on the customer dashboard: the live-notice query, the panel, and dismissals.
+
+One query per dashboard view finds every live notice run that targets the customer directly or
+through a membership in one of the broadcast's statuses (so a customer who got the product after
+the notice was published sees it too), minus the runs the user dismissed. It reads only the live
+runs (a partial index on their end time) and probes composite indexes for each; there is no
+LIMIT, so no live notice is ever hidden. docs/notices.md shows the plan on PostgreSQL.
+"""
+from dataclasses import dataclass
+
+from flask import render_template
+from markupsafe import Markup
+from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..hooks import do_action
+from ..network.models import Membership, Site
+from ..utils import utcnow
+from .models import Broadcast, BroadcastRun, BroadcastTarget, NoticeDismissal
+from .content import placeholders_in
+from .rendering import placeholder_values, render_for, site_url_of
+from .sql import json_list_contains
+
+
+@dataclass(frozen=True)
+class LiveNotice:
+    """One notice run as a customer sees it, rendered for them."""
+    run_id: int
+    broadcast_id: int
+    notice_type: str
+    dismissible: bool
+    subject: str
+    html: Markup
+    published_at: object
+
+
+def live_notices_query(customer_id: int, user_id: int, now=None):
+    """The select of live, undismissed notice runs for a customer, newest first.
+
+    A MATERIALIZED CTE first reads the live runs (a range of the partial index on
+    ``visible_until``) with their broadcasts; only those few rows are then checked for the
+    customer (two index probes each) and for dismissals. Columns: run id, broadcast id, type,
+    dismissible, subject, body, published time, and the domain and path of the customer's first
+    site (for ``{{ site_url }}``) as scalar subqueries.
+    """
+    now = now or utcnow()
+    live = (select(BroadcastRun.id.label("run_id"), BroadcastRun.broadcast_id, BroadcastRun.occurrence_at,
+                   Broadcast.notice_type, Broadcast.dismissible, Broadcast.subject, Broadcast.body_html,
+                   Broadcast.product_statuses)
+            .join(Broadcast, Broadcast.id == BroadcastRun.broadcast_id)
+            .where(BroadcastRun.status == "published", BroadcastRun.visible_until > now,
+                   Broadcast.kind == "notice", or_(Broadcast.ends_at.is_(None), Broadcast.ends_at > now))
+            .cte("live_runs").prefix_with("MATERIALIZED"))
+    direct = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
+                            BroadcastTarget.customer_id == customer_id)
+    by_product = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
+                                BroadcastTarget.product_id == Membership.product_id,
+                                Membership.customer_id == customer_id,
+                                json_list_contains(live.c.product_statuses, Membership.status))
+    dismissed = exists().where(NoticeDismissal.user_id == user_id, NoticeDismissal.run_id == live.c.run_id)
+    first_site = select(Site).where(Site.customer_id == customer_id).order_by(Site.id).limit(1)
+    return (select(live.c.run_id, live.c.broadcast_id, live.c.notice_type, live.c.dismissible,
+                   live.c.subject, live.c.body_html, live.c.occurrence_at,
+                   first_site.with_only_columns(Site.domain).scalar_subquery(),
+                   first_site.with_only_columns(Site.path).scalar_subquery())
+            .where(or_(direct, by_product), ~dismissed)
+            .order_by(live.c.occurrence_at.desc(), live.c.run_id.desc()))
+
+
+def live_notices(customer, user_id: int, run_id: int | None = None) -> list[LiveNotice]:
+    """The customer's live notices rendered for them (one query; ``run_id`` narrows to one run)."""
+    query = live_notices_query(customer.id, user_id)
+    if run_id is not None:
+        query = query.where(query.selected_columns[0] == run_id)
+    rows = db.session.execute(query).all()
+    if not rows:
+        return []
+    used = {name for row in rows for name in placeholders_in(row[4] + row[5])}
+    values = placeholder_values(customer, site_url=site_url_of(rows[0][7], rows[0][8]), used=used)
+    notices = []
+    for run, broadcast, kind, dismissible, subject, body, published, _domain, _path in rows:
+        rendered = render_for(subject, body, values)
+        notices.append(LiveNotice(run, broadcast, kind, dismissible, rendered.subject,
+                                  rendered.html, published))
+    return notices
+
+
+def notices_panel(panels, customer):
+    """``customer_dashboard_panels`` filter: the customer's live notices on top of the dashboard."""
+    from flask_login import current_user
+
+    notices = live_notices(customer, current_user.id)
+    if not notices:
+        return panels
+    html = Markup(render_template("broadcasts/notices/panel.html", notices=notices))
+    return [("Notices", html), *panels]
+
+
+class CannotDismiss(Exception):
+    """The notice is not shown to this customer, or cannot be dismissed."""
+
+
+def dismiss(customer, user, run_id: int) -> None:
+    """Hide notice run ``run_id`` for ``user`` from now on (idempotent); the caller commits."""
+    shown = live_notices(customer, user.id, run_id)
+    if not shown:
+        already = db.session.get(NoticeDismissal, (user.id, run_id))
+        if already is not None:
+            return
+        raise CannotDismiss("This notice is not shown to you.")
+    if not shown[0].dismissible:
+        raise CannotDismiss("This notice cannot be dismissed.")
+    try:
+        with db.session.begin_nested():
+            db.session.add(NoticeDismissal(user_id=user.id, run_id=run_id))
+    except IntegrityError:  # dismissed twice at the same moment
+        return
+    do_action("notice_dismissed", user, run_id)
+

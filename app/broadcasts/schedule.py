@@ -1,0 +1,97 @@
+"""The schedule modes of the wizard's "When" step: send now, or once at a date and time.
+
+Each mode is a small object: its label, the template fragment with its fields, how it reads the
+draft into the form, how it turns the form into draft changes, and how it describes itself. The
+scheduling domain adds recurring and RRULE modes by registering more of them in SCHEDULE_MODES
+(their forms' extra fields go on ``WhenForm``).
+"""
+from .timezones import local_to_utc, utc_to_local
+from .wizard import StepInvalid
+
+
+class ScheduleMode:
+    """One way of choosing when a broadcast goes out."""
+
+    name = ""
+    label = ""
+    template = ""  # a fragment included under the mode's radio button (may be "")
+
+    def matches(self, draft) -> bool:
+        """True when the draft is scheduled this way."""
+        return False
+
+    def load(self, draft) -> dict:
+        """The form fields of this mode read from the draft."""
+        return {}
+
+    def changes(self, form) -> dict:
+        """Draft changes for the submitted form (raise StepInvalid for a wrong value)."""
+        return {}
+
+    def missing(self, draft, form) -> dict:
+        """What is still needed before the next step ({form field: message})."""
+        return {}
+
+    def describe(self, draft) -> str:
+        """One line for the review and the broadcast page."""
+        return ""
+
+
+class SendNow(ScheduleMode):
+    """As soon as the admin presses Send."""
+
+    name = "now"
+    label = "As soon as I press Send"
+
+    def matches(self, draft):
+        return draft.send_at is None
+
+    def changes(self, form):
+        return {"send_at": None}
+
+    def describe(self, draft):
+        return "Sent as soon as you press Send"
+
+
+class SendOnce(ScheduleMode):
+    """Once, at a date and time in the chosen time zone (stored in UTC with the zone)."""
+
+    name = "once"
+    label = "Once, at a date and time"
+    template = "broadcasts/wizard/schedule_once.html"
+
+    def matches(self, draft):
+        return draft.send_at is not None
+
+    def load(self, draft):
+        return {"send_at_local": utc_to_local(draft.send_at, draft.timezone)}
+
+    def changes(self, form):
+        local = form.send_at_local.data
+        if local is None:
+            return {"send_at": None}
+        try:
+            return {"send_at": local_to_utc(local, form.timezone.data)}
+        except ValueError as error:
+            raise StepInvalid({"send_at_local": str(error)}) from None
+
+    def missing(self, draft, form):
+        if draft.send_at is None:
+            return {"send_at_local": "Choose the date and time to send it."}
+        return {}
+
+    def describe(self, draft):
+        local = utc_to_local(draft.send_at, draft.timezone)
+        return f"Once, on {local:%A %d %B %Y at %H:%M} ({draft.timezone})"
+
+
+SCHEDULE_MODES = {mode.name: mode for mode in (SendNow(), SendOnce())}
+
+
+def mode_of(draft) -> ScheduleMode:
+    """The schedule mode the draft currently uses (the last one that matches wins)."""
+    found = SCHEDULE_MODES["now"]
+    for mode in SCHEDULE_MODES.values():
+        if mode.matches(draft):
+            found = mode
+    return found

@@ -1,0 +1,169 @@
+"""Sending broadcasts: readiness checks, send now, schedule, start a run, cancel.
+
+Every status change is a conditional UPDATE (``WHERE status = ...``), so a double-submitted Send,
+a second tab or two schedulers can never start a broadcast twice. The caller commits.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..hooks import do_action
+from ..jobs import enqueue_after_commit
+from ..utils import utcnow
+from .drafts import products_lacking_mailing, refresh_audience_size
+from .models import NO_END, Broadcast, BroadcastRun
+from .rendering import known_placeholders, unsafe_placeholder_use
+from .content import unknown_placeholders
+
+ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
+
+
+class SendError(Exception):
+    """A send, schedule or cancel that cannot happen; ``code`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, code: int = 409, problems=None):
+        super().__init__(message)
+        self.code, self.problems = code, problems or []
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops a draft from being sent, with the wizard step that fixes it."""
+    step: str
+    message: str
+
+
+def readiness_problems(broadcast: Broadcast) -> list[Problem]:
+    """What must be fixed before ``broadcast`` can be sent or scheduled (empty: ready)."""
+    problems = []
+    if not broadcast.customer_ids and not broadcast.product_ids:
+        problems.append(Problem("audience", "Choose at least one customer or product."))
+    for product in products_lacking_mailing(broadcast):
+        problems.append(Problem("audience", f"Product “{product.name}” has no permission for "
+                                            "e-mail broadcasts; grant it or remove the product."))
+    if not broadcast.subject:
+        problems.append(Problem("content", "Write a subject."))
+    if not broadcast.body_html.strip():
+        problems.append(Problem("content", "Write the message."))
+    known = known_placeholders()
+    unknown = unknown_placeholders(broadcast.subject + broadcast.body_html, known)
+    if unknown:
+        problems.append(Problem("content", "Unknown placeholder {{ %s }}." % unknown[0]))
+    unsafe = unsafe_placeholder_use(broadcast.body_html)
+    if unsafe:
+        problems.append(Problem("content", unsafe))
+    if broadcast.kind == "notice" and broadcast.ends_at is not None and broadcast.ends_at <= utcnow():
+        problems.append(Problem("content", "The notice's end date has passed."))
+    if broadcast.send_at is not None and broadcast.send_at <= utcnow():
+        problems.append(Problem("when", "The scheduled time has passed; choose a new one."))
+    return problems
+
+
+def _claim(broadcast: Broadcast, new_status: str, expected_revision=None, **values) -> None:
+    """Move a draft to ``new_status`` with one conditional UPDATE, or raise SendError."""
+    problems = readiness_problems(broadcast)
+    if problems:
+        raise SendError("The broadcast is not ready: " + problems[0].message, 400, problems)
+    query = update(Broadcast).where(Broadcast.id == broadcast.id, Broadcast.status == "draft")
+    if expected_revision is not None:
+        query = query.where(Broadcast.revision == expected_revision)
+    claimed = db.session.execute(query.values(status=new_status, updated_at=utcnow(), **values)
+                                 .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(broadcast)
+    if claimed != 1:
+        if broadcast.status != "draft":
+            raise SendError(f"This broadcast is already {broadcast.status}; nothing was sent again.")
+        raise SendError("The draft was changed (in another tab?) since this page was shown; "
+                        "check the review again before sending.")
+
+
+def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
+    """Send a draft at once: claim it, snapshot the audience size and start its run."""
+    _claim(broadcast, "sending", expected_revision, send_at=None)
+    refresh_audience_size(broadcast, fresh=True)
+    return start_run(broadcast, utcnow())
+
+
+def schedule(broadcast: Broadcast, expected_revision=None) -> None:
+    """Schedule a draft whose ``send_at`` is set; the scheduler later calls ``start_run``."""
+    if broadcast.send_at is None:
+        raise SendError("Choose when to send it first.", 400)
+    _claim(broadcast, "scheduled", expected_revision)
+    refresh_audience_size(broadcast, fresh=True)
+    do_action("broadcast_scheduled", broadcast)
+
+
+def unschedule(broadcast: Broadcast) -> None:
+    """Turn a scheduled broadcast back into a draft (to edit it)."""
+    changed = db.session.execute(update(Broadcast).where(Broadcast.id == broadcast.id,
+                                                         Broadcast.status == "scheduled")
+                                 .values(status="draft", updated_at=utcnow())
+                                 .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(broadcast)
+    if changed != 1:
+        raise SendError(f"This broadcast is {broadcast.status}, not scheduled.")
+
+
+def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> BroadcastRun:
+    """Start the run of ``broadcast`` for ``occurrence_at`` (naive UTC); idempotent.
+
+    The scheduler calls this for each due occurrence. A second call for the same occurrence
+    returns the existing run and starts nothing (unique on broadcast and occurrence). An e-mail
+    run is handed to ``app.delivery.jobs.plan_run`` on the delivery queue after the commit; a
+    notice run is published at once. With ``final`` (one-off sends) the broadcast becomes
+    ``sending`` (e-mail) or ``sent`` (notice); a recurring schedule passes False to stay scheduled.
+    """
+    existing = _run_for(broadcast.id, occurrence_at)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    notice = broadcast.kind == "notice"
+    run = BroadcastRun(broadcast_id=broadcast.id, occurrence_at=occurrence_at, started_at=now,
+                       status="published" if notice else "planning",
+                       visible_until=(broadcast.ends_at or NO_END) if notice else None,
+                       total=broadcast.audience_size or 0)
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+    except IntegrityError:  # another scheduler or worker created it a moment ago
+        return _run_for(broadcast.id, occurrence_at)
+    if not notice:
+        enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
+    if final:
+        broadcast.status = "sent" if notice else "sending"
+    broadcast.sent_at = broadcast.sent_at or now
+    do_action("broadcast_sent", broadcast, run)
+    return run
+
+
+def _run_for(broadcast_id, occurrence_at):
+    return db.session.scalar(select(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast_id,
+                                                        BroadcastRun.occurrence_at == occurrence_at))
+
+
+def cancel(broadcast: Broadcast) -> str:
+    """Cancel a draft, a schedule, a live notice or an unfinished e-mail; returns the old status.
+
+    Runs still planning, sending, paused or published become cancelled: notices leave the
+    dashboards at once, and the delivery engine stops a cancelled e-mail run.
+    """
+    previous = broadcast.status
+    cancellable = ("draft", "scheduled", "sending", "paused")
+    if broadcast.kind == "notice":
+        cancellable += ("sent",)  # a published notice is taken off the dashboards
+    changed = db.session.execute(update(Broadcast).where(Broadcast.id == broadcast.id,
+                                                         Broadcast.status.in_(cancellable))
+                                 .values(status="cancelled", updated_at=utcnow())
+                                 .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(broadcast)
+    if changed != 1:
+        raise SendError(f"A {broadcast.status} {broadcast.kind} cannot be cancelled.")
+    db.session.execute(update(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast.id,
+                                                  BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))
+                       .values(status="cancelled", finished_at=utcnow(),
+                               status_reason="Cancelled by an admin.")
+                       .execution_options(synchronize_session=False))
+    do_action("broadcast_cancelled", broadcast, previous)
+    return previous

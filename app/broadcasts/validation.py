@@ -1,0 +1,210 @@
+"""Checking and cleaning the fields of a broadcast draft; the wizard and the API share these rules.
+
+Each cleaner takes a submitted value and returns the value to store, or raises ValueError with a
+message for the person who typed it.
+"""
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from ..extensions import db
+from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
+from ..utils import utcnow
+from .content import sanitize_html, unknown_placeholders
+from .models import KINDS, NOTICE_TYPES
+from .rendering import known_placeholders, unsafe_placeholder_use
+from .timezones import is_timezone
+
+MAX_DIRECT_CUSTOMERS = 10_000
+MAX_LABELS = 20
+MAX_BODY = 200_000
+
+
+def _text(value, label, max_length, single_line=True) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be text.")
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValueError(f"{label} is too long (at most {max_length} characters).")
+    if single_line and ("\n" in value or "\r" in value):
+        raise ValueError(f"{label} must be on one line.")
+    return value
+
+
+def _placeholders_known(text: str) -> None:
+    unknown = unknown_placeholders(text, known_placeholders())
+    if unknown:
+        names = ", ".join("{{ %s }}" % name for name in unknown)
+        raise ValueError(f"Unknown placeholder {names}. Known: "
+                         + ", ".join("{{ %s }}" % n for n in known_placeholders()) + ".")
+
+
+def clean_kind(value):
+    """``notice`` or ``email``."""
+    if value not in KINDS:
+        raise ValueError("Choose Notice or Email.")
+    return value
+
+
+def clean_subject(value):
+    """One line of plain text; placeholders must be known."""
+    value = _text(value, "The subject", 300)
+    _placeholders_known(value)
+    return value
+
+
+def clean_body(value):
+    """Sanitised HTML; placeholders must be known and not placed where they could inject code."""
+    value = _text(value, "The message", MAX_BODY, single_line=False)
+    clean = sanitize_html(value)
+    _placeholders_known(clean)
+    problem = unsafe_placeholder_use(clean)
+    if problem:
+        raise ValueError(problem)
+    return clean
+
+
+def clean_notice_type(value):
+    """One of info, success, warning, error."""
+    if value not in NOTICE_TYPES:
+        raise ValueError("Choose info, success, warning or error.")
+    return value
+
+
+def clean_bool(value):
+    """A real boolean (the API must not send "false" as a truthy string)."""
+    if not isinstance(value, bool):
+        raise ValueError("Must be true or false.")
+    return value
+
+
+def clean_future_datetime(value):
+    """None, or a naive UTC datetime in the future."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValueError("Must be a date and time.")
+    if value <= utcnow():
+        raise ValueError("This date and time has passed; choose one in the future.")
+    return value
+
+
+def _ids(value, label) -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{label} must be a list of ids.")
+    ids = []
+    for item in value:
+        if isinstance(item, bool) or not (isinstance(item, int) or str(item).isdigit()):
+            raise ValueError(f"{item!r} is not a valid id.")
+        if int(item) not in ids:
+            ids.append(int(item))
+    return ids
+
+
+def _existing(model, ids) -> set[int]:
+    found = set()
+    for start in range(0, len(ids), 1000):
+        found.update(db.session.scalars(select(model.id).where(model.id.in_(ids[start:start + 1000]))))
+    return found
+
+
+def clean_customer_ids(value):
+    """Ids of existing customers (at most MAX_DIRECT_CUSTOMERS; larger audiences use products)."""
+    ids = _ids(value, "Customers")
+    if len(ids) > MAX_DIRECT_CUSTOMERS:
+        raise ValueError(f"At most {MAX_DIRECT_CUSTOMERS:,} customers can be picked one by one; "
+                         "target a product for larger audiences.")
+    missing = sorted(set(ids) - _existing(Customer, ids))
+    if missing:
+        raise ValueError("Unknown customer id(s): " + ", ".join(map(str, missing[:10])) + ".")
+    return ids
+
+
+def clean_product_ids(value):
+    """Ids of existing products."""
+    ids = _ids(value, "Products")
+    missing = sorted(set(ids) - _existing(Product, ids))
+    if missing:
+        raise ValueError("Unknown product id(s): " + ", ".join(map(str, missing[:10])) + ".")
+    return ids
+
+
+def clean_product_statuses(value):
+    """A non-empty subset of the membership statuses, in their usual order."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError("Choose at least one membership status.")
+    unknown = [s for s in value if s not in MEMBERSHIP_STATUSES]
+    if unknown:
+        raise ValueError(f"Unknown membership status {unknown[0]!r}; known: "
+                         + ", ".join(MEMBERSHIP_STATUSES) + ".")
+    return [s for s in MEMBERSHIP_STATUSES if s in value]
+
+
+def clean_labels(value):
+    """A list (or comma-separated text) of labels, trimmed, without duplicates."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("Labels must be a list of words.")
+    labels, seen = [], set()
+    for raw in value:
+        label = " ".join(_text(raw, "A label", 64).split())
+        if label and label.lower() not in seen:
+            seen.add(label.lower())
+            labels.append(label)
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"At most {MAX_LABELS} labels.")
+    return labels
+
+
+def clean_from_name(value):
+    """An optional sender name (one line)."""
+    return _text(value, "The sender name", 200) or None
+
+
+def clean_reply_to(value):
+    """An optional valid e-mail address."""
+    value = _text(value, "The reply-to address", 254)
+    if not value:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+
+
+def clean_timezone(value):
+    """An IANA time zone name such as Europe/Amsterdam."""
+    if not isinstance(value, str) or not is_timezone(value):
+        raise ValueError(f"{value!r} is not a known time zone (use a name like Europe/Amsterdam).")
+    return value
+
+
+CLEANERS = {
+    "kind": clean_kind, "subject": clean_subject, "body_html": clean_body,
+    "notice_type": clean_notice_type, "dismissible": clean_bool, "ends_at": clean_future_datetime,
+    "customer_ids": clean_customer_ids, "product_ids": clean_product_ids,
+    "product_statuses": clean_product_statuses, "labels": clean_labels,
+    "from_name": clean_from_name, "reply_to": clean_reply_to, "track_opens": clean_bool,
+    "track_clicks": clean_bool, "timezone": clean_timezone, "send_at": clean_future_datetime,
+}
+
+
+def clean_changes(changes: dict) -> tuple[dict, dict]:
+    """``(clean, errors)`` for a dict of submitted draft fields."""
+    clean, errors = {}, {}
+    for key, value in changes.items():
+        cleaner = CLEANERS.get(key)
+        if cleaner is None:
+            errors[key] = "Unknown field."
+            continue
+        try:
+            clean[key] = cleaner(value)
+        except ValueError as error:
+            errors[key] = str(error)
+    return clean, errors

@@ -1,0 +1,49 @@
+"""Hooks of the broadcasts domain: drafts, sends, notices and placeholders."""
+from ..registry import HookSpec
+
+broadcast_created = HookSpec("broadcast_created", "action", """A broadcast draft was created
+(in the wizard, by the API, or as a duplicate).
+
+Arguments: ``broadcast`` (Broadcast, flushed, has an id). Returns nothing.""")
+
+broadcast_scheduled = HookSpec("broadcast_scheduled", "action", """A draft was scheduled to be
+sent later (its ``send_at`` is set, in UTC).
+
+Arguments: ``broadcast`` (Broadcast). Returns nothing. Runs before the commit.""")
+
+broadcast_sent = HookSpec("broadcast_sent", "action", """A run of a broadcast started: an e-mail
+run was handed to the delivery queue, or a notice run was published on the dashboards.
+
+Arguments: ``broadcast`` (Broadcast), ``run`` (BroadcastRun, flushed). Returns nothing. Runs
+inside the transaction that creates the run (jobs enqueued here go out after its commit).""")
+
+broadcast_cancelled = HookSpec("broadcast_cancelled", "action", """A broadcast was cancelled: a
+draft or schedule will not be sent, a notice is taken off the dashboards, an unfinished
+e-mail run stops.
+
+Arguments: ``broadcast`` (Broadcast), ``previous_status`` (str). Returns nothing.""")
+
+broadcast_placeholders = HookSpec("broadcast_placeholders", "filter", """Filters the
+placeholders that broadcast subjects and bodies may use.
+
+Value: a dict ``{name: description}`` (``customer_name``, ``site_url``, ...). Returns the dict;
+a name added here stops being an "unknown placeholder" error. Give it a value with
+``broadcast_placeholder_values``.""")
+
+broadcast_placeholder_values = HookSpec("broadcast_placeholder_values", "filter", """Filters
+the placeholder values of one customer before a broadcast is rendered for them (dashboard
+notices, previews and test sends; called once per customer and page, not per notice).
+
+Value: a dict ``{name: str}``; argument: ``customer`` (Customer, or None for a sample).
+Returns the dict. Values are HTML-escaped when filled into HTML.""")
+
+notice_dismissed = HookSpec("notice_dismissed", "action", """A user dismissed a notice on
+their dashboard.
+
+Arguments: ``user`` (User), ``run_id`` (int, the notice run). Returns nothing.""")
+
+broadcast_detail_panels = HookSpec("broadcast_detail_panels", "filter", """Filters extra
+panels on a broadcast's admin page (reports, logs, statistics).
+
+Value: a list of ``(title, html)`` tuples, ``html`` being Markup; argument: ``broadcast``.
+Returns the list.""")
