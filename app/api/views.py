@@ -5,6 +5,7 @@ from flask import Blueprint, abort, g, jsonify, request
 from ..broadcasts import drafts
 from ..broadcasts.listing import ListFilters, list_broadcasts
 from ..broadcasts.models import Broadcast
+from ..broadcasts.schedule import is_scheduled
 from ..broadcasts.sending import SendError, cancel, schedule, send_now
 from ..extensions import db
 from ..network.models import Product
@@ -98,7 +99,7 @@ def send(broadcast_id):
         if error:
             return error
     try:
-        if broadcast.send_at is not None:
+        if is_scheduled(broadcast):
             schedule(broadcast, revision)
             run = None
         else:

@@ -36,6 +36,12 @@ class ScheduleMode:
         """One line for the review and the broadcast page."""
         return ""
 
+    def apply(self, draft, form) -> None:
+        """Store settings kept outside the draft's own columns (after ``changes`` applied)."""
+
+    def clear(self, draft) -> None:
+        """Forget this mode's settings because the draft now uses another mode."""
+
 
 class SendNow(ScheduleMode):
     """As soon as the admin presses Send."""
@@ -80,12 +86,20 @@ class SendOnce(ScheduleMode):
             return {"send_at_local": "Choose the date and time to send it."}
         return {}
 
+    def clear(self, draft):
+        draft.send_at = None
+
     def describe(self, draft):
         local = utc_to_local(draft.send_at, draft.timezone)
         return f"Once, on {local:%A %d %B %Y at %H:%M} ({draft.timezone})"
 
 
 SCHEDULE_MODES = {mode.name: mode for mode in (SendNow(), SendOnce())}
+
+
+def is_scheduled(draft) -> bool:
+    """True when the draft goes out later (any mode but "now")."""
+    return mode_of(draft).name != "now"
 
 
 def mode_of(draft) -> ScheduleMode:

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..hooks import do_action
+from ..hooks import apply_filters, do_action
 from ..jobs import enqueue_after_commit
 from ..utils import utcnow
 from .drafts import products_lacking_mailing, refresh_audience_size
@@ -58,6 +58,7 @@ def readiness_problems(broadcast: Broadcast) -> list[Problem]:
         problems.append(Problem("content", "The notice's end date has passed."))
     if broadcast.send_at is not None and broadcast.send_at <= utcnow():
         problems.append(Problem("when", "The scheduled time has passed; choose a new one."))
+    problems = apply_filters("broadcast_readiness", problems, broadcast)
     return problems
 
 
@@ -87,8 +88,11 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
 
 
 def schedule(broadcast: Broadcast, expected_revision=None) -> None:
-    """Schedule a draft whose ``send_at`` is set; the scheduler later calls ``start_run``."""
-    if broadcast.send_at is None:
+    """Schedule a draft that goes out later (once, recurring or by RRULE); the scheduler later
+    calls ``start_run`` for each occurrence."""
+    from .schedule import is_scheduled
+
+    if not is_scheduled(broadcast):
         raise SendError("Choose when to send it first.", 400)
     _claim(broadcast, "scheduled", expected_revision)
     refresh_audience_size(broadcast, fresh=True)
@@ -104,6 +108,7 @@ def unschedule(broadcast: Broadcast) -> None:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"This broadcast is {broadcast.status}, not scheduled.")
+    do_action("broadcast_unscheduled", broadcast)
 
 
 def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> BroadcastRun:
@@ -129,7 +134,12 @@ def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> Broadc
             db.session.add(run)
     except IntegrityError:  # another scheduler or worker created it a moment ago
         return _run_for(broadcast.id, occurrence_at)
-    if not notice:
+    if notice:  # a new run of a notice replaces the previous one (dismissed or not)
+        db.session.execute(update(BroadcastRun).where(
+            BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.id != run.id,
+            BroadcastRun.status == "published", BroadcastRun.visible_until > now)
+            .values(visible_until=now).execution_options(synchronize_session=False))
+    else:
         enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
     if final:
         broadcast.status = "sent" if notice else "sending"

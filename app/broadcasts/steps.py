@@ -9,7 +9,7 @@ from . import drafts
 from .forms import AudienceForm, ContentForm, KindForm, ReviewForm, WhenForm, choices
 from .mail import email_document, parse_addresses, send_test
 from .rendering import known_placeholders, render_broadcast, sample_customer
-from .schedule import SCHEDULE_MODES, mode_of
+from .schedule import SCHEDULE_MODES, is_scheduled, mode_of
 from .sending import SendError, readiness_problems, schedule, send_now
 from .timezones import local_to_utc, utc_to_local
 from .wizard import StepInvalid, Wizard, WizardStep
@@ -172,11 +172,16 @@ class WhenStep(WizardStep):
 
     def save(self, draft, form, action):
         changes = {"timezone": form.timezone.data, "labels": form.labels.data or ""}
-        changes.update(SCHEDULE_MODES[form.schedule.data].changes(form))
+        chosen = SCHEDULE_MODES[form.schedule.data]
+        for mode in SCHEDULE_MODES.values():
+            if mode is not chosen:
+                mode.clear(draft)
+        changes.update(chosen.changes(form))
         if draft.kind == "email":
             changes.update(from_name=form.from_name.data, reply_to=form.reply_to.data,
                            track_opens=form.track_opens.data, track_clicks=form.track_clicks.data)
         update(draft, changes)
+        chosen.apply(draft, form)
 
     def missing(self, draft, form):
         return SCHEDULE_MODES[form.schedule.data].missing(draft, form)
@@ -199,7 +204,7 @@ class ReviewStep(WizardStep):
             return None
         revision = int(form.revision.data) if (form.revision.data or "").isdigit() else None
         try:
-            if draft.send_at is not None:
+            if is_scheduled(draft):
                 schedule(draft, revision)
                 flash(f"Scheduled: {mode_of(draft).describe(draft)}.", "success")
             else:

@@ -2,33 +2,29 @@
 
 
 def init_app(app):
-    """Register the schedule pages, CLI, settings, the dashboard panel and the worker thread."""
-    from flask import render_template
-    from markupsafe import Markup
-
+    """Register the schedule pages, API, CLI, wizard modes, hooks, settings and the worker thread."""
+    from ..broadcasts.forms import WhenForm
     from ..settings.services import SettingSpec
-    from .cli import scheduler_cli, schedules_cli, start_scheduler_thread
-    from .services import GRACE_SETTING, upcoming
+    from .api import bp as api_bp
+    from .cli import scheduler_cli, schedules_cli
+    from .forms import install_fields
+    from .hooks import register_hooks
+    from .modes import register_modes
+    from .services import GRACE_SETTING
     from .views import bp
 
+    register_modes()
+    install_fields(WhenForm)
     app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(schedules_cli)
-    settings = app.extensions["herald_settings"]
-    settings.declare(SettingSpec(GRACE_SETTING, 60, "Grace window for missed sends (minutes)",
-                                 "A send missed while Herald was down still goes out on restart "
-                                 "within this window; older ones are recorded as skipped.", "int"))
-    settings.declare(SettingSpec("scheduling.default_timezone", "UTC", "Network time zone",
-                                 "Default IANA time zone for schedules, e.g. Europe/Amsterdam."))
-    hooks = app.extensions["herald_hooks"]
+    app.extensions["herald_settings"].declare(SettingSpec(
+        GRACE_SETTING, 60, "Grace window for missed sends (minutes)",
+        "A send missed while Herald was down still goes out on restart within this window; "
+        "older ones are recorded as skipped, never sent late.", "int"))
+    register_hooks(app)
+    from .services import describe
+    from .views import preview_context
 
-    def next_sends_panel(panels):
-        html = render_template("scheduling/_next_sends.html", schedules=upcoming(limit=8))
-        return [*panels, ("Next sends", Markup(html))]
-
-    def start_with_worker(worker, with_scheduler):
-        if with_scheduler:
-            start_scheduler_thread(app)
-
-    hooks.add("network_dashboard_panels", next_sends_panel)
-    hooks.add("worker_starting", start_with_worker)
+    app.jinja_env.globals.update(describe_schedule=describe, schedule_preview=preview_context)

@@ -6,11 +6,13 @@ exist (the spring-forward gap) is taken with the offset before the change, i.e. 
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, rrulestr
 
-KINDS = ("asap", "once", "daily", "weekly", "monthly", "rrule")
+from ..broadcasts.timezones import utc_to_local
+
+KINDS = ("once", "daily", "weekly", "monthly", "rrule")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_PREVIEW = 12
 
@@ -45,11 +47,6 @@ def zone(name: str) -> ZoneInfo:
         raise RuleError(f"Unknown time zone {name!r}.", "timezone") from None
 
 
-def timezone_names() -> list[str]:
-    """Every IANA time zone name, sorted (for the time-zone select)."""
-    return sorted(available_timezones())
-
-
 def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     """Local naive wall-clock time in ``tz`` to naive UTC."""
     return local.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
@@ -57,7 +54,7 @@ def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
 
 def to_local(utc: datetime, tz: ZoneInfo) -> datetime:
     """Naive UTC to local naive wall-clock time in ``tz``."""
-    return utc.replace(tzinfo=timezone.utc).astimezone(tz).replace(tzinfo=None)
+    return utc_to_local(utc, tz.key)
 
 
 def build_rule(spec: RuleSpec):

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..broadcasts.models import BroadcastRun
@@ -16,7 +16,8 @@ from ..extensions import db
 from ..settings.services import get_option
 from ..utils import utcnow
 from .models import Schedule
-from .rules import RuleSpec, build_rule, next_after, occurrences_between, preview, zone
+from ..broadcasts.timezones import utc_to_local
+from .rules import WEEKDAY_NAMES, RuleError, RuleSpec, build_rule, next_after, occurrences_between, preview, zone
 
 log = logging.getLogger(__name__)
 GRACE_SETTING = "scheduling.grace_minutes"
@@ -33,10 +34,11 @@ def spec_of(schedule: Schedule) -> RuleSpec:
                     schedule.count, schedule.rrule_text)
 
 
-def save_schedule(broadcast, spec: RuleSpec, now=None) -> Schedule:
+def save_schedule(broadcast, spec: RuleSpec, now=None, status="active") -> Schedule:
     """Create or replace the broadcast's schedule; future occurrences follow the new rule.
 
     Raises RuleError (with the form field) when the rule is invalid or has no future occurrence.
+    ``status`` is "draft" while the broadcast is still being made in the wizard.
     """
     now = now or utcnow()
     preview(spec, now, limit=1)  # validates, and refuses a schedule that never fires
@@ -45,11 +47,75 @@ def save_schedule(broadcast, spec: RuleSpec, now=None) -> Schedule:
     schedule.interval, schedule.weekdays = spec.interval, list(spec.weekdays)
     schedule.month_day, schedule.until, schedule.count = spec.month_day, spec.until, spec.count
     schedule.rrule_text = spec.rrule_text or ""
-    schedule.status = "active"
+    schedule.status = status
     schedule.checked_until = now
     schedule.next_at = next_after(build_rule(spec), zone(spec.timezone), now)
     db.session.add(schedule)
     return schedule
+
+
+def activate(broadcast, now=None) -> Schedule:
+    """Make the broadcast's schedule live (a one-off ``send_at`` becomes a "once" schedule)."""
+    now = now or utcnow()
+    schedule = broadcast.schedule
+    if schedule is None or schedule.kind == "once":
+        if broadcast.send_at is None:
+            raise ScheduleError("This broadcast has no schedule.")
+        local = utc_to_local(broadcast.send_at, broadcast.timezone)
+        return save_schedule(broadcast, RuleSpec("once", broadcast.timezone, local), now)
+    schedule.timezone = broadcast.timezone
+    return save_schedule(broadcast, spec_of(schedule), now)
+
+
+def back_to_draft(broadcast) -> None:
+    """The broadcast is a draft again: its schedule stops firing and can be edited in the wizard."""
+    schedule = broadcast.schedule
+    if schedule is None:
+        return
+    if schedule.kind == "once":  # the wizard keeps a one-off time in send_at
+        db.session.delete(schedule)
+        broadcast.schedule = None
+    else:
+        schedule.status, schedule.next_at = "draft", None
+
+
+def describe(schedule: Schedule) -> str:
+    """One line that says when the schedule fires, e.g. "Every 2 weeks on Tue, Fri at 10:00"."""
+    spec, at = spec_of(schedule), ""
+    if spec.start is not None:
+        at = f" at {spec.start:%H:%M}"
+    if spec.kind == "once":
+        text = f"Once, on {spec.start:%A %d %B %Y at %H:%M}"
+    elif spec.kind == "rrule":
+        text = f"By the rule {spec.rrule_text.strip()}"
+    else:
+        unit = {"daily": "day", "weekly": "week", "monthly": "month"}[spec.kind]
+        text = "Every " + (unit if spec.interval == 1 else f"{spec.interval} {unit}s")
+        if spec.kind == "weekly":
+            text += " on " + ", ".join(WEEKDAY_NAMES[d] for d in sorted(spec.weekdays))
+        if spec.kind == "monthly":
+            text += f" on day {spec.month_day or spec.start.day}"
+        text += at
+        if spec.start is not None:
+            text += f", from {spec.start:%d %b %Y}"
+        if spec.until:
+            text += f" until {spec.until:%d %b %Y}"
+        if spec.count:
+            text += f", {spec.count} times"
+    return f"{text} ({spec.timezone})"
+
+
+def readiness(problems, broadcast):
+    """``broadcast_readiness`` filter: a draft schedule must still have a future occurrence."""
+    from ..broadcasts.sending import Problem
+
+    schedule = broadcast.schedule
+    if schedule is not None and schedule.status == "draft":
+        try:
+            preview(spec_of(schedule), utcnow(), limit=1)
+        except RuleError as error:
+            problems = [*problems, Problem("when", str(error))]
+    return problems
 
 
 def pause(schedule: Schedule) -> None:
@@ -102,6 +168,16 @@ def upcoming(limit=10, now=None):
                               .order_by(Schedule.next_at).limit(limit)).all()
 
 
+def upcoming_runs(schedule: Schedule, limit: int = 5, now=None) -> list:
+    """The next ``limit`` occurrences of a live schedule, as local wall-clock times."""
+    if schedule.status != "active":
+        return []
+    try:
+        return preview(spec_of(schedule), now or utcnow(), limit)
+    except RuleError:
+        return []
+
+
 @dataclass
 class TickResult:
     """What one scheduler pass did."""
@@ -110,29 +186,44 @@ class TickResult:
     already_taken: int = 0
 
 
-def run_due(now=None, start_run=None) -> TickResult:
+def run_due(now=None) -> TickResult:
     """Fire every due occurrence of every active schedule; safe to run in several processes."""
-    if start_run is None:
-        from ..broadcasts.services import start_run
     now = now or utcnow()
     grace = timedelta(minutes=int(get_option(GRACE_SETTING, 60)))
     result = TickResult()
     due_ids = db.session.scalars(select(Schedule.id).where(Schedule.status == "active",
                                                            Schedule.next_at <= now)).all()
+    db.session.commit()
     for schedule_id in due_ids:
-        schedule = db.session.get(Schedule, schedule_id)
+        # Take the row's write lock first: a second scheduler waits here, then finds the
+        # occurrences handled (and SQLite never deadlocks two readers that both want to write).
+        db.session.execute(update(Schedule).where(Schedule.id == schedule_id)
+                           .values(checked_until=Schedule.checked_until))
+        schedule = db.session.get(Schedule, schedule_id, populate_existing=True)
+        if schedule.status != "active" or schedule.next_at is None or schedule.next_at > now:
+            db.session.commit()
+            continue
         rule, tz = build_rule(spec_of(schedule)), zone(schedule.timezone)
         for occurrence in occurrences_between(rule, tz, schedule.checked_until, now):
-            _claim(schedule, occurrence, now - occurrence > grace, now, start_run, result)
-        schedule.checked_until = now
-        schedule.next_at = next_after(rule, tz, now)
+            _claim(schedule, occurrence, now - occurrence > grace, now, result)
+        schedule.checked_until = max(now, schedule.checked_until)
+        schedule.next_at = next_after(rule, tz, schedule.checked_until)
         if schedule.next_at is None:
             schedule.status = "ended"
+            if schedule.broadcast.status in ("scheduled", "paused"):  # a recurring one is done
+                schedule.broadcast.status = "sent" if schedule.broadcast.runs.count() else "cancelled"
         db.session.commit()
     return result
 
 
-def _claim(schedule, occurrence, too_late, now, start_run, result) -> None:
+def _claim(schedule, occurrence, too_late, now, result) -> None:
+    from ..broadcasts.sending import start_run
+
+    taken = db.session.scalar(select(BroadcastRun.id).where(
+        BroadcastRun.broadcast_id == schedule.broadcast_id, BroadcastRun.occurrence_at == occurrence))
+    if taken is not None:
+        result.already_taken += 1
+        return
     savepoint = db.session.begin_nested()
     try:
         if too_late:
@@ -142,7 +233,7 @@ def _claim(schedule, occurrence, too_late, now, start_run, result) -> None:
                                                       "than the grace window, so not sent late."))
             db.session.flush()
         else:
-            start_run(schedule.broadcast, occurrence)
+            start_run(schedule.broadcast, occurrence, final=schedule.kind == "once")
         savepoint.commit()
     except IntegrityError:
         savepoint.rollback()

@@ -1,21 +1,25 @@
-// Live planning preview for the schedule fields: refreshes the server-rendered preview as the
-// admin edits the rule. Without JavaScript the "Preview occurrences" button does the same.
+// Live planning preview: refreshes the server-rendered preview box while the admin edits the
+// schedule. Without JavaScript the "Preview occurrences" button renders the same preview.
 (function () {
   "use strict";
-  var box = document.querySelector("fieldset[data-schedule-preview]");
-  if (!box) { return; }
-  var target = box.querySelector(".schedule-preview");
+  var box = document.querySelector("[data-schedule-preview]");
+  var form = box && box.closest("form");
+  if (!form) { return; }
   var timer = null;
   function refresh() {
-    var params = new URLSearchParams();
-    box.querySelectorAll("input, select, textarea").forEach(function (el) {
-      if ((el.type === "radio" || el.type === "checkbox") && !el.checked) { return; }
-      if (el.name && el.name !== "csrf_token") { params.append(el.name, el.value); }
-    });
+    var params = new URLSearchParams(new FormData(form));
+    params.delete("csrf_token");
     fetch(box.getAttribute("data-schedule-preview") + "?" + params.toString(), {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.text() : ""; })
-      .then(function (html) { if (html) { target.innerHTML = html; } });
+      .then(function (html) {
+        if (!html) { return; }
+        var title = box.querySelector("h3");
+        box.innerHTML = "";
+        if (title) { box.appendChild(title); }
+        box.insertAdjacentHTML("beforeend", html);
+      });
   }
-  box.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 300); });
-  box.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(refresh, 100); });
+  function later(ms) { clearTimeout(timer); timer = setTimeout(refresh, ms); }
+  form.addEventListener("input", function () { later(350); });
+  form.addEventListener("change", function () { later(100); });
 })();

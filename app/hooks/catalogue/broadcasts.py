@@ -7,7 +7,7 @@ broadcast_created = HookSpec("broadcast_created", "action", """A broadcast draft
 Arguments: ``broadcast`` (Broadcast, flushed, has an id). Returns nothing.""")
 
 broadcast_scheduled = HookSpec("broadcast_scheduled", "action", """A draft was scheduled to be
-sent later (its ``send_at`` is set, in UTC).
+sent later: once (its ``send_at`` is set, in UTC) or on a recurring schedule.
 
 Arguments: ``broadcast`` (Broadcast). Returns nothing. Runs before the commit.""")
 
@@ -47,3 +47,14 @@ panels on a broadcast's admin page (reports, logs, statistics).
 
 Value: a list of ``(title, html)`` tuples, ``html`` being Markup; argument: ``broadcast``.
 Returns the list.""")
+
+broadcast_readiness = HookSpec("broadcast_readiness", "filter", """Filters what stops a draft from
+being sent or scheduled.
+
+Value: a list of ``Problem(step, message)`` (``app.broadcasts.sending``); argument: ``broadcast``.
+Returns the list (empty: ready).""")
+
+broadcast_unscheduled = HookSpec("broadcast_unscheduled", "action", """A scheduled broadcast went
+back to being a draft (to be edited).
+
+Arguments: ``broadcast`` (Broadcast). Returns nothing. Runs before the commit.""")

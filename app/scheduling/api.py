@@ -1,0 +1,102 @@
+"""JSON API for schedules: read, replace, pause, resume and end (API keys, under /api/v1)."""
+from datetime import date, datetime
+
+from flask import Blueprint, jsonify
+
+from ..api.auth import api_error, json_body, require_api_key
+from ..broadcasts.models import Broadcast
+from ..extensions import csrf, db
+from .rules import RuleError, RuleSpec
+from .services import ScheduleError, change_state, describe, save_schedule, spec_of, upcoming_runs
+
+bp = Blueprint("scheduling_api", __name__, url_prefix="/api/v1/broadcasts/<int:broadcast_id>/schedule")
+bp.before_request(require_api_key)
+csrf.exempt(bp)
+JSON_KEYS = {"rrule_text": "rrule", "send_at_local": "start"}  # rule fields named as in the JSON body
+
+
+def schedule_json(schedule) -> dict:
+    """A schedule as JSON, with its next occurrences (local wall-clock times)."""
+    spec = spec_of(schedule)
+    return {"kind": spec.kind, "timezone": spec.timezone, "status": schedule.status,
+            "start": spec.start.isoformat() if spec.start else None, "interval": spec.interval,
+            "weekdays": list(spec.weekdays), "month_day": spec.month_day,
+            "until": spec.until.isoformat() if spec.until else None, "count": spec.count,
+            "rrule": spec.rrule_text, "description": describe(schedule),
+            "next_at_utc": schedule.next_at.isoformat() + "Z" if schedule.next_at else None,
+            "upcoming": [t.isoformat() for t in upcoming_runs(schedule)]}
+
+
+def spec_from_json(data: dict, default_zone: str) -> RuleSpec:
+    """A RuleSpec from a JSON body; RuleError names the bad key."""
+    def parse(key, kind):
+        value = data.get(key)
+        if value in (None, ""):
+            return None
+        try:
+            return kind.fromisoformat(str(value))
+        except ValueError:
+            raise RuleError(f"must be an ISO date{'time' if kind is datetime else ''}.", key) from None
+
+    weekdays = data.get("weekdays") or []
+    if not isinstance(weekdays, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
+        raise RuleError("must be a list of weekday numbers, 0 = Monday.", "weekdays")
+    for key in ("interval", "month_day", "count"):
+        if data.get(key) is not None and (isinstance(data[key], bool) or not isinstance(data[key], int)):
+            raise RuleError("must be a whole number.", key)
+    return RuleSpec(str(data.get("kind") or ""), str(data.get("timezone") or default_zone),
+                    parse("start", datetime), data.get("interval") or 1, tuple(weekdays),
+                    data.get("month_day"), parse("until", date), data.get("count"),
+                    str(data.get("rrule") or ""))
+
+
+def _broadcast(broadcast_id) -> Broadcast | None:
+    return db.session.get(Broadcast, broadcast_id)
+
+
+@bp.get("")
+def get(broadcast_id):
+    """The broadcast's schedule."""
+    broadcast = _broadcast(broadcast_id)
+    if broadcast is None or broadcast.schedule is None:
+        return api_error(404, "This broadcast has no schedule.")
+    return jsonify(schedule_json(broadcast.schedule))
+
+
+@bp.put("")
+def replace(broadcast_id):
+    """Set the schedule: a draft keeps it until it is scheduled; a live one follows it from now."""
+    broadcast = _broadcast(broadcast_id)
+    if broadcast is None:
+        return api_error(404, "There is no such broadcast.")
+    if broadcast.status not in ("draft", "scheduled", "paused"):
+        return api_error(409, f"This broadcast is {broadcast.status}; its schedule cannot change.")
+    try:
+        spec = spec_from_json(json_body(), broadcast.timezone)
+        if spec.kind == "once" and broadcast.status == "draft":
+            raise RuleError("a one-off send of a draft is set with send_at on the broadcast "
+                            "(PATCH /api/v1/broadcasts/ID).", "kind")
+        current = broadcast.schedule.status if broadcast.schedule else "draft"
+        schedule = save_schedule(broadcast, spec, status="draft" if broadcast.status == "draft" else current)
+        if broadcast.status == "draft":
+            broadcast.send_at, broadcast.timezone = None, spec.timezone
+    except RuleError as error:
+        db.session.rollback()
+        return api_error(400, f"{JSON_KEYS.get(error.field, error.field)}: {error}")
+    db.session.commit()
+    return jsonify(schedule_json(schedule))
+
+
+@bp.post("/<any(pause, resume, end):action>")
+def change(broadcast_id, action):
+    """Pause, resume or end a live schedule."""
+    broadcast = _broadcast(broadcast_id)
+    if broadcast is None:
+        return api_error(404, "There is no such broadcast.")
+    try:
+        change_state(broadcast, action)
+    except ScheduleError as error:
+        db.session.rollback()
+        return api_error(409, str(error))
+    db.session.commit()
+    return jsonify(schedule_json(broadcast.schedule))
