@@ -1,0 +1,175 @@
+"""`make bench`: seed, send, measure, print a table and write bench/results.json.
+
+Measures, in one run: end-to-end e-mail throughput with 1 and 2 RQ workers against a local SMTP
+sink, the bare smtplib baseline (1 and 2 processes), planning 1,000,000 recipients on PostgreSQL
+and SQLite, the customer dashboard's latency over HTTP, the wizard's audience count, and worker
+peak memory. See bench/README.md.
+"""
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import redis
+
+from app import create_app
+from app.extensions import db
+
+from .baseline import bare_loop_rate
+from .latency import count_latency, dashboard_latency, ensure_live_notices, ensure_login
+from .planning import planning_time
+from .seed import bench_product, ensure_customers
+from .sink import start_sink
+from .throughput import make_email_broadcast, send_and_wait
+from .workers import worker_env
+
+HERE = Path(__file__).resolve().parent
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/herald_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+PREFIX = "herald-bench"
+
+
+def make_app(database_url: str):
+    """A Herald app on a benchmark database, migrated."""
+    from flask_migrate import upgrade
+
+    instance = HERE / "work"
+    instance.mkdir(exist_ok=True)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": REDIS_URL,
+                      "HERALD_PREFIX": PREFIX, "SECRET_KEY": "bench-secret",
+                      "INSTANCE_PATH": str(instance), "BASE_URL": "http://bench.herald.test"})
+    with app.app_context():
+        upgrade(revision="heads")
+    return app
+
+
+def ensure_pg_database():
+    """Create the PostgreSQL benchmark database when it does not exist."""
+    import psycopg
+
+    name = PG_URL.rsplit("/", 1)[1]
+    admin_url = PG_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def bench_postgres(args, results):
+    ensure_pg_database()
+    app = make_app(PG_URL)
+    env = worker_env(PG_URL, REDIS_URL, "", PREFIX, str(HERE / "work"))
+    with app.app_context():
+        log(f"seeding PostgreSQL to {args.customers:,} customers")
+        ensure_customers(args.customers)
+        send_product = bench_product(f"bench-{args.send}", args.send)
+        log("planning time (PostgreSQL)")
+        results["planning_postgres"] = planning_time(bench_product(f"bench-{args.customers}", args.customers))
+        log("audience count latency")
+        results["audience_count"] = count_latency(bench_product(f"bench-{args.count}", args.count))
+        log(f"publishing {args.notices} live notices; dashboard latency over HTTP")
+        ensure_live_notices(args.notices)
+        results["dashboard"] = dashboard_latency(env, ensure_login(1), args.requests)
+        sink = start_sink()
+        results["sink"] = sink.kind
+        env["SMTP_URL"] = sink.url
+        try:
+            for workers in (1, 2):
+                redis.Redis.from_url(REDIS_URL).flushdb()
+                log(f"sending {args.send:,} messages with {workers} worker(s)")
+                broadcast = make_email_broadcast(send_product)
+                results[f"send_{workers}_workers"] = send_and_wait(broadcast, workers, env)
+            log("baseline: bare smtplib loop")
+            payload = sample_message(send_product)
+            results["message_bytes"] = len(payload)
+            for processes in (1, 2):
+                results[f"baseline_{processes}_processes"] = round(
+                    bare_loop_rate(sink.port, args.send, payload, processes), 1)
+            if args.large_send:
+                redis.Redis.from_url(REDIS_URL).flushdb()
+                log(f"sending {args.customers:,} messages with 2 workers (memory)")
+                broadcast = make_email_broadcast(bench_product(f"bench-{args.customers}", args.customers))
+                results["send_large_2_workers"] = send_and_wait(broadcast, 2, env, timeout=7200)
+        finally:
+            sink.stop()
+
+
+def sample_message(product) -> bytes:
+    """One rendered message of the benchmark broadcast (for the bare-loop baseline)."""
+    from app.broadcasts.models import BroadcastRun
+    from app.delivery.rendering import MessageFactory, Recipient
+    from app.utils import utcnow
+
+    broadcast = make_email_broadcast(product)
+    run = BroadcastRun(broadcast=broadcast, occurrence_at=utcnow(), status="sent")
+    db.session.add(run)
+    db.session.flush()
+    _, _, payload = MessageFactory(run, broadcast).build(
+        Recipient(1, "customer1@example.com", 1, "Ada de Vries", "https://site1.example.net"))
+    db.session.rollback()
+    return payload
+
+
+def bench_sqlite(args, results):
+    url = f"sqlite:///{HERE / 'work' / 'bench.db'}"
+    app = make_app(url)
+    with app.app_context():
+        log(f"seeding SQLite to {args.customers:,} customers")
+        ensure_customers(args.customers)
+        log("planning time (SQLite)")
+        results["planning_sqlite"] = planning_time(bench_product(f"bench-{args.customers}", args.customers))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--send", type=int, default=100_000, help="recipients of the throughput sends")
+    parser.add_argument("--count", type=int, default=500_000, help="members of the counted product")
+    parser.add_argument("--notices", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--large-send", action="store_true", help="also send to all customers (RSS)")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the bench runs")
+    args = parser.parse_args()
+    if args.quick:
+        args.customers, args.send, args.count, args.notices, args.requests = 20_000, 5_000, 10_000, 50, 100
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()}, "args": vars(args)}
+    bench_postgres(args, results)
+    if not args.no_sqlite:
+        bench_sqlite(args, results)
+    summarise(results)
+    (HERE / ("results-quick.json" if args.quick else "results.json")).write_text(json.dumps(results, indent=2))
+
+
+def summarise(results):
+    """Print the results table with the targets."""
+    one, two = results["send_1_workers"], results["send_2_workers"]
+    base1, base2 = results["baseline_1_processes"], results["baseline_2_processes"]
+    rows = [
+        ("Send, 1 worker (msg/s)", one["messages_per_second"], ""),
+        ("Send, 2 workers (msg/s)", two["messages_per_second"], ">= 1500"),
+        ("Bare smtplib, 1 / 2 processes (msg/s)", f"{base1} / {base2}", ""),
+        ("2 workers vs bare loop (2 processes)", round(two["messages_per_second"] / base2, 2), ">= 0.5"),
+        ("1 to 2 workers speed-up", round(two["messages_per_second"] / max(one["messages_per_second"], 1), 2), ""),
+        ("Planning, PostgreSQL (s)", results["planning_postgres"]["seconds"], "< 10"),
+        ("Planning, SQLite (s)", results.get("planning_sqlite", {}).get("seconds", "-"), ""),
+        ("Dashboard p50 / p95 (ms)", f"{results['dashboard']['p50_ms']} / {results['dashboard']['p95_ms']}", "p95 < 15"),
+        ("Audience count (ms)", results["audience_count"]["median_ms"], "< 300"),
+        ("Worker peak RSS, send (MB)", max(one["worker_peak_rss_mb"], two["worker_peak_rss_mb"]), "< 200"),
+    ]
+    if "send_large_2_workers" in results:
+        rows.append(("Worker peak RSS, large send (MB)", results["send_large_2_workers"]["worker_peak_rss_mb"], "< 200"))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure'.ljust(width)}  {'result':>14}  target")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)}  {str(value):>14}  {target}")
+
+
+if __name__ == "__main__":
+    main()

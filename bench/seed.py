@@ -1,0 +1,47 @@
+"""Benchmark data: a network of N customers plus products whose members are exact ranges of ids."""
+import random
+
+from sqlalchemy import func, insert, literal, select, text
+
+from app.extensions import db
+from app.network.cli import _fix_sequences, seed_customers, seed_products
+from app.network.models import Customer, Membership, Product
+from app.utils import utcnow
+
+
+class _Quiet:
+    def update(self, n):
+        pass
+
+
+def ensure_customers(count: int) -> int:
+    """Seed customers (with sites and memberships) until there are at least ``count``."""
+    have = db.session.scalar(select(func.count()).select_from(Customer))
+    if have < count:
+        rng = random.Random(have)
+        product_ids = list(db.session.scalars(select(Product.id).where(~Product.slug.like("bench-%"))))
+        product_ids = product_ids or seed_products(10, rng)
+        db.session.commit()
+        seed_customers(count - have, product_ids, rng, _Quiet())
+        _fix_sequences("products", "customers", "sites", "memberships")
+        db.session.commit()
+    return max(have, count)
+
+
+def bench_product(slug: str, members: int) -> Product:
+    """A product whose active members are the customers with the ``members`` lowest ids."""
+    product = db.session.scalar(select(Product).where(Product.slug == slug))
+    if product is None:
+        product = Product(slug=slug, name=f"Bench {slug}", kind="plan", mailing_allowed_at=utcnow())
+        db.session.add(product)
+        db.session.commit()
+        first = select(Customer.id).order_by(Customer.id).limit(members).subquery()
+        db.session.execute(insert(Membership).from_select(
+            ["customer_id", "product_id", "status", "started_at"],
+            select(first.c.id, literal(product.id), literal("active"), func.now())))
+        _fix_sequences("memberships")
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("ANALYZE memberships"))
+            db.session.commit()
+    return product

@@ -1,0 +1,67 @@
+"""End-to-end e-mail throughput: from Send until the last message is accepted by the SMTP sink."""
+import time
+
+from sqlalchemy import func, select
+
+from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
+from app.extensions import db
+
+from .workers import PeakMemory, start_workers, stop
+
+BODY = """<h1>Hello {{ customer_first_name }}</h1>
+<p>Dear {{ customer_name }}, this is the monthly news of the network for {{ customer_email }}.</p>
+<p>Your site <a href="{{ site_url }}">{{ site_url }}</a> is doing well. Read
+<a href="https://news.example.com/2026/november">the November news</a>, see the
+<a href="https://status.example.com/">status page</a> or <a href="https://help.example.com/">get help</a>.</p>
+""" + "<p>" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 25 + "</p>"
+FINAL = ("sent", "failed", "cancelled", "paused")
+
+
+def make_email_broadcast(product, admin=None) -> Broadcast:
+    """An e-mail broadcast with personalisation and click tracking, targeting ``product``."""
+    broadcast = Broadcast(kind="email", subject="News for {{ customer_first_name }}", body_html=BODY,
+                          track_clicks=True, track_opens=False, author=admin)
+    broadcast.targets.append(BroadcastTarget(product_id=product.id))
+    db.session.add(broadcast)
+    db.session.commit()
+    return broadcast
+
+
+def delivered(run_id: int) -> dict:
+    """Counts of the run's ledger rows by status."""
+    from app.delivery.models import Delivery
+
+    rows = db.session.execute(select(Delivery.status, func.count()).where(Delivery.run_id == run_id)
+                              .group_by(Delivery.status)).all()
+    db.session.rollback()
+    return dict(rows)
+
+
+def send_and_wait(broadcast, workers: int, env: dict, timeout: float = 3600, simple=True) -> dict:
+    """Send ``broadcast`` with ``workers`` worker processes; messages/s and worker peak RSS."""
+    from app.broadcasts.sending import send_now
+
+    processes = start_workers(workers, env, simple)
+    memory = PeakMemory(processes)
+    time.sleep(2.0)  # let the workers import the app and listen
+    try:
+        started = time.perf_counter()
+        run = send_now(broadcast)
+        db.session.commit()
+        run_id = run.id
+        counts, status = {}, "planning"
+        while time.perf_counter() - started < timeout:
+            time.sleep(0.25)
+            status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
+            db.session.rollback()
+            if status in FINAL:
+                break
+        elapsed = time.perf_counter() - started
+        counts = delivered(run_id)
+    finally:
+        peak = memory.stop()
+        stop(processes)
+    sent = counts.get("sent", 0)
+    return {"workers": workers, "status": status, "sent": sent, "counts": counts,
+            "seconds": round(elapsed, 2), "messages_per_second": round(sent / elapsed, 1),
+            "worker_peak_rss_mb": peak}
