@@ -14,7 +14,7 @@ MAIL_PORT ?= 1025
 # Debian packages the project needs: Chromium for the browser tests, redis-server when no Redis runs.
 APT_PACKAGES := chromium chromium-driver
 
-.PHONY: run test test-postgres bench install system-packages redis clean
+.PHONY: run test test-postgres bench install system-packages redis smtp-sink clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
@@ -61,7 +61,17 @@ test: redis
 test-postgres: redis
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: redis
+# Postfix's smtp-sink for the benchmark, installed so that no Postfix daemon starts (policy-rc.d).
+smtp-sink:
+	@if ! [ -x /usr/sbin/smtp-sink ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's postfix for smtp-sink (no daemon is started)"; \
+	  made=""; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >/dev/null || true; \
+	  [ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; \
+	fi
+
+bench: redis smtp-sink
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
