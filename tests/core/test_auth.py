@@ -81,3 +81,8 @@ def test_users_are_unique_case_insensitively(app):
     make_user("dup@example.com")
     with pytest.raises(ValueError, match="already exists"):
         make_user("DUP@example.com")
+
+
+def test_accounts_on_local_domains_can_log_in(client, app):
+    make_user("admin@herald.localhost", super_admin=True)
+    assert _login(client, "admin@herald.localhost", "password123").status_code == 302
