@@ -2,4 +2,8 @@
 
 
 def init_app(app):
-    """Nothing to register yet beyond the transport hooks declared in the catalogue."""
+    """Declare the delivery settings, register the run pages, the JSON API and ``flask delivery``."""
+    from . import models  # noqa: F401
+    from .settings import declare
+
+    declare(app)

@@ -4,7 +4,9 @@ Transports are pluggable: the ``mail_transports`` filter maps a URL scheme to a 
 plugin can add e.g. an HTTP API provider. Bundled: ``smtp://`` (``?starttls=1``), ``smtps://``.
 The local mail catcher of `make run` is reached with plain ``smtp://127.0.0.1:1025``.
 """
+import re
 import smtplib
+import time
 import socket
 import ssl
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 TEMPORARY_CODES = {421, 450, 451, 452, 454}
 MAILBOX_CODES = {550, 551, 553}
+POLICY_STATUS_RE = re.compile(r"\s*5\.7\.\d+")
 
 
 @dataclass
@@ -32,8 +35,12 @@ class DeliveryError(Exception):
 
     @property
     def hard_bounce(self) -> bool:
-        """True when the reply says the mailbox does not exist or cannot take mail (550/551/553)."""
-        return self.code in MAILBOX_CODES
+        """True when the reply says the mailbox does not exist or cannot take mail (550/551/553).
+
+        An enhanced status of class 5.7 (relaying denied, policy, authentication) is about the
+        sender, not the mailbox, and is no bounce: a misconfigured relay must not suppress the list.
+        """
+        return self.code in MAILBOX_CODES and not POLICY_STATUS_RE.match(self.reply or "")
 
 
 class TemporaryFailure(DeliveryError):
@@ -99,6 +106,7 @@ class SMTPTransport:
                     smtp.starttls(context=ssl.create_default_context())
             if s.username:
                 smtp.login(s.username, s.password or "")
+            smtp.ehlo_or_helo_if_needed()  # MAIL FROM is refused before a greeting
         except smtplib.SMTPResponseException as error:
             raise classify(error.smtp_code, error.smtp_error) from None
         except (OSError, smtplib.SMTPException) as error:
@@ -106,12 +114,34 @@ class SMTPTransport:
         return smtp
 
     def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
-        """Send one message to one recipient; raises TemporaryFailure or PermanentFailure."""
-        if self._smtp is None:
+        """Send one message to one recipient; raises TemporaryFailure or PermanentFailure.
+
+        A reused connection that the server closed while idle is re-opened once, at MAIL FROM,
+        where nothing of the message has been sent yet (so this can never send it twice).
+        """
+        reused = self._smtp is not None
+        if not reused:
             self._smtp = self._connect()
+        try:
+            code, reply = self._smtp.mail(envelope_from)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self.close()
+            if not reused:
+                raise TemporaryFailure(421, f"connection lost: {error}") from None
+            self._smtp = self._connect()
+            code, reply = self._mail_or_fail(envelope_from)
+        return self._transaction(code, reply, message_bytes, recipient)
+
+    def _mail_or_fail(self, envelope_from):
+        try:
+            return self._smtp.mail(envelope_from)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self.close()
+            raise TemporaryFailure(421, f"connection lost: {error}") from None
+
+    def _transaction(self, code, reply, message_bytes, recipient) -> SendResult:
         smtp = self._smtp
         try:
-            code, reply = smtp.mail(envelope_from)
             if code != 250:
                 smtp.rset()
                 raise classify(code, reply)
@@ -154,3 +184,43 @@ def make_transport(url: str):
 
 def _smtp_factory(url):
     return SMTPTransport(SMTPSettings.from_url(url))
+
+
+class TransportPool:
+    """A few open transports per URL, kept by one worker process between chunks.
+
+    A transport idle for longer than ``max_idle`` seconds is closed first (servers drop idle
+    clients); one that raised anything but a delivery error is dropped, never reused.
+    """
+
+    def __init__(self, size: int = 2, max_idle: float = 30.0):
+        self.size, self.max_idle = size, max_idle
+        self._idle: dict[str, list] = {}
+
+    def acquire(self, url: str):
+        """An open (or lazily opening) transport for ``url``."""
+        idle = self._idle.get(url, [])
+        while idle:
+            transport, since = idle.pop()
+            if time.monotonic() - since <= self.max_idle:
+                return transport
+            transport.close()
+        return make_transport(url)
+
+    def release(self, url: str, transport, healthy: bool = True) -> None:
+        """Give ``transport`` back (or close it when the pool is full or it is not healthy)."""
+        idle = self._idle.setdefault(url, [])
+        if healthy and len(idle) < self.size:
+            idle.append((transport, time.monotonic()))
+        else:
+            transport.close()
+
+    def close_all(self) -> None:
+        """Close every idle transport."""
+        for idle in self._idle.values():
+            for transport, _ in idle:
+                transport.close()
+        self._idle.clear()
+
+
+pool = TransportPool()

@@ -44,3 +44,11 @@ def _default_mailbox() -> str:
     address = sender.split("<", 1)[-1].rstrip(">").strip()
     local, _, domain = address.partition("@")
     return f"unsubscribe@{domain or 'localhost'}"
+
+
+def unsubscribe_links(email: str, run_id: int | None, mailbox: str) -> tuple[str, str]:
+    """Both List-Unsubscribe forms, (https, mailto), from one token; for senders that already
+    know the unsubscribe ``mailbox`` (no settings lookup per message)."""
+    token = make_token("unsubscribe", [email, run_id])
+    return (f"{current_app.config['BASE_URL']}/u/{token}",
+            f"mailto:{mailbox}?subject=unsubscribe%20{token}")

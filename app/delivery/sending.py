@@ -1,0 +1,237 @@
+"""Sending claimed ledger rows: a small batch is committed as ``sending``, sent, then recorded.
+
+Each cycle is one transaction: record the previous batch's outcomes, check the run still sends,
+claim the next batch (``UPDATE ... RETURNING`` from queued or due deferred rows, so a row is
+claimed once however many workers race) and commit it before any SMTP transaction starts. If the
+worker dies, only that batch is left in ``sending``, for the reaper to report as unknown.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import bindparam, select, update
+
+from ..broadcasts.content import placeholders_in
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db
+from ..hooks import do_action, registry
+from ..network.models import Customer, Site
+from ..tracking.models import Suppression
+from ..utils import utcnow
+from . import progress
+from .models import Delivery
+from .planning import upsert
+from .ratelimit import RateLimiter
+from .rendering import MessageFactory, Recipient
+from .settings import SendPolicy
+from .transport import DeliveryError, TemporaryFailure, pool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Claimed:
+    """A row this job holds in ``sending``; ``previous`` is the status it was claimed from."""
+    recipient: Recipient
+    attempts: int
+    previous: str
+    next_attempt_at: object = None
+
+
+@dataclass
+class Outcome:
+    """The result of one attempt, waiting to be written with the next batch."""
+    id: int
+    email: str
+    status: str
+    code: int | None
+    reply: str
+    message_id: str | None = None
+    sent_at: object = None
+    next_attempt_at: object = None
+    bounce: bool = False
+
+
+@dataclass
+class Sender:
+    """Sends the rows matched by ``where`` (extra conditions on Delivery) for one run."""
+    run_id: int
+    where: list
+    token: str
+    deadline: float | None = None
+    policy: SendPolicy = field(default_factory=SendPolicy.current)
+    stop_reason: str = ""
+    earliest_retry: object = None
+    outcomes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.limiter = RateLimiter(self.policy.rates)
+        self.factory, self.needs_site = None, False
+        self.transport = None
+        self.batch: list[Claimed] = []
+        self.position, self.in_smtp = 0, False
+
+    # -- the loop -----------------------------------------------------------
+    def run(self) -> str:
+        """Send until nothing is left, the run stops, or the time box ends; returns why it ended."""
+        run = db.session.get(BroadcastRun, self.run_id)
+        self.factory = MessageFactory(run, run.broadcast)
+        self.needs_site = "site_url" in placeholders_in(run.broadcast.subject + run.broadcast.body_html)
+        db.session.commit()
+        try:
+            while self._next_batch():
+                self._send_batch()
+            return self.stop_reason
+        except BaseException:
+            self._recover()
+            raise
+        finally:
+            if self.transport is not None:
+                pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
+
+    def _next_batch(self) -> bool:
+        pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
+        written = self._write_outcomes()
+        if pause_reason:
+            from .services import pause_run
+            pause_run(self.run_id, pause_reason, commit=False)
+        status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
+        self.batch, self.position = [], 0
+        if status != "sending":
+            self.stop_reason = "stopped"
+        elif self.deadline is not None and time.monotonic() > self.deadline:
+            self.stop_reason = "timeup"
+        else:
+            self.batch = self._claim()
+            self.stop_reason = "" if self.batch else "done"
+        db.session.commit()
+        self._after_commit(written)
+        return bool(self.batch)
+
+    def _claim(self) -> list[Claimed]:
+        ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
+               .order_by(Delivery.id).limit(self.policy.batch_size))
+        if db.engine.dialect.name == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        rows = db.session.execute(
+            update(Delivery).where(Delivery.id.in_(ids.scalar_subquery()), *self.where)
+            .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
+                    last_attempt_at=utcnow())
+            .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
+                       Delivery.next_attempt_at)
+            .execution_options(synchronize_session=False)).all()
+        rows.sort(key=lambda row: row.id)
+        rows = self._skip_suppressed(rows)
+        names, sites = self._personal_values({row.customer_id for row in rows} - {None})
+        return [Claimed(Recipient(row.id, row.email, row.customer_id, names.get(row.customer_id, ""),
+                                  sites.get(row.customer_id, "")), row.attempts,
+                        "deferred" if row.next_attempt_at else "queued", row.next_attempt_at)
+                for row in rows]
+
+    def _skip_suppressed(self, rows):
+        """Rows whose address was suppressed since planning are skipped, not sent."""
+        if not rows:
+            return rows
+        suppressed = dict(db.session.execute(select(Suppression.email, Suppression.reason)
+                                             .where(Suppression.email.in_([r.email for r in rows]))).all())
+        if not suppressed:
+            return rows
+        db.session.execute(update(Delivery.__table__)
+                           .where(Delivery.id == bindparam("row_id"))
+                           .values(status="skipped", reason=bindparam("why"), claim=None),
+                           [{"row_id": r.id, "why": suppressed[r.email]} for r in rows if r.email in suppressed])
+        return [r for r in rows if r.email not in suppressed]
+
+    def _personal_values(self, customer_ids):
+        if not customer_ids:
+            return {}, {}
+        names = dict(db.session.execute(select(Customer.id, Customer.name)
+                                        .where(Customer.id.in_(customer_ids))).all())
+        sites = {}
+        if self.needs_site:
+            for site in db.session.scalars(select(Site).where(Site.customer_id.in_(customer_ids))
+                                           .order_by(Site.id.desc())):
+                sites[site.customer_id] = site.url  # ascending wins: the customer's first site
+        return names, sites
+
+    # -- sending --------------------------------------------------------------
+    def _send_batch(self) -> None:
+        if self.transport is None:
+            self.transport = pool.acquire(self.policy.smtp_url)
+        for self.position, claimed in enumerate(self.batch):
+            self.limiter.wait(len(self.batch) - self.position)
+            message_id, envelope_from, data = self.factory.build(claimed.recipient)
+            self.in_smtp = True
+            try:
+                result = self.transport.send(data, envelope_from, claimed.recipient.email)
+            except DeliveryError as error:
+                self.in_smtp = False
+                self.outcomes.append(self._failure(claimed, error, message_id))
+            else:
+                self.in_smtp = False
+                self.outcomes.append(Outcome(claimed.recipient.delivery_id, claimed.recipient.email,
+                                             "sent", result.code, result.reply[:500], message_id,
+                                             sent_at=utcnow()))
+        self.position = len(self.batch)
+
+    def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
+        recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]
+        if isinstance(error, TemporaryFailure) and claimed.attempts < self.policy.max_attempts:
+            due = utcnow() + timedelta(seconds=self.policy.backoff(claimed.attempts))
+            if self.earliest_retry is None or due < self.earliest_retry:
+                self.earliest_retry = due
+            return Outcome(recipient.delivery_id, recipient.email, "deferred", error.code, reply,
+                           message_id, next_attempt_at=due)
+        if isinstance(error, TemporaryFailure):
+            reply = f"gave up after {claimed.attempts} attempts: {reply}"[:500]
+        return Outcome(recipient.delivery_id, recipient.email, "failed", error.code, reply, message_id,
+                       bounce=error.hard_bounce)
+
+    # -- recording -----------------------------------------------------------
+    def _write_outcomes(self) -> list:
+        outcomes, self.outcomes = self.outcomes, []
+        if not outcomes:
+            return outcomes
+        db.session.execute(
+            update(Delivery.__table__)
+            .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
+            .values(status=bindparam("new_status"), code=bindparam("new_code"),
+                    reply=bindparam("new_reply"), message_id=bindparam("new_message_id"),
+                    sent_at=bindparam("new_sent_at"), next_attempt_at=bindparam("new_next"), claim=None),
+            [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
+              "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
+             for o in outcomes])
+        bounces = {o.email: o.reply for o in outcomes if o.bounce}
+        if bounces:
+            db.session.execute(upsert(Suppression.__table__).values(
+                [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
+                  "created_at": utcnow()} for email, reply in bounces.items()])
+                .on_conflict_do_nothing(index_elements=["email"]))
+        return outcomes
+
+    def _after_commit(self, outcomes) -> None:
+        if not outcomes:
+            return
+        progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
+        if registry().has("delivery_results_recorded"):
+            do_action("delivery_results_recorded", self.run_id, outcomes)
+
+    def _recover(self) -> None:
+        """After an error: keep the outcomes we have, give back rows never attempted."""
+        try:
+            db.session.rollback()
+            written = self._write_outcomes()
+            untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
+            if untouched:
+                db.session.execute(
+                    update(Delivery.__table__)
+                    .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
+                    .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
+                    [{"row_id": c.recipient.delivery_id, "back_to": c.previous} for c in untouched])
+            db.session.commit()
+            self._after_commit(written)
+        except Exception:  # the reaper reports what we could not write back as unknown
+            log.exception("run %s: cannot record the outcomes after an error", self.run_id)
+            db.session.rollback()
+
