@@ -132,3 +132,24 @@ def finish_if_done(run_id: int) -> bool:
     db.session.commit()
     chunks.forget_run(run_id)
     return True
+
+
+ACTIONS = ("pause", "resume", "cancel", "resend-unknown")
+
+
+def run_action(run_id: int, action: str) -> str:
+    """Apply one of ``ACTIONS`` to a run; returns a message for people. Raises RunStateError
+    (action not possible now) or LookupError (no such run or action)."""
+    if action == "pause":
+        pause_run(run_id)
+        return "Sending is paused: batches in flight finish, the rest waits for Resume."
+    if action == "resume":
+        resume_run(run_id)
+        return "Sending resumed."
+    if action == "cancel":
+        cancel_run(run_id)
+        return "The run is cancelled: recipients not sent yet are skipped."
+    if action == "resend-unknown":
+        count = resend_unknown(run_id)
+        return f"{count} recipient(s) with an unknown outcome are queued again."
+    raise LookupError(f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.")

@@ -9,6 +9,7 @@ from email.parser import BytesParser
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import inspect
 
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
 from app.extensions import db as _db
@@ -93,6 +94,11 @@ def app_config(smtp_sink):
             "MAIL_FROM": "Herald Network <noreply@herald.test>"}
 
 
+def ident(obj) -> int:
+    """The primary key of a model instance, even detached after a worker run closed the session."""
+    return inspect(obj).identity[0]
+
+
 def add_customers(emails_and_names, product=None, status="active"):
     """Create customers (optionally members of ``product``); returns them in order."""
     people = []
@@ -103,7 +109,7 @@ def add_customers(emails_and_names, product=None, status="active"):
     _db.session.flush()
     if product is not None:
         for person in people:
-            _db.session.add(Membership(customer_id=person.id, product_id=product.id, status=status))
+            _db.session.add(Membership(customer_id=person.id, product_id=ident(product), status=status))
     _db.session.commit()
     return people
 
@@ -112,8 +118,8 @@ def make_run(customers=(), products=(), subject="Hello {{ customer_name }}",
              body="<p>Hi {{ customer_first_name }}, news for you.</p>", **options):
     """An e-mail broadcast targeting ``customers`` and ``products``, with a run in planning."""
     broadcast = Broadcast(kind="email", status="sending", subject=subject, body_html=body, **options)
-    broadcast.targets = ([BroadcastTarget(customer_id=c.id) for c in customers]
-                         + [BroadcastTarget(product_id=p.id) for p in products])
+    broadcast.targets = ([BroadcastTarget(customer_id=ident(c)) for c in customers]
+                         + [BroadcastTarget(product_id=ident(p)) for p in products])
     _db.session.add(broadcast)
     _db.session.flush()
     run = BroadcastRun(broadcast_id=broadcast.id, occurrence_at=utcnow(), status="planning")
@@ -128,13 +134,13 @@ def suppress(email, reason):
     _db.session.commit()
 
 
-def work():
-    """Run every queued delivery job in this process until the queue is empty."""
+def work(max_jobs=None):
+    """Run the queued delivery jobs in this process (all of them, or ``max_jobs``)."""
     from app.worker import make_worker
 
-    _db.session.remove()
-    make_worker(queues=("delivery",), simple=True).work(burst=True)
-    _db.session.remove()
+    _db.session.commit()  # end the test's transaction: SQLite would lock the jobs out
+    make_worker(queues=("delivery",), simple=True).work(burst=True, max_jobs=max_jobs)
+    _db.session.expire_all()
 
 
 def start(run):
