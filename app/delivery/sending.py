@@ -114,8 +114,11 @@ class Sender:
                .order_by(Delivery.id).limit(self.policy.batch_size))
         if db.engine.dialect.name == "postgresql":
             ids = ids.with_for_update(skip_locked=True)
+        # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
+        # claim more rows than the batch.
+        claimable = ids.cte("claimable")
         rows = db.session.execute(
-            update(Delivery).where(Delivery.id.in_(ids.scalar_subquery()), *self.where)
+            update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), *self.where)
             .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
                     last_attempt_at=utcnow())
             .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
