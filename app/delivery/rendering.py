@@ -21,7 +21,7 @@ from markupsafe import Markup
 from ..broadcasts.content import PLACEHOLDER_RE, compile_template, recipient_values
 from ..hooks import apply_filters, registry
 from ..settings.services import get_option
-from ..tracking.tokens import unsubscribe_links
+from ..tracking.tokens import UnsubscribeLinks
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 _TOKEN_RE = re.compile(r"xheraldph(\d+)x")
@@ -119,7 +119,7 @@ class MessageFactory:
         self.envelope_from = sender
         self.domain = sender.rpartition("@")[2] or "localhost"
         self.network_name = get_option("network.name") or sender_name or "Herald"
-        self.mailbox = get_option("tracking.unsubscribe_mailbox") or f"unsubscribe@{self.domain}"
+        self.unsubscribe_links = UnsubscribeLinks()
         body = broadcast.body_html or ""
         has_link = "unsubscribe_url" in {m.group(1) for m in PLACEHOLDER_RE.finditer(body)}
         layout = render_template("delivery/email.html", body=Markup(body), subject=broadcast.subject,
@@ -156,7 +156,7 @@ class MessageFactory:
 
     def compose(self, recipient: Recipient) -> OutgoingMessage:
         """The personalised message for ``recipient`` (headers, text and HTML)."""
-        https, mailto = unsubscribe_links(recipient.email, self.run_id, self.mailbox)
+        https, mailto = self.unsubscribe_links(recipient.email, self.run_id)
         values = recipient_values(recipient.customer_id, recipient.email, recipient.name,
                                   recipient.site_url, https, self.network_name)
         html = self.html.render(values, escape_html=True)

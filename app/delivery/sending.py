@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal_column, null, select, text, update
 
 from ..broadcasts.content import placeholders_in
 from ..broadcasts.models import BroadcastRun
@@ -96,20 +96,23 @@ class Sender:
         if pause_reason:
             from .services import pause_run
             pause_run(self.run_id, pause_reason, commit=False)
-        status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
         self.batch, self.position = [], 0
-        if status != "sending":
-            self.stop_reason = "stopped"
-        elif self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and time.monotonic() > self.deadline:
             self.stop_reason = "timeup"
         else:
             self.batch = self._claim()
-            self.stop_reason = "" if self.batch else "done"
+            self.stop_reason = "" if self.batch else self._why_nothing()
         db.session.commit()
         self._after_commit(written)
         return bool(self.batch)
 
+    def _why_nothing(self) -> str:
+        status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
+        return "done" if status == "sending" else "stopped"
+
     def _claim(self) -> list[Claimed]:
+        """Claim the next batch in one round trip: the UPDATE returns each row with the customer's
+        name, first site and any suppression added since planning (scalar subqueries)."""
         ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
                .order_by(Delivery.id).limit(self.policy.batch_size))
         if db.engine.dialect.name == "postgresql":
@@ -117,46 +120,46 @@ class Sender:
         # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
         # claim more rows than the batch.
         claimable = ids.cte("claimable")
+        sending = select(BroadcastRun.id).where(BroadcastRun.id == self.run_id,
+                                                BroadcastRun.status == "sending").exists()
         rows = db.session.execute(
-            update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), *self.where)
+            update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
             .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
                     last_attempt_at=utcnow())
             .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
-                       Delivery.next_attempt_at)
+                       Delivery.next_attempt_at, *self._personal_columns())
             .execution_options(synchronize_session=False)).all()
         rows.sort(key=lambda row: row.id)
         rows = self._skip_suppressed(rows)
-        names, sites = self._personal_values({row.customer_id for row in rows} - {None})
-        return [Claimed(Recipient(row.id, row.email, row.customer_id, names.get(row.customer_id, ""),
-                                  sites.get(row.customer_id, "")), row.attempts,
-                        "deferred" if row.next_attempt_at else "queued", row.next_attempt_at)
+        return [Claimed(Recipient(row.id, row.email, row.customer_id, row.name or "",
+                                  Site(domain=row.site_domain, path=row.site_path).url
+                                  if self.needs_site and (row.site_domain or row.site_path) else ""),
+                        row.attempts, "deferred" if row.next_attempt_at else "queued", row.next_attempt_at)
                 for row in rows]
+
+    def _personal_columns(self) -> list:
+        # Correlated to the row being updated; spelled out because SQLite's RETURNING drops the
+        # table name from columns (``email = email`` would compare the subquery's own column).
+        customer_id, email = literal_column("deliveries.customer_id"), literal_column("deliveries.email")
+
+        def first_site(column):
+            return select(column).where(Site.customer_id == customer_id).order_by(Site.id).limit(1) \
+                .scalar_subquery() if self.needs_site else null()
+        return [select(Customer.name).where(Customer.id == customer_id).scalar_subquery().label("name"),
+                select(Suppression.reason).where(Suppression.email == email).scalar_subquery().label("suppressed"),
+                first_site(Site.domain).label("site_domain"), first_site(Site.path).label("site_path")]
 
     def _skip_suppressed(self, rows):
         """Rows whose address was suppressed since planning are skipped, not sent."""
-        if not rows:
-            return rows
-        suppressed = dict(db.session.execute(select(Suppression.email, Suppression.reason)
-                                             .where(Suppression.email.in_([r.email for r in rows]))).all())
+        suppressed = [row for row in rows if row.suppressed]
         if not suppressed:
             return rows
         db.session.execute(update(Delivery.__table__)
                            .where(Delivery.id == bindparam("row_id"))
-                           .values(status="skipped", reason=bindparam("why"), claim=None),
-                           [{"row_id": r.id, "why": suppressed[r.email]} for r in rows if r.email in suppressed])
-        return [r for r in rows if r.email not in suppressed]
-
-    def _personal_values(self, customer_ids):
-        if not customer_ids:
-            return {}, {}
-        names = dict(db.session.execute(select(Customer.id, Customer.name)
-                                        .where(Customer.id.in_(customer_ids))).all())
-        sites = {}
-        if self.needs_site:
-            for site in db.session.scalars(select(Site).where(Site.customer_id.in_(customer_ids))
-                                           .order_by(Site.id.desc())):
-                sites[site.customer_id] = site.url  # ascending wins: the customer's first site
-        return names, sites
+                           .values(status="skipped", reason=bindparam("why"), claim=None,
+                                   attempts=Delivery.attempts - 1),
+                           [{"row_id": row.id, "why": row.suppressed} for row in suppressed])
+        return [row for row in rows if not row.suppressed]
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
@@ -196,15 +199,7 @@ class Sender:
         outcomes, self.outcomes = self.outcomes, []
         if not outcomes:
             return outcomes
-        db.session.execute(
-            update(Delivery.__table__)
-            .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
-            .values(status=bindparam("new_status"), code=bindparam("new_code"),
-                    reply=bindparam("new_reply"), message_id=bindparam("new_message_id"),
-                    sent_at=bindparam("new_sent_at"), next_attempt_at=bindparam("new_next"), claim=None),
-            [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
-              "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
-             for o in outcomes])
+        record_outcomes(self.token, outcomes)
         bounces = {o.email: o.reply for o in outcomes if o.bounce}
         if bounces:
             db.session.execute(upsert(Suppression.__table__).values(
@@ -238,3 +233,34 @@ class Sender:
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)
             db.session.rollback()
 
+
+
+OUTCOMES_PG = text("""
+UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
+       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
+FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:codes AS integer[]),
+            CAST(:replies AS text[]), CAST(:message_ids AS text[]), CAST(:sent AS timestamp[]),
+            CAST(:next AS timestamp[])) AS v(id, status, code, reply, message_id, sent_at, next_at)
+WHERE d.id = v.id AND d.claim = :token
+""")
+
+
+def record_outcomes(token: str, outcomes) -> None:
+    """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
+    an UPDATE from unnested arrays, one round trip) or one executemany (SQLite, in-process)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(OUTCOMES_PG, {
+            "token": token, "ids": [o.id for o in outcomes], "statuses": [o.status for o in outcomes],
+            "codes": [o.code for o in outcomes], "replies": [o.reply for o in outcomes],
+            "message_ids": [o.message_id for o in outcomes], "sent": [o.sent_at for o in outcomes],
+            "next": [o.next_attempt_at for o in outcomes]})
+        return
+    db.session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+        .values(status=bindparam("new_status"), code=bindparam("new_code"), reply=bindparam("new_reply"),
+                message_id=bindparam("new_message_id"), sent_at=bindparam("new_sent_at"),
+                next_attempt_at=bindparam("new_next"), claim=None),
+        [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
+          "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
+         for o in outcomes])

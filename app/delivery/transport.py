@@ -7,7 +7,6 @@ The local mail catcher of `make run` is reached with plain ``smtp://127.0.0.1:10
 import re
 import smtplib
 import time
-import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
@@ -41,6 +40,13 @@ class DeliveryError(Exception):
         sender, not the mailbox, and is no bounce: a misconfigured relay must not suppress the list.
         """
         return self.code in MAILBOX_CODES and not POLICY_STATUS_RE.match(self.reply or "")
+
+
+class _NothingSent(Exception):
+    """The connection failed before any of the message's content was sent."""
+
+
+_DOT_RE = re.compile(rb"(?m)^\.")  # SMTP dot-stuffing
 
 
 class TemporaryFailure(DeliveryError):
@@ -116,50 +122,71 @@ class SMTPTransport:
     def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
         """Send one message to one recipient; raises TemporaryFailure or PermanentFailure.
 
-        A reused connection that the server closed while idle is re-opened once, at MAIL FROM,
-        where nothing of the message has been sent yet (so this can never send it twice).
+        Uses PIPELINING (RFC 2920) when the server offers it: MAIL, RCPT and DATA go in one write,
+        so a message costs two round trips instead of four. A reused connection that the server
+        closed while idle is re-opened once, but only when the message content was not sent yet
+        (so this can never send it twice).
         """
+        if "\r" in envelope_from + recipient or "\n" in envelope_from + recipient:
+            raise PermanentFailure(501, "line breaks are not allowed in an address")
+        if not (envelope_from + recipient).isascii():
+            raise PermanentFailure(501, "non-ASCII addresses (SMTPUTF8) are not supported")
         reused = self._smtp is not None
         if not reused:
             self._smtp = self._connect()
         try:
-            code, reply = self._smtp.mail(envelope_from)
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            return self._transaction(message_bytes, envelope_from, recipient)
+        except _NothingSent as error:
             self.close()
             if not reused:
                 raise TemporaryFailure(421, f"connection lost: {error}") from None
-            self._smtp = self._connect()
-            code, reply = self._mail_or_fail(envelope_from)
-        return self._transaction(code, reply, message_bytes, recipient)
-
-    def _mail_or_fail(self, envelope_from):
+        self._smtp = self._connect()
         try:
-            return self._smtp.mail(envelope_from)
+            return self._transaction(message_bytes, envelope_from, recipient)
+        except _NothingSent as error:
+            self.close()
+            raise TemporaryFailure(421, f"connection lost: {error}") from None
+
+    def _envelope(self, envelope_from, recipient) -> list:
+        """Send MAIL, RCPT and DATA (pipelined when possible) and return their replies."""
+        smtp = self._smtp
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            smtp.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+            return [smtp.getreply(), smtp.getreply(), smtp.getreply()]
+        replies = [smtp.docmd("MAIL", f"FROM:<{envelope_from}>")]
+        if replies[0][0] == 250:
+            replies.append(smtp.docmd("RCPT", f"TO:<{recipient}>"))
+            if replies[1][0] in (250, 251):
+                replies.append(smtp.docmd("DATA"))
+        return replies
+
+    def _transaction(self, message_bytes, envelope_from, recipient) -> SendResult:
+        smtp = self._smtp
+        try:
+            replies = self._envelope(envelope_from, recipient)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise _NothingSent(error) from None
+        mail, rcpt, data = (replies + [(0, b"")] * 3)[:3]
+        refused = mail if mail[0] != 250 else rcpt if rcpt[0] not in (250, 251) else \
+            data if data[0] != 354 else None
+        try:
+            if refused is not None:
+                if data[0] == 354:  # a server that accepted DATA anyway: end the empty message
+                    smtp.send(b".\r\n")
+                    smtp.getreply()
+                smtp.rset()
+                raise classify(*refused)
+            smtp.send(_DOT_RE.sub(b"..", message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
+                      + b".\r\n")
+            code, reply = smtp.getreply()
+        except DeliveryError:
+            raise
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             self.close()
             raise TemporaryFailure(421, f"connection lost: {error}") from None
-
-    def _transaction(self, code, reply, message_bytes, recipient) -> SendResult:
-        smtp = self._smtp
-        try:
-            if code != 250:
-                smtp.rset()
-                raise classify(code, reply)
-            code, reply = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                smtp.rset()
-                raise classify(code, reply)
-            code, reply = smtp.data(message_bytes)
-            if code != 250:
-                raise classify(code, reply)
-            return SendResult(code, reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply))
-        except DeliveryError:
-            raise
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as error:
-            self.close()
-            raise TemporaryFailure(421, f"connection lost: {error}") from None
-        except smtplib.SMTPResponseException as error:
-            raise classify(error.smtp_code, error.smtp_error) from None
+        if code != 250:
+            raise classify(code, reply)
+        return SendResult(code, reply.decode(errors="replace"))
 
     def close(self) -> None:
         """Close the connection (QUIT when possible)."""

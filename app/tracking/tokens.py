@@ -46,9 +46,18 @@ def _default_mailbox() -> str:
     return f"unsubscribe@{domain or 'localhost'}"
 
 
-def unsubscribe_links(email: str, run_id: int | None, mailbox: str) -> tuple[str, str]:
-    """Both List-Unsubscribe forms, (https, mailto), from one token; for senders that already
-    know the unsubscribe ``mailbox`` (no settings lookup per message)."""
-    token = make_token("unsubscribe", [email, run_id])
-    return (f"{current_app.config['BASE_URL']}/u/{token}",
-            f"mailto:{mailbox}?subject=unsubscribe%20{token}")
+class UnsubscribeLinks:
+    """Makes both List-Unsubscribe forms for many addresses with one serializer (bulk senders)."""
+
+    def __init__(self):
+        from ..settings.services import get_option
+
+        mailbox = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
+        self._serializer = _serializer("unsubscribe")
+        self._base = f"{current_app.config['BASE_URL']}/u/"
+        self._mailto = f"mailto:{mailbox}?subject=unsubscribe%20"
+
+    def __call__(self, email: str, run_id: int | None) -> tuple[str, str]:
+        """(https, mailto) for ``email`` in run ``run_id``, from one token."""
+        token = self._serializer.dumps([email, run_id])
+        return self._base + token, self._mailto + token

@@ -46,8 +46,15 @@ class SinkHandler:
     messages: list = field(default_factory=list)
     cues: dict = field(default_factory=dict)
     delay: float = 0.0
+    pipelining: bool = True  # advertise RFC 2920 PIPELINING (aiosmtpd handles it, silently)
     attempts: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         with self.lock:

@@ -91,3 +91,28 @@ def test_outgoing_message_filter_and_status_action(app, db, smtp_sink, product):
     start(run)
     assert smtp_sink.messages[0].message["X-Campaign"] == f"c{run.id}"
     assert changes == [("planning", "sending"), ("sending", "sent")]
+
+
+def test_site_url_and_suppression_after_planning(app, db, smtp_sink, product):
+    from app.jobs import enqueue_now
+    from app.network.models import Site
+
+    from .conftest import ident, work
+    first, _, _ = add_customers([("site@example.com", "S"), ("nosite@example.com", "N"),
+                                         ("late@example.com", "L")], product)
+    db.session.add_all([Site(customer_id=ident(first), title="Blog", domain="blog.example.com"),
+                        Site(customer_id=ident(first), title="Shop", domain="shop.example.com")])
+    db.session.commit()
+    run = make_run(products=[product], body="<p>Your site: {{ site_url }}.</p>")
+    run_id = run.id
+    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    work(max_jobs=1)  # planned: all three queued
+    suppress("late@example.com", "unsubscribed")  # unsubscribes before its chunk is sent
+    work()
+
+    texts = {m.rcpt_tos[0]: m.message.get_body(("plain",)).get_content() for m in smtp_sink.messages}
+    assert set(texts) == {"site@example.com", "nosite@example.com"}
+    assert "Your site: https://blog.example.com." in texts["site@example.com"]
+    assert "Your site: ." in texts["nosite@example.com"]
+    late_row = _rows(db, run_id)["late@example.com"]
+    assert (late_row.status, late_row.reason, late_row.attempts) == ("skipped", "unsubscribed", 0)
