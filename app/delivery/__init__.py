@@ -12,7 +12,7 @@ def duration(seconds) -> str:
 
 def init_app(app):
     """Declare the delivery settings, register the run pages, the JSON API and ``flask delivery``."""
-    from . import models  # noqa: F401
+    from . import jobs, models  # noqa: F401 - jobs: imported once here, not in every forked job
     from .api import bp as api_bp
     from .cli import delivery_cli
     from .settings import declare

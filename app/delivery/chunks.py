@@ -99,9 +99,53 @@ def dispatch(run_id: int, ranges) -> int:
     return len(ranges)
 
 
-def chunk_started(run_id, lo, hi, token) -> None:
-    """Record that the job holding lease ``token`` works on range lo..hi."""
-    redis_store.client.hset(_chunks_key(run_id), f"{lo}:{hi}", f"r:{token}")
+START_SCRIPT = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value and value ~= 'q:' .. ARGV[3] then
+  if string.sub(value, 1, 2) ~= 'r:' or redis.call('EXISTS', KEYS[2] .. string.sub(value, 3)) == 1 then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], 'r:' .. ARGV[2])
+return 1
+"""
+TAKE_SCRIPT = """
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i + 1], 1, 2) == 'q:' then
+    redis.call('HSET', KEYS[1], fields[i], 'r:' .. ARGV[1])
+    return {fields[i], string.sub(fields[i + 1], 3)}
+  end
+end
+return false
+"""
+
+
+def chunk_started(run_id, lo, hi, token, job_id) -> bool:
+    """Record that the job holding lease ``token`` works on lo..hi; False when another live job
+    has taken the range over (this job then has nothing to do)."""
+    script = redis_store.client.register_script(START_SCRIPT)
+    return bool(script(keys=[_chunks_key(run_id), _lease_key("")], args=[f"{lo}:{hi}", token, job_id]))
+
+
+def take_waiting(run_id, token):
+    """Take over one of the run's chunks still waiting in RQ: (lo, hi), or None when none waits.
+
+    Its RQ job is withdrawn from the queue; if a worker got it first, that job finds the range
+    taken by a live lease and ends at once.
+    """
+    script = redis_store.client.register_script(TAKE_SCRIPT)
+    taken = script(keys=[_chunks_key(run_id)], args=[token])
+    if not taken:
+        return None
+    field, job_id = (part.decode() for part in taken)
+    if get_queue("delivery").remove(job_id):
+        try:
+            Job.fetch(job_id, connection=redis_store.client).delete(remove_from_queue=False)
+        except NoSuchJobError:
+            pass
+    lo, hi = (int(x) for x in field.split(":"))
+    return lo, hi
 
 
 def chunk_finished(run_id, lo, hi, token) -> None:

@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 from flask import current_app
+from rq import get_current_job
 from sqlalchemy import select
 
 from ..broadcasts.models import BroadcastRun
@@ -60,48 +61,64 @@ def _deadline() -> float:
     return time.monotonic() + float(current_app.config["DELIVERY_JOB_SECONDS"])
 
 
-def _send(run_id: int, where: list, lease: chunks.Lease) -> Sender:
-    sender = Sender(run_id, where, lease.token, deadline=_deadline())
+def _send(sender: Sender, where: list) -> str:
+    """Run ``sender`` over ``where``; an unexpected error pauses the run with the reason."""
     try:
-        sender.run()
+        return sender.run(where)
     except Exception as error:
         db.session.rollback()
-        log.exception("run %s: sending failed", run_id)
+        log.exception("run %s: sending failed", sender.run_id)
         try:
-            pause_run(run_id, f"Paused after an error in the delivery engine: {error}"[:500])
+            pause_run(sender.run_id, f"Paused after an error in the delivery engine: {error}"[:500])
         except (LookupError, ValueError):
             db.session.rollback()
         raise
-    if sender.earliest_retry is not None:
-        chunks.schedule_retry(run_id, sender.earliest_retry)
-    return sender
+    finally:
+        if sender.earliest_retry is not None:
+            chunks.schedule_retry(sender.run_id, sender.earliest_retry)
+            sender.earliest_retry = None
 
 
 def send_chunk(run_id: int, lo: int, hi: int) -> str:
-    """Send the queued rows with ids lo..hi of a run, in batches; hands over after its time box."""
+    """Send the queued rows with ids lo..hi of a run, in batches, then take over the run's next
+    waiting chunks (saving a job each) until its time box ends; a later chunk gets a fresh job."""
+    job = get_current_job()
     with chunks.Lease() as lease:
-        chunks.chunk_started(run_id, lo, hi, lease.token)
+        if not chunks.chunk_started(run_id, lo, hi, lease.token, job.id if job else ""):
+            return "taken over by another job"
+        sender = Sender(run_id, lease.token, deadline=_deadline())
         try:
-            sender = _send(run_id, [Delivery.id.between(lo, hi), Delivery.status == "queued"], lease)
+            while True:
+                try:
+                    reason = _send(sender, [Delivery.id.between(lo, hi), Delivery.status == "queued"])
+                finally:
+                    chunks.chunk_finished(run_id, lo, hi, lease.token)
+                taken = chunks.take_waiting(run_id, lease.token) if reason == "done" else None
+                if taken is None:
+                    break
+                lo, hi = taken
         finally:
-            chunks.chunk_finished(run_id, lo, hi, lease.token)
-    if sender.stop_reason == "timeup":  # continue in a fresh job so other runs get their turn
+            sender.close()
+    if reason == "timeup":  # continue in a fresh job so other runs get their turn
         chunks.dispatch(run_id, [(lo, hi)])
     else:
         reaper.supervise(run_id)
-    return sender.stop_reason
+    return reason
 
 
 def retry_deferred(run_id: int) -> str:
     """Send the run's deferred rows whose next attempt is due."""
     chunks.retry_started(run_id)
     with chunks.Lease() as lease:
-        sender = _send(run_id, [Delivery.status == "deferred", Delivery.next_attempt_at <= utcnow()],
-                       lease)
-    if sender.stop_reason == "timeup":
+        sender = Sender(run_id, lease.token, deadline=_deadline())
+        try:
+            reason = _send(sender, [Delivery.status == "deferred", Delivery.next_attempt_at <= utcnow()])
+        finally:
+            sender.close()
+    if reason == "timeup":
         chunks.schedule_retry(run_id, utcnow())
     reaper.supervise(run_id)
-    return sender.stop_reason
+    return reason
 
 
 def watch_run(run_id: int) -> str:

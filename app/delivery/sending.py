@@ -55,9 +55,12 @@ class Outcome:
 
 @dataclass
 class Sender:
-    """Sends the rows matched by ``where`` (extra conditions on Delivery) for one run."""
+    """Sends rows of one run for one job (holding lease ``token``) until ``deadline``.
+
+    ``run(where)`` may be called several times (one chunk after another): the compiled message,
+    the SMTP connection and the policy are reused; ``close()`` gives the connection back.
+    """
     run_id: int
-    where: list
     token: str
     deadline: float | None = None
     policy: SendPolicy = field(default_factory=SendPolicy.current)
@@ -69,16 +72,20 @@ class Sender:
         self.limiter = RateLimiter(self.policy.rates)
         self.factory, self.needs_site = None, False
         self.transport = None
+        self.where: list = []
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
 
     # -- the loop -----------------------------------------------------------
-    def run(self) -> str:
-        """Send until nothing is left, the run stops, or the time box ends; returns why it ended."""
-        run = db.session.get(BroadcastRun, self.run_id)
-        self.factory = MessageFactory(run, run.broadcast)
-        self.needs_site = "site_url" in placeholders_in(run.broadcast.subject + run.broadcast.body_html)
-        db.session.commit()
+    def run(self, where: list) -> str:
+        """Send the rows matched by ``where`` (conditions on Delivery) until none is left, the run
+        stops, or the time box ends; returns why it ended ("done", "stopped", "timeup")."""
+        self.where = where
+        if self.factory is None:
+            run = db.session.get(BroadcastRun, self.run_id)
+            self.factory = MessageFactory(run, run.broadcast)
+            self.needs_site = "site_url" in placeholders_in(run.broadcast.subject + run.broadcast.body_html)
+            db.session.commit()
         try:
             while self._next_batch():
                 self._send_batch()
@@ -86,9 +93,12 @@ class Sender:
         except BaseException:
             self._recover()
             raise
-        finally:
-            if self.transport is not None:
-                pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
+
+    def close(self) -> None:
+        """Give the SMTP connection back to the pool (dropped if a transaction was cut short)."""
+        if self.transport is not None:
+            pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
+            self.transport = None
 
     def _next_batch(self) -> bool:
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)

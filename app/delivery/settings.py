@@ -4,7 +4,11 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
-from ..settings.services import SettingSpec, get_option
+from sqlalchemy import select
+
+from ..extensions import db
+from ..network.models import Option
+from ..settings.services import SettingSpec
 from .ratelimit import parse_rate, rate_validator
 
 MAX_BACKOFF_SECONDS = 6 * 3600
@@ -42,9 +46,17 @@ def declare(app) -> None:
         app.config.setdefault(name, type(default)(os.environ.get(name, default)))
 
 
-def _int_option(key, minimum=0) -> int:
+def current_options() -> dict:
+    """Every delivery setting, stored value or default, read in one query."""
+    values = {spec.key: spec.default for spec in SETTINGS}
+    values.update(db.session.execute(select(Option.key, Option.value)
+                                     .where(Option.key.in_(list(values)))).all())
+    return values
+
+
+def _int(options, key, minimum=0) -> int:
     try:
-        return max(minimum, int(get_option(key)))
+        return max(minimum, int(options[key]))
     except (TypeError, ValueError):
         return next(spec.default for spec in SETTINGS if spec.key == key)
 
@@ -62,17 +74,17 @@ class SendPolicy:
     @classmethod
     def current(cls) -> "SendPolicy":
         """The policy from the current settings and config."""
-        rates = {}
+        options, rates = current_options(), {}
         for name, key, period in (("second", "delivery.rate_per_second", 1),
                                   ("hour", "delivery.rate_per_hour", 3600)):
             try:
-                rates[name] = parse_rate(get_option(key), period)
+                rates[name] = parse_rate(options[key], period)
             except ValueError:
-                current_app.logger.error("ignoring invalid %s setting %r", key, get_option(key))
+                current_app.logger.error("ignoring invalid %s setting %r", key, options[key])
         return cls(smtp_url=current_app.config["SMTP_URL"], rates=rates,
-                   max_attempts=_int_option("delivery.max_attempts", 1),
-                   retry_base=_int_option("delivery.retry_base_seconds"),
-                   pause_after=_int_option("delivery.pause_after_failures"),
+                   max_attempts=_int(options, "delivery.max_attempts", 1),
+                   retry_base=_int(options, "delivery.retry_base_seconds"),
+                   pause_after=_int(options, "delivery.pause_after_failures"),
                    batch_size=int(current_app.config["DELIVERY_BATCH_SIZE"]))
 
     def backoff(self, attempt: int) -> float:

@@ -37,7 +37,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_run_id_id', ['run_id', 'id'], unique=False)
         batch_op.create_index('ix_deliveries_run_status_id', ['run_id', 'status', 'id'], unique=False)
         batch_op.create_index('uq_deliveries_run_email', ['run_id', 'email'], unique=True, postgresql_ops={'email': 'text_pattern_ops'})
 
@@ -57,7 +56,6 @@ def downgrade():
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('uq_deliveries_run_email', postgresql_ops={'email': 'text_pattern_ops'})
         batch_op.drop_index('ix_deliveries_run_status_id')
-        batch_op.drop_index('ix_deliveries_run_id_id')
 
     op.drop_table('deliveries')
     # ### end Alembic commands ###

@@ -23,19 +23,32 @@ def _planned(run):
     work(max_jobs=1)
 
 
+def _once_after_first_batch(app, action):
+    """While the run sends, call ``action()`` once, right after its first batch is recorded."""
+    done = []
+
+    def callback(run_id, outcomes):
+        if not done:
+            done.append(run_id)
+            action()
+    app.extensions["herald_hooks"].add("delivery_results_recorded", callback)
+
+
 def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_client, smtp_sink, product):
     add_customers([(f"p{i:02d}@example.com", "P") for i in range(50)], product)
     run = make_run(products=[product])
     run_id, broadcast_id = run.id, run.broadcast_id
-    _planned(run)
-    work(max_jobs=1)  # one chunk of 20 goes out
     token = csrf_token(admin_client, f"/network/broadcasts/{broadcast_id}/runs/{run_id}")
-    response = admin_client.post(f"/network/broadcasts/{broadcast_id}/runs/{run_id}/pause",
-                                 data={"csrf_token": token}, follow_redirects=True)
-    assert response.status_code == 200 and b"Sending is paused" in response.data
+    pages = []
+    _once_after_first_batch(app, lambda: pages.append(admin_client.post(
+        f"/network/broadcasts/{broadcast_id}/runs/{run_id}/pause", data={"csrf_token": token},
+        follow_redirects=True)))
+    start(run)  # the admin presses Pause while the first chunk is being sent
+    assert pages[0].status_code == 200 and b"Sending is paused" in pages[0].data
     assert db.session.get(BroadcastRun, run_id).status == "paused"
+    assert len(smtp_sink.messages) == 10  # the batch in flight finished, then it stopped
     work()  # the waiting chunk jobs were withdrawn: nothing is sent while paused
-    assert len(smtp_sink.messages) == 20 and _statuses(db, run_id)["queued"] == 30
+    assert len(smtp_sink.messages) == 10 and _statuses(db, run_id) == {"sent": 10, "queued": 40}
 
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/resume",
                                  headers={"X-CSRFToken": token})
@@ -52,13 +65,14 @@ def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product)
     add_customers([(f"c{i:02d}@example.com", "C") for i in range(45)], product)
     run = make_run(products=[product])
     run_id = run.id
-    _planned(run)
-    work(max_jobs=1)
-    result = runner.invoke(args=["delivery", "cancel", str(run_id), "--yes"])
-    assert result.exit_code == 0, result.output
+    results = []
+    _once_after_first_batch(app, lambda: results.append(
+        runner.invoke(args=["delivery", "cancel", str(run_id), "--yes"])))
+    start(run)
+    assert results[0].exit_code == 0, results[0].output
     work()
-    assert _statuses(db, run_id) == {"sent": 20, "skipped": 25}
-    assert len(smtp_sink.messages) == 20
+    assert _statuses(db, run_id) == {"sent": 10, "skipped": 35}
+    assert len(smtp_sink.messages) == 10
     run = db.session.get(BroadcastRun, run_id)
     assert run.status == "cancelled" and run.broadcast.status == "cancelled" and run.finished_at
     assert set(db.session.scalars(select(Delivery.reason).where(Delivery.status == "skipped"))) == {"cancelled"}
@@ -115,8 +129,12 @@ def test_report_page_log_search_filter_pages_and_csv(app, db, admin_client, smtp
     first = re.findall(r"<tr><td>(r\d+@example.com)", page)
     assert len(first) == 50 and "Older" in page  # one page of 50 rows, newest first
     cursor = re.search(r"after=(\d+)", page).group(1)
-    second = re.findall(r"<tr><td>(r\d+@example.com)", admin_client.get(f"{base}?after={cursor}").get_data(as_text=True))
+    older = admin_client.get(f"{base}?after={cursor}").get_data(as_text=True)
+    second = re.findall(r"<tr><td>(r\d+@example.com)", older)
     assert len(second) == 10 and set(first) | set(second) == {f"r{i:03d}@example.com" for i in range(60)}
+    before = re.search(r"before=(\d+)", older).group(1)
+    newer = admin_client.get(f"{base}?before={before}").get_data(as_text=True)
+    assert re.findall(r"<tr><td>(r\d+@example.com)", newer) == first
     search = admin_client.get(base + "?q=R00").get_data(as_text=True)
     assert search.count('<tr><td>r00') == 10 and "r010@example.com" not in search
     failed = admin_client.get(base + "?status=failed").get_data(as_text=True)
