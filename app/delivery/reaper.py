@@ -93,10 +93,10 @@ def supervise(run_id: int, thorough: bool = False) -> str:
 
 
 def supervise_throttled(run_id: int, seconds: int = 10) -> None:
-    """``supervise`` at most once per ``seconds`` per run across all callers (page polls)."""
+    """A light ``supervise`` at most once per ``seconds`` per run across all callers (page polls)."""
     key = redis_store.key("delivery", "supervised", run_id)
     if redis_store.client.set(key, 1, nx=True, ex=seconds):
-        supervise(run_id, thorough=True)
+        supervise(run_id)
 
 
 def active_run_ids() -> list[int]:

