@@ -49,7 +49,7 @@ def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> Non
 def pause_run(run_id: int, reason: str = "Paused by an administrator.", commit: bool = True):
     """Stop sending after the batches in flight; queued rows wait for resume."""
     run = get_run(run_id, lock=True)
-    if run.status not in ("sending", "planning"):
+    if run.status != "sending":  # a run still planning starts sending only once it is planned
         raise RunStateError(f"Run {run_id} is {run.status}: only a sending run can be paused.")
     set_status(run, "paused", reason)
     if commit:
@@ -144,8 +144,8 @@ def run_action(run_id: int, action: str) -> str:
         pause_run(run_id)
         return "Sending is paused: batches in flight finish, the rest waits for Resume."
     if action == "resume":
-        resume_run(run_id)
-        return "Sending resumed."
+        run = resume_run(run_id)
+        return "Planning starts again." if run.status == "planning" else "Sending resumed."
     if action == "cancel":
         cancel_run(run_id)
         return "The run is cancelled: recipients not sent yet are skipped."

@@ -157,3 +157,16 @@ def test_customers_cannot_reach_reports_or_api(app, db, client, smtp_sink, produ
     login(client, make_user("someone@example.com"))
     assert client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}").status_code == 403
     assert client.get(f"/network/api/v1/delivery/runs/{run.id}").status_code == 403
+
+
+def test_a_run_stuck_in_planning_can_be_planned_again(app, db, runner, smtp_sink, product):
+    add_customers([("stuck@example.com", "S")], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    run.started_at = None  # as if the planning job had died before committing
+    db.session.commit()
+    assert runner.invoke(args=["delivery", "pause", str(run_id)]).exit_code == 1  # nothing to pause yet
+    assert runner.invoke(args=["delivery", "resume", str(run_id)]).exit_code == 0  # enqueues plan_run again
+    work()
+    assert smtp_sink.recipients() == ["stuck@example.com"]
+    assert db.session.get(BroadcastRun, run_id).status == "sent"
