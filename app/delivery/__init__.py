@@ -16,10 +16,11 @@ def init_app(app):
     from .api import bp as api_bp
     from .cli import delivery_cli
     from .settings import declare
-    from .views import bp
+    from .views import active_runs_panel, bp
 
     declare(app)
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.cli.add_command(delivery_cli)
     app.add_template_filter(duration, "delivery_duration")
+    app.extensions["herald_hooks"].add("network_dashboard_panels", active_runs_panel)

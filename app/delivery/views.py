@@ -3,6 +3,7 @@ the per-recipient log, duplicates, CSV export and the pause/resume/cancel/resend
 from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 
 from ..broadcasts.models import Broadcast, BroadcastRun
@@ -80,3 +81,13 @@ def control(broadcast_id, run_id, action):
         db.session.rollback()
         flash(str(error), "error")
     return redirect(url_for("delivery.run", broadcast_id=broadcast_id, run_id=run_id))
+
+
+def active_runs_panel(panels):
+    """``network_dashboard_panels`` filter: the runs sending or paused, linked to their reports."""
+    runs = db.session.scalars(select(BroadcastRun).where(BroadcastRun.status.in_(("sending", "paused")))
+                              .order_by(BroadcastRun.id.desc()).limit(10)).all()
+    if not runs:
+        return panels
+    html = Markup(render_template("delivery/dashboard_panel.html", runs=runs))
+    return [*panels, ("Broadcasts being sent", html)]

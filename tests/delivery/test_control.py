@@ -170,3 +170,13 @@ def test_a_run_stuck_in_planning_can_be_planned_again(app, db, runner, smtp_sink
     work()
     assert smtp_sink.recipients() == ["stuck@example.com"]
     assert db.session.get(BroadcastRun, run_id).status == "sent"
+
+
+def test_dashboard_lists_runs_being_sent(app, db, admin_client, smtp_sink, product):
+    add_customers([("d@example.com", "D")], product)
+    run = make_run(products=[product], subject="Dashboard news")
+    assert "Broadcasts being sent" not in admin_client.get("/network/").get_data(as_text=True)
+    _planned(run)
+    page = admin_client.get("/network/").get_data(as_text=True)
+    assert "Broadcasts being sent" in page and "Dashboard news" in page
+    assert f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}" in page
