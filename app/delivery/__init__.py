@@ -1,5 +1,26 @@
 """Delivery domain: planning runs into a per-recipient ledger, sending by RQ workers, reporting."""
 
 
+def duration(seconds) -> str:
+    """'1h05m', '3m20s', '45s' or '–' for an unknown number of seconds (a Jinja filter)."""
+    if seconds is None:
+        return "–"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
 def init_app(app):
-    """Nothing to register yet beyond the transport hooks declared in the catalogue."""
+    """Declare the delivery settings, register the run pages, the JSON API and ``flask delivery``."""
+    from . import jobs, models  # noqa: F401 - jobs: imported once here, not in every forked job
+    from .api import bp as api_bp
+    from .cli import delivery_cli
+    from .settings import declare
+    from .views import active_runs_panel, bp
+
+    declare(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
+    app.cli.add_command(delivery_cli)
+    app.add_template_filter(duration, "delivery_duration")
+    app.extensions["herald_hooks"].add("network_dashboard_panels", active_runs_panel)

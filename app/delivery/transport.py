@@ -4,14 +4,16 @@ Transports are pluggable: the ``mail_transports`` filter maps a URL scheme to a 
 plugin can add e.g. an HTTP API provider. Bundled: ``smtp://`` (``?starttls=1``), ``smtps://``.
 The local mail catcher of `make run` is reached with plain ``smtp://127.0.0.1:1025``.
 """
+import re
 import smtplib
-import socket
+import time
 import ssl
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
 TEMPORARY_CODES = {421, 450, 451, 452, 454}
 MAILBOX_CODES = {550, 551, 553}
+POLICY_STATUS_RE = re.compile(r"\s*5\.7\.\d+")
 
 
 @dataclass
@@ -32,8 +34,19 @@ class DeliveryError(Exception):
 
     @property
     def hard_bounce(self) -> bool:
-        """True when the reply says the mailbox does not exist or cannot take mail (550/551/553)."""
-        return self.code in MAILBOX_CODES
+        """True when the reply says the mailbox does not exist or cannot take mail (550/551/553).
+
+        An enhanced status of class 5.7 (relaying denied, policy, authentication) is about the
+        sender, not the mailbox, and is no bounce: a misconfigured relay must not suppress the list.
+        """
+        return self.code in MAILBOX_CODES and not POLICY_STATUS_RE.match(self.reply or "")
+
+
+class _NothingSent(Exception):
+    """The connection failed before any of the message's content was sent."""
+
+
+_DOT_RE = re.compile(rb"(?m)^\.")  # SMTP dot-stuffing
 
 
 class TemporaryFailure(DeliveryError):
@@ -100,7 +113,6 @@ class SMTPTransport:
             smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself (sendmail() would)
             if s.username:
                 smtp.login(s.username, s.password or "")
-            smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself
         except smtplib.SMTPResponseException as error:
             raise classify(error.smtp_code, error.smtp_error) from None
         except (OSError, smtplib.SMTPException) as error:
@@ -108,30 +120,73 @@ class SMTPTransport:
         return smtp
 
     def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
-        """Send one message to one recipient; raises TemporaryFailure or PermanentFailure."""
-        if self._smtp is None:
+        """Send one message to one recipient; raises TemporaryFailure or PermanentFailure.
+
+        Uses PIPELINING (RFC 2920) when the server offers it: MAIL, RCPT and DATA go in one write,
+        so a message costs two round trips instead of four. A reused connection that the server
+        closed while idle is re-opened once, but only when the message content was not sent yet
+        (so this can never send it twice).
+        """
+        if "\r" in envelope_from + recipient or "\n" in envelope_from + recipient:
+            raise PermanentFailure(501, "line breaks are not allowed in an address")
+        if not (envelope_from + recipient).isascii():
+            raise PermanentFailure(501, "non-ASCII addresses (SMTPUTF8) are not supported")
+        reused = self._smtp is not None
+        if not reused:
             self._smtp = self._connect()
-        smtp = self._smtp
         try:
-            code, reply = smtp.mail(envelope_from)
-            if code != 250:
-                smtp.rset()
-                raise classify(code, reply)
-            code, reply = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                smtp.rset()
-                raise classify(code, reply)
-            code, reply = smtp.data(message_bytes)
-            if code != 250:
-                raise classify(code, reply)
-            return SendResult(code, reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply))
-        except DeliveryError:
-            raise
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as error:
+            return self._transaction(message_bytes, envelope_from, recipient)
+        except _NothingSent as error:
+            self.close()
+            if not reused:
+                raise TemporaryFailure(421, f"connection lost: {error}") from None
+        self._smtp = self._connect()
+        try:
+            return self._transaction(message_bytes, envelope_from, recipient)
+        except _NothingSent as error:
             self.close()
             raise TemporaryFailure(421, f"connection lost: {error}") from None
-        except smtplib.SMTPResponseException as error:
-            raise classify(error.smtp_code, error.smtp_error) from None
+
+    def _envelope(self, envelope_from, recipient) -> list:
+        """Send MAIL, RCPT and DATA (pipelined when possible) and return their replies."""
+        smtp = self._smtp
+        if smtp.does_esmtp and smtp.has_extn("pipelining"):
+            smtp.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+            return [smtp.getreply(), smtp.getreply(), smtp.getreply()]
+        replies = [smtp.docmd("MAIL", f"FROM:<{envelope_from}>")]
+        if replies[0][0] == 250:
+            replies.append(smtp.docmd("RCPT", f"TO:<{recipient}>"))
+            if replies[1][0] in (250, 251):
+                replies.append(smtp.docmd("DATA"))
+        return replies
+
+    def _transaction(self, message_bytes, envelope_from, recipient) -> SendResult:
+        smtp = self._smtp
+        try:
+            replies = self._envelope(envelope_from, recipient)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise _NothingSent(error) from None
+        mail, rcpt, data = (replies + [(0, b"")] * 3)[:3]
+        refused = mail if mail[0] != 250 else rcpt if rcpt[0] not in (250, 251) else \
+            data if data[0] != 354 else None
+        try:
+            if refused is not None:
+                if data[0] == 354:  # a server that accepted DATA anyway: end the empty message
+                    smtp.send(b".\r\n")
+                    smtp.getreply()
+                smtp.rset()
+                raise classify(*refused)
+            smtp.send(_DOT_RE.sub(b"..", message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
+                      + b".\r\n")
+            code, reply = smtp.getreply()
+        except DeliveryError:
+            raise
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self.close()
+            raise TemporaryFailure(421, f"connection lost: {error}") from None
+        if code != 250:
+            raise classify(code, reply)
+        return SendResult(code, reply.decode(errors="replace"))
 
     def close(self) -> None:
         """Close the connection (QUIT when possible)."""
@@ -156,3 +211,43 @@ def make_transport(url: str):
 
 def _smtp_factory(url):
     return SMTPTransport(SMTPSettings.from_url(url))
+
+
+class TransportPool:
+    """A few open transports per URL, kept by one worker process between chunks.
+
+    A transport idle for longer than ``max_idle`` seconds is closed first (servers drop idle
+    clients); one that raised anything but a delivery error is dropped, never reused.
+    """
+
+    def __init__(self, size: int = 2, max_idle: float = 30.0):
+        self.size, self.max_idle = size, max_idle
+        self._idle: dict[str, list] = {}
+
+    def acquire(self, url: str):
+        """An open (or lazily opening) transport for ``url``."""
+        idle = self._idle.get(url, [])
+        while idle:
+            transport, since = idle.pop()
+            if time.monotonic() - since <= self.max_idle:
+                return transport
+            transport.close()
+        return make_transport(url)
+
+    def release(self, url: str, transport, healthy: bool = True) -> None:
+        """Give ``transport`` back (or close it when the pool is full or it is not healthy)."""
+        idle = self._idle.setdefault(url, [])
+        if healthy and len(idle) < self.size:
+            idle.append((transport, time.monotonic()))
+        else:
+            transport.close()
+
+    def close_all(self) -> None:
+        """Close every idle transport."""
+        for idle in self._idle.values():
+            for transport, _ in idle:
+                transport.close()
+        self._idle.clear()
+
+
+pool = TransportPool()

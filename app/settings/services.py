@@ -17,6 +17,7 @@ class SettingSpec:
     help: str = ""
     type: str = "str"  # str, int, float, bool, text
     owner: str = "core"
+    validate: Any = None  # optional callable(value) -> value, raising ValueError with a message
 
 
 class SettingsRegistry:
@@ -59,7 +60,13 @@ def set_option(key: str, value) -> None:
 
 
 def coerce(spec: SettingSpec, raw: str):
-    """Turn a submitted form string into the setting's type; raises ValueError with a message."""
+    """Turn a submitted form string into the setting's type (then ``spec.validate`` it, if set);
+    raises ValueError with a message."""
+    value = _coerce_type(spec, raw)
+    return spec.validate(value) if spec.validate is not None else value
+
+
+def _coerce_type(spec: SettingSpec, raw: str):
     raw = (raw or "").strip()
     if spec.type == "bool":
         return raw.lower() in {"1", "on", "true", "yes"}

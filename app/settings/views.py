@@ -19,6 +19,8 @@ def index():
     if request.method == "POST" and form.validate_on_submit():
         values = {}
         for spec in specs:
+            if spec.key not in request.form:  # a partial form (or a newer setting) keeps its value
+                continue
             try:
                 values[spec.key] = coerce(spec, request.form.get(spec.key, ""))
             except ValueError as error:
@@ -29,7 +31,8 @@ def index():
             db.session.commit()
             flash("Settings saved.", "success")
             return redirect(url_for("settings.index"))
-    groups = [(owner, [(s, request.form.get(s.key) if errors else get_option(s.key)) for s in items])
+    shown = (lambda s: request.form.get(s.key, get_option(s.key))) if errors else (lambda s: get_option(s.key))
+    groups = [(owner, [(s, shown(s)) for s in items])
               for owner, items in groupby(specs, key=lambda s: s.owner)]
     return render_template("settings/index.html", form=form, groups=groups, errors=errors), \
         (400 if errors else 200)

@@ -1,9 +1,7 @@
-"""Read-only access to the delivery engine's ``deliveries`` ledger, reflected lazily.
+"""Read-only access to the delivery engine's ``deliveries`` ledger.
 
-The ledger belongs to the delivery domain. Tracking only reads it (to match a bounce to the
-delivery and run it came from, and to count sends for the report), so it reflects the table when
-it exists instead of importing a model: everything here answers "nothing known" while the table
-is missing, and works unchanged once the delivery engine has created it.
+The ledger belongs to the delivery domain; tracking only reads it, to match a bounce to the
+delivery and run it came from and to count sends for the report.
 """
 from dataclasses import dataclass
 
@@ -26,15 +24,10 @@ class DeliveryRef:
 
 
 def deliveries_table() -> Table | None:
-    """The reflected ``deliveries`` table, or None while it does not exist (cached per context)."""
-    table = g.get("_tracking_deliveries")
-    if table is not None:
-        return table
-    if not inspect(db.engine).has_table("deliveries"):
-        return None
-    table = Table("deliveries", MetaData(), autoload_with=db.engine)
-    g._tracking_deliveries = table
-    return table
+    """The delivery engine's ``deliveries`` table (tracking only reads it)."""
+    from ..delivery.models import Delivery
+
+    return Delivery.__table__
 
 
 def bare_message_id(value: str | None) -> str | None:

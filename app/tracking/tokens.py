@@ -51,3 +51,20 @@ def _default_mailbox() -> str:
     address = sender.split("<", 1)[-1].rstrip(">").strip()
     local, _, domain = address.partition("@")
     return f"unsubscribe@{domain or 'localhost'}"
+
+
+class UnsubscribeLinks:
+    """Makes both List-Unsubscribe forms for many addresses with one serializer (bulk senders)."""
+
+    def __init__(self):
+        from ..settings.services import get_option
+
+        mailbox = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
+        self._serializer = _serializer("unsubscribe")
+        self._base = f"{current_app.config['BASE_URL']}/u/"
+        self._mailto = f"mailto:{mailbox}?subject=unsubscribe%20"
+
+    def __call__(self, email: str, run_id: int | None) -> tuple[str, str]:
+        """(https, mailto) for ``email`` in run ``run_id``, from one token."""
+        token = self._serializer.dumps([email, run_id])
+        return self._base + token, self._mailto + token

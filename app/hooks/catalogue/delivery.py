@@ -6,3 +6,25 @@ mail_transports = HookSpec("mail_transports", "filter", """Filters the mail tran
 Value: a dict ``{scheme: factory}``, ``factory(url)`` returning an object with
 ``send(message_bytes, envelope_from, recipient) -> SendResult`` (raising TemporaryFailure or
 PermanentFailure from ``app.delivery.transport``) and ``close()``. Returns the dict.""")
+
+delivery_message = HookSpec("delivery_message", "filter", """Filters each outgoing broadcast
+message before it is turned into bytes (called only when a callback is registered).
+
+Value: an ``OutgoingMessage`` (``app.delivery.rendering``) with ``recipient`` (delivery_id,
+email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (set it for VERP),
+``headers`` (a list of ``(name, value)``; values must be ASCII or RFC 2047-encoded, one line or
+folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""")
+
+delivery_run_status_changed = HookSpec("delivery_run_status_changed", "action", """Fired when a
+broadcast run changes status (sending, paused, sent, cancelled, failed), inside the transaction
+that changes it.
+
+Arguments: ``run`` (the BroadcastRun, new status set, ``status_reason`` explaining pauses) and
+``previous`` (the old status). Returns nothing.""")
+
+delivery_results_recorded = HookSpec("delivery_results_recorded", "action", """Fired after a
+sending job has committed a batch of outcomes (called only when a callback is registered).
+
+Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
+``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``bounce`` (True for
+a mailbox-level 5xx that suppressed the address). Returns nothing.""")

@@ -1,0 +1,58 @@
+"""JSON API of the delivery engine: a run's progress and its controls.
+
+Served at /network/api/v1/delivery/... with the admin session (super admins only, enforced for
+all of /network/), because API keys are not in the core yet. Session POSTs need the CSRF token
+in an ``X-CSRFToken`` header (the page's ``<meta name="csrf-token">``). When the API-key decorator
+exists, register this blueprint under /api/v1 with it and exempt it from CSRF.
+"""
+from flask import Blueprint, jsonify
+from werkzeug.exceptions import HTTPException
+
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db
+from . import progress
+from .reaper import supervise_throttled
+from .services import ACTIONS, RunStateError, run_action
+
+bp = Blueprint("delivery_api", __name__, url_prefix="/network/api/v1/delivery")
+
+
+@bp.errorhandler(HTTPException)
+def json_error(error):
+    """Errors of this API are JSON: ``{"error": message}`` with the HTTP status."""
+    return jsonify(error=error.description, status=error.code), error.code
+
+
+def _snapshot(run_id):
+    run = db.session.get(BroadcastRun, run_id)
+    if run is None:
+        return None
+    return progress.snapshot(run)
+
+
+@bp.route("/runs/<int:run_id>")
+def run_progress(run_id):
+    """A run's progress: status, counts by status, sent of total, current rate, seconds left."""
+    if db.session.get(BroadcastRun, run_id) is None:
+        return jsonify(error=f"There is no broadcast run {run_id}.", status=404), 404
+    supervise_throttled(run_id)  # polling an active run also heals it (reaper, lost chunks)
+    db.session.expire_all()
+    return jsonify(_snapshot(run_id))
+
+
+@bp.route("/runs/<int:run_id>/<action>", methods=["POST"])
+def run_control(run_id, action):
+    """Pause, resume, cancel or resend-unknown; answers the message and the new progress."""
+    if action not in ACTIONS:
+        return jsonify(error=f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.",
+                       status=404), 404
+    try:
+        message = run_action(run_id, action)
+    except LookupError as error:
+        db.session.rollback()
+        return jsonify(error=str(error), status=404), 404
+    except RunStateError as error:
+        db.session.rollback()
+        return jsonify(error=str(error), status=409), 409
+    db.session.expire_all()
+    return jsonify(message=message, run=_snapshot(run_id))

@@ -1,0 +1,104 @@
+"""``flask delivery``: a run's status, pause/resume/cancel/resend-unknown, a live progress bar,
+and the supervisor pass (reaper) for cron."""
+import time
+
+import click
+from flask.cli import AppGroup
+
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db
+from . import duration, progress
+from .reaper import active_run_ids, supervise
+from .services import RunStateError, run_action
+
+delivery_cli = AppGroup("delivery", help="Broadcast e-mail delivery: progress and control of runs.")
+
+
+def _run(run_id) -> BroadcastRun:
+    db.session.expire_all()
+    run = db.session.get(BroadcastRun, run_id)
+    if run is None:
+        raise click.ClickException(f"There is no broadcast run {run_id}.")
+    return run
+
+
+@delivery_cli.command("status")
+@click.argument("run_id", type=int)
+def status_command(run_id):
+    """Show a run's status, progress and counts by status."""
+    snap = progress.snapshot(_run(run_id))
+    click.echo(f"Run {run_id} (broadcast {snap['broadcast_id']}): {snap['status']}")
+    if snap["status_reason"]:
+        click.echo(f"  {snap['status_reason']}")
+    click.echo(f"  sent {snap['sent']} of {snap['total']} ({snap['percent']}%), "
+               f"{snap['rate']}/s, time left {duration(snap['eta_seconds'])}, excluded {snap['excluded']}")
+    for name, count in snap["counts"].items():
+        click.echo(f"  {name:9} {count:>9}")
+
+
+def _control(action, run_id):
+    _run(run_id)
+    try:
+        click.echo(run_action(run_id, action))
+    except RunStateError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error))
+
+
+@delivery_cli.command("pause")
+@click.argument("run_id", type=int)
+def pause_command(run_id):
+    """Pause a sending run."""
+    _control("pause", run_id)
+
+
+@delivery_cli.command("resume")
+@click.argument("run_id", type=int)
+def resume_command(run_id):
+    """Resume a paused run."""
+    _control("resume", run_id)
+
+
+@delivery_cli.command("cancel")
+@click.argument("run_id", type=int)
+@click.confirmation_option(prompt="Cancel this run? Recipients not sent yet will be skipped.")
+def cancel_command(run_id):
+    """Cancel a run for good."""
+    _control("cancel", run_id)
+
+
+@delivery_cli.command("resend-unknown")
+@click.argument("run_id", type=int)
+@click.confirmation_option(prompt="Their message may already have been delivered. Send again?")
+def resend_unknown_command(run_id):
+    """Queue again the recipients whose outcome is unknown (a worker died while sending)."""
+    _control("resend-unknown", run_id)
+
+
+@delivery_cli.command("watch")
+@click.argument("run_id", type=int)
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
+def watch_command(run_id, interval):
+    """Follow a run with a progress bar until it is finished or paused."""
+    snap = progress.snapshot(_run(run_id))
+    with click.progressbar(length=max(1, snap["total"]), label=f"Run {run_id}",
+                           show_pos=True, item_show_func=lambda item: item) as bar:
+        shown = 0
+        while True:
+            snap = progress.snapshot(_run(run_id))
+            bar.update(max(0, snap["processed"] - shown), f"{snap['rate']}/s, left {duration(snap['eta_seconds'])}")
+            shown = max(shown, snap["processed"])
+            if snap["finished"] or snap["status"] == "paused":
+                break
+            time.sleep(interval)
+    click.echo(f"Run {run_id} is {snap['status']}: sent {snap['sent']} of {snap['total']}"
+               + (f" ({snap['status_reason']})" if snap["status_reason"] else ""))
+
+
+@delivery_cli.command("supervise")
+@click.argument("run_id", type=int, required=False)
+def supervise_command(run_id):
+    """Reap rows left in sending by dead workers, re-send lost chunks, finish settled runs
+    (all active runs when no RUN_ID; safe to run from cron)."""
+    for item in [run_id] if run_id else active_run_ids():
+        click.echo(f"Run {item}: {supervise(item, thorough=True)}")

@@ -1,0 +1,146 @@
+"""RQ jobs of the delivery engine: plan a run, dispatch its chunks, send a chunk, retry deferred
+rows, and watch a run. Enqueue by dotted path on the ``delivery`` queue.
+
+The broadcasts domain starts a send with
+``enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")``.
+"""
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from rq import get_current_job
+from sqlalchemy import select
+
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db, redis_store
+from ..jobs import get_queue
+from ..utils import utcnow
+from . import chunks, reaper
+from .models import Delivery
+from .planning import chunk_ranges, plan
+from .sending import Sender
+from .services import finish_if_done, pause_run, set_status
+
+log = logging.getLogger(__name__)
+
+
+def plan_run(run_id: int) -> str:
+    """Freeze the run's audience into the ledger, then start sending it (a second call is a no-op)."""
+    run = db.session.get(BroadcastRun, run_id)
+    if run is None or run.status != "planning":
+        return "not planning"
+    if run.broadcast.kind != "email":
+        log.info("run %s belongs to a %s broadcast: nothing to deliver", run_id, run.broadcast.kind)
+        return "not an e-mail"
+    result = plan(run)
+    if not result.planned:
+        db.session.rollback()
+        return "already planned"
+    set_status(run, "sending")
+    db.session.commit()
+    log.info("run %s planned: %s to send, %s excluded", run_id, result.total, result.excluded)
+    _schedule_watch(run_id)
+    return dispatch_run(run_id)
+
+
+def dispatch_run(run_id: int) -> str:
+    """Enqueue chunk jobs for every queued row of a sending run, and a retry for deferred ones."""
+    run = db.session.get(BroadcastRun, run_id)
+    if run is None or run.status != "sending":
+        return "not sending"
+    count = chunks.dispatch(run_id, chunk_ranges(run_id))
+    reaper.retry_overdue(run_id)
+    if not count:
+        finish_if_done(run_id)
+    _schedule_watch(run_id)
+    return f"{count} chunk(s)"
+
+
+def _deadline() -> float:
+    return time.monotonic() + float(current_app.config["DELIVERY_JOB_SECONDS"])
+
+
+def _send(sender: Sender, where: list) -> str:
+    """Run ``sender`` over ``where``; an unexpected error pauses the run with the reason."""
+    try:
+        return sender.run(where)
+    except Exception as error:
+        db.session.rollback()
+        log.exception("run %s: sending failed", sender.run_id)
+        try:
+            pause_run(sender.run_id, f"Paused after an error in the delivery engine: {error}"[:500])
+        except (LookupError, ValueError):
+            db.session.rollback()
+        raise
+    finally:
+        if sender.earliest_retry is not None:
+            chunks.schedule_retry(sender.run_id, sender.earliest_retry)
+            sender.earliest_retry = None
+
+
+def send_chunk(run_id: int, lo: int, hi: int) -> str:
+    """Send the queued rows with ids lo..hi of a run, in batches, then take over the run's next
+    waiting chunks (saving a job each) until its time box ends; a later chunk gets a fresh job."""
+    job = get_current_job()
+    with chunks.Lease() as lease:
+        if not chunks.chunk_started(run_id, lo, hi, lease.token, job.id if job else ""):
+            return "taken over by another job"
+        sender = Sender(run_id, lease.token, deadline=_deadline())
+        try:
+            while True:
+                try:
+                    reason = _send(sender, [Delivery.id.between(lo, hi), Delivery.status == "queued"])
+                finally:
+                    chunks.chunk_finished(run_id, lo, hi, lease.token)
+                taken = chunks.take_waiting(run_id, lease.token) if reason == "done" else None
+                if taken is None:
+                    break
+                lo, hi = taken
+        finally:
+            sender.close()
+    if reason == "timeup":  # continue in a fresh job so other runs get their turn
+        chunks.dispatch(run_id, [(lo, hi)])
+    else:
+        reaper.supervise(run_id)
+    return reason
+
+
+def retry_deferred(run_id: int) -> str:
+    """Send the run's deferred rows whose next attempt is due."""
+    chunks.retry_started(run_id)
+    with chunks.Lease() as lease:
+        sender = Sender(run_id, lease.token, deadline=_deadline())
+        try:
+            reason = _send(sender, [Delivery.status == "deferred", Delivery.next_attempt_at <= utcnow()])
+        finally:
+            sender.close()
+    if reason == "timeup":
+        chunks.schedule_retry(run_id, utcnow())
+    reaper.supervise(run_id)
+    return reason
+
+
+def watch_run(run_id: int) -> str:
+    """The periodic watchdog of an active run: reap, repair, finish; reschedules itself."""
+    status = reaper.supervise(run_id, thorough=True)
+    if status in ("sending", "paused") or (status is not None and _has_sending(run_id)):
+        _schedule_watch(run_id)
+    return status or "gone"
+
+
+def _has_sending(run_id: int) -> bool:
+    found = db.session.scalar(select(Delivery.id).where(Delivery.run_id == run_id,
+                                                        Delivery.status == "sending").limit(1))
+    db.session.rollback()
+    return found is not None
+
+
+def _schedule_watch(run_id: int) -> None:
+    """One pending watchdog per run (a Redis flag keeps repeated scheduling from piling up)."""
+    seconds = int(current_app.config["DELIVERY_WATCH_SECONDS"])
+    key = redis_store.key("delivery", "watch", run_id)
+    if redis_store.client.set(key, 1, nx=True, ex=max(1, seconds - 1)):
+        get_queue("delivery").enqueue_in(timedelta(seconds=seconds), "app.delivery.jobs.watch_run",
+                                         run_id, job_timeout=600)
+

@@ -1,0 +1,107 @@
+"""Planning a run: its audience frozen into the delivery ledger by set-based SQL, then cut in chunks.
+
+No recipient passes through Python: one ``INSERT ... SELECT`` writes a row per unique address
+(the customer with the lowest id wins), queued or skipped with the suppression's reason; a second
+writes the customers left out as duplicates. ``UNIQUE (run_id, email)`` with ON CONFLICT DO
+NOTHING makes planning twice a no-op, on SQLite and PostgreSQL alike.
+"""
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import and_, case, func, literal, select, text, true, update
+
+from ..broadcasts.audience import targeted_customers, unique_recipients
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db
+from ..tracking.models import Suppression
+from ..utils import utcnow
+from .models import Delivery, DeliveryDuplicate
+
+
+@dataclass
+class PlanResult:
+    """What a planning did: rows to send, exclusions, and whether this call planned at all."""
+    planned: bool
+    total: int = 0
+    excluded: int = 0
+
+
+def upsert(table):
+    """An INSERT for the current database that supports ``on_conflict_do_nothing``."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _claim_planning(run_id: int) -> bool:
+    """Take the run for planning (one planner wins even when the job runs twice at once)."""
+    result = db.session.execute(update(BroadcastRun)
+                                .where(BroadcastRun.id == run_id, BroadcastRun.status == "planning",
+                                       BroadcastRun.started_at.is_(None))
+                                .values(started_at=utcnow()))
+    return result.rowcount == 1
+
+
+def _insert_ledger(run) -> None:
+    recipients = unique_recipients(run.broadcast).subquery("recipients")
+    rows = (select(literal(run.id), recipients.c.customer_id, recipients.c.email,
+                   case((Suppression.reason.is_(None), "queued"), else_="skipped"),
+                   Suppression.reason, literal(0))
+            .select_from(recipients.outerjoin(Suppression, Suppression.email == recipients.c.email))
+            .where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+            .order_by(recipients.c.email))  # the unique index then grows in order, not at random
+    db.session.execute(upsert(Delivery.__table__)
+                       .from_select(["run_id", "customer_id", "email", "status", "reason", "attempts"],
+                                    rows)
+                       .on_conflict_do_nothing(index_elements=["run_id", "email"]))
+
+
+def _insert_duplicates(run) -> None:
+    targeted = targeted_customers(run.broadcast).subquery("targeted")
+    rows = (select(literal(run.id), targeted.c.id, targeted.c.email)
+            .join(Delivery, and_(Delivery.run_id == run.id, Delivery.email == targeted.c.email))
+            .where(targeted.c.id != Delivery.customer_id))
+    db.session.execute(upsert(DeliveryDuplicate.__table__)
+                       .from_select(["run_id", "customer_id", "email"], rows)
+                       .on_conflict_do_nothing(index_elements=["run_id", "customer_id"]))
+
+
+def count_status(run_id: int, status: str) -> int:
+    """How many ledger rows of the run have ``status`` (index-only)."""
+    return db.session.scalar(select(func.count()).select_from(Delivery)
+                             .where(Delivery.run_id == run_id, Delivery.status == status))
+
+
+def plan(run: BroadcastRun) -> PlanResult:
+    """Freeze the run's audience into the ledger and set its totals; the caller commits.
+
+    Returns ``planned=False`` when the run was already planned (or is being planned elsewhere).
+    """
+    if not _claim_planning(run.id):
+        return PlanResult(False)
+    if db.engine.dialect.name == "postgresql":  # sort and hash a million addresses in memory
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    _insert_ledger(run)
+    _insert_duplicates(run)
+    duplicates = db.session.scalar(select(func.count()).select_from(DeliveryDuplicate)
+                                   .where(DeliveryDuplicate.run_id == run.id))
+    run.total = count_status(run.id, "queued")
+    run.excluded = count_status(run.id, "skipped") + duplicates
+    return PlanResult(True, run.total, run.excluded)
+
+
+def chunk_ranges(run_id: int, status: str = "queued", size: int | None = None) -> list:
+    """Id ranges (lo, hi) of the run's rows in ``status``, ``size`` rows each (the last fewer)."""
+    size = int(size or current_app.config["DELIVERY_CHUNK_SIZE"])
+    numbered = (select(Delivery.id, func.row_number().over(order_by=Delivery.id).label("rn"))
+                .where(Delivery.run_id == run_id, Delivery.status == status).subquery())
+    starts = db.session.scalars(select(numbered.c.id).where((numbered.c.rn - 1) % size == 0)
+                                .order_by(numbered.c.id)).all()
+    if not starts:
+        return []
+    last = db.session.scalar(select(func.max(Delivery.id))
+                             .where(Delivery.run_id == run_id, Delivery.status == status))
+    ends = [start - 1 for start in starts[1:]] + [last]
+    return list(zip(starts, ends))

@@ -1,0 +1,114 @@
+"""The network-wide sending rate: exact limits such as "14/s" or "30/min", paced through Redis.
+
+Every worker on every machine reserves send slots from one Lua script that keeps, per limit, the
+time of the next free slot (GCRA with no burst). Slots are spaced exactly ``period / count`` apart
+on Redis's clock, so "14/s" is 14 messages a second and "30/min" one every two seconds, however
+many workers share the limit. A worker reserves up to one second of slots per call.
+"""
+import re
+import time
+from dataclasses import dataclass
+
+from ..extensions import redis_store
+
+UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
+         "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
+UNIT_NAMES = {1: "s", 60: "min", 3600: "h", 86400: "day"}
+RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:(?:/|per)\s*([a-z]+?)s?)?$")
+RESERVE_HORIZON = 1.0  # seconds of slots one call may reserve
+
+RESERVE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = tonumber(ARGV[1])
+local start, spacing = now, 0
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat > start then start = tat end
+  local interval = tonumber(ARGV[i + 1])
+  if interval > spacing then spacing = interval end
+end
+local tat = start + n * spacing
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%.0f', tat), 'PX', math.floor((tat - now) / 1000) + 1000)
+end
+return {math.floor(start - now), math.floor(spacing)}
+"""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` messages per ``period`` seconds."""
+    count: float
+    period: int
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two messages."""
+        return self.period / self.count
+
+    def __str__(self):
+        return f"{self.count:g}/{UNIT_NAMES.get(self.period, str(self.period) + 's')}"
+
+
+def parse_rate(text, default_period: int = 1) -> Rate | None:
+    """Parse "14/s", "30/min", "10000/h", "2 per second" or a bare number (per ``default_period``).
+
+    Empty means no limit (None). Raises ValueError with a message for anything else.
+    """
+    text = (str(text) if text is not None else "").strip().lower()
+    if not text or text == "0":
+        return None
+    match = RATE_RE.match(text)
+    unit = match.group(2) if match else None
+    if not match or (unit is not None and unit not in UNITS):
+        raise ValueError(f"{text!r} is not a rate: write a number per unit, e.g. 14/s, 30/min "
+                         "or 10000/h (empty for no limit).")
+    count = float(match.group(1))
+    if count <= 0:
+        raise ValueError("A rate must be more than zero (leave it empty for no limit).")
+    return Rate(count, UNITS[unit] if unit else default_period)
+
+
+def rate_validator(default_period: int):
+    """A settings validator that normalises a rate string (raising ValueError when invalid)."""
+    def validate(value):
+        rate = parse_rate(value, default_period)
+        return str(rate) if rate else ""
+    return validate
+
+
+class RateLimiter:
+    """Paces one worker's sends against the shared limits; ``wait()`` before every message."""
+
+    def __init__(self, rates: dict):
+        self.rates = {name: rate for name, rate in rates.items() if rate is not None}
+        self.keys = [redis_store.key("delivery", "ratelimit", name) for name in self.rates]
+        self.intervals = [str(int(rate.interval * 1_000_000)) for rate in self.rates.values()]
+        self.slots: list[float] = []  # monotonic times of reserved slots, oldest first
+        if self.rates:
+            self._script = redis_store.client.register_script(RESERVE_SCRIPT)
+            self._per_call = max(1, int(RESERVE_HORIZON / max(r.interval for r in self.rates.values())))
+
+    @property
+    def active(self) -> bool:
+        """True when any limit is set."""
+        return bool(self.rates)
+
+    def reserve(self, wanted: int) -> None:
+        """Reserve up to ``wanted`` slots (at most a second's worth) from the shared limits."""
+        count = max(1, min(wanted, self._per_call))
+        offset_us, spacing_us = self._script(keys=self.keys, args=[count, *self.intervals])
+        first = time.monotonic() + int(offset_us) / 1_000_000
+        spacing = int(spacing_us) / 1_000_000
+        self.slots.extend(first + index * spacing for index in range(count))
+
+    def wait(self, remaining: int = 1) -> None:
+        """Block until this worker may send its next message (``remaining``: how many are left)."""
+        if not self.rates:
+            return
+        if not self.slots:
+            self.reserve(remaining)
+        delay = self.slots.pop(0) - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)

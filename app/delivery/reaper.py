@@ -1,0 +1,105 @@
+"""The reaper and supervisor: rows left in ``sending`` by dead jobs become unknown, lost chunks
+are sent again, and a run whose rows are all settled is finished.
+
+A row is never re-sent by the reaper: ``unknown`` means the SMTP transaction may or may not have
+happened. Only an administrator's "resend unknown" queues such rows again. Runs after every chunk
+job, from the periodic ``watch_run`` job, from ``flask delivery supervise`` and when the run page
+polls its progress.
+"""
+import logging
+
+from sqlalchemy import select, update
+
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db, redis_store
+from ..utils import utcnow
+from . import chunks
+from .models import Delivery
+from .planning import chunk_ranges, count_status
+from .services import finish_if_done
+
+log = logging.getLogger(__name__)
+UNKNOWN_REPLY = "outcome unknown: the worker stopped between marking this row sending and recording the reply"
+
+
+def reap(run_id: int) -> int:
+    """Report the rows held in ``sending`` by jobs that are no longer alive as unknown."""
+    tokens = set(db.session.scalars(select(Delivery.claim).distinct()
+                                    .where(Delivery.run_id == run_id, Delivery.status == "sending")))
+    dead = tokens - chunks.live_tokens(tokens - {None})
+    if not dead:
+        db.session.rollback()
+        return 0
+    reaped = 0
+    for token in dead:
+        condition = Delivery.claim.is_(None) if token is None else Delivery.claim == token
+        reaped += db.session.execute(
+            update(Delivery).where(Delivery.run_id == run_id, Delivery.status == "sending", condition)
+            .values(status="unknown", reply=UNKNOWN_REPLY)
+            .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if reaped:
+        log.warning("run %s: %s row(s) left in sending by a dead worker are now unknown", run_id, reaped)
+    return reaped
+
+
+def repair(run_id: int, check_waiting: bool = False) -> int:
+    """Send again the chunks whose job died; with ``check_waiting`` also those whose waiting RQ job
+    is gone, and any queued rows no chunk covers. Returns how many chunks were dispatched."""
+    registered = chunks.registered_chunks(run_id)
+    running = {value[2:] for value in registered.values() if value.startswith("r:")}
+    alive = chunks.live_tokens(running)
+    lost = []
+    for (lo, hi), value in registered.items():
+        dead = (value[2:] not in alive) if value.startswith("r:") else (
+            check_waiting and not chunks.waiting_job_alive(value))
+        if dead:
+            chunks.forget_chunk(run_id, lo, hi)
+            lost.append((lo, hi))
+    dispatched = chunks.dispatch(run_id, lost)
+    if check_waiting and len(lost) == len(registered) and count_status(run_id, "queued"):
+        dispatched += chunks.dispatch(run_id, chunk_ranges(run_id))
+    db.session.rollback()
+    return dispatched
+
+
+def retry_overdue(run_id: int) -> None:
+    """Schedule a retry when deferred rows are due and no retry job is scheduled."""
+    due = db.session.scalar(select(Delivery.next_attempt_at)
+                            .where(Delivery.run_id == run_id, Delivery.status == "deferred")
+                            .order_by(Delivery.next_attempt_at).limit(1))
+    db.session.rollback()
+    if due is not None and not chunks.retry_scheduled(run_id):
+        chunks.schedule_retry(run_id, max(due, utcnow()))
+
+
+def supervise(run_id: int, thorough: bool = False) -> str:
+    """Reap, repair and finish one run; returns its status afterwards.
+
+    ``thorough`` (the periodic watchdog) also checks waiting RQ jobs and overdue retries.
+    """
+    status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
+    if status is None or status == "planning":
+        db.session.rollback()
+        return status
+    reap(run_id)
+    if status == "sending":
+        repair(run_id, check_waiting=thorough)
+        if thorough:
+            retry_overdue(run_id)
+        if finish_if_done(run_id):
+            status = "sent"
+    return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
+
+
+def supervise_throttled(run_id: int, seconds: int = 10) -> None:
+    """A light ``supervise`` at most once per ``seconds`` per run across all callers (page polls)."""
+    key = redis_store.key("delivery", "supervised", run_id)
+    if redis_store.client.set(key, 1, nx=True, ex=seconds):
+        supervise(run_id)
+
+
+def active_run_ids() -> list[int]:
+    """Runs that are planning, sending or paused."""
+    return list(db.session.scalars(select(BroadcastRun.id).where(
+        BroadcastRun.status.in_(("sending", "paused"))).order_by(BroadcastRun.id)))

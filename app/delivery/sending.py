@@ -1,0 +1,276 @@
+"""Sending claimed ledger rows: a small batch is committed as ``sending``, sent, then recorded.
+
+Each cycle is one transaction: record the previous batch's outcomes, check the run still sends,
+claim the next batch (``UPDATE ... RETURNING`` from queued or due deferred rows, so a row is
+claimed once however many workers race) and commit it before any SMTP transaction starts. If the
+worker dies, only that batch is left in ``sending``, for the reaper to report as unknown.
+"""
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import bindparam, literal_column, null, select, text, update
+
+from ..broadcasts.content import placeholders_in
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db
+from ..hooks import do_action, registry
+from ..network.models import Customer, Site
+from ..tracking.models import Suppression
+from ..utils import utcnow
+from . import progress
+from .models import Delivery
+from .planning import upsert
+from .ratelimit import RateLimiter
+from .rendering import MessageFactory, Recipient
+from .settings import SendPolicy
+from .transport import DeliveryError, TemporaryFailure, pool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Claimed:
+    """A row this job holds in ``sending``; ``previous`` is the status it was claimed from."""
+    recipient: Recipient
+    attempts: int
+    previous: str
+    next_attempt_at: object = None
+
+
+@dataclass
+class Outcome:
+    """The result of one attempt, waiting to be written with the next batch."""
+    id: int
+    email: str
+    status: str
+    code: int | None
+    reply: str
+    message_id: str | None = None
+    sent_at: object = None
+    next_attempt_at: object = None
+    bounce: bool = False
+
+
+@dataclass
+class Sender:
+    """Sends rows of one run for one job (holding lease ``token``) until ``deadline``.
+
+    ``run(where)`` may be called several times (one chunk after another): the compiled message,
+    the SMTP connection and the policy are reused; ``close()`` gives the connection back.
+    """
+    run_id: int
+    token: str
+    deadline: float | None = None
+    policy: SendPolicy = field(default_factory=SendPolicy.current)
+    stop_reason: str = ""
+    earliest_retry: object = None
+    outcomes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.limiter = RateLimiter(self.policy.rates)
+        self.factory, self.needs_site = None, False
+        self.transport = None
+        self.where: list = []
+        self.batch: list[Claimed] = []
+        self.position, self.in_smtp = 0, False
+
+    # -- the loop -----------------------------------------------------------
+    def run(self, where: list) -> str:
+        """Send the rows matched by ``where`` (conditions on Delivery) until none is left, the run
+        stops, or the time box ends; returns why it ended ("done", "stopped", "timeup")."""
+        self.where = where
+        if self.factory is None:
+            run = db.session.get(BroadcastRun, self.run_id)
+            self.factory = MessageFactory(run, run.broadcast)
+            self.needs_site = "site_url" in placeholders_in(run.broadcast.subject + run.broadcast.body_html)
+            db.session.commit()
+        try:
+            while self._next_batch():
+                self._send_batch()
+            return self.stop_reason
+        except BaseException:
+            self._recover()
+            raise
+
+    def close(self) -> None:
+        """Give the SMTP connection back to the pool (dropped if a transaction was cut short)."""
+        if self.transport is not None:
+            pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
+            self.transport = None
+
+    def _next_batch(self) -> bool:
+        pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
+        written = self._write_outcomes()
+        if pause_reason:
+            from .services import pause_run
+            pause_run(self.run_id, pause_reason, commit=False)
+        self.batch, self.position = [], 0
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.stop_reason = "timeup"
+        else:
+            self.batch = self._claim()
+            self.stop_reason = "" if self.batch else self._why_nothing()
+        db.session.commit()
+        self._after_commit(written)
+        return bool(self.batch)
+
+    def _why_nothing(self) -> str:
+        status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
+        return "done" if status == "sending" else "stopped"
+
+    def _claim(self) -> list[Claimed]:
+        """Claim the next batch in one round trip: the UPDATE returns each row with the customer's
+        name, first site and any suppression added since planning (scalar subqueries)."""
+        ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
+               .order_by(Delivery.id).limit(self.policy.batch_size))
+        if db.engine.dialect.name == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
+        # claim more rows than the batch.
+        claimable = ids.cte("claimable")
+        sending = select(BroadcastRun.id).where(BroadcastRun.id == self.run_id,
+                                                BroadcastRun.status == "sending").exists()
+        rows = db.session.execute(
+            update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
+            .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
+                    last_attempt_at=utcnow())
+            .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
+                       Delivery.next_attempt_at, *self._personal_columns())
+            .execution_options(synchronize_session=False)).all()
+        rows.sort(key=lambda row: row.id)
+        rows = self._skip_suppressed(rows)
+        return [Claimed(Recipient(row.id, row.email, row.customer_id, row.name or "",
+                                  Site(domain=row.site_domain, path=row.site_path).url
+                                  if self.needs_site and (row.site_domain or row.site_path) else ""),
+                        row.attempts, "deferred" if row.next_attempt_at else "queued", row.next_attempt_at)
+                for row in rows]
+
+    def _personal_columns(self) -> list:
+        # Correlated to the row being updated; spelled out because SQLite's RETURNING drops the
+        # table name from columns (``email = email`` would compare the subquery's own column).
+        customer_id, email = literal_column("deliveries.customer_id"), literal_column("deliveries.email")
+
+        def first_site(column):
+            return select(column).where(Site.customer_id == customer_id).order_by(Site.id).limit(1) \
+                .scalar_subquery() if self.needs_site else null()
+        return [select(Customer.name).where(Customer.id == customer_id).scalar_subquery().label("name"),
+                select(Suppression.reason).where(Suppression.email == email).scalar_subquery().label("suppressed"),
+                first_site(Site.domain).label("site_domain"), first_site(Site.path).label("site_path")]
+
+    def _skip_suppressed(self, rows):
+        """Rows whose address was suppressed since planning are skipped, not sent."""
+        suppressed = [row for row in rows if row.suppressed]
+        if not suppressed:
+            return rows
+        db.session.execute(update(Delivery.__table__)
+                           .where(Delivery.id == bindparam("row_id"))
+                           .values(status="skipped", reason=bindparam("why"), claim=None,
+                                   attempts=Delivery.attempts - 1),
+                           [{"row_id": row.id, "why": row.suppressed} for row in suppressed])
+        return [row for row in rows if not row.suppressed]
+
+    # -- sending --------------------------------------------------------------
+    def _send_batch(self) -> None:
+        if self.transport is None:
+            self.transport = pool.acquire(self.policy.smtp_url)
+        for self.position, claimed in enumerate(self.batch):
+            self.limiter.wait(len(self.batch) - self.position)
+            message_id, envelope_from, data = self.factory.build(claimed.recipient)
+            self.in_smtp = True
+            try:
+                result = self.transport.send(data, envelope_from, claimed.recipient.email)
+            except DeliveryError as error:
+                self.in_smtp = False
+                self.outcomes.append(self._failure(claimed, error, message_id))
+            else:
+                self.in_smtp = False
+                self.outcomes.append(Outcome(claimed.recipient.delivery_id, claimed.recipient.email,
+                                             "sent", result.code, result.reply[:500], message_id,
+                                             sent_at=utcnow()))
+        self.position = len(self.batch)
+
+    def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
+        recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]
+        if isinstance(error, TemporaryFailure) and claimed.attempts < self.policy.max_attempts:
+            due = utcnow() + timedelta(seconds=self.policy.backoff(claimed.attempts))
+            if self.earliest_retry is None or due < self.earliest_retry:
+                self.earliest_retry = due
+            return Outcome(recipient.delivery_id, recipient.email, "deferred", error.code, reply,
+                           message_id, next_attempt_at=due)
+        if isinstance(error, TemporaryFailure):
+            reply = f"gave up after {claimed.attempts} attempts: {reply}"[:500]
+        return Outcome(recipient.delivery_id, recipient.email, "failed", error.code, reply, message_id,
+                       bounce=error.hard_bounce)
+
+    # -- recording -----------------------------------------------------------
+    def _write_outcomes(self) -> list:
+        outcomes, self.outcomes = self.outcomes, []
+        if not outcomes:
+            return outcomes
+        record_outcomes(self.token, outcomes)
+        bounces = {o.email: o.reply for o in outcomes if o.bounce}
+        if bounces:
+            db.session.execute(upsert(Suppression.__table__).values(
+                [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
+                  "created_at": utcnow()} for email, reply in bounces.items()])
+                .on_conflict_do_nothing(index_elements=["email"]))
+        return outcomes
+
+    def _after_commit(self, outcomes) -> None:
+        if not outcomes:
+            return
+        progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
+        if registry().has("delivery_results_recorded"):
+            do_action("delivery_results_recorded", self.run_id, outcomes)
+
+    def _recover(self) -> None:
+        """After an error: keep the outcomes we have, give back rows never attempted."""
+        try:
+            db.session.rollback()
+            written = self._write_outcomes()
+            untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
+            if untouched:
+                db.session.execute(
+                    update(Delivery.__table__)
+                    .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
+                    .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
+                    [{"row_id": c.recipient.delivery_id, "back_to": c.previous} for c in untouched])
+            db.session.commit()
+            self._after_commit(written)
+        except Exception:  # the reaper reports what we could not write back as unknown
+            log.exception("run %s: cannot record the outcomes after an error", self.run_id)
+            db.session.rollback()
+
+
+
+OUTCOMES_PG = text("""
+UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
+       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
+FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:codes AS integer[]),
+            CAST(:replies AS text[]), CAST(:message_ids AS text[]), CAST(:sent AS timestamp[]),
+            CAST(:next AS timestamp[])) AS v(id, status, code, reply, message_id, sent_at, next_at)
+WHERE d.id = v.id AND d.claim = :token
+""")
+
+
+def record_outcomes(token: str, outcomes) -> None:
+    """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
+    an UPDATE from unnested arrays, one round trip) or one executemany (SQLite, in-process)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(OUTCOMES_PG, {
+            "token": token, "ids": [o.id for o in outcomes], "statuses": [o.status for o in outcomes],
+            "codes": [o.code for o in outcomes], "replies": [o.reply for o in outcomes],
+            "message_ids": [o.message_id for o in outcomes], "sent": [o.sent_at for o in outcomes],
+            "next": [o.next_attempt_at for o in outcomes]})
+        return
+    db.session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+        .values(status=bindparam("new_status"), code=bindparam("new_code"), reply=bindparam("new_reply"),
+                message_id=bindparam("new_message_id"), sent_at=bindparam("new_sent_at"),
+                next_attempt_at=bindparam("new_next"), claim=None),
+        [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
+          "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
+         for o in outcomes])

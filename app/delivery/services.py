@@ -1,0 +1,155 @@
+"""Controlling runs: pause, resume, cancel, resend unknown; every status change goes through here.
+
+The web pages, the JSON API and the CLI call these; sending jobs call ``pause_run`` to pause
+themselves after too many failures in a row. A change of a run's status is mirrored on its
+broadcast (unless the broadcast is ``scheduled``: a recurring schedule stays scheduled) and fires
+``delivery_run_status_changed``.
+"""
+from sqlalchemy import select, update
+
+from ..broadcasts.models import BroadcastRun
+from ..extensions import db
+from ..hooks import do_action
+from ..jobs import enqueue_after_commit
+from ..utils import utcnow
+from . import chunks, progress
+from .models import Delivery
+
+FINISHED = ("sent", "cancelled", "failed")
+
+
+class RunStateError(ValueError):
+    """The action does not fit the run's status; the message says why."""
+
+
+def get_run(run_id: int, lock: bool = False) -> BroadcastRun:
+    """The run with this id (row-locked on PostgreSQL when ``lock``); RunStateError if missing."""
+    run = db.session.get(BroadcastRun, run_id, with_for_update=lock or None, populate_existing=lock)
+    if run is None:
+        raise LookupError(f"There is no broadcast run {run_id}.")
+    return run
+
+
+def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> None:
+    """Change a run's status (and its broadcast's), stamping times; the caller commits."""
+    previous = run.status
+    run.status, run.status_reason = status, reason
+    if status == "sending" and run.started_at is None:
+        run.started_at = utcnow()
+    run.finished_at = utcnow() if status in FINISHED else None
+    broadcast = run.broadcast
+    if broadcast is not None and broadcast.status != "scheduled":
+        broadcast.status = status
+        if status == "sent":
+            broadcast.sent_at = run.finished_at
+    if previous != status:
+        do_action("delivery_run_status_changed", run, previous)
+
+
+def pause_run(run_id: int, reason: str = "Paused by an administrator.", commit: bool = True):
+    """Stop sending after the batches in flight; queued rows wait for resume."""
+    run = get_run(run_id, lock=True)
+    if run.status != "sending":  # a run still planning starts sending only once it is planned
+        raise RunStateError(f"Run {run_id} is {run.status}: only a sending run can be paused.")
+    set_status(run, "paused", reason)
+    if commit:
+        db.session.commit()
+        chunks.cancel_waiting(run_id)
+    return run
+
+
+def resume_run(run_id: int) -> BroadcastRun:
+    """Continue a paused run (or re-plan one whose planning never finished)."""
+    run = get_run(run_id, lock=True)
+    if run.status == "planning":
+        run.started_at = None
+        enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
+        db.session.commit()
+        return run
+    if run.status != "paused":
+        raise RunStateError(f"Run {run_id} is {run.status}: only a paused run can be resumed.")
+    set_status(run, "sending")
+    enqueue_after_commit("app.delivery.jobs.dispatch_run", run.id, queue="delivery")
+    db.session.commit()
+    progress.reset_streak(run_id)
+    return run
+
+
+def cancel_run(run_id: int) -> BroadcastRun:
+    """Stop for good: rows not yet sent become skipped (reason cancelled)."""
+    run = get_run(run_id, lock=True)
+    if run.status in FINISHED:
+        raise RunStateError(f"Run {run_id} is already {run.status}.")
+    set_status(run, "cancelled", "Cancelled by an administrator.")
+    db.session.execute(update(Delivery)
+                       .where(Delivery.run_id == run_id, Delivery.status.in_(("queued", "deferred")))
+                       .values(status="skipped", reason="cancelled", next_attempt_at=None)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    chunks.cancel_waiting(run_id)
+    return run
+
+
+def resend_unknown(run_id: int) -> int:
+    """Queue again the rows whose fate is unknown (they may have been delivered already).
+
+    Returns how many rows were queued. A finished run goes back to sending; a paused one sends
+    them when resumed.
+    """
+    run = get_run(run_id, lock=True)
+    if run.status in ("cancelled", "planning"):
+        raise RunStateError(f"Run {run_id} is {run.status}: nothing can be resent.")
+    count = db.session.execute(update(Delivery)
+                               .where(Delivery.run_id == run_id, Delivery.status == "unknown")
+                               .values(status="queued", claim=None, next_attempt_at=None,
+                                       reply="queued again by an administrator after an unknown outcome")
+                               .execution_options(synchronize_session=False)).rowcount
+    if count and run.status in FINISHED:
+        set_status(run, "sending")
+    if count and run.status == "sending":
+        enqueue_after_commit("app.delivery.jobs.dispatch_run", run.id, queue="delivery")
+    db.session.commit()
+    return count
+
+
+def finish_if_done(run_id: int) -> bool:
+    """Mark a sending run sent (or failed when nothing got through) once no row is pending."""
+    pending = db.session.scalar(select(Delivery.id).where(Delivery.run_id == run_id,
+                                                          Delivery.status.in_(("queued", "sending",
+                                                                               "deferred")))
+                                .limit(1))
+    if pending is not None:
+        return False
+    run = get_run(run_id, lock=True)
+    if run.status != "sending":
+        db.session.rollback()
+        return False
+    counts = progress.status_counts(run_id)
+    unknown = counts["unknown"]
+    reason = (f"{unknown} recipient(s) unknown: a worker stopped while sending to them."
+              if unknown else None)
+    set_status(run, "failed" if counts["failed"] and not counts["sent"] else "sent", reason)
+    db.session.commit()
+    chunks.forget_run(run_id)
+    return True
+
+
+ACTIONS = ("pause", "resume", "cancel", "resend-unknown")
+
+
+def run_action(run_id: int, action: str) -> str:
+    """Apply one of ``ACTIONS`` to a run; returns a message for people. Raises RunStateError
+    (action not possible now) or LookupError (no such run or action)."""
+    if action == "pause":
+        pause_run(run_id)
+        return "Sending is paused: batches in flight finish, the rest waits for Resume."
+    if action == "resume":
+        run = resume_run(run_id)
+        return "Planning starts again." if run.status == "planning" else "Sending resumed."
+    if action == "cancel":
+        cancel_run(run_id)
+        return "The run is cancelled: recipients not sent yet are skipped."
+    if action == "resend-unknown":
+        count = resend_unknown(run_id)
+        return f"{count} recipient(s) with an unknown outcome are queued again."
+    raise LookupError(f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.")

@@ -1,0 +1,93 @@
+"""The run report pages under /network/broadcasts/<id>/runs: progress, counts, exclusions,
+the per-recipient log, duplicates, CSV export and the pause/resume/cancel/resend buttons."""
+from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import select
+
+from ..broadcasts.models import Broadcast, BroadcastRun
+from ..extensions import db
+from . import progress
+from .models import EXCLUSION_REASONS, STATUSES
+from .report import csv_lines, delivery_log, duplicates_page
+from .services import ACTIONS, RunStateError, run_action
+
+bp = Blueprint("delivery", __name__, url_prefix="/network/broadcasts")
+
+
+def _cursor(name):
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _run_or_404(broadcast_id, run_id) -> BroadcastRun:
+    run = db.session.get(BroadcastRun, run_id)
+    if run is None or run.broadcast_id != broadcast_id:
+        abort(404)
+    return run
+
+
+@bp.route("/<int:broadcast_id>/runs")
+def runs(broadcast_id):
+    """Every run (send) of a broadcast, newest first."""
+    broadcast = db.session.get(Broadcast, broadcast_id) or abort(404)
+    items = db.session.scalars(select(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast_id)
+                               .order_by(BroadcastRun.id.desc()).limit(200)).all()
+    return render_template("delivery/runs.html", broadcast=broadcast, runs=items)
+
+
+@bp.route("/<int:broadcast_id>/runs/<int:run_id>")
+def run(broadcast_id, run_id):
+    """A run's report: live progress, counts by status, exclusions and the recipient log."""
+    item = _run_or_404(broadcast_id, run_id)
+    q, status = request.args.get("q", "").strip(), request.args.get("status", "")
+    page = delivery_log(run_id, q, status, after=_cursor("after"), before=_cursor("before"))
+    return render_template("delivery/run.html", run=item, broadcast=item.broadcast,
+                           snapshot=progress.snapshot(item), excluded=progress.exclusion_counts(run_id),
+                           reasons=EXCLUSION_REASONS, statuses=STATUSES, page=page, q=q,
+                           status=status if status in STATUSES else "")
+
+
+@bp.route("/<int:broadcast_id>/runs/<int:run_id>/duplicates")
+def duplicates(broadcast_id, run_id):
+    """Customers left out because a customer with a lower id shares their address."""
+    item = _run_or_404(broadcast_id, run_id)
+    rows, next_after = duplicates_page(run_id, after=_cursor("after"))
+    return render_template("delivery/duplicates.html", run=item, broadcast=item.broadcast,
+                           rows=rows, next_after=next_after)
+
+
+@bp.route("/<int:broadcast_id>/runs/<int:run_id>/export.csv")
+def export(broadcast_id, run_id):
+    """The run's ledger (as filtered on the page) as CSV, streamed."""
+    _run_or_404(broadcast_id, run_id)
+    lines = csv_lines(run_id, request.args.get("q", ""), request.args.get("status", ""))
+    return Response(stream_with_context(lines), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="broadcast-{broadcast_id}-run-{run_id}.csv"'})
+
+
+@bp.route("/<int:broadcast_id>/runs/<int:run_id>/<action>", methods=["POST"])
+def control(broadcast_id, run_id, action):
+    """Pause, resume, cancel, or resend the unknown recipients (a form POST with CSRF token)."""
+    _run_or_404(broadcast_id, run_id)
+    if action not in ACTIONS:
+        abort(404)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        flash(run_action(run_id, action), "success")
+    except RunStateError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    return redirect(url_for("delivery.run", broadcast_id=broadcast_id, run_id=run_id))
+
+
+def active_runs_panel(panels):
+    """``network_dashboard_panels`` filter: the runs sending or paused, linked to their reports."""
+    runs = db.session.scalars(select(BroadcastRun).where(BroadcastRun.status.in_(("sending", "paused")))
+                              .order_by(BroadcastRun.id.desc()).limit(10)).all()
+    if not runs:
+        return panels
+    html = Markup(render_template("delivery/dashboard_panel.html", runs=runs))
+    return [*panels, ("Broadcasts being sent", html)]

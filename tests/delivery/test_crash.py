@@ -1,0 +1,84 @@
+"""A real worker process SIGKILLed in the middle of a broadcast: after a restart nobody gets the
+message twice, and nobody planned is left unsent without the report saying so (unknown)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.broadcasts.models import BroadcastRun
+from app.delivery import reaper
+from app.delivery.models import Delivery
+from app.delivery.services import resend_unknown
+from tests.conftest import TEST_REDIS_URL
+
+from .conftest import add_customers, make_run, start, work
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker(database_url, tmp_path, smtp_port):
+    env = dict(os.environ, FLASK_APP="wsgi", DATABASE_URL=database_url, REDIS_URL=TEST_REDIS_URL,
+               HERALD_PREFIX="herald-test", SECRET_KEY="test-secret", HERALD_INSTANCE=str(tmp_path),
+               SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", MAIL_FROM="Herald <noreply@herald.test>",
+               BASE_URL="http://herald.test", DELIVERY_CHUNK_SIZE="20", DELIVERY_BATCH_SIZE="5",
+               DELIVERY_LEASE_SECONDS="2")
+    return subprocess.Popen([sys.executable, "-m", "flask", "rq", "worker", "--burst", "--simple",
+                             "--queues", "delivery"], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _statuses(db, run_id):
+    db.session.expire_all()
+    return {d.email: d.status for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
+
+
+def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, database_url, tmp_path,
+                                                                    smtp_sink, product):
+    smtp_sink.delay = 0.02  # 50 messages/s: the kill lands in the middle of the run
+    add_customers([(f"k{i:02d}@example.com", "K") for i in range(60)], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    from app.jobs import enqueue_now
+    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    work(max_jobs=1)  # planned, three chunk jobs wait in RQ
+
+    victim = _worker(database_url, tmp_path, smtp_sink.port)
+    deadline = time.monotonic() + 60
+    while len(smtp_sink.messages) < 12 and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.01)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert 12 <= len(smtp_sink.messages) < 60, "the kill must land mid-run"
+    sent_before_restart = Counter(smtp_sink.recipients())
+    in_flight = [e for e, s in _statuses(db, run_id).items() if s == "sending"]
+    assert len(in_flight) <= 5  # at most one claimed batch
+
+    time.sleep(2.5)  # the dead worker's lease expires
+    survivor = _worker(database_url, tmp_path, smtp_sink.port)
+    assert survivor.wait(timeout=120) == 0
+    reaper.supervise(run_id, thorough=True)  # what the periodic watchdog does
+    work()
+
+    statuses = _statuses(db, run_id)
+    received = Counter(smtp_sink.recipients())
+    assert max(received.values()) == 1, "nobody gets the message twice"
+    assert set(statuses.values()) <= {"sent", "unknown"}, "nothing is left pending"
+    unknown = {e for e, s in statuses.items() if s == "unknown"}
+    assert unknown == set(in_flight), "exactly the rows in flight at the kill are reported unknown"
+    assert {e for e, s in statuses.items() if s == "sent"} == set(received) - unknown
+    assert set(statuses) - set(received) <= unknown, "every address not received is reported"
+    assert all(e not in sent_before_restart or statuses[e] in ("sent", "unknown") for e in statuses)
+    run = db.session.get(BroadcastRun, run_id)
+    assert run.status == "sent"
+    if unknown:
+        assert f"{len(unknown)} recipient(s) unknown" in run.status_reason
+        # The admin's explicit choice: send the unknown ones again.
+        assert resend_unknown(run_id) == len(unknown)
+        work()
+        assert set(_statuses(db, run_id).values()) == {"sent"}
+        assert db.session.get(BroadcastRun, run_id).status == "sent"

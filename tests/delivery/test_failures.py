@@ -1,0 +1,104 @@
+"""Temporary failures are retried with backoff up to a limit, permanent ones fail the recipient,
+mailbox-level 5xx suppress the address, and a run pauses itself after failures in a row."""
+from datetime import timedelta
+
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
+
+from app.broadcasts.models import BroadcastRun
+from app.delivery.models import Delivery
+from app.extensions import db as _db
+from app.jobs import get_queue
+from app.settings.services import set_option
+from app.tracking.models import Suppression
+from app.utils import utcnow
+
+from .conftest import add_customers, make_run, start, work
+
+
+def _settings(**values):
+    for key, value in values.items():
+        set_option(f"delivery.{key}", value)
+    _db.session.commit()
+
+
+def _rows(run_id):
+    _db.session.expire_all()
+    return {d.email: d for d in _db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
+
+
+def test_temporary_failure_is_retried_then_sent_once(app, db, smtp_sink, product):
+    _settings(retry_base_seconds=0, max_attempts=3)
+    smtp_sink.cues = {"later@example.com": ["451 4.3.0 Try again later", "250 OK"],
+                      "never@example.com": ["452 4.2.2 Mailbox full"]}
+    add_customers([("ok@example.com", "Ok"), ("later@example.com", "Later"),
+                   ("never@example.com", "Never")], product)
+    run = make_run(products=[product])
+    start(run)
+
+    rows = _rows(run.id)
+    assert smtp_sink.recipients().count("later@example.com") == 1
+    assert (rows["later@example.com"].status, rows["later@example.com"].attempts) == ("sent", 2)
+    assert smtp_sink.attempts["never@example.com"] == 3
+    assert rows["never@example.com"].status == "failed" and rows["never@example.com"].code == 452
+    assert rows["never@example.com"].reply.startswith("gave up after 3 attempts: 452")
+    assert db.session.get(Suppression, "never@example.com") is None  # temporary: no bounce
+    assert db.session.get(BroadcastRun, run.id).status == "sent"
+
+
+def test_backoff_defers_and_schedules_a_retry(app, db, smtp_sink, product):
+    _settings(retry_base_seconds=120, max_attempts=5)
+    smtp_sink.cues = {"slow@example.com": ["421 4.7.0 Too busy"]}
+    add_customers([("slow@example.com", "Slow")], product)
+    run = make_run(products=[product])
+    before = utcnow()
+    start(run)
+
+    row = _rows(run.id)["slow@example.com"]
+    assert row.status == "deferred" and row.attempts == 1 and row.code == 421
+    assert before + timedelta(seconds=115) <= row.next_attempt_at <= utcnow() + timedelta(seconds=125)
+    scheduled = ScheduledJobRegistry(queue=get_queue("delivery"))
+    functions = {get_queue("delivery").fetch_job(job_id).func_name for job_id in scheduled.get_job_ids()}
+    assert "app.delivery.jobs.retry_deferred" in functions
+    assert db.session.get(BroadcastRun, run.id).status == "sending"  # not finished while deferred
+
+
+def test_mailbox_rejection_fails_and_suppresses_but_policy_rejection_does_not(app, db, smtp_sink, product):
+    smtp_sink.cues = {"nobody@example.com": ["550 5.1.1 No such user"],
+                      "relay@example.com": ["550 5.7.1 Relaying denied"],
+                      "bad@example.com": ["554 5.6.0 Message rejected"]}
+    add_customers([("nobody@example.com", "N"), ("relay@example.com", "R"), ("bad@example.com", "B"),
+                   ("fine@example.com", "F")], product)
+    run = make_run(products=[product])
+    start(run)
+
+    rows = _rows(run.id)
+    assert {e: d.status for e, d in rows.items()} == {"nobody@example.com": "failed", "relay@example.com": "failed",
+                                                       "bad@example.com": "failed", "fine@example.com": "sent"}
+    assert all(smtp_sink.attempts[e] == 1 for e in ("nobody@example.com", "relay@example.com", "bad@example.com"))
+    bounce = db.session.get(Suppression, "nobody@example.com")
+    assert (bounce.reason, bounce.source) == ("bounced", "smtp") and "5.1.1" in bounce.detail
+    assert db.session.get(Suppression, "relay@example.com") is None
+    assert db.session.get(Suppression, "bad@example.com") is None
+    # The bounced address is left out of the next run's planning.
+    second = make_run(products=[product])
+    start(second)
+    assert (_rows(second.id)["nobody@example.com"].status, _rows(second.id)["nobody@example.com"].reason) == \
+        ("skipped", "bounced")
+
+
+def test_run_pauses_itself_after_consecutive_failures(app, db, product):
+    _settings(pause_after_failures=4, retry_base_seconds=300)
+    app.config["SMTP_URL"] = "smtp://127.0.0.1:9"  # nothing listens: every attempt fails (421)
+    add_customers([(f"down{i:02d}@example.com", "D") for i in range(30)], product)
+    run = make_run(products=[product])
+    start(run)
+
+    run = db.session.get(BroadcastRun, run.id)
+    db.session.refresh(run)
+    assert run.status == "paused" and run.broadcast.status == "paused"
+    assert "consecutive failures" in run.status_reason and "421" in run.status_reason
+    statuses = [d.status for d in _rows(run.id).values()]
+    assert statuses.count("deferred") < 10 and statuses.count("queued") > 20
+    work()  # nothing more happens while paused
+    assert [d.status for d in _rows(run.id).values()].count("queued") == statuses.count("queued")
