@@ -1,9 +1,11 @@
-"""Chunks of a run in Redis: which id ranges wait in RQ or are being sent, and the jobs' leases.
+"""Chunks of a run in Redis, the runner jobs that send them, and the jobs' leases.
 
-A run's chunks live in one hash, field ``"lo:hi"`` with value ``"q:<rq job id>"`` (waiting) or
-``"r:<lease token>"`` (running). A running job keeps ``lease:<token>`` alive from a daemon thread;
-when the key is gone the job is dead (SIGKILL, lost machine) and whatever it left in ``sending``
-is reported unknown by the reaper, never re-sent.
+A run's chunks live in one hash, field ``"lo:hi"`` with value ``"w"`` (waiting) or
+``"r:<lease token>"`` (being sent). Up to ``DELIVERY_PARALLEL_JOBS`` runner jobs per run take
+waiting chunks one after another until their time box ends, so any number of workers send a run
+in parallel while each forked job pays its start-up once. A running job keeps
+``lease:<token>`` alive from a daemon thread; when the key is gone the job is dead (SIGKILL, lost
+machine) and whatever it left in ``sending`` is reported unknown by the reaper, never re-sent.
 """
 import logging
 import secrets
@@ -12,15 +14,13 @@ from datetime import datetime
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 
 from ..extensions import redis_store
 from ..jobs import get_queue
 from ..utils import utcnow
 
 log = logging.getLogger(__name__)
-SEND_CHUNK = "app.delivery.jobs.send_chunk"
+SEND_CHUNKS = "app.delivery.jobs.send_chunks"
 _EPOCH = datetime(1970, 1, 1)
 RETRY_DEFERRED = "app.delivery.jobs.retry_deferred"
 
@@ -78,73 +78,49 @@ def live_tokens(tokens) -> set:
     return {token for token, alive in zip(tokens, pipe.execute()) if alive}
 
 
-def dispatch(run_id: int, ranges) -> int:
-    """Enqueue one ``send_chunk`` job per (lo, hi) range and register them; returns how many."""
+def start_runners(run_id: int, count: int) -> None:
+    """Enqueue ``count`` runner jobs (``send_chunks``) for the run."""
+    if count <= 0:
+        return
+    queue = get_queue("delivery")
+    datas = [queue.prepare_data(SEND_CHUNKS, (run_id,), timeout=job_timeout(),
+                                description=f"delivery run {run_id}") for _ in range(count)]
+    with redis_store.client.pipeline() as pipe:
+        queue.enqueue_many(datas, pipeline=pipe)
+        pipe.execute()
+
+
+def dispatch(run_id: int, ranges, runners: int | None = None) -> int:
+    """Register (lo, hi) ranges as waiting chunks and start runners for them; returns how many
+    chunks. ``runners`` defaults to one per chunk, at most ``DELIVERY_PARALLEL_JOBS``."""
     ranges = list(ranges)
     if not ranges:
         return 0
-    queue = get_queue("delivery")
-    client = redis_store.client
-    for start in range(0, len(ranges), 500):
-        part = ranges[start:start + 500]
-        datas = [queue.prepare_data(SEND_CHUNK, (run_id, lo, hi), timeout=job_timeout(),
-                                    job_id=f"delivery-chunk-{run_id}-{lo}-{secrets.token_hex(6)}",
-                                    description=f"delivery run {run_id} ids {lo}-{hi}")
-                 for lo, hi in part]
-        client.hset(_chunks_key(run_id), mapping={f"{lo}:{hi}": f"q:{data.job_id}"
-                                                  for (lo, hi), data in zip(part, datas)})
-        with client.pipeline() as pipe:
-            queue.enqueue_many(datas, pipeline=pipe)
-            pipe.execute()
+    redis_store.client.hset(_chunks_key(run_id), mapping={f"{lo}:{hi}": "w" for lo, hi in ranges})
+    parallel = int(current_app.config["DELIVERY_PARALLEL_JOBS"])
+    start_runners(run_id, min(len(ranges), parallel) if runners is None else runners)
     return len(ranges)
 
 
-START_SCRIPT = """
-local value = redis.call('HGET', KEYS[1], ARGV[1])
-if value and value ~= 'q:' .. ARGV[3] then
-  if string.sub(value, 1, 2) ~= 'r:' or redis.call('EXISTS', KEYS[2] .. string.sub(value, 3)) == 1 then
-    return 0
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], 'r:' .. ARGV[2])
-return 1
-"""
 TAKE_SCRIPT = """
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
-  if string.sub(fields[i + 1], 1, 2) == 'q:' then
+  if fields[i + 1] == 'w' then
     redis.call('HSET', KEYS[1], fields[i], 'r:' .. ARGV[1])
-    return {fields[i], string.sub(fields[i + 1], 3)}
+    return fields[i]
   end
 end
 return false
 """
 
 
-def chunk_started(run_id, lo, hi, token, job_id) -> bool:
-    """Record that the job holding lease ``token`` works on lo..hi; False when another live job
-    has taken the range over (this job then has nothing to do)."""
-    script = redis_store.client.register_script(START_SCRIPT)
-    return bool(script(keys=[_chunks_key(run_id), _lease_key("")], args=[f"{lo}:{hi}", token, job_id]))
-
-
 def take_waiting(run_id, token):
-    """Take over one of the run's chunks still waiting in RQ: (lo, hi), or None when none waits.
-
-    Its RQ job is withdrawn from the queue; if a worker got it first, that job finds the range
-    taken by a live lease and ends at once.
-    """
+    """Take one of the run's waiting chunks for the job holding ``token``: (lo, hi), or None."""
     script = redis_store.client.register_script(TAKE_SCRIPT)
     taken = script(keys=[_chunks_key(run_id)], args=[token])
     if not taken:
         return None
-    field, job_id = (part.decode() for part in taken)
-    if get_queue("delivery").remove(job_id):
-        try:
-            Job.fetch(job_id, connection=redis_store.client).delete(remove_from_queue=False)
-        except NoSuchJobError:
-            pass
-    lo, hi = (int(x) for x in field.split(":"))
+    lo, hi = (int(x) for x in taken.decode().split(":"))
     return lo, hi
 
 
@@ -156,39 +132,24 @@ def chunk_finished(run_id, lo, hi, token) -> None:
 
 
 def registered_chunks(run_id) -> dict:
-    """{(lo, hi): "q:<job id>" | "r:<token>"} for the run."""
+    """{(lo, hi): "w" | "r:<token>"} for the run."""
     raw = redis_store.client.hgetall(_chunks_key(run_id))
     return {tuple(int(x) for x in field.decode().split(":")): value.decode()
             for field, value in raw.items()}
 
 
-def forget_chunk(run_id, lo, hi) -> None:
-    """Drop one registration (its job is gone)."""
-    redis_store.client.hdel(_chunks_key(run_id), f"{lo}:{hi}")
+def set_waiting(run_id, lo, hi) -> None:
+    """Put range lo..hi back among the waiting chunks (its job died or ran out of time)."""
+    redis_store.client.hset(_chunks_key(run_id), f"{lo}:{hi}", "w")
 
 
-def cancel_waiting(run_id) -> int:
-    """Remove the run's waiting chunk jobs from RQ (pause, cancel); running ones stop by themselves."""
-    removed = 0
-    connection = redis_store.client
-    for (lo, hi), value in registered_chunks(run_id).items():
-        if value.startswith("q:"):
-            try:
-                Job.fetch(value[2:], connection=connection).delete()
-            except NoSuchJobError:
-                pass
-            forget_chunk(run_id, lo, hi)
-            removed += 1
-    return removed
-
-
-def waiting_job_alive(value: str) -> bool:
-    """True when the RQ job of a ``q:`` registration still waits or runs."""
-    try:
-        status = Job.fetch(value[2:], connection=redis_store.client).get_status(refresh=False)
-    except NoSuchJobError:
-        return False
-    return status in ("queued", "started", "scheduled", "deferred")
+def drop_waiting(run_id) -> int:
+    """Forget the run's waiting chunks (pause, cancel): runners then find nothing to take, and
+    resume registers the queued rows afresh. Chunks being sent stop by themselves."""
+    waiting = [f"{lo}:{hi}" for (lo, hi), value in registered_chunks(run_id).items() if value == "w"]
+    if waiting:
+        redis_store.client.hdel(_chunks_key(run_id), *waiting)
+    return len(waiting)
 
 
 def forget_run(run_id) -> None:

@@ -1,5 +1,5 @@
-"""RQ jobs of the delivery engine: plan a run, dispatch its chunks, send a chunk, retry deferred
-rows, and watch a run. Enqueue by dotted path on the ``delivery`` queue.
+"""RQ jobs of the delivery engine: plan a run, dispatch its chunks, send chunks (runners), retry
+deferred rows, and watch a run. Enqueue by dotted path on the ``delivery`` queue.
 
 The broadcasts domain starts a send with
 ``enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")``.
@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 from flask import current_app
-from rq import get_current_job
 from sqlalchemy import select
 
 from ..broadcasts.models import BroadcastRun
@@ -49,6 +48,7 @@ def dispatch_run(run_id: int) -> str:
     run = db.session.get(BroadcastRun, run_id)
     if run is None or run.status != "sending":
         return "not sending"
+    chunks.drop_waiting(run_id)  # registered before a pause: the queued rows are cut afresh
     count = chunks.dispatch(run_id, chunk_ranges(run_id))
     reaper.retry_overdue(run_id)
     if not count:
@@ -79,28 +79,28 @@ def _send(sender: Sender, where: list) -> str:
             sender.earliest_retry = None
 
 
-def send_chunk(run_id: int, lo: int, hi: int) -> str:
-    """Send the queued rows with ids lo..hi of a run, in batches, then take over the run's next
-    waiting chunks (saving a job each) until its time box ends; a later chunk gets a fresh job."""
-    job = get_current_job()
+def send_chunks(run_id: int) -> str:
+    """A runner: take the run's waiting chunks one after another and send their queued rows in
+    batches, until none waits, the run stops, or the time box ends (then a fresh runner goes on,
+    so other runs get their turn)."""
+    reason, taken = "done", None
     with chunks.Lease() as lease:
-        if not chunks.chunk_started(run_id, lo, hi, lease.token, job.id if job else ""):
-            return "taken over by another job"
         sender = Sender(run_id, lease.token, deadline=_deadline())
         try:
-            while True:
+            while reason == "done":
+                taken = chunks.take_waiting(run_id, lease.token)
+                if taken is None:
+                    break
+                lo, hi = taken
                 try:
                     reason = _send(sender, [Delivery.id.between(lo, hi), Delivery.status == "queued"])
                 finally:
                     chunks.chunk_finished(run_id, lo, hi, lease.token)
-                taken = chunks.take_waiting(run_id, lease.token) if reason == "done" else None
-                if taken is None:
-                    break
-                lo, hi = taken
         finally:
             sender.close()
-    if reason == "timeup":  # continue in a fresh job so other runs get their turn
-        chunks.dispatch(run_id, [(lo, hi)])
+    if reason == "timeup":
+        chunks.set_waiting(run_id, *taken)
+        chunks.start_runners(run_id, 1)
     else:
         reaper.supervise(run_id)
     return reason

@@ -8,6 +8,7 @@ polls its progress.
 """
 import logging
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from ..broadcasts.models import BroadcastRun
@@ -44,23 +45,25 @@ def reap(run_id: int) -> int:
 
 
 def repair(run_id: int, check_waiting: bool = False) -> int:
-    """Send again the chunks whose job died; with ``check_waiting`` also those whose waiting RQ job
-    is gone, and any queued rows no chunk covers. Returns how many chunks were dispatched."""
+    """Put the chunks of dead jobs back among the waiting ones, with runners to send them.
+
+    With ``check_waiting`` (the watchdog) also start runners when chunks wait and nobody sends,
+    and register the queued rows no chunk covers. Returns how many runners were started.
+    """
     registered = chunks.registered_chunks(run_id)
-    running = {value[2:] for value in registered.values() if value.startswith("r:")}
-    alive = chunks.live_tokens(running)
-    lost = []
-    for (lo, hi), value in registered.items():
-        dead = (value[2:] not in alive) if value.startswith("r:") else (
-            check_waiting and not chunks.waiting_job_alive(value))
-        if dead:
-            chunks.forget_chunk(run_id, lo, hi)
-            lost.append((lo, hi))
-    dispatched = chunks.dispatch(run_id, lost)
-    if check_waiting and len(lost) == len(registered) and count_status(run_id, "queued"):
-        dispatched += chunks.dispatch(run_id, chunk_ranges(run_id))
+    alive = chunks.live_tokens({value[2:] for value in registered.values() if value.startswith("r:")})
+    lost = [(lo, hi) for (lo, hi), value in registered.items()
+            if value.startswith("r:") and value[2:] not in alive]
+    for lo, hi in lost:
+        chunks.set_waiting(run_id, lo, hi)
+    waiting = len(lost) + sum(1 for value in registered.values() if value == "w")
+    parallel = int(current_app.config["DELIVERY_PARALLEL_JOBS"])
+    runners = len(lost) if not check_waiting or alive else waiting
+    chunks.start_runners(run_id, min(runners, parallel))
+    if check_waiting and not registered and count_status(run_id, "queued"):
+        chunks.dispatch(run_id, chunk_ranges(run_id))
     db.session.rollback()
-    return dispatched
+    return min(runners, parallel)
 
 
 def retry_overdue(run_id: int) -> None:

@@ -54,7 +54,7 @@ def pause_run(run_id: int, reason: str = "Paused by an administrator.", commit: 
     set_status(run, "paused", reason)
     if commit:
         db.session.commit()
-        chunks.cancel_waiting(run_id)
+        chunks.drop_waiting(run_id)
     return run
 
 
@@ -86,7 +86,7 @@ def cancel_run(run_id: int) -> BroadcastRun:
                        .values(status="skipped", reason="cancelled", next_attempt_at=None)
                        .execution_options(synchronize_session=False))
     db.session.commit()
-    chunks.cancel_waiting(run_id)
+    chunks.drop_waiting(run_id)
     return run
 
 

@@ -32,6 +32,7 @@ class Captured:
     rcpt_tos: list
     data: bytes
     at: float
+    peer: tuple = ()
 
     @property
     def message(self):
@@ -72,7 +73,7 @@ class SinkHandler:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.original_content, time.monotonic()))
+                                          envelope.original_content, time.monotonic(), session.peer))
         return "250 2.0.0 Queued"
 
     def recipients(self) -> list:

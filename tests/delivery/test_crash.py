@@ -82,3 +82,26 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
         work()
         assert set(_statuses(db, run_id).values()) == {"sent"}
         assert db.session.get(BroadcastRun, run_id).status == "sent"
+
+
+def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, tmp_path, smtp_sink, product):
+    smtp_sink.delay = 0.01
+    add_customers([(f"w{i:02d}@example.com", "W") for i in range(80)], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    from app.jobs import enqueue_now
+    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    work(max_jobs=1)  # planned: four chunks wait, with four runner jobs
+    workers = [_worker(database_url, tmp_path, smtp_sink.port) for _ in range(2)]
+    assert all(worker.wait(timeout=120) == 0 for worker in workers)
+
+    received = Counter(smtp_sink.recipients())
+    assert len(received) == 80 and max(received.values()) == 1
+    spans = {}
+    for message in smtp_sink.messages:
+        first, last = spans.get(message.peer, (message.at, message.at))
+        spans[message.peer] = (min(first, message.at), max(last, message.at))
+    assert len(spans) >= 2, "both workers sent"
+    (a_start, a_end), (b_start, b_end) = sorted(spans.values())[:2]
+    assert b_start < a_end, "at the same time"
+    assert set(_statuses(db, run_id).values()) == {"sent"}
