@@ -112,6 +112,8 @@ class BroadcastRun(db.Model):
     visible_until = db.Column(db.DateTime, nullable=True)  # notice runs: shown until (UTC), NO_END
     total = db.Column(db.Integer, nullable=False, default=0)
     excluded = db.Column(db.Integer, nullable=False, default=0)
+    sent = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # e-mails accepted
+    failed = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # e-mails failed
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     started_at = db.Column(db.DateTime, nullable=True)
     finished_at = db.Column(db.DateTime, nullable=True)

@@ -13,7 +13,9 @@ def duration(seconds) -> str:
 def init_app(app):
     """Declare the delivery settings, register the run pages, the JSON API and ``flask delivery``."""
     from . import jobs, models  # noqa: F401 - jobs: imported once here, not in every forked job
+    from ..extensions import csrf
     from .api import bp as api_bp
+    from .api import keyed as keyed_api_bp
     from .cli import delivery_cli
     from .settings import declare
     from .views import active_runs_panel, bp
@@ -21,6 +23,8 @@ def init_app(app):
     declare(app)
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(keyed_api_bp)
+    csrf.exempt(keyed_api_bp)
     app.cli.add_command(delivery_cli)
     app.add_template_filter(duration, "delivery_duration")
     app.extensions["herald_hooks"].add("network_dashboard_panels", active_runs_panel)

@@ -1,13 +1,13 @@
 """JSON API of the delivery engine: a run's progress and its controls.
 
-Served at /network/api/v1/delivery/... with the admin session (super admins only, enforced for
-all of /network/), because API keys are not in the core yet. Session POSTs need the CSRF token
-in an ``X-CSRFToken`` header (the page's ``<meta name="csrf-token">``). When the API-key decorator
-exists, register this blueprint under /api/v1 with it and exempt it from CSRF.
+Served twice: at /api/v1/delivery/... for scripts, with an API key (``Authorization: Bearer``,
+no cookies, so no CSRF token), and at /network/api/v1/delivery/... with the admin session for
+the run page's live progress (session POSTs carry the CSRF token in ``X-CSRFToken``).
 """
 from flask import Blueprint, jsonify
 from werkzeug.exceptions import HTTPException
 
+from ..api.auth import require_api_key
 from ..broadcasts.models import BroadcastRun
 from ..extensions import db
 from . import progress
@@ -56,3 +56,10 @@ def run_control(run_id, action):
         return jsonify(error=str(error), status=409), 409
     db.session.expire_all()
     return jsonify(message=message, run=_snapshot(run_id))
+
+
+keyed = Blueprint("delivery_keyed_api", __name__, url_prefix="/api/v1/delivery")
+keyed.before_request(require_api_key)
+keyed.register_error_handler(HTTPException, json_error)
+keyed.add_url_rule("/runs/<int:run_id>", view_func=run_progress)
+keyed.add_url_rule("/runs/<int:run_id>/<action>", view_func=run_control, methods=["POST"])

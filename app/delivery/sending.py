@@ -210,6 +210,11 @@ class Sender:
         if not outcomes:
             return outcomes
         record_outcomes(self.token, outcomes)
+        sent = sum(1 for o in outcomes if o.status == "sent")
+        failed = sum(1 for o in outcomes if o.status == "failed")
+        if sent or failed:  # the run's counters, in the same transaction as the outcomes
+            db.session.execute(update(BroadcastRun).where(BroadcastRun.id == self.run_id).values(
+                sent=BroadcastRun.sent + sent, failed=BroadcastRun.failed + failed))
         bounces = {o.email: o.reply for o in outcomes if o.bounce}
         if bounces:
             db.session.execute(upsert(Suppression.__table__).values(

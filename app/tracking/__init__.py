@@ -39,3 +39,20 @@ def init_app(app):
     add_core_menu_item(app, "Suppression list", "suppressions.index", 70)
     add_core_menu_item(app, "E-mail preferences", "preferences.preferences", 50, menu="dashboard_menu")
     app.cli.add_command(bounces_cli)
+    app.extensions["herald_hooks"].add("delivery_results_recorded", record_smtp_bounces)
+
+
+def record_smtp_bounces(run_id, outcomes):
+    """``delivery_results_recorded``: SMTP-time mailbox rejections become bounce events of the run
+    (the delivery engine has already suppressed the address), so the report counts them."""
+    from ..extensions import db
+    from .ledger import DeliveryRef
+    from .services import record_bounce
+
+    bounced = [o for o in outcomes if getattr(o, "bounce", False)]
+    for outcome in bounced:
+        record_bounce(outcome.email, "hard", "smtp", f"{outcome.code} {outcome.reply}"[:500],
+                      delivery=DeliveryRef(outcome.id, run_id, outcome.email, outcome.message_id),
+                      event_key=f"smtp:{outcome.id}")
+    if bounced:
+        db.session.commit()

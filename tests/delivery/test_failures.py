@@ -80,6 +80,11 @@ def test_mailbox_rejection_fails_and_suppresses_but_policy_rejection_does_not(ap
     assert (bounce.reason, bounce.source) == ("bounced", "smtp") and "5.1.1" in bounce.detail
     assert db.session.get(Suppression, "relay@example.com") is None
     assert db.session.get(Suppression, "bad@example.com") is None
+    # The run's counters and the engagement report see the same outcome.
+    db.session.refresh(run)
+    assert (run.sent, run.failed) == (1, 3)
+    from app.tracking.report import engagement_summary
+    assert engagement_summary(run.id).hard_bounces == 1
     # The bounced address is left out of the next run's planning.
     second = make_run(products=[product])
     start(second)

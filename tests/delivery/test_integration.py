@@ -1,0 +1,37 @@
+"""The delivery engine seen from the rest of Herald: API keys, the broadcast page and list."""
+from app.api.keys import issue_key
+from app.extensions import db
+from tests.conftest import login, make_user
+
+from .conftest import add_customers, make_run, start
+
+
+def test_run_api_needs_an_api_key_and_controls_the_run(app, client, smtp_sink, product):
+    add_customers([("a@example.com", "A"), ("b@example.com", "B")], product)
+    run = make_run(products=[product])
+    start(run)
+    admin = make_user("ops@example.com", super_admin=True)
+    _, secret = issue_key(admin, "ops")
+    db.session.commit()
+    url = f"/api/v1/delivery/runs/{run.id}"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    data = client.get(url, headers={"Authorization": f"Bearer {secret}"}).get_json()
+    assert data["status"] == "sent" and data["counts"]["sent"] == 2
+    refused = client.post(f"{url}/pause", headers={"Authorization": f"Bearer {secret}"})
+    assert refused.status_code == 409 and "error" in refused.get_json()
+
+
+def test_broadcast_page_and_list_show_sent_counts_and_link_the_run_report(app, client, smtp_sink, product):
+    add_customers([("a@example.com", "A"), ("b@example.com", "B"), ("c@example.com", "C")], product)
+    run = make_run(products=[product])
+    start(run)
+    admin = make_user("ops@example.com", super_admin=True)
+    login(client, admin)
+    broadcast_id = run.broadcast_id
+    listing = client.get("/network/broadcasts/").get_data(as_text=True)
+    assert ">3<" in listing.replace(" ", "")
+    page = client.get(f"/network/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert f"/network/broadcasts/{broadcast_id}/runs/{run.id}" in page and "3 sent of 3" in page
+    report = client.get(f"/network/broadcasts/{broadcast_id}/runs/{run.id}").get_data(as_text=True)
+    assert "Engagement" in report and "<svg" in report
