@@ -24,6 +24,6 @@ def planning_time(product) -> dict:
     db.session.commit()
     seconds = time.perf_counter() - started
     db.session.execute(delete(Delivery).where(Delivery.run_id == run.id))
-    db.session.delete(broadcast)
+    db.session.execute(delete(Broadcast).where(Broadcast.id == broadcast.id))  # runs cascade
     db.session.commit()
     return {"planned": result.total, "excluded": result.excluded, "seconds": round(seconds, 2)}

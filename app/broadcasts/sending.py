@@ -125,7 +125,9 @@ def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> Broadc
         return existing
     now = utcnow()
     notice = broadcast.kind == "notice"
-    run = BroadcastRun(broadcast_id=broadcast.id, occurrence_at=occurrence_at, started_at=now,
+    # An e-mail run's started_at is set by the delivery engine's planner when it takes the run.
+    run = BroadcastRun(broadcast_id=broadcast.id, occurrence_at=occurrence_at,
+                       started_at=now if notice else None,
                        status="published" if notice else "planning",
                        visible_until=(broadcast.ends_at or NO_END) if notice else None,
                        total=broadcast.audience_size or 0)

@@ -35,3 +35,27 @@ def test_broadcast_page_and_list_show_sent_counts_and_link_the_run_report(app, c
     assert f"/network/broadcasts/{broadcast_id}/runs/{run.id}" in page and "3 sent of 3" in page
     report = client.get(f"/network/broadcasts/{broadcast_id}/runs/{run.id}").get_data(as_text=True)
     assert "Engagement" in report and "<svg" in report
+
+
+def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_sink, product):
+    """The whole path: Send (broadcasts) -> plan_run -> chunks -> SMTP, through a real worker."""
+    from app.broadcasts.models import Broadcast, BroadcastTarget
+    from app.broadcasts.sending import send_now
+    from app.utils import utcnow
+
+    from .conftest import work
+
+    add_customers([("a@example.com", "Ann"), ("b@example.com", "Bob")], product)
+    product.mailing_allowed_at = utcnow()
+    broadcast = Broadcast(kind="email", subject="Hi {{ customer_first_name }}", body_html="<p>Hello</p>")
+    broadcast.targets.append(BroadcastTarget(product_id=product.id))
+    db.session.add(broadcast)
+    db.session.commit()
+    run = send_now(broadcast)
+    db.session.commit()
+    work()
+    db.session.refresh(run)
+    assert run.status == "sent" and run.sent == 2
+    assert sorted(address for m in smtp_sink.messages for address in m.rcpt_tos) == [
+        "a@example.com", "b@example.com"]
+    assert {m.message["Subject"] for m in smtp_sink.messages} == {"Hi Ann", "Hi Bob"}
