@@ -13,8 +13,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 import css_inline
 import html2text
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
-from markupsafe import Markup
+from flask import current_app
 
 from ..delivery.transport import DeliveryError, make_transport
 from ..tracking.tokens import unsubscribe_url
@@ -24,10 +23,13 @@ MAX_TEST_ADDRESSES = 10
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
-def email_document(body_html: str, subject: str) -> str:
-    """The whole HTML document of an e-mail around a rendered body, with CSS inlined."""
-    page = render_template("broadcasts/email/document.html", body=Markup(body_html), subject=subject)
-    return _INLINER.inline(page)
+def email_document(body_html: str, subject: str, unsubscribe_link: str = "#unsubscribe") -> str:
+    """The whole HTML document of an e-mail around a rendered body, with CSS inlined: the delivery
+    engine's own layout, so previews and test sends look exactly like the real e-mails."""
+    from ..delivery.rendering import layout
+
+    has_link = "unsubscribe" in body_html.lower()
+    return _INLINER.inline(layout(body_html, subject, None if has_link else unsubscribe_link))
 
 
 def html_to_text(body_html: str) -> str:

@@ -109,6 +109,17 @@ def tracking_function():
     return getattr(module, "apply_tracking", None)
 
 
+def network_name() -> str:
+    """The network's name as e-mails show it: the setting, else MAIL_FROM's name, else Herald."""
+    return get_option("network.name") or parseaddr(current_app.config["MAIL_FROM"])[0] or "Herald"
+
+
+def layout(body: str, subject: str, unsubscribe_link: str | None) -> str:
+    """The HTML document of a broadcast e-mail around ``body`` (the same for sends and previews)."""
+    return render_template("delivery/email.html", body=Markup(body), subject=subject,
+                           network_name=network_name(), unsubscribe_link=unsubscribe_link)
+
+
 class MessageFactory:
     """Builds the bytes of one run's message for each recipient; make one per chunk."""
 
@@ -118,14 +129,12 @@ class MessageFactory:
         self.run_id = run.id
         self.envelope_from = sender
         self.domain = sender.rpartition("@")[2] or "localhost"
-        self.network_name = get_option("network.name") or sender_name or "Herald"
+        self.network_name = network_name()
         self.unsubscribe_links = UnsubscribeLinks()
         body = broadcast.body_html or ""
         has_link = "unsubscribe_url" in {m.group(1) for m in PLACEHOLDER_RE.finditer(body)}
-        layout = render_template("delivery/email.html", body=Markup(body), subject=broadcast.subject,
-                                 network_name=self.network_name,
-                                 unsubscribe_link=None if has_link else "{{ unsubscribe_url }}")
-        html, text = prepare_bodies(layout)
+        html, text = prepare_bodies(layout(body, broadcast.subject,
+                                           None if has_link else "{{ unsubscribe_url }}"))
         self.subject = compile_template(broadcast.subject)
         self.html = compile_template(html)
         self.text = compile_template(text)
