@@ -52,12 +52,16 @@ def live_notices_query(customer_id: int, user_id: int, now=None):
             .where(BroadcastRun.status == "published", BroadcastRun.visible_until > now,
                    Broadcast.kind == "notice", or_(Broadcast.ends_at.is_(None), Broadcast.ends_at > now))
             .cte("live_runs").prefix_with("MATERIALIZED"))
+    # The broadcasts that target one of the customer's products, found once from the customer's
+    # few memberships (not once per live run), with the membership's status.
+    by_membership = (select(BroadcastTarget.broadcast_id, Membership.status)
+                     .join(Membership, Membership.product_id == BroadcastTarget.product_id)
+                     .where(Membership.customer_id == customer_id)
+                     .cte("customer_targets").prefix_with("MATERIALIZED"))
     direct = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
                             BroadcastTarget.customer_id == customer_id)
-    by_product = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
-                                BroadcastTarget.product_id == Membership.product_id,
-                                Membership.customer_id == customer_id,
-                                json_list_contains(live.c.product_statuses, Membership.status))
+    by_product = exists().where(by_membership.c.broadcast_id == live.c.broadcast_id,
+                                json_list_contains(live.c.product_statuses, by_membership.c.status))
     dismissed = exists().where(NoticeDismissal.user_id == user_id, NoticeDismissal.run_id == live.c.run_id)
     first_site = select(Site).where(Site.customer_id == customer_id).order_by(Site.id).limit(1)
     return (select(live.c.run_id, live.c.broadcast_id, live.c.notice_type, live.c.dismissible,
