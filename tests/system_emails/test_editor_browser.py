@@ -7,29 +7,11 @@ from werkzeug.serving import make_server
 from sysemail_helpers import email
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 @pytest.fixture
-def live_server(app):
-    """The app served by werkzeug on a free port in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser_page():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
+def browser_page(browser):
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    return page
 
 
 @pytest.mark.browser
