@@ -17,8 +17,6 @@ def init_app(app):
     add_core_menu_item(app, "Broadcasts", "broadcasts.index", 50)
     app.extensions["herald_hooks"].add("customer_dashboard_panels", notices_panel)
     settings = app.extensions["herald_settings"]
-    settings.declare(SettingSpec("network.name", "Herald network", "Network name",
-                                 "Shown to customers and filled into {{ network_name }}."))
     settings.declare(SettingSpec("broadcasts.timezone", "UTC", "Default time zone for broadcasts",
                                  "An IANA name such as Europe/Amsterdam; admins can pick another "
                                  "zone per broadcast."))

@@ -19,8 +19,6 @@ def init_app(app):
     app.register_blueprint(api_bp)
     app.cli.add_command(emails_cli)
     settings = app.extensions["herald_settings"]
-    settings.declare(SettingSpec("network.name", "Herald Network", "Network name",
-                                 "Shown in e-mails as {{ network_name }}."))
     settings.declare(SettingSpec("system_emails.mail_from", "", "System e-mail sender",
                                  "From header of system e-mails, e.g. 'Acme <hello@acme.test>'. "
                                  "Empty: MAIL_FROM."))
