@@ -14,7 +14,7 @@ from ..extensions import db
 from ..hooks import apply_filters
 from ..network.models import Customer, Membership, Site
 from ..settings.services import get_option
-from .audience import targeted_customer_ids
+from .audience import targets_customer
 from .content import BROADCAST_PLACEHOLDERS, compile_template, recipient_values
 
 # Placeholders whose value is a whole URL: the only ones allowed at the start of href/src.
@@ -120,6 +120,4 @@ def sample_customer(broadcast):
 
 def is_targeted(broadcast, customer_id) -> bool:
     """True when ``customer_id`` is in the broadcast's audience."""
-    ids = targeted_customer_ids(broadcast.id, broadcast.product_statuses or [])
-    return db.session.scalar(select(ids.c.customer_id).where(ids.c.customer_id == customer_id)
-                             .limit(1)) is not None
+    return bool(db.session.scalar(select(targets_customer(broadcast, customer_id))))

@@ -2,15 +2,15 @@
 
 No recipient passes through Python: one ``INSERT ... SELECT`` writes a row per unique address
 (the customer with the lowest id wins), queued or skipped with the suppression's reason; a second
-writes the customers left out as duplicates. ``UNIQUE (run_id, email)`` with ON CONFLICT DO
+writes the customers left out as duplicates, found from the few shared addresses only. ``UNIQUE (run_id, email)`` with ON CONFLICT DO
 NOTHING makes planning twice a no-op, on SQLite and PostgreSQL alike.
 """
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, select, text, true, update
+from sqlalchemy import case, func, literal, select, text, true, update
 
-from ..broadcasts.audience import targeted_customers, unique_recipients
+from ..broadcasts.audience import targeted_sharing_customers, unique_recipients
 from ..broadcasts.models import BroadcastRun
 from ..extensions import db
 from ..tracking.models import Suppression
@@ -27,12 +27,13 @@ class PlanResult:
 
 
 def upsert(table):
-    """An INSERT for the current database that supports ``on_conflict_do_nothing``."""
+    """An INSERT for the current database that supports ``on_conflict_do_nothing`` and reports
+    its ``rowcount`` (the rows it inserted)."""
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    return insert(table).execution_options(preserve_rowcount=True)
 
 
 def _claim_planning(run_id: int) -> bool:
@@ -44,28 +45,30 @@ def _claim_planning(run_id: int) -> bool:
     return result.rowcount == 1
 
 
-def _insert_ledger(run) -> None:
+def _insert_ledger(run) -> int:
     recipients = unique_recipients(run.broadcast).subquery("recipients")
     rows = (select(literal(run.id), recipients.c.customer_id, recipients.c.email,
                    case((Suppression.reason.is_(None), "queued"), else_="skipped"),
                    Suppression.reason, literal(0))
             .select_from(recipients.outerjoin(Suppression, Suppression.email == recipients.c.email))
             .where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
-            .order_by(recipients.c.email))  # the unique index then grows in order, not at random
-    db.session.execute(upsert(Delivery.__table__)
-                       .from_select(["run_id", "customer_id", "email", "status", "reason", "attempts"],
-                                    rows)
-                       .on_conflict_do_nothing(index_elements=["run_id", "email"]))
+            .order_by(recipients.c.customer_id))  # nearly sorted already; sorting addresses cost more
+    return db.session.execute(
+        upsert(Delivery.__table__)
+        .from_select(["run_id", "customer_id", "email", "status", "reason", "attempts"], rows)
+        .on_conflict_do_nothing(index_elements=["run_id", "email"])).rowcount
 
 
-def _insert_duplicates(run) -> None:
-    targeted = targeted_customers(run.broadcast).subquery("targeted")
-    rows = (select(literal(run.id), targeted.c.id, targeted.c.email)
-            .join(Delivery, and_(Delivery.run_id == run.id, Delivery.email == targeted.c.email))
-            .where(targeted.c.id != Delivery.customer_id))
-    db.session.execute(upsert(DeliveryDuplicate.__table__)
-                       .from_select(["run_id", "customer_id", "email"], rows)
-                       .on_conflict_do_nothing(index_elements=["run_id", "customer_id"]))
+def _insert_duplicates(run) -> int:
+    # The ledger took the lowest targeted id of each shared address; the other targeted sharers
+    # are the duplicates. Reads only the sharers, never the million-row ledger just written.
+    sharing = targeted_sharing_customers(run.broadcast).subquery("sharing")
+    ranked = select(sharing.c.id, sharing.c.email,
+                    func.min(sharing.c.id).over(partition_by=sharing.c.email).label("kept")).subquery()
+    rows = select(literal(run.id), ranked.c.id, ranked.c.email).where(ranked.c.id != ranked.c.kept)
+    return db.session.execute(upsert(DeliveryDuplicate.__table__)
+                              .from_select(["run_id", "customer_id", "email"], rows)
+                              .on_conflict_do_nothing(index_elements=["run_id", "customer_id"])).rowcount
 
 
 def count_status(run_id: int, status: str) -> int:
@@ -83,12 +86,11 @@ def plan(run: BroadcastRun) -> PlanResult:
         return PlanResult(False)
     if db.engine.dialect.name == "postgresql":  # sort and hash a million addresses in memory
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
-    _insert_ledger(run)
-    _insert_duplicates(run)
-    duplicates = db.session.scalar(select(func.count()).select_from(DeliveryDuplicate)
-                                   .where(DeliveryDuplicate.run_id == run.id))
-    run.total = count_status(run.id, "queued")
-    run.excluded = count_status(run.id, "skipped") + duplicates
+    rows = _insert_ledger(run)  # the claim makes this the run's only planning: all rows are new
+    duplicates = _insert_duplicates(run)
+    skipped = count_status(run.id, "skipped")
+    run.total = rows - skipped
+    run.excluded = skipped + duplicates
     return PlanResult(True, run.total, run.excluded)
 
 

@@ -36,6 +36,31 @@ Index("ix_customers_name_lower", func.lower(Customer.name).label("name_lower"),
       postgresql_ops={"name_lower": "text_pattern_ops"})
 
 
+class Address(db.Model):
+    """A lower-cased e-mail address and how many customers use it.
+
+    Kept by database triggers on ``customers`` (migration 0009) with an atomic upsert, so it is
+    exact under concurrent writes, bulk inserts and raw SQL alike. Its few shared addresses
+    (``customers > 1``) let the audience de-duplicate without sorting every targeted address.
+    """
+    __tablename__ = "addresses"
+
+    email = db.Column(db.String(254), primary_key=True)
+    customers = db.Column(db.Integer, nullable=False, default=0)
+
+
+class SharedAddress(db.Model):
+    """A customer whose address another customer uses too (kept by the same triggers).
+
+    Few rows (the shared addresses' customers): de-duplicating an audience reads this table
+    instead of grouping every targeted address.
+    """
+    __tablename__ = "shared_addresses"
+
+    customer_id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), nullable=False, index=True)
+
+
 class Site(db.Model):
     """A site of a customer, reached by its own domain or a path on the network."""
     __tablename__ = "sites"
