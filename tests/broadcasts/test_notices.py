@@ -9,10 +9,10 @@ from app.broadcasts.models import NO_END
 from app.broadcasts.notices import live_notices, live_notices_query
 from app.broadcasts.sending import cancel, send_now, start_run
 from app.extensions import db
-from app.network.models import Membership
+from app.network.models import Membership, Product
 from app.utils import utcnow
 from tests.broadcasts.conftest import add_customer, login_as
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, login
 
 
 def publish(network, **fields):
@@ -144,6 +144,41 @@ def test_no_limit_hides_older_notices_and_the_lookup_is_one_query(client, networ
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(notices) == 30 and len(statements) == 1
     assert "LIMIT" not in statements[0].split("FROM broadcast_runs")[-1].upper().split("ORDER BY")[-1]
+
+
+def statements_of_a_dashboard_view(app, client, user_id):
+    """The page and the SQL statements of one GET /dashboard/ by ``user_id``, run in an app
+    context of its own as a real request is (a new session, nothing cached in ``g``)."""
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        login(client, user_id)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/dashboard/")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return response.get_data(as_text=True), statements
+
+
+def test_a_dashboard_view_costs_the_same_statements_whatever_the_notices_and_memberships(app, client, network):
+    user_id = network.ann.user_id
+    publish(network, subject="Only one", customer_ids=[network.ann.id])
+    page, few = statements_of_a_dashboard_view(app, client, user_id)
+    assert page.count('class="notice notice-') == 1
+    for number in range(12):
+        publish(network, subject=f"Many {number}", product_ids=[network.starter.id, network.business.id])
+    extra = Product(slug="extra", name="Extra")
+    db.session.add_all([extra, Membership(customer=network.ann, product=network.business, status="active"),
+                        Membership(customer=network.ann, product=extra, status="active")])
+    db.session.commit()
+    page, many = statements_of_a_dashboard_view(app, client, user_id)
+    assert page.count('class="notice notice-') == 13 and "Extra" in page and "Business" in page
+    assert len(many) == len(few) <= 4, many
 
 
 def test_email_runs_never_show_on_dashboards(client, network):
