@@ -3,7 +3,7 @@
 One query per dashboard view finds every live notice run that targets the customer directly or
 through a membership in one of the broadcast's statuses (so a customer who got the product after
 the notice was published sees it too), minus the runs the user dismissed. It reads only the live
-runs (a partial index on their end time) and probes composite indexes for each; there is no
+runs (a partial index on their end time) and checks each against the customer's targets; there is no
 LIMIT, so no live notice is ever hidden. docs/notices.md shows the plan on PostgreSQL.
 """
 from dataclasses import dataclass
@@ -41,9 +41,9 @@ def live_notices_query(customer_id: int, user_id: int, now=None):
 
     A MATERIALIZED CTE first reads the live runs (a range of the partial index on
     ``visible_until``) with their broadcasts; only those few rows are then checked for the
-    customer (two index probes each) and for dismissals. Columns: run id, broadcast id, type,
-    dismissible, subject, body, published time, and the domain and path of the customer's first
-    site (for ``{{ site_url }}``) as scalar subqueries.
+    customer (against two hashed sets, each built once) and for dismissals. Columns: run id,
+    broadcast id, type, dismissible, subject, body, published time, and the domain and path of
+    the customer's first site (for ``{{ site_url }}``) as scalar subqueries.
     """
     return _statement(False).params(customer_id=customer_id, user_id=user_id, now=now or utcnow())
 
@@ -68,8 +68,12 @@ def _statement(one_run: bool):
                      .cte("customer_targets").prefix_with("MATERIALIZED"))
     direct = exists().where(BroadcastTarget.broadcast_id == live.c.broadcast_id,
                             BroadcastTarget.customer_id == customer_id)
-    by_product = exists().where(by_membership.c.broadcast_id == live.c.broadcast_id,
-                                json_list_contains(live.c.product_statuses, by_membership.c.status))
+    # Matched in one hash join of the two small CTEs (not a scan of customer_targets per live run).
+    candidate = live.alias("candidate")
+    by_product = live.c.broadcast_id.in_(
+        select(candidate.c.broadcast_id)
+        .join(by_membership, by_membership.c.broadcast_id == candidate.c.broadcast_id)
+        .where(json_list_contains(candidate.c.product_statuses, by_membership.c.status)))
     dismissed = exists().where(NoticeDismissal.user_id == user_id, NoticeDismissal.run_id == live.c.run_id)
     first_site = select(Site).where(Site.customer_id == customer_id).order_by(Site.id).limit(1)
     query = (select(live.c.run_id, live.c.broadcast_id, live.c.notice_type, live.c.dismissible,
