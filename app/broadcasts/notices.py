@@ -9,7 +9,6 @@ LIMIT, so no live notice is ever hidden. docs/notices.md shows the plan on Postg
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -101,17 +100,6 @@ def live_notices(customer, user_id: int, run_id: int | None = None) -> list[Live
         notices.append(LiveNotice(run, broadcast, kind, dismissible, rendered.subject,
                                   rendered.html, published))
     return notices
-
-
-def notices_panel(panels, customer):
-    """``customer_dashboard_panels`` filter: the customer's live notices on top of the dashboard."""
-    from flask_login import current_user
-
-    notices = live_notices(customer, current_user.id)
-    if not notices:
-        return panels
-    html = Markup(render_template("broadcasts/notices/panel.html", notices=notices))
-    return [("Notices", html), *panels]
 
 
 class CannotDismiss(Exception):

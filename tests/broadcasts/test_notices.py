@@ -3,6 +3,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import current_app
+from markupsafe import Markup
 from sqlalchemy import event, text
 
 from app.broadcasts.drafts import create_draft
@@ -180,6 +182,38 @@ def test_dashboard_statements_do_not_grow_with_notices_or_memberships(app, clien
     page, many = statements_of_a_dashboard_view(app, client, user_id)
     assert page.count('class="notice notice-') == 13 and "Extra" in page and "Business" in page
     assert len(many) == len(few) <= 4, many
+
+
+def macro_markup(notice_type, subject, html, run_id=None, dismissible=False, page=""):
+    """One notice exactly as the ``notice`` macro renders it (with the CSRF token of ``page``)."""
+    from flask import render_template_string, url_for
+
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1) if dismissible else None
+    with current_app.test_request_context():
+        url = url_for("notices.dismiss_notice", run_id=run_id) if dismissible else None
+        return render_template_string(
+            '{% from "broadcasts/notices/macros.html" import notice %}'
+            "{{ notice(notice_type, subject, html, run_id, url, token) }}",
+            notice_type=notice_type, subject=subject, html=Markup(html), run_id=run_id, url=url, token=token)
+
+
+def test_notice_markup_is_built_once_per_run_and_the_content_is_always_read_fresh(app, client, network):
+    broadcast, run = publish(network, subject="Greetings {{ customer_first_name }} & co", notice_type="success",
+                             customer_ids=[network.ann.id, network.fay.id],
+                             body_html="<p>Hi {{ customer_name }}, see {{ site_url }}</p>")
+    page = dashboard(client, network.ann.user)
+    assert macro_markup("success", "Greetings Ann & co",
+                        f"<p>Hi Ann Active, see https://{network.ann.id}.sites.test</p>", run.id,
+                        dismissible=True, page=page) in page
+    assert "Hi Fay Business" in dashboard(client, network.fay.user)
+    assert len(app.extensions["herald_notice_fragments"]) == 1  # one run, rendered once
+    # the content is never cached: an edit (or a fixed typo) shows on the next view
+    broadcast.subject, broadcast.body_html, broadcast.notice_type = "Changed", "<p>New body</p>", "error"
+    broadcast.dismissible = False
+    db.session.commit()
+    page = dashboard(client, network.ann.user)
+    assert macro_markup("error", "Changed", "<p>New body</p>", run.id) in page
+    assert "Greetings" not in page and f"notices/{run.id}/dismiss" not in page
 
 
 def test_email_runs_never_show_on_dashboards(client, network):
