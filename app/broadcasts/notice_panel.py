@@ -33,28 +33,28 @@ def notices_panel(panels, customer):
 def render_notices(notices: list[LiveNotice]) -> Markup:
     """The markup of ``notices`` in order, as the ``notice`` macro renders each of them."""
     token = str(escape(generate_csrf()))
+    cache = current_app.extensions.setdefault("herald_notice_fragments", {})
+    root = request.script_root
     out = []
     for notice in notices:
         subject = str(escape(notice.subject))
-        for part in _fragment(notice.run_id, notice.notice_type, notice.dismissible):
+        key = (notice.run_id, notice.notice_type, notice.dismissible, root)
+        for part in cache.get(key) or _fragment(cache, key):
             out.append(subject if part is SUBJECT else notice.html if part is BODY
                        else token if part is TOKEN else part)
     return Markup("".join(out))
 
 
-def _fragment(run_id: int, notice_type: str, dismissible: bool) -> tuple:
-    """The macro's output for one notice, split into literal parts and the slot markers."""
-    cache = current_app.extensions.setdefault("herald_notice_fragments", {})
-    key = (run_id, notice_type, dismissible, request.script_root)
-    parts = cache.get(key)
-    if parts is None:
-        macro = current_app.jinja_env.get_template("broadcasts/notices/macros.html").module.notice
-        dismiss_url = url_for("notices.dismiss_notice", run_id=run_id) if dismissible else None
-        html = str(macro(notice_type, SUBJECT, Markup(BODY), run_id, dismiss_url, TOKEN))
-        slots = {SUBJECT: SUBJECT, BODY: BODY, TOKEN: TOKEN}
-        parts = tuple(slots.get(piece, piece) for piece in _SLOTS.split(html) if piece)
-        if current_app.jinja_env.auto_reload:  # templates may change while the app runs
-            return parts
+def _fragment(cache: dict, key: tuple) -> tuple:
+    """The macro's output for the notice ``key`` (run id, type, dismissible, script root), split
+    into literal parts and the slot markers, and kept in ``cache``."""
+    run_id, notice_type, dismissible, _root = key
+    macro = current_app.jinja_env.get_template("broadcasts/notices/macros.html").module.notice
+    dismiss_url = url_for("notices.dismiss_notice", run_id=run_id) if dismissible else None
+    html = str(macro(notice_type, SUBJECT, Markup(BODY), run_id, dismiss_url, TOKEN))
+    slots = {SUBJECT: SUBJECT, BODY: BODY, TOKEN: TOKEN}
+    parts = tuple(slots.get(piece, piece) for piece in _SLOTS.split(html) if piece)
+    if not current_app.jinja_env.auto_reload:  # else templates may change while the app runs
         if len(cache) >= CACHE_SIZE:
             cache.clear()
         cache[key] = parts
