@@ -18,7 +18,7 @@ from ..hooks import do_action
 from ..network.models import Membership, Site
 from ..utils import utcnow
 from .models import Broadcast, BroadcastRun, BroadcastTarget, NoticeDismissal
-from .content import placeholders_in
+from .content import compile_template
 from .rendering import placeholder_values, render_for, site_url_of
 from .sql import json_list_contains
 
@@ -84,19 +84,26 @@ def _statement(one_run: bool):
     return query.where(live.c.run_id == bindparam("run_id")) if one_run else query
 
 
+# Notice subjects and bodies split into parts, keyed by their text (so never stale).
+_compiled = lru_cache(maxsize=2048)(compile_template)
+
+
 def live_notices(customer, user_id: int, run_id: int | None = None) -> list[LiveNotice]:
     """The customer's live notices rendered for them (one query; ``run_id`` narrows to one run)."""
     values = {"customer_id": customer.id, "user_id": user_id, "now": utcnow()}
     if run_id is not None:
         values["run_id"] = run_id
-    rows = db.session.execute(_statement(run_id is not None), values).all()
+    # On the session's connection: a plain Core select skips the ORM's statement handling
+    # (about 0.5 ms a view); the flush keeps what session.execute's autoflush guaranteed.
+    db.session.flush()
+    rows = db.session.connection().execute(_statement(run_id is not None), values).all()
     if not rows:
         return []
-    used = {name for row in rows for name in placeholders_in(row[4] + row[5])}
+    used = {name for row in rows for text in (row[4], row[5]) for name in _compiled(text).parts[1::2]}
     values = placeholder_values(customer, site_url=site_url_of(rows[0][7], rows[0][8]), used=used)
     notices = []
     for run, broadcast, kind, dismissible, subject, body, published, _domain, _path in rows:
-        rendered = render_for(subject, body, values)
+        rendered = render_for(subject, body, values, compile=_compiled)
         notices.append(LiveNotice(run, broadcast, kind, dismissible, rendered.subject,
                                   rendered.html, published))
     return notices

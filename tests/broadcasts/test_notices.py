@@ -216,6 +216,14 @@ def test_notice_markup_is_built_once_per_run_and_the_content_is_always_read_fres
     assert "Greetings" not in page and f"notices/{run.id}/dismiss" not in page
 
 
+def test_live_notices_see_changes_the_session_has_not_flushed_yet(network):
+    publish(network, subject="For business", product_ids=[network.business.id])
+    customer, user_id, business = network.ann, network.ann.user_id, network.business  # loaded now
+    db.session.add(Membership(customer=customer, product=business, status="active"))
+    assert [n.subject for n in live_notices(customer, user_id)] == ["For business"]
+    db.session.rollback()
+
+
 def test_email_runs_never_show_on_dashboards(client, network):
     email = create_draft(network.admin, {"kind": "email", "subject": "Mail only", "body_html": "<p>x</p>",
                                          "customer_ids": [network.ann.id]})
