@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db, redis_store
 from ..hooks import do_action
@@ -25,9 +26,10 @@ class LoginResult:
 
 
 def load_user(user_id):
-    """Flask-Login's user loader."""
+    """Flask-Login's user loader; the user's customer profile comes in the same query (the
+    dashboard and the customer pages read it on every request)."""
     try:
-        return db.session.get(User, int(user_id))
+        return db.session.get(User, int(user_id), options=[joinedload(User.customer)])
     except (TypeError, ValueError):
         return None
 

@@ -8,7 +8,7 @@ def init_app(app):
     from . import lookups, models  # noqa: F401 - lookups adds the JSON routes to the blueprint
     from .cli import broadcasts_cli
     from .notice_views import bp as notices_bp
-    from .notices import notices_panel
+    from .notice_panel import notices_panel
     from .views import bp
 
     app.register_blueprint(bp)

@@ -72,6 +72,6 @@ def live_preview(broadcast_id):
         if notice_type not in NOTICE_TYPES:
             notice_type = broadcast.notice_type
         html = render_template("broadcasts/notices/notice.html", subject=rendered.subject,
-                               html=rendered.html, preview=True, notice_type=notice_type)
+                               html=rendered.html, notice_type=notice_type)
     return jsonify(subject=rendered.subject, html=html, kind=broadcast.kind)
 

@@ -85,12 +85,12 @@ class Rendered:
     html: Markup
 
 
-def render_for(subject: str, body_html: str, values: dict) -> Rendered:
+def render_for(subject: str, body_html: str, values: dict, compile=compile_template) -> Rendered:
     """Fill ``subject`` (plain text, kept on one line) and ``body_html`` (already sanitised,
-    values escaped)."""
-    filled = compile_template(subject).render(values, escape_html=False)
+    values escaped); ``compile`` may be a caching version of ``compile_template``."""
+    filled = compile(subject).render(values, escape_html=False)
     return Rendered(" ".join(filled.splitlines()),
-                    Markup(compile_template(body_html).render(values, escape_html=True)))
+                    Markup(compile(body_html).render(values, escape_html=True)))
 
 
 def render_broadcast(broadcast, customer=None, unsubscribe_url="") -> Rendered:

@@ -2,17 +2,19 @@
 from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..hooks import apply_filters
-from ..network.models import Customer, Membership, Site
+from ..network.models import Membership, Site
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 
 def current_customer():
-    """The Customer of the logged-in user, or None (a super admin may have none)."""
-    return db.session.scalar(select(Customer).where(Customer.user_id == current_user.id))
+    """The Customer of the logged-in user, or None (a super admin may have none); loaded with
+    the user (auth.services.load_user)."""
+    return current_user.customer
 
 
 @bp.route("/")
@@ -25,6 +27,7 @@ def index():
                                    .order_by(Site.id)).all()
         memberships = db.session.scalars(select(Membership)
                                          .where(Membership.customer_id == customer.id)
+                                         .options(joinedload(Membership.product))
                                          .order_by(Membership.id)).all()
         panels = apply_filters("customer_dashboard_panels", [], customer)
     return render_template("dashboard/index.html", customer=customer, sites=sites,

@@ -1,7 +1,10 @@
 """Notices on the customer dashboard: who sees what, dismissals per run, end dates, one query."""
+import re
 from datetime import timedelta
 
 import pytest
+from flask import current_app
+from markupsafe import Markup
 from sqlalchemy import event, text
 
 from app.broadcasts.drafts import create_draft
@@ -9,10 +12,10 @@ from app.broadcasts.models import NO_END
 from app.broadcasts.notices import live_notices, live_notices_query
 from app.broadcasts.sending import cancel, send_now, start_run
 from app.extensions import db
-from app.network.models import Membership
+from app.network.models import Membership, Product
 from app.utils import utcnow
 from tests.broadcasts.conftest import add_customer, login_as
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, login
 
 
 def publish(network, **fields):
@@ -146,6 +149,81 @@ def test_no_limit_hides_older_notices_and_the_lookup_is_one_query(client, networ
     assert "LIMIT" not in statements[0].split("FROM broadcast_runs")[-1].upper().split("ORDER BY")[-1]
 
 
+def statements_of_a_dashboard_view(app, client, user_id):
+    """The page and the SQL statements of one GET /dashboard/ by ``user_id``, run in an app
+    context of its own as a real request is (a new session, nothing cached in ``g``)."""
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        login(client, user_id)
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/dashboard/")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return response.get_data(as_text=True), statements
+
+
+def test_dashboard_statements_do_not_grow_with_notices_or_memberships(app, client, network):
+    user_id = network.ann.user_id
+    publish(network, subject="Only one", customer_ids=[network.ann.id])
+    page, few = statements_of_a_dashboard_view(app, client, user_id)
+    assert page.count('class="notice notice-') == 1
+    for number in range(12):
+        publish(network, subject=f"Many {number}", product_ids=[network.starter.id, network.business.id])
+    extra = Product(slug="extra", name="Extra")
+    db.session.add_all([extra, Membership(customer=network.ann, product=network.business, status="active"),
+                        Membership(customer=network.ann, product=extra, status="active")])
+    db.session.commit()
+    page, many = statements_of_a_dashboard_view(app, client, user_id)
+    assert page.count('class="notice notice-') == 13 and "Extra" in page and "Business" in page
+    assert len(many) == len(few) <= 4, many
+
+
+def macro_markup(notice_type, subject, html, run_id=None, dismissible=False, page=""):
+    """One notice exactly as the ``notice`` macro renders it (with the CSRF token of ``page``)."""
+    from flask import render_template_string, url_for
+
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1) if dismissible else None
+    with current_app.test_request_context():
+        url = url_for("notices.dismiss_notice", run_id=run_id) if dismissible else None
+        return render_template_string(
+            '{% from "broadcasts/notices/macros.html" import notice %}'
+            "{{ notice(notice_type, subject, html, run_id, url, token) }}",
+            notice_type=notice_type, subject=subject, html=Markup(html), run_id=run_id, url=url, token=token)
+
+
+def test_notice_markup_is_built_once_per_run_and_the_content_is_always_read_fresh(app, client, network):
+    broadcast, run = publish(network, subject="Greetings {{ customer_first_name }} & co", notice_type="success",
+                             customer_ids=[network.ann.id, network.fay.id],
+                             body_html="<p>Hi {{ customer_name }}, see {{ site_url }}</p>")
+    page = dashboard(client, network.ann.user)
+    assert macro_markup("success", "Greetings Ann & co",
+                        f"<p>Hi Ann Active, see https://{network.ann.id}.sites.test</p>", run.id,
+                        dismissible=True, page=page) in page
+    assert "Hi Fay Business" in dashboard(client, network.fay.user)
+    assert len(app.extensions["herald_notice_fragments"]) == 1  # one run, rendered once
+    # the content is never cached: an edit (or a fixed typo) shows on the next view
+    broadcast.subject, broadcast.body_html, broadcast.notice_type = "Changed", "<p>New body</p>", "error"
+    broadcast.dismissible = False
+    db.session.commit()
+    page = dashboard(client, network.ann.user)
+    assert macro_markup("error", "Changed", "<p>New body</p>", run.id) in page
+    assert "Greetings" not in page and f"notices/{run.id}/dismiss" not in page
+
+
+def test_live_notices_see_changes_the_session_has_not_flushed_yet(network):
+    publish(network, subject="For business", product_ids=[network.business.id])
+    customer, user_id, business = network.ann, network.ann.user_id, network.business  # loaded now
+    db.session.add(Membership(customer=customer, product=business, status="active"))
+    assert [n.subject for n in live_notices(customer, user_id)] == ["For business"]
+    db.session.rollback()
+
+
 def test_email_runs_never_show_on_dashboards(client, network):
     email = create_draft(network.admin, {"kind": "email", "subject": "Mail only", "body_html": "<p>x</p>",
                                          "customer_ids": [network.ann.id]})
@@ -167,3 +245,5 @@ def test_postgres_plan_reads_only_live_runs_through_the_partial_index(network):
     db.session.rollback()
     assert "CTE live_runs" in plan and "ix_broadcast_runs_live" in plan, plan
     assert "Seq Scan" not in plan, plan
+    # both target checks are hashed sets built once, not subplans run again for each live run
+    assert re.search(r"Filter: \(\(hashed SubPlan \d+\) OR \(hashed SubPlan \d+\)\)", plan), plan
