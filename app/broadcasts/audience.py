@@ -6,7 +6,7 @@ only those few customers are grouped, and counting or planning never sorts every
 """
 from dataclasses import dataclass, field
 
-from sqlalchemy import distinct, exists, func, or_, select, text, union_all
+from sqlalchemy import distinct, exists, func, literal, or_, select, text, union, union_all
 
 from ..extensions import db
 from ..network.models import Customer, Membership, SharedAddress
@@ -14,11 +14,11 @@ from ..tracking.models import Suppression
 from .models import BroadcastTarget
 
 
-def targeted_customer_ids(broadcast):
+def targeted_customer_ids(broadcast, distinct: bool = False):
     """A selectable of ``customer_id``: customers targeted directly or by a membership of a
     targeted product in one of the broadcast's statuses. A customer reached twice appears twice
-    (UNION ALL): counting uses ``count(DISTINCT ...)`` (a sort of nearly ordered ids, cheaper
-    than hashing them) and the ledger's unique index drops the repeat at planning.
+    (UNION ALL) unless ``distinct``: counting uses ``count(DISTINCT ...)`` instead (a sort of
+    nearly ordered ids, cheaper than hashing them).
 
     The product ids are bound as values, so the planner sees which products (and how many
     members) and reads the (product, status, customer) index alone.
@@ -29,7 +29,7 @@ def targeted_customer_ids(broadcast):
     by_product = (select(Membership.customer_id.label("customer_id"))
                   .where(Membership.product_id.in_(broadcast.product_ids),
                          Membership.status.in_(list(broadcast.product_statuses or []))))
-    return union_all(direct, by_product).subquery("targeted")
+    return (union if distinct else union_all)(direct, by_product).subquery("targeted")
 
 
 def targets_customer(broadcast, customer_id):
@@ -41,15 +41,18 @@ def targets_customer(broadcast, customer_id):
     """
     direct = exists().where(BroadcastTarget.broadcast_id == broadcast.id,
                             BroadcastTarget.customer_id == customer_id)
-    by_product = exists().where(Membership.customer_id == customer_id,
-                                Membership.product_id.in_(broadcast.product_ids),
-                                Membership.status.in_(list(broadcast.product_statuses or [])))
+    # OFFSET 0 keeps PostgreSQL from turning the EXISTS into a hash of every targeted member
+    # (a million rows read to check a few thousand customers): it probes the index per customer.
+    by_product = (select(literal(1)).where(Membership.customer_id == customer_id,
+                                           Membership.product_id.in_(broadcast.product_ids),
+                                           Membership.status.in_(list(broadcast.product_statuses or [])))
+                  .offset(0).exists())
     return or_(direct, by_product)
 
 
 def targeted_customers(broadcast):
-    """A select of (Customer.id, Customer.email, Customer.name) for every targeted customer."""
-    ids = targeted_customer_ids(broadcast)
+    """A select of (Customer.id, Customer.email, Customer.name), once per targeted customer."""
+    ids = targeted_customer_ids(broadcast, distinct=True)
     return (select(Customer.id, Customer.email, Customer.name)
             .join(ids, Customer.id == ids.c.customer_id))
 
@@ -62,11 +65,8 @@ def targeted_sharing_customers(broadcast):
 
 
 def unique_recipients(broadcast):
-    """A select of (customer_id, email) per lower-cased address, the customer with the lowest id.
-
-    Customers whose address nobody shares pass through (one reached twice appears twice, which
-    the ledger's ``UNIQUE (run_id, email)`` absorbs); only the sharers are grouped.
-    """
+    """A select of (customer_id, email): one row per lower-cased address, the customer with the
+    lowest id; customers whose address nobody shares pass through, only the sharers are grouped."""
     targeted = targeted_customers(broadcast).subquery("customers_targeted")
     alone = (select(targeted.c.id.label("customer_id"), func.lower(targeted.c.email).label("email"))
              .where(~exists().where(SharedAddress.customer_id == targeted.c.id)))

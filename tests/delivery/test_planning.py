@@ -1,6 +1,8 @@
 """Planning freezes the exact audience: unique addresses, lowest customer id wins, exclusions
 recorded with their reason, and a second planning changes nothing."""
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.broadcasts.models import BroadcastRun
 from app.delivery.jobs import plan_run
@@ -56,9 +58,10 @@ def test_second_planning_is_a_no_op(app, db, product):
     run = make_run(products=[product])
     plan_run(run.id)
     assert plan_run(run.id) == "not planning"
-    # Even the raw INSERT ... SELECT run again adds nothing: UNIQUE (run_id, email) + DO NOTHING.
-    _insert_ledger(db.session.get(BroadcastRun, run.id))
-    db.session.commit()
+    # Even the raw INSERT ... SELECT run again adds nothing: UNIQUE (run_id, email) refuses it.
+    with pytest.raises(IntegrityError):
+        _insert_ledger(db.session.get(BroadcastRun, run.id))
+    db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Delivery)
                              .where(Delivery.run_id == run.id)) == 7
 
