@@ -7,9 +7,10 @@ small network (SQLite in bench/work by default), plans a run of the benchmark br
 - **smtp** (``--send``): those bytes sent over one transport to a sink (Postfix's smtp-sink, else
   aiosmtpd), no database;
 - **send** (``--send``): the real ``Sender`` (claims, build, SMTP, outcome writes, Redis progress)
-  over the same rows; claim + record = its CPU minus build and smtp.
+  over the same rows, with the CPU inside ``build`` and the transport's ``send`` counted apart.
 
-CPU is this process's (``time.process_time``): the sink and the database server are not counted.
+CPU is this process's (``time.process_time``); with PostgreSQL on this machine the CPU of the
+backend that served the loop is shown too (``/proc``), the sink's is not counted.
 ``--profile`` prints the most expensive functions of one phase (cProfile on CPU time; environment:
 ``PERMESSAGE_SORT``, default ``tottime``, ``PERMESSAGE_TOP``, default 25). The database is
 ``--database`` or ``PERMESSAGE_DATABASE_URL``; Redis ``--redis`` or ``BENCH_REDIS_URL``.
@@ -19,9 +20,10 @@ import cProfile
 import os
 import pstats
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import create_app
 from app.extensions import db
@@ -109,9 +111,9 @@ def main():
     parser.add_argument("-n", type=int, default=2000, help="customers targeted (about 2 %% share an address)")
     parser.add_argument("--send", action="store_true", help="also send through the real Sender to a sink")
     parser.add_argument("--profile", choices=("build", "send"), help="cProfile one phase")
-    parser.add_argument("--database", default=os.environ.get(
-        "PERMESSAGE_DATABASE_URL", f"sqlite:///{HERE / 'work' / 'permessage.db'}"))
-    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
+    parser.add_argument("--database", default=os.environ.get("PERMESSAGE_DATABASE_URL")
+                        or f"sqlite:///{HERE / 'work' / 'permessage.db'}")
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9")
     args = parser.parse_args()
 
     from .sink import start_sink
@@ -133,6 +135,7 @@ def run_phases(args, sink):
     from app.delivery.models import Delivery
     from app.delivery.rendering import MessageFactory
     from app.delivery.sending import Sender
+    from app.delivery.transport import SMTPTransport
 
     run = planned_run(args.n)
     people = recipients(run.id)
@@ -156,11 +159,54 @@ def run_phases(args, sink):
                 return sender.run([Delivery.status == "queued"])
             finally:
                 sender.close()
-    send_cpu, reason = measure(send, args.profile == "send")
+    backend = database_backend()
+    server_before = process_cpu(backend)
+    with timed(MessageFactory, "build") as in_build, timed(SMTPTransport, "send") as in_smtp:
+        send_cpu, reason = measure(send, args.profile == "send")
+    server_cpu = process_cpu(backend) - server_before if backend and database_backend() == backend else None
     sent = db.session.scalar(select(BroadcastRun.sent).where(BroadcastRun.id == run_id))
     print(f"send loop      {send_cpu / count * 1e6:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason})")
-    print(f"claim + record {(send_cpu - build_cpu - smtp_cpu) / count * 1e6:8.1f} µs CPU/message "
-          "(send loop - build - smtp)")
+    rest = send_cpu - in_build[0] - in_smtp[0]
+    print(f"  of which     {in_build[0] / count * 1e6:8.1f} build, {in_smtp[0] / count * 1e6:.1f} smtp, "
+          f"{rest / count * 1e6:.1f} claims, outcomes, progress and the loop")
+    if server_cpu is not None:
+        print(f"database       {server_cpu / count * 1e6:8.1f} µs CPU/message (the PostgreSQL backend)")
+
+
+@contextmanager
+def timed(cls, name: str):
+    """Count the CPU seconds spent in ``cls.name`` while the block runs (yields a 1-item list)."""
+    spent, original = [0.0], getattr(cls, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - started
+    setattr(cls, name, wrapper)
+    try:
+        yield spent
+    finally:
+        setattr(cls, name, original)
+
+
+def database_backend():
+    """The pid of the PostgreSQL backend serving the session (None elsewhere)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.commit()
+    return pid
+
+
+def process_cpu(pid) -> float:
+    """CPU seconds (user + system) of process ``pid`` on this machine, 0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
