@@ -161,11 +161,14 @@ def run_phases(args, sink):
                 sender.close()
     backend = database_backend()
     server_before = process_cpu(backend)
+    wall = time.perf_counter()
     with timed(MessageFactory, "build") as in_build, timed(SMTPTransport, "send") as in_smtp:
         send_cpu, reason = measure(send, args.profile == "send")
+    wall = time.perf_counter() - wall
     server_cpu = process_cpu(backend) - server_before if backend and database_backend() == backend else None
     sent = db.session.scalar(select(BroadcastRun.sent).where(BroadcastRun.id == run_id))
-    print(f"send loop      {send_cpu / count * 1e6:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason})")
+    print(f"send loop      {send_cpu / count * 1e6:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason}; "
+          f"{wall / count * 1e6:.0f} µs wall)")
     rest = send_cpu - in_build[0] - in_smtp[0]
     print(f"  of which     {in_build[0] / count * 1e6:8.1f} build, {in_smtp[0] / count * 1e6:.1f} smtp, "
           f"{rest / count * 1e6:.1f} claims, outcomes, progress and the loop")
