@@ -25,7 +25,27 @@ def ensure_customers(count: int) -> int:
         seed_customers(count - have, product_ids, rng, _Quiet())
         _fix_sequences("products", "customers", "sites", "memberships")
         db.session.commit()
+    if have < count or never_analyzed("sites"):
+        analyze("customers", "sites", "memberships")
     return max(have, count)
+
+
+def never_analyzed(table: str) -> bool:
+    """True when PostgreSQL has no statistics for ``table`` (autovacuum off, as on the bench
+    machine): plans then guess, e.g. the send's first-site lookup walks the sites' primary key."""
+    if db.engine.dialect.name != "postgresql":
+        return False
+    row = db.session.execute(text("SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables "
+                                  "WHERE relname = :name"), {"name": table}).first()
+    return row is not None and row[0] is None and row[1] is None
+
+
+def analyze(*tables: str) -> None:
+    """Collect PostgreSQL statistics for ``tables``, as autovacuum would after a bulk insert."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.commit()
+        db.session.execute(text(f"ANALYZE {', '.join(tables)}"))
+        db.session.commit()
 
 
 def bench_product(slug: str, members: int) -> Product:
@@ -41,7 +61,5 @@ def bench_product(slug: str, members: int) -> Product:
             select(first.c.id, literal(product.id), literal("active"), func.now())))
         _fix_sequences("memberships")
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("ANALYZE memberships"))
-            db.session.commit()
+        analyze("memberships")
     return product

@@ -1,17 +1,16 @@
 """Per-recipient broadcast e-mails: the content compiled once per chunk, MIME bytes built cheaply.
 
-Once per chunk the body is put in the e-mail layout, its CSS inlined (css-inline) and a text
-alternative made (html2text), with the ``{{ placeholders }}`` kept; per recipient only the
+Once per chunk the body is put in the e-mail layout, its CSS inlined (css-inline), a text
+alternative made (html2text) and the links rewritten for tracking, with the ``{{ placeholders }}``
+kept, and the lines without placeholders quoted-printable encoded; per recipient only the
 placeholders are filled and a multipart/alternative message is joined from prepared pieces.
 """
-import binascii
 import importlib
 import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate, parseaddr
 
 import css_inline
 import html2text
@@ -22,6 +21,7 @@ from ..broadcasts.content import PLACEHOLDER_RE, compile_template, recipient_val
 from ..hooks import apply_filters, registry
 from ..settings.services import get_option
 from ..tracking.tokens import UnsubscribeLinks
+from .mime import EncodedBody, address, header_text, qp
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 _TOKEN_RE = re.compile(r"xheraldph(\d+)x")
@@ -79,34 +79,15 @@ def prepare_bodies(layout_html: str) -> tuple[str, str]:
     return _restore(inlined, names), _restore(html_to_text(inlined), names)
 
 
-def _qp(text: str) -> bytes:
-    """Quoted-printable body with CRLF line ends (binascii picks CRLF from the first line end)."""
-    data = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
-    if not data.endswith("\r\n"):
-        data += "\r\n"
-    return binascii.b2a_qp(data.encode("utf-8"), istext=True)
-
-
-def header_text(value: str) -> str:
-    """A header value on one line (no CR/LF injection), RFC 2047-encoded when not ASCII."""
-    value = " ".join(str(value).split())
-    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
-
-
-def address(name: str, email: str) -> str:
-    """``"Name" <email>`` with the name encoded when needed and never spanning lines."""
-    return formataddr((" ".join((name or "").split()), email), charset="utf-8")
-
-
-def tracking_function():
-    """``app.tracking.links.apply_tracking`` when the engagement domain provides it, else None."""
+def tracking_template():
+    """``app.tracking.links.TrackedTemplate`` when the engagement domain provides it, else None."""
     try:
         module = importlib.import_module("app.tracking.links")
     except ModuleNotFoundError as error:
         if error.name in ("app.tracking.links", "app.tracking"):
             return None
         raise
-    return getattr(module, "apply_tracking", None)
+    return getattr(module, "TrackedTemplate", None)
 
 
 def network_name() -> str:
@@ -135,11 +116,14 @@ class MessageFactory:
         has_link = "unsubscribe_url" in {m.group(1) for m in PLACEHOLDER_RE.finditer(body)}
         html, text = prepare_bodies(layout(body, broadcast.subject,
                                            None if has_link else "{{ unsubscribe_url }}"))
+        tracked = (broadcast.track_opens or broadcast.track_clicks) and tracking_template()
+        self.tracking = tracked and tracked(html, run.id, bool(broadcast.track_opens),
+                                            bool(broadcast.track_clicks))
+        html = self.tracking.html if self.tracking else html
         self.subject = compile_template(broadcast.subject)
-        self.html = compile_template(html)
-        self.text = compile_template(text)
-        self.track = (broadcast.track_opens or broadcast.track_clicks) and tracking_function()
-        self.track_opens, self.track_clicks = bool(broadcast.track_opens), bool(broadcast.track_clicks)
+        self.encoded_html, self.encoded_text = EncodedBody(html, True), EncodedBody(text, False)
+        self.html = compile_template(self.encoded_html.source)
+        self.text = compile_template(self.encoded_text.source)
         self.filtered = registry().has("delivery_message")
         self.boundary = f"==herald{secrets.token_hex(12)}=="
         self.static_headers = [
@@ -151,6 +135,13 @@ class MessageFactory:
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ("Content-Type", f'multipart/alternative; boundary="{self.boundary}"'),
         ]
+        part = 'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        marker = f"--{self.boundary}\r\n"
+        self._from = "".join(f"{name}: {value}\r\n" for name, value in self.static_headers[:1])
+        self._after_headers = ("".join(f"{name}: {value}\r\n" for name, value in self.static_headers[1:])
+                               + "\r\n" + marker + part % "plain").encode()
+        self._between_parts = (marker + part % "html").encode()
+        self._closing = f"--{self.boundary}--\r\n".encode()
         self._date_second, self._date = None, ""
 
     def message_id(self, delivery_id: int) -> str:
@@ -163,22 +154,29 @@ class MessageFactory:
             self._date_second, self._date = second, formatdate(second, usegmt=True)
         return self._date
 
-    def compose(self, recipient: Recipient) -> OutgoingMessage:
-        """The personalised message for ``recipient`` (headers, text and HTML)."""
+    def _values(self, recipient: Recipient) -> tuple[dict, str, str]:
         https, mailto = self.unsubscribe_links(recipient.email, self.run_id)
         values = recipient_values(recipient.customer_id, recipient.email, recipient.name,
                                   recipient.site_url, https, self.network_name)
-        html = self.html.render(values, escape_html=True)
-        if self.track:
-            html = self.track(html, recipient.delivery_id, self.run_id,
-                              opens=self.track_opens, clicks=self.track_clicks)
+        if self.tracking:
+            values.update(self.tracking.values(recipient.delivery_id, values))
+        return values, https, mailto
+
+    def _personal_headers(self, recipient: Recipient, values: dict, https: str, mailto: str) -> list:
+        return [("To", address(recipient.name, recipient.email)),
+                ("Subject", header_text(self.subject.render(values, escape_html=False))),
+                ("Message-ID", self.message_id(recipient.delivery_id)),
+                ("List-Unsubscribe", f"<{mailto}>,\r\n <{https}>")]
+
+    def compose(self, recipient: Recipient) -> OutgoingMessage:
+        """The personalised message for ``recipient`` (headers, text and HTML), filtered by
+        ``delivery_message``."""
+        values, https, mailto = self._values(recipient)
         headers = [("Date", self._now()), *self.static_headers[:1],
-                   ("To", address(recipient.name, recipient.email)),
-                   ("Subject", header_text(self.subject.render(values, escape_html=False))),
-                   ("Message-ID", self.message_id(recipient.delivery_id)),
-                   ("List-Unsubscribe", f"<{mailto}>,\r\n <{https}>"), *self.static_headers[1:]]
+                   *self._personal_headers(recipient, values, https, mailto), *self.static_headers[1:]]
         message = OutgoingMessage(recipient, self.run_id, self.envelope_from, headers,
-                                  self.text.render(values, escape_html=False), html)
+                                  self.text.render(values, escape_html=False),
+                                  self.html.render(values, escape_html=True))
         if self.filtered:
             message = apply_filters("delivery_message", message)
         return message
@@ -188,10 +186,21 @@ class MessageFactory:
         head = "".join(f"{name}: {value}\r\n" for name, value in message.headers).encode("utf-8")
         marker = f"--{self.boundary}\r\n".encode()
         part = b"Content-Type: text/%s; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-        return b"".join((head, b"\r\n", marker, part % b"plain", _qp(message.text), marker,
-                         part % b"html", _qp(message.html), f"--{self.boundary}--\r\n".encode()))
+        return b"".join((head, b"\r\n", marker, part % b"plain", qp(message.text), marker,
+                         part % b"html", qp(message.html), self._closing))
 
     def build(self, recipient: Recipient) -> tuple[str, str, bytes]:
-        """(Message-ID, envelope sender, message bytes) for ``recipient``."""
-        message = self.compose(recipient)
-        return self.message_id(recipient.delivery_id), message.envelope_from, self.to_bytes(message)
+        """(Message-ID, envelope sender, message bytes) for ``recipient``.
+
+        Without ``delivery_message`` callbacks the bytes are joined from the pieces prepared per
+        chunk (the same bytes ``to_bytes(compose(recipient))`` gives); with them, via ``compose``.
+        """
+        if self.filtered:
+            message = self.compose(recipient)
+            return self.message_id(recipient.delivery_id), message.envelope_from, self.to_bytes(message)
+        values, https, mailto = self._values(recipient)
+        head = "".join(f"{name}: {value}\r\n" for name, value in
+                       self._personal_headers(recipient, values, https, mailto))
+        return self.message_id(recipient.delivery_id), self.envelope_from, b"".join((
+            f"Date: {self._now()}\r\n{self._from}{head}".encode("utf-8"), self._after_headers, self.encoded_text.render(values),
+            self._between_parts, self.encoded_html.render(values), self._closing))

@@ -5,11 +5,13 @@ claim the next batch (``UPDATE ... RETURNING`` from queued or due deferred rows,
 claimed once however many workers race) and commit it before any SMTP transaction starts. If the
 worker dies, only that batch is left in ``sending``, for the reaper to report as unknown.
 """
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import bindparam, literal_column, null, select, text, update
 
 from ..broadcasts.content import placeholders_in
@@ -73,6 +75,7 @@ class Sender:
         self.factory, self.needs_site = None, False
         self.transport = None
         self.where: list = []
+        self.claim_statement = None  # built by _claim for the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
 
@@ -80,7 +83,7 @@ class Sender:
     def run(self, where: list) -> str:
         """Send the rows matched by ``where`` (conditions on Delivery) until none is left, the run
         stops, or the time box ends; returns why it ended ("done", "stopped", "timeup")."""
-        self.where = where
+        self.where, self.claim_statement = where, None
         if self.factory is None:
             run = db.session.get(BroadcastRun, self.run_id)
             self.factory = MessageFactory(run, run.broadcast)
@@ -120,9 +123,8 @@ class Sender:
         status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
         return "done" if status == "sending" else "stopped"
 
-    def _claim(self) -> list[Claimed]:
-        """Claim the next batch in one round trip: the UPDATE returns each row with the customer's
-        name, first site and any suppression added since planning (scalar subqueries)."""
+    def _claim_statement(self):
+        """The claiming UPDATE for ``self.where``, built once per ``run()`` (not per batch)."""
         ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
                .order_by(Delivery.id).limit(self.policy.batch_size))
         if db.engine.dialect.name == "postgresql":
@@ -132,20 +134,27 @@ class Sender:
         claimable = ids.cte("claimable")
         sending = select(BroadcastRun.id).where(BroadcastRun.id == self.run_id,
                                                 BroadcastRun.status == "sending").exists()
-        rows = db.session.execute(
-            update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
-            .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
-                    last_attempt_at=utcnow())
-            .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
-                       Delivery.next_attempt_at, *self._personal_columns())
-            .execution_options(synchronize_session=False)).all()
+        return (update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
+                .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
+                        last_attempt_at=bindparam("now"))
+                .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
+                           Delivery.next_attempt_at, *self._personal_columns())
+                .execution_options(synchronize_session=False))
+
+    def _claim(self) -> list[Claimed]:
+        """Claim the next batch in one round trip: the UPDATE returns each row with the customer's
+        name, first site and any suppression added since planning (scalar subqueries)."""
+        if self.claim_statement is None:
+            self.claim_statement = self._claim_statement()
+        rows = db.session.execute(self.claim_statement, {"now": utcnow()}).all()
         rows.sort(key=lambda row: row.id)
         rows = self._skip_suppressed(rows)
-        return [Claimed(Recipient(row.id, row.email, row.customer_id, row.name or "",
-                                  Site(domain=row.site_domain, path=row.site_path).url
-                                  if self.needs_site and (row.site_domain or row.site_path) else ""),
-                        row.attempts, "deferred" if row.next_attempt_at else "queued", row.next_attempt_at)
-                for row in rows]
+        base_url, claimed = current_app.config["BASE_URL"], []
+        for row_id, email, customer_id, attempts, next_at, name, _, domain, path in rows:  # unpacking
+            site = Site.address(domain, path, base_url) if self.needs_site and (domain or path) else ""
+            claimed.append(Claimed(Recipient(row_id, email, customer_id, name or "", site), attempts,
+                                   "deferred" if next_at else "queued", next_at))
+        return claimed
 
     def _personal_columns(self) -> list:
         # Correlated to the row being updated; spelled out because SQLite's RETURNING drops the
@@ -213,8 +222,7 @@ class Sender:
         sent = sum(1 for o in outcomes if o.status == "sent")
         failed = sum(1 for o in outcomes if o.status == "failed")
         if sent or failed:  # the run's counters, in the same transaction as the outcomes
-            db.session.execute(update(BroadcastRun).where(BroadcastRun.id == self.run_id).values(
-                sent=BroadcastRun.sent + sent, failed=BroadcastRun.failed + failed))
+            db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
         bounces = {o.email: o.reply for o in outcomes if o.bounce}
         if bounces:
             db.session.execute(upsert(Suppression.__table__).values(
@@ -250,25 +258,32 @@ class Sender:
 
 
 
+_RUNS = BroadcastRun.__table__
+COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
+                  .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
 OUTCOMES_PG = text("""
 UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
        message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
-FROM unnest(CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:codes AS integer[]),
-            CAST(:replies AS text[]), CAST(:message_ids AS text[]), CAST(:sent AS timestamp[]),
-            CAST(:next AS timestamp[])) AS v(id, status, code, reply, message_id, sent_at, next_at)
+FROM json_to_recordset(CAST(:rows AS json))
+     AS v(id bigint, status text, code integer, reply text, message_id text, sent_at timestamp,
+          next_at timestamp)
 WHERE d.id = v.id AND d.claim = :token
 """)
 
 
+def _iso(moment):
+    return moment.isoformat() if moment is not None else None
+
+
 def record_outcomes(token: str, outcomes) -> None:
     """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
-    an UPDATE from unnested arrays, one round trip) or one executemany (SQLite, in-process)."""
+    an UPDATE from one JSON document, one round trip and one parameter to encode) or one
+    executemany (SQLite, in-process)."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(OUTCOMES_PG, {
-            "token": token, "ids": [o.id for o in outcomes], "statuses": [o.status for o in outcomes],
-            "codes": [o.code for o in outcomes], "replies": [o.reply for o in outcomes],
-            "message_ids": [o.message_id for o in outcomes], "sent": [o.sent_at for o in outcomes],
-            "next": [o.next_attempt_at for o in outcomes]})
+        db.session.execute(OUTCOMES_PG, {"token": token, "rows": json.dumps([
+            {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
+             "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
+            for o in outcomes])})
         return
     db.session.execute(
         update(Delivery.__table__)

@@ -49,6 +49,14 @@ class _NothingSent(Exception):
 _DOT_RE = re.compile(rb"(?m)^\.")  # SMTP dot-stuffing
 
 
+def dot_stuffed(data: bytes) -> bytes:
+    """``data`` with a dot added before every line that starts with one (RFC 5321 4.5.2); the
+    regular expression only runs when such a line exists."""
+    if data.startswith(b".") or b"\n." in data:
+        return _DOT_RE.sub(b"..", data)
+    return data
+
+
 class TemporaryFailure(DeliveryError):
     """4xx or a dropped connection: try again later."""
 
@@ -176,7 +184,7 @@ class SMTPTransport:
                     smtp.getreply()
                 smtp.rset()
                 raise classify(*refused)
-            smtp.send(_DOT_RE.sub(b"..", message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
+            smtp.send(dot_stuffed(message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
                       + b".\r\n")
             code, reply = smtp.getreply()
         except DeliveryError:

@@ -83,7 +83,13 @@ class Site(db.Model):
         if self.domain:
             return f"https://{self.domain}"
         from flask import current_app
-        return f"{current_app.config['BASE_URL']}/{(self.path or '').strip('/')}"
+        return Site.address(self.domain, self.path, current_app.config["BASE_URL"])
+
+    @staticmethod
+    def address(domain, path, base_url: str) -> str:
+        """The address of a site with ``domain`` and ``path`` on the network at ``base_url``
+        (for loops over many rows, without an object per site)."""
+        return f"https://{domain}" if domain else f"{base_url}/{(path or '').strip('/')}"
 
 
 Index("ix_sites_title_lower", func.lower(Site.title).label("title_lower"),

@@ -21,9 +21,10 @@ import re
 
 from flask import current_app, g
 
-from ..hooks import apply_filters
+from ..broadcasts.content import PLACEHOLDER_RE, compile_template
+from ..hooks import apply_filters, registry
 from ..settings.services import get_option
-from .tokens import make_token, read_token
+from .tokens import make_token, read_token, token_signer
 
 ANCHOR_RE = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
 HREF_RE = re.compile(r"""(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
@@ -33,6 +34,7 @@ BODY_END_RE = re.compile(r"</body\s*>", re.IGNORECASE)
 PIXEL = ('<img src="{src}" width="1" height="1" alt="" '
          'style="display:block;width:1px;height:1px;border:0" aria-hidden="true">')
 LINK_CACHE_SIZE = 5000
+RECIPIENT_SLOT = "_tracking_recipient"
 
 
 def per_recipient(cached: bool = True) -> bool:
@@ -98,41 +100,40 @@ def read_click_token(link: str, recipient: str | None = None):
     return payload[0], delivery_id, payload[1]
 
 
-def is_trackable_url(url: str) -> bool:
-    """True for absolute http(s) URLs that are not Herald's own unsubscribe or tracking links."""
+def is_trackable_url(url: str, base_url: str | None = None) -> bool:
+    """True for absolute http(s) URLs that are not Herald's own unsubscribe or tracking links
+    (``base_url``: Herald's, from the config when not given)."""
     lowered = url.strip().lower()
     if not lowered.startswith(("http://", "https://")):
         return False
-    base = current_app.config["BASE_URL"].lower()
+    base = (base_url or current_app.config["BASE_URL"]).lower()
     return not lowered.startswith((f"{base}/u/", f"{base}/t/"))
 
 
-def _rewrite_anchor(tag: str, run_id, recipient, track_all: bool) -> str:
+def _rewrite_anchor(tag: str, run_id, recipient, track_all: bool, personal_href=None) -> str:
     explicit = EXPLICIT_RE.search(tag) is not None
     if not (track_all or explicit):
         return tag
     match = HREF_RE.search(tag)
     if match is not None:
-        url = html_lib.unescape(match.group(2) if match.group(2) is not None else match.group(3))
-        target = click_url(url, run_id, recipient)
+        raw = match.group(2) if match.group(2) is not None else match.group(3)
+        if personal_href is not None and PLACEHOLDER_RE.search(raw):
+            target = personal_href(raw)  # a placeholder filled per message
+        else:
+            target = click_url(html_lib.unescape(raw), run_id, recipient)
+            target = html_lib.escape(target) if target is not None else None
         if target is not None:
-            tag = f'{tag[:match.start()]}{match.group(1)}"{html_lib.escape(target)}"{tag[match.end():]}'
+            tag = f'{tag[:match.start()]}{match.group(1)}"{target}"{tag[match.end():]}'
     return EXPLICIT_RE.sub("", tag) if explicit else tag
 
 
-def apply_tracking(html: str, delivery_id: int, run_id: int, opens: bool, clicks: bool) -> str:
-    """Rewrite one recipient's HTML: click redirects on its links and an open pixel at the end.
-
-    ``clicks`` tracks every http(s) link; without it only ``data-track`` links are tracked.
-    ``opens`` adds the pixel before ``</body>`` (or at the end). Built for the send loop: one
-    signature per message, link tokens reused across recipients, two regex passes.
-    """
+def _track(html: str, run_id: int, recipient: str, opens: bool, clicks: bool, personal_href=None) -> str:
     explicit = "data-track" in html
     if not (opens or clicks or explicit):
         return html
-    recipient = recipient_token(run_id, delivery_id)
     if clicks or explicit:
-        html = ANCHOR_RE.sub(lambda m: _rewrite_anchor(m.group(0), run_id, recipient, clicks), html)
+        html = ANCHOR_RE.sub(lambda m: _rewrite_anchor(m.group(0), run_id, recipient, clicks,
+                                                       personal_href), html)
     if opens:
         pixel = PIXEL.format(src=html_lib.escape(open_pixel_url(run_id, recipient)))
         match = None
@@ -140,3 +141,56 @@ def apply_tracking(html: str, delivery_id: int, run_id: int, opens: bool, clicks
             pass
         html = html[:match.start()] + pixel + html[match.start():] if match else html + pixel
     return html
+
+
+def apply_tracking(html: str, delivery_id: int, run_id: int, opens: bool, clicks: bool) -> str:
+    """Rewrite one recipient's HTML: click redirects on its links and an open pixel at the end.
+
+    ``clicks`` tracks every http(s) link; without it only ``data-track`` links are tracked.
+    ``opens`` adds the pixel before ``</body>`` (or at the end). One signature per message,
+    link tokens reused across recipients. A send loop uses ``TrackedTemplate`` instead.
+    """
+    return _track(html, run_id, recipient_token(run_id, delivery_id), opens, clicks)
+
+
+class TrackedTemplate:
+    """``apply_tracking`` done once on a run's HTML template, whose ``{{ placeholders }}`` are
+    filled per message afterwards: what each message needs comes from ``values()``.
+
+    Links with a fixed address are rewritten once and the pixel added once; the recipient token
+    is the placeholder ``{{ _tracking_recipient }}`` (per-recipient tracking) or written in
+    (anonymous tracking: it is the same for everyone). A tracked link whose address holds
+    placeholders becomes ``{{ _tracking_href_N }}``, signed per message for its filled address.
+    """
+
+    def __init__(self, html: str, run_id: int, opens: bool, clicks: bool):
+        self.run_id, self.personal = run_id, per_recipient()
+        self.hrefs = []  # compiled address templates of the links filled per message
+        self._base = current_app.config["BASE_URL"]
+        self._filtered = registry().has("track_link")
+        self._sign_open, self._sign_click = token_signer("open"), token_signer("click")
+        recipient = f"{{{{ {RECIPIENT_SLOT} }}}}" if self.personal else recipient_token(run_id, None)
+        self.html = _track(html, run_id, recipient, opens, clicks, self._personal_href)
+
+    def _personal_href(self, raw: str) -> str:
+        self.hrefs.append(compile_template(raw))
+        return f"{{{{ _tracking_href_{len(self.hrefs) - 1} }}}}"
+
+    def values(self, delivery_id: int, values: dict) -> dict:
+        """The tracking placeholders' values for one message (``values``: its other ones)."""
+        out = {}
+        recipient = None
+        if self.personal:
+            recipient = out[RECIPIENT_SLOT] = self._sign_open.dumps([self.run_id, delivery_id])
+        for index, href in enumerate(self.hrefs):
+            url = html_lib.unescape(href.render(values, escape_html=True))
+            out[f"_tracking_href_{index}"] = self._click_url(url, recipient) or url
+        return out
+
+    def _click_url(self, url: str, recipient: str | None) -> str | None:
+        """``click_url`` for an address seen once (no cache), with the settings read once."""
+        if not is_trackable_url(url, self._base) or (
+                self._filtered and not apply_filters("track_link", True, url, self.run_id)):
+            return None
+        suffix = f"/{recipient}" if recipient else ""
+        return f"{self._base}/t/c/{self._sign_click.dumps([self.run_id, url])}{suffix}"

@@ -57,3 +57,11 @@ def test_pool_reuses_connections_and_drops_idle_ones(smtp_sink, app):
     pool.release(url, first)
     pool.max_idle = 0
     assert pool.acquire(url) is not first and first._smtp is None  # closed as stale
+
+
+def test_dot_stuffing_only_where_a_line_starts_with_a_dot():
+    from app.delivery.transport import dot_stuffed
+
+    assert dot_stuffed(b".a\r\nb.\r\n.c\r\n") == b"..a\r\nb.\r\n..c\r\n"
+    plain = b"Subject: x\r\n\r\nno dots. at line starts\r\n"
+    assert dot_stuffed(plain) is plain

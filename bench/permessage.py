@@ -1,0 +1,216 @@
+"""CPU per message of the send loop: building the bytes, SMTP, and the whole loop with the ledger.
+
+``python -m bench.permessage [-n 2000] [--send] [--profile build|send] [--database URL]`` seeds a
+small network (SQLite in bench/work by default), plans a run of the benchmark broadcast, then:
+
+- **build**: ``MessageFactory.build`` for every ledger row of the run (the bytes, nothing sent);
+- **smtp** (``--send``): those bytes sent over one transport to a sink (Postfix's smtp-sink, else
+  aiosmtpd), no database;
+- **send** (``--send``): the real ``Sender`` (claims, build, SMTP, outcome writes, Redis progress)
+  over the same rows, with the CPU inside ``build`` and the transport's ``send`` counted apart.
+
+CPU is this process's (``time.process_time``); with PostgreSQL on this machine the CPU of the
+backend that served the loop is shown too (``/proc``), the sink's is not counted.
+``--profile`` prints the most expensive functions of one phase (cProfile on CPU time; environment:
+``PERMESSAGE_SORT``, default ``tottime``, ``PERMESSAGE_TOP``, default 25). The database is
+``--database`` or ``PERMESSAGE_DATABASE_URL``; Redis ``--redis`` or ``BENCH_REDIS_URL``.
+"""
+import argparse
+import cProfile
+import os
+import pstats
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+from app import create_app
+from app.extensions import db
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_app(database_url: str, redis_url: str, smtp_url: str = ""):
+    """A migrated Herald app for the measurement."""
+    from flask_migrate import upgrade
+
+    (HERE / "work").mkdir(exist_ok=True)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
+                      "HERALD_PREFIX": "herald-permessage", "SECRET_KEY": "bench-secret",
+                      "INSTANCE_PATH": str(HERE / "work"), "BASE_URL": "http://bench.herald.test",
+                      "SMTP_URL": smtp_url})
+    with app.app_context():
+        upgrade(revision="heads")
+    return app
+
+
+def planned_run(count: int):
+    """A run of the benchmark broadcast to ``count`` customers, planned and sending."""
+    from app.broadcasts.models import BroadcastRun
+    from app.delivery.planning import plan
+    from app.utils import utcnow
+
+    from .seed import bench_product, ensure_customers
+    from .throughput import make_email_broadcast
+
+    ensure_customers(count)
+    broadcast = make_email_broadcast(bench_product(f"bench-{count}", count))
+    run = BroadcastRun(broadcast=broadcast, occurrence_at=utcnow(), status="planning")
+    db.session.add(run)
+    db.session.flush()
+    plan(run)
+    run.status = "sending"
+    db.session.commit()
+    return run
+
+
+def recipients(run_id: int) -> list:
+    """The run's queued rows as the sender would claim them (a site address of the usual size)."""
+    from app.delivery.models import Delivery
+    from app.delivery.rendering import Recipient
+    from app.network.models import Customer
+
+    rows = db.session.execute(select(Delivery.id, Delivery.email, Delivery.customer_id, Customer.name)
+                              .join(Customer, Customer.id == Delivery.customer_id)
+                              .where(Delivery.run_id == run_id, Delivery.status == "queued")
+                              .order_by(Delivery.id)).all()
+    return [Recipient(r.id, r.email, r.customer_id, r.name or "", f"https://site{r.customer_id}.example.net")
+            for r in rows]
+
+
+def smtp_only(built, people) -> None:
+    """Send already built messages over one pooled transport (no database, no Redis)."""
+    from flask import current_app
+
+    from app.delivery.transport import pool
+
+    transport = pool.acquire(current_app.config["SMTP_URL"])
+    for (_, envelope_from, data), person in zip(built, people):
+        transport.send(data, envelope_from, person.email)
+    pool.release(current_app.config["SMTP_URL"], transport)
+
+
+def measure(phase, profile: bool):
+    """(CPU seconds, result) of ``phase()``; prints a profile when asked."""
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    result = phase()
+    if profiler:
+        profiler.disable()
+    spent = time.process_time() - started
+    if profiler:
+        pstats.Stats(profiler).sort_stats(os.environ.get("PERMESSAGE_SORT", "tottime")).print_stats(int(os.environ.get("PERMESSAGE_TOP", "25")))
+    return spent, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2000, help="customers targeted (about 2 %% share an address)")
+    parser.add_argument("--send", action="store_true", help="also send through the real Sender to a sink")
+    parser.add_argument("--profile", choices=("build", "send"), help="cProfile one phase")
+    parser.add_argument("--database", default=os.environ.get("PERMESSAGE_DATABASE_URL")
+                        or f"sqlite:///{HERE / 'work' / 'permessage.db'}")
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9")
+    args = parser.parse_args()
+
+    from .sink import start_sink
+
+    sink = start_sink() if args.send else None
+    try:
+        app = make_app(args.database, args.redis, sink.url if sink else "")
+        with app.app_context():
+            run_phases(args, sink)
+    finally:
+        if sink:
+            sink.stop()
+
+
+def run_phases(args, sink):
+    """Build every message, then (``--send``) send them all; print CPU µs per message."""
+    from app.broadcasts.models import BroadcastRun
+    from app.delivery.chunks import Lease
+    from app.delivery.models import Delivery
+    from app.delivery.rendering import MessageFactory
+    from app.delivery.sending import Sender
+    from app.delivery.transport import SMTPTransport
+
+    run = planned_run(args.n)
+    people = recipients(run.id)
+    count = len(people)
+    factory = MessageFactory(run, run.broadcast)
+    build_cpu, built = measure(lambda: [factory.build(p) for p in people], args.profile == "build")
+    size = sum(len(data) for _, _, data in built) / max(count, 1)
+    print(f"{count} messages of {size:,.0f} bytes; database {db.engine.dialect.name}")
+    print(f"build          {build_cpu / count * 1e6:8.1f} µs CPU/message")
+    if not sink:
+        return
+    smtp_cpu, _ = measure(lambda: smtp_only(built, people), False)
+    print(f"smtp only      {smtp_cpu / count * 1e6:8.1f} µs CPU/message (the built bytes, one transport)")
+    run_id = run.id
+    db.session.commit()
+
+    def send():
+        with Lease() as lease:
+            sender = Sender(run_id, lease.token)
+            try:
+                return sender.run([Delivery.status == "queued"])
+            finally:
+                sender.close()
+    backend = database_backend()
+    server_before = process_cpu(backend)
+    wall = time.perf_counter()
+    with timed(MessageFactory, "build") as in_build, timed(SMTPTransport, "send") as in_smtp:
+        send_cpu, reason = measure(send, args.profile == "send")
+    wall = time.perf_counter() - wall
+    server_cpu = process_cpu(backend) - server_before if backend and database_backend() == backend else None
+    sent = db.session.scalar(select(BroadcastRun.sent).where(BroadcastRun.id == run_id))
+    print(f"send loop      {send_cpu / count * 1e6:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason}; "
+          f"{wall / count * 1e6:.0f} µs wall)")
+    rest = send_cpu - in_build[0] - in_smtp[0]
+    print(f"  of which     {in_build[0] / count * 1e6:8.1f} build, {in_smtp[0] / count * 1e6:.1f} smtp, "
+          f"{rest / count * 1e6:.1f} claims, outcomes, progress and the loop")
+    if server_cpu is not None:
+        print(f"database       {server_cpu / count * 1e6:8.1f} µs CPU/message (the PostgreSQL backend)")
+
+
+@contextmanager
+def timed(cls, name: str):
+    """Count the CPU seconds spent in ``cls.name`` while the block runs (yields a 1-item list)."""
+    spent, original = [0.0], getattr(cls, name)
+
+    def wrapper(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - started
+    setattr(cls, name, wrapper)
+    try:
+        yield spent
+    finally:
+        setattr(cls, name, original)
+
+
+def database_backend():
+    """The pid of the PostgreSQL backend serving the session (None elsewhere)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.commit()
+    return pid
+
+
+def process_cpu(pid) -> float:
+    """CPU seconds (user + system) of process ``pid`` on this machine, 0 when unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The bytes of one broadcast e-mail, joined from pieces prepared per chunk: parsed back by
+Python's e-mail parser, personalised, tracked per recipient and the same as the filter path;
+bodies encoded ahead of time equal the encoding of the filled body."""
+import random
+import re
+from email import policy
+from email.parser import BytesParser
+from email.utils import formataddr
+
+from app.broadcasts.content import compile_template
+from app.delivery.mime import EncodedBody, address, header_text, qp
+
+from app.delivery.rendering import MessageFactory, Recipient
+from app.tracking.links import read_click_token, read_open_token
+from app.tracking.tokens import read_token
+
+from .conftest import make_run
+
+BODY = ('<p>Dag {{ customer_name }}, nieuws voor {{ customer_email }}.</p>'
+        '<p><a href="{{ site_url }}/blog">Uw blog</a> · <a href="https://example.org/news?a=1&amp;b=2">Nieuws</a></p>'
+        + "<p>" + "Één lange regel met tekst. " * 40 + "</p>")
+PEOPLE = [Recipient(11, "zoe@example.com", 3, "Zoë Ünal-Øster", "https://zoë.example.net"),
+          Recipient(12, "bo@example.com", 4, "Bo \"The\" <Best>", "")]
+
+
+def _factory(db, **options):
+    from app.broadcasts.models import BroadcastRun
+
+    run = make_run(subject="Nieuws voor {{ customer_first_name }} — november", body=BODY,
+                   from_name="Team Ünicode", track_clicks=True, track_opens=True, **options)
+    run = db.session.get(BroadcastRun, run.id)
+    return run, MessageFactory(run, run.broadcast)
+
+
+def test_messages_parse_back_with_their_personal_parts(app, db):
+    from app.settings.services import set_option
+
+    set_option("tracking.per_recipient", True)
+    db.session.commit()
+    run, factory = _factory(db)
+    built = [factory.build(person) for person in PEOPLE]
+    assert len({message_id for message_id, _, _ in built}) == 2
+    for person, (message_id, envelope_from, data) in zip(PEOPLE, built):
+        assert envelope_from == "noreply@herald.test"
+        assert all(len(line) <= 998 for line in data.split(b"\r\n")) and b"\n" not in data.replace(b"\r\n", b"")
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        assert not message.defects
+        assert message["Message-ID"] == message_id == f"<herald.{run.id}.{person.delivery_id}@herald.test>"
+        assert message["Subject"] == f"Nieuws voor {person.name.split()[0]} — november"
+        assert message["To"].addresses[0].display_name == person.name
+        assert message["To"].addresses[0].addr_spec == person.email
+        assert message["From"].addresses[0].display_name == "Team Ünicode"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        mailto, https = [part.strip().strip("<>") for part in message["List-Unsubscribe"].split(",")]
+        token = https.rsplit("/", 1)[1]
+        assert read_token("unsubscribe", token) == [person.email, run.id] and mailto.endswith(token)
+
+        text, html = message.iter_parts()
+        assert text["Content-Transfer-Encoding"] == html["Content-Transfer-Encoding"] == "quoted-printable"
+        encoded_lines = [line for part in (text, html) for line in part.get_payload().splitlines()]
+        assert max(len(line) for line in encoded_lines) <= 76
+        text_body, html_body = text.get_content(), html.get_content()
+        assert f"Dag {person.name}, nieuws voor {person.email}." in text_body
+        assert "Één lange regel met tekst. " * 5 in " ".join(text_body.split()) + " " and https in text_body
+        assert f"Dag {person.name.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;').replace(chr(34), '&quot;')}," in html_body
+
+        clicks = re.findall(r'href="http://herald.test/t/c/([^"/]+)/([^"]+)"', html_body)
+        assert {read_open_token(recipient) for _, recipient in clicks} == {(run.id, person.delivery_id)}
+        targets = {read_click_token(link, recipient)[2] for link, recipient in clicks}
+        assert "https://example.org/news?a=1&b=2" in targets
+        assert (f"{person.site_url}/blog" in targets) == bool(person.site_url)
+        pixel = re.search(r'src="http://herald.test/t/o/([^"]+)\.gif"', html_body).group(1)
+        assert read_open_token(pixel) == (run.id, person.delivery_id)
+        assert f'href="{https}"' in html_body  # the layout's unsubscribe link, not redirected
+
+
+def test_prepared_pieces_give_the_bytes_of_the_filter_path(app, db):
+    run, factory = _factory(db, reply_to="help@example.org")
+    for person in PEOPLE:
+        _, _, data = factory.build(person)
+        assert data == factory.to_bytes(factory.compose(person))
+
+
+PIECES = ["Hello ", "{{ name }}", "{{\n name }}", "\n", "\r\n", "\r", ".", "\n.\n", " ", "\t", "=", "é",
+          "€ ", "x" * 90, "{{ url }}", "{{ missing }}", "<a href=\"{{ url }}\">", "  \n", "lorem ipsum "]
+VALUES = [{"name": "Zoë <b>Quinn</b>", "url": "https://zoë.example/ü?a=1&b=2"},
+          {"name": "A\nB\r\nC ", "url": "." + "y" * 100 + " "}, {"name": "", "url": ""}]
+
+
+def test_encoded_bodies_equal_encoding_the_whole_body():
+    rng = random.Random(8)
+    for _ in range(400):
+        source = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 30)))
+        for escape_html in (False, True):
+            body = EncodedBody(source, escape_html)
+            for values in VALUES:
+                whole = compile_template(body.source).render(values, escape_html)
+                assert body.render(values) == qp(whole), source
+
+
+def test_fixed_lines_are_encoded_once():
+    body = EncodedBody("fixed line é\n" * 3 + "Hi {{ name }}\n" + "tail =\n", False)
+    assert [type(piece).__name__ for piece in body.pieces] == ["bytes", "CompiledTemplate", "bytes"]
+    encoded = body.render({"name": "Zoë"})
+    assert encoded.endswith(b"tail =3D\r\n") and b"Hi Zo=C3=AB\r\n" in encoded
+    assert all(len(line) <= 76 for line in qp("w" * 500 + "\n").split(b"\r\n"))
+
+
+def test_header_values_stay_on_one_line_and_ascii():
+    assert header_text("Hello\r\nBcc: x@example.com") == "Hello Bcc: x@example.com"
+    encoded = header_text("Nieuws voor Zoë")
+    assert encoded.isascii() and encoded.startswith("=?utf-8?")
+    assert address("Zoë Quinn", "zoe@example.com").endswith(" <zoe@example.com>")
+    assert address("", "zoe@example.com") == "zoe@example.com"
+    for name in ("Ada Lovelace", "A. B", 'Bo "The" Best', "x\\y", "Zoë (Q)", " Ada \r\n Bcc: x "):
+        assert address(name, "a@example.com") == formataddr((" ".join(name.split()), "a@example.com"),
+                                                            charset="utf-8")
