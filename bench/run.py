@@ -20,7 +20,7 @@ from app.extensions import db
 from .baseline import bare_loop_rate
 from .latency import count_latency, dashboard_latency, ensure_live_notices, ensure_login
 from .planning import planning_time
-from .seed import bench_product, ensure_customers
+from .seed import bench_product, ensure_customers, vacuum_ledger
 from .sink import start_sink
 from .throughput import make_email_broadcast, send_and_wait
 from .workers import worker_env
@@ -69,6 +69,7 @@ def bench_postgres(args, results):
         ensure_customers(args.customers)
         send_product = bench_product(f"bench-{args.send}", args.send)
         log("planning time (PostgreSQL)")
+        vacuum_ledger()
         results["planning_postgres"] = planning_time(bench_product(f"bench-{args.customers}", args.customers))
         log("audience count latency")
         results["audience_count"] = count_latency(bench_product(f"bench-{args.count}", args.count))
@@ -81,6 +82,7 @@ def bench_postgres(args, results):
         try:
             for workers in (1, 2):
                 redis.Redis.from_url(REDIS_URL).flushdb()
+                vacuum_ledger()
                 log(f"sending {args.send:,} messages with {workers} worker(s)")
                 broadcast = make_email_broadcast(send_product)
                 results[f"send_{workers}_workers"] = send_and_wait(broadcast, workers, env)
@@ -92,6 +94,7 @@ def bench_postgres(args, results):
                     bare_loop_rate(sink.port, args.send, payload, processes), 1)
             if args.large_send:
                 redis.Redis.from_url(REDIS_URL).flushdb()
+                vacuum_ledger()
                 log(f"sending {args.customers:,} messages with 2 workers (memory)")
                 broadcast = make_email_broadcast(bench_product(f"bench-{args.customers}", args.customers))
                 results["send_large_2_workers"] = send_and_wait(broadcast, 2, env, timeout=7200)
