@@ -16,6 +16,7 @@ from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
 from app.extensions import db
 from app.network.models import Customer, Product
 
+from .seed import analyze
 from .sink import free_port
 from .workers import ROOT, stop
 
@@ -45,6 +46,7 @@ def ensure_live_notices(count: int) -> int:
         if n % 50 == 0:
             db.session.commit()
     db.session.commit()
+    analyze("broadcasts", "broadcast_runs", "broadcast_targets", "notice_dismissals")  # as autovacuum would
     return count
 
 
