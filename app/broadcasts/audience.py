@@ -75,6 +75,13 @@ def unique_recipients(broadcast):
     return union_all(alone, grouped)
 
 
+def sort_in_memory() -> None:
+    """Let the current transaction sort and hash a million ids or addresses in memory (64 MB of
+    PostgreSQL ``work_mem``, reset at its end) instead of spilling them to disk."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
 @dataclass
 class AudienceCounts:
     """Live counts for the wizard: matched customers, unique addresses and exclusions by reason."""
@@ -96,8 +103,7 @@ def count_audience(broadcast) -> AudienceCounts:
     addresses = customers - sharers + their addresses. Exclusions come from the suppression list,
     each suppressed customer checked with ``targets_customer``.
     """
-    if db.engine.dialect.name == "postgresql":  # sort the targeted ids in memory, not on disk
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    sort_in_memory()
     ids = targeted_customer_ids(broadcast)
     customers, sharers, shared = db.session.execute(
         select(func.count(distinct(ids.c.customer_id)), func.count(distinct(SharedAddress.customer_id)),

@@ -10,9 +10,9 @@ speculative insertion cost 2 s per million rows on PostgreSQL.
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import case, func, insert, literal, select, text, update
+from sqlalchemy import case, func, insert, literal, select, update
 
-from ..broadcasts.audience import targeted_sharing_customers, unique_recipients
+from ..broadcasts.audience import sort_in_memory, targeted_sharing_customers, unique_recipients
 from ..broadcasts.models import BroadcastRun
 from ..extensions import db
 from ..tracking.models import Suppression
@@ -84,8 +84,7 @@ def plan(run: BroadcastRun) -> PlanResult:
     """
     if not _claim_planning(run.id):
         return PlanResult(False)
-    if db.engine.dialect.name == "postgresql":  # sort and hash a million addresses in memory
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    sort_in_memory()
     rows = _insert_ledger(run)  # the claim makes this the run's only planning: all rows are new
     duplicates = _insert_duplicates(run)
     skipped = count_status(run.id, "skipped")

@@ -138,8 +138,9 @@ class MessageFactory:
         part = 'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
         marker = f"--{self.boundary}\r\n"
         self._from = "".join(f"{name}: {value}\r\n" for name, value in self.static_headers[:1])
-        self._after_headers = ("".join(f"{name}: {value}\r\n" for name, value in self.static_headers[1:])
-                               + "\r\n" + marker + part % "plain").encode()
+        self._text_part = (marker + part % "plain").encode()
+        self._after_headers = "".join(f"{name}: {value}\r\n" for name, value in
+                                      self.static_headers[1:]).encode() + b"\r\n" + self._text_part
         self._between_parts = (marker + part % "html").encode()
         self._closing = f"--{self.boundary}--\r\n".encode()
         self._date_second, self._date = None, ""
@@ -184,10 +185,8 @@ class MessageFactory:
     def to_bytes(self, message: OutgoingMessage) -> bytes:
         """Serialise a composed message as multipart/alternative (text, then HTML), CRLF ends."""
         head = "".join(f"{name}: {value}\r\n" for name, value in message.headers).encode("utf-8")
-        marker = f"--{self.boundary}\r\n".encode()
-        part = b"Content-Type: text/%s; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-        return b"".join((head, b"\r\n", marker, part % b"plain", qp(message.text), marker,
-                         part % b"html", qp(message.html), self._closing))
+        return b"".join((head, b"\r\n", self._text_part, qp(message.text), self._between_parts,
+                         qp(message.html), self._closing))
 
     def build(self, recipient: Recipient) -> tuple[str, str, bytes]:
         """(Message-ID, envelope sender, message bytes) for ``recipient``.
@@ -202,5 +201,6 @@ class MessageFactory:
         head = "".join(f"{name}: {value}\r\n" for name, value in
                        self._personal_headers(recipient, values, https, mailto))
         return self.message_id(recipient.delivery_id), self.envelope_from, b"".join((
-            f"Date: {self._now()}\r\n{self._from}{head}".encode("utf-8"), self._after_headers, self.encoded_text.render(values),
-            self._between_parts, self.encoded_html.render(values), self._closing))
+            f"Date: {self._now()}\r\n{self._from}{head}".encode("utf-8"), self._after_headers,
+            self.encoded_text.render(values), self._between_parts, self.encoded_html.render(values),
+            self._closing))

@@ -40,8 +40,8 @@ class Address(db.Model):
     """A lower-cased e-mail address and how many customers use it.
 
     Kept by database triggers on ``customers`` (migration 0009) with an atomic upsert, so it is
-    exact under concurrent writes, bulk inserts and raw SQL alike. Its few shared addresses
-    (``customers > 1``) let the audience de-duplicate without sorting every targeted address.
+    exact under concurrent writes, bulk inserts and raw SQL alike; the triggers list the
+    customers of its shared addresses (``customers > 1``) in ``shared_addresses``.
     """
     __tablename__ = "addresses"
 

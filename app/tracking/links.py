@@ -72,8 +72,12 @@ def click_url(url: str, run_id: int, recipient: str | None = None) -> str | None
     link = _link_token(url, run_id)
     if link is None:
         return None
-    suffix = f"/{recipient}" if recipient and per_recipient() else ""
-    return f"{current_app.config['BASE_URL']}/t/c/{link}{suffix}"
+    return _redirect_url(current_app.config["BASE_URL"], link, recipient if per_recipient() else None)
+
+
+def _redirect_url(base_url: str, link: str, recipient: str | None) -> str:
+    """The click redirect of link token ``link``, naming ``recipient`` when given."""
+    return f"{base_url}/t/c/{link}/{recipient}" if recipient else f"{base_url}/t/c/{link}"
 
 
 def read_open_token(token: str):
@@ -192,5 +196,4 @@ class TrackedTemplate:
         if not is_trackable_url(url, self._base) or (
                 self._filtered and not apply_filters("track_link", True, url, self.run_id)):
             return None
-        suffix = f"/{recipient}" if recipient else ""
-        return f"{self._base}/t/c/{self._sign_click.dumps([self.run_id, url])}{suffix}"
+        return _redirect_url(self._base, self._sign_click.dumps([self.run_id, url]), recipient)
