@@ -2,7 +2,7 @@
 import sys
 
 from app import ConfigError, create_app
-from app.services_check import ServiceUnavailable, check_services
+from app.core.health import ServiceUnavailable, check_services
 
 try:
     app = create_app()

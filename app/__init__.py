@@ -4,13 +4,13 @@ import logging
 
 from flask import Flask
 
-from .config import PROJECT_ROOT, ConfigError, load_config
+from .core.config import PROJECT_ROOT, ConfigError, load_config
 
 # Each domain package exposes init_app(app): blueprints, CLI commands, settings, menu entries.
 CORE_DOMAINS = (
     "app.auth",
     "app.network",
-    "app.settings",
+    "app.core.settings",
     "app.plugins",
     "app.dashboard",
     "app.mailcatcher",
@@ -48,9 +48,9 @@ def init_logging(app, config):
 
 
 def init_extensions(app, config):
-    """Bind the unbound extensions of app.extensions to this app."""
-    from .extensions import csrf, db, login_manager, migrate, redis_store
-    from .jobs import init_job_events
+    """Bind the unbound extensions of app.core.extensions to this app."""
+    from .core.extensions import csrf, db, login_manager, migrate, redis_store
+    from .core.jobs import init_job_events
     from .plugins import migrations  # noqa: F401 - registers the version-locations callback
 
     db.init_app(app)
@@ -64,9 +64,9 @@ def init_extensions(app, config):
 
 def init_hooks(app, config):
     """Create the hook registry and the settings registry, and declare the core's hooks."""
-    from .hooks.catalogue import declare_all
-    from .hooks.registry import HookRegistry
-    from .settings.services import SettingsRegistry
+    from .core.hooks.catalogue import declare_all
+    from .core.hooks.registry import HookRegistry
+    from .core.settings.services import SettingsRegistry
 
     app.extensions["herald_hooks"] = registry = HookRegistry()
     app.extensions["herald_settings"] = SettingsRegistry()
@@ -93,7 +93,7 @@ def init_plugins(app, config):
 
 def init_templates(app, config):
     """Serve plugin templates as ``plugin_<slug>/...`` and add the layout's globals."""
-    from .menu import admin_menu, dashboard_menu
+    from .core.menu import admin_menu, dashboard_menu
 
     host = app.extensions["herald_plugins"]
     app.jinja_env.loader = host.template_loader(app.jinja_env.loader)
@@ -102,7 +102,7 @@ def init_templates(app, config):
 
 def init_errors(app, config):
     """Friendly pages for 400, 403, 404, 405, 429 and 500, JSON under /api/."""
-    from .errors import register_error_handlers
+    from .core.errors import register_error_handlers
 
     register_error_handlers(app)
 

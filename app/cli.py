@@ -5,8 +5,8 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade as alembic_upgrade
 from flask_migrate.cli import db as db_group
 
-from .extensions import db
-from .services_check import ServiceUnavailable, check_services
+from .core.extensions import db
+from .core.health import ServiceUnavailable, check_services
 
 
 @click.command("create-admin")
@@ -48,18 +48,10 @@ def upgrade_command(revision, sql):
     alembic_upgrade(revision=revision, sql=sql)
 
 
-def fetch_or_fail(model, ident, label: str):
-    """The ``model`` row with primary key ``ident``, or a ClickException saying there is none."""
-    row = db.session.get(model, ident)
-    if row is None:
-        raise click.ClickException(f"There is no {label} {ident}.")
-    return row
-
-
 def register_cli(app):
     """Register the shell's commands, the RQ group, and the multi-head ``db upgrade``."""
     from .devserver import dev_command
-    from .worker import rq_cli
+    from .core.worker import rq_cli
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(check_command)

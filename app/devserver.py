@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from .extensions import db
+from .core.extensions import db
 
 DEV_ADMIN_EMAIL = "admin@herald.localhost"
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import User
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Customer, Product
 
 from .seed import analyze
@@ -26,7 +26,7 @@ PASSWORD = "bench-password"
 def ensure_live_notices(count: int) -> int:
     """Publish notices until ``count`` are live, targeting products and single customers."""
     from app.broadcasts.sending import start_run
-    from app.utils import utcnow
+    from app.core.utils import utcnow
 
     live = db.session.scalar(select(func.count()).select_from(BroadcastRun)
                              .where(BroadcastRun.status == "published"))

@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,7 +49,7 @@ def planned_run(count: int):
     """A run of the benchmark broadcast to ``count`` customers, planned and sending."""
     from app.broadcasts.models import BroadcastRun
     from app.delivery.planning import plan
-    from app.utils import utcnow
+    from app.core.utils import utcnow
 
     from .seed import bench_product, ensure_customers
     from .throughput import make_email_broadcast

@@ -4,8 +4,8 @@ import time
 from sqlalchemy import delete
 
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
-from app.extensions import db
-from app.utils import utcnow
+from app.core.extensions import db
+from app.core.utils import utcnow
 
 
 def planning_time(product) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 import redis
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
 
 from .baseline import bare_loop_rate
 from .latency import count_latency, dashboard_latency, ensure_live_notices, ensure_login
@@ -106,7 +106,7 @@ def sample_message(product) -> bytes:
     """One rendered message of the benchmark broadcast (for the bare-loop baseline)."""
     from app.broadcasts.models import BroadcastRun
     from app.delivery.rendering import MessageFactory, Recipient
-    from app.utils import utcnow
+    from app.core.utils import utcnow
 
     broadcast = make_email_broadcast(product)
     run = BroadcastRun(broadcast=broadcast, occurrence_at=utcnow(), status="sent")

@@ -3,10 +3,10 @@ import random
 
 from sqlalchemy import func, insert, literal, select, text
 
-from app.extensions import db
+from app.core.extensions import db
 from app.network.cli import _fix_sequences, seed_customers, seed_products
 from app.network.models import Customer, Membership, Product
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 
 class _Quiet:

@@ -4,7 +4,7 @@ import time
 from sqlalchemy import func, select
 
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
-from app.extensions import db
+from app.core.extensions import db
 
 from .workers import PeakMemory, start_workers, stop
 

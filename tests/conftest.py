@@ -12,7 +12,7 @@ import redis as redis_lib
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db as _db
+from app.core.extensions import db as _db
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

@@ -4,7 +4,7 @@
 def init_app(app):
     """Register the JSON API (CSRF-exempt: it accepts API keys only), the keys' profile panel,
     their routes and the ``flask api-keys`` commands."""
-    from ..extensions import csrf
+    from ..core.extensions import csrf
     from . import models  # noqa: F401
     from .cli import api_keys_cli
     from .key_views import api_keys_panel

@@ -3,8 +3,8 @@ import click
 from flask.cli import AppGroup
 
 from ..auth.models import User
-from ..cli import fetch_or_fail
-from ..extensions import db
+from ..core.cli import fetch_or_fail
+from ..core.extensions import db
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
 

@@ -7,7 +7,7 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from ..auth.views import render_profile
-from ..extensions import db
+from ..core.extensions import db
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
 

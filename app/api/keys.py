@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 from .models import ApiKey
 
 KEY_PREFIX = "hk_"

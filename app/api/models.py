@@ -1,6 +1,6 @@
 """API keys: a secret shown once, stored as a SHA-256 hash, revocable, tied to a super admin."""
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 
 class ApiKey(db.Model):

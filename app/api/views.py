@@ -7,7 +7,7 @@ from ..broadcasts.listing import ListFilters, list_broadcasts
 from ..broadcasts.models import Broadcast
 from ..broadcasts.schedule import is_scheduled
 from ..broadcasts.sending import SendError, cancel, schedule, send_now
-from ..extensions import db
+from ..core.extensions import db
 from ..network.models import Product
 from ..network.services import search_customers, search_products
 from .auth import api_error, int_arg, json_body, require_api_key

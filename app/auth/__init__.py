@@ -3,7 +3,7 @@
 
 def init_app(app):
     """Register the auth blueprint, the user loader and the role check."""
-    from ..extensions import login_manager
+    from ..core.extensions import login_manager
     from .roles import enforce_roles
     from .services import load_user
     from .views import bp

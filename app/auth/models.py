@@ -3,8 +3,8 @@ from flask_login import UserMixin
 from sqlalchemy import Index, func
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
-from ..utils import normalise_email, utcnow
+from ..core.extensions import db
+from ..core.utils import normalise_email, utcnow
 
 
 class User(UserMixin, db.Model):

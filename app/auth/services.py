@@ -4,9 +4,9 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db, redis_store
-from ..hooks import do_action
-from ..utils import normalise_email
+from ..core.extensions import db, redis_store
+from ..core.hooks import do_action
+from ..core.utils import normalise_email
 from .models import User
 
 

@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.services import confirm_email
 from .forms import LoginForm
 from .roles import is_safe_next
@@ -74,7 +74,7 @@ def profile():
 def render_profile(status=200, message=None):
     """The profile page of the logged-in admin (other domains add panels by filter); ``message``
     (Markup) is shown on top, once, e.g. a newly issued secret."""
-    from ..hooks import apply_filters
+    from ..core.hooks import apply_filters
 
     panels = apply_filters("admin_profile_panels", [], current_user)
     return render_template("auth/profile.html", user=current_user, panels=panels,

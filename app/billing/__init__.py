@@ -3,7 +3,7 @@
 
 def init_app(app):
     """Register the Payments page, its JSON endpoint, the ``flask payments`` commands and the menu."""
-    from ..menu import add_core_menu_item
+    from ..core.menu import add_core_menu_item
     from . import models  # noqa: F401
     from .cli import payments_cli
     from .views import bp

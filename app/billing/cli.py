@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.services import find_customer
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES
 from .services import PaymentError, record_payment

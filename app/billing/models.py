@@ -1,6 +1,6 @@
 """A payment of a customer: amount, currency, status (pending, paid, failed) and kind."""
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 PAYMENT_STATUSES = ("pending", "paid", "failed")
 PAYMENT_KINDS = ("payment", "renewal")

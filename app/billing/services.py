@@ -3,11 +3,11 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 
-from ..extensions import db
-from ..hooks import do_action
+from ..core.extensions import db
+from ..core.hooks import do_action
 from ..network.models import Membership
 from ..system_emails.events import fire_event
-from ..utils import keyset_page, select
+from ..core.utils import keyset_page, select
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES, Payment
 
 CURRENCY_LENGTH = 3

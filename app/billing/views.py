@@ -1,7 +1,7 @@
 """The Payments page (list and record form) and its JSON endpoint."""
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.services import find_customer
 from .forms import PaymentForm
 from .services import PaymentError, payment_dict, record_payment, search_payments

@@ -3,8 +3,8 @@
 
 def init_app(app):
     """Register the admin pages and wizard, the dashboard notices, the CLI, settings and menu."""
-    from ..menu import add_core_menu_item
-    from ..settings.services import SettingSpec
+    from ..core.menu import add_core_menu_item
+    from ..core.settings.services import SettingSpec
     from . import lookups, models  # noqa: F401 - lookups adds the JSON routes to the blueprint
     from .cli import broadcasts_cli
     from .notice_views import bp as notices_bp

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import distinct, exists, func, literal, or_, select, text, union, union_all
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.models import Customer, Membership, SharedAddress
 from ..tracking.models import Suppression
 from .models import BroadcastTarget

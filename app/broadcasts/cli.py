@@ -2,8 +2,8 @@
 import click
 from flask.cli import AppGroup
 
-from ..cli import fetch_or_fail
-from ..extensions import db
+from ..core.cli import fetch_or_fail
+from ..core.extensions import db
 from .listing import ListFilters, list_broadcasts, run_counters
 from .models import KINDS, STATUSES, Broadcast
 from .sending import SendError, send_now

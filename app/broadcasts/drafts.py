@@ -7,13 +7,13 @@ from dataclasses import asdict
 
 from sqlalchemy import delete, insert, literal, select
 
-from ..extensions import db, redis_store
-from ..hooks import do_action
+from ..core.extensions import db, redis_store
+from ..core.hooks import do_action
 from ..network.models import Product
-from ..utils import utcnow
+from ..core.utils import utcnow
 from .audience import AudienceCounts, count_audience
 from .models import Broadcast, BroadcastLabel, BroadcastTarget
-from .timezones import default_timezone
+from ..core.timezones import default_timezone
 from .validation import clean_changes
 
 COUNTS_TTL = 60  # seconds

@@ -10,7 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..network.models import MEMBERSHIP_STATUSES
 from .models import NOTICE_TYPES
-from .timezones import timezone_names
+from ..core.timezones import timezone_names
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 

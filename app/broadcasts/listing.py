@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..utils import keyset_page
+from ..core.extensions import db
+from ..core.utils import keyset_page
 from .models import KINDS, STATUSES, Broadcast, BroadcastLabel, BroadcastRun
 
 # Counters the delivery engine may add to BroadcastRun; shown when the columns exist.

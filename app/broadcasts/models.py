@@ -1,8 +1,8 @@
 """Broadcasts: a notice or e-mail to customers, its targets, labels and its runs (one per send)."""
 from datetime import datetime
 
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 KINDS = ("notice", "email")
 NOTICE_TYPES = ("info", "success", "warning", "error")

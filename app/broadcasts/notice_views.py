@@ -4,7 +4,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from ..dashboard.views import current_customer
-from ..extensions import db
+from ..core.extensions import db
 from .notices import CannotDismiss, dismiss
 
 bp = Blueprint("notices", __name__, url_prefix="/dashboard/notices")

@@ -13,10 +13,10 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..hooks import do_action
+from ..core.extensions import db
+from ..core.hooks import do_action
 from ..network.models import Membership, Site
-from ..utils import utcnow
+from ..core.utils import utcnow
 from .models import Broadcast, BroadcastRun, BroadcastTarget, NoticeDismissal
 from .content import compile_template
 from .rendering import placeholder_values, render_for, site_url_of

@@ -10,10 +10,10 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ..extensions import db
-from ..hooks import apply_filters
+from ..core.extensions import db
+from ..core.hooks import apply_filters
 from ..network.models import Customer, Membership, Site
-from ..settings.services import get_option
+from ..core.settings.services import get_option
 from .audience import targets_customer
 from .content import BROADCAST_PLACEHOLDERS, compile_template, recipient_values
 

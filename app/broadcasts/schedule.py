@@ -5,8 +5,8 @@ draft into the form, how it turns the form into draft changes, and how it descri
 scheduling domain adds recurring and RRULE modes by registering more of them in SCHEDULE_MODES
 (their forms' extra fields go on ``WhenForm``).
 """
-from .timezones import local_to_utc, utc_to_local
-from .wizard import StepInvalid
+from ..core.timezones import local_to_utc, utc_to_local
+from ..core.wizard import StepInvalid
 
 
 class ScheduleMode:

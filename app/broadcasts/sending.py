@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..hooks import apply_filters, do_action
-from ..jobs import enqueue_after_commit
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.hooks import apply_filters, do_action
+from ..core.jobs import enqueue_after_commit
+from ..core.utils import utcnow
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use

@@ -2,7 +2,7 @@
 from flask import flash, render_template, request, url_for
 from flask_login import current_user
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.models import Customer, Product
 from ..network.services import search_customers, search_products
 from . import drafts
@@ -11,8 +11,8 @@ from .mail import email_document, parse_addresses, send_test
 from .rendering import known_placeholders, render_broadcast, sample_customer
 from .schedule import SCHEDULE_MODES, is_scheduled, mode_of
 from .sending import SendError, readiness_problems, schedule, send_now
-from .timezones import local_to_utc, utc_to_local
-from .wizard import StepInvalid, Wizard, WizardStep
+from ..core.timezones import local_to_utc, utc_to_local
+from ..core.wizard import StepInvalid, Wizard, WizardStep
 
 # Draft fields whose errors are shown on a differently named form field.
 FIELD_NAMES = {"ends_at": "ends_at_local", "send_at": "send_at_local", "customer_ids": "add_customer_ids"}

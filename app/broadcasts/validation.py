@@ -8,13 +8,13 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
-from ..utils import utcnow
+from ..core.utils import utcnow
 from .content import sanitize_html, unknown_placeholders
 from .models import KINDS, NOTICE_TYPES
 from .rendering import known_placeholders, unsafe_placeholder_use
-from .timezones import is_timezone
+from ..core.timezones import is_timezone
 
 MAX_DIRECT_CUSTOMERS = 10_000
 MAX_LABELS = 20

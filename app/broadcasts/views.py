@@ -3,8 +3,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..extensions import db
-from ..hooks import apply_filters
+from ..core.extensions import db
+from ..core.hooks import apply_filters
 from ..network.models import Customer, Product
 from . import drafts
 from .forms import ActionForm

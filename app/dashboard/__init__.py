@@ -3,7 +3,7 @@
 
 def init_app(app):
     """Register the dashboard blueprint and its menu entry."""
-    from ..menu import add_core_menu_item
+    from ..core.menu import add_core_menu_item
     from .views import bp
 
     app.register_blueprint(bp)

@@ -4,8 +4,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..hooks import apply_filters
+from ..core.extensions import db
+from ..core.hooks import apply_filters
 from ..network.models import Membership, Site
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")

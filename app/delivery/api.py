@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..api.auth import require_api_key
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db
+from ..core.extensions import db
 from . import progress
 from .reaper import supervise_throttled
 from .services import ACTIONS, RunStateError, run_action

@@ -15,9 +15,9 @@ from datetime import datetime
 from flask import current_app
 from redis.exceptions import RedisError
 
-from ..extensions import redis_store
-from ..jobs import get_queue
-from ..utils import utcnow
+from ..core.extensions import redis_store
+from ..core.jobs import get_queue
+from ..core.utils import utcnow
 
 log = logging.getLogger(__name__)
 SEND_CHUNKS = "app.delivery.jobs.send_chunks"

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db
+from ..core.extensions import db
 from . import duration, progress
 from .reaper import active_run_ids, supervise
 from .services import RunStateError, run_action

@@ -12,9 +12,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db, redis_store
-from ..jobs import get_queue
-from ..utils import utcnow
+from ..core.extensions import db, redis_store
+from ..core.jobs import get_queue
+from ..core.utils import utcnow
 from . import chunks, reaper
 from .models import Delivery
 from .planning import chunk_ranges, plan

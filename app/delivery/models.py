@@ -1,7 +1,7 @@
 """The per-recipient delivery ledger of a broadcast run, and the customers left out as duplicates."""
 from sqlalchemy import BigInteger, Index, Integer
 
-from ..extensions import db
+from ..core.extensions import db
 
 # queued -> sending -> sent | deferred (-> sending again) | failed; skipped (excluded or cancelled);
 # unknown: a worker died between marking the row sending and recording the server's answer.

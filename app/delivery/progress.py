@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import func, select
 
-from ..extensions import db, redis_store
+from ..core.extensions import db, redis_store
 from .models import PENDING_STATUSES, STATUSES, Delivery, DeliveryDuplicate
 
 RATE_WINDOW = 10  # seconds averaged for the current rate

@@ -9,7 +9,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from ..extensions import redis_store
+from ..core.extensions import redis_store
 
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
          "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}

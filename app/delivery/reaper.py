@@ -12,8 +12,8 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db, redis_store
-from ..utils import utcnow
+from ..core.extensions import db, redis_store
+from ..core.utils import utcnow
 from . import chunks
 from .models import Delivery
 from .planning import chunk_ranges, count_status

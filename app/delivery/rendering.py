@@ -18,8 +18,8 @@ from flask import current_app, render_template
 from markupsafe import Markup
 
 from ..broadcasts.content import PLACEHOLDER_RE, compile_template, recipient_values
-from ..hooks import apply_filters, registry
-from ..settings.services import get_option
+from ..core.hooks import apply_filters, registry
+from ..core.settings.services import get_option
 from ..tracking.tokens import UnsubscribeLinks
 from .mime import EncodedBody, address, header_text, qp
 

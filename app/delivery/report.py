@@ -9,8 +9,8 @@ import io
 
 from sqlalchemy import select, union_all
 
-from ..extensions import db
-from ..utils import KeysetPage, keyset_page, normalise_email
+from ..core.extensions import db
+from ..core.utils import KeysetPage, keyset_page, normalise_email
 from .models import STATUSES, Delivery, DeliveryDuplicate
 
 CSV_COLUMNS = ("id", "email", "customer_id", "status", "reason", "attempts", "code", "reply",

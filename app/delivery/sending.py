@@ -16,11 +16,11 @@ from sqlalchemy import bindparam, literal_column, null, select, text, update
 
 from ..broadcasts.content import placeholders_in
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db
-from ..hooks import do_action, registry
+from ..core.extensions import db
+from ..core.hooks import do_action, registry
 from ..network.models import Customer, Site
 from ..tracking.models import Suppression
-from ..utils import utcnow
+from ..core.utils import utcnow
 from . import progress
 from .models import Delivery
 from .planning import upsert

@@ -8,10 +8,10 @@ broadcast (unless the broadcast is ``scheduled``: a recurring schedule stays sch
 from sqlalchemy import select, update
 
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db
-from ..hooks import do_action
-from ..jobs import enqueue_after_commit
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.hooks import do_action
+from ..core.jobs import enqueue_after_commit
+from ..core.utils import utcnow
 from . import chunks, progress
 from .models import Delivery
 

@@ -6,9 +6,9 @@ from flask import current_app
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..network.models import Option
-from ..settings.services import SettingSpec
+from ..core.extensions import db
+from ..core.settings.models import Option
+from ..core.settings.services import SettingSpec
 from .ratelimit import parse_rate, rate_validator
 
 MAX_BACKOFF_SECONDS = 6 * 3600

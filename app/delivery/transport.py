@@ -208,7 +208,7 @@ class SMTPTransport:
 
 def make_transport(url: str):
     """A transport for ``url``, through the ``mail_transports`` filter (scheme -> factory)."""
-    from ..hooks import apply_filters
+    from ..core.hooks import apply_filters
 
     factories = apply_filters("mail_transports", {"smtp": _smtp_factory, "smtps": _smtp_factory})
     scheme = urlparse(url).scheme

@@ -7,7 +7,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from ..broadcasts.models import Broadcast, BroadcastRun
-from ..extensions import db
+from ..core.extensions import db
 from . import progress
 from .models import EXCLUSION_REASONS, STATUSES
 from .report import csv_lines, delivery_log, duplicates_page

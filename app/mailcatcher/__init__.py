@@ -3,7 +3,7 @@
 
 def init_app(app):
     """Register the caught-mail pages, the ``flask mailcatcher`` command and the menu entry."""
-    from ..menu import add_core_menu_item
+    from ..core.menu import add_core_menu_item
     from .cli import mailcatcher_command
     from .views import bp
 

@@ -3,8 +3,8 @@
 
 def init_app(app):
     """Register the network admin blueprint, menu entries, commands and settings."""
-    from ..menu import add_core_menu_item
-    from ..settings.services import SettingSpec
+    from ..core.menu import add_core_menu_item
+    from ..core.settings.services import SettingSpec
     from .cli import expire_memberships_command, seed_demo_command
     from .views import bp
 

@@ -6,8 +6,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select, text
 
 from ..auth.models import User
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 from .models import MEMBERSHIP_STATUSES, PRODUCT_KINDS, Customer, Membership, Product, Site
 
 FIRST = ("Ada", "Bram", "Chloé", "Daan", "Eva", "Femke", "Gijs", "Hana", "Ivo", "Jade", "Kees",

@@ -1,8 +1,8 @@
 """The network's data: customers, sites, products, memberships and network-wide options."""
 from sqlalchemy import Index, func
 
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 PRODUCT_KINDS = ("plan", "package", "service")
 MEMBERSHIP_STATUSES = ("active", "trialing", "pending", "on-hold", "expired", "cancelled")
@@ -140,12 +140,3 @@ class Membership(db.Model):
 
     customer = db.relationship("Customer", back_populates="memberships")
     product = db.relationship("Product", back_populates="memberships")
-
-
-class Option(db.Model):
-    """A network-wide setting: a key and a JSON value."""
-    __tablename__ = "options"
-
-    key = db.Column(db.String(200), primary_key=True)
-    value = db.Column(db.JSON, nullable=True)
-    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

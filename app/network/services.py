@@ -3,11 +3,11 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, or_, select
 
-from ..extensions import db
-from ..hooks import do_action
-from ..settings.services import get_option
+from ..core.extensions import db
+from ..core.hooks import do_action
+from ..core.settings.services import get_option
 from ..system_emails.events import fire_event
-from ..utils import keyset_page, normalise_email, utcnow
+from ..core.utils import keyset_page, normalise_email, utcnow
 from .models import MEMBERSHIP_STATUSES, Customer, Membership, Product, Site
 
 

@@ -2,8 +2,8 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..hooks import apply_filters
+from ..core.extensions import db
+from ..core.hooks import apply_filters
 from .models import Customer, Membership, Product, Site
 from .services import product_member_counts, publish_site, search_customers, search_products, search_sites
 

@@ -3,7 +3,7 @@
 
 def init_app(app):
     """Register the Plugins page and its menu entry."""
-    from ..menu import add_core_menu_item
+    from ..core.menu import add_core_menu_item
     from .cli import plugins_cli
     from .views import bp
 

@@ -1,29 +1,20 @@
 """The plugin host: loads plugins, gives each a tagged ``host`` API, and knows which are active."""
 import logging
 import traceback
-from dataclasses import dataclass
 
 from flask import Blueprint, abort, g, has_app_context
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..hooks.registry import DEFAULT_PRIORITY, HookRegistry
-from ..settings.services import SettingSpec, get_option, set_option
+from ..core.extensions import db
+from ..core.menu import MenuItem
+from ..core.hooks.registry import DEFAULT_PRIORITY, HookRegistry
+from ..core.settings.services import SettingSpec, get_option, set_option
 from .discovery import PluginInfo, discover
 from .models import PluginState
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MenuItem:
-    """One entry of the admin's (or the customer dashboard's) navigation."""
-    label: str
-    endpoint: str
-    order: int = 100
-    plugin: str | None = None
 
 
 class PluginContext:

@@ -3,7 +3,7 @@ import os
 
 from flask import current_app
 
-from ..extensions import migrate
+from ..core.extensions import migrate
 
 
 @migrate.configure

@@ -1,6 +1,6 @@
 """The stored state of each plugin: whether it is active and which version was last activated."""
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 
 class PluginState(db.Model):

@@ -1,9 +1,9 @@
 """Activating and deactivating plugins, with their callbacks and the requirement checks."""
 from flask import current_app
 
-from ..extensions import db
-from ..hooks import do_action
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.hooks import do_action
+from ..core.utils import utcnow
 from .models import PluginState
 
 

@@ -4,7 +4,7 @@
 def init_app(app):
     """Register the schedule pages, API, CLI, wizard modes, hooks, settings and the worker thread."""
     from ..broadcasts.forms import WhenForm
-    from ..settings.services import SettingSpec
+    from ..core.settings.services import SettingSpec
     from .api import bp as api_bp
     from .cli import scheduler_cli, schedules_cli
     from .forms import install_fields

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify
 
 from ..api.auth import api_error, json_body, require_api_key
 from ..broadcasts.models import Broadcast
-from ..extensions import csrf, db
+from ..core.extensions import csrf, db
 from .rules import RuleError, RuleSpec
 from .services import ScheduleError, change_state, describe, save_schedule, spec_of, upcoming_runs
 

@@ -1,13 +1,12 @@
 """``flask scheduler run`` (the scheduler loop) and ``flask schedules list|pause|resume|end``."""
 import threading
-import time
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from ..broadcasts.models import Broadcast
-from ..extensions import db
+from ..core.extensions import db
 from .services import ScheduleError, change_state, run_due, upcoming
 
 scheduler_cli = AppGroup("scheduler", help="Fire scheduled broadcasts.")

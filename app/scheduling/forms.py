@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..broadcasts.timezones import default_timezone, timezone_names
+from ..core.timezones import default_timezone, timezone_names
 from .rules import WEEKDAY_NAMES, RuleError, RuleSpec
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"

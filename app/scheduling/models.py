@@ -1,6 +1,6 @@
 """A broadcast's schedule: its rule in local wall-clock terms and where the scheduler stands."""
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 SCHEDULE_STATUSES = ("active", "paused", "ended")
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, rrulestr
 
-from ..broadcasts.timezones import utc_to_local
+from ..core.timezones import utc_to_local
 
 KINDS = ("once", "daily", "weekly", "monthly", "rrule")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..broadcasts.models import BroadcastRun
-from ..extensions import db
-from ..settings.services import get_option
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.settings.services import get_option
+from ..core.utils import utcnow
 from .models import Schedule
-from ..broadcasts.timezones import utc_to_local
+from ..core.timezones import utc_to_local
 from .rules import WEEKDAY_NAMES, RuleError, RuleSpec, build_rule, next_after, occurrences_between, preview, zone
 
 log = logging.getLogger(__name__)

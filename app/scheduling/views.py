@@ -2,8 +2,8 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..broadcasts.models import Broadcast
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 from .calendar import month_calendars
 from .forms import ScheduleForm, field_of, spec_from_form
 from .rules import RuleError, preview

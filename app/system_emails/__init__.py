@@ -6,8 +6,8 @@ __all__ = ["init_app", "fire_event", "CUSTOMER_PLACEHOLDERS", "SAMPLE_CUSTOMER"]
 
 def init_app(app):
     """Create the registry (before plugins load), register pages, API, CLI, settings and menu."""
-    from ..menu import add_core_menu_item
-    from ..settings.services import SettingSpec
+    from ..core.menu import add_core_menu_item
+    from ..core.settings.services import SettingSpec
     from . import models  # noqa: F401
     from .api import api_bp
     from .cli import emails_cli

@@ -6,7 +6,7 @@ can be mounted there unchanged.
 """
 from flask import Blueprint, jsonify, request
 
-from ..extensions import db
+from ..core.extensions import db
 from . import services
 from .models import SystemEmail
 from .registry import available_events

@@ -3,7 +3,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.services import find_customer
 from . import services
 from .jobs import deliver_send

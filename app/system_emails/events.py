@@ -6,12 +6,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..extensions import db
-from ..hooks import apply_filters, do_action
-from ..jobs import enqueue_after_commit
-from ..settings.services import get_option
+from ..core.extensions import db
+from ..core.hooks import apply_filters, do_action
+from ..core.jobs import enqueue_after_commit
+from ..core.settings.services import get_option
 from ..tracking.models import Suppression
-from ..utils import normalise_email, utcnow
+from ..core.utils import normalise_email, utcnow
 from .models import SystemEmail, SystemEmailSend
 from .registry import is_available, registry
 from .rendering import TemplateProblem, render, render_subject

@@ -12,10 +12,10 @@ from flask import current_app
 from sqlalchemy import update
 
 from ..delivery.transport import DeliveryError, TemporaryFailure, make_transport
-from ..extensions import db
-from ..hooks import do_action
+from ..core.extensions import db
+from ..core.hooks import do_action
 from ..tracking.models import Suppression
-from ..utils import utcnow
+from ..core.utils import utcnow
 from .events import queue_delivery, suppressed_addresses
 from .message import build_message, envelope_sender, sender
 from .models import SystemEmail, SystemEmailSend

@@ -7,8 +7,8 @@ import html2text
 from flask import current_app, render_template
 from markupsafe import Markup, escape
 
-from ..hooks import apply_filters
-from ..settings.services import get_option
+from ..core.hooks import apply_filters
+from ..core.settings.services import get_option
 
 LAYOUT = "system_emails/mail/layout.html"
 

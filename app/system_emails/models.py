@@ -1,8 +1,8 @@
 """Installed system e-mails (copies of registered defaults the admin edits) and their send log."""
 from sqlalchemy import Index
 
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 from .registry import content_hash, delay_minutes
 
 SEND_STATUSES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled")

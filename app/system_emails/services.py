@@ -6,11 +6,11 @@ from typing import Optional
 from flask import current_app
 from sqlalchemy import delete, select
 
-from ..extensions import db
+from ..core.extensions import db
 from ..plugins.models import PluginState
 from ..plugins.services import activate
-from ..settings.services import get_option, set_option
-from ..utils import normalise_email, utcnow
+from ..core.settings.services import get_option, set_option
+from ..core.utils import normalise_email, utcnow
 from .events import CUSTOMER_PLACEHOLDERS, event_values, fire_event, queue_delivery
 from .models import SystemEmail, SystemEmailSend
 from .registry import (AUDIENCES, DELAY_UNITS, STYLES, EmailDefault, available_defaults,

@@ -2,9 +2,9 @@
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from ..extensions import db
+from ..core.extensions import db
 from ..network.services import find_customer
-from ..utils import keyset_page
+from ..core.utils import keyset_page
 from . import services
 from .forms import EmailEditorForm, FireEventForm, SelectionForm
 from .message import preview_document

@@ -1,5 +1,5 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
-from ..settings.services import SettingSpec
+from ..core.settings.services import SettingSpec
 
 SETTINGS = (
     SettingSpec("tracking.per_recipient", False, "Track opens and clicks per recipient",
@@ -23,8 +23,8 @@ SETTINGS = (
 
 def init_app(app):
     """Register the public, webhook, dashboard and admin blueprints, settings, menus and CLI."""
-    from ..extensions import csrf
-    from ..menu import add_core_menu_item
+    from ..core.extensions import csrf
+    from ..core.menu import add_core_menu_item
     from . import admin_views, models, views, webhook  # noqa: F401 - models registers the tables
     from .cli import bounces_cli
 
@@ -45,7 +45,7 @@ def init_app(app):
 def record_smtp_bounces(run_id, outcomes):
     """``delivery_results_recorded``: SMTP-time mailbox rejections become bounce events of the run
     (the delivery engine has already suppressed the address), so the report counts them."""
-    from ..extensions import db
+    from ..core.extensions import db
     from .ledger import DeliveryRef
     from .services import record_bounce
 

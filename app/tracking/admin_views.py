@@ -5,8 +5,8 @@ from datetime import datetime
 from flask import (Blueprint, Response, flash, redirect, render_template, request, stream_with_context,
                    url_for)
 
-from ..extensions import db
-from ..utils import normalise_email
+from ..core.extensions import db
+from ..core.utils import normalise_email
 from .forms import AddSuppressionForm, ImportSuppressionsForm, RemoveSuppressionForm
 from .models import REASONS
 from .services import (SOURCES, remove_suppression, suppress, suppression_for, suppression_page,

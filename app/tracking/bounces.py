@@ -67,7 +67,7 @@ def _verp_signature(delivery_id: int) -> str:
 
 def bounce_address() -> str:
     """The address bounces go to (setting ``tracking.bounce_address``, else bounces@<MAIL_FROM domain>)."""
-    from ..settings.services import get_option
+    from ..core.settings.services import get_option
 
     configured = (get_option("tracking.bounce_address") or "").strip()
     if configured:

@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..settings.services import get_option
+from ..core.settings.services import get_option
 from .bounces import parse_bounce
 from .mailboxes import fetch_bounces
 

@@ -5,10 +5,9 @@ delivery and run it came from and to count sends for the report.
 """
 from dataclasses import dataclass
 
-from flask import g
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import Table, func, select
 
-from ..extensions import db
+from ..core.extensions import db
 
 SENT_STATUSES = ("sent",)
 SENT_TIME_COLUMNS = ("sent_at", "finished_at", "updated_at")

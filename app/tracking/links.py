@@ -22,8 +22,8 @@ import re
 from flask import current_app, g
 
 from ..broadcasts.content import PLACEHOLDER_RE, compile_template
-from ..hooks import apply_filters, registry
-from ..settings.services import get_option
+from ..core.hooks import apply_filters, registry
+from ..core.settings.services import get_option
 from .tokens import make_token, read_token, token_signer
 
 ANCHOR_RE = re.compile(r"<a\b[^>]*>", re.IGNORECASE)

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..extensions import db
+from ..core.extensions import db
 from .bounces import parse_bounce
 from .ledger import find_delivery
 from .services import record_bounce, record_complaint, unsubscribe

@@ -11,8 +11,8 @@ tracking is anonymous: then no row says who opened or clicked.
 from sqlalchemy import Index
 from sqlalchemy.orm import declared_attr
 
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 
 REASONS = ("unsubscribed", "bounced", "complained")
 EVENT_KINDS = ("unsubscribed", "resubscribed", "bounced", "complained")

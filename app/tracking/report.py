@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select, union
 
-from ..extensions import db
+from ..core.extensions import db
 from .chart import line_chart, series_in
 from .ledger import deliveries_table, sent_count, sent_time_column
 from .models import TrackedClick, TrackedOpen, TrackingEvent

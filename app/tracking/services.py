@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, tuple_
 
-from ..extensions import db
-from ..hooks import do_action
-from ..settings.services import get_option
-from ..utils import normalise_email, utcnow
+from ..core.extensions import db
+from ..core.hooks import do_action
+from ..core.settings.services import get_option
+from ..core.utils import normalise_email, utcnow
 from .ledger import DeliveryRef, find_delivery
 from .models import BOUNCE_TYPES, REASONS, Suppression, TrackingEvent
 

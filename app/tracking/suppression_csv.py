@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..utils import utcnow
+from ..core.extensions import db
+from ..core.utils import utcnow
 from .models import REASONS, Suppression
 from .services import checked_address, insert_ignore
 

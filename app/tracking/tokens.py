@@ -82,7 +82,7 @@ def unsubscribe_url(email: str, run_id: int | None = None) -> str:
 
 def unsubscribe_mailto(email: str, run_id: int | None = None) -> str:
     """The mailto: form of List-Unsubscribe: a message to the unsubscribe address with the token."""
-    from ..settings.services import get_option
+    from ..core.settings.services import get_option
 
     address = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
     return f"mailto:{address}?subject=unsubscribe%20{make_token('unsubscribe', [email, run_id])}"
@@ -99,7 +99,7 @@ class UnsubscribeLinks:
     """Makes both List-Unsubscribe forms for many addresses with one serializer (bulk senders)."""
 
     def __init__(self):
-        from ..settings.services import get_option
+        from ..core.settings.services import get_option
 
         mailbox = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
         self._signer = token_signer("unsubscribe")

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from ..extensions import db
+from ..core.extensions import db
 from .engagement import record_click, record_open
 from .links import read_click_token, read_open_token
 from .services import SELF_SERVICE_REASONS, resubscribe, suppression_for, unsubscribe

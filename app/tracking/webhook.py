@@ -13,9 +13,9 @@ import os
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..extensions import db
-from ..hooks import apply_filters
-from ..settings.services import get_option
+from ..core.extensions import db
+from ..core.hooks import apply_filters
+from ..core.settings.services import get_option
 from .services import checked_address, record_bounce, record_complaint
 
 bp = Blueprint("tracking_hooks", __name__, url_prefix="/hooks")

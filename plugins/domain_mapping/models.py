@@ -1,6 +1,6 @@
 """The plugin's table: one row per domain mapped to a site (prefixed ``domain_mapping_``)."""
-from app.extensions import db
-from app.utils import utcnow
+from app.core.extensions import db
+from app.core.utils import utcnow
 
 
 class DomainMapping(db.Model):

@@ -3,7 +3,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Site
 from app.system_emails import fire_event
 

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.extensions import db
+from app.core.extensions import db
 
 from .services import MappingError, map_domain, recent_mappings, remove_mapping
 

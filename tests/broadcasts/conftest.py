@@ -8,10 +8,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from werkzeug.security import generate_password_hash
 
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Customer, Membership, Product, Site
 from app.tracking.models import Suppression
-from app.utils import utcnow
+from app.core.utils import utcnow
 from flask import g
 
 from app.auth.models import User

@@ -4,8 +4,8 @@ import pytest
 from app.api.keys import issue_key, revoke
 from app.api.models import ApiKey
 from app.broadcasts.models import Broadcast, BroadcastRun
-from app.extensions import db
-from app.jobs import get_queue
+from app.core.extensions import db
+from app.core.jobs import get_queue
 from tests.broadcasts.conftest import login_as
 
 

@@ -4,8 +4,8 @@ import re
 from app.api.models import ApiKey
 from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast
-from app.extensions import db
-from app.jobs import get_queue
+from app.core.extensions import db
+from app.core.jobs import get_queue
 from tests.broadcasts.conftest import login_as
 from tests.conftest import csrf_token
 

@@ -3,7 +3,7 @@ permission) and the review step (sample rendering, test sends through a real SMT
 import re
 
 from app.broadcasts.models import Broadcast, BroadcastRun
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Product
 
 

@@ -1,10 +1,7 @@
 """End to end in headless Chromium: an admin walks the wizard and publishes a notice to a product;
 a customer of that product sees it and dismisses it; a customer of another product never sees it."""
-import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.broadcasts.conftest import PASSWORD
 

@@ -7,7 +7,7 @@ import pytest
 from app.broadcasts.drafts import DraftError, create_draft, update_draft
 from app.broadcasts.models import Broadcast
 from app.broadcasts.sending import send_now
-from app.extensions import db
+from app.core.extensions import db
 from tests.broadcasts.conftest import login_as
 
 XSS_PAYLOADS = [

@@ -4,8 +4,8 @@ import pytest
 from app.broadcasts.drafts import DraftError, create_draft, update_draft
 from app.broadcasts.rendering import render_broadcast
 from app.broadcasts.sending import cancel, send_now
-from app.extensions import db
-from app.hooks import add_action, add_filter, registry
+from app.core.extensions import db
+from app.core.hooks import add_action, add_filter, registry
 
 
 def test_all_broadcast_hooks_are_declared_with_docs(app):

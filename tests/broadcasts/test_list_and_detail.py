@@ -6,7 +6,7 @@ from flask import g
 from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast
 from app.broadcasts.sending import send_now
-from app.extensions import db
+from app.core.extensions import db
 from tests.broadcasts.conftest import login_as
 from tests.conftest import csrf_token
 

@@ -11,9 +11,9 @@ from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import NO_END
 from app.broadcasts.notices import live_notices, live_notices_query
 from app.broadcasts.sending import cancel, send_now, start_run
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Membership, Product
-from app.utils import utcnow
+from app.core.utils import utcnow
 from tests.broadcasts.conftest import add_customer, login_as
 from tests.conftest import csrf_token, login
 

@@ -7,9 +7,9 @@ import pytest
 from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast, BroadcastRun
 from app.broadcasts.sending import SendError, cancel, schedule, send_now, start_run, unschedule
-from app.extensions import db
-from app.jobs import get_queue
-from app.utils import utcnow
+from app.core.extensions import db
+from app.core.jobs import get_queue
+from app.core.utils import utcnow
 
 
 def ready_email(network, **extra):

@@ -1,7 +1,7 @@
 """The whole wizard through the test client, as a browser without JavaScript would use it."""
 from app.broadcasts.models import Broadcast, BroadcastRun
-from app.extensions import db
-from app.jobs import get_queue
+from app.core.extensions import db
+from app.core.jobs import get_queue
 
 
 def test_email_wizard_from_kind_to_send(wizard, network):

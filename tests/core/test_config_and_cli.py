@@ -5,8 +5,8 @@ import socket
 import pytest
 from sqlalchemy import func, select
 
-from app.config import ConfigError, load_config
-from app.services_check import ServiceUnavailable, check_services
+from app.core.config import ConfigError, load_config
+from app.core.health import ServiceUnavailable, check_services
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ import warnings
 
 import pytest
 
-from app.hooks.registry import HookRegistry, HookSpec, UnknownHookWarning
+from app.core.hooks.registry import HookRegistry, HookSpec, UnknownHookWarning
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Jobs are enqueued only after the commit, run in an app context, and use prefixed queues."""
-from app.extensions import db
-from app.jobs import enqueue_after_commit, get_queue, queue_name
-from app.network.models import Option
-from app.worker import make_worker
+from app.core.extensions import db
+from app.core.jobs import enqueue_after_commit, get_queue, queue_name
+from app.core.settings.models import Option
+from app.core.worker import make_worker
 
 
 def record_option(key, value):
@@ -40,7 +40,7 @@ def test_importing_jobs_module_builds_no_app():
     import subprocess
     import sys
 
-    code = ("import flask, app.jobs, app.worker; "
+    code = ("import flask, app.core.jobs, app.core.worker; "
             "assert flask.current_app is None or not flask.has_app_context(); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import csrf_token, login
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from app.extensions import db
+from app.core.extensions import db
 from app.plugins.models import PluginState
 from tests.conftest import csrf_token, login, make_user, write_plugin
 

@@ -12,10 +12,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import inspect
 
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
-from app.extensions import db as _db
+from app.core.extensions import db as _db
 from app.network.models import Customer, Membership, Product
 from app.tracking.models import Suppression
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 
 def free_port() -> int:
@@ -144,7 +144,7 @@ def suppress(email, reason):
 
 def work(max_jobs=None):
     """Run the queued delivery jobs in this process (all of them, or ``max_jobs``)."""
-    from app.worker import make_worker
+    from app.core.worker import make_worker
 
     _db.session.commit()  # end the test's transaction: SQLite would lock the jobs out
     make_worker(queues=("delivery",), simple=True).work(burst=True, max_jobs=max_jobs)
@@ -153,7 +153,7 @@ def work(max_jobs=None):
 
 def start(run):
     """Enqueue the run's planning the way the broadcasts wizard does, and run the jobs."""
-    from app.jobs import enqueue_now
+    from app.core.jobs import enqueue_now
 
     enqueue_now("app.delivery.jobs.plan_run", run.id, queue="delivery")
     work()

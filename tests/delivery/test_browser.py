@@ -4,7 +4,7 @@ from sqlalchemy import select, update
 
 from app.broadcasts.models import BroadcastRun
 from app.delivery.models import Delivery
-from app.jobs import enqueue_now
+from app.core.jobs import enqueue_now
 from tests.conftest import make_user
 
 from .conftest import add_customers, make_run, work

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
 from app.delivery.models import Delivery
-from app.jobs import enqueue_now
+from app.core.jobs import enqueue_now
 from tests.conftest import csrf_token, login, make_user
 
 from .conftest import add_customers, make_run, start, suppress, work

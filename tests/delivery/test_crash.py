@@ -16,7 +16,7 @@ from app.delivery.models import Delivery
 from app.delivery.services import resend_unknown
 from tests.conftest import TEST_REDIS_URL
 
-from .conftest import add_customers, make_run, start, work
+from .conftest import add_customers, make_run, work
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
     add_customers([(f"k{i:02d}@example.com", "K") for i in range(60)], product)
     run = make_run(products=[product])
     run_id = run.id
-    from app.jobs import enqueue_now
+    from app.core.jobs import enqueue_now
     enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
     work(max_jobs=1)  # planned, three chunk jobs wait in RQ
 
@@ -89,7 +89,7 @@ def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, tm
     add_customers([(f"w{i:02d}@example.com", "W") for i in range(80)], product)
     run = make_run(products=[product])
     run_id = run.id
-    from app.jobs import enqueue_now
+    from app.core.jobs import enqueue_now
     enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
     work(max_jobs=1)  # planned: four chunks wait, with four runner jobs
     workers = [_worker(database_url, tmp_path, smtp_sink.port) for _ in range(2)]

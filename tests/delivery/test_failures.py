@@ -7,11 +7,11 @@ from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
 from app.delivery.models import Delivery
-from app.extensions import db as _db
-from app.jobs import get_queue
-from app.settings.services import set_option
+from app.core.extensions import db as _db
+from app.core.jobs import get_queue
+from app.core.settings.services import set_option
 from app.tracking.models import Suppression
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 from .conftest import add_customers, make_run, start, work
 

@@ -1,6 +1,6 @@
 """The delivery engine seen from the rest of Herald: API keys, the broadcast page and list."""
 from app.api.keys import issue_key
-from app.extensions import db
+from app.core.extensions import db
 from tests.conftest import login, make_user
 
 from .conftest import add_customers, make_run, start
@@ -41,7 +41,7 @@ def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_s
     """The whole path: Send (broadcasts) -> plan_run -> chunks -> SMTP, through a real worker."""
     from app.broadcasts.models import Broadcast, BroadcastTarget
     from app.broadcasts.sending import send_now
-    from app.utils import utcnow
+    from app.core.utils import utcnow
 
     from .conftest import work
 

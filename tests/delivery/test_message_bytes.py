@@ -33,7 +33,7 @@ def _factory(db, **options):
 
 
 def test_messages_parse_back_with_their_personal_parts(app, db):
-    from app.settings.services import set_option
+    from app.core.settings.services import set_option
 
     set_option("tracking.per_recipient", True)
     db.session.commit()

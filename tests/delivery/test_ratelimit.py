@@ -5,7 +5,7 @@ import time
 import pytest
 
 from app.delivery.ratelimit import Rate, RateLimiter, parse_rate
-from app.settings.services import set_option
+from app.core.settings.services import set_option
 from tests.conftest import csrf_token
 
 from .conftest import add_customers, make_run, start
@@ -34,7 +34,7 @@ def test_settings_page_validates_and_normalises_rates(app, admin_client):
     assert response.status_code == 400 and b"is not a rate" in response.data
     form["delivery.rate_per_second"] = "30 per minute"
     assert admin_client.post("/network/settings/", data=form).status_code == 302
-    from app.settings.services import get_option
+    from app.core.settings.services import get_option
     assert get_option("delivery.rate_per_second") == "30/min"
 
 

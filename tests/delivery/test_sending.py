@@ -94,7 +94,7 @@ def test_outgoing_message_filter_and_status_action(app, db, smtp_sink, product):
 
 
 def test_site_url_and_suppression_after_planning(app, db, smtp_sink, product):
-    from app.jobs import enqueue_now
+    from app.core.jobs import enqueue_now
     from app.network.models import Site
 
     from .conftest import ident, work

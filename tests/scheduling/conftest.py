@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 
 from app.broadcasts.models import Broadcast, BroadcastTarget
-from app.extensions import db
+from app.core.extensions import db
 from tests.broadcasts.conftest import app_config, boss, network, smtp_sink, wizard  # noqa: F401
 
 

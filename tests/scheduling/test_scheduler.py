@@ -6,11 +6,11 @@ from sqlalchemy import func, select
 
 from app.broadcasts.models import BroadcastRun
 from app.broadcasts.notices import live_notices
-from app.extensions import db
-from app.jobs import get_queue
+from app.core.extensions import db
+from app.core.jobs import get_queue
 from app.scheduling.rules import RuleSpec
 from app.scheduling.services import change_state, run_due, save_schedule
-from app.settings.services import set_option
+from app.core.settings.services import set_option
 from tests.scheduling.conftest import at
 
 

@@ -4,7 +4,7 @@ import json
 from sqlalchemy import select
 
 from app.broadcasts.models import Broadcast
-from app.extensions import db
+from app.core.extensions import db
 from app.scheduling.models import Schedule
 from tests.conftest import csrf_token
 

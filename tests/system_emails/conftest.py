@@ -6,8 +6,8 @@ from email.parser import BytesParser
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.extensions import db
-from app.worker import make_worker
+from app.core.extensions import db
+from app.core.worker import make_worker
 
 
 def free_port() -> int:

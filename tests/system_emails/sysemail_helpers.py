@@ -1,7 +1,7 @@
 """Helpers of the system-email tests: reading installed e-mails and their sends fresh."""
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.system_emails.models import SystemEmail, SystemEmailSend
 
 

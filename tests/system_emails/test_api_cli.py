@@ -1,6 +1,6 @@
 """The JSON endpoints (list, get, update) and `flask emails list|import|reset|test|setup|fire`."""
-from app.extensions import db
-from app.jobs import get_queue
+from app.core.extensions import db
+from app.core.jobs import get_queue
 from app.plugins.services import activate
 
 from sysemail_helpers import email, sends

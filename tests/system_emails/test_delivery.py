@@ -1,5 +1,5 @@
 """Delivery of system e-mails: per-send log, retries with backoff, permanent failures, suppression."""
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Site
 from app.network.services import find_customer, publish_site
 from app.system_emails import fire_event

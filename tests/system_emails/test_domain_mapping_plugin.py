@@ -2,7 +2,7 @@
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Site
 from plugins.domain_mapping.models import DomainMapping
 

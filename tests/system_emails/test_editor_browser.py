@@ -1,8 +1,6 @@
 """Headless Chromium: edit an e-mail, watch the live preview change, send a test that arrives."""
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from sysemail_helpers import email
 

@@ -3,15 +3,15 @@ from datetime import datetime, timedelta, timezone
 
 from rq.job import Job
 
-from app.extensions import db, redis_store
-from app.hooks import add_action
-from app.jobs import get_queue
+from app.core.extensions import db, redis_store
+from app.core.hooks import add_action
+from app.core.jobs import get_queue
 from app.network.models import Site
 from app.network.services import publish_site, register_customer
 from app.plugins.services import deactivate
 from app.system_emails import fire_event
 from app.tracking.models import Suppression
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 from sysemail_helpers import email, sends
 

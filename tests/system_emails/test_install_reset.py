@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.core.extensions import db
 from app.network.services import register_customer
 from app.plugins.models import PluginState
 from app.plugins.services import activate

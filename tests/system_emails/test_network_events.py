@@ -5,10 +5,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.billing.models import Payment
-from app.extensions import db
+from app.core.extensions import db
 from app.network.models import Customer, Membership
 from app.network.services import expire_due_memberships, find_customer
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 from sysemail_helpers import sends
 from tests.conftest import csrf_token

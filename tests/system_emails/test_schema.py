@@ -3,7 +3,7 @@ import warnings
 
 from sqlalchemy import Column, Integer
 
-from app.extensions import db
+from app.core.extensions import db
 
 
 def test_flask_db_check_finds_no_difference(runner):

@@ -1,5 +1,5 @@
 """The admin pages: list, editor (save, errors, no-JS preview, live preview, test), diff, log, delete."""
-from app.extensions import db
+from app.core.extensions import db
 from app.plugins.services import activate
 
 from sysemail_helpers import email, sends

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inspect
 
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DSN_DIR = FIXTURES / "dsn"
@@ -20,7 +20,7 @@ DSN_DIR = FIXTURES / "dsn"
 @pytest.fixture
 def setting(db):
     """``setting(key, value)`` stores a network setting and commits."""
-    from app.settings.services import set_option
+    from app.core.settings.services import set_option
 
     def store(key, value):
         set_option(key, value)

@@ -8,7 +8,7 @@ from app.tracking.bounces import classify, delivery_id_from_verp, parse_bounce, 
 from app.tracking.ledger import find_delivery
 from app.tracking.models import TrackingEvent
 from app.tracking.services import record_bounce, record_complaint, resubscribe, suppression_for, unsubscribe
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 SAMPLES = [  # file, kind, bounce type, recipient, status, original Message-ID
     ("postfix_hard_550.eml", "bounce", "hard", "nobody@example.net", "5.1.1", "<run7.d4242.1763913729@herald.test>"),
@@ -178,8 +178,8 @@ def test_fetch_errors_are_clean(runner, tmp_path, app):
 def test_hooks_fire_with_their_documented_arguments(app, db, run, ledger):
     import warnings
 
-    from app.hooks import add_action
-    from app.hooks.registry import UnknownHookWarning
+    from app.core.hooks import add_action
+    from app.core.hooks.registry import UnknownHookWarning
     calls = []
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnknownHookWarning)  # every hook is in the catalogue

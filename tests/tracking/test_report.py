@@ -7,7 +7,7 @@ from flask import render_template_string
 from app.tracking.links import apply_tracking
 from app.tracking.report import engagement_summary
 from app.tracking.services import record_bounce, record_complaint, unsubscribe
-from app.utils import utcnow
+from app.core.utils import utcnow
 
 
 def _visit(client, html):

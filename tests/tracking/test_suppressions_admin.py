@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.tracking.models import Suppression
 from app.tracking.services import suppress, suppression_for
-from app.utils import utcnow
+from app.core.utils import utcnow
 from tests.conftest import csrf_token
 
 LIST = "/network/suppressions/"

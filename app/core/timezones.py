@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from ..settings.services import get_option
+from .settings.services import get_option
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,18 @@
 """The admin and dashboard navigation, built through the ``admin_menu``/``dashboard_menu`` filters."""
+from dataclasses import dataclass
+
 from flask import current_app, request, url_for
 
 from .hooks import apply_filters, registry
-from .plugins.host import MenuItem
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """One entry of the admin's (or the customer dashboard's) navigation."""
+    label: str
+    endpoint: str
+    order: int = 100
+    plugin: str | None = None
 
 
 def add_core_menu_item(app, label, endpoint, order, menu="admin_menu"):

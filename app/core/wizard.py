@@ -8,7 +8,7 @@ checked in two layers: what can be saved (always) and what is required to go on 
 """
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
-from ..extensions import db
+from .extensions import db
 
 
 class StepInvalid(Exception):

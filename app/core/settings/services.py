@@ -5,7 +5,7 @@ from typing import Any
 from flask import current_app
 
 from ..extensions import db
-from ..network.models import Option
+from .models import Option
 
 
 @dataclass(frozen=True)
