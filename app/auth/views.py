@@ -3,9 +3,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..core.extensions import db
+from ..core.redirects import safe_next
 from ..network.services import confirm_email
 from .forms import LoginForm
-from .roles import is_safe_next
 from .services import LoginThrottled, authenticate
 
 bp = Blueprint("auth", __name__)
@@ -37,8 +37,7 @@ def login():
         else:
             if result.user is not None:
                 login_user(result.user, remember=form.remember.data)
-                target = form.next.data
-                return redirect(target if is_safe_next(target) else _home_for(result.user))
+                return redirect(safe_next(form.next.data, _home_for(result.user)))
             form.form_errors.append(result.message)
             status = 401
     elif request.method == "POST":
