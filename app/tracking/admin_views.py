@@ -2,9 +2,9 @@
 and export. Super-admin only (everything under /network/ is, centrally)."""
 from datetime import datetime
 
-from flask import (Blueprint, Response, flash, redirect, render_template, request, stream_with_context,
-                   url_for)
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.utils import normalise_email
 from .forms import AddSuppressionForm, ImportSuppressionsForm, RemoveSuppressionForm
@@ -104,5 +104,4 @@ def export():
     """The list (with the current filters) as CSV, streamed."""
     _, query, _ = _filters()
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    return Response(stream_with_context(export_csv(query)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="suppressions-{stamp}.csv"'})
+    return csv_response(export_csv(query), f"suppressions-{stamp}.csv")
