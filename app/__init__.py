@@ -11,6 +11,7 @@ CORE_DOMAINS = (
     "app.auth",
     "app.network",
     "app.core.settings",
+    "app.audit",
     "app.plugins",
     "app.dashboard",
     "app.mailcatcher",
@@ -28,7 +29,7 @@ def create_app(config=None) -> Flask:
     """Build a Herald app; ``config`` (a dict) overrides values read from the environment."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder="static", instance_relative_config=False)
-    for step in (init_config, init_logging, init_extensions, init_hooks, init_domains,
+    for step in (init_config, init_proxies, init_logging, init_extensions, init_hooks, init_domains,
                  init_plugins, init_templates, init_errors, init_cli, init_ready):
         step(app, config)
     return app
@@ -38,6 +39,16 @@ def init_config(app, config):
     """Load configuration from the environment and ``config``."""
     app.config.update(load_config(config))
     app.instance_path = app.config["INSTANCE_PATH"]
+
+
+def init_proxies(app, config):
+    """Behind TRUSTED_PROXIES reverse proxies, read the client's address and scheme from their
+    X-Forwarded-For/-Proto headers (login throttling keys on the address); 0 trusts none."""
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def init_logging(app, config):

@@ -130,9 +130,11 @@ def admin(app):
 
 def login(client, user):
     """Log ``user`` (a User or its id) in on ``client`` through the session (no form round trip)."""
-    user_id = user if isinstance(user, int) else user.id
+    from app.auth.models import User
+
+    user = _db.session.get(User, user) if isinstance(user, int) else user
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
     return client
 

@@ -1,5 +1,5 @@
 """Login and logout pages, the e-mail confirmation link and the super admin's profile."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..core.extensions import db
@@ -27,13 +27,13 @@ def index_root():
 def login():
     """Show the login form and log the user in."""
     form = LoginForm(next=request.args.get("next", ""))
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         try:
             result = authenticate(form.email.data, form.password.data, request.remote_addr)
         except LoginThrottled as throttled:
             form.form_errors.append(str(throttled))
-            status = 429
+            status, headers = 429, {"Retry-After": str(throttled.retry_after)}
         else:
             if result.user is not None:
                 login_user(result.user, remember=form.remember.data)
@@ -42,16 +42,31 @@ def login():
             status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Log out (POST with a CSRF token, so no link can log anybody out)."""
+    """Log out (POST with a CSRF token, so no link can log anybody out). The session token is
+    rotated, so no copy of this session's or a remember-me cookie works afterwards."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/network/profile/end-other-sessions", methods=["POST"])
+def end_other_sessions():
+    """Log out every other session (and remember-me cookie) of the admin; this one stays."""
+    user = current_user._get_current_object()
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    user.end_sessions()
+    db.session.commit()
+    login_user(user, remember=remembered)
+    flash("Every other session of your account is logged out.", "success")
+    return redirect(url_for("auth.profile"))
 
 
 @bp.route("/confirm-email/<token>")
