@@ -23,6 +23,7 @@ from .models import BOUNCE_TYPES, REASONS, Suppression, TrackingEvent
 PRECEDENCE = {"unsubscribed": 0, "bounced": 1, "complained": 2}
 SYSTEM_BLOCKING_REASONS = ("bounced", "complained")
 SELF_SERVICE_REASONS = ("unsubscribed", "complained")  # what customers may lift themselves
+LINK_REASONS = ("unsubscribed",)  # what the public unsubscribe link may lift (no login: no complaint)
 SOURCES = ("smtp", "dsn", "webhook", "link", "one-click", "mailto", "dashboard", "admin", "import")
 
 
