@@ -132,9 +132,13 @@ def login(client, user):
     """Log ``user`` (a User or its id) in on ``client`` through the session (no form round trip)."""
     from app.auth.models import User
 
-    user = _db.session.get(User, user) if isinstance(user, int) else user
+    if isinstance(user, int):
+        with client.application.app_context():
+            ident = _db.session.get(User, user).get_id()
+    else:
+        ident = user.get_id()  # "<id>:<session token>", what Flask-Login keeps in the session
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = ident
         session["_fresh"] = True
     return client
 

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..audit.services import record
 from ..core.extensions import db, redis_store
 from ..core.hooks import do_action
 from ..core.utils import normalise_email
@@ -124,4 +125,6 @@ def create_user(email, password, name="", super_admin=False) -> User:
     user = User(email=email, name=name, is_super_admin=super_admin)
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()
+    record("user.created", user, "super admin" if super_admin else "customer login")
     return user

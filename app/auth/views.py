@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.redirects import safe_next
 from ..network.services import confirm_email
@@ -63,6 +64,7 @@ def end_other_sessions():
     user = current_user._get_current_object()
     remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
     user.end_sessions()
+    record("user.sessions_ended", user, "logged out every other session")
     db.session.commit()
     login_user(user, remember=remembered)
     flash("Every other session of your account is logged out.", "success")

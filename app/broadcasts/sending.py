@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
 from ..core.jobs import enqueue_after_commit
@@ -84,7 +85,10 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
     """Send a draft at once: claim it, snapshot the audience size and start its run."""
     _claim(broadcast, "sending", expected_revision, send_at=None)
     refresh_audience_size(broadcast, fresh=True)
-    return start_run(broadcast, utcnow())
+    run = start_run(broadcast, utcnow())
+    record("broadcast.sent", broadcast, f"{broadcast.kind} sent now to {broadcast.audience_size or 0} "
+                                        f"recipients (run #{run.id})")
+    return run
 
 
 def schedule(broadcast: Broadcast, expected_revision=None) -> None:
@@ -96,6 +100,8 @@ def schedule(broadcast: Broadcast, expected_revision=None) -> None:
         raise SendError("Choose when to send it first.", 400)
     _claim(broadcast, "scheduled", expected_revision)
     refresh_audience_size(broadcast, fresh=True)
+    record("broadcast.scheduled", broadcast, f"{broadcast.kind} scheduled"
+           + (f" for {broadcast.send_at:%Y-%m-%d %H:%M} UTC" if broadcast.send_at else ""))
     do_action("broadcast_scheduled", broadcast)
 
 
@@ -108,6 +114,7 @@ def unschedule(broadcast: Broadcast) -> None:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"This broadcast is {broadcast.status}, not scheduled.")
+    record("broadcast.unscheduled", broadcast, "back to draft")
     do_action("broadcast_unscheduled", broadcast)
 
 
@@ -177,5 +184,6 @@ def cancel(broadcast: Broadcast) -> str:
                        .values(status="cancelled", finished_at=utcnow(),
                                status_reason="Cancelled by an admin.")
                        .execution_options(synchronize_session=False))
+    record("broadcast.cancelled", broadcast, f"was {previous}")
     do_action("broadcast_cancelled", broadcast, previous)
     return previous

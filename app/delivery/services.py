@@ -8,6 +8,7 @@ broadcast (unless the broadcast is ``scheduled``: a recurring schedule stays sch
 from sqlalchemy import select, update
 
 from ..broadcasts.models import BroadcastRun
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.jobs import enqueue_after_commit
@@ -52,6 +53,7 @@ def pause_run(run_id: int, reason: str = "Paused by an administrator.", commit: 
     if run.status != "sending":  # a run still planning starts sending only once it is planned
         raise RunStateError(f"Run {run_id} is {run.status}: only a sending run can be paused.")
     set_status(run, "paused", reason)
+    record("run.paused", run, reason)
     if commit:
         db.session.commit()
         chunks.drop_waiting(run_id)
@@ -61,6 +63,7 @@ def pause_run(run_id: int, reason: str = "Paused by an administrator.", commit: 
 def resume_run(run_id: int) -> BroadcastRun:
     """Continue a paused run (or re-plan one whose planning never finished)."""
     run = get_run(run_id, lock=True)
+    record("run.resumed", run, f"was {run.status}")
     if run.status == "planning":
         run.started_at = None
         enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
@@ -81,6 +84,7 @@ def cancel_run(run_id: int) -> BroadcastRun:
     if run.status in FINISHED:
         raise RunStateError(f"Run {run_id} is already {run.status}.")
     set_status(run, "cancelled", "Cancelled by an administrator.")
+    record("run.cancelled", run, "rows not yet sent were skipped")
     db.session.execute(update(Delivery)
                        .where(Delivery.run_id == run_id, Delivery.status.in_(("queued", "deferred")))
                        .values(status="skipped", reason="cancelled", next_attempt_at=None)
@@ -104,6 +108,7 @@ def resend_unknown(run_id: int) -> int:
                                .values(status="queued", claim=None, next_attempt_at=None,
                                        reply="queued again by an administrator after an unknown outcome")
                                .execution_options(synchronize_session=False)).rowcount
+    record("run.resent_unknown", run, f"{count} recipients with an unknown outcome queued again")
     if count and run.status in FINISHED:
         set_status(run, "sending")
     if count and run.status == "sending":

@@ -3,6 +3,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, or_, select
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
@@ -162,5 +163,6 @@ def publish_site(site: Site) -> None:
         return
     site.status, site.published_at = "published", utcnow()
     db.session.flush()
+    record("site.published", site, f"site of {site.customer.email}" if site.customer else "")
     do_action("site_published", site)
     fire_event("site_published", customer=site.customer, site_title=site.title, site_url=site.url)

@@ -1,6 +1,7 @@
 """Activating and deactivating plugins, with their callbacks and the requirement checks."""
 from flask import current_app
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.utils import utcnow
@@ -47,6 +48,7 @@ def activate(slug: str) -> bool:
     host.forget_cache()
     _call(info, "activate")
     do_action("plugin_activated", slug, first_time=first_time)
+    record("plugin.activated", ("plugin", slug, info.name), f"version {info.version}")
     db.session.commit()
     host.forget_cache()
     return first_time
@@ -66,6 +68,7 @@ def deactivate(slug: str) -> None:
     if info.loaded:
         _call(info, "deactivate")
     do_action("plugin_deactivated", slug)
+    record("plugin.deactivated", ("plugin", slug, info.name), "")
     state.active = False
     db.session.commit()
     host.forget_cache()

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..broadcasts.models import BroadcastRun
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.settings.services import get_option
 from ..core.utils import utcnow
@@ -51,6 +52,9 @@ def save_schedule(broadcast, spec: RuleSpec, now=None, status="active") -> Sched
     schedule.checked_until = now
     schedule.next_at = next_after(build_rule(spec), zone(spec.timezone), now)
     db.session.add(schedule)
+    if status != "draft":  # the wizard's drafts are recorded when the broadcast is scheduled
+        record("schedule.saved", ("broadcast", broadcast.id, broadcast.subject),
+               f"{spec.kind} schedule in {spec.timezone}" + (f": {spec.rrule_text}" if spec.rrule_text else ""))
     return schedule
 
 
@@ -159,6 +163,8 @@ def change_state(broadcast, action: str, now=None) -> None:
         broadcast.status = "sent" if broadcast.runs.count() else "cancelled"
     else:
         raise ScheduleError(f"Unknown schedule action {action!r}.")
+    record(f"schedule.{ {'pause': 'paused', 'resume': 'resumed', 'end': 'ended'}[action] }",
+           ("broadcast", broadcast.id, broadcast.subject), f"schedule {schedule.status}")
 
 
 def upcoming(limit=10, now=None):

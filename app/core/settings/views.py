@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from ..extensions import db
+from ..hooks import do_action
 from .services import coerce, get_option, registry, set_option
 
 bp = Blueprint("settings", __name__, url_prefix="/network/settings")
@@ -26,8 +27,11 @@ def index():
             except ValueError as error:
                 errors[spec.key] = str(error)
         if not errors:
+            changes = {key: (get_option(key), value) for key, value in values.items()
+                       if get_option(key) != value}
             for key, value in values.items():
                 set_option(key, value)
+            do_action("settings_saved", changes)
             db.session.commit()
             flash("Settings saved.", "success")
             return redirect(url_for("settings.index"))
