@@ -29,7 +29,7 @@ def create_app(config=None) -> Flask:
     """Build a Herald app; ``config`` (a dict) overrides values read from the environment."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder="static", instance_relative_config=False)
-    for step in (init_config, init_proxies, init_logging, init_extensions, init_hooks, init_domains,
+    for step in (init_config, init_proxies, init_logging, init_extensions, init_security, init_hooks, init_domains,
                  init_plugins, init_templates, init_errors, init_cli, init_ready):
         step(app, config)
     return app
@@ -71,6 +71,14 @@ def init_extensions(app, config):
     redis_store.init_app(app)
     with app.app_context():
         init_job_events()
+
+
+def init_security(app, config):
+    """Security headers on every response (CSP, HSTS …) and the sandboxed e-mail preview frames."""
+    from .core import headers, mailframe
+
+    headers.init_app(app)
+    mailframe.init_app(app)
 
 
 def init_hooks(app, config):

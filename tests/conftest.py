@@ -182,6 +182,16 @@ def csrf_token(client, url="/login"):
     return match.group(1)
 
 
+MAIL_FRAME_RE = re.compile(r'<iframe[^>]*\bsandbox=""[^>]*\bsrc="(/network/mail-frame/[0-9a-f]+)"')
+
+
+def mail_frames(client, page: str) -> str:
+    """The documents of the sandboxed e-mail preview frames on ``page`` (fetched with ``client``)."""
+    urls = MAIL_FRAME_RE.findall(page)
+    assert urls, "no sandboxed mail preview frame on the page"
+    return "".join(client.get(url).get_data(as_text=True) for url in urls)
+
+
 @pytest.fixture
 def plugin_dir(tmp_path):
     """An empty plugins folder; write packages into it and pass it as PLUGINS_DIR."""

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from sqlalchemy import select
 
 from ..core.extensions import db
+from ..core.mailframe import mail_frame_url
 from ..network.services import find_customer
 from ..core.utils import keyset_page
 from . import services
@@ -69,8 +70,9 @@ def preview(email_id):
     form = request.form
     style = form.get("style") if form.get("style") in ("html", "plain") else email.style
     shown = services.preview(email, form.get("subject", ""), form.get("body", ""), style)
-    return jsonify(subject=shown["subject"], errors=shown["errors"],
-                   document=preview_document(shown["subject"], shown["body"], style))
+    document = preview_document(shown["subject"], shown["body"], style)
+    return jsonify(subject=shown["subject"], errors=shown["errors"], document=document,
+                   frame_url=mail_frame_url(document))
 
 
 @bp.route("/<int:email_id>/diff")
