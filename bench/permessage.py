@@ -83,7 +83,7 @@ def smtp_only(built, people) -> None:
     """Send already built messages over one pooled transport (no database, no Redis)."""
     from flask import current_app
 
-    from app.delivery.transport import pool
+    from app.mail.transport import pool
 
     transport = pool.acquire(current_app.config["SMTP_URL"])
     for (_, envelope_from, data), person in zip(built, people):
@@ -135,7 +135,7 @@ def run_phases(args, sink):
     from app.delivery.models import Delivery
     from app.delivery.rendering import MessageFactory
     from app.delivery.sending import Sender
-    from app.delivery.transport import SMTPTransport
+    from app.mail.transport import SMTPTransport
 
     run = planned_run(args.n)
     people = recipients(run.id)

@@ -10,7 +10,7 @@ from sqlalchemy import distinct, exists, func, literal, or_, select, text, union
 
 from ..core.extensions import db
 from ..network.models import Customer, Membership, SharedAddress
-from ..tracking.models import Suppression
+from ..mail.suppression import Suppression
 from .models import BroadcastTarget
 
 

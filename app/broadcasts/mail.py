@@ -15,8 +15,8 @@ import html2text
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
-from ..delivery.transport import DeliveryError, make_transport
-from ..tracking.tokens import unsubscribe_url
+from ..mail.transport import DeliveryError, make_transport
+from ..mail.tokens import unsubscribe_url
 from .rendering import placeholder_values, render_for
 
 MAX_TEST_ADDRESSES = 10

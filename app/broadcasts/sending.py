@@ -15,7 +15,7 @@ from ..core.utils import utcnow
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
-from .content import unknown_placeholders
+from ..mail.placeholders import unknown_placeholders
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
 

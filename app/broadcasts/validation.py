@@ -11,7 +11,8 @@ from sqlalchemy import select
 from ..core.extensions import db
 from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
 from ..core.utils import utcnow
-from .content import sanitize_html, unknown_placeholders
+from .content import sanitize_html
+from ..mail.placeholders import unknown_placeholders
 from .models import KINDS, NOTICE_TYPES
 from .rendering import known_placeholders, unsafe_placeholder_use
 from ..core.timezones import is_timezone

@@ -17,11 +17,13 @@ import html2text
 from flask import current_app, render_template
 from markupsafe import Markup
 
-from ..broadcasts.content import PLACEHOLDER_RE, compile_template, recipient_values
+from ..broadcasts.content import recipient_values
+
+from ..mail.placeholders import PLACEHOLDER_RE, compile_template
 from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
-from ..tracking.tokens import UnsubscribeLinks
-from .mime import EncodedBody, address, header_text, qp
+from ..mail.tokens import UnsubscribeLinks
+from ..mail.mime import EncodedBody, address, header_text, qp
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False)
 _TOKEN_RE = re.compile(r"xheraldph(\d+)x")

@@ -14,12 +14,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, literal_column, null, select, text, update
 
-from ..broadcasts.content import placeholders_in
+from ..mail.placeholders import placeholders_in
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
 from ..network.models import Customer, Site
-from ..tracking.models import Suppression
+from ..mail.suppression import Suppression
 from ..core.utils import utcnow
 from . import progress
 from .models import Delivery
@@ -27,7 +27,7 @@ from .planning import upsert
 from .ratelimit import RateLimiter
 from .rendering import MessageFactory, Recipient
 from .settings import SendPolicy
-from .transport import DeliveryError, TemporaryFailure, pool
+from ..mail.transport import DeliveryError, TemporaryFailure, pool
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from email.policy import SMTP  # CRLF line ends, as SMTP DATA needs
 from flask import current_app
 from sqlalchemy import update
 
-from ..delivery.transport import DeliveryError, TemporaryFailure, make_transport
+from ..mail.transport import DeliveryError, TemporaryFailure, make_transport
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..tracking.models import Suppression
+from ..mail.suppression import Suppression
 from ..core.utils import utcnow
 from .events import queue_delivery, suppressed_addresses
 from .message import build_message, envelope_sender, sender

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from ..core.extensions import db
 from ..core.utils import normalise_email
 from .forms import AddSuppressionForm, ImportSuppressionsForm, RemoveSuppressionForm
-from .models import REASONS
+from ..mail.suppression import REASONS
 from .services import (SOURCES, remove_suppression, suppress, suppression_for, suppression_page,
                        suppression_query)
 from .suppression_csv import export_csv, import_csv

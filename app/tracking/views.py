@@ -16,7 +16,7 @@ from ..core.extensions import db
 from .engagement import record_click, record_open
 from .links import read_click_token, read_open_token
 from .services import SELF_SERVICE_REASONS, resubscribe, suppression_for, unsubscribe
-from .tokens import read_token
+from ..mail.tokens import read_token
 
 bp = Blueprint("tracking", __name__)
 preferences_bp = Blueprint("preferences", __name__, url_prefix="/dashboard")

@@ -7,12 +7,12 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import formataddr
 
-from app.broadcasts.content import compile_template
-from app.delivery.mime import EncodedBody, address, header_text, qp
+from app.mail.placeholders import compile_template
+from app.mail.mime import EncodedBody, address, header_text, qp
 
 from app.delivery.rendering import MessageFactory, Recipient
 from app.tracking.links import read_click_token, read_open_token
-from app.tracking.tokens import read_token
+from app.mail.tokens import read_token
 
 from .conftest import make_run
 

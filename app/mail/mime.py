@@ -9,7 +9,7 @@ import re
 from email.header import Header
 from email.utils import formataddr
 
-from ..broadcasts.content import PLACEHOLDER_RE, compile_template
+from ..mail.placeholders import PLACEHOLDER_RE, compile_template
 
 _SPECIALS_RE = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names to quote
 
