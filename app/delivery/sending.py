@@ -14,20 +14,20 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, literal_column, null, select, text, update
 
-from ..broadcasts.content import placeholders_in
+from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
-from ..network.models import Customer, Site
-from ..tracking.models import Suppression
 from ..core.utils import utcnow
-from . import progress
+from ..mail.builder import Recipient
+from ..mail.suppression import Suppression
+from ..mail.transport import DeliveryError, TemporaryFailure, pool
+from ..network.models import Customer, Site
+from . import progress, services
 from .models import Delivery
 from .planning import upsert
 from .ratelimit import RateLimiter
-from .rendering import MessageFactory, Recipient
 from .settings import SendPolicy
-from .transport import DeliveryError, TemporaryFailure, pool
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class Sender:
         self.where, self.claim_statement = where, None
         if self.factory is None:
             run = db.session.get(BroadcastRun, self.run_id)
-            self.factory = MessageFactory(run, run.broadcast)
-            self.needs_site = "site_url" in placeholders_in(run.broadcast.subject + run.broadcast.body_html)
+            self.factory = BroadcastMessages(run.broadcast, run.id)
+            self.needs_site = self.factory.needs_site
             db.session.commit()
         try:
             while self._next_batch():
@@ -107,8 +107,7 @@ class Sender:
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
         written = self._write_outcomes()
         if pause_reason:
-            from .services import pause_run
-            pause_run(self.run_id, pause_reason, commit=False)
+            services.pause_run(self.run_id, pause_reason, commit=False)
         self.batch, self.position = [], 0
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.stop_reason = "timeup"

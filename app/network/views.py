@@ -6,7 +6,13 @@ from ..core.extensions import db
 from ..core.hooks import apply_filters
 from ..core.redirects import back_or
 from .models import Customer, Membership, Product, Site
-from .services import product_member_counts, publish_site, search_customers, search_products, search_sites
+from .services import (
+    product_member_counts,
+    publish_site,
+    search_customers,
+    search_products,
+    search_sites,
+)
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 

@@ -13,12 +13,22 @@ from sqlalchemy.exc import IntegrityError
 
 from ..broadcasts.models import BroadcastRun
 from ..audit.services import record
+from ..broadcasts.sending import Problem, start_run
 from ..core.extensions import db
 from ..core.settings.services import get_option
+from ..core.timezones import utc_to_local
 from ..core.utils import utcnow
 from .models import Schedule
-from ..core.timezones import utc_to_local
-from .rules import WEEKDAY_NAMES, RuleError, RuleSpec, build_rule, next_after, occurrences_between, preview, zone
+from .rules import (
+    WEEKDAY_NAMES,
+    RuleError,
+    RuleSpec,
+    build_rule,
+    next_after,
+    occurrences_between,
+    preview,
+    zone,
+)
 
 log = logging.getLogger(__name__)
 GRACE_SETTING = "scheduling.grace_minutes"
@@ -111,7 +121,6 @@ def describe(schedule: Schedule) -> str:
 
 def readiness(problems, broadcast):
     """``broadcast_readiness`` filter: a draft schedule must still have a future occurrence."""
-    from ..broadcasts.sending import Problem
 
     schedule = broadcast.schedule
     if schedule is not None and schedule.status == "draft":
@@ -223,7 +232,6 @@ def run_due(now=None) -> TickResult:
 
 
 def _claim(schedule, occurrence, too_late, now, result) -> None:
-    from ..broadcasts.sending import start_run
 
     taken = db.session.scalar(select(BroadcastRun.id).where(
         BroadcastRun.broadcast_id == schedule.broadcast_id, BroadcastRun.occurrence_at == occurrence))

@@ -1,17 +1,24 @@
 """Forms of the system-emails pages: the editor, Reset & Import, and firing an event by hand."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
+from ..core.forms import choices
 from .registry import AUDIENCES, DELAY_UNITS, STYLES
 from .services import EDITABLE_FIELDS
-
-
-def choices(mapping) -> list:
-    """SelectField choices from a {value: label} mapping (or an iterable of values)."""
-    items = mapping.items() if isinstance(mapping, dict) else ((v, v) for v in mapping)
-    return [SelectChoice(value, label) for value, label in items]
 
 
 class EmailEditorForm(FlaskForm):

@@ -8,10 +8,16 @@ from ..audit.services import record
 from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.utils import normalise_email
+from ..mail.suppression import REASONS
 from .forms import AddSuppressionForm, ImportSuppressionsForm, RemoveSuppressionForm
-from .models import REASONS
-from .services import (SOURCES, remove_suppression, suppress, suppression_for, suppression_page,
-                       suppression_query)
+from .services import (
+    SOURCES,
+    remove_suppression,
+    suppress,
+    suppression_for,
+    suppression_page,
+    suppression_query,
+)
 from .suppression_csv import export_csv, import_csv
 
 bp = Blueprint("suppressions", __name__, url_prefix="/network/suppressions")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ..core.csv_export import csv_stream, unquote_cell
 from ..core.extensions import db
 from ..core.utils import utcnow
-from .models import REASONS, Suppression
+from ..mail.suppression import REASONS, Suppression
 from .services import checked_address, insert_ignore
 
 EXPORT_COLUMNS = ("email", "reason", "source", "detail", "created_at")

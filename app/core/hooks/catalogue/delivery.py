@@ -10,7 +10,7 @@ PermanentFailure from ``app.delivery.transport``) and ``close()``. Returns the d
 delivery_message = HookSpec("delivery_message", "filter", """Filters each outgoing broadcast
 message before it is turned into bytes (called only when a callback is registered).
 
-Value: an ``OutgoingMessage`` (``app.delivery.rendering``) with ``recipient`` (delivery_id,
+Value: an ``OutgoingMessage`` (``app.mail.builder``) with ``recipient`` (delivery_id,
 email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (set it for VERP),
 ``headers`` (a list of ``(name, value)``; values must be ASCII or RFC 2047-encoded, one line or
 folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""")
@@ -28,3 +28,9 @@ sending job has committed a batch of outcomes (called only when a callback is re
 Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
 ``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``bounce`` (True for
 a mailbox-level 5xx that suppressed the address). Returns nothing.""")
+
+delivery_run_panels = HookSpec("delivery_run_panels", "filter", """Filters the panels at the foot
+of a run's report page (the tracking domain adds the engagement report here).
+
+Value: a list of Markup (each a whole ``<section class="card panel">``). Argument: ``run``
+(BroadcastRun). Returns the list.""")
