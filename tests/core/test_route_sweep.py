@@ -97,7 +97,7 @@ def test_keyed_routes_take_no_session(app, admin_client):
     assert not wrong
 
 
-PUBLIC_ENDPOINTS = {"auth.index_root", "auth.confirm_email_link", "auth.login", "auth.logout", "static",
+PUBLIC_ENDPOINTS = {"auth.index_root", "network_public.confirm_email_link", "auth.login", "auth.logout", "static",
                     "tracking.click", "tracking.open_pixel", "tracking.unsubscribe_link",
                     "tracking.resubscribe_link", "tracking_hooks.bounces"}
 

@@ -10,7 +10,7 @@ from tests.conftest import csrf_token, login
 
 ROOT = Path(__file__).resolve().parents[2]
 # Mail documents (what recipients get, shown in the admin only inside preview frames).
-MAIL_TEMPLATES = {"templates/system_emails/mail/layout.html", "templates/delivery/email.html"}
+MAIL_TEMPLATES = {"templates/mail/layout.html"}
 INLINE = {
     "inline script": re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),
     "event-handler attribute": re.compile(r"<[^>]+\s on[a-z]+\s*=", re.I | re.X),
@@ -76,7 +76,7 @@ def _frame_url(page: str) -> str:
 def test_mail_previews_are_sandboxed_documents_with_a_policy_of_their_own(app, admin_client, customer):
     from app.core.extensions import db
     from app.system_emails.models import SystemEmail
-    from app.system_emails.services import setup_network
+    from app.plugins.network_setup import setup_network
 
     setup_network()
     email = db.session.scalars(db.select(SystemEmail).where(SystemEmail.slug == "welcome")).one()
