@@ -77,10 +77,9 @@ def init_extensions(app, config):
 
 def init_security(app, config):
     """Security headers on every response (CSP, HSTS …) and the sandboxed e-mail preview frames."""
-    from .core import headers, mailframe
+    from .core import headers
 
     headers.init_app(app)
-    mailframe.init_app(app)
 
 
 def init_hooks(app, config):

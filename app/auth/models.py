@@ -36,7 +36,7 @@ class User(UserMixin, db.Model):
 
     def has_session_token(self, token: str) -> bool:
         """True when ``token`` is the current session token (compared in constant time)."""
-        return bool(token) and hmac.compare_digest(str(token), self.session_token or "")
+        return bool(token) and hmac.compare_digest(str(token).encode(), (self.session_token or "").encode())
 
     def end_sessions(self) -> None:
         """Rotate the session token: every session and remember-me cookie of the user stops

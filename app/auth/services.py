@@ -2,10 +2,10 @@
 
 Failures are counted per (account, client address): after ``LOGIN_MAX_FAILURES`` failures each
 further attempt of that pair waits ``LOGIN_DELAY_SECONDS``, doubling with every failure up to
-``LOGIN_MAX_DELAY_SECONDS``. A client
-that has not failed is never held back, so nobody can lock an admin out from another address.
-A client address also gets ``LOGIN_MAX_FAILURES * 4`` failures over all accounts before its
-delays start (password spraying). Unknown accounts cost one password hash too (no timing oracle).
+``LOGIN_MAX_DELAY_SECONDS``. A client that has not failed is never held back, so nobody can lock
+an admin out from another address. A client address also gets ``LOGIN_MAX_FAILURES * 4``
+failures over all accounts before its delays start (password spraying). Unknown accounts cost
+one password hash too (no timing oracle).
 """
 import time
 from dataclasses import dataclass

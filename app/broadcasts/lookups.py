@@ -5,7 +5,7 @@ Without JavaScript the same things happen through the wizard's own forms.
 from flask import jsonify, render_template, request
 from flask_wtf import FlaskForm
 
-from ..core.mailframe import mail_frame_url
+from ..core.headers import mail_frame_url
 from ..network.services import search_customers, search_products
 from .mail import email_document
 from .models import NOTICE_TYPES

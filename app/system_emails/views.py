@@ -12,7 +12,7 @@ from flask import (
 from sqlalchemy import select
 
 from ..core.extensions import db
-from ..core.mailframe import mail_frame_url
+from ..core.headers import mail_frame_url
 from ..core.utils import keyset_page
 from ..network.services import find_customer
 from . import services
