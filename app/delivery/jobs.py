@@ -50,6 +50,7 @@ def dispatch_run(run_id: int) -> str:
     reaper.retry_overdue(run_id)
     if not count:
         services.finish_if_done(run_id)
+    db.session.commit()
     _schedule_watch(run_id)
     return f"{count} chunk(s)"
 
@@ -67,6 +68,7 @@ def _send(sender: sending.Sender, where: list) -> str:
         log.exception("run %s: sending failed", sender.run_id)
         try:
             services.pause_run(sender.run_id, f"Paused after an error in the delivery engine: {error}"[:500])
+            db.session.commit()
         except (LookupError, ValueError):
             db.session.rollback()
         raise
@@ -100,6 +102,7 @@ def send_chunks(run_id: int) -> str:
         chunks.start_runners(run_id, 1)
     else:
         reaper.supervise(run_id)
+        db.session.commit()
     return reason
 
 
@@ -115,12 +118,14 @@ def retry_deferred(run_id: int) -> str:
     if reason == "timeup":
         chunks.schedule_retry(run_id, utcnow())
     reaper.supervise(run_id)
+    db.session.commit()
     return reason
 
 
 def watch_run(run_id: int) -> str:
     """The periodic watchdog of an active run: reap, repair, finish; reschedules itself."""
     status = reaper.supervise(run_id, thorough=True)
+    db.session.commit()
     if status in ("sending", "paused") or (status is not None and _has_sending(run_id)):
         _schedule_watch(run_id)
     return status or "gone"

@@ -1,5 +1,4 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
-from ..core.extensions import db
 from ..core.settings.services import SettingSpec
 from .ledger import DeliveryRef
 from .links import TrackedTemplate
@@ -64,5 +63,3 @@ def record_smtp_bounces(run_id, outcomes):
         record_bounce(outcome.email, "hard", "smtp", f"{outcome.code} {outcome.reply}"[:500],
                       delivery=DeliveryRef(outcome.id, run_id, outcome.email, outcome.message_id),
                       event_key=f"smtp:{outcome.id}")
-    if bounced:
-        db.session.commit()
