@@ -12,6 +12,7 @@ what a client costing next to no CPU gets from the same sink.
 """
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,19 @@ import tempfile
 import time
 
 SENDER = "bench@herald.localhost"
+
+
+def _children_cpu() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process's children that have been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _cpu_figures(before: tuple[float, float], messages: int) -> dict:
+    """The client's CPU µs per message since ``before`` (the kernel's share is most of it)."""
+    user, system = (after - was for after, was in zip(_children_cpu(), before))
+    return {"client_cpu_us_per_message": round((user + system) / messages * 1e6, 1),
+            "client_user_us_per_message": round(user / messages * 1e6, 1)}
 
 
 def _reply(reader) -> int:
@@ -78,6 +92,7 @@ def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) ->
     has its final 250, so process start-up is not counted (Herald's figure counts far more).
     """
     context = multiprocessing.get_context("fork")
+    cpu = _children_cpu()
     data, share = _wire_bytes(payload), total // processes
     go = context.Event()
     readies = [context.Event() for _ in range(processes)]
@@ -96,9 +111,10 @@ def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) ->
     seconds = time.perf_counter() - started
     if any(worker.exitcode for worker in workers):
         raise RuntimeError("a baseline process failed")
-    return {"processes": processes, "messages": share * processes, "seconds": round(seconds, 3),
-            "messages_per_second": round(share * processes / seconds, 1),
-            "round_trips_per_message": 2}
+    sent = share * processes
+    return {"processes": processes, "messages": sent, "seconds": round(seconds, 3),
+            "messages_per_second": round(sent / seconds, 1), "round_trips_per_message": 2,
+            **_cpu_figures(cpu, sent)}
 
 
 def smtp_source_path() -> str | None:
@@ -119,10 +135,11 @@ def smtp_source_rate(port: int, total: int, payload: bytes, sessions: int = 2) -
         message.flush()
         command = [binary, "-d", "-s", str(sessions), "-m", str(total), "-F", message.name,
                    "-f", SENDER, "-t", "r@example.com", "-N", f"127.0.0.1:{port}"]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
         seconds = time.perf_counter() - started
     if done.returncode:
         raise RuntimeError(f"smtp-source failed: {done.stderr.decode(errors='replace').strip()}")
     return {"sessions": sessions, "messages": total, "seconds": round(seconds, 3),
-            "messages_per_second": round(total / seconds, 1), "round_trips_per_message": 4}
+            "messages_per_second": round(total / seconds, 1), "round_trips_per_message": 4,
+            **_cpu_figures(cpu, total)}

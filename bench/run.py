@@ -179,10 +179,12 @@ def main():
     if args.send_only and not args.large_send:
         args.customers = max(args.send, args.permessage)
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform()}, "args": vars(args)}
+                           "platform": platform.platform(), "load_average_at_start": os.getloadavg()},
+               "args": vars(args), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     bench_postgres(args, results)
     if not (args.no_sqlite or args.send_only):
         bench_sqlite(args, results)
+    results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
     (HERE / ("results-quick.json" if args.quick else "results.json")).write_text(json.dumps(results, indent=2))
 
