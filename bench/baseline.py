@@ -1,6 +1,6 @@
 """Baselines for the send rate: a bare pipelined Python loop and Postfix's C smtp-source, same sink.
 
-The Python loop speaks to the sink the way Herald's transport (``app.delivery.transport``) does:
+The Python loop speaks to the sink the way Herald's transport (``app.mail.transport``) does:
 one connection per process, reused for every message, EHLO once, then per message MAIL, RCPT and
 DATA in one write (PIPELINING, RFC 2920), their three replies, the message and its ending dot in
 one write, and its reply: two round trips per message. It does nothing else (no database, no
