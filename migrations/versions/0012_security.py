@@ -7,16 +7,16 @@ every session of the user. Existing users get a random token each.
 ``audit_entries`` records who changed what. Herald only ever inserts into it; on PostgreSQL a
 trigger refuses UPDATE and DELETE, so not even a stray statement can rewrite history.
 
-Revision ID: 0011_security
-Revises: 0010_ledger_run_fk
+Revision ID: 0012_security
+Revises: 0011_schedule_short_months
 """
 import secrets
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_security"
-down_revision = "0010_ledger_run_fk"
+revision = "0012_security"
+down_revision = "0011_schedule_short_months"
 branch_labels = None
 depends_on = None
 
