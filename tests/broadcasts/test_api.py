@@ -6,7 +6,7 @@ from app.api.models import ApiKey
 from app.broadcasts.models import Broadcast, BroadcastRun
 from app.core.extensions import db
 from app.core.jobs import get_queue
-from tests.broadcasts.conftest import login_as
+from app.testing import login
 
 
 @pytest.fixture
@@ -41,9 +41,9 @@ def test_revoked_key_is_401(client, network, api_key):
 
 
 def test_a_logged_in_session_is_not_enough_and_customers_get_nothing(client, network):
-    login_as(client, network.admin)
+    login(client, network.admin)
     assert client.get("/api/v1/broadcasts").status_code == 401
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     assert client.post("/api/v1/broadcasts", json={"kind": "notice"}).status_code == 401
     assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 0
 

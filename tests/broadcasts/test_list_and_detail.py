@@ -7,8 +7,7 @@ from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast
 from app.broadcasts.sending import send_now
 from app.core.extensions import db
-from tests.broadcasts.conftest import login_as
-from tests.conftest import csrf_token
+from app.testing import csrf_token, login
 
 
 @pytest.fixture
@@ -99,7 +98,7 @@ def test_cancel_takes_a_notice_down_and_delete_removes_only_drafts(boss, network
     ("post", "/network/broadcasts/1/preview"), ("post", "/network/broadcasts/1/duplicate"),
 ])
 def test_customers_never_reach_the_wizard_or_the_admin_pages(client, network, several, method, url):
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     data = {"csrf_token": csrf_token(client, "/dashboard/"), "kind": "notice", "nav": "send"}
     assert getattr(client, method)(url, data=data).status_code == 403
     g.pop("_login_user", None)

@@ -1,7 +1,7 @@
 """Login, logout, throttling, CSRF and the role rules."""
 import pytest
 
-from tests.conftest import csrf_token, make_user
+from app.testing import csrf_token, make_user
 
 
 def _login(client, email, password):
@@ -77,10 +77,13 @@ def test_inactive_user_cannot_log_in(app, client, db):
     assert _login(client, "gone@example.com", "password123").status_code == 401
 
 
-def test_users_are_unique_case_insensitively(app):
-    make_user("dup@example.com")
+def test_users_are_unique_case_insensitively(app, db):
+    from app.auth.services import create_user
+
+    create_user("dup@example.com", "password123")
+    db.session.commit()
     with pytest.raises(ValueError, match="already exists"):
-        make_user("DUP@example.com")
+        create_user("DUP@example.com", "password123")
 
 
 def test_accounts_on_local_domains_can_log_in(client, app):

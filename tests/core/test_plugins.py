@@ -6,7 +6,7 @@ import pytest
 
 from app.core.extensions import db
 from app.plugins.models import PluginState
-from tests.conftest import csrf_token, login, make_user, write_plugin
+from app.testing import csrf_token, login, make_user, write_plugin
 
 GOOD = textwrap.dedent('''
     """A test plugin."""

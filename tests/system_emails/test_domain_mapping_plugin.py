@@ -7,12 +7,12 @@ from app.network.models import Site
 from plugins.domain_mapping.models import DomainMapping
 
 from sysemail_helpers import email, sends
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 
 def test_activate_import_map_and_the_customer_gets_the_dns_email(network, customer, admin_client,
-                                                                 run_jobs, smtp_sink):
-    run_jobs()
+                                                                 worker, smtp_sink):
+    worker.work()
     smtp_sink.messages.clear()
     assert admin_client.get("/network/domain-mapping/").status_code == 404  # inactive: no page
     assert "Domain mapping" not in admin_client.get("/network/").get_data(as_text=True)
@@ -33,10 +33,10 @@ def test_activate_import_map_and_the_customer_gets_the_dns_email(network, custom
         "csrf_token": token, "site": site.id, "domain": "https://WWW.Carols-Blog.example/"})
     assert response.status_code == 302
     assert db.session.scalar(select(DomainMapping.domain)) == "www.carols-blog.example"
-    run_jobs()
+    worker.work()
     [message] = smtp_sink.to("carol@example.com")
-    assert message["message"]["subject"] == "www.carols-blog.example now points to Carol's blog"
-    html = message["message"].get_body(("html",)).get_content()
+    assert message.message["subject"] == "www.carols-blog.example now points to Carol's blog"
+    html = message.message.get_body(("html",)).get_content()
     assert "sites.herald.localhost" in html and "http://herald.test/carol" in html
     assert [s.status for s in sends("domain_mapping_created")] == ["sent"]
 

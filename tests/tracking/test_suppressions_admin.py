@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.mail.suppression import Suppression
 from app.tracking.services import suppress, suppression_for
 from app.core.utils import utcnow
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 LIST = "/network/suppressions/"
 
