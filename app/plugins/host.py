@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
-from ..core.menu import MenuItem
 from ..core.hooks.registry import DEFAULT_PRIORITY, HookRegistry
+from ..core.menu import MenuItem
 from ..core.settings.services import SettingSpec, get_option, set_option
 from .discovery import PluginInfo, discover
 from .models import PluginState

@@ -21,9 +21,9 @@ import re
 
 from flask import current_app, g
 
-from ..mail.placeholders import PLACEHOLDER_RE, compile_template
 from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
+from ..mail.placeholders import PLACEHOLDER_RE, compile_template
 from ..mail.tokens import make_token, read_token, token_signer
 
 ANCHOR_RE = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
