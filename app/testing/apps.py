@@ -65,9 +65,14 @@ class AppCache:
 
     def build(self, instance, **extra):
         """A new app on the run's database, Redis and SMTP sink, with ``extra`` config on top."""
+        from flask import request_started
+
         from app import create_app
 
-        return create_app(app_config(self.database_url, self.redis_url, instance, self.smtp_url, **extra))
+        application = create_app(app_config(self.database_url, self.redis_url, instance, self.smtp_url,
+                                            **extra))
+        request_started.connect(fresh_g, application)
+        return application
 
     def get(self, extra: dict):
         """The shared app for ``extra`` config, built on first use."""
@@ -81,6 +86,16 @@ class AppCache:
         for application in self.apps.values():
             dispose(application)
         self.apps.clear()
+
+
+def fresh_g(sender, **extra) -> None:
+    """Empty ``g`` as each request starts, as in production: a test's requests share the app
+    context the test pushed, and a user Flask-Login cached in it would leak into the next
+    request, even one of another client."""
+    from flask import g
+
+    for name in list(g):
+        g.pop(name)
 
 
 def dispose(application) -> None:

@@ -52,14 +52,15 @@ def pytest_unconfigure(config):
 def herald_plugin(request, app, committed):
     """Function: activates the plugins named by the test's ``herald_plugin`` markers, in order.
 
-    Gives the PluginInfo of the first (``.module`` is the plugin as Herald loaded it); fails with
-    the plugin's traceback when it did not load. Activation is committed data (the plugin host
-    reads it on its own connection), so the test commits for real.
+    Gives the first one's ``host`` (the PluginContext its ``setup`` received: ``get_setting``,
+    ``set_setting``, ``info.module`` is the module Herald loaded); fails with the plugin's traceback
+    when it did not load. Activation is committed data (the plugin host reads it on its own
+    connection), so the test commits for real.
     """
     from app.plugins.services import activate
 
     host = app.extensions["herald_plugins"]
-    infos = []
+    contexts = []
     for marker in reversed(list(request.node.iter_markers("herald_plugin"))):
         slug = marker.args[0]
         info = host.plugins.get(slug)
@@ -69,10 +70,10 @@ def herald_plugin(request, app, committed):
         if info.error:
             pytest.fail(f"plugin {slug!r} failed to load:\n{info.error}")
         activate(slug)
-        infos.append(info)
-    if not infos:
+        contexts.append(host.contexts[slug])
+    if not contexts:
         pytest.fail("the herald_plugin fixture needs @pytest.mark.herald_plugin('slug') on the test")
-    return infos[0]
+    return contexts[0]
 
 
 @pytest.fixture(autouse=True)
