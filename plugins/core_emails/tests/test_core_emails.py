@@ -1,4 +1,5 @@
-"""The network's own code fires the events: registration, confirmation, payments, sites, expiry."""
+"""Core e-mails: the network's own code fires its events (registration, confirmation, payments,
+sites, expiry) and the customer and the admins get its default e-mails."""
 import re
 from datetime import timedelta
 
@@ -9,9 +10,15 @@ from app.core.extensions import db
 from app.network.models import Customer, Membership
 from app.network.services import expire_due_memberships, find_customer
 from app.core.utils import utcnow
-
-from sysemail_helpers import sends
+from app.system_emails.models import SystemEmail, SystemEmailSend
 from app.testing import csrf_token
+
+
+def sends(slug):
+    """Every send of the installed e-mail ``slug``, oldest first, read fresh."""
+    db.session.expire_all()
+    return db.session.scalars(select(SystemEmailSend).join(SystemEmail).where(SystemEmail.slug == slug)
+                              .order_by(SystemEmailSend.id)).all()
 
 
 def test_the_confirmation_link_confirms_the_address(network, customer, worker, smtp_sink, client):
