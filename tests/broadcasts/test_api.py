@@ -49,9 +49,13 @@ def test_a_logged_in_session_is_not_enough_and_customers_get_nothing(client, net
 
 
 def test_key_of_an_admin_who_lost_the_role_stops_working(client, network, api_key):
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert client.get("/api/v1/products", headers=headers).status_code == 200
     network.admin.is_super_admin = False
     db.session.commit()
-    assert client.get("/api/v1/products", headers={"Authorization": f"Bearer {api_key}"}).status_code == 401
+    response = client.get("/api/v1/products", headers=headers)
+    assert response.status_code == 401 and response.get_json()["error"]
+    assert "Starter" not in response.get_data(as_text=True)
 
 
 def test_create_update_send_cancel_a_notice_without_csrf_token(api, network):

@@ -156,8 +156,15 @@ def test_customers_cannot_reach_reports_or_api(app, db, client, smtp_sink, produ
     add_customers([("x@example.com", "X")], product)
     run = make_run(products=[product])
     login(client, make_user("someone@example.com"))
-    assert client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}").status_code == 403
-    assert client.get(f"/network/api/v1/delivery/runs/{run.id}").status_code == 403
+    page = client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}")
+    assert page.status_code == 403 and "x@example.com" not in page.get_data(as_text=True)
+    api = client.get(f"/network/api/v1/delivery/runs/{run.id}")
+    assert api.status_code == 403 and "total" not in api.get_data(as_text=True)
+    token = csrf_token(client, "/login")
+    paused = client.post(f"/network/api/v1/delivery/runs/{run.id}/pause", headers={"X-CSRFToken": token})
+    assert paused.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(BroadcastRun, run.id).status == "planning"
 
 
 def test_a_run_stuck_in_planning_can_be_planned_again(app, db, runner, smtp_sink, product, jobs):

@@ -153,5 +153,14 @@ def test_an_admin_fires_an_event_by_hand_for_a_customer(network, admin_client, c
 
 
 def test_customers_cannot_reach_the_pages(network, customer_client):
-    assert customer_client.get("/network/system-emails/").status_code == 403
-    assert customer_client.get("/network/system-emails/emails.json").status_code == 403
+    page = customer_client.get("/network/system-emails/")
+    assert page.status_code == 403 and "Welcome" not in page.get_data(as_text=True)
+    listing = customer_client.get("/network/system-emails/emails.json")
+    assert listing.status_code == 403 and "payment_received" not in listing.get_data(as_text=True)
+    token = csrf_token(customer_client, "/dashboard/")
+    row = email("welcome")
+    changed = customer_client.patch(f"/network/system-emails/emails/{row.id}.json", json={"subject": "Hacked"},
+                                    headers={"X-CSRFToken": token})
+    assert changed.status_code == 403
+    db.session.expire_all()
+    assert email("welcome").subject.startswith("Welcome")
