@@ -58,8 +58,8 @@ def test_test_send_and_real_send_differ_only_in_id_date_token_and_test_markers(a
     assert b"TOKEN0" in expected and b"bob.example.net" in expected  # the values were filled
 
 
-def test_a_placeholder_added_by_a_hook_is_filled_in_previews_test_sends_and_real_sends(app, smtp_sink, product,
-                                                                                       jobs):
+def test_a_placeholder_added_by_a_hook_is_filled_in_previews_test_sends_and_real_sends(app, smtp_sink,
+                                                                                       product, jobs):
     from app.broadcasts.mail import email_document
 
     hooks = app.extensions["herald_hooks"]

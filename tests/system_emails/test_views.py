@@ -159,8 +159,8 @@ def test_customers_cannot_reach_the_pages(network, customer_client):
     assert listing.status_code == 403 and "payment_received" not in listing.get_data(as_text=True)
     token = csrf_token(customer_client, "/dashboard/")
     row = email("welcome")
-    changed = customer_client.patch(f"/network/system-emails/emails/{row.id}.json", json={"subject": "Hacked"},
-                                    headers={"X-CSRFToken": token})
+    changed = customer_client.patch(f"/network/system-emails/emails/{row.id}.json",
+                                    json={"subject": "Hacked"}, headers={"X-CSRFToken": token})
     assert changed.status_code == 403
     db.session.expire_all()
     assert email("welcome").subject.startswith("Welcome")

@@ -25,7 +25,8 @@ def test_the_confirmation_link_confirms_the_address(network, customer, worker, s
     worker.work()
     message = next(m.message for m in smtp_sink.to("carol@example.com")
                    if m.message["subject"] == "Please confirm your e-mail address")
-    path = re.search(r"http://herald\.test(/confirm-email/[\w.-]+)", message.get_body(("plain",)).get_content())[1]
+    text = message.get_body(("plain",)).get_content()
+    path = re.search(r"http://herald\.test(/confirm-email/[\w.-]+)", text)[1]
     page = client.get(path)
     assert page.status_code == 200 and "carol@example.com" in page.get_data(as_text=True)
     assert db.session.scalar(select(Customer.email_confirmed_at)) is not None
@@ -35,9 +36,10 @@ def test_the_confirmation_link_confirms_the_address(network, customer, worker, s
 def test_payments_recorded_by_the_admin_fire_paid_failed_and_renewal_events(network, customer, admin_client,
                                                                            worker, smtp_sink):
     worker.work()
-    smtp_sink.messages.clear()
+    smtp_sink.reset()
     token = csrf_token(admin_client, "/network/payments/")
-    for status, kind in (("paid", "payment"), ("failed", "payment"), ("pending", "renewal"), ("pending", "payment")):
+    for status, kind in (("paid", "payment"), ("failed", "payment"), ("pending", "renewal"),
+                         ("pending", "payment")):
         response = admin_client.post("/network/payments/", data={
             "csrf_token": token, "customer": "carol@example.com", "amount": "12.50", "currency": "usd",
             "status": status, "kind": kind, "reference": f"R-{status}-{kind}"})
@@ -64,14 +66,16 @@ def test_payment_form_errors_are_shown_next_to_the_field(network, customer, admi
 
 def test_payments_through_json_and_cli(network, customer, admin_client, runner, worker, smtp_sink):
     worker.work()
-    smtp_sink.messages.clear()
+    smtp_sink.reset()
     headers = {"X-CSRFToken": csrf_token(admin_client, "/network/payments/")}
     created = admin_client.post("/network/payments.json", json={
         "customer": "carol@example.com", "amount": "9.99", "status": "paid"}, headers=headers)
     assert created.status_code == 201 and created.get_json()["amount"] == "9.99"
-    bad = admin_client.post("/network/payments.json", json={"customer": "nobody", "amount": "1"}, headers=headers)
+    bad = admin_client.post("/network/payments.json", json={"customer": "nobody", "amount": "1"},
+                            headers=headers)
     assert bad.status_code == 400 and bad.get_json()["field"] == "customer"
-    result = runner.invoke(args=["payments", "record", "--customer", str(find_customer("carol@example.com").id),
+    carol_id = find_customer("carol@example.com").id
+    result = runner.invoke(args=["payments", "record", "--customer", str(carol_id),
                                  "--amount", "5", "--status", "failed"])
     assert result.exit_code == 0 and "5.00 EUR failed" in result.output
     wrong = runner.invoke(args=["payments", "record", "--customer", "carol@example.com", "--amount", "-3"])

@@ -87,7 +87,8 @@ def test_the_limit_per_site_comes_from_the_plugin_setting(network, site, admin_c
     assert third.status_code == 400 and "already has 2 domains" in third.get_data(as_text=True)
     assert sorted(db.session.scalars(select(DomainMapping.domain))) == ["one.example", "two.example"]
     other = make_site(make_customer("dan@example.com", "Dan"), "Dan's shop", path="dan")
-    response = admin_client.post(PAGE, data={"csrf_token": token, "site": other.id, "domain": "three.example"})
+    response = admin_client.post(PAGE, data={"csrf_token": token, "site": other.id,
+                                              "domain": "three.example"})
     assert response.status_code == 302  # the limit is per site
 
 
