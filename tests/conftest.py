@@ -1,5 +1,4 @@
-"""Herald's suite gets every fixture from Herald's own pytest plugin (app.testing, entry point
-``herald``), the same one plugins' tests use; see docs/plugins.md, "Testing a plugin"."""
+"""Herald's suite takes its fixtures from Herald's pytest plugin (app.testing), as plugins' tests do."""
 import pytest
 
 

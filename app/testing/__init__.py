@@ -1,21 +1,18 @@
-"""Herald's test kit: the pytest plugin (entry point ``herald`` = app.testing.plugin) and its helpers.
-
-Fixtures need no import: installing Herald registers the plugin with pytest. Helpers are imported
-from here, lazily, so that loading the plugin stays cheap::
-
-    from app.testing import PASSWORD, csrf_token, login, make_customer, make_product
-
-Modules: plugin (app, db, isolation), settings (environment), database (migrations, rollback),
-redisdb (the run's Redis database), apps (shared apps), smtp (SMTP sink), worker (RQ), web
-(clients, logins, browser), factories (rows), plugins (the ``herald_plugin`` marker).
-"""
+"""Herald's test kit: csrf_token, login, and the helpers and factories of its modules, imported lazily."""
+# Fixtures need no import: installing Herald registers app.testing.plugin with pytest (pytest11).
+# Helpers are imported from here, lazily, so that loading the plugin stays cheap:
+#     from app.testing import PASSWORD, csrf_token, login, make_customer, make_product
+# Modules: plugin (app, db, isolation), settings (environment), database (migrations, rollback),
+# redisdb (the run's Redis database), apps (shared apps), smtp (SMTP sink), worker (RQ), web
+# (clients, logins, browser), factories (rows), plugins (the herald_plugin marker).
 import importlib
+import re
+
+CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 _EXPORTS = {
     "PASSWORD": "settings",
     "RunSettings": "settings",
-    "csrf_token": "web",
-    "login": "web",
     "make_user": "factories",
     "make_product": "factories",
     "make_customer": "factories",
@@ -30,7 +27,32 @@ _EXPORTS = {
     "SMTPSink": "smtp",
     "write_plugin": "plugins",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "csrf_token", "login"])
+
+
+def csrf_token(client, url="/login") -> str:
+    """A valid CSRF token for ``client``'s session, read from the page at ``url``."""
+    page = client.get(url).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def login(client, user):
+    """Log ``user`` (a User or its id) in on ``client`` through the session; returns ``client``.
+
+    The user Flask-Login cached for the test's app context is forgotten, so a test may switch
+    users on one client (the test's requests share its app context).
+    """
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("_login_user", None)
+    user_id = user if isinstance(user, int) else user.id
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True
+    return client
 
 
 def __getattr__(name):

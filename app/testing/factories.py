@@ -1,9 +1,7 @@
-"""Factories: real rows for users, customers, sites, products, memberships and broadcasts.
-
-Each one goes through Herald's own service where there is one (customers are registered, drafts
-are created and validated, mailing is granted), so hooks and events fire as in production, and
-commits unless ``commit=False``. Call them inside the test's app (the ``app`` fixture).
-"""
+"""Factories: real rows for users, customers, sites, products, memberships and broadcasts."""
+# Each one goes through Herald's own service where there is one (customers are registered, drafts
+# are created and validated, mailing is granted), so hooks and events fire as in production, and
+# commits unless commit=False. Call them inside the test's app (the app fixture).
 from .settings import PASSWORD
 
 _hashes = {}

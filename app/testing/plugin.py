@@ -1,8 +1,6 @@
-"""Herald's pytest plugin (entry point ``herald``): the app, database, Redis and isolation fixtures.
-
-Fixtures for the web (clients, logins, browser), the SMTP sink, the worker and plugins come from
-the modules listed in ``pytest_plugins``; helpers and factories are importable from app.testing.
-"""
+"""Herald's pytest plugin (entry point `herald`): the app, database, Redis and isolation fixtures."""
+# The web (clients, logins, browser), SMTP sink, worker and plugin fixtures come from the modules
+# in pytest_plugins; helpers and factories are imported from app.testing.
 import pytest
 
 from .settings import RunSettings

@@ -1,39 +1,14 @@
-"""Web fixtures and helpers: CSRF tokens, logins, the admin and customer, a live server, Chromium."""
+"""Web fixtures: the admin and the customer with their logged-in clients, a live server, Chromium."""
 import os
-import re
 import threading
 
 import pytest
 
-CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+from . import login
+
 CHROMIUM = os.environ.get("HERALD_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def csrf_token(client, url="/login") -> str:
-    """A valid CSRF token for ``client``'s session, read from the page at ``url``."""
-    page = client.get(url).get_data(as_text=True)
-    match = CSRF_RE.search(page)
-    assert match, f"no CSRF token on {url}"
-    return match.group(1)
-
-
-def login(client, user):
-    """Log ``user`` (a User or its id) in on ``client`` through the session; returns ``client``.
-
-    The user Flask-Login cached for the test's app context is forgotten, so a test may switch
-    users on one client (the test's requests share its app context).
-    """
-    from flask import g, has_app_context
-
-    if has_app_context():
-        g.pop("_login_user", None)
-    user_id = user if isinstance(user, int) else user.id
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
-        session["_fresh"] = True
-    return client
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
-"""Delivery fixtures: small chunks and batches, broadcast runs waiting to be planned, and ``jobs``
-(the shipped worker, on the delivery queue); the SMTP sink is app.testing's."""
+"""Delivery fixtures: small chunks and batches, runs waiting to be planned, and the delivery queue's jobs."""
 import pytest
 from sqlalchemy import inspect
 

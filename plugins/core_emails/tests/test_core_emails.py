@@ -1,5 +1,4 @@
-"""Core e-mails: the network's own code fires its events (registration, confirmation, payments,
-sites, expiry) and the customer and the admins get its default e-mails."""
+"""Core e-mails: the network's own code fires its events and the default e-mails reach their readers."""
 import re
 from datetime import timedelta
 
