@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
-from ..core.jobs import enqueue_after_commit
 from ..core.utils import utcnow
 from ..mail.placeholders import unknown_placeholders
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
+from .schedule import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
 
@@ -90,7 +90,6 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
 def schedule(broadcast: Broadcast, expected_revision=None) -> None:
     """Schedule a draft that goes out later (once, recurring or by RRULE); the scheduler later
     calls ``start_run`` for each occurrence."""
-    from .schedule import is_scheduled
 
     if not is_scheduled(broadcast):
         raise SendError("Choose when to send it first.", 400)
@@ -141,8 +140,6 @@ def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> Broadc
             BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.id != run.id,
             BroadcastRun.status == "published", BroadcastRun.visible_until > now)
             .values(visible_until=now).execution_options(synchronize_session=False))
-    else:
-        enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
     if final:
         broadcast.status = "sent" if notice else "sending"
     broadcast.sent_at = broadcast.sent_at or now

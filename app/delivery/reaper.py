@@ -14,10 +14,9 @@ from sqlalchemy import select, update
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db, redis_store
 from ..core.utils import utcnow
-from . import chunks
+from . import chunks, services
 from .models import Delivery
 from .planning import chunk_ranges, count_status
-from .services import finish_if_done
 
 log = logging.getLogger(__name__)
 UNKNOWN_REPLY = "outcome unknown: the worker stopped between marking this row sending and recording the reply"
@@ -90,7 +89,7 @@ def supervise(run_id: int, thorough: bool = False) -> str:
         repair(run_id, check_waiting=thorough)
         if thorough:
             retry_overdue(run_id)
-        if finish_if_done(run_id):
+        if services.finish_if_done(run_id):
             status = "sent"
     return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
 

@@ -23,7 +23,7 @@ from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
 from ..mail.transport import DeliveryError, TemporaryFailure, pool
 from ..network.models import Customer, Site
-from . import progress
+from . import progress, services
 from .models import Delivery
 from .planning import upsert
 from .ratelimit import RateLimiter
@@ -107,8 +107,7 @@ class Sender:
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
         written = self._write_outcomes()
         if pause_reason:
-            from .services import pause_run
-            pause_run(self.run_id, pause_reason, commit=False)
+            services.pause_run(self.run_id, pause_reason, commit=False)
         self.batch, self.position = [], 0
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.stop_reason = "timeup"

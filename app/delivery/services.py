@@ -12,7 +12,7 @@ from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.jobs import enqueue_after_commit
 from ..core.utils import utcnow
-from . import chunks, progress
+from . import chunks, jobs, progress
 from .models import Delivery
 
 FINISHED = ("sent", "cancelled", "failed")
@@ -28,6 +28,12 @@ def get_run(run_id: int, lock: bool = False) -> BroadcastRun:
     if run is None:
         raise LookupError(f"There is no broadcast run {run_id}.")
     return run
+
+
+def on_broadcast_sent(broadcast, run) -> None:
+    """``broadcast_sent``: an e-mail run starts in ``planning``; plan it once the caller commits."""
+    if run.status == "planning" and broadcast.kind == "email":
+        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery")
 
 
 def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> None:
@@ -63,13 +69,13 @@ def resume_run(run_id: int) -> BroadcastRun:
     run = get_run(run_id, lock=True)
     if run.status == "planning":
         run.started_at = None
-        enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
+        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery")
         db.session.commit()
         return run
     if run.status != "paused":
         raise RunStateError(f"Run {run_id} is {run.status}: only a paused run can be resumed.")
     set_status(run, "sending")
-    enqueue_after_commit("app.delivery.jobs.dispatch_run", run.id, queue="delivery")
+    enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
     db.session.commit()
     progress.reset_streak(run_id)
     return run
@@ -107,7 +113,7 @@ def resend_unknown(run_id: int) -> int:
     if count and run.status in FINISHED:
         set_status(run, "sending")
     if count and run.status == "sending":
-        enqueue_after_commit("app.delivery.jobs.dispatch_run", run.id, queue="delivery")
+        enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
     db.session.commit()
     return count
 

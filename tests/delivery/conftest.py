@@ -57,8 +57,9 @@ class DeliveryJobs:
     def start(self, run):
         """Enqueue the run's planning the way ``send_now`` does, and run every job it leads to."""
         from app.core.jobs import enqueue_now
+        from app.delivery.jobs import plan_run
 
-        enqueue_now("app.delivery.jobs.plan_run", run.id, queue="delivery")
+        enqueue_now(plan_run, run.id, queue="delivery")
         return self.work()
 
 

@@ -5,6 +5,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
+from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 from app.core.jobs import enqueue_now
 from app.testing import csrf_token, login, make_user
@@ -19,7 +20,7 @@ def _statuses(db, run_id):
 
 def _planned(jobs, run):
     """Plan the run and dispatch its chunks without sending any of them yet."""
-    enqueue_now("app.delivery.jobs.plan_run", run.id, queue="delivery")
+    enqueue_now(plan_run, run.id, queue="delivery")
     jobs.work(max_jobs=1)
 
 

@@ -14,7 +14,9 @@ def network(app, admin, committed):
 
     Plugin activation is committed data (the plugin host reads it on its own connection).
     """
-    from app.system_emails.services import setup_network
+    from app.core.extensions import db
+    from app.plugins.network_setup import setup_network
 
     setup_network()
+    db.session.commit()
     return admin

@@ -5,8 +5,10 @@ import pytest
 @pytest.fixture
 def network(app, admin, committed):
     """Core e-mails active with its default e-mails installed, and one admin (``admin``)."""
-    from app.system_emails.services import setup_network
+    from app.core.extensions import db
+    from app.plugins.network_setup import setup_network
 
     installed = setup_network()
+    db.session.commit()
     assert len(installed) == 9, [email.slug for email in installed]
     return admin

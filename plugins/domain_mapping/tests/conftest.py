@@ -5,9 +5,11 @@ import pytest
 @pytest.fixture
 def network(app, admin, committed):
     """The network after ``flask emails setup`` (Core e-mails active, its e-mails installed)."""
-    from app.system_emails.services import setup_network
+    from app.core.extensions import db
+    from app.plugins.network_setup import setup_network
 
     setup_network()
+    db.session.commit()
     return admin
 
 

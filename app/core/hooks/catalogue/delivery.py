@@ -28,3 +28,9 @@ sending job has committed a batch of outcomes (called only when a callback is re
 Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
 ``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``bounce`` (True for
 a mailbox-level 5xx that suppressed the address). Returns nothing.""")
+
+delivery_run_panels = HookSpec("delivery_run_panels", "filter", """Filters the panels at the foot
+of a run's report page (the tracking domain adds the engagement report here).
+
+Value: a list of Markup (each a whole ``<section class="card panel">``). Argument: ``run``
+(BroadcastRun). Returns the list.""")
