@@ -18,6 +18,11 @@ class _Binding:
 _binding = _Binding()
 
 
+def in_rolled_back_test() -> bool:
+    """True while a test runs inside the transaction ``rolled_back`` rolls back."""
+    return _binding.connection is not None
+
+
 def migrate(app, db, fresh: bool) -> None:
     """Run ``flask db upgrade`` (every head: the core and each plugin's branch) on ``app``'s database.
 

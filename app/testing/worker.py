@@ -31,6 +31,11 @@ def run_jobs(queues=None, max_jobs=None, scheduler=False, allow_failures=False) 
     from app.core.jobs import QUEUES
     from app.core.worker import make_worker
 
+    from .database import in_rolled_back_test
+
+    if in_rolled_back_test():
+        raise RuntimeError("jobs run in sessions of their own, which cannot see a test that is rolled "
+                           "back: request the worker fixture or mark the test @pytest.mark.committed")
     queues = tuple(queues or QUEUES)
     db.session.commit()
     before = failed_job_ids(queues)
