@@ -15,7 +15,7 @@ from ..mail.placeholders import unknown_placeholders
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
-from .schedule import is_scheduled
+from .when import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
 
@@ -87,7 +87,7 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
     return start_run(broadcast, utcnow())
 
 
-def schedule(broadcast: Broadcast, expected_revision=None) -> None:
+def send_later(broadcast: Broadcast, expected_revision=None) -> None:
     """Schedule a draft that goes out later (once, recurring or by RRULE); the scheduler later
     calls ``start_run`` for each occurrence."""
 
@@ -155,8 +155,8 @@ def _run_for(broadcast_id, occurrence_at):
 def cancel(broadcast: Broadcast) -> str:
     """Cancel a draft, a schedule, a live notice or an unfinished e-mail; returns the old status.
 
-    Runs still planning, sending, paused or published become cancelled: notices leave the
-    dashboards at once, and the delivery engine stops a cancelled e-mail run.
+    Runs still planning, sending, paused or published are cancelled with ``cancel_run``. The
+    caller commits.
     """
     previous = broadcast.status
     cancellable = ("draft", "scheduled", "sending", "paused")
@@ -169,10 +169,20 @@ def cancel(broadcast: Broadcast) -> str:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"A {broadcast.status} {broadcast.kind} cannot be cancelled.")
-    db.session.execute(update(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast.id,
-                                                  BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))
-                       .values(status="cancelled", finished_at=utcnow(),
-                               status_reason="Cancelled by an admin.")
-                       .execution_options(synchronize_session=False))
+    for run in db.session.scalars(select(BroadcastRun).where(
+            BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))):
+        cancel_run(run, "Cancelled by an admin.")
     do_action("broadcast_cancelled", broadcast, previous)
     return previous
+
+
+def cancel_run(run: BroadcastRun, reason: str) -> None:
+    """The one cancel of a run, whoever asks (the broadcast's Cancel, the run page, the API, the
+    CLI): the run becomes cancelled, so a notice leaves the dashboards at once, and fires
+    ``broadcast_run_cancelled``, on which the delivery engine skips the e-mails not yet sent. The
+    broadcast follows unless it is a schedule that goes on. The caller commits."""
+    previous = run.status
+    run.status, run.status_reason, run.finished_at = "cancelled", reason, utcnow()
+    if run.broadcast.status != "scheduled":
+        run.broadcast.status = "cancelled"
+    do_action("broadcast_run_cancelled", run, previous)

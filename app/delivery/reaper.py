@@ -4,7 +4,7 @@ are sent again, and a run whose rows are all settled is finished.
 A row is never re-sent by the reaper: ``unknown`` means the SMTP transaction may or may not have
 happened. Only an administrator's "resend unknown" queues such rows again. Runs after every chunk
 job, from the periodic ``watch_run`` job, from ``flask delivery supervise`` and when the run page
-polls its progress.
+polls its progress; those callers commit (nothing here does).
 """
 import logging
 
@@ -28,7 +28,6 @@ def reap(run_id: int) -> int:
                                     .where(Delivery.run_id == run_id, Delivery.status == "sending")))
     dead = tokens - chunks.live_tokens(tokens - {None})
     if not dead:
-        db.session.rollback()
         return 0
     reaped = 0
     for token in dead:
@@ -37,7 +36,6 @@ def reap(run_id: int) -> int:
             update(Delivery).where(Delivery.run_id == run_id, Delivery.status == "sending", condition)
             .values(status="unknown", reply=UNKNOWN_REPLY)
             .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
     if reaped:
         log.warning("run %s: %s row(s) left in sending by a dead worker are now unknown", run_id, reaped)
     return reaped
@@ -61,7 +59,6 @@ def repair(run_id: int, check_waiting: bool = False) -> int:
     chunks.start_runners(run_id, min(runners, parallel))
     if check_waiting and not registered and count_status(run_id, "queued"):
         chunks.dispatch(run_id, chunk_ranges(run_id))
-    db.session.rollback()
     return min(runners, parallel)
 
 
@@ -70,9 +67,8 @@ def retry_overdue(run_id: int) -> None:
     due = db.session.scalar(select(Delivery.next_attempt_at)
                             .where(Delivery.run_id == run_id, Delivery.status == "deferred")
                             .order_by(Delivery.next_attempt_at).limit(1))
-    db.session.rollback()
-    if due is not None and not chunks.retry_scheduled(run_id):
-        chunks.schedule_retry(run_id, max(due, utcnow()))
+    if due is not None and not chunks.retry_pending(run_id):
+        chunks.retry_later(run_id, max(due, utcnow()))
 
 
 def supervise(run_id: int, thorough: bool = False) -> str:
@@ -82,7 +78,6 @@ def supervise(run_id: int, thorough: bool = False) -> str:
     """
     status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
     if status is None or status == "planning":
-        db.session.rollback()
         return status
     reap(run_id)
     if status == "sending":

@@ -25,7 +25,7 @@ from ..mail.transport import DeliveryError, TemporaryFailure, pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
-from .planning import upsert
+from .planning import insert_or_ignore
 from .ratelimit import RateLimiter
 from .settings import SendPolicy
 
@@ -52,7 +52,7 @@ class Outcome:
     message_id: str | None = None
     sent_at: object = None
     next_attempt_at: object = None
-    bounce: bool = False
+    rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
 
 
 @dataclass
@@ -106,8 +106,9 @@ class Sender:
     def _next_batch(self) -> bool:
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
         written = self._write_outcomes()
+        self._announce(written)
         if pause_reason:
-            services.pause_run(self.run_id, pause_reason, commit=False)
+            services.pause_run(self.run_id, pause_reason)
         self.batch, self.position = [], 0
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.stop_reason = "timeup"
@@ -210,7 +211,7 @@ class Sender:
         if isinstance(error, TemporaryFailure):
             reply = f"gave up after {claimed.attempts} attempts: {reply}"[:500]
         return Outcome(recipient.delivery_id, recipient.email, "failed", error.code, reply, message_id,
-                       bounce=error.hard_bounce)
+                       rejected=error.mailbox_rejected)
 
     # -- recording -----------------------------------------------------------
     def _write_outcomes(self) -> list:
@@ -222,26 +223,29 @@ class Sender:
         failed = sum(1 for o in outcomes if o.status == "failed")
         if sent or failed:  # the run's counters, in the same transaction as the outcomes
             db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
-        bounces = {o.email: o.reply for o in outcomes if o.bounce}
-        if bounces:
-            db.session.execute(upsert(Suppression.__table__).values(
+        rejections = {o.email: o.reply for o in outcomes if o.rejected}
+        if rejections:  # suppressed as "bounced": the address cannot take mail
+            db.session.execute(insert_or_ignore(Suppression.__table__).values(
                 [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
-                  "created_at": utcnow()} for email, reply in bounces.items()])
+                  "created_at": utcnow()} for email, reply in rejections.items()])
                 .on_conflict_do_nothing(index_elements=["email"]))
         return outcomes
 
-    def _after_commit(self, outcomes) -> None:
-        if not outcomes:
-            return
-        progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
-        if registry().has("delivery_results_recorded"):
+    def _announce(self, outcomes) -> None:
+        """``delivery_results_recorded``, inside the transaction that writes the outcomes."""
+        if outcomes and registry().has("delivery_results_recorded"):
             do_action("delivery_results_recorded", self.run_id, outcomes)
+
+    def _after_commit(self, outcomes) -> None:
+        if outcomes:
+            progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
 
     def _recover(self) -> None:
         """After an error: keep the outcomes we have, give back rows never attempted."""
         try:
             db.session.rollback()
             written = self._write_outcomes()
+            self._announce(written)
             untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
             if untouched:
                 db.session.execute(

@@ -87,7 +87,9 @@ def control(broadcast_id, run_id, action):
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        flash(run_action(run_id, action), "success")
+        message = run_action(run_id, action)
+        db.session.commit()
+        flash(message, "success")
     except RunStateError as error:
         db.session.rollback()
         flash(str(error), "error")

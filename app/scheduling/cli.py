@@ -1,5 +1,6 @@
-"""``flask scheduler run`` (the scheduler loop) and ``flask schedules list|pause|resume|end``."""
-import threading
+"""``flask scheduler run`` (the scheduler, app/scheduling/scheduler.py) and ``flask schedules …``."""
+import sys
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -7,36 +8,14 @@ from flask.cli import AppGroup
 
 from ..broadcasts.models import Broadcast
 from ..core.extensions import db
-from .services import ScheduleError, change_state, run_due, upcoming
+from ..core.utils import utcnow
+from .describe import describe_spec, notes_for
+from .rules import RuleError, RuleSpec, preview
+from .scheduler import DEFAULT_INTERVAL, run_due, scheduler_loop
+from .services import ScheduleError, change_state, check_rule, upcoming
 
 scheduler_cli = AppGroup("scheduler", help="Fire scheduled broadcasts.")
 schedules_cli = AppGroup("schedules", help="List and control broadcast schedules.")
-DEFAULT_INTERVAL = 15.0
-
-
-def scheduler_loop(app, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None):
-    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged."""
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        with app.app_context():
-            try:
-                result = run_due()
-                if result.fired or result.skipped:
-                    app.logger.info("scheduler: %s fired, %s skipped", result.fired, result.skipped)
-            except Exception:  # keep the loop alive; the next pass retries
-                app.logger.exception("scheduler pass failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-        stop.wait(interval)
-
-
-def start_scheduler_thread(app, interval: float = DEFAULT_INTERVAL) -> threading.Event:
-    """Run the scheduler loop in a daemon thread (used by ``flask rq worker --with-scheduler``)."""
-    stop = threading.Event()
-    threading.Thread(target=scheduler_loop, args=(app, interval, stop), daemon=True,
-                     name="herald-scheduler").start()
-    return stop
 
 
 @scheduler_cli.command("run")
@@ -48,6 +27,9 @@ def run_command(once, interval):
     if once:
         result = run_due()
         click.echo(f"{result.fired} fired, {result.skipped} skipped, {result.already_taken} already taken")
+        if result.paused or result.retried:
+            click.echo(f"{result.paused} paused (rule cannot be expanded), {result.retried} left for "
+                       "the next pass (see the log)")
         return
     click.echo(f"Scheduler running every {interval:g}s; Ctrl-C stops it.")
     try:
@@ -65,6 +47,36 @@ def list_command():
     for schedule in rows:
         click.echo(f"{schedule.next_at:%Y-%m-%d %H:%M} UTC  broadcast {schedule.broadcast_id:<6} "
                    f"{schedule.kind:8} {schedule.timezone}  {schedule.broadcast.subject}")
+
+
+@schedules_cli.command("preview")
+@click.argument("rule")
+@click.option("--timezone", "zone_name", default="UTC", show_default=True, help="The schedule's time zone.")
+@click.option("--start", help="First send when the rule has no DTSTART (local, e.g. 2030-01-31T09:00).")
+@click.option("--email", is_flag=True, help="Also apply the e-mail minimum interval.")
+@click.option("--limit", default=5, show_default=True, help="How many sends to show.")
+def preview_command(rule, zone_name, start, email, limit):
+    """The next sends of RULE (RFC 5545 lines; "-" reads them from standard input) without saving.
+
+    Exits 1 with the reason when the rule is refused or expanding it hits a bound.
+    """
+
+    text = sys.stdin.read() if rule == "-" else rule.replace("\\n", "\n")
+    try:
+        first = datetime.fromisoformat(start) if start else None
+    except ValueError:
+        raise click.ClickException(f"--start {start!r} is not an ISO date and time.") from None
+    spec = RuleSpec("rrule", zone_name, first, rrule_text=text)
+    try:
+        check_rule(spec, "email" if email else "notice")
+        sends = preview(spec, utcnow(), max(1, min(limit, 100)))
+    except RuleError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(describe_spec(spec))
+    for note in notes_for(spec):
+        click.echo(f"Note: {note}")
+    for send in sends:
+        click.echo(f"{send:%a %Y-%m-%d %H:%M:%S} {zone_name}")
 
 
 def _change(broadcast_id, action):

@@ -5,29 +5,24 @@ inserting the run inside a savepoint, and the unique key (broadcast_id, occurren
 one insert win. Occurrences older than the grace window are recorded as skipped, never fired late.
 """
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from ..broadcasts.models import BroadcastRun
-from ..broadcasts.sending import Problem, start_run
+from ..broadcasts.sending import Problem
 from ..core.extensions import db
-from ..core.settings.services import get_option
 from ..core.timezones import utc_to_local
 from ..core.utils import utcnow
+from .describe import describe_spec
 from .models import Schedule
 from .rules import (
-    WEEKDAY_NAMES,
     RuleError,
     RuleSpec,
     build_rule,
     next_after,
-    occurrences_between,
     preview,
     zone,
 )
+from .spacing import check_spacing
 
 log = logging.getLogger(__name__)
 GRACE_SETTING = "scheduling.grace_minutes"
@@ -41,25 +36,42 @@ def spec_of(schedule: Schedule) -> RuleSpec:
     """The RuleSpec stored in a Schedule row."""
     return RuleSpec(schedule.kind, schedule.timezone, schedule.start_local, schedule.interval,
                     tuple(schedule.weekdays or ()), schedule.month_day, schedule.until,
-                    schedule.count, schedule.rrule_text)
+                    schedule.count, schedule.rrule_text, schedule.short_months or "skip")
+
+
+def check_rule(spec: RuleSpec, kind: str, now=None):
+    """Validate ``spec`` for a broadcast of ``kind``: (Recurrence, next send as naive UTC).
+
+    Raises RuleError (``field`` names the form field) when the rule is invalid, has no future
+    occurrence, sends closer together than ``spacing.min_gap(kind)``, or when expanding it hits
+    a bound (ExpansionLimit, see ``bounds``). Reads the database (a setting), never writes.
+    """
+    now = now or utcnow()
+    recurrence = build_rule(spec)
+    first = next_after(recurrence, now)
+    if first is None:
+        raise RuleError("This schedule has no occurrence in the future.", "start")
+    check_spacing(recurrence, kind, now, zone(spec.timezone))
+    return recurrence, first
 
 
 def save_schedule(broadcast, spec: RuleSpec, now=None, status="active") -> Schedule:
     """Create or replace the broadcast's schedule; future occurrences follow the new rule.
 
-    Raises RuleError (with the form field) when the rule is invalid or has no future occurrence.
-    ``status`` is "draft" while the broadcast is still being made in the wizard.
+    Raises RuleError (see ``check_rule``) before anything is written. ``status`` is "draft"
+    while the broadcast is still being made in the wizard. The caller commits.
     """
     now = now or utcnow()
-    preview(spec, now, limit=1)  # validates, and refuses a schedule that never fires
+    _recurrence, first = check_rule(spec, broadcast.kind, now)
     schedule = broadcast.schedule or Schedule(broadcast=broadcast)
     schedule.kind, schedule.timezone, schedule.start_local = spec.kind, spec.timezone, spec.start
     schedule.interval, schedule.weekdays = spec.interval, list(spec.weekdays)
     schedule.month_day, schedule.until, schedule.count = spec.month_day, spec.until, spec.count
+    schedule.short_months = spec.short_months or "skip"
     schedule.rrule_text = spec.rrule_text or ""
     schedule.status = status
     schedule.checked_until = now
-    schedule.next_at = next_after(build_rule(spec), zone(spec.timezone), now)
+    schedule.next_at = first
     db.session.add(schedule)
     return schedule
 
@@ -90,29 +102,9 @@ def back_to_draft(broadcast) -> None:
 
 
 def describe(schedule: Schedule) -> str:
-    """One line that says when the schedule fires, e.g. "Every 2 weeks on Tue, Fri at 10:00"."""
-    spec, at = spec_of(schedule), ""
-    if spec.start is not None:
-        at = f" at {spec.start:%H:%M}"
-    if spec.kind == "once":
-        text = f"Once, on {spec.start:%A %d %B %Y at %H:%M}"
-    elif spec.kind == "rrule":
-        text = f"By the rule {spec.rrule_text.strip()}"
-    else:
-        unit = {"daily": "day", "weekly": "week", "monthly": "month"}[spec.kind]
-        text = "Every " + (unit if spec.interval == 1 else f"{spec.interval} {unit}s")
-        if spec.kind == "weekly":
-            text += " on " + ", ".join(WEEKDAY_NAMES[d] for d in sorted(spec.weekdays))
-        if spec.kind == "monthly":
-            text += f" on day {spec.month_day or spec.start.day}"
-        text += at
-        if spec.start is not None:
-            text += f", from {spec.start:%d %b %Y}"
-        if spec.until:
-            text += f" until {spec.until:%d %b %Y}"
-        if spec.count:
-            text += f", {spec.count} times"
-    return f"{text} ({spec.timezone})"
+    """One line that says when the schedule fires, e.g. "Every 2 weeks on Tue, Fri at 10:00"
+    (see ``describe.describe_spec``); never raises."""
+    return describe_spec(spec_of(schedule))
 
 
 def readiness(problems, broadcast):
@@ -121,7 +113,7 @@ def readiness(problems, broadcast):
     schedule = broadcast.schedule
     if schedule is not None and schedule.status == "draft":
         try:
-            preview(spec_of(schedule), utcnow(), limit=1)
+            check_rule(spec_of(schedule), broadcast.kind)
         except RuleError as error:
             problems = [*problems, Problem("when", str(error))]
     return problems
@@ -139,8 +131,11 @@ def resume(schedule: Schedule, now=None) -> None:
     if schedule.status != "paused":
         raise ScheduleError(f"The schedule is {schedule.status}, not paused.")
     now = now or utcnow()
-    schedule.status, schedule.checked_until = "active", now
-    schedule.next_at = next_after(build_rule(spec_of(schedule)), zone(schedule.timezone), now)
+    try:
+        next_at = next_after(build_rule(spec_of(schedule)), now)
+    except RuleError as error:
+        raise ScheduleError(f"The schedule cannot resume: {error}") from None
+    schedule.status, schedule.checked_until, schedule.next_at = "active", now, next_at
     if schedule.next_at is None:
         schedule.status = "ended"
 
@@ -185,71 +180,3 @@ def upcoming_runs(schedule: Schedule, limit: int = 5, now=None) -> list:
         return preview(spec_of(schedule), now or utcnow(), limit)
     except RuleError:
         return []
-
-
-@dataclass
-class TickResult:
-    """What one scheduler pass did."""
-    fired: int = 0
-    skipped: int = 0
-    already_taken: int = 0
-
-
-def run_due(now=None) -> TickResult:
-    """Fire every due occurrence of every active schedule; safe to run in several processes."""
-    now = now or utcnow()
-    grace = timedelta(minutes=int(get_option(GRACE_SETTING, 60)))
-    result = TickResult()
-    due_ids = db.session.scalars(select(Schedule.id).where(Schedule.status == "active",
-                                                           Schedule.next_at <= now)).all()
-    db.session.commit()
-    for schedule_id in due_ids:
-        # Take the row's write lock first: a second scheduler waits here, then finds the
-        # occurrences handled (and SQLite never deadlocks two readers that both want to write).
-        db.session.execute(update(Schedule).where(Schedule.id == schedule_id)
-                           .values(checked_until=Schedule.checked_until))
-        schedule = db.session.get(Schedule, schedule_id, populate_existing=True)
-        if schedule.status != "active" or schedule.next_at is None or schedule.next_at > now:
-            db.session.commit()
-            continue
-        rule, tz = build_rule(spec_of(schedule)), zone(schedule.timezone)
-        for occurrence in occurrences_between(rule, tz, schedule.checked_until, now):
-            _claim(schedule, occurrence, now - occurrence > grace, now, result)
-        schedule.checked_until = max(now, schedule.checked_until)
-        schedule.next_at = next_after(rule, tz, schedule.checked_until)
-        if schedule.next_at is None:
-            schedule.status = "ended"
-            if schedule.broadcast.status in ("scheduled", "paused"):  # a recurring one is done
-                schedule.broadcast.status = "sent" if schedule.broadcast.runs.count() else "cancelled"
-        db.session.commit()
-    return result
-
-
-def _claim(schedule, occurrence, too_late, now, result) -> None:
-
-    taken = db.session.scalar(select(BroadcastRun.id).where(
-        BroadcastRun.broadcast_id == schedule.broadcast_id, BroadcastRun.occurrence_at == occurrence))
-    if taken is not None:
-        result.already_taken += 1
-        return
-    savepoint = db.session.begin_nested()
-    try:
-        if too_late:
-            db.session.add(BroadcastRun(broadcast_id=schedule.broadcast_id, occurrence_at=occurrence,
-                                        status="skipped", finished_at=now,
-                                        status_reason="Missed while Herald was not running; older "
-                                                      "than the grace window, so not sent late."))
-            db.session.flush()
-        else:
-            start_run(schedule.broadcast, occurrence, final=schedule.kind == "once")
-        savepoint.commit()
-    except IntegrityError:
-        savepoint.rollback()
-        result.already_taken += 1
-        return
-    if too_late:
-        result.skipped += 1
-        log.warning("broadcast %s: occurrence %s skipped (past the grace window)",
-                    schedule.broadcast_id, occurrence)
-    else:
-        result.fired += 1
