@@ -12,7 +12,7 @@ from app.api.keys import issue_key
 from app.audit.models import AppendOnlyError, AuditEntry
 from app.audit.services import record
 from app.network.models import Product
-from tests.conftest import csrf_token, login, make_user, write_plugin
+from app.testing import csrf_token, login, make_user, write_plugin
 
 
 def _entries(db, **where):

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from app.broadcasts.drafts import create_draft
 from app.core.extensions import db
-from tests.conftest import make_user
+from app.testing import make_user
 
 pytestmark = pytest.mark.browser
 RED = "rgb(200, 0, 0)"

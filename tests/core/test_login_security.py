@@ -6,7 +6,7 @@ from flask import g
 
 from app.auth import models as auth_models
 from app.auth import services as auth_services
-from tests.conftest import csrf_token, make_user
+from app.testing import csrf_token
 
 RIGHT, WRONG = "password123", "nope"
 
@@ -94,8 +94,10 @@ def _method(pwhash):
 
 
 def test_unknown_and_inactive_accounts_cost_the_same_hash_as_a_known_one(app, client, db, hash_checks):
-    user = make_user("known@example.com")
-    dormant = make_user("dormant@example.com")
+    from app.auth.services import create_user
+
+    user = create_user("known@example.com", "password123")  # hashed as in production
+    dormant = create_user("dormant@example.com", "password123")
     dormant.active = False
     db.session.commit()
     for email in ("known@example.com", "nobody@example.com", "dormant@example.com"):

@@ -1,7 +1,7 @@
 """Redirect targets taken from a request (login's ``next``, a form's Referer) stay on this host."""
 import pytest
 
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 EVIL = ["//evil.example/x", "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example",
         "\t//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example/",

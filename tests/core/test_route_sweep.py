@@ -5,7 +5,7 @@ import re
 from flask import g
 from werkzeug.routing import AnyConverter, IntegerConverter
 
-from tests.conftest import csrf_token, login
+from app.testing import csrf_token, login
 
 CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes that take no session, hence no CSRF token: their own proof is checked instead.

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from flask import g
 
-from tests.conftest import csrf_token, login
+from app.testing import csrf_token, login
 
 ROOT = Path(__file__).resolve().parents[2]
 # Mail documents (what recipients get, shown in the admin only inside preview frames).
@@ -73,12 +73,13 @@ def _frame_url(page: str) -> str:
     return match.group(1)
 
 
-def test_mail_previews_are_sandboxed_documents_with_a_policy_of_their_own(app, admin_client, customer):
+def test_mail_previews_are_sandboxed_documents_with_a_policy_of_their_own(app, committed, admin_client, customer):
     from app.core.extensions import db
     from app.system_emails.models import SystemEmail
     from app.plugins.network_setup import setup_network
 
-    setup_network()
+    setup_network()  # activates Core e-mails: committed data, read by the plugin host
+    db.session.commit()
     email = db.session.scalars(db.select(SystemEmail).where(SystemEmail.slug == "welcome")).one()
     page = admin_client.get(f"/network/system-emails/{email.id}").get_data(as_text=True)
     frame = admin_client.get(_frame_url(page))

@@ -2,7 +2,7 @@
 the user's session token, so captured session and remember-me cookies stop working."""
 from flask import g
 
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 REMEMBER = "remember_token"
 

@@ -6,7 +6,7 @@ import pytest
 
 from app.core.csv_export import FORMULA_START, csv_stream, safe_cell
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 
 @pytest.mark.parametrize("start_char", FORMULA_START)
@@ -21,12 +21,12 @@ def test_the_stream_makes_every_cell_safe_the_header_too():
     assert rows == [["'=id", "email"], ["1", "'=HYPERLINK(\"http://x\")"], ["2", "'@SUM(A1)"]]
 
 
-def test_the_delivery_log_export_neutralises_addresses_and_replies(db, admin_client, smtp_sink, product):
+def test_the_delivery_log_export_neutralises_addresses_and_replies(db, admin_client, smtp_sink, product, jobs):
     evil = ["=1+1@example.com", "-2@example.com", "+3@example.com"]
     add_customers([(address, "Formula") for address in evil], product)
     smtp_sink.cues = {"-2@example.com": ["550 5.1.1 No such user"]}
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     export = admin_client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}/export.csv")
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert sorted(row["email"] for row in rows) == sorted("'" + address for address in evil)
