@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 
 from app import create_app
 from app.core.extensions import db
+from tests.conftest import TEST_REDIS_URL
 
 
 def _diff(engine):
@@ -23,7 +24,7 @@ def test_migrated_test_database_matches_models(app):
 def test_flask_db_upgrade_from_empty_then_check(tmp_path, redis_client):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
-                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/15"})
+                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": TEST_REDIS_URL})
     runner = fresh.test_cli_runner()
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output

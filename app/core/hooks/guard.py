@@ -1,7 +1,7 @@
 """The guard at the plugin boundary: a plugin's exception is logged, reported and contained."""
 import logging
 import traceback
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from rq.timeouts import JobTimeoutException
 from werkzeug.exceptions import HTTPException
@@ -44,7 +44,7 @@ class PluginGuard:
     applies recovery mode). ``report`` itself never breaks the caller: its errors are logged.
     """
 
-    def __init__(self, report: Optional[Callable[[PluginFault], None]] = None):
+    def __init__(self, report: Callable[[PluginFault], None] | None = None):
         self.report = report
 
     def call(self, slug: str, where: str, callback: Callable, *args, **kwargs):
