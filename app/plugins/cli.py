@@ -1,13 +1,17 @@
-"""``flask plugins list|activate|deactivate|uninstall|faults|clear-faults|forget-migration``."""
+"""``flask plugins list|activate|deactivate|uninstall|faults|clear-faults|forget-migration|new``."""
+from pathlib import Path
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .lifecycle import uninstall, uninstall_plan
+from .scaffold import ScaffoldError, scaffold
 from .schema import forget_revision
 from .services import PluginError, activate, deactivate, plugin_host, plugin_info
 from .status import plugin_rows
 
-plugins_cli = AppGroup("plugins", help="List, activate, deactivate and uninstall plugins.")
+plugins_cli = AppGroup("plugins", help="List, activate, deactivate, uninstall and create plugins.")
 
 
 def _run(action, *args):
@@ -96,3 +100,23 @@ def forget_migration_command(revision):
         raise click.ClickException(f"{revision} is not a migration the database holds without "
                                    "its file; nothing to forget.")
     click.echo(f"Forgot {revision}; tables it created stay (drop them by hand if you like).")
+
+
+@plugins_cli.command("new")
+@click.argument("slug")
+@click.option("--name", help="The plugin's name (default: from the slug).")
+@click.option("--dir", "target", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to create it (default: the plugins folder, HERALD_PLUGINS_DIR).")
+def new_command(slug, name, target):
+    """Create a working plugin SLUG: page, template, static file, model and migration, setting,
+    event with a default system e-mail, and a test."""
+    target = target or Path(current_app.config["PLUGINS_DIR"])
+    try:
+        folder = scaffold(slug, target, name)
+    except ScaffoldError as error:
+        raise click.ClickException(str(error))
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        click.echo(f"created {path}")
+    click.echo(f"Next: restart the web processes and workers, run `flask db upgrade`, then "
+               f"`flask plugins activate {slug}`; run its test with "
+               f"`python -m pytest {folder / 'tests'}`.")
