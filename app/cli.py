@@ -71,8 +71,8 @@ def upgrade_command(revision, sql):
 
 def register_cli(app):
     """Register the shell's commands, the RQ group, and the multi-head ``db upgrade``."""
-    from .devserver import dev_command
     from .core.worker import rq_cli
+    from .devserver import dev_command
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(check_command)

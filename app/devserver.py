@@ -29,6 +29,7 @@ def _ensure_demo_network() -> str:
         db.session.commit()
         password_file.write_text(password)
         from click.testing import CliRunner
+
         from .network.cli import seed_demo_command
         CliRunner().invoke(seed_demo_command, ["--customers", "200", "--products", "6"],
                            catch_exceptions=False)

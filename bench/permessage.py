@@ -3,7 +3,7 @@
 ``python -m bench.permessage [-n 2000] [--send] [--profile build|send] [--database URL]`` seeds a
 small network (SQLite in bench/work by default), plans a run of the benchmark broadcast, then:
 
-- **build**: ``MessageFactory.build`` for every ledger row of the run (the bytes, nothing sent);
+- **build**: ``BroadcastMessages.build`` for every ledger row of the run (the bytes, nothing sent);
 - **smtp** (``--send``): those bytes sent over one transport to a sink (Postfix's smtp-sink, else
   aiosmtpd), no database;
 - **send** (``--send``): the real ``Sender`` (claims, build, SMTP, outcome writes, Redis progress)
@@ -68,7 +68,7 @@ def planned_run(count: int):
 def recipients(run_id: int) -> list:
     """The run's queued rows as the sender would claim them (a site address of the usual size)."""
     from app.delivery.models import Delivery
-    from app.delivery.rendering import Recipient
+    from app.mail.builder import Recipient
     from app.network.models import Customer
 
     rows = db.session.execute(select(Delivery.id, Delivery.email, Delivery.customer_id, Customer.name)
@@ -83,7 +83,7 @@ def smtp_only(built, people) -> None:
     """Send already built messages over one pooled transport (no database, no Redis)."""
     from flask import current_app
 
-    from app.delivery.transport import pool
+    from app.mail.transport import pool
 
     transport = pool.acquire(current_app.config["SMTP_URL"])
     for (_, envelope_from, data), person in zip(built, people):
@@ -133,14 +133,14 @@ def run_phases(args, sink):
     from app.broadcasts.models import BroadcastRun
     from app.delivery.chunks import Lease
     from app.delivery.models import Delivery
-    from app.delivery.rendering import MessageFactory
+    from app.broadcasts.mail import BroadcastMessages
     from app.delivery.sending import Sender
-    from app.delivery.transport import SMTPTransport
+    from app.mail.transport import SMTPTransport
 
     run = planned_run(args.n)
     people = recipients(run.id)
     count = len(people)
-    factory = MessageFactory(run, run.broadcast)
+    factory = BroadcastMessages(run.broadcast, run.id)
     build_cpu, built = measure(lambda: [factory.build(p) for p in people], args.profile == "build")
     size = sum(len(data) for _, _, data in built) / max(count, 1)
     print(f"{count} messages of {size:,.0f} bytes; database {db.engine.dialect.name}")
@@ -162,7 +162,7 @@ def run_phases(args, sink):
     backend = database_backend()
     server_before = process_cpu(backend)
     wall = time.perf_counter()
-    with timed(MessageFactory, "build") as in_build, timed(SMTPTransport, "send") as in_smtp:
+    with timed(BroadcastMessages, "build") as in_build, timed(SMTPTransport, "send") as in_smtp:
         send_cpu, reason = measure(send, args.profile == "send")
     wall = time.perf_counter() - wall
     server_cpu = process_cpu(backend) - server_before if backend and database_backend() == backend else None

@@ -105,14 +105,15 @@ def bench_postgres(args, results):
 def sample_message(product) -> bytes:
     """One rendered message of the benchmark broadcast (for the bare-loop baseline)."""
     from app.broadcasts.models import BroadcastRun
-    from app.delivery.rendering import MessageFactory, Recipient
+    from app.broadcasts.mail import BroadcastMessages
+from app.mail.builder import Recipient
     from app.core.utils import utcnow
 
     broadcast = make_email_broadcast(product)
     run = BroadcastRun(broadcast=broadcast, occurrence_at=utcnow(), status="sent")
     db.session.add(run)
     db.session.flush()
-    _, _, payload = MessageFactory(run, broadcast).build(
+    _, _, payload = BroadcastMessages(broadcast, run.id).build(
         Recipient(1, "customer1@example.com", 1, "Ada de Vries", "https://site1.example.net"))
     db.session.rollback()
     return payload

@@ -11,7 +11,13 @@ from ..core.extensions import db
 from ..network.models import Product
 from ..network.services import search_customers, search_products
 from .auth import api_error, int_arg, json_body, require_api_key
-from .serializers import broadcast_changes, broadcast_json, customer_json, product_json, run_json
+from .serializers import (
+    broadcast_changes,
+    broadcast_json,
+    customer_json,
+    product_json,
+    run_json,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(require_api_key)

@@ -5,9 +5,9 @@ from flask import current_app
 
 from ..core.extensions import db
 from ..core.hooks import do_action
+from ..core.utils import keyset_page, select
 from ..network.models import Membership
 from ..system_emails.events import fire_event
-from ..core.utils import keyset_page, select
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES, Payment
 
 CURRENCY_LENGTH = 3

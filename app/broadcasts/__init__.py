@@ -7,8 +7,8 @@ def init_app(app):
     from ..core.settings.services import SettingSpec
     from . import lookups, models  # noqa: F401 - lookups adds the JSON routes to the blueprint
     from .cli import broadcasts_cli
-    from .notice_views import bp as notices_bp
     from .notice_panel import notices_panel
+    from .notice_views import bp as notices_bp
     from .views import bp
 
     app.register_blueprint(bp)

@@ -6,11 +6,21 @@ only those few customers are grouped, and counting or planning never sorts every
 """
 from dataclasses import dataclass, field
 
-from sqlalchemy import distinct, exists, func, literal, or_, select, text, union, union_all
+from sqlalchemy import (
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+    union_all,
+)
 
 from ..core.extensions import db
+from ..mail.suppression import Suppression
 from ..network.models import Customer, Membership, SharedAddress
-from ..tracking.models import Suppression
 from .models import BroadcastTarget
 
 

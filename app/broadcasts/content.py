@@ -1,17 +1,10 @@
-"""Broadcast content: sanitising HTML, checking placeholders, and fast per-recipient rendering.
-
-Placeholders are ``{{ name }}``. A template is compiled once into literal parts and keys, so
-rendering for each of 100,000 recipients is a join, not a template-engine run.
-"""
-import html
+"""Broadcast content: the placeholders a broadcast offers, their values, and sanitised HTML."""
 import re
-from dataclasses import dataclass
 
 import bleach
 import tinycss2
 from bleach.css_sanitizer import CSSSanitizer
 
-PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 BROADCAST_PLACEHOLDERS = {
     "customer_name": "The customer's full name",
     "customer_first_name": "The customer's first name",
@@ -65,40 +58,6 @@ def sanitize_html(value: str) -> str:
     return bleach.clean(value or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                         protocols=ALLOWED_PROTOCOLS, css_sanitizer=_CSS, strip=True,
                         strip_comments=True)
-
-
-def placeholders_in(text: str) -> list[str]:
-    """The placeholder names used in ``text``, in order of first use."""
-    seen = []
-    for name in PLACEHOLDER_RE.findall(text or ""):
-        if name not in seen:
-            seen.append(name)
-    return seen
-
-
-def unknown_placeholders(text: str, known=BROADCAST_PLACEHOLDERS) -> list[str]:
-    """Placeholder names in ``text`` that are not in ``known``."""
-    return [name for name in placeholders_in(text) if name not in known]
-
-
-@dataclass(frozen=True)
-class CompiledTemplate:
-    """A template split once into literals (even indexes) and placeholder names (odd indexes)."""
-    parts: tuple
-
-    def render(self, values: dict, escape_html: bool) -> str:
-        """Fill placeholders from ``values`` (missing ones become ''), escaping for HTML if asked."""
-        out = list(self.parts)
-        for index in range(1, len(out), 2):
-            value = values.get(out[index])
-            value = "" if value is None else str(value)
-            out[index] = html.escape(value, quote=True) if escape_html else value
-        return "".join(out)
-
-
-def compile_template(text: str) -> CompiledTemplate:
-    """Compile ``text`` for fast repeated rendering."""
-    return CompiledTemplate(tuple(PLACEHOLDER_RE.split(text or "")))
 
 
 def recipient_values(customer_id, email, name, site_url="", unsubscribe_url="", network_name="") -> dict:

@@ -9,11 +9,11 @@ from sqlalchemy import delete, insert, literal, select
 
 from ..core.extensions import db, redis_store
 from ..core.hooks import do_action
-from ..network.models import Product
+from ..core.timezones import default_timezone
 from ..core.utils import utcnow
+from ..network.models import Product
 from .audience import AudienceCounts, count_audience
 from .models import Broadcast, BroadcastLabel, BroadcastTarget
-from ..core.timezones import default_timezone
 from .validation import clean_changes
 
 COUNTS_TTL = 60  # seconds

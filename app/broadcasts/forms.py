@@ -3,14 +3,25 @@
 The forms only parse what was typed; the rules live in ``validation`` so the API shares them.
 """
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateTimeLocalField, Field, HiddenField, IntegerField, RadioField,
-                     SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    Field,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.timezones import timezone_names
 from ..network.models import MEMBERSHIP_STATUSES
 from .models import NOTICE_TYPES
-from ..core.timezones import timezone_names
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 

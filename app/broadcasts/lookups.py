@@ -66,7 +66,7 @@ def live_preview(broadcast_id):
     customer = sample_customer(broadcast)
     rendered = render_for(subject, body, placeholder_values(customer))
     if broadcast.kind == "email":
-        html = email_document(rendered.html, rendered.subject)
+        html = email_document(broadcast, customer, subject=subject, body_html=body)
     else:
         notice_type = request.form.get("notice_type", "")
         if notice_type not in NOTICE_TYPES:

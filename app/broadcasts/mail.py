@@ -1,68 +1,108 @@
-"""Broadcast e-mail messages: building the MIME message, and test sends from the wizard.
+"""Broadcast e-mails: one broadcast's message design and per-recipient values, test sends, previews.
 
-``build_message`` is the one place a broadcast becomes a MIME message (multipart/alternative
-with a text part generated from the HTML, CSS inlined, Message-ID, Date); the delivery engine
-may reuse it or replace it.
+Real sends (the delivery engine), test sends and previews all go through ``BroadcastMessages``,
+built on the one message builder (``app.mail.builder``), so a test e-mail is what recipients get
+but for its ``[TEST]`` subject prefix, its identifying header and its own unsubscribe link.
 """
 import re
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import parseaddr
+from types import SimpleNamespace
 
-import css_inline
-import html2text
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
-from ..delivery.transport import DeliveryError, make_transport
-from ..tracking.tokens import unsubscribe_url
-from .rendering import placeholder_values, render_for
+from ..core.extensions import db
+from ..core.hooks import apply_filters, registry
+from ..mail.builder import MessageTemplate, OutgoingMessage, Recipient, network_name
+from ..mail.placeholders import placeholders_in
+from ..mail.tokens import UnsubscribeLinks
+from ..mail.transport import DeliveryError, make_transport
+from ..network.models import Customer
+from .content import recipient_values
+from .rendering import SAMPLE, first_site_url
 
 MAX_TEST_ADDRESSES = 10
-_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+TEST_PREFIX = "[TEST] "
+_DESIGN_FIELDS = ("id", "subject", "body_html", "from_name", "reply_to", "track_opens", "track_clicks")
 
 
-def email_document(body_html: str, subject: str, unsubscribe_link: str = "#unsubscribe") -> str:
-    """The whole HTML document of an e-mail around a rendered body, with CSS inlined: the delivery
-    engine's own layout, so previews and test sends look exactly like the real e-mails."""
-    from ..delivery.rendering import layout
+class BroadcastMessages:
+    """The messages of one broadcast: its design prepared once (per chunk of run ``run_id``, or
+    once for a test send when ``test``), then ``build(recipient)`` per recipient."""
 
-    has_link = "unsubscribe" in body_html.lower()
-    return _INLINER.inline(layout(body_html, subject, None if has_link else unsubscribe_link))
+    def __init__(self, broadcast, run_id: int | None = None, test: bool = False):
+        name, address = parseaddr(current_app.config["MAIL_FROM"])
+        body = broadcast.body_html or ""
+        has_link = "unsubscribe_url" in placeholders_in(body)
+        if test:
+            identity = ("X-Herald-Test", f"broadcast {broadcast.id}")
+        else:
+            identity = ("X-Herald-Broadcast-Run", f"{run_id}; broadcast={broadcast.id}")
+        tracked = not test and (broadcast.track_opens or broadcast.track_clicks)
+        self.template = MessageTemplate(
+            broadcast.subject or "", body, subject_prefix=TEST_PREFIX if test else "",
+            sender=(broadcast.from_name or name, address), reply_to=broadcast.reply_to,
+            headers=[identity], bulk=True, footer_link=None if has_link else "{{ unsubscribe_url }}",
+            tracking=self._tracking(run_id, broadcast) if tracked else None, run_id=run_id)
+        self.run_id, self.test = run_id, test
+        self.unsubscribe_links = UnsubscribeLinks()
+        self.network_name = network_name()
+        self.needs_site = "site_url" in placeholders_in((broadcast.subject or "") + body)
+        self.filtered = registry().has("broadcast_placeholder_values")
+
+    @staticmethod
+    def _tracking(run_id, broadcast):
+        def track(html):  # the tracking domain answers through the ``broadcast_tracking`` filter
+            return apply_filters("broadcast_tracking", None, html, run_id,
+                                 bool(broadcast.track_opens), bool(broadcast.track_clicks))
+        return track
+
+    def values(self, recipient: Recipient, https: str) -> dict:
+        """The placeholder values of ``recipient`` (plugins' ones included, through
+        ``broadcast_placeholder_values``, which then costs one customer lookup per message)."""
+        values = recipient_values(recipient.customer_id, recipient.email, recipient.name,
+                                  recipient.site_url, https, self.network_name)
+        if self.filtered:
+            customer = db.session.get(Customer, recipient.customer_id) if recipient.customer_id else None
+            values = apply_filters("broadcast_placeholder_values", values, customer)
+        return values
+
+    def _arguments(self, recipient: Recipient) -> tuple:
+        https, mailto = self.unsubscribe_links(recipient.email, self.run_id)
+        message_id = self.template.message_id(None if self.test else recipient.delivery_id)
+        return recipient, self.values(recipient, https), message_id, (https, mailto)
+
+    def build(self, recipient: Recipient) -> tuple[str, str, bytes]:
+        """(Message-ID, envelope sender, message bytes) of ``recipient``'s message."""
+        arguments = self._arguments(recipient)
+        return arguments[2], self.template.envelope_from, self.template.build(*arguments)
+
+    def compose(self, recipient: Recipient) -> OutgoingMessage:
+        """``recipient``'s message before it becomes bytes (``template.to_bytes`` makes them)."""
+        return self.template.compose(*self._arguments(recipient))
+
+    def document(self, recipient: Recipient, unsubscribe_url: str = "#unsubscribe") -> str:
+        """The HTML a preview shows for ``recipient`` (CSS inlined, placeholders filled)."""
+        return self.template.document(self.values(recipient, unsubscribe_url))
 
 
-def html_to_text(body_html: str) -> str:
-    """A readable plain-text version of the HTML body (links kept as URLs)."""
-    converter = html2text.HTML2Text()
-    converter.body_width = 78
-    converter.ignore_images = True
-    converter.protect_links = True
-    return converter.handle(body_html).strip() + "\n"
+def recipient_of(customer, address: str | None = None) -> Recipient:
+    """A Recipient for ``customer`` (None: a sample person) at ``address`` (default: theirs);
+    the display name is the customer's only when the address is their own."""
+    if customer is None:
+        return Recipient(None, address or SAMPLE["email"], None, SAMPLE["name"], current_app.config["BASE_URL"])
+    own = address is None or address.lower() == (customer.email or "").lower()
+    return Recipient(None, address or customer.email, customer.id, customer.name,
+                     first_site_url(customer.id), None if own else "")
 
 
-def sender() -> tuple[str, str]:
-    """The (name, address) of MAIL_FROM."""
-    return parseaddr(current_app.config["MAIL_FROM"])
-
-
-def build_message(subject: str, body_html: str, to: str, from_name=None, reply_to=None,
-                  headers=None) -> EmailMessage:
-    """A multipart/alternative message (text, then HTML) ready for ``as_bytes(policy=SMTP)``."""
-    name, address = sender()
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = formataddr((from_name or name, address))
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or "localhost")
-    if reply_to:
-        message["Reply-To"] = reply_to
-    for key, value in (headers or {}).items():
-        message[key] = value
-    message.set_content(html_to_text(body_html))
-    message.add_alternative(email_document(body_html, subject), subtype="html")
-    return message
+def email_document(broadcast, customer=None, **changes) -> str:
+    """The whole HTML e-mail of ``broadcast`` for ``customer`` as previews show it; ``changes``
+    (e.g. ``subject``, ``body_html`` typed but not saved) override the broadcast's fields."""
+    fields = {name: getattr(broadcast, name) for name in _DESIGN_FIELDS}
+    draft = SimpleNamespace(**{**fields, **changes})
+    return BroadcastMessages(draft, test=True).document(recipient_of(customer))
 
 
 def parse_addresses(text: str) -> list[str]:
@@ -90,26 +130,21 @@ class TestResult:
 
 
 def send_test(broadcast, addresses: list[str], customer=None) -> list[TestResult]:
-    """Send ``broadcast`` rendered for ``customer`` to each test address, subject ``[TEST] …``.
+    """Send ``broadcast`` as ``customer`` would get it to each test address, subject ``[TEST] …``.
 
-    Test sends are not runs and are counted nowhere. The unsubscribe link in a test message is
-    the test address's own, so clicking it cannot unsubscribe the customer.
+    Test sends are not runs and are counted nowhere; they carry no tracking. The unsubscribe link
+    in a test message is the test address's own, so clicking it cannot unsubscribe the customer.
     """
-    results = []
     try:
         transport = make_transport(current_app.config["SMTP_URL"])
     except ValueError as error:
         return [TestResult(address, False, str(error)) for address in addresses]
+    messages, results = BroadcastMessages(broadcast, test=True), []
     try:
         for address in addresses:
-            values = placeholder_values(customer, unsubscribe_url=unsubscribe_url(address))
-            rendered = render_for(broadcast.subject, broadcast.body_html, values)
-            message = build_message(f"[TEST] {rendered.subject}", rendered.html, address,
-                                    broadcast.from_name, broadcast.reply_to,
-                                    {"X-Herald-Test": f"broadcast {broadcast.id}"})
+            _, envelope_from, data = messages.build(recipient_of(customer, address))
             try:
-                result = transport.send(message.as_bytes(), sender()[1], address)
-                results.append(TestResult(address, True, result.reply))
+                results.append(TestResult(address, True, transport.send(data, envelope_from, address).reply))
             except DeliveryError as error:
                 results.append(TestResult(address, False, str(error)))
     finally:

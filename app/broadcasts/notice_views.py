@@ -3,8 +3,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from ..dashboard.views import current_customer
 from ..core.extensions import db
+from ..dashboard.views import current_customer
 from .notices import CannotDismiss, dismiss
 
 bp = Blueprint("notices", __name__, url_prefix="/dashboard/notices")

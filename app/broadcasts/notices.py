@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..network.models import Membership, Site
 from ..core.utils import utcnow
+from ..mail.placeholders import compile_template
+from ..network.models import Membership, Site
 from .models import Broadcast, BroadcastRun, BroadcastTarget, NoticeDismissal
-from .content import compile_template
 from .rendering import placeholder_values, render_for, site_url_of
 from .sql import json_list_contains
 

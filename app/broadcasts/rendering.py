@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..network.models import Customer, Membership, Site
 from ..core.settings.services import get_option
+from ..mail.placeholders import compile_template
+from ..network.models import Customer, Membership, Site
 from .audience import targets_customer
-from .content import BROADCAST_PLACEHOLDERS, compile_template, recipient_values
+from .content import BROADCAST_PLACEHOLDERS, recipient_values
 
 # Placeholders whose value is a whole URL: the only ones allowed at the start of href/src.
 URL_PLACEHOLDERS = {"site_url", "unsubscribe_url"}

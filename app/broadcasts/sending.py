@@ -12,10 +12,10 @@ from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
 from ..core.jobs import enqueue_after_commit
 from ..core.utils import utcnow
+from ..mail.placeholders import unknown_placeholders
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
-from .content import unknown_placeholders
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
 

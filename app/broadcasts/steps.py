@@ -3,6 +3,8 @@ from flask import flash, render_template, request, url_for
 from flask_login import current_user
 
 from ..core.extensions import db
+from ..core.timezones import local_to_utc, utc_to_local
+from ..core.wizard import StepInvalid, Wizard, WizardStep
 from ..network.models import Customer, Product
 from ..network.services import search_customers, search_products
 from . import drafts
@@ -11,8 +13,6 @@ from .mail import email_document, parse_addresses, send_test
 from .rendering import known_placeholders, render_broadcast, sample_customer
 from .schedule import SCHEDULE_MODES, is_scheduled, mode_of
 from .sending import SendError, readiness_problems, schedule, send_now
-from ..core.timezones import local_to_utc, utc_to_local
-from ..core.wizard import StepInvalid, Wizard, WizardStep
 
 # Draft fields whose errors are shown on a differently named form field.
 FIELD_NAMES = {"ends_at": "ends_at_local", "send_at": "send_at_local", "customer_ids": "add_customer_ids"}
@@ -149,7 +149,7 @@ def preview(draft, customer) -> dict:
     """Template variables showing ``draft`` exactly as ``customer`` (or a sample) gets it."""
     rendered = render_broadcast(draft, customer)
     return {"sample": customer, "rendered": rendered,
-            "email_html": email_document(rendered.html, rendered.subject) if draft.kind == "email" else None}
+            "email_html": email_document(draft, customer) if draft.kind == "email" else None}
 
 
 class WhenStep(WizardStep):

@@ -9,12 +9,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from ..core.extensions import db
-from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
+from ..core.timezones import is_timezone
 from ..core.utils import utcnow
-from .content import sanitize_html, unknown_placeholders
+from ..mail.placeholders import unknown_placeholders
+from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
+from .content import sanitize_html
 from .models import KINDS, NOTICE_TYPES
 from .rendering import known_placeholders, unsafe_placeholder_use
-from ..core.timezones import is_timezone
 
 MAX_DIRECT_CUSTOMERS = 10_000
 MAX_LABELS = 20

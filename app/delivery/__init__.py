@@ -12,8 +12,8 @@ def duration(seconds) -> str:
 
 def init_app(app):
     """Declare the delivery settings, register the run pages, the JSON API and ``flask delivery``."""
-    from . import jobs, models  # noqa: F401 - jobs: imported once here, not in every forked job
     from ..core.extensions import csrf
+    from . import jobs, models  # noqa: F401 - jobs: imported once here, not in every forked job
     from .api import bp as api_bp
     from .api import keyed as keyed_api_bp
     from .cli import delivery_cli

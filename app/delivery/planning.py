@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import case, func, insert, literal, select, update
 
-from ..broadcasts.audience import sort_in_memory, targeted_sharing_customers, unique_recipients
+from ..broadcasts.audience import (
+    sort_in_memory,
+    targeted_sharing_customers,
+    unique_recipients,
+)
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
-from ..tracking.models import Suppression
 from ..core.utils import utcnow
+from ..mail.suppression import Suppression
 from .models import Delivery, DeliveryDuplicate
 
 

@@ -14,20 +14,20 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, literal_column, null, select, text, update
 
-from ..broadcasts.content import placeholders_in
+from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
-from ..network.models import Customer, Site
-from ..tracking.models import Suppression
 from ..core.utils import utcnow
+from ..mail.builder import Recipient
+from ..mail.suppression import Suppression
+from ..mail.transport import DeliveryError, TemporaryFailure, pool
+from ..network.models import Customer, Site
 from . import progress
 from .models import Delivery
 from .planning import upsert
 from .ratelimit import RateLimiter
-from .rendering import MessageFactory, Recipient
 from .settings import SendPolicy
-from .transport import DeliveryError, TemporaryFailure, pool
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class Sender:
         self.where, self.claim_statement = where, None
         if self.factory is None:
             run = db.session.get(BroadcastRun, self.run_id)
-            self.factory = MessageFactory(run, run.broadcast)
-            self.needs_site = "site_url" in placeholders_in(run.broadcast.subject + run.broadcast.body_html)
+            self.factory = BroadcastMessages(run.broadcast, run.id)
+            self.needs_site = self.factory.needs_site
             db.session.commit()
         try:
             while self._next_batch():

@@ -3,7 +3,6 @@ import os
 from dataclasses import dataclass, field
 
 from flask import current_app
-
 from sqlalchemy import select
 
 from ..core.extensions import db

@@ -1,7 +1,16 @@
 """The run report pages under /network/broadcasts/<id>/runs: progress, counts, exclusions,
 the per-recipient log, duplicates, CSV export and the pause/resume/cancel/resend buttons."""
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select

@@ -1,5 +1,13 @@
 """The Caught mail pages: the list, one message (HTML in a sandboxed frame), and clearing."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_wtf import FlaskForm
 
 from .store import clear, read_message, read_messages

@@ -8,7 +8,14 @@ from sqlalchemy import func, insert, select, text
 from ..auth.models import User
 from ..core.extensions import db
 from ..core.utils import utcnow
-from .models import MEMBERSHIP_STATUSES, PRODUCT_KINDS, Customer, Membership, Product, Site
+from .models import (
+    MEMBERSHIP_STATUSES,
+    PRODUCT_KINDS,
+    Customer,
+    Membership,
+    Product,
+    Site,
+)
 
 FIRST = ("Ada", "Bram", "Chloé", "Daan", "Eva", "Femke", "Gijs", "Hana", "Ivo", "Jade", "Kees",
          "Lotte", "Milan", "Noor", "Otto", "Pien", "Quinn", "Ruben", "Sanne", "Tim", "Umar", "Vera")

@@ -6,8 +6,8 @@ from sqlalchemy import func, or_, select
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
-from ..system_emails.events import fire_event
 from ..core.utils import keyset_page, normalise_email, utcnow
+from ..system_emails.events import fire_event
 from .models import MEMBERSHIP_STATUSES, Customer, Membership, Product, Site
 
 

@@ -5,7 +5,13 @@ from sqlalchemy import func, select
 from ..core.extensions import db
 from ..core.hooks import apply_filters
 from .models import Customer, Membership, Product, Site
-from .services import product_member_counts, publish_site, search_customers, search_products, search_sites
+from .services import (
+    product_member_counts,
+    publish_site,
+    search_customers,
+    search_products,
+    search_sites,
+)
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 

@@ -7,7 +7,14 @@ from ..api.auth import api_error, json_body, require_api_key
 from ..broadcasts.models import Broadcast
 from ..core.extensions import csrf, db
 from .rules import RuleError, RuleSpec
-from .services import ScheduleError, change_state, describe, save_schedule, spec_of, upcoming_runs
+from .services import (
+    ScheduleError,
+    change_state,
+    describe,
+    save_schedule,
+    spec_of,
+    upcoming_runs,
+)
 
 bp = Blueprint("scheduling_api", __name__, url_prefix="/api/v1/broadcasts/<int:broadcast_id>/schedule")
 bp.before_request(require_api_key)

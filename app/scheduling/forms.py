@@ -4,7 +4,15 @@ Field names are shared with the broadcasts wizard (``schedule``, ``send_at_local
 so one ``spec_from_form`` reads the When step, the editor and the live preview alike.
 """
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget

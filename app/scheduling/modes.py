@@ -4,8 +4,8 @@ While the broadcast is a draft its schedule is a Schedule row with status "draft
 the broadcast activates it (and turns a one-off ``send_at`` into a "once" schedule).
 """
 from ..broadcasts.schedule import SCHEDULE_MODES, ScheduleMode
-from ..core.wizard import StepInvalid
 from ..core.extensions import db
+from ..core.wizard import StepInvalid
 from .forms import field_of, schedule_form_data, spec_from_form
 from .rules import RuleError
 from .services import describe, save_schedule

@@ -14,10 +14,19 @@ from sqlalchemy.exc import IntegrityError
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.settings.services import get_option
+from ..core.timezones import utc_to_local
 from ..core.utils import utcnow
 from .models import Schedule
-from ..core.timezones import utc_to_local
-from .rules import WEEKDAY_NAMES, RuleError, RuleSpec, build_rule, next_after, occurrences_between, preview, zone
+from .rules import (
+    WEEKDAY_NAMES,
+    RuleError,
+    RuleSpec,
+    build_rule,
+    next_after,
+    occurrences_between,
+    preview,
+    zone,
+)
 
 log = logging.getLogger(__name__)
 GRACE_SETTING = "scheduling.grace_minutes"

@@ -10,8 +10,8 @@ from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
 from ..core.jobs import enqueue_after_commit
 from ..core.settings.services import get_option
-from ..tracking.models import Suppression
 from ..core.utils import normalise_email, utcnow
+from ..mail.suppression import Suppression
 from .models import SystemEmail, SystemEmailSend
 from .registry import is_available, registry
 from .rendering import TemplateProblem, render, render_subject

@@ -6,18 +6,17 @@ second worker or a repeated job never sends it twice; a worker killed mid-send l
 """
 import logging
 from datetime import timedelta
-from email.policy import SMTP  # CRLF line ends, as SMTP DATA needs
 
 from flask import current_app
 from sqlalchemy import update
 
-from ..delivery.transport import DeliveryError, TemporaryFailure, make_transport
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..tracking.models import Suppression
 from ..core.utils import utcnow
+from ..mail.suppression import Suppression
+from ..mail.transport import DeliveryError, TemporaryFailure, make_transport
 from .events import queue_delivery, suppressed_addresses
-from .message import build_message, envelope_sender, sender
+from .message import build_message
 from .models import SystemEmail, SystemEmailSend
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,13 @@ def deliver_send(send_id: int) -> str:
     blocked = suppressed_addresses([send.recipient])
     if blocked:
         return _finish(send, "skipped", reason=f"suppressed: the address {blocked[send.recipient]}")
-    message = build_message(send)
-    send.message_id = message["Message-ID"]
+    send.message_id, envelope_from, data = build_message(send)
     try:
         transport = make_transport(current_app.config["SMTP_URL"])
     except ValueError as error:
         return _failed(send, TemporaryFailure(421, str(error)))
     try:
-        result = transport.send(message.as_bytes(policy=SMTP), envelope_sender(sender()), send.recipient)
+        result = transport.send(data, envelope_from, send.recipient)
     except DeliveryError as error:
         return _failed(send, error)
     finally:

@@ -7,14 +7,22 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from ..core.extensions import db
-from ..plugins.models import PluginState
-from ..plugins.services import activate
 from ..core.settings.services import get_option, set_option
 from ..core.utils import normalise_email, utcnow
+from ..plugins.models import PluginState
+from ..plugins.services import activate
 from .events import CUSTOMER_PLACEHOLDERS, event_values, fire_event, queue_delivery
 from .models import SystemEmail, SystemEmailSend
-from .registry import (AUDIENCES, DELAY_UNITS, STYLES, EmailDefault, available_defaults,
-                       delay_minutes, is_available, registry)
+from .registry import (
+    AUDIENCES,
+    DELAY_UNITS,
+    STYLES,
+    EmailDefault,
+    available_defaults,
+    delay_minutes,
+    is_available,
+    registry,
+)
 from .rendering import TemplateProblem, check_template, render, render_subject
 
 SETUP_OPTION = "system_emails.set_up_at"

@@ -1,10 +1,19 @@
 """Admin pages: the list, the editor with live preview and test sends, diff, log, Reset & Import, events."""
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
 from ..core.extensions import db
-from ..network.services import find_customer
 from ..core.utils import keyset_page
+from ..network.services import find_customer
 from . import services
 from .forms import EmailEditorForm, FireEventForm, SelectionForm
 from .message import preview_document

@@ -39,7 +39,16 @@ def init_app(app):
     add_core_menu_item(app, "Suppression list", "suppressions.index", 70)
     add_core_menu_item(app, "E-mail preferences", "preferences.preferences", 50, menu="dashboard_menu")
     app.cli.add_command(bounces_cli)
-    app.extensions["herald_hooks"].add("delivery_results_recorded", record_smtp_bounces)
+    hooks = app.extensions["herald_hooks"]
+    hooks.add("delivery_results_recorded", record_smtp_bounces)
+    hooks.add("broadcast_tracking", tracked_template)
+
+
+def tracked_template(tracking, html, run_id, opens, clicks):
+    """``broadcast_tracking``: the run's HTML with its links and pixel tracked (TrackedTemplate)."""
+    from .links import TrackedTemplate
+
+    return TrackedTemplate(html, run_id, opens, clicks) if run_id is not None else tracking
 
 
 def record_smtp_bounces(run_id, outcomes):

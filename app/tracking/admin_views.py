@@ -2,15 +2,29 @@
 and export. Super-admin only (everything under /network/ is, centrally)."""
 from datetime import datetime
 
-from flask import (Blueprint, Response, flash, redirect, render_template, request, stream_with_context,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from ..core.extensions import db
 from ..core.utils import normalise_email
+from ..mail.suppression import REASONS
 from .forms import AddSuppressionForm, ImportSuppressionsForm, RemoveSuppressionForm
-from .models import REASONS
-from .services import (SOURCES, remove_suppression, suppress, suppression_for, suppression_page,
-                       suppression_query)
+from .services import (
+    SOURCES,
+    remove_suppression,
+    suppress,
+    suppression_for,
+    suppression_page,
+    suppression_query,
+)
 from .suppression_csv import export_csv, import_csv
 
 bp = Blueprint("suppressions", __name__, url_prefix="/network/suppressions")

@@ -3,8 +3,8 @@
 A recipient's identity is stored only while the network tracks per recipient: a token made in
 per-recipient mode and used after the admin switched to anonymous counting is counted anonymously.
 """
-from ..core.hooks import do_action
 from ..core.extensions import db
+from ..core.hooks import do_action
 from ..core.utils import utcnow
 from .links import per_recipient
 from .models import TrackedClick, TrackedOpen

@@ -4,7 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from .models import REASONS
+from ..mail.suppression import REASONS
 
 try:  # WTForms 3.3+ deprecates (value, label) tuples
     from wtforms.fields import SelectChoice

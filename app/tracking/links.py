@@ -21,10 +21,10 @@ import re
 
 from flask import current_app, g
 
-from ..broadcasts.content import PLACEHOLDER_RE, compile_template
 from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
-from .tokens import make_token, read_token, token_signer
+from ..mail.placeholders import PLACEHOLDER_RE, compile_template
+from ..mail.tokens import make_token, read_token, token_signer
 
 ANCHOR_RE = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
 HREF_RE = re.compile(r"""(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)

@@ -15,10 +15,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..core.extensions import db
+from ..mail.tokens import read_token
 from .bounces import parse_bounce
 from .ledger import find_delivery
 from .services import record_bounce, record_complaint, unsubscribe
-from .tokens import read_token
 
 UNSUBSCRIBE_SUBJECT_RE = re.compile(r"^\s*unsubscribe\s+(\S+)\s*$", re.IGNORECASE)
 

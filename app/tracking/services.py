@@ -16,8 +16,9 @@ from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
 from ..core.utils import normalise_email, utcnow
+from ..mail.suppression import BOUNCE_TYPES, REASONS, Suppression
 from .ledger import DeliveryRef, find_delivery
-from .models import BOUNCE_TYPES, REASONS, Suppression, TrackingEvent
+from .models import TrackingEvent
 
 # A stronger reason replaces a weaker one; complaints and bounces stop system e-mails too.
 PRECEDENCE = {"unsubscribed": 0, "bounced": 1, "complained": 2}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.utils import utcnow
-from .models import REASONS, Suppression
+from ..mail.suppression import REASONS, Suppression
 from .services import checked_address, insert_ignore
 
 EXPORT_COLUMNS = ("email", "reason", "source", "detail", "created_at")

@@ -8,15 +8,24 @@ proof; a tampered one gets 404.
 """
 import base64
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from ..core.extensions import db
+from ..mail.tokens import read_token
 from .engagement import record_click, record_open
 from .links import read_click_token, read_open_token
 from .services import SELF_SERVICE_REASONS, resubscribe, suppression_for, unsubscribe
-from .tokens import read_token
 
 bp = Blueprint("tracking", __name__)
 preferences_bp = Blueprint("preferences", __name__, url_prefix="/dashboard")

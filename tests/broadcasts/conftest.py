@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from app.core.extensions import db
 from app.network.models import Customer, Membership, Product, Site
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 from app.core.utils import utcnow
 from flask import g
 

@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
 from app.core.extensions import db as _db
 from app.network.models import Customer, Membership, Product
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 from app.core.utils import utcnow
 
 

@@ -10,7 +10,7 @@ from app.broadcasts.models import BroadcastRun
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery, DeliveryDuplicate
 from app.network.models import Customer, Membership, Product
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 
 from .conftest import make_run
 

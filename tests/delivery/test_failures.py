@@ -10,7 +10,7 @@ from app.delivery.models import Delivery
 from app.core.extensions import db as _db
 from app.core.jobs import get_queue
 from app.core.settings.services import set_option
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 from app.core.utils import utcnow
 
 from .conftest import add_customers, make_run, start, work

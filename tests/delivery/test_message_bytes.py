@@ -7,12 +7,13 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import formataddr
 
-from app.broadcasts.content import compile_template
-from app.delivery.mime import EncodedBody, address, header_text, qp
+from app.mail.placeholders import compile_template
+from app.mail.mime import EncodedBody, address, header_text, qp
 
-from app.delivery.rendering import MessageFactory, Recipient
+from app.broadcasts.mail import BroadcastMessages
+from app.mail.builder import Recipient
 from app.tracking.links import read_click_token, read_open_token
-from app.tracking.tokens import read_token
+from app.mail.tokens import read_token
 
 from .conftest import make_run
 
@@ -29,7 +30,7 @@ def _factory(db, **options):
     run = make_run(subject="Nieuws voor {{ customer_first_name }} — november", body=BODY,
                    from_name="Team Ünicode", track_clicks=True, track_opens=True, **options)
     run = db.session.get(BroadcastRun, run.id)
-    return run, MessageFactory(run, run.broadcast)
+    return run, BroadcastMessages(run.broadcast, run.id)
 
 
 def test_messages_parse_back_with_their_personal_parts(app, db):
@@ -78,7 +79,7 @@ def test_prepared_pieces_give_the_bytes_of_the_filter_path(app, db):
     run, factory = _factory(db, reply_to="help@example.org")
     for person in PEOPLE:
         _, _, data = factory.build(person)
-        assert data == factory.to_bytes(factory.compose(person))
+        assert data == factory.template.to_bytes(factory.compose(person))
 
 
 PIECES = ["Hello ", "{{ name }}", "{{\n name }}", "\n", "\r\n", "\r", ".", "\n.\n", " ", "\t", "=", "é",

@@ -2,7 +2,7 @@
 connection the server dropped while idle."""
 import pytest
 
-from app.delivery.transport import PermanentFailure, SMTPSettings, SMTPTransport, TemporaryFailure, TransportPool
+from app.mail.transport import PermanentFailure, SMTPSettings, SMTPTransport, TemporaryFailure, TransportPool
 
 MESSAGE = b"Subject: t\r\n\r\n.leading dot\r\nbody\r\n"
 
@@ -60,7 +60,7 @@ def test_pool_reuses_connections_and_drops_idle_ones(smtp_sink, app):
 
 
 def test_dot_stuffing_only_where_a_line_starts_with_a_dot():
-    from app.delivery.transport import dot_stuffed
+    from app.mail.transport import dot_stuffed
 
     assert dot_stuffed(b".a\r\nb.\r\n.c\r\n") == b"..a\r\nb.\r\n..c\r\n"
     plain = b"Subject: x\r\n\r\nno dots. at line starts\r\n"

@@ -4,7 +4,7 @@ from app.network.models import Site
 from app.network.services import find_customer, publish_site
 from app.system_emails import fire_event
 from app.system_emails.services import send_test
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 
 from sysemail_helpers import email, sends
 

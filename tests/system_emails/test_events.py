@@ -10,7 +10,7 @@ from app.network.models import Site
 from app.network.services import publish_site, register_customer
 from app.plugins.services import deactivate
 from app.system_emails import fire_event
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 from app.core.utils import utcnow
 
 from sysemail_helpers import email, sends

@@ -158,7 +158,7 @@ def test_fetch_keep_flags_processed_and_never_counts_twice(app, db, run, ledger,
 
 
 def test_mailto_unsubscribe_request_is_processed(app, db, maildir, runner):
-    from app.tracking.tokens import unsubscribe_mailto
+    from app.mail.tokens import unsubscribe_mailto
 
     subject = unsubscribe_mailto("reader@example.com", 3).split("subject=", 1)[1].replace("%20", " ")
     maildir.add(f"From: reader@example.com\nTo: unsubscribe@herald.localhost\nSubject: {subject}\n\n".encode())

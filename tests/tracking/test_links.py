@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from app.tracking.links import apply_tracking
 from app.tracking.models import TrackedClick, TrackedOpen
-from app.tracking.tokens import make_token, unsubscribe_url
+from app.mail.tokens import make_token, unsubscribe_url
 
 HTML = ('<html><body><p>Hi <a href="https://example.com/a?x=1&amp;y=2">A</a> '
         '<a class="btn" href="https://example.com/b">B</a> <a href="mailto:help@example.com">mail</a> '

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.tracking.models import Suppression
+from app.mail.suppression import Suppression
 from app.tracking.services import suppress, suppression_for
 from app.core.utils import utcnow
 from tests.conftest import csrf_token

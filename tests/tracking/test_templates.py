@@ -1,9 +1,9 @@
 """Tracking done once per run on the HTML template, and the token signer of the send loop."""
 import re
 
-from app.broadcasts.content import compile_template
+from app.mail.placeholders import compile_template
 from app.tracking.links import TrackedTemplate, apply_tracking, read_click_token, read_open_token
-from app.tracking.tokens import TokenSigner, _serializer, make_token, read_token
+from app.mail.tokens import TokenSigner, _serializer, make_token, read_token
 
 TEMPLATE = ('<html><body><p>Hi {{ customer_name }} <a href="https://example.com/a?x=1&amp;y=2">A</a> '
             "<a class='btn' href=\"{{ site_url }}/shop?who={{ customer_email }}\">Shop</a> "

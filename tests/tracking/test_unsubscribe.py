@@ -4,9 +4,10 @@ from sqlalchemy import select
 
 from app.broadcasts.audience import count_audience, unique_recipients
 from app.broadcasts.models import Broadcast, BroadcastTarget
-from app.tracking.models import Suppression, TrackingEvent
+from app.tracking.models import TrackingEvent
+from app.mail.suppression import Suppression
 from app.tracking.services import blocks_mail, suppression_for
-from app.tracking.tokens import make_token, unsubscribe_url
+from app.mail.tokens import make_token, unsubscribe_url
 from tests.conftest import csrf_token
 
 

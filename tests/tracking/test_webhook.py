@@ -4,7 +4,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from app.tracking.models import Suppression, TrackingEvent
+from app.tracking.models import TrackingEvent
+
+from app.mail.suppression import Suppression
 from app.tracking.services import suppression_for
 from app.tracking.webhook import sign
 from tests.conftest import write_plugin

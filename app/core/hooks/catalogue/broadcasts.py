@@ -31,11 +31,21 @@ a name added here stops being an "unknown placeholder" error. Give it a value wi
 ``broadcast_placeholder_values``.""")
 
 broadcast_placeholder_values = HookSpec("broadcast_placeholder_values", "filter", """Filters
-the placeholder values of one customer before a broadcast is rendered for them (dashboard
-notices, previews and test sends; called once per customer and page, not per notice).
+the placeholder values of one customer before a broadcast is rendered for them: dashboard
+notices (once per customer and page, not per notice), previews, test sends and every e-mail of a
+run (once per message: it costs the send loop one customer lookup per message).
 
 Value: a dict ``{name: str}``; argument: ``customer`` (Customer, or None for a sample).
 Returns the dict. Values are HTML-escaped when filled into HTML.""")
+
+broadcast_tracking = HookSpec("broadcast_tracking", "filter", """Filters the open and click
+tracking of a run's e-mail, asked once per chunk by the message builder (the tracking domain
+answers it).
+
+Value: None, or an object with ``html`` (str: the e-mail's HTML, links rewritten, pixel added,
+placeholders kept) and ``values(delivery_id, values) -> dict`` (extra placeholder values of one
+message). Arguments: ``html`` (str: the inlined HTML with placeholders), ``run_id`` (int),
+``opens`` (bool), ``clicks`` (bool). Returns the value or a replacement.""")
 
 notice_dismissed = HookSpec("notice_dismissed", "action", """A user dismissed a notice on
 their dashboard.

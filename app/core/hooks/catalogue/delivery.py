@@ -10,7 +10,7 @@ PermanentFailure from ``app.delivery.transport``) and ``close()``. Returns the d
 delivery_message = HookSpec("delivery_message", "filter", """Filters each outgoing broadcast
 message before it is turned into bytes (called only when a callback is registered).
 
-Value: an ``OutgoingMessage`` (``app.delivery.rendering``) with ``recipient`` (delivery_id,
+Value: an ``OutgoingMessage`` (``app.mail.builder``) with ``recipient`` (delivery_id,
 email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (set it for VERP),
 ``headers`` (a list of ``(name, value)``; values must be ASCII or RFC 2047-encoded, one line or
 folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""")

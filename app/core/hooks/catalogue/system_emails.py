@@ -15,11 +15,13 @@ Value: the payload dict (every declared key present). Arguments: ``slug`` (str, 
 Returns the dict. Only keys the event declared can be used by templates (others are refused on
 save), so add values for keys your plugin's event declared.""")
 
-system_email_message = HookSpec("system_email_message", "filter", """Filters the MIME message of
-one system-email send just before it goes to the transport (add headers, change the From).
+system_email_message = HookSpec("system_email_message", "filter", """Filters the message of
+one system-email send just before it becomes bytes (add headers, change the text).
 
-Value: ``email.message.EmailMessage``. Arguments: ``send`` (SystemEmailSend: recipient, role,
-event, email). Returns the message to send.""")
+Value: ``app.mail.builder.OutgoingMessage`` (``headers``: a list of (name, value) pairs, values
+already RFC 2047-encoded; ``text``; ``html``, "" for a plain-text e-mail; ``envelope_from``).
+Arguments: ``send`` (SystemEmailSend: recipient, role, event, email). Returns the message to
+send. The same shape as ``delivery_message``: every e-mail is made by one builder.""")
 
 system_email_sent = HookSpec("system_email_sent", "action", """A system-email send was accepted by
 the mail server.

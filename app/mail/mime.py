@@ -9,7 +9,7 @@ import re
 from email.header import Header
 from email.utils import formataddr
 
-from ..broadcasts.content import PLACEHOLDER_RE, compile_template
+from ..mail.placeholders import PLACEHOLDER_RE, compile_template
 
 _SPECIALS_RE = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names to quote
 
@@ -44,14 +44,14 @@ class EncodedBody:
     """A body template (``{{ placeholders }}``) whose fixed lines are already quoted-printable.
 
     ``render(values)`` equals ``qp(compile_template(body.source).render(values, escape_html))``,
-    ``source`` being the template with LF line ends.
+    ``source`` being the template with LF line ends; a ``literal`` body has no placeholders.
     """
 
-    def __init__(self, source: str, escape_html: bool):
+    def __init__(self, source: str, escape_html: bool, literal: bool = False):
         self.source = text = _lf(source)
         self.escape_html = escape_html
         regions = []  # [start, end) of whole lines holding placeholders, merged
-        for match in PLACEHOLDER_RE.finditer(text):
+        for match in () if literal else PLACEHOLDER_RE.finditer(text):
             start = text.rfind("\n", 0, match.start()) + 1
             end = text.find("\n", match.end())
             end = len(text) if end < 0 else end + 1

@@ -6,8 +6,8 @@ The local mail catcher of `make run` is reached with plain ``smtp://127.0.0.1:10
 """
 import re
 import smtplib
-import time
 import ssl
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 

@@ -7,8 +7,8 @@ import hmac
 import json
 from functools import lru_cache
 
-from itsdangerous import BadSignature, URLSafeSerializer
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 
 SALTS = {"unsubscribe": "herald.unsubscribe", "open": "herald.open", "click": "herald.click"}
 COMPRESS_FROM = 200  # bytes of JSON below which itsdangerous's zlib attempt is skipped
