@@ -66,9 +66,10 @@ class PluginInfo:
 def _import_directory_plugin(directory: Path) -> ModuleType:
     """Import ``plugins/<slug>`` as the package ``plugins.<slug>`` (or a private name elsewhere).
 
-    A package already imported from the same file, under any name (a second app in the same
-    process, or pytest collecting the plugin's tests), is reused: executing it again would
-    declare its models twice."""
+    A package already imported from the same, unchanged file, under any name (a second app in
+    the same process, or pytest collecting the plugin's tests), is reused: executing it again
+    would declare its models twice. A file changed since (a test rewriting a plugin) is
+    executed again."""
     root = directory.parent
     if (root / "__init__.py").exists() and root.name == "plugins":
         if str(root.parent) not in sys.path:
@@ -87,7 +88,16 @@ def _import_directory_plugin(directory: Path) -> ModuleType:
     except BaseException:
         del sys.modules[name]
         raise
+    _IMPORTED[(directory / "__init__.py").resolve()] = _signature(directory / "__init__.py")
     return module
+
+
+_IMPORTED: dict = {}  # resolved __init__.py -> its (mtime, size) when this module imported it
+
+
+def _signature(path: Path) -> tuple:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _already_imported(init_file: Path) -> Optional[ModuleType]:
@@ -95,7 +105,8 @@ def _already_imported(init_file: Path) -> Optional[ModuleType]:
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if path and Path(path).as_posix().endswith(tail) and Path(path).resolve() == target:
-            return module
+            imported = _IMPORTED.get(target)
+            return module if imported in (None, _signature(target)) else None
     return None
 
 
