@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
 from .faults import FaultRecord
@@ -68,8 +69,13 @@ def recovery_notices() -> list[dict]:
 
 def problem_lines() -> list[str]:
     """One line per plugin problem, for `flask check` (empty when all is well)."""
-    lines = [f"plugins: {orphan_message(revision)}" for revision in orphan_revisions()]
-    for row in plugin_rows():
+    try:
+        lines = [f"plugins: {orphan_message(revision)}" for revision in orphan_revisions()]
+        rows = plugin_rows()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return ["plugins: not checked, the database is not migrated: run `flask db upgrade`."]
+    for row in rows:
         slug = row.info.slug
         if row.state == "suspended" and row.suspended["kind"] == "faults":
             lines.append(f"plugin {slug}: switched off by recovery mode ({row.suspended['reason']}); "

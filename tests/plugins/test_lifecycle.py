@@ -197,3 +197,29 @@ def test_a_deleted_folder_is_reported_and_no_longer_breaks_the_upgrade(network):
     assert "notes_ok_0001" not in _versions(app)
     assert cli(app, "plugins", "forget-migration", "0001_core").exit_code == 1  # not an orphan
     assert "which no core" not in cli(app, "db", "upgrade").output
+
+
+def test_a_plugin_off_during_an_upgrade_runs_it_when_activated_again(network, tmp_path):
+    network.add("notes_ok")
+    app = network.app()
+    cli(app, "db", "upgrade")
+    cli(app, "plugins", "activate", "notes_ok")
+    cli(app, "plugins", "deactivate", "notes_ok")
+    init = network.plugins / "notes_ok" / "__init__.py"
+    init.write_text(init.read_text().replace('"version": "1.0"', '"version": "1.2"'))
+    app = network.app()
+    assert "upgraded" not in cli(app, "db", "upgrade").output  # inactive: it waits
+    module = app.extensions["herald_plugins"].plugins["notes_ok"].module
+    assert module.CALLS == []
+    assert cli(app, "plugins", "activate", "notes_ok").exit_code == 0
+    assert module.CALLS == [("upgrade", "1.0")]
+
+
+def test_check_on_an_empty_database_says_to_migrate(tmp_path, redis_client):
+    (tmp_path / "plugins").mkdir()
+    app = create_app(_config(tmp_path / "empty.db", tmp_path / "plugins", tmp_path))
+    result = cli(app, "check")
+    assert result.exit_code == 0
+    assert "plugins: not checked, the database is not migrated: run `flask db upgrade`." in result.output
+    with app.app_context():
+        db.engine.dispose()

@@ -49,3 +49,15 @@ def test_a_threshold_of_zero_never_switches_a_plugin_off(faulty_app):
     with faulty_app.app_context():
         assert faulty_app.extensions["herald_plugins"].is_active("bad_menu")
     assert cli(faulty_app, "plugins", "faults", "bad_menu").output.startswith("admin_menu: 6 time(s)")
+
+
+def test_plugin_actions_need_a_super_admin_and_a_csrf_token(faulty_app, customer):
+    from tests.conftest import csrf_token, login
+
+    customer_client = login(faulty_app.test_client(), customer.user_id)
+    token = csrf_token(customer_client, "/dashboard/")
+    for url in ("/network/plugins/bad_menu/clear-faults", "/network/plugins/bad_menu/uninstall",
+                "/network/plugins/bad_menu/activate", "/network/plugins/bad_menu/settings"):
+        assert admin_client(faulty_app).post(url).status_code == 400  # no CSRF token
+        assert customer_client.post(url, data={"csrf_token": token}).status_code == 403
+    assert customer_client.get("/network/plugins/").status_code == 403
