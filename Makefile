@@ -14,7 +14,7 @@ MAIL_PORT ?= 1025
 # Debian packages the project needs: Chromium for the browser tests, redis-server when no Redis runs.
 APT_PACKAGES := chromium chromium-driver
 
-.PHONY: run test test-postgres bench install system-packages redis smtp-sink clean
+.PHONY: run test lint test-postgres bench install system-packages redis smtp-sink clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
@@ -55,7 +55,11 @@ redis: install
 run: redis
 	$(BIN)/flask dev --host $(HOST) --port $(PORT) --mail-port $(MAIL_PORT)
 
-test: redis
+# The layers of app/ (docs/architecture.md) are checked before the suite runs.
+lint: install
+	$(BIN)/lint-imports --no-cache
+
+test: redis lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-postgres: redis

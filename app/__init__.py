@@ -1,27 +1,29 @@
 """Herald: the app factory, an ordered list of init steps."""
-import importlib
 import logging
 
 from flask import Flask
 
+from . import (
+    api,
+    auth,
+    billing,
+    broadcasts,
+    dashboard,
+    delivery,
+    mailcatcher,
+    network,
+    plugins,
+    scheduling,
+    system_emails,
+    tracking,
+)
+from .core import settings as core_settings
 from .core.config import PROJECT_ROOT, ConfigError, load_config
 
 # Each domain package exposes init_app(app): blueprints, CLI commands, settings, menu entries.
-CORE_DOMAINS = (
-    "app.auth",
-    "app.network",
-    "app.core.settings",
-    "app.plugins",
-    "app.dashboard",
-    "app.mailcatcher",
-    "app.tracking",
-    "app.broadcasts",
-    "app.delivery",
-    "app.scheduling",
-    "app.billing",
-    "app.system_emails",
-    "app.api",
-)
+# The order is the order their hook callbacks and blueprints are registered in.
+CORE_DOMAINS = (auth, network, core_settings, plugins, dashboard, mailcatcher, tracking, broadcasts,
+                delivery, scheduling, billing, system_emails, api)
 
 
 def create_app(config=None) -> Flask:
@@ -75,8 +77,8 @@ def init_hooks(app, config):
 
 def init_domains(app, config):
     """Run each core domain's init_app (blueprints, commands, settings, menu)."""
-    for name in CORE_DOMAINS:
-        importlib.import_module(name).init_app(app)
+    for domain in CORE_DOMAINS:
+        domain.init_app(app)
 
 
 def init_plugins(app, config):

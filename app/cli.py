@@ -5,8 +5,11 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade as alembic_upgrade
 from flask_migrate.cli import db as db_group
 
+from .auth.services import create_user
 from .core.extensions import db
 from .core.health import ServiceUnavailable, check_services
+from .core.worker import rq_cli
+from .devserver import dev_command
 
 
 @click.command("create-admin")
@@ -16,7 +19,6 @@ from .core.health import ServiceUnavailable, check_services
 @with_appcontext
 def create_admin_command(email, name, password):
     """Create a network super admin."""
-    from .auth.services import create_user
 
     if len(password) < 8:
         raise click.ClickException("The password must have at least 8 characters.")
@@ -71,8 +73,6 @@ def upgrade_command(revision, sql):
 
 def register_cli(app):
     """Register the shell's commands, the RQ group, and the multi-head ``db upgrade``."""
-    from .core.worker import rq_cli
-    from .devserver import dev_command
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(check_command)

@@ -12,15 +12,17 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from .auth.models import User
+from .auth.services import create_user
 from .core.extensions import db
+from .network.cli import seed_demo_command
+from .plugins.network_setup import setup_network
 
 DEV_ADMIN_EMAIL = "admin@herald.localhost"
 
 
 def _ensure_demo_network() -> str:
     """Create the admin and a small demo network when the database is empty; return the password."""
-    from .auth.models import User
-    from .auth.services import create_user
 
     password_file = Path(current_app.instance_path) / "dev-admin-password"
     if db.session.scalar(select(func.count()).select_from(User)) == 0:
@@ -30,7 +32,6 @@ def _ensure_demo_network() -> str:
         password_file.write_text(password)
         from click.testing import CliRunner
 
-        from .network.cli import seed_demo_command
         CliRunner().invoke(seed_demo_command, ["--customers", "200", "--products", "6"],
                            catch_exceptions=False)
     return password_file.read_text().strip() if password_file.exists() else "(set earlier)"
@@ -48,9 +49,8 @@ def dev_command(host, port, mail_port):
     for line in upgrade_network().lines:  # a broken plugin migration is reported, not fatal here
         click.secho(line, fg="yellow", err=True)
     password = _ensure_demo_network()
-    from .system_emails.services import setup_network
-
     setup_network()  # once: Core e-mails active, default system e-mails installed
+    db.session.commit()
     env = dict(os.environ, SMTP_URL=f"smtp://127.0.0.1:{mail_port}",
                BASE_URL=os.environ.get("BASE_URL", f"http://{host}:{port}"))
     flask = [sys.executable, "-m", "flask"]

@@ -106,7 +106,7 @@ def sample_message(product) -> bytes:
     """One rendered message of the benchmark broadcast (for the bare-loop baseline)."""
     from app.broadcasts.models import BroadcastRun
     from app.broadcasts.mail import BroadcastMessages
-from app.mail.builder import Recipient
+    from app.mail.builder import Recipient
     from app.core.utils import utcnow
 
     broadcast = make_email_broadcast(product)

@@ -1,6 +1,7 @@
 """Authenticating API requests by key, and the JSON request/response helpers of the API."""
 from flask import abort, g, jsonify, request
 
+from ..core.extensions import db
 from .keys import authenticate
 
 
@@ -21,6 +22,8 @@ def require_api_key():
     if key is None:
         return api_error(401, "This API key is unknown or was revoked.")
     g.api_key, g.api_user = key, key.user
+    if db.session.dirty:  # the key's last use was stamped
+        db.session.commit()
     return None
 
 

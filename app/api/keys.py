@@ -40,7 +40,8 @@ def issue_key(user: User, name: str = "") -> tuple[ApiKey, str]:
 
 
 def authenticate(secret: str) -> ApiKey | None:
-    """The active key for ``secret`` whose user is an active super admin, else None."""
+    """The active key for ``secret`` whose user is an active super admin, else None; stamps its
+    last use (at most every few minutes; the caller commits)."""
     if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         return None
     key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
@@ -51,7 +52,6 @@ def authenticate(secret: str) -> ApiKey | None:
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
         key.last_used_at = now
-        db.session.commit()
     return key
 
 

@@ -1,9 +1,8 @@
-"""Login and logout pages, the e-mail confirmation link and the super admin's profile."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+"""Login and logout pages and the super admin's profile."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..core.extensions import db
-from ..network.services import confirm_email
+from ..core.hooks import apply_filters
 from .forms import LoginForm
 from .roles import is_safe_next
 from .services import LoginThrottled, authenticate
@@ -55,16 +54,6 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/confirm-email/<token>")
-def confirm_email_link(token):
-    """The link of the 'Confirm e-mail address' e-mail: marks the address confirmed (no login)."""
-    customer = confirm_email(token)
-    if customer is None:
-        abort(404, "This confirmation link is not valid (it may belong to an old address).")
-    db.session.commit()
-    return render_template("auth/email_confirmed.html", customer=customer)
-
-
 @bp.route("/network/profile")
 def profile():
     """The super admin's profile: who they are, and panels such as their API keys."""
@@ -74,7 +63,6 @@ def profile():
 def render_profile(status=200, message=None):
     """The profile page of the logged-in admin (other domains add panels by filter); ``message``
     (Markup) is shown on top, once, e.g. a newly issued secret."""
-    from ..core.hooks import apply_filters
 
     panels = apply_filters("admin_profile_panels", [], current_user)
     return render_template("auth/profile.html", user=current_user, panels=panels,

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..system_emails.forms import choices
+from ..core.forms import choices
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES
 
 

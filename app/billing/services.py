@@ -3,11 +3,11 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 
+from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.utils import keyset_page, select
 from ..network.models import Membership
-from ..system_emails.events import fire_event
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES, Payment
 
 CURRENCY_LENGTH = 3
@@ -63,7 +63,7 @@ def record_payment(customer, amount, currency="EUR", status="paid", kind="paymen
     do_action("payment_recorded", payment_dict(payment))
     event = payment_event(payment)
     if event:
-        fire_event(event, customer=customer, **payment_values(payment))
+        announce(event, customer=customer, **payment_values(payment))
     return payment
 
 

@@ -2,15 +2,20 @@
 
 
 def init_app(app):
-    """Register the admin pages and wizard, the dashboard notices, the CLI, settings and menu."""
+    """Register the admin pages and wizard, the JSON API (CSRF-exempt: API keys only), the
+    dashboard notices, the CLI, settings and menu."""
+    from ..core.extensions import csrf
     from ..core.menu import add_core_menu_item
     from ..core.settings.services import SettingSpec
     from . import lookups, models  # noqa: F401 - lookups adds the JSON routes to the blueprint
+    from .api import bp as api_bp
     from .cli import broadcasts_cli
     from .notice_panel import notices_panel
     from .notice_views import bp as notices_bp
     from .views import bp
 
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(bp)
     app.register_blueprint(notices_bp)
     app.cli.add_command(broadcasts_cli)

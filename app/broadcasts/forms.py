@@ -10,7 +10,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
-    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -19,6 +18,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.forms import choices
 from ..core.timezones import timezone_names
 from ..network.models import MEMBERSHIP_STATUSES
 from .models import NOTICE_TYPES
@@ -48,11 +48,6 @@ class MultiCheckboxField(SelectMultipleField):
     """A list of checkboxes."""
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def choices(pairs) -> list[SelectChoice]:
-    """WTForms choices from (value, label) pairs."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def _zones():

@@ -4,7 +4,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from ..core.extensions import db
-from ..dashboard.views import current_customer
+from ..network.services import current_customer
 from .notices import CannotDismiss, dismiss
 
 bp = Blueprint("notices", __name__, url_prefix="/dashboard/notices")

@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
-from ..core.jobs import enqueue_after_commit
 from ..core.utils import utcnow
 from ..mail.placeholders import unknown_placeholders
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
+from .schedule import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
 
@@ -90,7 +90,6 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
 def schedule(broadcast: Broadcast, expected_revision=None) -> None:
     """Schedule a draft that goes out later (once, recurring or by RRULE); the scheduler later
     calls ``start_run`` for each occurrence."""
-    from .schedule import is_scheduled
 
     if not is_scheduled(broadcast):
         raise SendError("Choose when to send it first.", 400)
@@ -141,8 +140,6 @@ def start_run(broadcast: Broadcast, occurrence_at, final: bool = True) -> Broadc
             BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.id != run.id,
             BroadcastRun.status == "published", BroadcastRun.visible_until > now)
             .values(visible_until=now).execution_options(synchronize_session=False))
-    else:
-        enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
     if final:
         broadcast.status = "sent" if notice else "sending"
     broadcast.sent_at = broadcast.sent_at or now
@@ -158,8 +155,8 @@ def _run_for(broadcast_id, occurrence_at):
 def cancel(broadcast: Broadcast) -> str:
     """Cancel a draft, a schedule, a live notice or an unfinished e-mail; returns the old status.
 
-    Runs still planning, sending, paused or published become cancelled: notices leave the
-    dashboards at once, and the delivery engine stops a cancelled e-mail run.
+    Runs still planning, sending, paused or published are cancelled with ``cancel_run``. The
+    caller commits.
     """
     previous = broadcast.status
     cancellable = ("draft", "scheduled", "sending", "paused")
@@ -172,10 +169,20 @@ def cancel(broadcast: Broadcast) -> str:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"A {broadcast.status} {broadcast.kind} cannot be cancelled.")
-    db.session.execute(update(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast.id,
-                                                  BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))
-                       .values(status="cancelled", finished_at=utcnow(),
-                               status_reason="Cancelled by an admin.")
-                       .execution_options(synchronize_session=False))
+    for run in db.session.scalars(select(BroadcastRun).where(
+            BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))):
+        cancel_run(run, "Cancelled by an admin.")
     do_action("broadcast_cancelled", broadcast, previous)
     return previous
+
+
+def cancel_run(run: BroadcastRun, reason: str) -> None:
+    """The one cancel of a run, whoever asks (the broadcast's Cancel, the run page, the API, the
+    CLI): the run becomes cancelled, so a notice leaves the dashboards at once, and fires
+    ``broadcast_run_cancelled``, on which the delivery engine skips the e-mails not yet sent. The
+    broadcast follows unless it is a schedule that goes on. The caller commits."""
+    previous = run.status
+    run.status, run.status_reason, run.finished_at = "cancelled", reason, utcnow()
+    if run.broadcast.status != "scheduled":
+        run.broadcast.status = "cancelled"
+    do_action("broadcast_run_cancelled", run, previous)

@@ -3,12 +3,13 @@ from flask import flash, render_template, request, url_for
 from flask_login import current_user
 
 from ..core.extensions import db
+from ..core.forms import choices
 from ..core.timezones import local_to_utc, utc_to_local
 from ..core.wizard import StepInvalid, Wizard, WizardStep
 from ..network.models import Customer, Product
 from ..network.services import search_customers, search_products
 from . import drafts
-from .forms import AudienceForm, ContentForm, KindForm, ReviewForm, WhenForm, choices
+from .forms import AudienceForm, ContentForm, KindForm, ReviewForm, WhenForm
 from .mail import email_document, parse_addresses, send_test
 from .rendering import known_placeholders, render_broadcast, sample_customer
 from .schedule import SCHEDULE_MODES, is_scheduled, mode_of

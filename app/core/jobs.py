@@ -1,7 +1,8 @@
 """Background jobs on RQ: the queues, enqueue-after-commit, and the app-aware job class.
 
-Importing this module builds no app. Jobs are enqueued by dotted path ("app.x.jobs.fn") and run
-inside an app context pushed by ``HeraldJob``; the worker is started with ``flask rq worker``.
+Importing this module builds no app. Jobs are enqueued by passing the function itself (never a
+dotted string: a reader and the import linter must see who starts what) and run inside an app
+context pushed by ``HeraldJob``; the worker is started with ``flask rq worker``.
 """
 import os
 
@@ -27,27 +28,48 @@ def get_queue(name: str = "default") -> Queue:
     return Queue(queue_name(name), connection=redis_store.client, job_class=HeraldJob)
 
 
-def enqueue_now(func: str, *args, queue: str = "default", **options) -> Job:
-    """Enqueue at once (use only where no database change has to commit first)."""
-    return get_queue(queue).enqueue(func, *args, **options)
+def _job_function(func):
+    if not callable(func):
+        raise TypeError(f"enqueue the job function itself, not {func!r}")
+    return func
 
 
-def enqueue_after_commit(func: str, *args, queue: str = "default", **options) -> None:
+def enqueue_now(func, *args, queue: str = "default", **options) -> Job:
+    """Enqueue ``func`` (a module-level function) at once; use only where no database change has
+    to commit first. TypeError for anything but a function."""
+    return get_queue(queue).enqueue(_job_function(func), *args, **options)
+
+
+def enqueue_after_commit(func, *args, queue: str = "default", **options) -> None:
     """Enqueue ``func`` once the current database transaction commits; dropped on rollback.
 
-    ``options`` go to RQ's ``enqueue_call`` style arguments (``job_id``, ``job_timeout``, ...),
-    plus ``enqueue_in`` (a timedelta) for a delayed job.
+    ``func`` is a module-level function (TypeError otherwise); ``options`` go to RQ's
+    ``enqueue_call`` style arguments (``job_id``, ``job_timeout``, ...), plus ``enqueue_in`` (a
+    timedelta) for a delayed job.
     """
+    _pending("job", _job_function(func), args, queue, options)
+
+
+def after_commit(func, *args) -> None:
+    """Call ``func(*args)`` once the current database transaction commits; dropped on rollback
+    (of the transaction or of the savepoint it was registered in). For side effects outside the
+    database that must follow the commit, such as dropping a run's chunks from Redis."""
+    _pending(None, func, args, None, None)
+
+
+def _pending(kind, func, args, queue, options) -> None:
     session = db.session()
     session.connection()  # make sure a transaction is open, so its commit event fires
     transaction = session.get_nested_transaction() or session.get_transaction()
-    pending = session.info.setdefault("herald_pending_jobs", [])
-    pending.append((transaction, func, args, queue, options))
+    session.info.setdefault("herald_pending_jobs", []).append((transaction, kind, func, args, queue, options))
 
 
 def _flush_pending(session) -> None:
     pending = session.info.pop("herald_pending_jobs", [])
-    for _transaction, func, args, queue, options in pending:
+    for _transaction, kind, func, args, queue, options in pending:
+        if kind is None:
+            func(*args)
+            continue
         options = dict(options)
         delay = options.pop("enqueue_in", None)
         if delay is not None:

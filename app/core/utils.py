@@ -4,6 +4,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from .extensions import db
+
 
 def utcnow() -> datetime:
     """The current time in UTC as a naive datetime (how every timestamp is stored)."""
@@ -29,7 +31,6 @@ def keyset_page(query, id_column, after=None, before=None, per_page=50) -> Keyse
     ``after`` continues below that id (older rows), ``before`` goes back above it. Stays fast on
     millions of rows because it never counts or skips rows.
     """
-    from .extensions import db
 
     if before is not None:
         rows = db.session.scalars(query.where(id_column > before)

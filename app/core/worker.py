@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 from rq import SimpleWorker, Worker
 
 from .extensions import redis_store
+from .hooks import do_action
 from .jobs import QUEUES, HeraldJob, get_queue
 
 rq_cli = AppGroup("rq", help="Background workers (RQ on Redis).")
@@ -26,7 +27,6 @@ def make_worker(queues=QUEUES, simple=False):
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")
 def worker_command(queues, with_scheduler, burst, simple):
     """Run an RQ worker; start more on any machine sharing Redis and the database to scale out."""
-    from .hooks import do_action
 
     worker = make_worker(queues or QUEUES, simple)
     do_action("worker_starting", worker, with_scheduler and not burst)

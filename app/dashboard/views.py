@@ -1,20 +1,14 @@
 """The customer dashboard page."""
 from flask import Blueprint, render_template
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
 from ..network.models import Membership, Site
+from ..network.services import current_customer
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-
-
-def current_customer():
-    """The Customer of the logged-in user, or None (a super admin may have none); loaded with
-    the user (auth.services.load_user)."""
-    return current_user.customer
 
 
 @bp.route("/")

@@ -36,7 +36,7 @@ def run_progress(run_id):
     if db.session.get(BroadcastRun, run_id) is None:
         return jsonify(error=f"There is no broadcast run {run_id}.", status=404), 404
     supervise_throttled(run_id)  # polling an active run also heals it (reaper, lost chunks)
-    db.session.expire_all()
+    db.session.commit()
     return jsonify(_snapshot(run_id))
 
 
@@ -48,6 +48,7 @@ def run_control(run_id, action):
                        status=404), 404
     try:
         message = run_action(run_id, action)
+        db.session.commit()
     except LookupError as error:
         db.session.rollback()
         return jsonify(error=str(error), status=404), 404

@@ -18,11 +18,10 @@ from redis.exceptions import RedisError
 from ..core.extensions import redis_store
 from ..core.jobs import get_queue
 from ..core.utils import utcnow
+from . import jobs
 
 log = logging.getLogger(__name__)
-SEND_CHUNKS = "app.delivery.jobs.send_chunks"
 _EPOCH = datetime(1970, 1, 1)
-RETRY_DEFERRED = "app.delivery.jobs.retry_deferred"
 
 
 def _chunks_key(run_id):
@@ -83,7 +82,7 @@ def start_runners(run_id: int, count: int) -> None:
     if count <= 0:
         return
     queue = get_queue("delivery")
-    datas = [queue.prepare_data(SEND_CHUNKS, (run_id,), timeout=job_timeout(),
+    datas = [queue.prepare_data(jobs.send_chunks, (run_id,), timeout=job_timeout(),
                                 description=f"delivery run {run_id}") for _ in range(count)]
     with redis_store.client.pipeline() as pipe:
         queue.enqueue_many(datas, pipeline=pipe)
@@ -169,9 +168,9 @@ def schedule_retry(run_id: int, due) -> None:
     delay = due - utcnow()
     queue = get_queue("delivery")
     if delay.total_seconds() <= 0:
-        queue.enqueue(RETRY_DEFERRED, run_id, job_timeout=job_timeout())
+        queue.enqueue(jobs.retry_deferred, run_id, job_timeout=job_timeout())
     else:
-        queue.enqueue_in(delay, RETRY_DEFERRED, run_id, job_timeout=job_timeout())
+        queue.enqueue_in(delay, jobs.retry_deferred, run_id, job_timeout=job_timeout())
 
 
 def retry_started(run_id: int) -> None:

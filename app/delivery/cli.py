@@ -39,10 +39,12 @@ def status_command(run_id):
 def _control(action, run_id):
     _run(run_id)
     try:
-        click.echo(run_action(run_id, action))
+        message = run_action(run_id, action)
+        db.session.commit()
     except RunStateError as error:
         db.session.rollback()
         raise click.ClickException(str(error))
+    click.echo(message)
 
 
 @delivery_cli.command("pause")
@@ -101,4 +103,6 @@ def supervise_command(run_id):
     """Reap rows left in sending by dead workers, re-send lost chunks, finish settled runs
     (all active runs when no RUN_ID; safe to run from cron)."""
     for item in [run_id] if run_id else active_run_ids():
-        click.echo(f"Run {item}: {supervise(item, thorough=True)}")
+        status = supervise(item, thorough=True)
+        db.session.commit()
+        click.echo(f"Run {item}: {status}")

@@ -1,8 +1,8 @@
 """RQ jobs of the delivery engine: plan a run, dispatch its chunks, send chunks (runners), retry
-deferred rows, and watch a run. Enqueue by dotted path on the ``delivery`` queue.
+deferred rows, and watch a run; enqueued as functions on the ``delivery`` queue.
 
-The broadcasts domain starts a send with
-``enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")``.
+A send starts when the broadcasts domain fires ``broadcast_sent``: ``on_broadcast_sent`` (in
+``app/delivery/services.py``) enqueues ``plan_run`` after the commit.
 """
 import logging
 import time
@@ -15,11 +15,8 @@ from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db, redis_store
 from ..core.jobs import get_queue
 from ..core.utils import utcnow
-from . import chunks, reaper
+from . import chunks, planning, reaper, sending, services
 from .models import Delivery
-from .planning import chunk_ranges, plan
-from .sending import Sender
-from .services import finish_if_done, pause_run, set_status
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +29,11 @@ def plan_run(run_id: int) -> str:
     if run.broadcast.kind != "email":
         log.info("run %s belongs to a %s broadcast: nothing to deliver", run_id, run.broadcast.kind)
         return "not an e-mail"
-    result = plan(run)
+    result = planning.plan(run)
     if not result.planned:
         db.session.rollback()
         return "already planned"
-    set_status(run, "sending")
+    services.set_status(run, "sending")
     db.session.commit()
     log.info("run %s planned: %s to send, %s excluded", run_id, result.total, result.excluded)
     _schedule_watch(run_id)
@@ -49,10 +46,11 @@ def dispatch_run(run_id: int) -> str:
     if run is None or run.status != "sending":
         return "not sending"
     chunks.drop_waiting(run_id)  # registered before a pause: the queued rows are cut afresh
-    count = chunks.dispatch(run_id, chunk_ranges(run_id))
+    count = chunks.dispatch(run_id, planning.chunk_ranges(run_id))
     reaper.retry_overdue(run_id)
     if not count:
-        finish_if_done(run_id)
+        services.finish_if_done(run_id)
+    db.session.commit()
     _schedule_watch(run_id)
     return f"{count} chunk(s)"
 
@@ -61,7 +59,7 @@ def _deadline() -> float:
     return time.monotonic() + float(current_app.config["DELIVERY_JOB_SECONDS"])
 
 
-def _send(sender: Sender, where: list) -> str:
+def _send(sender: sending.Sender, where: list) -> str:
     """Run ``sender`` over ``where``; an unexpected error pauses the run with the reason."""
     try:
         return sender.run(where)
@@ -69,7 +67,8 @@ def _send(sender: Sender, where: list) -> str:
         db.session.rollback()
         log.exception("run %s: sending failed", sender.run_id)
         try:
-            pause_run(sender.run_id, f"Paused after an error in the delivery engine: {error}"[:500])
+            services.pause_run(sender.run_id, f"Paused after an error in the delivery engine: {error}"[:500])
+            db.session.commit()
         except (LookupError, ValueError):
             db.session.rollback()
         raise
@@ -85,7 +84,7 @@ def send_chunks(run_id: int) -> str:
     so other runs get their turn)."""
     reason, taken = "done", None
     with chunks.Lease() as lease:
-        sender = Sender(run_id, lease.token, deadline=_deadline())
+        sender = sending.Sender(run_id, lease.token, deadline=_deadline())
         try:
             while reason == "done":
                 taken = chunks.take_waiting(run_id, lease.token)
@@ -103,6 +102,7 @@ def send_chunks(run_id: int) -> str:
         chunks.start_runners(run_id, 1)
     else:
         reaper.supervise(run_id)
+        db.session.commit()
     return reason
 
 
@@ -110,7 +110,7 @@ def retry_deferred(run_id: int) -> str:
     """Send the run's deferred rows whose next attempt is due."""
     chunks.retry_started(run_id)
     with chunks.Lease() as lease:
-        sender = Sender(run_id, lease.token, deadline=_deadline())
+        sender = sending.Sender(run_id, lease.token, deadline=_deadline())
         try:
             reason = _send(sender, [Delivery.status == "deferred", Delivery.next_attempt_at <= utcnow()])
         finally:
@@ -118,12 +118,14 @@ def retry_deferred(run_id: int) -> str:
     if reason == "timeup":
         chunks.schedule_retry(run_id, utcnow())
     reaper.supervise(run_id)
+    db.session.commit()
     return reason
 
 
 def watch_run(run_id: int) -> str:
     """The periodic watchdog of an active run: reap, repair, finish; reschedules itself."""
     status = reaper.supervise(run_id, thorough=True)
+    db.session.commit()
     if status in ("sending", "paused") or (status is not None and _has_sending(run_id)):
         _schedule_watch(run_id)
     return status or "gone"
@@ -141,6 +143,6 @@ def _schedule_watch(run_id: int) -> None:
     seconds = int(current_app.config["DELIVERY_WATCH_SECONDS"])
     key = redis_store.key("delivery", "watch", run_id)
     if redis_store.client.set(key, 1, nx=True, ex=max(1, seconds - 1)):
-        get_queue("delivery").enqueue_in(timedelta(seconds=seconds), "app.delivery.jobs.watch_run",
+        get_queue("delivery").enqueue_in(timedelta(seconds=seconds), watch_run,
                                          run_id, job_timeout=600)
 

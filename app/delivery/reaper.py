@@ -4,7 +4,7 @@ are sent again, and a run whose rows are all settled is finished.
 A row is never re-sent by the reaper: ``unknown`` means the SMTP transaction may or may not have
 happened. Only an administrator's "resend unknown" queues such rows again. Runs after every chunk
 job, from the periodic ``watch_run`` job, from ``flask delivery supervise`` and when the run page
-polls its progress.
+polls its progress; those callers commit (nothing here does).
 """
 import logging
 
@@ -14,10 +14,9 @@ from sqlalchemy import select, update
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db, redis_store
 from ..core.utils import utcnow
-from . import chunks
+from . import chunks, services
 from .models import Delivery
 from .planning import chunk_ranges, count_status
-from .services import finish_if_done
 
 log = logging.getLogger(__name__)
 UNKNOWN_REPLY = "outcome unknown: the worker stopped between marking this row sending and recording the reply"
@@ -29,7 +28,6 @@ def reap(run_id: int) -> int:
                                     .where(Delivery.run_id == run_id, Delivery.status == "sending")))
     dead = tokens - chunks.live_tokens(tokens - {None})
     if not dead:
-        db.session.rollback()
         return 0
     reaped = 0
     for token in dead:
@@ -38,7 +36,6 @@ def reap(run_id: int) -> int:
             update(Delivery).where(Delivery.run_id == run_id, Delivery.status == "sending", condition)
             .values(status="unknown", reply=UNKNOWN_REPLY)
             .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
     if reaped:
         log.warning("run %s: %s row(s) left in sending by a dead worker are now unknown", run_id, reaped)
     return reaped
@@ -62,7 +59,6 @@ def repair(run_id: int, check_waiting: bool = False) -> int:
     chunks.start_runners(run_id, min(runners, parallel))
     if check_waiting and not registered and count_status(run_id, "queued"):
         chunks.dispatch(run_id, chunk_ranges(run_id))
-    db.session.rollback()
     return min(runners, parallel)
 
 
@@ -71,7 +67,6 @@ def retry_overdue(run_id: int) -> None:
     due = db.session.scalar(select(Delivery.next_attempt_at)
                             .where(Delivery.run_id == run_id, Delivery.status == "deferred")
                             .order_by(Delivery.next_attempt_at).limit(1))
-    db.session.rollback()
     if due is not None and not chunks.retry_scheduled(run_id):
         chunks.schedule_retry(run_id, max(due, utcnow()))
 
@@ -83,14 +78,13 @@ def supervise(run_id: int, thorough: bool = False) -> str:
     """
     status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
     if status is None or status == "planning":
-        db.session.rollback()
         return status
     reap(run_id)
     if status == "sending":
         repair(run_id, check_waiting=thorough)
         if thorough:
             retry_overdue(run_id)
-        if finish_if_done(run_id):
+        if services.finish_if_done(run_id):
             status = "sent"
     return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
 

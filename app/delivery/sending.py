@@ -23,7 +23,7 @@ from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
 from ..mail.transport import DeliveryError, TemporaryFailure, pool
 from ..network.models import Customer, Site
-from . import progress
+from . import progress, services
 from .models import Delivery
 from .planning import upsert
 from .ratelimit import RateLimiter
@@ -106,9 +106,9 @@ class Sender:
     def _next_batch(self) -> bool:
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
         written = self._write_outcomes()
+        self._announce(written)
         if pause_reason:
-            from .services import pause_run
-            pause_run(self.run_id, pause_reason, commit=False)
+            services.pause_run(self.run_id, pause_reason)
         self.batch, self.position = [], 0
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.stop_reason = "timeup"
@@ -231,18 +231,21 @@ class Sender:
                 .on_conflict_do_nothing(index_elements=["email"]))
         return outcomes
 
-    def _after_commit(self, outcomes) -> None:
-        if not outcomes:
-            return
-        progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
-        if registry().has("delivery_results_recorded"):
+    def _announce(self, outcomes) -> None:
+        """``delivery_results_recorded``, inside the transaction that writes the outcomes."""
+        if outcomes and registry().has("delivery_results_recorded"):
             do_action("delivery_results_recorded", self.run_id, outcomes)
+
+    def _after_commit(self, outcomes) -> None:
+        if outcomes:
+            progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
 
     def _recover(self) -> None:
         """After an error: keep the outcomes we have, give back rows never attempted."""
         try:
             db.session.rollback()
             written = self._write_outcomes()
+            self._announce(written)
             untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
             if untouched:
                 db.session.execute(

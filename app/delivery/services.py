@@ -1,18 +1,20 @@
 """Controlling runs: pause, resume, cancel, resend unknown; every status change goes through here.
 
-The web pages, the JSON API and the CLI call these; sending jobs call ``pause_run`` to pause
-themselves after too many failures in a row. A change of a run's status is mirrored on its
+The web pages, the JSON API and the CLI call these and commit; sending jobs call ``pause_run`` to
+pause themselves after too many failures in a row. Nothing here commits: side effects outside the
+database (Redis chunks, jobs) are registered to follow the caller's commit. A change of a run's status is mirrored on its
 broadcast (unless the broadcast is ``scheduled``: a recurring schedule stays scheduled) and fires
 ``delivery_run_status_changed``.
 """
 from sqlalchemy import select, update
 
 from ..broadcasts.models import BroadcastRun
+from ..broadcasts.sending import cancel_run as cancel_broadcast_run
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..core.jobs import enqueue_after_commit
+from ..core.jobs import after_commit, enqueue_after_commit
 from ..core.utils import utcnow
-from . import chunks, progress
+from . import chunks, jobs, progress
 from .models import Delivery
 
 FINISHED = ("sent", "cancelled", "failed")
@@ -28,6 +30,12 @@ def get_run(run_id: int, lock: bool = False) -> BroadcastRun:
     if run is None:
         raise LookupError(f"There is no broadcast run {run_id}.")
     return run
+
+
+def on_broadcast_sent(broadcast, run) -> None:
+    """``broadcast_sent``: an e-mail run starts in ``planning``; plan it once the caller commits."""
+    if run.status == "planning" and broadcast.kind == "email":
+        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery")
 
 
 def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> None:
@@ -46,52 +54,58 @@ def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> Non
         do_action("delivery_run_status_changed", run, previous)
 
 
-def pause_run(run_id: int, reason: str = "Paused by an administrator.", commit: bool = True):
-    """Stop sending after the batches in flight; queued rows wait for resume."""
+def pause_run(run_id: int, reason: str = "Paused by an administrator.") -> BroadcastRun:
+    """Stop sending after the message in flight; queued rows wait for resume. The caller commits;
+    the run's waiting chunks leave Redis after the commit."""
     run = get_run(run_id, lock=True)
     if run.status != "sending":  # a run still planning starts sending only once it is planned
         raise RunStateError(f"Run {run_id} is {run.status}: only a sending run can be paused.")
     set_status(run, "paused", reason)
-    if commit:
-        db.session.commit()
-        chunks.drop_waiting(run_id)
+    after_commit(chunks.drop_waiting, run_id)
     return run
 
 
 def resume_run(run_id: int) -> BroadcastRun:
-    """Continue a paused run (or re-plan one whose planning never finished)."""
+    """Continue a paused run (or re-plan one whose planning never finished); the caller commits."""
     run = get_run(run_id, lock=True)
     if run.status == "planning":
         run.started_at = None
-        enqueue_after_commit("app.delivery.jobs.plan_run", run.id, queue="delivery")
-        db.session.commit()
+        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery")
         return run
     if run.status != "paused":
         raise RunStateError(f"Run {run_id} is {run.status}: only a paused run can be resumed.")
     set_status(run, "sending")
-    enqueue_after_commit("app.delivery.jobs.dispatch_run", run.id, queue="delivery")
-    db.session.commit()
-    progress.reset_streak(run_id)
+    enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
+    after_commit(progress.reset_streak, run_id)
     return run
 
 
 def cancel_run(run_id: int) -> BroadcastRun:
-    """Stop for good: rows not yet sent become skipped (reason cancelled)."""
+    """Stop for good through the one cancel (``app.broadcasts.sending.cancel_run``); the caller
+    commits. Rows not yet sent become skipped in ``on_run_cancelled``."""
     run = get_run(run_id, lock=True)
     if run.status in FINISHED:
         raise RunStateError(f"Run {run_id} is already {run.status}.")
-    set_status(run, "cancelled", "Cancelled by an administrator.")
-    db.session.execute(update(Delivery)
-                       .where(Delivery.run_id == run_id, Delivery.status.in_(("queued", "deferred")))
-                       .values(status="skipped", reason="cancelled", next_attempt_at=None)
-                       .execution_options(synchronize_session=False))
-    db.session.commit()
-    chunks.drop_waiting(run_id)
+    cancel_broadcast_run(run, "Cancelled by an administrator.")
     return run
 
 
+def on_run_cancelled(run: BroadcastRun, previous: str) -> None:
+    """``broadcast_run_cancelled``: the run's rows not yet sent become skipped (reason cancelled)
+    and its chunks leave Redis after the commit; fires ``delivery_run_status_changed``."""
+    if run.broadcast.kind != "email":
+        return
+    db.session.execute(update(Delivery)
+                       .where(Delivery.run_id == run.id, Delivery.status.in_(("queued", "deferred")))
+                       .values(status="skipped", reason="cancelled", next_attempt_at=None)
+                       .execution_options(synchronize_session=False))
+    after_commit(chunks.drop_waiting, run.id)
+    do_action("delivery_run_status_changed", run, previous)
+
+
 def resend_unknown(run_id: int) -> int:
-    """Queue again the rows whose fate is unknown (they may have been delivered already).
+    """Queue again the rows whose fate is unknown (they may have been delivered already); the
+    caller commits.
 
     Returns how many rows were queued. A finished run goes back to sending; a paused one sends
     them when resumed.
@@ -107,13 +121,13 @@ def resend_unknown(run_id: int) -> int:
     if count and run.status in FINISHED:
         set_status(run, "sending")
     if count and run.status == "sending":
-        enqueue_after_commit("app.delivery.jobs.dispatch_run", run.id, queue="delivery")
-    db.session.commit()
+        enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
     return count
 
 
 def finish_if_done(run_id: int) -> bool:
-    """Mark a sending run sent (or failed when nothing got through) once no row is pending."""
+    """Mark a sending run sent (or failed when nothing got through) once no row is pending; the
+    caller commits (the run's Redis keys go after the commit). True when the run finished."""
     pending = db.session.scalar(select(Delivery.id).where(Delivery.run_id == run_id,
                                                           Delivery.status.in_(("queued", "sending",
                                                                                "deferred")))
@@ -122,15 +136,13 @@ def finish_if_done(run_id: int) -> bool:
         return False
     run = get_run(run_id, lock=True)
     if run.status != "sending":
-        db.session.rollback()
         return False
     counts = progress.status_counts(run_id)
     unknown = counts["unknown"]
     reason = (f"{unknown} recipient(s) unknown: a worker stopped while sending to them."
               if unknown else None)
     set_status(run, "failed" if counts["failed"] and not counts["sent"] else "sent", reason)
-    db.session.commit()
-    chunks.forget_run(run_id)
+    after_commit(chunks.forget_run, run_id)
     return True
 
 
@@ -138,8 +150,8 @@ ACTIONS = ("pause", "resume", "cancel", "resend-unknown")
 
 
 def run_action(run_id: int, action: str) -> str:
-    """Apply one of ``ACTIONS`` to a run; returns a message for people. Raises RunStateError
-    (action not possible now) or LookupError (no such run or action)."""
+    """Apply one of ``ACTIONS`` to a run; returns a message for people; the caller commits.
+    Raises RunStateError (action not possible now) or LookupError (no such run or action)."""
     if action == "pause":
         pause_run(run_id)
         return "Sending is paused: batches in flight finish, the rest waits for Resume."

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ..broadcasts.models import Broadcast, BroadcastRun
 from ..core.extensions import db
+from ..core.hooks import apply_filters
 from . import progress
 from .models import EXCLUSION_REASONS, STATUSES
 from .report import csv_lines, delivery_log, duplicates_page
@@ -52,10 +53,8 @@ def run(broadcast_id, run_id):
     item = _run_or_404(broadcast_id, run_id)
     q, status = request.args.get("q", "").strip(), request.args.get("status", "")
     page = delivery_log(run_id, q, status, after=_cursor("after"), before=_cursor("before"))
-    from ..tracking.report import engagement_summary
-
     return render_template("delivery/run.html", run=item, broadcast=item.broadcast,
-                           engagement=engagement_summary(run_id),
+                           panels=apply_filters("delivery_run_panels", [], item),
                            snapshot=progress.snapshot(item), excluded=progress.exclusion_counts(run_id),
                            reasons=EXCLUSION_REASONS, statuses=STATUSES, page=page, q=q,
                            status=status if status in STATUSES else "")
@@ -88,7 +87,9 @@ def control(broadcast_id, run_id, action):
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        flash(run_action(run_id, action), "success")
+        message = run_action(run_id, action)
+        db.session.commit()
+        flash(message, "success")
     except RunStateError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -10,6 +10,8 @@ from functools import lru_cache
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..core.settings.services import get_option
+
 SALTS = {"unsubscribe": "herald.unsubscribe", "open": "herald.open", "click": "herald.click"}
 COMPRESS_FROM = 200  # bytes of JSON below which itsdangerous's zlib attempt is skipped
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # itsdangerous's
@@ -82,7 +84,6 @@ def unsubscribe_url(email: str, run_id: int | None = None) -> str:
 
 def unsubscribe_mailto(email: str, run_id: int | None = None) -> str:
     """The mailto: form of List-Unsubscribe: a message to the unsubscribe address with the token."""
-    from ..core.settings.services import get_option
 
     address = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
     return f"mailto:{address}?subject=unsubscribe%20{make_token('unsubscribe', [email, run_id])}"
@@ -99,7 +100,6 @@ class UnsubscribeLinks:
     """Makes both List-Unsubscribe forms for many addresses with one serializer (bulk senders)."""
 
     def __init__(self):
-        from ..core.settings.services import get_option
 
         mailbox = get_option("tracking.unsubscribe_mailbox") or _default_mailbox()
         self._signer = token_signer("unsubscribe")

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
+from ..core.hooks import apply_filters
+
 TEMPORARY_CODES = {421, 450, 451, 452, 454}
 MAILBOX_CODES = {550, 551, 553}
 POLICY_STATUS_RE = re.compile(r"\s*5\.7\.\d+")
@@ -208,7 +210,6 @@ class SMTPTransport:
 
 def make_transport(url: str):
     """A transport for ``url``, through the ``mail_transports`` filter (scheme -> factory)."""
-    from ..core.hooks import apply_filters
 
     factories = apply_filters("mail_transports", {"smtp": _smtp_factory, "smtps": _smtp_factory})
     scheme = urlparse(url).scheme

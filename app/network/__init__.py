@@ -6,9 +6,11 @@ def init_app(app):
     from ..core.menu import add_core_menu_item
     from ..core.settings.services import SettingSpec
     from .cli import expire_memberships_command, seed_demo_command
+    from .public_views import bp as public_bp
     from .views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(public_bp)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(expire_memberships_command)
     app.extensions["herald_settings"].declare(SettingSpec(

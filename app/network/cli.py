@@ -16,6 +16,7 @@ from .models import (
     Product,
     Site,
 )
+from .services import expire_due_memberships
 
 FIRST = ("Ada", "Bram", "Chloé", "Daan", "Eva", "Femke", "Gijs", "Hana", "Ivo", "Jade", "Kees",
          "Lotte", "Milan", "Noor", "Otto", "Pien", "Quinn", "Ruben", "Sanne", "Tim", "Umar", "Vera")
@@ -138,7 +139,6 @@ def seed_demo_command(customer_count, product_count, seed):
 @with_appcontext
 def expire_memberships_command():
     """Expire memberships whose end date has passed (fires membership_expired); run it from cron."""
-    from .services import expire_due_memberships
 
     total = 0
     while True:

@@ -1,13 +1,14 @@
 """Network services: finding customers, sites and products; registering, confirming, expiring."""
 from flask import current_app
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, or_, select
 
+from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
 from ..core.utils import keyset_page, normalise_email, utcnow
-from ..system_emails.events import fire_event
 from .models import MEMBERSHIP_STATUSES, Customer, Membership, Product, Site
 
 
@@ -91,7 +92,7 @@ def register_customer(email, name="", user=None, locale="en", timezone="UTC") ->
     db.session.add(customer)
     db.session.flush()
     do_action("customer_created", customer)
-    fire_event("customer_registered", customer=customer, login_url=network_url("/login"))
+    announce("customer_registered", customer=customer, login_url=network_url("/login"))
     if get_option("network.confirm_email"):
         request_email_confirmation(customer)
     return customer
@@ -109,7 +110,7 @@ def _confirm_serializer() -> URLSafeSerializer:
 def request_email_confirmation(customer: Customer) -> None:
     """Fire ``email_confirmation`` with a signed link that confirms the customer's address."""
     token = _confirm_serializer().dumps([customer.id, customer.email])
-    fire_event("email_confirmation", customer=customer, confirm_url=network_url(f"/confirm-email/{token}"))
+    announce("email_confirmation", customer=customer, confirm_url=network_url(f"/confirm-email/{token}"))
 
 
 def confirm_email(token: str):
@@ -136,9 +137,9 @@ def set_membership_status(membership: Membership, status: str) -> None:
     db.session.flush()
     do_action("membership_changed", membership, old)
     if status == "expired" and old != "expired":
-        fire_event("membership_expired", customer=membership.customer,
-                   product_name=membership.product.name, renew_url=network_url("/dashboard/"),
-                   expired_at=(membership.expires_at or utcnow()).strftime("%Y-%m-%d"))
+        announce("membership_expired", customer=membership.customer,
+                 product_name=membership.product.name, renew_url=network_url("/dashboard/"),
+                 expired_at=(membership.expires_at or utcnow()).strftime("%Y-%m-%d"))
 
 
 def expire_due_memberships(now=None, limit=1000) -> int:
@@ -163,4 +164,10 @@ def publish_site(site: Site) -> None:
     site.status, site.published_at = "published", utcnow()
     db.session.flush()
     do_action("site_published", site)
-    fire_event("site_published", customer=site.customer, site_title=site.title, site_url=site.url)
+    announce("site_published", customer=site.customer, site_title=site.title, site_url=site.url)
+
+
+def current_customer():
+    """The Customer of the logged-in user, or None (a super admin may have none); loaded with the
+    user (auth.services.load_user)."""
+    return getattr(current_user, "customer", None)

@@ -5,18 +5,21 @@ __all__ = ["Setting", "init_app"]
 
 
 def init_app(app):
-    """Register the Plugins page, plugin static files, the commands, the recovery-mode setting,
-    the admins' recovery notice and the menu entry."""
+    """Register the Plugins page, plugin static files, ``flask plugins``, ``flask emails setup``,
+    the recovery-mode setting, the admins' recovery notice and the menu entry."""
     from ..core.menu import add_core_menu_item
     from ..core.settings.services import SettingSpec
+    from ..system_emails.cli import emails_cli
     from .cli import plugins_cli
     from .faults import DEFAULT_THRESHOLD, THRESHOLD_OPTION
+    from .network_setup import setup_command
     from .status import recovery_notices
     from .views import bp, static_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(static_bp)
     app.cli.add_command(plugins_cli)
+    emails_cli.add_command(setup_command)
     app.extensions["herald_settings"].declare(SettingSpec(
         THRESHOLD_OPTION, DEFAULT_THRESHOLD, "Switch a plugin off after this many faults",
         "Recovery mode: a plugin whose code raises this many times (in hooks or on its pages) is "

@@ -2,6 +2,7 @@
 from flask import render_template
 from markupsafe import Markup
 
+from .cli import start_scheduler_thread
 from .services import activate, back_to_draft, end, readiness, upcoming, upcoming_runs
 
 
@@ -29,7 +30,6 @@ def _broadcast_panel(panels, broadcast):
 
 def register_hooks(app) -> None:
     """Register the scheduling domain's callbacks on ``app``'s hooks."""
-    from .cli import start_scheduler_thread
 
     def start_with_worker(worker, with_scheduler):
         if with_scheduler:

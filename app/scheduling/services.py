@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..broadcasts.models import BroadcastRun
+from ..broadcasts.sending import Problem, start_run
 from ..core.extensions import db
 from ..core.settings.services import get_option
 from ..core.timezones import utc_to_local
@@ -116,7 +117,6 @@ def describe(schedule: Schedule) -> str:
 
 def readiness(problems, broadcast):
     """``broadcast_readiness`` filter: a draft schedule must still have a future occurrence."""
-    from ..broadcasts.sending import Problem
 
     schedule = broadcast.schedule
     if schedule is not None and schedule.status == "draft":
@@ -226,7 +226,6 @@ def run_due(now=None) -> TickResult:
 
 
 def _claim(schedule, occurrence, too_late, now, result) -> None:
-    from ..broadcasts.sending import start_run
 
     taken = db.session.scalar(select(BroadcastRun.id).where(
         BroadcastRun.broadcast_id == schedule.broadcast_id, BroadcastRun.occurrence_at == occurrence))

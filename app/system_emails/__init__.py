@@ -23,3 +23,9 @@ def init_app(app):
                                  "From header of system e-mails, e.g. 'Acme <hello@acme.test>'. "
                                  "Empty: MAIL_FROM."))
     add_core_menu_item(app, "System emails", "system_emails.index", 60)
+    app.extensions["herald_hooks"].add("event_occurred", send_event_emails)
+
+
+def send_event_emails(slug, customer, payload):
+    """``event_occurred``: queue the e-mails of event ``slug`` (nothing when none is registered)."""
+    fire_event(slug, customer=customer, **payload)

@@ -84,13 +84,6 @@ def test_command(slug, address):
     click.echo(message)
 
 
-@emails_cli.command("setup")
-def setup_command():
-    """Network set-up: activate the default plugins and install their e-mails (once)."""
-    done = services.setup_network()
-    click.echo(f"Installed {len(done)} system e-mail(s)." if done else "The network was already set up.")
-
-
 @emails_cli.command("fire")
 @click.argument("event")
 @click.option("--customer", required=True, help="Customer number or e-mail address.")

@@ -12,13 +12,13 @@ from ..core.jobs import enqueue_after_commit
 from ..core.settings.services import get_option
 from ..core.utils import normalise_email, utcnow
 from ..mail.suppression import Suppression
+from . import jobs
 from .models import SystemEmail, SystemEmailSend
 from .registry import is_available, registry
 from .rendering import TemplateProblem, render, render_subject
 
 log = logging.getLogger(__name__)
 
-DELIVER_JOB = "app.system_emails.jobs.deliver_send"
 BLOCKING_REASONS = ("bounced", "complained")  # unsubscribes stop broadcasts, not system e-mails
 CUSTOMER_PLACEHOLDERS = {
     "customer_id": "The customer's number",
@@ -161,4 +161,4 @@ def queue_delivery(send: SystemEmailSend, delay: timedelta | None = None) -> Non
     if delay is None and send.scheduled_for is not None:
         delay = send.scheduled_for - utcnow()
     options = {"enqueue_in": delay} if delay is not None and delay.total_seconds() >= 1 else {}
-    enqueue_after_commit(DELIVER_JOB, send.id, queue="emails", **options)
+    enqueue_after_commit(jobs.deliver_send, send.id, queue="emails", **options)

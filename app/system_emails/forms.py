@@ -8,7 +8,6 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -17,14 +16,9 @@ from wtforms.validators import (
     Optional,
 )
 
+from ..core.forms import choices
 from .registry import AUDIENCES, DELAY_UNITS, STYLES
 from .services import EDITABLE_FIELDS
-
-
-def choices(mapping) -> list:
-    """SelectField choices from a {value: label} mapping (or an iterable of values)."""
-    items = mapping.items() if isinstance(mapping, dict) else ((v, v) for v in mapping)
-    return [SelectChoice(value, label) for value, label in items]
 
 
 class EmailEditorForm(FlaskForm):

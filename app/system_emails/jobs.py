@@ -15,7 +15,7 @@ from ..core.hooks import do_action
 from ..core.utils import utcnow
 from ..mail.suppression import Suppression
 from ..mail.transport import DeliveryError, TemporaryFailure, make_transport
-from .events import queue_delivery, suppressed_addresses
+from . import events
 from .message import build_message
 from .models import SystemEmail, SystemEmailSend
 
@@ -39,7 +39,7 @@ def deliver_send(send_id: int) -> str:
     send = db.session.get(SystemEmailSend, send_id)
     if send.role != "test" and not send.email.active:
         return _finish(send, "cancelled", reason="the e-mail was deactivated before it was sent")
-    blocked = suppressed_addresses([send.recipient])
+    blocked = events.suppressed_addresses([send.recipient])
     if blocked:
         return _finish(send, "skipped", reason=f"suppressed: the address {blocked[send.recipient]}")
     send.message_id, envelope_from, data = build_message(send)
@@ -64,7 +64,7 @@ def _failed(send: SystemEmailSend, error: DeliveryError) -> str:
         backoff = config.get("SYSTEM_EMAIL_RETRY_SECONDS", 60) * 2 ** (send.attempts - 1)
         send.status, send.reply = "deferred", reply[:500]
         send.scheduled_for = utcnow() + timedelta(seconds=backoff)
-        queue_delivery(send, timedelta(seconds=backoff))
+        events.queue_delivery(send, timedelta(seconds=backoff))
         db.session.commit()
         return "deferred"
     if error.hard_bounce and db.session.get(Suppression, send.recipient) is None:

@@ -8,6 +8,8 @@ from typing import Callable, Optional
 
 from flask import current_app
 
+from .rendering import TemplateProblem, check_template
+
 AUDIENCES = {"customer": "The customer", "admins": "The network admins",
              "both": "The customer and the network admins"}
 STYLES = {"html": "HTML", "plain": "Plain text"}
@@ -136,7 +138,6 @@ class SystemEmailRegistry:
         if slug in self.defaults and self.defaults[slug].plugin != plugin:
             raise RegistrationError(f"system e-mail {slug!r} is already registered by "
                                     f"{self.defaults[slug].plugin or 'the core'}")
-        from .rendering import TemplateProblem, check_template
 
         for label, text in (("subject", subject), ("body", body)):
             try:

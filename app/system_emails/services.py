@@ -9,8 +9,6 @@ from sqlalchemy import delete, select
 from ..core.extensions import db
 from ..core.settings.services import get_option, set_option
 from ..core.utils import normalise_email, utcnow
-from ..plugins.models import PluginState
-from ..plugins.services import activate
 from .events import CUSTOMER_PLACEHOLDERS, event_values, fire_event, queue_delivery
 from .models import SystemEmail, SystemEmailSend
 from .registry import (
@@ -260,21 +258,14 @@ def fire_event_by_hand(event_slug: str, customer) -> list[SystemEmailSend]:
     return fire_event(event_slug, customer=customer, **sample)
 
 
-def setup_network() -> list[SystemEmail]:
-    """Network set-up: activate default plugins never activated, then install all defaults once.
+def install_defaults_once() -> list[SystemEmail]:
+    """Install every default e-mail of the active plugins, once per network (the caller commits).
 
-    Runs in `flask emails setup` and on the first `make run`. Afterwards, defaults registered
-    later (a plugin activated later, a new version) are never added silently: they wait on the
-    Reset & Import page.
+    Afterwards, defaults registered later (a plugin activated later, a new version) are never
+    added silently: they wait on the Reset & Import page. Returns the e-mails installed.
     """
-    host = current_app.extensions["herald_plugins"]
-    for slug, info in host.plugins.items():
-        wanted = (getattr(info.module, "PLUGIN_INFO", None) or {}).get("default_active")
-        if wanted and info.loaded and db.session.get(PluginState, slug) is None:
-            activate(slug)
     if get_option(SETUP_OPTION):
         return []
     installed = [install_default(default) for default in importable_defaults()]
     set_option(SETUP_OPTION, utcnow().isoformat(timespec="seconds"))
-    db.session.commit()
     return installed

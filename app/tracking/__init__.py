@@ -1,5 +1,8 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
 from ..core.settings.services import SettingSpec
+from .ledger import DeliveryRef
+from .links import TrackedTemplate
+from .services import record_bounce
 
 SETTINGS = (
     SettingSpec("tracking.per_recipient", False, "Track opens and clicks per recipient",
@@ -25,7 +28,7 @@ def init_app(app):
     """Register the public, webhook, dashboard and admin blueprints, settings, menus and CLI."""
     from ..core.extensions import csrf
     from ..core.menu import add_core_menu_item
-    from . import admin_views, models, views, webhook  # noqa: F401 - models registers the tables
+    from . import admin_views, models, report, views, webhook  # noqa: F401 - models registers the tables
     from .cli import bounces_cli
 
     for blueprint in (views.bp, views.preferences_bp, webhook.bp, admin_views.bp):
@@ -42,11 +45,11 @@ def init_app(app):
     hooks = app.extensions["herald_hooks"]
     hooks.add("delivery_results_recorded", record_smtp_bounces)
     hooks.add("broadcast_tracking", tracked_template)
+    hooks.add("delivery_run_panels", report.engagement_panel)
 
 
 def tracked_template(tracking, html, run_id, opens, clicks):
     """``broadcast_tracking``: the run's HTML with its links and pixel tracked (TrackedTemplate)."""
-    from .links import TrackedTemplate
 
     return TrackedTemplate(html, run_id, opens, clicks) if run_id is not None else tracking
 
@@ -54,14 +57,9 @@ def tracked_template(tracking, html, run_id, opens, clicks):
 def record_smtp_bounces(run_id, outcomes):
     """``delivery_results_recorded``: SMTP-time mailbox rejections become bounce events of the run
     (the delivery engine has already suppressed the address), so the report counts them."""
-    from ..core.extensions import db
-    from .ledger import DeliveryRef
-    from .services import record_bounce
 
     bounced = [o for o in outcomes if getattr(o, "bounce", False)]
     for outcome in bounced:
         record_bounce(outcome.email, "hard", "smtp", f"{outcome.code} {outcome.reply}"[:500],
                       delivery=DeliveryRef(outcome.id, run_id, outcome.email, outcome.message_id),
                       event_key=f"smtp:{outcome.id}")
-    if bounced:
-        db.session.commit()

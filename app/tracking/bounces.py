@@ -18,6 +18,8 @@ from email.utils import getaddresses
 
 from flask import current_app
 
+from ..core.settings.services import get_option
+
 STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 SMTP_CODE_RE = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
 VERP_RE = re.compile(r"\+(d(\d+)-([0-9a-f]{12}))@", re.IGNORECASE)
@@ -67,7 +69,6 @@ def _verp_signature(delivery_id: int) -> str:
 
 def bounce_address() -> str:
     """The address bounces go to (setting ``tracking.bounce_address``, else bounces@<MAIL_FROM domain>)."""
-    from ..core.settings.services import get_option
 
     configured = (get_option("tracking.bounce_address") or "").strip()
     if configured:

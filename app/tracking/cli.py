@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..core.extensions import db
 from ..core.settings.services import get_option
 from .bounces import parse_bounce
 from .mailboxes import fetch_bounces
@@ -38,7 +39,7 @@ def fetch_command(mailbox, keep, limit):
         raise click.ClickException("Give a MAILBOX or set BOUNCE_MAILBOX (imaps://user:pass@host/INBOX "
                                    "or a Maildir path).")
     try:
-        counts = fetch_bounces(mailbox, keep=keep, limit=limit)
+        counts = fetch_bounces(mailbox, keep=keep, limit=limit, commit=db.session.commit)
     except ValueError as error:
         raise click.ClickException(str(error))
     total = sum(counts.values())

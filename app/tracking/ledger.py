@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, func, select
 
 from ..core.extensions import db
+from ..delivery.models import Delivery
+from .bounces import delivery_id_from_verp
 
 SENT_STATUSES = ("sent",)
 SENT_TIME_COLUMNS = ("sent_at", "finished_at", "updated_at")
@@ -24,7 +26,6 @@ class DeliveryRef:
 
 def deliveries_table() -> Table | None:
     """The delivery engine's ``deliveries`` table (tracking only reads it)."""
-    from ..delivery.models import Delivery
 
     return Delivery.__table__
 
@@ -41,7 +42,6 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
     ``verp_token`` is the part after ``+`` in a VERP return path (see
     ``app.tracking.bounces.verp_return_path``); ``message_id`` may come with or without brackets.
     """
-    from .bounces import delivery_id_from_verp
 
     table = deliveries_table()
     if table is None:

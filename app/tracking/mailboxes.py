@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..core.extensions import db
 from ..mail.tokens import read_token
 from .bounces import parse_bounce
 from .ledger import find_delivery
@@ -129,8 +128,12 @@ def process_message(raw: bytes) -> str:
     return report.kind
 
 
-def fetch_bounces(url: str, keep: bool = False, limit: int | None = None) -> Counter:
-    """Process up to ``limit`` messages of the mailbox at ``url``; counts by outcome."""
+def fetch_bounces(url: str, keep: bool = False, limit: int | None = None, commit=None) -> Counter:
+    """Process up to ``limit`` messages of the mailbox at ``url``; counts by outcome.
+
+    ``commit`` (the caller's, e.g. the CLI's ``db.session.commit``) is called after each message,
+    before the message is deleted or flagged, so a crash never loses a report: it is read again.
+    """
     source = open_mailbox(url)
     counts = Counter()
     try:
@@ -138,7 +141,8 @@ def fetch_bounces(url: str, keep: bool = False, limit: int | None = None) -> Cou
             if limit is not None and sum(counts.values()) >= limit:
                 break
             outcome = process_message(raw)
-            db.session.commit()
+            if commit is not None:
+                commit()
             counts[outcome] += 1
             if outcome != "unknown":
                 source.processed(key, keep)

@@ -1,15 +1,17 @@
 """The engagement report of one broadcast run: opens, clicks per link, unsubscribes, bounces,
 complaints with rates, and sends/opens/clicks over time. All counting is done in SQL.
 
-Include it in a run page with ``{% include "tracking/_run_report.html" %}`` after passing
-``engagement=engagement_summary(run.id)``.
+The run page shows it as a panel (``engagement_panel``, on the ``delivery_run_panels`` filter).
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask import render_template
+from markupsafe import Markup
 from sqlalchemy import distinct, func, select, union
 
+from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from .chart import line_chart, series_in
 from .ledger import deliveries_table, sent_count, sent_time_column
@@ -117,8 +119,6 @@ def _series(run_id: int) -> tuple[list, str]:
 
 def engagement_summary(run_id: int) -> EngagementSummary:
     """Every count of the report for ``run_id`` (a handful of aggregate queries)."""
-    from ..broadcasts.models import BroadcastRun
-
     summary = EngagementSummary(run_id)
     sent = sent_count(run_id)
     if sent is None:
@@ -152,3 +152,9 @@ def engagement_summary(run_id: int) -> EngagementSummary:
             setattr(summary, f"{bounce_type}_bounces", count)
     summary.points, summary.bucket = _series(run_id)
     return summary
+
+
+def engagement_panel(panels: list, run) -> list:
+    """``delivery_run_panels``: the run's engagement report (opens, clicks, unsubscribes, bounces)."""
+    html = render_template("tracking/_run_report.html", engagement=engagement_summary(run.id))
+    return [*panels, Markup(html)]

@@ -23,6 +23,7 @@ from flask_wtf import FlaskForm
 
 from ..core.extensions import db
 from ..mail.tokens import read_token
+from ..network.services import current_customer
 from .engagement import record_click, record_open
 from .links import read_click_token, read_open_token
 from .services import SELF_SERVICE_REASONS, resubscribe, suppression_for, unsubscribe
@@ -98,7 +99,6 @@ def click(link, recipient=None):
 @preferences_bp.route("/preferences", methods=["GET", "POST"])
 def preferences():
     """The customer's broadcast subscription: see it, unsubscribe, resubscribe."""
-    from ..dashboard.views import current_customer
 
     customer = current_customer()
     email = customer.email if customer is not None else current_user.email

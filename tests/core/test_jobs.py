@@ -13,18 +13,18 @@ def record_option(key, value):
 
 def test_job_is_enqueued_after_commit_and_dropped_on_rollback(app):
     queue = get_queue("default")
-    enqueue_after_commit("tests.core.test_jobs.record_option", "a", 1)
+    enqueue_after_commit(record_option, "a", 1)
     assert queue.count == 0
     db.session.rollback()
     assert queue.count == 0
-    enqueue_after_commit("tests.core.test_jobs.record_option", "b", 2)
+    enqueue_after_commit(record_option, "b", 2)
     db.session.add(Option(key="marker", value=True))
     db.session.commit()
     assert queue.count == 1
 
 
 def test_worker_runs_jobs_inside_an_app_context(app):
-    enqueue_after_commit("tests.core.test_jobs.record_option", "from-job", {"ok": True})
+    enqueue_after_commit(record_option, "from-job", {"ok": True})
     db.session.commit()
     make_worker(queues=("default",), simple=True).work(burst=True)
     db.session.expire_all()
@@ -48,12 +48,12 @@ def test_importing_jobs_module_builds_no_app():
 
 def test_jobs_of_a_rolled_back_savepoint_are_dropped_but_outer_ones_kept(app):
     queue = get_queue("default")
-    enqueue_after_commit("tests.core.test_jobs.record_option", "outer", 1)
+    enqueue_after_commit(record_option, "outer", 1)
     savepoint = db.session.begin_nested()
-    enqueue_after_commit("tests.core.test_jobs.record_option", "inner", 2)
+    enqueue_after_commit(record_option, "inner", 2)
     savepoint.rollback()
     kept = db.session.begin_nested()
-    enqueue_after_commit("tests.core.test_jobs.record_option", "inner-kept", 3)
+    enqueue_after_commit(record_option, "inner-kept", 3)
     kept.commit()
     db.session.commit()
     assert [job.args[0] for job in queue.get_jobs()] == ["outer", "inner-kept"]

@@ -13,9 +13,10 @@ from sqlalchemy import inspect
 
 from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
 from app.core.extensions import db as _db
-from app.network.models import Customer, Membership, Product
-from app.mail.suppression import Suppression
 from app.core.utils import utcnow
+from app.delivery.jobs import plan_run
+from app.mail.suppression import Suppression
+from app.network.models import Customer, Membership, Product
 
 
 def free_port() -> int:
@@ -155,7 +156,7 @@ def start(run):
     """Enqueue the run's planning the way the broadcasts wizard does, and run the jobs."""
     from app.core.jobs import enqueue_now
 
-    enqueue_now("app.delivery.jobs.plan_run", run.id, queue="delivery")
+    enqueue_now(plan_run, run.id, queue="delivery")
     work()
 
 

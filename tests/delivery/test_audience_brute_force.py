@@ -9,8 +9,8 @@ from app.broadcasts.audience import count_audience
 from app.broadcasts.models import BroadcastRun
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery, DeliveryDuplicate
-from app.network.models import Customer, Membership, Product
 from app.mail.suppression import Suppression
+from app.network.models import Customer, Membership, Product
 
 from .conftest import make_run
 

@@ -3,8 +3,9 @@ import pytest
 from sqlalchemy import select, update
 
 from app.broadcasts.models import BroadcastRun
-from app.delivery.models import Delivery
 from app.core.jobs import enqueue_now
+from app.delivery.jobs import plan_run
+from app.delivery.models import Delivery
 from tests.conftest import make_user
 
 from .conftest import add_customers, make_run, work
@@ -16,7 +17,7 @@ def test_progress_updates_live_without_reload(app, db, smtp_sink, product, live_
     add_customers([(f"b{i:02d}@example.com", "B") for i in range(12)], product)
     run = make_run(products=[product])
     run_id, broadcast_id = run.id, run.broadcast_id
-    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    enqueue_now(plan_run, run_id, queue="delivery")
     work(max_jobs=1)  # planned and sending, nothing sent yet
     base = live_server
     page = browser.new_page()

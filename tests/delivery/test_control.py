@@ -5,8 +5,9 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
+from app.core.jobs import after_commit, enqueue_now
+from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
-from app.core.jobs import enqueue_now
 from tests.conftest import csrf_token, login, make_user
 
 from .conftest import add_customers, make_run, start, suppress, work
@@ -19,18 +20,24 @@ def _statuses(db, run_id):
 
 def _planned(run):
     """Plan the run and dispatch its chunks without sending any of them yet."""
-    enqueue_now("app.delivery.jobs.plan_run", run.id, queue="delivery")
+    enqueue_now(plan_run, run.id, queue="delivery")
     work(max_jobs=1)
 
 
+def _in_own_context(app, action):
+    """Run ``action`` as another request would: in its own app context and database session."""
+    with app.app_context():
+        action()
+
+
 def _once_after_first_batch(app, action):
-    """While the run sends, call ``action()`` once, right after its first batch is recorded."""
+    """While the run sends, call ``action()`` once, right after its first batch is committed."""
     done = []
 
     def callback(run_id, outcomes):
         if not done:
             done.append(run_id)
-            action()
+            after_commit(_in_own_context, app, action)
     app.extensions["herald_hooks"].add("delivery_results_recorded", callback)
 
 

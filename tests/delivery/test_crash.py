@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
 from app.delivery import reaper
+from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 from app.delivery.services import resend_unknown
 from tests.conftest import TEST_REDIS_URL
@@ -44,7 +45,7 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
     run = make_run(products=[product])
     run_id = run.id
     from app.core.jobs import enqueue_now
-    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    enqueue_now(plan_run, run_id, queue="delivery")
     work(max_jobs=1)  # planned, three chunk jobs wait in RQ
 
     victim = _worker(database_url, tmp_path, smtp_sink.port)
@@ -90,7 +91,7 @@ def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, tm
     run = make_run(products=[product])
     run_id = run.id
     from app.core.jobs import enqueue_now
-    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    enqueue_now(plan_run, run_id, queue="delivery")
     work(max_jobs=1)  # planned: four chunks wait, with four runner jobs
     workers = [_worker(database_url, tmp_path, smtp_sink.port) for _ in range(2)]
     assert all(worker.wait(timeout=120) == 0 for worker in workers)

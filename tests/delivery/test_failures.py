@@ -6,12 +6,12 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
-from app.delivery.models import Delivery
 from app.core.extensions import db as _db
 from app.core.jobs import get_queue
 from app.core.settings.services import set_option
-from app.mail.suppression import Suppression
 from app.core.utils import utcnow
+from app.delivery.models import Delivery
+from app.mail.suppression import Suppression
 
 from .conftest import add_customers, make_run, start, work
 

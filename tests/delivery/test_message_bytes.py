@@ -7,13 +7,12 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import formataddr
 
-from app.mail.placeholders import compile_template
-from app.mail.mime import EncodedBody, address, header_text, qp
-
 from app.broadcasts.mail import BroadcastMessages
 from app.mail.builder import Recipient
-from app.tracking.links import read_click_token, read_open_token
+from app.mail.mime import EncodedBody, address, header_text, qp
+from app.mail.placeholders import compile_template
 from app.mail.tokens import read_token
+from app.tracking.links import read_click_token, read_open_token
 
 from .conftest import make_run
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from app.delivery.ratelimit import Rate, RateLimiter, parse_rate
 from app.core.settings.services import set_option
+from app.delivery.ratelimit import Rate, RateLimiter, parse_rate
 from tests.conftest import csrf_token
 
 from .conftest import add_customers, make_run, start

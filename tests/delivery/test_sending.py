@@ -4,6 +4,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
+from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 
 from .conftest import add_customers, make_run, start, suppress
@@ -105,7 +106,7 @@ def test_site_url_and_suppression_after_planning(app, db, smtp_sink, product):
     db.session.commit()
     run = make_run(products=[product], body="<p>Your site: {{ site_url }}.</p>")
     run_id = run.id
-    enqueue_now("app.delivery.jobs.plan_run", run_id, queue="delivery")
+    enqueue_now(plan_run, run_id, queue="delivery")
     work(max_jobs=1)  # planned: all three queued
     suppress("late@example.com", "unsubscribed")  # unsubscribes before its chunk is sent
     work()

@@ -2,7 +2,13 @@
 connection the server dropped while idle."""
 import pytest
 
-from app.mail.transport import PermanentFailure, SMTPSettings, SMTPTransport, TemporaryFailure, TransportPool
+from app.mail.transport import (
+    PermanentFailure,
+    SMTPSettings,
+    SMTPTransport,
+    TemporaryFailure,
+    TransportPool,
+)
 
 MESSAGE = b"Subject: t\r\n\r\n.leading dot\r\nbody\r\n"
 

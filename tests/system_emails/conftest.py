@@ -75,7 +75,8 @@ def run_jobs(app):
 @pytest.fixture
 def network(app, admin):
     """A set-up network: Core e-mails active with its default e-mails installed, one admin."""
-    from app.system_emails.services import setup_network
+    from app.plugins.network_setup import setup_network
 
     setup_network()
+    db.session.commit()
     return admin

@@ -7,9 +7,10 @@ from app.network.services import register_customer
 from app.plugins.models import PluginState
 from app.plugins.services import activate
 from app.system_emails.models import SystemEmail, SystemEmailSend
+from app.plugins.network_setup import setup_network
 from app.system_emails.services import (ServiceError, delete_email, email_state, import_defaults,
                                         importable_defaults, reset_emails, resettable_states,
-                                        setup_network, update_email)
+                                        update_email)
 
 from sysemail_helpers import email, sends
 from tests.conftest import write_plugin

@@ -47,6 +47,13 @@ placeholders kept) and ``values(delivery_id, values) -> dict`` (extra placeholde
 message). Arguments: ``html`` (str: the inlined HTML with placeholders), ``run_id`` (int),
 ``opens`` (bool), ``clicks`` (bool). Returns the value or a replacement.""")
 
+broadcast_run_cancelled = HookSpec("broadcast_run_cancelled", "action", """A run was cancelled
+(by the broadcast's Cancel, or on its own from the run page, the API or the CLI); the delivery
+engine skips its e-mails not yet sent here.
+
+Arguments: ``run`` (BroadcastRun, now ``cancelled``), ``previous`` (str, its former status).
+Returns nothing. Runs inside the caller's transaction; never commit here.""")
+
 notice_dismissed = HookSpec("notice_dismissed", "action", """A user dismissed a notice on
 their dashboard.
 

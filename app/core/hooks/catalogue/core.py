@@ -30,3 +30,12 @@ worker_starting = HookSpec("worker_starting", "action", """An RQ worker is about
 
 Arguments: ``worker`` (rq.Worker), ``with_scheduler`` (bool: started with --with-scheduler).
 Returns nothing. The scheduling domain starts its scheduler thread here.""")
+
+event_occurred = HookSpec("event_occurred", "action", """Something happened on the network that
+may deserve an e-mail: announced with ``app.core.events.announce(slug, customer, **payload)`` by
+the domain where it happened (network: ``customer_registered``, ``email_confirmation``,
+``membership_expired``, ``site_published``; billing: ``payment_received``, ``payment_failed``,
+``renewal_payment_created``). The system e-mails domain queues the event's e-mails here.
+
+Arguments: ``slug`` (str), ``customer`` (Customer or None), ``payload`` (dict of the event's
+values). Returns nothing. Runs inside the caller's transaction; never commit here.""")

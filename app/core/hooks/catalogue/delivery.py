@@ -22,9 +22,16 @@ that changes it.
 Arguments: ``run`` (the BroadcastRun, new status set, ``status_reason`` explaining pauses) and
 ``previous`` (the old status). Returns nothing.""")
 
-delivery_results_recorded = HookSpec("delivery_results_recorded", "action", """Fired after a
-sending job has committed a batch of outcomes (called only when a callback is registered).
+delivery_results_recorded = HookSpec("delivery_results_recorded", "action", """Fired when a
+sending job writes a batch of outcomes, inside that transaction (called only when a callback is
+registered; never commit here: the job commits the outcomes and your rows together).
 
 Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
 ``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``bounce`` (True for
 a mailbox-level 5xx that suppressed the address). Returns nothing.""")
+
+delivery_run_panels = HookSpec("delivery_run_panels", "filter", """Filters the panels at the foot
+of a run's report page (the tracking domain adds the engagement report here).
+
+Value: a list of Markup (each a whole ``<section class="card panel">``). Argument: ``run``
+(BroadcastRun). Returns the list.""")

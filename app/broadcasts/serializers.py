@@ -1,9 +1,9 @@
 """JSON forms of broadcasts, runs, customers and products, and parsing broadcast input."""
 from flask import url_for
 
-from ..broadcasts.lookups import customer_json as picker_customer_json
-from ..broadcasts.lookups import product_json as picker_product_json
 from ..core.timezones import default_timezone, parse_api_datetime
+from .lookups import customer_json as picker_customer_json
+from .lookups import product_json as picker_product_json
 
 WRITABLE = ("kind", "subject", "body_html", "notice_type", "dismissible", "ends_at", "customer_ids",
             "product_ids", "product_statuses", "labels", "from_name", "reply_to", "track_opens",

@@ -1,16 +1,17 @@
-"""The JSON API under /api/v1: broadcasts (create, list, get, update, send or schedule, cancel),
-customer and product search, and the products' mailing permission. See docs/api.md."""
+"""The broadcasts' JSON API under /api/v1 (API keys only): broadcasts (create, list, get, update,
+send or schedule, cancel), the audience's customer and product search, and the products' mailing
+permission. See docs/api.md."""
 from flask import Blueprint, abort, g, jsonify, request
 
-from ..broadcasts import drafts
-from ..broadcasts.listing import ListFilters, list_broadcasts
-from ..broadcasts.models import Broadcast
-from ..broadcasts.schedule import is_scheduled
-from ..broadcasts.sending import SendError, cancel, schedule, send_now
+from ..api.auth import api_error, int_arg, json_body, require_api_key
 from ..core.extensions import db
 from ..network.models import Product
 from ..network.services import search_customers, search_products
-from .auth import api_error, int_arg, json_body, require_api_key
+from . import drafts
+from .listing import ListFilters, list_broadcasts
+from .models import Broadcast
+from .schedule import is_scheduled
+from .sending import SendError, cancel, schedule, send_now
 from .serializers import (
     broadcast_changes,
     broadcast_json,
@@ -19,7 +20,7 @@ from .serializers import (
     run_json,
 )
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("broadcasts_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_api_key)
 
 
