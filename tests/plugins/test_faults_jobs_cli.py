@@ -4,7 +4,7 @@ from sqlalchemy import select
 from app.billing.models import Payment
 from app.core.extensions import db
 from app.system_emails.models import SystemEmailSend
-from app.system_emails.services import setup_network
+from app.plugins.network_setup import setup_network
 from tests.plugins.helpers import admin_client, cli, run_jobs
 
 
@@ -13,6 +13,7 @@ def _network(app, *slugs):
     client = admin_client(app)
     with app.app_context():
         setup_network()
+        db.session.commit()
     for slug in slugs:
         assert cli(app, "plugins", "activate", slug).exit_code == 0
     return client
