@@ -23,6 +23,9 @@ def init_app(app):
         GRACE_SETTING, 60, "Grace window for missed sends (minutes)",
         "A send missed while Herald was down still goes out on restart within this window; "
         "older ones are recorded as skipped, never sent late.", "int"))
+    from .spacing import declare_settings
+
+    declare_settings(app.extensions["herald_settings"], SettingSpec)
     register_hooks(app)
     from .services import describe
     from .views import preview_context

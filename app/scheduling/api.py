@@ -1,12 +1,13 @@
 """JSON API for schedules: read, replace, pause, resume and end (API keys, under /api/v1)."""
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify
 
 from ..api.auth import api_error, json_body, require_api_key
 from ..broadcasts.models import Broadcast
 from ..core.extensions import csrf, db
-from .rules import RuleError, RuleSpec
+from .rules import SHORT_MONTHS, RuleError, RuleSpec, zone
 from .services import (
     ScheduleError,
     change_state,
@@ -28,6 +29,7 @@ def schedule_json(schedule) -> dict:
     return {"kind": spec.kind, "timezone": spec.timezone, "status": schedule.status,
             "start": spec.start.isoformat() if spec.start else None, "interval": spec.interval,
             "weekdays": list(spec.weekdays), "month_day": spec.month_day,
+            "short_months": spec.short_months,
             "until": spec.until.isoformat() if spec.until else None, "count": spec.count,
             "rrule": spec.rrule_text, "description": describe(schedule),
             "next_at_utc": schedule.next_at.isoformat() + "Z" if schedule.next_at else None,
@@ -35,15 +37,26 @@ def schedule_json(schedule) -> dict:
 
 
 def spec_from_json(data: dict, default_zone: str) -> RuleSpec:
-    """A RuleSpec from a JSON body; RuleError names the bad key."""
+    """A RuleSpec from a JSON body; RuleError names the bad key.
+
+    ``start`` is local wall-clock time in ``timezone``; one with an offset or Z is converted to
+    that zone's wall clock (its instant is kept). ``short_months`` is "skip" or "last_day".
+    """
+    for key in ("kind", "timezone", "rrule", "short_months"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise RuleError("must be a string.", key)
+    timezone_name = data.get("timezone") or default_zone
+    tz = zone(timezone_name)
+
     def parse(key, kind):
         value = data.get(key)
         if value in (None, ""):
             return None
         try:
-            return kind.fromisoformat(str(value))
+            parsed = kind.fromisoformat(str(value))
         except ValueError:
             raise RuleError(f"must be an ISO date{'time' if kind is datetime else ''}.", key) from None
+        return _wall_clock(parsed, tz) if kind is datetime else parsed
 
     weekdays = data.get("weekdays") or []
     if not isinstance(weekdays, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
@@ -51,10 +64,19 @@ def spec_from_json(data: dict, default_zone: str) -> RuleSpec:
     for key in ("interval", "month_day", "count"):
         if data.get(key) is not None and (isinstance(data[key], bool) or not isinstance(data[key], int)):
             raise RuleError("must be a whole number.", key)
-    return RuleSpec(str(data.get("kind") or ""), str(data.get("timezone") or default_zone),
-                    parse("start", datetime), data.get("interval") or 1, tuple(weekdays),
-                    data.get("month_day"), parse("until", date), data.get("count"),
-                    str(data.get("rrule") or ""))
+    short_months = data.get("short_months") or "skip"
+    if short_months not in SHORT_MONTHS:
+        raise RuleError(f"must be one of {', '.join(SHORT_MONTHS)}.", "short_months")
+    return RuleSpec(data.get("kind") or "", timezone_name, parse("start", datetime),
+                    data.get("interval") or 1, tuple(weekdays), data.get("month_day"),
+                    parse("until", date), data.get("count"), data.get("rrule") or "", short_months)
+
+
+def _wall_clock(value: datetime, tz: ZoneInfo) -> datetime:
+    """A datetime as naive wall-clock time in ``tz`` (an aware one keeps its instant)."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(tz).replace(tzinfo=None)
 
 
 def _broadcast(broadcast_id) -> Broadcast | None:

@@ -1,5 +1,7 @@
 """``flask scheduler run`` (the scheduler loop) and ``flask schedules list|pause|resume|end``."""
+import sys
 import threading
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -7,7 +9,10 @@ from flask.cli import AppGroup
 
 from ..broadcasts.models import Broadcast
 from ..core.extensions import db
-from .services import ScheduleError, change_state, run_due, upcoming
+from ..core.utils import utcnow
+from .describe import describe_spec, notes_for
+from .rules import RuleError, RuleSpec, preview
+from .services import ScheduleError, change_state, check_rule, run_due, upcoming
 
 scheduler_cli = AppGroup("scheduler", help="Fire scheduled broadcasts.")
 schedules_cli = AppGroup("schedules", help="List and control broadcast schedules.")
@@ -48,6 +53,9 @@ def run_command(once, interval):
     if once:
         result = run_due()
         click.echo(f"{result.fired} fired, {result.skipped} skipped, {result.already_taken} already taken")
+        if result.paused or result.retried:
+            click.echo(f"{result.paused} paused (rule cannot be expanded), {result.retried} left for "
+                       "the next pass (see the log)")
         return
     click.echo(f"Scheduler running every {interval:g}s; Ctrl-C stops it.")
     try:
@@ -65,6 +73,36 @@ def list_command():
     for schedule in rows:
         click.echo(f"{schedule.next_at:%Y-%m-%d %H:%M} UTC  broadcast {schedule.broadcast_id:<6} "
                    f"{schedule.kind:8} {schedule.timezone}  {schedule.broadcast.subject}")
+
+
+@schedules_cli.command("preview")
+@click.argument("rule")
+@click.option("--timezone", "zone_name", default="UTC", show_default=True, help="The schedule's time zone.")
+@click.option("--start", help="First send when the rule has no DTSTART (local, e.g. 2030-01-31T09:00).")
+@click.option("--email", is_flag=True, help="Also apply the e-mail minimum interval.")
+@click.option("--limit", default=5, show_default=True, help="How many sends to show.")
+def preview_command(rule, zone_name, start, email, limit):
+    """The next sends of RULE (RFC 5545 lines; "-" reads them from standard input) without saving.
+
+    Exits 1 with the reason when the rule is refused or expanding it hits a bound.
+    """
+
+    text = sys.stdin.read() if rule == "-" else rule.replace("\\n", "\n")
+    try:
+        first = datetime.fromisoformat(start) if start else None
+    except ValueError:
+        raise click.ClickException(f"--start {start!r} is not an ISO date and time.") from None
+    spec = RuleSpec("rrule", zone_name, first, rrule_text=text)
+    try:
+        check_rule(spec, "email" if email else "notice")
+        sends = preview(spec, utcnow(), max(1, min(limit, 100)))
+    except RuleError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(describe_spec(spec))
+    for note in notes_for(spec):
+        click.echo(f"Note: {note}")
+    for send in sends:
+        click.echo(f"{send:%a %Y-%m-%d %H:%M:%S} {zone_name}")
 
 
 def _change(broadcast_id, action):

@@ -23,6 +23,8 @@ from .rules import WEEKDAY_NAMES, RuleError, RuleSpec
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 REPEAT_CHOICES = [SelectChoice("daily", "days"), SelectChoice("weekly", "weeks, on the weekdays below"),
                   SelectChoice("monthly", "months, on a day of the month")]
+SHORT_MONTH_CHOICES = [SelectChoice("skip", "skip that month"),
+                       SelectChoice("last_day", "send on the month's last day")]
 MODE_CHOICES = [SelectChoice("once", "Once, at a date and time"),
                 SelectChoice("recurring", "On a recurring schedule"),
                 SelectChoice("rrule", "Advanced: an RFC 5545 RRULE")]
@@ -43,12 +45,16 @@ def recurrence_fields() -> dict:
         "weekdays": MultiCheckboxField("Weekdays", coerce=int, validators=[Optional()],
                                        choices=[SelectChoice(i, n) for i, n in enumerate(WEEKDAY_NAMES)]),
         "month_day": IntegerField("Day of the month", validators=[Optional(), NumberRange(1, 31)]),
+        "short_months": RadioField("In months without that day (29, 30 or 31)",
+                                   choices=SHORT_MONTH_CHOICES, default="skip", validators=[Optional()]),
         "until": DateField("Last date (optional)", validators=[Optional()]),
         "count": IntegerField("Or stop after this many sends (optional)",
                               validators=[Optional(), NumberRange(1, 10000)]),
         "rrule_text": TextAreaField("RRULE", validators=[Optional()],
-                                    description="For example FREQ=MONTHLY;BYDAY=2TU (every second Tuesday); "
-                                                "DTSTART, UNTIL and COUNT are allowed."),
+                                    description="For example FREQ=MONTHLY;BYDAY=2TU (every second Tuesday). "
+                                                "DTSTART (with TZID=Area/City, a closing Z for UTC, or "
+                                                "neither for this time zone), several RRULE, RDATE and "
+                                                "EXDATE lines, UNTIL and COUNT are allowed."),
     }
 
 
@@ -86,6 +92,7 @@ def schedule_form_data(schedule) -> dict:
     return {"schedule": mode, "send_at_local": schedule.start_local, "timezone": schedule.timezone,
             "repeat": schedule.kind if mode == "recurring" else "weekly", "interval": schedule.interval,
             "weekdays": list(schedule.weekdays or []), "month_day": schedule.month_day,
+            "short_months": schedule.short_months or "skip",
             "until": schedule.until, "count": schedule.count, "rrule_text": schedule.rrule_text}
 
 
@@ -102,9 +109,9 @@ def spec_from_form(form) -> RuleSpec | None:
         return RuleSpec("rrule", zone, start, rrule_text=form.rrule_text.data or "")
     return RuleSpec(form.repeat.data or "weekly", zone, start, form.interval.data or 1,
                     tuple(form.weekdays.data or ()), form.month_day.data, form.until.data,
-                    form.count.data)
+                    form.count.data, short_months=form.short_months.data or "skip")
 
 
 def field_of(error: RuleError) -> str:
     """The form field a RuleError belongs to."""
-    return {"start": "send_at_local", "kind": "repeat"}.get(error.field, error.field)
+    return {"start": "send_at_local", "kind": "repeat", "rule": "schedule"}.get(error.field, error.field)

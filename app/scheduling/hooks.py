@@ -2,12 +2,27 @@
 from flask import render_template
 from markupsafe import Markup
 
+from ..broadcasts.sending import SendError
 from .cli import start_scheduler_thread
-from .services import activate, back_to_draft, end, readiness, upcoming, upcoming_runs
+from .rules import RuleError
+from .services import (
+    ScheduleError,
+    activate,
+    back_to_draft,
+    end,
+    readiness,
+    upcoming,
+    upcoming_runs,
+)
 
 
 def _activate(broadcast):
-    activate(broadcast)
+    """Make the schedule live; a rule that no longer works is a 400 SendError, never a 500."""
+
+    try:
+        activate(broadcast)
+    except (RuleError, ScheduleError) as error:
+        raise SendError(f"The schedule cannot start: {error}", 400) from None
 
 
 def _cancelled(broadcast, previous_status):

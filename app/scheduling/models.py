@@ -24,6 +24,7 @@ class Schedule(db.Model):
     interval = db.Column(db.Integer, nullable=False, default=1)
     weekdays = db.Column(db.JSON, nullable=False, default=list)
     month_day = db.Column(db.Integer, nullable=True)
+    short_months = db.Column(db.String(8), nullable=False, default="skip", server_default="skip")
     until = db.Column(db.Date, nullable=True)
     count = db.Column(db.Integer, nullable=True)
     rrule_text = db.Column(db.Text, nullable=False, default="")

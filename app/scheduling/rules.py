@@ -1,28 +1,28 @@
-"""Schedule rules: building RFC 5545 recurrences with dateutil and expanding them in a time zone.
+"""Schedule rules: what the admin chose (RuleSpec), built into a bounded Recurrence and previewed.
 
-Rules are expanded in the schedule's local wall-clock time and each occurrence is then converted
-to UTC, so a daily 09:00 stays 09:00 across daylight-saving changes. A local time that does not
-exist (the spring-forward gap) is taken with the offset before the change, i.e. shifted forward.
+Rules are expanded in local wall-clock time and each occurrence is then converted to UTC, so a
+daily 09:00 stays 09:00 across daylight-saving changes. A local time that does not exist (the
+spring-forward gap) is taken with the offset before the change, i.e. shifted forward, as
+RFC 5545 3.3.5 says for FORM #3 date-times.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
+from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, rrulestr
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule
 
-from ..core.timezones import utc_to_local
+from .bounds import ExpansionLimit, RuleError
+from .expand import Recurrence, to_local, to_utc
+from .recurrence_text import recurrence_from_text
 
+__all__ = ["RuleError", "RuleSpec", "build_rule", "next_after", "occurrences_between", "preview",
+           "zone", "to_local", "to_utc"]
 KINDS = ("once", "daily", "weekly", "monthly", "rrule")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SHORT_MONTHS = ("skip", "last_day")  # what a monthly day past a short month's end does there
 MAX_PREVIEW = 12
-
-
-class RuleError(ValueError):
-    """A schedule that cannot be used; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, message, field="rule"):
-        super().__init__(message)
-        self.field = field
+MAX_COUNT = 10_000
 
 
 @dataclass
@@ -37,104 +37,100 @@ class RuleSpec:
     until: date | None = None  # local date, inclusive
     count: int | None = None
     rrule_text: str = ""
+    short_months: str = "skip"  # monthly on day 29-31: "skip" such months or send on "last_day"
 
 
 def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; RuleError when it is unknown."""
+    """The IANA time zone ``name``; RuleError (field "timezone") when it is unknown."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise RuleError(f"Unknown time zone {name!r}.", "timezone") from None
 
 
-def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
-    """Local naive wall-clock time in ``tz`` to naive UTC."""
-    return local.replace(tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
+def build_rule(spec: RuleSpec) -> Recurrence:
+    """The spec as a Recurrence (bounded expansion, see ``expand``); RuleError names the field.
 
-
-def to_local(utc: datetime, tz: ZoneInfo) -> datetime:
-    """Naive UTC to local naive wall-clock time in ``tz``."""
-    return utc_to_local(utc, tz.key)
-
-
-def build_rule(spec: RuleSpec):
-    """A dateutil rule (or a one-item list for "once") in local naive time; RuleError if invalid."""
-    zone(spec.timezone)
+    Recurring kinds are RFC 5545 rules (3.3.10): daily is FREQ=DAILY, weekly FREQ=WEEKLY;BYDAY,
+    monthly FREQ=MONTHLY;BYMONTHDAY=d, or with ``short_months="last_day"`` and d >= 29
+    BYMONTHDAY=28,…,d;BYSETPOS=-1 (day d, or the last day of a shorter month). Without that
+    a month with no day d is skipped, as 3.3.10 requires for invalid dates.
+    """
+    tz = zone(spec.timezone)
     if spec.kind == "rrule":
-        return _parse_rrule(spec)
+        return recurrence_from_text(spec.rrule_text or "", tz, spec.start)
     if spec.start is None:
         raise RuleError("Choose a date and a time.", "start")
     if spec.kind == "once":
-        return [spec.start]
-    if spec.interval < 1 or spec.interval > 366:
+        return Recurrence(tz, dates=[spec.start], field="start")
+    if not isinstance(spec.interval, int) or not 1 <= spec.interval <= 366:
         raise RuleError("The interval must be between 1 and 366.", "interval")
+    if spec.count is not None and not 1 <= spec.count <= MAX_COUNT:
+        raise RuleError(f"The number of sends must be between 1 and {MAX_COUNT:,}.", "count")
     end = datetime.combine(spec.until, time(23, 59, 59)) if spec.until else None
     if end is not None and end < spec.start:
         raise RuleError("The end date is before the first occurrence.", "until")
     options = {"dtstart": spec.start, "interval": spec.interval, "until": end, "count": spec.count}
     if spec.kind == "daily":
-        return rrule(DAILY, **options)
+        return Recurrence(tz, [rrule(DAILY, **options)], field="interval")
     if spec.kind == "weekly":
         if not spec.weekdays:
             raise RuleError("Choose at least one weekday.", "weekdays")
-        return rrule(WEEKLY, byweekday=sorted(spec.weekdays), **options)
+        if not all(isinstance(d, int) and 0 <= d <= 6 for d in spec.weekdays):
+            raise RuleError("Weekdays are numbers from 0 (Monday) to 6 (Sunday).", "weekdays")
+        return Recurrence(tz, [rrule(WEEKLY, byweekday=sorted(set(spec.weekdays)), **options)],
+                          field="weekdays")
     if spec.kind == "monthly":
         day = spec.month_day or spec.start.day
         if not 1 <= day <= 31:
             raise RuleError("The day of the month must be between 1 and 31.", "month_day")
-        return rrule(MONTHLY, bymonthday=day, **options)
+        if spec.short_months not in SHORT_MONTHS:
+            raise RuleError("Choose to skip shorter months or to send on their last day.", "short_months")
+        if spec.short_months == "last_day" and day >= 29:
+            options.update(bymonthday=list(range(28, day + 1)), bysetpos=-1)
+        else:
+            options.update(bymonthday=day)
+        return Recurrence(tz, [rrule(MONTHLY, **options)], field="month_day")
     raise RuleError(f"Unknown schedule kind {spec.kind!r}.", "kind")
 
 
-def _parse_rrule(spec: RuleSpec):
-    text = (spec.rrule_text or "").strip()
-    if not text:
-        raise RuleError("Enter an RRULE such as FREQ=MONTHLY;BYDAY=2TU.", "rrule_text")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not any(line.upper().startswith("DTSTART") for line in lines):
-        if spec.start is None:
-            raise RuleError("Give a DTSTART line or choose a first date and time.", "start")
-        lines.insert(0, f"DTSTART:{spec.start:%Y%m%dT%H%M%S}")
-    lines = [line if ":" in line or line.upper().startswith("DTSTART") else f"RRULE:{line}"
-             for line in lines]
+def next_after(recurrence: Recurrence, after_utc: datetime) -> datetime | None:
+    """The first occurrence (naive UTC) strictly after ``after_utc``, or None when the rule has
+    ended. Raises ExpansionLimit (a RuleError) when a bound is hit first."""
+    return next(recurrence.after(after_utc), None)
+
+
+def occurrences_between(recurrence: Recurrence, start_utc: datetime, end_utc: datetime) -> list[datetime]:
+    """Occurrences (naive UTC) with start_utc < t <= end_utc; ExpansionLimit when a bound is hit
+    before ``end_utc`` is reached."""
+    found = []
+    for utc in recurrence.after(start_utc):
+        if utc > end_utc:
+            break
+        found.append(utc)
+    return found
+
+
+def upcoming_utc(recurrence: Recurrence, now_utc: datetime, limit: int) -> list[datetime]:
+    """Up to ``limit`` occurrences after now (naive UTC); fewer when a bound stops the walk after
+    at least one was found (ExpansionLimit when none was)."""
+    found: list[datetime] = []
     try:
-        rule = rrulestr("\n".join(lines), ignoretz=True)
-    except (ValueError, TypeError) as error:
-        raise RuleError(f"This is not a valid RFC 5545 rule: {error}.", "rrule_text") from None
-    return rule
-
-
-def occurrences_between(rule, tz: ZoneInfo, start_utc: datetime, end_utc: datetime) -> list[datetime]:
-    """Occurrences (naive UTC) with start_utc < t <= end_utc."""
-    lo, hi = to_local(start_utc, tz) - timedelta(hours=3), to_local(end_utc, tz) + timedelta(hours=3)
-    local = rule.between(lo, hi, inc=True) if hasattr(rule, "between") else [t for t in rule if lo <= t <= hi]
-    return [u for u in (to_utc(t, tz) for t in local) if start_utc < u <= end_utc]
-
-
-def next_after(rule, tz: ZoneInfo, after_utc: datetime) -> datetime | None:
-    """The first occurrence (naive UTC) strictly after ``after_utc``, or None."""
-    cursor = to_local(after_utc, tz) - timedelta(hours=3)
-    for _ in range(10_000):
-        local = rule.after(cursor) if hasattr(rule, "after") else next((t for t in rule if t > cursor), None)
-        if local is None:
-            return None
-        utc = to_utc(local, tz)
-        if utc > after_utc:
-            return utc
-        cursor = local
-    return None
+        found.extend(islice(recurrence.after(now_utc), limit))
+    except ExpansionLimit:
+        if not found:
+            raise
+    return found
 
 
 def preview(spec: RuleSpec, now_utc: datetime, limit: int = MAX_PREVIEW) -> list[datetime]:
-    """The next ``limit`` occurrences after now as local naive times; RuleError if none."""
-    rule, tz = build_rule(spec), zone(spec.timezone)
-    found, cursor = [], now_utc
-    while len(found) < limit:
-        nxt = next_after(rule, tz, cursor)
-        if nxt is None:
-            break
-        found.append(to_local(nxt, tz))
-        cursor = nxt
+    """The next ``limit`` occurrences after now as naive wall-clock times in ``spec.timezone``.
+
+    Raises RuleError when the rule is invalid or has no occurrence in the future, and
+    ExpansionLimit (a RuleError) when a bound is hit before the first one is found.
+    """
+    tz = zone(spec.timezone)
+    found = upcoming_utc(build_rule(spec), now_utc, limit)
     if not found:
         raise RuleError("This schedule has no occurrence in the future.", "start")
-    return found
+    return [to_local(utc, tz) for utc in found]

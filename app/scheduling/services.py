@@ -17,9 +17,10 @@ from ..core.extensions import db
 from ..core.settings.services import get_option
 from ..core.timezones import utc_to_local
 from ..core.utils import utcnow
+from .bounds import ExpansionTimeout
+from .describe import describe_spec
 from .models import Schedule
 from .rules import (
-    WEEKDAY_NAMES,
     RuleError,
     RuleSpec,
     build_rule,
@@ -28,6 +29,7 @@ from .rules import (
     preview,
     zone,
 )
+from .spacing import check_spacing
 
 log = logging.getLogger(__name__)
 GRACE_SETTING = "scheduling.grace_minutes"
@@ -41,25 +43,42 @@ def spec_of(schedule: Schedule) -> RuleSpec:
     """The RuleSpec stored in a Schedule row."""
     return RuleSpec(schedule.kind, schedule.timezone, schedule.start_local, schedule.interval,
                     tuple(schedule.weekdays or ()), schedule.month_day, schedule.until,
-                    schedule.count, schedule.rrule_text)
+                    schedule.count, schedule.rrule_text, schedule.short_months or "skip")
+
+
+def check_rule(spec: RuleSpec, kind: str, now=None):
+    """Validate ``spec`` for a broadcast of ``kind``: (Recurrence, next send as naive UTC).
+
+    Raises RuleError (``field`` names the form field) when the rule is invalid, has no future
+    occurrence, sends closer together than ``spacing.min_gap(kind)``, or when expanding it hits
+    a bound (ExpansionLimit, see ``bounds``). Reads the database (a setting), never writes.
+    """
+    now = now or utcnow()
+    recurrence = build_rule(spec)
+    first = next_after(recurrence, now)
+    if first is None:
+        raise RuleError("This schedule has no occurrence in the future.", "start")
+    check_spacing(recurrence, kind, now, zone(spec.timezone))
+    return recurrence, first
 
 
 def save_schedule(broadcast, spec: RuleSpec, now=None, status="active") -> Schedule:
     """Create or replace the broadcast's schedule; future occurrences follow the new rule.
 
-    Raises RuleError (with the form field) when the rule is invalid or has no future occurrence.
-    ``status`` is "draft" while the broadcast is still being made in the wizard.
+    Raises RuleError (see ``check_rule``) before anything is written. ``status`` is "draft"
+    while the broadcast is still being made in the wizard. The caller commits.
     """
     now = now or utcnow()
-    preview(spec, now, limit=1)  # validates, and refuses a schedule that never fires
+    _recurrence, first = check_rule(spec, broadcast.kind, now)
     schedule = broadcast.schedule or Schedule(broadcast=broadcast)
     schedule.kind, schedule.timezone, schedule.start_local = spec.kind, spec.timezone, spec.start
     schedule.interval, schedule.weekdays = spec.interval, list(spec.weekdays)
     schedule.month_day, schedule.until, schedule.count = spec.month_day, spec.until, spec.count
+    schedule.short_months = spec.short_months or "skip"
     schedule.rrule_text = spec.rrule_text or ""
     schedule.status = status
     schedule.checked_until = now
-    schedule.next_at = next_after(build_rule(spec), zone(spec.timezone), now)
+    schedule.next_at = first
     db.session.add(schedule)
     return schedule
 
@@ -90,29 +109,9 @@ def back_to_draft(broadcast) -> None:
 
 
 def describe(schedule: Schedule) -> str:
-    """One line that says when the schedule fires, e.g. "Every 2 weeks on Tue, Fri at 10:00"."""
-    spec, at = spec_of(schedule), ""
-    if spec.start is not None:
-        at = f" at {spec.start:%H:%M}"
-    if spec.kind == "once":
-        text = f"Once, on {spec.start:%A %d %B %Y at %H:%M}"
-    elif spec.kind == "rrule":
-        text = f"By the rule {spec.rrule_text.strip()}"
-    else:
-        unit = {"daily": "day", "weekly": "week", "monthly": "month"}[spec.kind]
-        text = "Every " + (unit if spec.interval == 1 else f"{spec.interval} {unit}s")
-        if spec.kind == "weekly":
-            text += " on " + ", ".join(WEEKDAY_NAMES[d] for d in sorted(spec.weekdays))
-        if spec.kind == "monthly":
-            text += f" on day {spec.month_day or spec.start.day}"
-        text += at
-        if spec.start is not None:
-            text += f", from {spec.start:%d %b %Y}"
-        if spec.until:
-            text += f" until {spec.until:%d %b %Y}"
-        if spec.count:
-            text += f", {spec.count} times"
-    return f"{text} ({spec.timezone})"
+    """One line that says when the schedule fires, e.g. "Every 2 weeks on Tue, Fri at 10:00"
+    (see ``describe.describe_spec``); never raises."""
+    return describe_spec(spec_of(schedule))
 
 
 def readiness(problems, broadcast):
@@ -121,7 +120,7 @@ def readiness(problems, broadcast):
     schedule = broadcast.schedule
     if schedule is not None and schedule.status == "draft":
         try:
-            preview(spec_of(schedule), utcnow(), limit=1)
+            check_rule(spec_of(schedule), broadcast.kind)
         except RuleError as error:
             problems = [*problems, Problem("when", str(error))]
     return problems
@@ -139,8 +138,11 @@ def resume(schedule: Schedule, now=None) -> None:
     if schedule.status != "paused":
         raise ScheduleError(f"The schedule is {schedule.status}, not paused.")
     now = now or utcnow()
-    schedule.status, schedule.checked_until = "active", now
-    schedule.next_at = next_after(build_rule(spec_of(schedule)), zone(schedule.timezone), now)
+    try:
+        next_at = next_after(build_rule(spec_of(schedule)), now)
+    except RuleError as error:
+        raise ScheduleError(f"The schedule cannot resume: {error}") from None
+    schedule.status, schedule.checked_until, schedule.next_at = "active", now, next_at
     if schedule.next_at is None:
         schedule.status = "ended"
 
@@ -193,6 +195,8 @@ class TickResult:
     fired: int = 0
     skipped: int = 0
     already_taken: int = 0
+    paused: int = 0  # schedules paused because their rule cannot be expanded
+    retried: int = 0  # schedules left for the next pass (expansion timed out)
 
 
 def run_due(now=None) -> TickResult:
@@ -212,17 +216,40 @@ def run_due(now=None) -> TickResult:
         if schedule.status != "active" or schedule.next_at is None or schedule.next_at > now:
             db.session.commit()
             continue
-        rule, tz = build_rule(spec_of(schedule)), zone(schedule.timezone)
-        for occurrence in occurrences_between(rule, tz, schedule.checked_until, now):
+        try:  # work the rule out before claiming anything: a bound hit leaves no half pass
+            rule = build_rule(spec_of(schedule))
+            due = occurrences_between(rule, schedule.checked_until, now)
+            next_at = next_after(rule, max(now, schedule.checked_until))
+        except RuleError as error:
+            _rule_failed(schedule, error, result)
+            db.session.commit()
+            continue
+        for occurrence in due:
             _claim(schedule, occurrence, now - occurrence > grace, now, result)
         schedule.checked_until = max(now, schedule.checked_until)
-        schedule.next_at = next_after(rule, tz, schedule.checked_until)
+        schedule.next_at = next_at
         if schedule.next_at is None:
             schedule.status = "ended"
             if schedule.broadcast.status in ("scheduled", "paused"):  # a recurring one is done
                 schedule.broadcast.status = "sent" if schedule.broadcast.runs.count() else "cancelled"
         db.session.commit()
     return result
+
+
+def _rule_failed(schedule, error: RuleError, result: TickResult) -> None:
+    """A stored rule that cannot be expanded: retry a timeout next pass, pause on anything else
+    (resuming says why), so one bad schedule never stops the others."""
+    if isinstance(error, ExpansionTimeout):
+        log.warning("broadcast %s: schedule not worked out in time, retried next pass: %s",
+                    schedule.broadcast_id, error)
+        result.retried += 1
+        return
+    log.error("broadcast %s: schedule paused, its rule cannot be expanded: %s",
+              schedule.broadcast_id, error)
+    schedule.status = "paused"
+    if schedule.broadcast.status == "scheduled":
+        schedule.broadcast.status = "paused"
+    result.paused += 1
 
 
 def _claim(schedule, occurrence, too_late, now, result) -> None:

@@ -5,6 +5,7 @@ from ..broadcasts.models import Broadcast
 from ..core.extensions import db
 from ..core.utils import utcnow
 from .calendar import month_calendars
+from .describe import notes_for
 from .forms import ScheduleForm, field_of, spec_from_form
 from .rules import RuleError, preview
 from .services import ScheduleError, change_state, save_schedule
@@ -14,7 +15,8 @@ FLASHES = {"pause": "Schedule paused.", "resume": "Schedule resumed.", "end": "S
 
 
 def preview_context(form) -> dict:
-    """Upcoming occurrences and calendars for a schedule form, or the error that prevents them."""
+    """Upcoming occurrences, calendars and notes (months skipped or shifted) for a schedule
+    form, or the error that prevents them; never raises (expansion is bounded, see ``bounds``)."""
     try:
         spec = spec_from_form(form)
         if spec is None:
@@ -22,7 +24,8 @@ def preview_context(form) -> dict:
         upcoming = preview(spec, utcnow())
     except RuleError as error:
         return {"error": str(error)}
-    return {"occurrences": upcoming, "months": month_calendars(upcoming), "timezone": spec.timezone}
+    return {"occurrences": upcoming, "months": month_calendars(upcoming), "timezone": spec.timezone,
+            "notes": notes_for(spec)}
 
 
 @bp.route("/preview")
@@ -54,7 +57,7 @@ def edit(broadcast_id):
             return redirect(url_for("broadcasts.detail", broadcast_id=broadcast.id))
         except RuleError as error:
             db.session.rollback()
-            getattr(form, field_of(error)).errors.append(str(error))
+            getattr(form, field_of(error), form.schedule).errors.append(str(error))
     return render_template("scheduling/edit.html", broadcast=broadcast, form=form), \
         (400 if form.errors else 200)
 
