@@ -70,14 +70,14 @@ def _import_directory_plugin(directory: Path) -> ModuleType:
     the same process, or pytest collecting the plugin's tests), is reused: executing it again
     would declare its models twice. A file changed since (a test rewriting a plugin) is
     executed again."""
+    loaded = _already_imported(directory / "__init__.py")
+    if loaded is not None:
+        return loaded
     root = directory.parent
     if (root / "__init__.py").exists() and root.name == "plugins":
         if str(root.parent) not in sys.path:
             sys.path.insert(0, str(root.parent))
         return importlib.import_module(f"plugins.{directory.name}")
-    loaded = _already_imported(directory / "__init__.py")
-    if loaded is not None:
-        return loaded
     name = f"herald_plugin_{directory.name}"
     spec = importlib.util.spec_from_file_location(
         name, directory / "__init__.py", submodule_search_locations=[str(directory)])
@@ -115,14 +115,17 @@ def discover(plugins_dir) -> list[PluginInfo]:
 
     Two plugins with one slug (a folder and an installed package, or two packages) are both
     refused, with an error saying where each comes from: neither is imported, so neither takes
-    over the other's settings, tables or active state."""
+    over the other's settings, tables or active state. An entry point that names the very
+    package folder found in ``plugins_dir`` (``pip install -e plugins/x``) is that same plugin."""
     candidates: dict[str, list] = {}
     base = Path(plugins_dir)
     if base.is_dir():
         for directory in sorted(p for p in base.iterdir() if (p / "__init__.py").exists()):
             candidates.setdefault(directory.name, []).append(("directory", directory))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        candidates.setdefault(ep.name, []).append(("entry point", ep))
+        found_here = candidates.get(ep.name, [])
+        if not any(source == "directory" and _same_folder(ep, origin) for source, origin in found_here):
+            candidates.setdefault(ep.name, []).append(("entry point", ep))
     found = []
     for slug in sorted(candidates):
         (source, origin), *others = candidates[slug]
@@ -139,6 +142,17 @@ def discover(plugins_dir) -> list[PluginInfo]:
                 info.path = Path(info.module.__file__).parent
             found.append(info)
     return found
+
+
+def _same_folder(ep, directory: Path) -> bool:
+    """True when entry point ``ep`` names the package in ``directory`` (found without importing it)."""
+    if "." in ep.module:
+        return False
+    try:
+        spec = importlib.util.find_spec(ep.module)
+    except (ImportError, ValueError):
+        return False
+    return bool(spec and spec.origin) and Path(spec.origin).resolve().parent == directory.resolve()
 
 
 def _describe(source, origin) -> str:

@@ -1,16 +1,15 @@
-"""Helpers of the plugin-host tests: an admin client, CSRF posts, running queued jobs."""
+"""Helpers of the plugin-host tests: an admin client on any app, CSRF posts, CLI calls, jobs."""
 from pathlib import Path
 
 from app.core.extensions import db
-from app.core.worker import make_worker
-from tests.conftest import csrf_token, login, make_user
+from app.testing import csrf_token, login, make_user, run_jobs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "plugins"
 BUNDLED = Path(__file__).resolve().parents[2] / "plugins"
 
 
 def admin_client(app):
-    """A test client of ``app`` logged in as a new super admin."""
+    """A test client of ``app`` logged in as the super admin root@example.com (made once)."""
     from app.auth.models import User
 
     with app.app_context():
@@ -24,15 +23,14 @@ def post(client, url, **data):
     return client.post(url, data={"csrf_token": csrf_token(client, "/network/plugins/"), **data})
 
 
-def run_jobs(app):
-    """Run every queued job in this process with ``app`` (as `flask rq worker --burst` would)."""
-    with app.app_context():
-        db.session.remove()
-        make_worker(simple=True).work(burst=True)
-        db.session.remove()
-
-
 def cli(app, *args):
     """Invoke ``flask *args`` on ``app`` (inside its app context, which the CLI then uses)."""
     with app.app_context():
         return app.test_cli_runner().invoke(args=list(args))
+
+
+def work(app):
+    """Run every queued job in this process with ``app``, as `flask rq worker --burst` would; a
+    job that raises fails the test."""
+    with app.app_context():
+        run_jobs()

@@ -6,7 +6,7 @@ import pytest
 
 from app.core.extensions import db
 from app.plugins.models import PluginState
-from tests.conftest import write_plugin
+from app.testing import write_plugin
 from tests.plugins.helpers import admin_client, cli
 
 

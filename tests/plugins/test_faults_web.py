@@ -1,7 +1,7 @@
 """Faults in requests stay inside the plugin: activation, the admin menu, dashboards, its pages."""
 from app.core.extensions import db
 from app.plugins.models import PluginState
-from tests.conftest import login
+from app.testing import login
 from tests.plugins.helpers import admin_client, cli, post
 
 

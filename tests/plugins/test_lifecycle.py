@@ -12,23 +12,22 @@ from app.core.settings.models import Option
 from app.plugins.models import PluginState
 from app.system_emails.models import SystemEmail
 from app.system_emails.services import import_defaults
-from tests.conftest import TEST_REDIS_URL
 from tests.plugins.helpers import FIXTURES, admin_client, cli, post
 
 
-def _config(database, plugins, instance):
+def _config(database, plugins, instance, redis_url):
     return {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
-            "REDIS_URL": TEST_REDIS_URL, "HERALD_PREFIX": "herald-test", "INSTANCE_PATH": str(instance),
+            "REDIS_URL": redis_url, "HERALD_PREFIX": "herald-test", "INSTANCE_PATH": str(instance),
             "PLUGINS_DIR": str(plugins)}
 
 
 @pytest.fixture(scope="session")
-def core_database(tmp_path_factory):
+def core_database(tmp_path_factory, redis_database):
     """A SQLite file with the core's migrations only, copied by each test (fast, and on its own:
     these tests run plugin migrations, which must not touch the shared test database)."""
     folder = tmp_path_factory.mktemp("core_db")
     (folder / "plugins").mkdir()
-    app = create_app(_config(folder / "core.db", folder / "plugins", folder))
+    app = create_app(_config(folder / "core.db", folder / "plugins", folder, redis_database.url))
     with app.app_context():
         alembic_upgrade(revision="heads")
         db.engine.dispose()
@@ -36,7 +35,7 @@ def core_database(tmp_path_factory):
 
 
 @pytest.fixture
-def network(tmp_path, core_database, redis_client):
+def network(tmp_path, core_database, redis_client, redis_database):
     """A network on its own database with a plugins folder holding copies of the given fixture
     plugins; ``network.app()`` builds an app as a restarted process would."""
     class Network:
@@ -51,7 +50,7 @@ def network(tmp_path, core_database, redis_client):
         def app(self):
             for name in [m for m in sys.modules if m.startswith("herald_plugin_")]:
                 del sys.modules[name]  # a new process imports the plugins' code afresh
-            application = create_app(_config(self.database, self.plugins, tmp_path))
+            application = create_app(_config(self.database, self.plugins, tmp_path, redis_database.url))
             self.apps.append(application)
             return application
 
@@ -215,9 +214,9 @@ def test_a_plugin_off_during_an_upgrade_runs_it_when_activated_again(network, tm
     assert module.CALLS == [("upgrade", "1.0")]
 
 
-def test_check_on_an_empty_database_says_to_migrate(tmp_path, redis_client):
+def test_check_on_an_empty_database_says_to_migrate(tmp_path, redis_client, redis_database):
     (tmp_path / "plugins").mkdir()
-    app = create_app(_config(tmp_path / "empty.db", tmp_path / "plugins", tmp_path))
+    app = create_app(_config(tmp_path / "empty.db", tmp_path / "plugins", tmp_path, redis_database.url))
     result = cli(app, "check")
     assert result.exit_code == 0
     assert "plugins: not checked, the database is not migrated: run `flask db upgrade`." in result.output

@@ -52,7 +52,7 @@ def test_a_threshold_of_zero_never_switches_a_plugin_off(faulty_app):
 
 
 def test_plugin_actions_need_a_super_admin_and_a_csrf_token(faulty_app, customer):
-    from tests.conftest import csrf_token, login
+    from app.testing import csrf_token, login
 
     customer_client = login(faulty_app.test_client(), customer.user_id)
     token = csrf_token(customer_client, "/dashboard/")

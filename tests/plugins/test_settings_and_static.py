@@ -3,7 +3,7 @@ import pytest
 
 from app.core.extensions import db
 from app.core.settings.models import Option
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 from tests.plugins.helpers import FIXTURES, admin_client, cli
 
 URL = "/network/plugins/typed_demo/settings"
