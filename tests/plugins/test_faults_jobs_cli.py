@@ -3,8 +3,8 @@ from sqlalchemy import select
 
 from app.billing.models import Payment
 from app.core.extensions import db
-from app.system_emails.models import SystemEmailSend
 from app.plugins.network_setup import setup_network
+from app.system_emails.models import SystemEmailSend
 from tests.plugins.helpers import admin_client, cli, work
 
 
