@@ -107,8 +107,7 @@ def init_plugins(app, config):
     app.extensions["herald_plugins"] = host
     with app.app_context():
         host.load_all()
-    for blueprint, url_prefix in host.blueprints:
-        app.register_blueprint(blueprint, url_prefix=url_prefix)
+    host.register_blueprints()
 
 
 def init_templates(app, config):
