@@ -99,7 +99,8 @@ def test_keyed_routes_take_no_session(app, admin_client):
 
 PUBLIC_ENDPOINTS = {"auth.index_root", "network_public.confirm_email_link", "auth.login", "auth.logout", "static",
                     "tracking.click", "tracking.open_pixel", "tracking.unsubscribe_link",
-                    "tracking.resubscribe_link", "tracking_hooks.bounces"}
+                    "tracking.resubscribe_link", "tracking_hooks.bounces",
+                    "plugins_static.file"}  # a plugin's own static files, like "static"
 
 
 def test_only_known_routes_live_outside_the_role_checked_areas(app):
