@@ -108,6 +108,8 @@ class SMTPSettings:
 class SMTPTransport:
     """One reusable SMTP connection; reconnects when the server drops it."""
 
+    confirms_before_data_end = True  # send() takes ``before_data_end`` (see there)
+
     def __init__(self, settings: SMTPSettings):
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
@@ -131,13 +133,17 @@ class SMTPTransport:
             raise TemporaryFailure(421, f"cannot connect to {s.host}:{s.port}: {error}") from None
         return smtp
 
-    def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
+    def send(self, message_bytes: bytes, envelope_from: str, recipient: str,
+             before_data_end=None) -> SendResult:
         """Send one message to one recipient; raises TemporaryFailure or PermanentFailure.
 
         Uses PIPELINING (RFC 2920) when the server offers it: MAIL, RCPT and DATA go in one write,
         so a message costs two round trips instead of four. A reused connection that the server
         closed while idle is re-opened once, but only when the message content was not sent yet
-        (so this can never send it twice).
+        (so this can never send it twice). ``before_data_end()``, when given, is called once the
+        server accepted DATA and before the content and its final dot: if it raises, the
+        connection is dropped without the dot, so the server delivers nothing (RFC 5321 section
+        4.1.1.4), and its exception propagates.
         """
         if "\r" in envelope_from + recipient or "\n" in envelope_from + recipient:
             raise PermanentFailure(501, "line breaks are not allowed in an address")
@@ -147,14 +153,14 @@ class SMTPTransport:
         if not reused:
             self._smtp = self._connect()
         try:
-            return self._transaction(message_bytes, envelope_from, recipient)
+            return self._transaction(message_bytes, envelope_from, recipient, before_data_end)
         except _NothingSent as error:
             self.close()
             if not reused:
                 raise TemporaryFailure(421, f"connection lost: {error}") from None
         self._smtp = self._connect()
         try:
-            return self._transaction(message_bytes, envelope_from, recipient)
+            return self._transaction(message_bytes, envelope_from, recipient, before_data_end)
         except _NothingSent as error:
             self.close()
             raise TemporaryFailure(421, f"connection lost: {error}") from None
@@ -172,7 +178,7 @@ class SMTPTransport:
                 replies.append(smtp.docmd("DATA"))
         return replies
 
-    def _transaction(self, message_bytes, envelope_from, recipient) -> SendResult:
+    def _transaction(self, message_bytes, envelope_from, recipient, before_data_end=None) -> SendResult:
         smtp = self._smtp
         try:
             replies = self._envelope(envelope_from, recipient)
@@ -188,6 +194,8 @@ class SMTPTransport:
                     smtp.getreply()
                 smtp.rset()
                 raise classify(*refused)
+            if before_data_end is not None:
+                self._before_data_end(before_data_end)
             smtp.send(dot_stuffed(message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
                       + b".\r\n")
             code, reply = smtp.getreply()
@@ -199,6 +207,14 @@ class SMTPTransport:
         if code != 250:
             raise classify(code, reply)
         return SendResult(code, reply.decode(errors="replace"))
+
+    def _before_data_end(self, callback) -> None:
+        try:
+            callback()
+        except BaseException:
+            self._smtp.close()  # no QUIT: inside DATA it would be read as the message's content
+            self._smtp = None
+            raise
 
     def close(self) -> None:
         """Close the connection (QUIT when possible)."""
