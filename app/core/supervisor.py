@@ -2,8 +2,8 @@
 supervisor lease runs the domains' repairs (the ``supervisor_tasks`` filter), so no cron job and
 no operator is needed to move work that a dead job, a lost Redis or a failed job left behind.
 
-The lease is a Redis key (``<prefix>:supervisor``, three periods long, at least 15 s) that its
-holder extends at each pass; when the holder dies another worker takes it at its next pass after
+The lease is a Redis key (``<prefix>:supervisor``, three periods long) that its holder extends
+at each pass; when the holder dies another worker takes it at its next pass after
 the key expires, and when Redis restarts empty the first worker to ask takes it. Without Redis
 nobody supervises: every repair needs Redis (leases, chunks, queues) as well as the database.
 """
@@ -16,6 +16,7 @@ import threading
 from redis.exceptions import RedisError
 
 from .extensions import db, redis_store
+from .forking import fork_guard
 from .hooks import apply_filters
 from .transient import is_transient
 
@@ -41,7 +42,7 @@ class Supervisor:
 
     def holds_lease(self) -> bool:
         """Take or extend the supervisor lease; True when this supervisor holds it now."""
-        ttl_ms = int(max(3 * self.interval, 15) * 1000)
+        ttl_ms = int(3 * self.interval * 1000)
         return bool(redis_store.client.eval(LOCK_SCRIPT, 1, redis_store.key("supervisor"),
                                             self.ident, ttl_ms))
 
@@ -57,22 +58,24 @@ class Supervisor:
         return done
 
     def _steps(self, task) -> list:
-        try:
-            steps = list(task())
-            db.session.commit()
-            return steps
-        except Exception as error:
-            self._failed(task, error)
-            return []
+        with fork_guard():
+            try:
+                steps = list(task())
+                db.session.commit()
+                return steps
+            except Exception as error:
+                self._failed(task, error)
+                return []
 
     def _run(self, step) -> int:
-        try:
-            step()
-            db.session.commit()
-            return 1
-        except Exception as error:
-            self._failed(step, error)
-            return 0
+        with fork_guard():  # a work horse forked meanwhile would inherit our locks
+            try:
+                step()
+                db.session.commit()
+                return 1
+            except Exception as error:
+                self._failed(step, error)
+                return 0
 
     @staticmethod
     def _failed(what, error) -> None:

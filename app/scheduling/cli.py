@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from ..broadcasts.models import Broadcast
 from ..core.extensions import db
+from ..core.forking import fork_guard
 from ..core.utils import utcnow
 from .describe import describe_spec, notes_for
 from .rules import RuleError, RuleSpec, preview
@@ -20,10 +21,12 @@ DEFAULT_INTERVAL = 15.0
 
 
 def scheduler_loop(app, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None):
-    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged."""
+    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged.
+    Each pass holds off the worker's forks (``fork_guard``): a work horse forked mid-pass would
+    inherit the pass's database locks."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        with app.app_context():
+        with app.app_context(), fork_guard():
             try:
                 result = run_due()
                 if result.fired or result.skipped:
