@@ -41,8 +41,8 @@ def work_until_stopped(worker, burst: bool = False, with_scheduler: bool = False
             worker.work(burst=burst, with_scheduler=with_scheduler)
         except RedisError as error:
             log.warning("worker %s lost Redis: %s", worker.name, error)
-        if burst or worker._stop_requested:
-            return
+        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
+            return  # RQ records a SIGINT/SIGTERM there (it raises StopRequested when idle)
         if time.monotonic() - started > 60:
             delay = 1.0
         log.warning("worker %s stopped unexpectedly; starting again in %.0f s", worker.name, delay)
