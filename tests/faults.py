@@ -108,6 +108,10 @@ class TcpProxy:
     def cut(self) -> None:
         """Close the listener and every forwarded connection."""
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked on it
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
