@@ -1,4 +1,5 @@
 """Fixtures of the system-email tests: a real SMTP server (aiosmtpd), workers, a set-up network."""
+import asyncio
 import socket
 from email import policy
 from email.parser import BytesParser
@@ -23,6 +24,8 @@ class SinkHandler:
     def __init__(self):
         self.messages = []
         self.replies = {}  # address -> list of replies used one by one, e.g. ["451 4.7.1 later"]
+        self.delay = 0.0  # seconds DATA takes to answer (a slow server)
+        self.in_data = 0  # how many messages reached DATA
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         queued = self.replies.get(address.lower())
@@ -32,6 +35,9 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.in_data += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = BytesParser(policy=policy.default).parsebytes(envelope.original_content)
         self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "message": message})
         return "250 2.0.0 Message accepted"
