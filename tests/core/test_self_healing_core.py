@@ -17,6 +17,8 @@ from app.core.transient import is_transient, retrying
 from app.core.worker import make_worker
 from tests.faults import SQLiteWriteLock, free_port
 
+pytestmark = pytest.mark.committed  # the jobs run in sessions of their own
+
 
 def note_liveness(track):
     """A tracked job that writes how many live jobs its track has while it runs."""

@@ -19,7 +19,7 @@ from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 from app.scheduling.rules import RuleSpec
 from app.scheduling.services import save_schedule
-from tests.conftest import TEST_REDIS_URL
+from app.testing.settings import PREFIX
 from tests.faults import (
     LEASE_SECONDS,
     OUTAGE_SECONDS,
@@ -34,6 +34,7 @@ from tests.faults import (
 from .conftest import add_customers, make_run
 
 SUPERVISOR_SECONDS = 1
+pytestmark = pytest.mark.committed  # worker processes read what the tests write
 
 
 @pytest.fixture
@@ -45,16 +46,16 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
-def app_config(smtp_sink, request):
-    """The delivery settings of tests/delivery, on the private Redis when the test has one."""
-    config = {"SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}", "MAIL_FROM": "Herald <noreply@herald.test>"}
+def app_config(request):
+    """On the private Redis when the test has one."""
+    config = {"MAIL_FROM": "Herald <noreply@herald.test>"}
     if "private_redis" in request.fixturenames:
         config["REDIS_URL"] = request.getfixturevalue("private_redis").url
     return config
 
 
 def _workers(tmp_path, database_url, redis_url, smtp_sink, **extra) -> Workers:
-    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "HERALD_PREFIX": "herald-test",
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "HERALD_PREFIX": PREFIX,
            "SECRET_KEY": "test-secret", "HERALD_INSTANCE": tmp_path, "BASE_URL": "http://herald.test",
            "SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}", "MAIL_FROM": "Herald <noreply@herald.test>",
            "DELIVERY_CHUNK_SIZE": 40, "DELIVERY_BATCH_SIZE": 20, "DELIVERY_LEASE_SECONDS": LEASE_SECONDS,
@@ -113,17 +114,18 @@ def _outage(database_url):
     return proxy, proxy.url(database_url), {}
 
 
-def test_database_outage_mid_send_heals_by_itself(app, db, database_url, tmp_path, smtp_sink, product):
+def test_database_outage_mid_send_heals_by_itself(app, db, database_url, redis_database, tmp_path,
+                                                  smtp_sink, product):
     smtp_sink.delay = 0.03
     add_customers([(f"o{i:03d}@example.com", "O") for i in range(160)], product)
     run_id = make_run(products=[product]).id
     fault, worker_url, extra = _outage(database_url)
-    workers = _workers(tmp_path, worker_url, TEST_REDIS_URL, smtp_sink, **extra)
+    workers = _workers(tmp_path, worker_url, redis_database.url, smtp_sink, **extra)
     cut = False
     try:
         workers.start("w1", "--with-scheduler")
         workers.start("w2")
-        workers.wait_ready(TEST_REDIS_URL)
+        workers.wait_ready(redis_database.url)
         _start(run_id)
         _started(smtp_sink, 30, workers)
         fault.cut()
@@ -176,16 +178,17 @@ def test_redis_restarted_empty_mid_send_heals_by_itself(app, db, database_url, t
     assert len(_once_each(smtp_sink, 160)) == 160
 
 
-def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, database_url, tmp_path,
+def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, database_url,
+                                                                       redis_database, tmp_path,
                                                                        smtp_sink, product):
     smtp_sink.delay = 0.04
     add_customers([(f"k{i:03d}@example.com", "K") for i in range(200)], product)
     run_id = make_run(products=[product]).id
-    workers = _workers(tmp_path, database_url, TEST_REDIS_URL, smtp_sink)
+    workers = _workers(tmp_path, database_url, redis_database.url, smtp_sink)
     try:
         workers.start("w1", "--with-scheduler")
         workers.start("w2", "--with-scheduler")
-        workers.wait_ready(TEST_REDIS_URL)
+        workers.wait_ready(redis_database.url)
         _start(run_id)
 
         def both_sending():
@@ -195,7 +198,7 @@ def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, 
             return held if len({claim for _, claim in held}) == 2 else None
         _started(smtp_sink, 20, workers)
         wait_for(both_sending, 30, interval=0.02, what="both workers to hold a batch")
-        holder = app.extensions["herald_redis"].get("herald-test:supervisor").decode()
+        holder = app.extensions["herald_redis"].get(f"{PREFIX}:supervisor").decode()
         victim = workers.by_pid(int(holder.split(":")[1]))
         held = both_sending()
         workers.kill(victim)
@@ -223,7 +226,8 @@ def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, 
         "whichever worker died, its batch is taken over within the lease (and a supervisor pass)"
 
 
-def test_a_broadcast_scheduled_ahead_is_planned_and_sent_while_others_write(app, db, database_url, tmp_path,
+def test_a_broadcast_scheduled_ahead_is_planned_and_sent_while_others_write(app, db, database_url,
+                                                                            redis_database, tmp_path,
                                                                             smtp_sink, product):
     """Issue 14's scene: one ``flask rq worker --with-scheduler``, a broadcast due 10 s later, and
     the web writing meanwhile (on SQLite, the embedded default, this planning met "database is
@@ -236,7 +240,7 @@ def test_a_broadcast_scheduled_ahead_is_planned_and_sent_while_others_write(app,
     save_schedule(broadcast, RuleSpec("once", "UTC", (utcnow() + timedelta(seconds=10)).replace(microsecond=0)))
     db.session.commit()
     broadcast_id = broadcast.id
-    workers = _workers(tmp_path, database_url, TEST_REDIS_URL, smtp_sink)
+    workers = _workers(tmp_path, database_url, redis_database.url, smtp_sink)
     writes = 0
     try:
         workers.start("w1", "--with-scheduler")
@@ -270,7 +274,7 @@ def test_redis_lost_together_with_a_worker_leaves_at_most_its_batch_unknown(app,
         workers.wait_ready(private_redis.url)
         _start(run_id)
         _started(smtp_sink, 30, workers)
-        victim = workers.by_pid(int(app.extensions["herald_redis"].get("herald-test:supervisor")
+        victim = workers.by_pid(int(app.extensions["herald_redis"].get(f"{PREFIX}:supervisor")
                                     .decode().split(":")[1]))
         workers.kill(victim)
         private_redis.restart_empty(down_seconds=1)

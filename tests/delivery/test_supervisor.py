@@ -19,7 +19,9 @@ from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 from tests.faults import SQLiteWriteLock, TcpProxy
 
-from .conftest import add_customers, make_run, start, work
+from .conftest import add_customers, make_run
+
+pytestmark = pytest.mark.committed  # the jobs run in sessions of their own
 
 
 @pytest.fixture
@@ -36,10 +38,10 @@ def outage(database_url):
 
 
 @pytest.fixture
-def app_config(smtp_sink, request):
+def app_config(request):
     """tests/delivery's settings; retries give up after 1 s (the supervisor's turn comes
     sooner); leases of 1 s; the outage's settings when the test has one."""
-    config = {"SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}", "DELIVERY_CHUNK_SIZE": 20,
+    config = {"DELIVERY_CHUNK_SIZE": 20,
               "DELIVERY_BATCH_SIZE": 5, "DELIVERY_LEASE_SECONDS": 1, "JOB_LEASE_SECONDS": 1,
               "TRANSIENT_RETRY_SECONDS": 1, "TRANSIENT_RETRY_MAX_DELAY": 0.5,
               "MAIL_FROM": "Herald Network <noreply@herald.test>"}
@@ -63,7 +65,7 @@ def _supervise(app):
 
 
 def test_planning_that_meets_a_database_fault_is_retried_and_the_run_finishes(
-        app, db, outage, smtp_sink, product, caplog):
+        app, db, outage, smtp_sink, product, caplog, jobs):
     fault, _ = outage
     app.config["TRANSIENT_RETRY_SECONDS"] = 30
     add_customers([(f"p{i}@example.com", "P") for i in range(12)], product)
@@ -75,13 +77,13 @@ def test_planning_that_meets_a_database_fault_is_retried_and_the_run_finishes(
     with caplog.at_level(logging.WARNING, logger="app.core.transient"):
         _one_job()  # the planning job fails, waits, tries again once the database answers
     assert any("plan_run: transient failure" in r.getMessage() for r in caplog.records)
-    work()
+    jobs.work()
     assert _status(db, run_id) == "sent"
     assert sorted(smtp_sink.recipients()) == sorted(f"p{i}@example.com" for i in range(12))
 
 
 def test_a_planning_job_that_failed_for_good_is_planned_again_by_the_supervisor(
-        app, db, outage, smtp_sink, product):
+        app, db, outage, smtp_sink, product, jobs):
     fault, _ = outage
     add_customers([(f"q{i}@example.com", "Q") for i in range(7)], product)
     run_id = make_run(products=[product]).id
@@ -95,40 +97,40 @@ def test_a_planning_job_that_failed_for_good_is_planned_again_by_the_supervisor(
     assert _status(db, run_id) == "planning"
     db.session.commit()
     _supervise(app)
-    work()
+    jobs.work()
     assert _status(db, run_id) == "sent"
     assert len(smtp_sink.recipients()) == 7
 
 
 def test_a_sending_run_whose_jobs_and_chunks_redis_lost_is_dispatched_again(
-        app, db, smtp_sink, product, redis_client):
+        app, db, smtp_sink, product, redis_client, jobs):
     add_customers([(f"l{i}@example.com", "L") for i in range(30)], product)
     run_id = make_run(products=[product]).id
     enqueue_now(plan_run, run_id, queue="delivery", track=track(run_id))
-    work(max_jobs=1)  # planned: chunks and runners wait in Redis
+    jobs.work(max_jobs=1)  # planned: chunks and runners wait in Redis
     redis_client.flushdb()  # Redis restarted empty
     assert _status(db, run_id) == "sending"
-    work()
+    jobs.work()
     assert smtp_sink.recipients() == []  # nothing moves the run any more
     db.session.commit()
     _supervise(app)
-    work()
+    jobs.work()
     assert _status(db, run_id) == "sent"
     assert sorted(smtp_sink.recipients()) == sorted(f"l{i}@example.com" for i in range(30))
 
 
-def test_deferred_rows_are_retried_even_without_an_rq_scheduler(app, db, smtp_sink, product):
+def test_deferred_rows_are_retried_even_without_an_rq_scheduler(app, db, smtp_sink, product, jobs):
     set_option("delivery.retry_base_seconds", 1)
     db.session.commit()
     smtp_sink.cues = {"later@example.com": ["451 4.3.0 Try again later", "250 OK"]}
     add_customers([("later@example.com", "Later"), ("now@example.com", "Now")], product)
     run = make_run(products=[product])
-    start(run)  # no worker runs RQ's scheduler: the retry job stays scheduled
+    jobs.start(run)  # no worker runs RQ's scheduler: the retry job stays scheduled
     assert _status(db, run.id) == "sending"
     time.sleep(2.2)  # due after 1 s, given up after one more lease (1 s)
     db.session.commit()
     _supervise(app)
-    work()
+    jobs.work()
     row = db.session.scalar(select(Delivery).where(Delivery.email == "later@example.com"))
     assert (row.status, row.attempts) == ("sent", 2)
     assert _status(db, run.id) == "sent"
