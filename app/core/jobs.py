@@ -8,7 +8,9 @@ whether any job still moves that piece of work.
 """
 import logging
 import os
+import threading
 import time
+from contextlib import contextmanager
 
 from flask import current_app
 from rq import Queue
@@ -130,6 +132,25 @@ def init_job_events() -> None:
     if not event.contains(session_class, "after_commit", _flush_pending):
         event.listen(session_class, "after_commit", _flush_pending)
         event.listen(session_class, "after_soft_rollback", _drop_pending)
+
+
+# A process forked while another of its threads holds a lock keeps that lock held forever in the
+# child: a work horse forked while the supervisor or the scheduler thread was inside SQLAlchemy
+# (mapper configuration, the statement cache) or a database driver hung on its first query (seen in
+# tests/delivery/test_self_healing.py). Those threads hold fork_guard() around each piece of
+# database work, and os.fork waits for it; reentrant, so a guarded thread that forks never waits
+# for itself.
+_FORK_GUARD = threading.RLock()
+os.register_at_fork(before=_FORK_GUARD.acquire, after_in_parent=_FORK_GUARD.release,
+                    after_in_child=_FORK_GUARD.release)
+
+
+@contextmanager
+def fork_guard():
+    """Hold off forks of this process (RQ's work horses) while the block runs; for threads of a
+    worker's main process that use the database. Keep the block short: a horse waits for it."""
+    with _FORK_GUARD:
+        yield
 
 
 def _forget(job) -> None:

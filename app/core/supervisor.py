@@ -16,8 +16,8 @@ import threading
 from redis.exceptions import RedisError
 
 from .extensions import db, redis_store
-from .forking import fork_guard
 from .hooks import apply_filters
+from .jobs import fork_guard
 from .transient import is_transient
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ def init_app(app):
     from .api import bp as api_bp
     from .api import keyed as keyed_api_bp
     from .cli import delivery_cli
-    from .healing import supervisor_tasks
+    from .reaper import supervisor_tasks
     from .services import on_broadcast_sent, on_run_cancelled
     from .settings import declare
     from .views import active_runs_panel, bp

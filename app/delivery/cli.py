@@ -8,8 +8,7 @@ from flask.cli import AppGroup
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from . import duration, progress
-from .healing import heal
-from .reaper import active_run_ids
+from .reaper import active_run_ids, heal
 from .services import RunStateError, run_action
 
 delivery_cli = AppGroup("delivery", help="Broadcast e-mail delivery: progress and control of runs.")

@@ -6,7 +6,7 @@ A send starts when the broadcasts domain fires ``broadcast_sent``: ``on_broadcas
 ``app/delivery/services.py``) enqueues ``plan_run`` after the commit. Every job here is safe to
 run twice and is tried again with backoff when the database or Redis fails transiently
 (``app.core.transient.retry_transient``); what a job could not finish the supervisor
-(``app/delivery/healing.py``) hands to a new one.
+(``reaper.heal``) hands to a new one.
 """
 import logging
 import time

@@ -1,15 +1,24 @@
 """The reaper and the run supervisor: rows left in ``sending`` by dead jobs are settled from their
-write-ahead records, lost chunks are sent again, and a run whose rows are all settled is finished.
+write-ahead records, lost chunks are sent again, a run no job moves any more is moved on from the
+database, and a run whose rows are all settled is finished.
 
 A dead job's rows (its lease gone, Redis settled: ``app.core.leases.settled``) get the outcome its
 record holds; the row whose SMTP transaction had started without a recorded reply becomes
 ``unknown`` (it may or may not have been delivered, so it is never re-sent automatically: only an
 administrator's "resend unknown" queues it again); the rows it never reached go back to queued
 (or deferred). When the record is missing or from another Redis run, every row without an outcome
-is unknown. Runs after every chunk job, from the supervisor (``app/delivery/healing.py``), from
-``flask delivery supervise`` and when the run page polls; those callers commit (nothing here does).
+is unknown. Runs after every chunk job, from the supervisor (``supervisor_tasks``, every pass),
+from ``flask delivery supervise`` and when the run page polls; those callers commit (nothing here
+does).
+
+The supervisor checks every run that is planning, sending or paused (``heal``). With no live
+tracked job (``app/core/job_tracking.py``) a ``planning`` run is planned again (a run planned
+meanwhile makes it a no-op), and a ``sending`` run gets runners for its waiting chunks, its queued
+rows registered again when Redis lost the chunks, a retry job for its deferred rows, and is
+finished once settled; a ``paused`` run only has its dead jobs' rows settled.
 """
 import logging
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
@@ -17,9 +26,10 @@ from sqlalchemy import bindparam, select, update
 from ..broadcasts.models import BroadcastRun
 from ..core import leases
 from ..core.extensions import db, redis_store
-from ..core.jobs import after_commit
+from ..core.job_tracking import live_jobs
+from ..core.jobs import after_commit, enqueue_after_commit
 from ..core.utils import utcnow
-from . import chunks, progress, services, wal
+from . import chunks, jobs, progress, services, wal
 from .models import Delivery
 from .outcomes import Outcome, write_outcomes
 from .planning import chunk_ranges, count_status
@@ -136,3 +146,28 @@ def active_run_ids() -> list[int]:
     """Runs that are planning, sending or paused."""
     return list(db.session.scalars(select(BroadcastRun.id).where(
         BroadcastRun.status.in_(("planning", "sending", "paused"))).order_by(BroadcastRun.id)))
+
+
+def supervisor_tasks(tasks: list) -> list:
+    """``supervisor_tasks`` filter: add the check of every active run."""
+    return [*tasks, run_steps]
+
+
+def run_steps() -> list:
+    """One step per run that is planning, sending or paused."""
+    return [partial(heal, run_id) for run_id in active_run_ids()]
+
+
+def heal(run_id: int) -> str | None:
+    """Check one run and move it on if nothing does; returns its status afterwards (None: gone).
+    Redis and database errors propagate (the supervisor logs them and tries next pass)."""
+    status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
+    idle = status in ("planning", "sending") and live_jobs(chunks.track(run_id)) == 0
+    if status == "planning":
+        if idle:
+            log.warning("run %s is planning but no job plans it: planning again", run_id)
+            enqueue_after_commit(jobs.plan_run, run_id, queue="delivery", track=chunks.track(run_id))
+        return status
+    if status in ("sending", "paused"):
+        return supervise(run_id, thorough=True, idle=idle)
+    return status

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..broadcasts.models import BroadcastRun
 from ..broadcasts.sending import start_run
 from ..core.extensions import db
-from ..core.forking import fork_guard
+from ..core.jobs import fork_guard
 from ..core.settings.services import get_option
 from ..core.utils import utcnow
 from .bounds import ExpansionTimeout
