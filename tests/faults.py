@@ -3,7 +3,8 @@ PostgreSQL that a test cuts and restores, a SQLite write lock held as long as an
 redis-server restarted empty, and worker processes to SIGKILL.
 
 Durations come from the environment so the tests stay short while the same code measures long
-outages: ``HERALD_FAULT_OUTAGE_SECONDS`` (8), ``HERALD_FAULT_LEASE_SECONDS`` (5). With
+outages: ``HERALD_FAULT_OUTAGE_SECONDS`` (8), ``HERALD_FAULT_LEASE_SECONDS`` (5),
+``HERALD_FAULT_SUPERVISOR_SECONDS`` (1, the workers' supervisor period). With
 ``HERALD_FAULT_REPORT=<file>`` each test appends what it measured as one JSON line.
 """
 import json
@@ -24,6 +25,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 OUTAGE_SECONDS = float(os.environ.get("HERALD_FAULT_OUTAGE_SECONDS", "8"))
 LEASE_SECONDS = int(os.environ.get("HERALD_FAULT_LEASE_SECONDS", "5"))
+SUPERVISOR_SECONDS = int(os.environ.get("HERALD_FAULT_SUPERVISOR_SECONDS", "1"))
 
 
 def free_port() -> int:

@@ -26,15 +26,11 @@ SQLITE_TRANSIENT = ("locked", "busy", "unable to open database", "disk i/o error
 JOB_TIMEOUT_MARGIN = 30  # seconds left to the job after its last retry, before RQ's timeout
 
 
-class TransientError(RuntimeError):
-    """A step gave up on a transient failure; the work is left for a later attempt."""
-
-
 def is_transient(error: BaseException) -> bool:
     """True for failures that go away by themselves: Redis unreachable, loading or read-only;
     a lost or refused database connection (any PostgreSQL OperationalError, e.g. admin shutdown,
     serialization failure, deadlock); SQLite busy or locked; an exhausted connection pool."""
-    if isinstance(error, (TransientError, sa_exc.TimeoutError) + REDIS_TRANSIENT):
+    if isinstance(error, (sa_exc.TimeoutError,) + REDIS_TRANSIENT):
         return True
     if not isinstance(error, sa_exc.DBAPIError):
         return False

@@ -4,6 +4,7 @@ run finishes by itself, and the figures measured go to HERALD_FAULT_REPORT (test
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +24,7 @@ from app.testing.settings import PREFIX
 from tests.faults import (
     LEASE_SECONDS,
     OUTAGE_SECONDS,
+    SUPERVISOR_SECONDS,
     RedisServer,
     SQLiteWriteLock,
     TcpProxy,
@@ -33,7 +35,6 @@ from tests.faults import (
 
 from .conftest import add_customers, make_run
 
-SUPERVISOR_SECONDS = 1
 pytestmark = pytest.mark.committed  # worker processes read what the tests write
 
 
@@ -95,6 +96,18 @@ def _started(smtp_sink, messages: int, workers) -> None:
         wait_for(lambda: len(smtp_sink.messages) >= messages, 60, what="the send to start")
     except AssertionError:
         raise AssertionError(f"the send did not start\n{workers.logs()}") from None
+
+
+def _holder_pid(client, lock: str) -> int:
+    """The main pid of the worker holding ``lock``: Herald's supervisor lease ("supervisor") or
+    RQ's scheduler lock of the delivery queue ("rq_scheduler", held by a process it forked)."""
+    if lock == "supervisor":
+        holder = wait_for(lambda: client.get(f"{PREFIX}:supervisor"), 30, what="a supervisor")
+        return int(holder.decode().split(":")[1])
+    name = wait_for(lambda: client.get(f"rq:scheduler-lock:{PREFIX}:delivery"), 30, what="RQ's scheduler")
+    pid = int(wait_for(lambda: client.hget(f"rq:scheduler:{name.decode()}", "pid"), 30,
+                       what="RQ's scheduler to register"))
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its parent
 
 
 def _once_each(smtp_sink, expected: int) -> Counter:
@@ -178,9 +191,9 @@ def test_redis_restarted_empty_mid_send_heals_by_itself(app, db, database_url, t
     assert len(_once_each(smtp_sink, 160)) == 160
 
 
-def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, database_url,
-                                                                       redis_database, tmp_path,
-                                                                       smtp_sink, product):
+@pytest.mark.parametrize("victim", ["supervisor", "rq_scheduler"])
+def test_a_killed_worker_batch_is_taken_over_within_the_lease_whichever_worker_died(
+        app, db, database_url, redis_database, tmp_path, smtp_sink, product, victim):
     smtp_sink.delay = 0.04
     add_customers([(f"k{i:03d}@example.com", "K") for i in range(200)], product)
     run_id = make_run(products=[product]).id
@@ -198,10 +211,9 @@ def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, 
             return held if len({claim for _, claim in held}) == 2 else None
         _started(smtp_sink, 20, workers)
         wait_for(both_sending, 30, interval=0.02, what="both workers to hold a batch")
-        holder = app.extensions["herald_redis"].get(f"{PREFIX}:supervisor").decode()
-        victim = workers.by_pid(int(holder.split(":")[1]))
+        name = workers.by_pid(_holder_pid(app.extensions["herald_redis"], victim))
         held = both_sending()
-        workers.kill(victim)
+        workers.kill(name)
         killed = time.monotonic()
         held_ids = [row_id for row_id, _ in held]
 
@@ -216,7 +228,7 @@ def test_killed_supervisor_worker_batch_is_taken_over_within_the_lease(app, db, 
     finally:
         workers.stop_all()
     counts = _counts(db, run_id)
-    report("killed_supervisor_worker", dialect=db.engine.dialect.name, lease_seconds=LEASE_SECONDS,
+    report(f"killed_{victim}_holder", dialect=db.engine.dialect.name, lease_seconds=LEASE_SECONDS,
            supervisor_seconds=SUPERVISOR_SECONDS, takeover_seconds=round(takeover, 1),
            finished_after_kill_seconds=round(done - killed, 1), unknown=counts.get("unknown", 0))
     assert _status(db, run_id) == "sent"
@@ -274,9 +286,7 @@ def test_redis_lost_together_with_a_worker_leaves_at_most_its_batch_unknown(app,
         workers.wait_ready(private_redis.url)
         _start(run_id)
         _started(smtp_sink, 30, workers)
-        victim = workers.by_pid(int(app.extensions["herald_redis"].get(f"{PREFIX}:supervisor")
-                                    .decode().split(":")[1]))
-        workers.kill(victim)
+        workers.kill(workers.by_pid(_holder_pid(app.extensions["herald_redis"], "supervisor")))
         private_redis.restart_empty(down_seconds=1)
         back = time.monotonic()
         done = _finished(db, run_id, 120, workers)
