@@ -18,6 +18,16 @@ from app.delivery.jobs import plan_run
 from app.mail.suppression import Suppression
 from app.network.models import Customer, Membership, Product
 
+from .scripted_smtp import ScriptedSMTP
+
+
+@pytest.fixture
+def scripted_smtp():
+    """A ScriptedSMTP server (tests/delivery/scripted_smtp.py), started; set its script first."""
+    server = ScriptedSMTP().start()
+    yield server
+    server.stop()
+
 
 def free_port() -> int:
     """A TCP port free on loopback right now."""
@@ -49,6 +59,7 @@ class SinkHandler:
     cues: dict = field(default_factory=dict)
     delay: float = 0.0
     pipelining: bool = True  # advertise RFC 2920 PIPELINING (aiosmtpd handles it, silently)
+    smtputf8: bool = True  # advertise RFC 6531 SMTPUTF8 (aiosmtpd's Controller enables it)
     attempts: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,6 +67,8 @@ class SinkHandler:
         session.host_name = hostname
         if self.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
+        if not self.smtputf8:
+            responses = [line for line in responses if "SMTPUTF8" not in line]
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
