@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from types import SimpleNamespace
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters, registry
+from ..mail.addresses import AddressError, normalise_address
 from ..mail.builder import MessageTemplate, OutgoingMessage, Recipient, network_name
 from ..mail.placeholders import placeholders_in
 from ..mail.tokens import UnsubscribeLinks
@@ -115,9 +115,9 @@ def parse_addresses(text: str) -> list[str]:
     addresses = []
     for item in raw:
         try:
-            addresses.append(validate_email(item, check_deliverability=False).normalized)
-        except EmailNotValidError as error:
-            raise ValueError(f"{item}: {error}") from None
+            addresses.append(normalise_address(item))
+        except AddressError as error:
+            raise ValueError(str(error)) from None
     return addresses
 
 

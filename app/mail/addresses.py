@@ -7,6 +7,8 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 
+from ..core.utils import normalise_email
+
 # An unquoted ASCII addr-spec with a dot-atom local part and LDH domain labels: what nearly
 # every stored address looks like. Anything else (quotes, non-ASCII, odd dots) is checked by
 # email-validator before it reaches a header or an SMTP command.
@@ -48,8 +50,10 @@ def normalise_address(text) -> str:
     The local part is kept as written (Unicode NFC), the domain lower-cased in Unicode (IDNA 2008
     / UTS #46): ``Bob@Example.COM`` -> ``Bob@example.com``, ``a@xn--bcher-kva.example`` ->
     ``a@bücher.example``. Raises AddressError (a ValueError) with a readable reason: empty,
-    syntax (RFC 5322 section 3.4.1), lengths (64 octets before the @, 254 in all; RFC 5321
-    section 4.5.3.1), reserved domains (RFC 6761; ``.test`` is allowed outside production).
+    syntax (RFC 5322 section 3.4.1; no quoted local parts, no display names), more than 254
+    octets (RFC 5321 section 4.5.3.1.3; email-validator leaves the 64-octet local-part limit of
+    section 4.5.3.1.1 to its strict mode, as real addresses exceed it), reserved domains (RFC
+    6761; ``.test`` is allowed outside production).
     """
     text = str(text if text is not None else "").strip()
     if not text:
@@ -58,6 +62,16 @@ def normalise_address(text) -> str:
         return _validated(text, _test_domains()).normalized
     except EmailNotValidError as error:
         raise AddressError(f"{text} is not a valid e-mail address: {error}") from None
+
+
+def address_key(text) -> str:
+    """What de-duplication, lookups and the suppression list compare: ``normalise_address`` in
+    lower case (``a@XN--BCHER-KVA.example`` -> ``a@bücher.example``); text that is no address is
+    only trimmed and lower-cased, so a lookup finds nothing instead of failing."""
+    try:
+        return normalise_email(normalise_address(text))
+    except AddressError:
+        return normalise_email(str(text or ""))
 
 
 def normalise_sender(text) -> str:
@@ -69,10 +83,46 @@ def normalise_sender(text) -> str:
     return f"{name} <{address}>" if name else address
 
 
+def optional(normalise):
+    """A settings validator: empty stays empty, anything else goes through ``normalise``."""
+    def validate(value) -> str:
+        text = str(value if value is not None else "").strip()
+        return normalise(text) if text else ""
+    return validate
+
+
 def is_plain(address: str) -> bool:
     """True when ``address`` is a plain ASCII addr-spec (a dot-atom, LDH labels): written as it
     is in SMTP commands and headers. A quick shape check for the send loop, not every rule."""
     return address.isascii() and _PLAIN_RE.fullmatch(address) is not None
+
+
+def stored_problem(address: str, key: bool = False) -> str | None:
+    """What is wrong with an address stored before addresses were checked, or None: "not an
+    address: ..." or "the rules write it Y" (``normalise_address``; in lower case with ``key``, as
+    the suppression list keys it). Rows are reported (``flask check``), never rewritten. A plain
+    address whose domain is lower case is checked by its length and its domain (email-validator,
+    once per domain): about a microsecond."""
+    domain = address.rpartition("@")[2]
+    if (is_plain(address) and len(address) <= 254 and "xn--" not in domain
+            and (address if key else domain) == (address.lower() if key else domain.lower())
+            and _domain_accepted(domain, _test_domains())):
+        return None
+    try:
+        wanted = normalise_address(address)
+    except AddressError as error:
+        return f"not an address: {error}"
+    wanted = normalise_email(wanted) if key else wanted
+    return None if wanted == address else f"the rules write it {wanted!r}"
+
+
+@lru_cache(maxsize=4096)
+def _domain_accepted(domain: str, test_domains: bool) -> bool:
+    try:
+        _validated(f"postmaster@{domain}", test_domains)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def wire_address(address: str) -> WireAddress:

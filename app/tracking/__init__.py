@@ -1,5 +1,6 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
 from ..core.settings.services import SettingSpec
+from ..mail.addresses import normalise_address, optional
 from .ledger import DeliveryRef
 from .links import TrackedTemplate
 from .services import record_bounce
@@ -20,7 +21,8 @@ SETTINGS = (
                 "HMAC-SHA256 key for POST /hooks/bounces; the BOUNCE_WEBHOOK_SECRET environment "
                 "variable, when set, wins.", "str"),
     SettingSpec("tracking.unsubscribe_mailbox", "", "Unsubscribe mailbox (List-Unsubscribe mailto)",
-                "Empty: unsubscribe@ the From domain. Read it with `flask bounces fetch`.", "str"),
+                "Empty: unsubscribe@ the From domain. Read it with `flask bounces fetch`.", "str",
+                validate=optional(normalise_address)),
 )
 
 

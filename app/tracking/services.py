@@ -9,13 +9,13 @@ at once; soft bounces suppress it after ``tracking.soft_bounce_threshold`` of th
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, tuple_
 
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
 from ..core.utils import normalise_email, utcnow
+from ..mail.addresses import normalise_address
 from ..mail.suppression import BOUNCE_TYPES, REASONS, Suppression
 from .ledger import DeliveryRef, find_delivery
 from .models import TrackingEvent
@@ -50,11 +50,9 @@ def insert_ignore(model, rows: list[dict], key_columns: list[str]) -> int:
 
 
 def checked_address(text: str) -> str:
-    """``text`` as a normalised e-mail address; ValueError with a readable message when invalid."""
-    try:
-        return normalise_email(validate_email(str(text or "").strip(), check_deliverability=False).normalized)
-    except EmailNotValidError as error:
-        raise ValueError(f"not a valid e-mail address ({error})") from None
+    """``text`` as the suppression list keys it: ``mail.addresses.normalise_address``, lower-cased.
+    Raises AddressError (a ValueError) with a readable message when it is not an address."""
+    return normalise_email(normalise_address(text))
 
 
 def _clip(text, size=500):

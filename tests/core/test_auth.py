@@ -1,6 +1,7 @@
 """Login, logout, throttling, CSRF and the role rules."""
 import pytest
 
+from app.auth.models import User
 from tests.conftest import csrf_token, make_user
 
 
@@ -83,6 +84,14 @@ def test_users_are_unique_case_insensitively(app):
         make_user("DUP@example.com")
 
 
-def test_accounts_on_local_domains_can_log_in(client, app):
-    make_user("admin@herald.localhost", super_admin=True)
+def test_accounts_on_local_domains_can_log_in(client, app, db):
+    """`make run` created its admin as admin@herald.localhost before addresses were checked (now
+    admin@herald.test): such an account still logs in, though no new one is made on .localhost."""
+    user = User(email="admin@herald.localhost", name="Old admin", is_super_admin=True)
+    user.set_password("password123")
+    db.session.add(user)
+    db.session.commit()
     assert _login(client, "admin@herald.localhost", "password123").status_code == 302
+    with pytest.raises(ValueError, match="special-use or reserved name"):
+        make_user("another@herald.localhost")
+    assert make_user("Ada@Herald.TEST").email == "Ada@herald.test"  # .test outside production
