@@ -12,8 +12,6 @@ SETTINGS = (
     SettingSpec("tracking.soft_bounce_threshold", 3, "Soft bounces before an address is suppressed",
                 "Counted within the window below; 0 never suppresses on soft bounces.", "int"),
     SettingSpec("tracking.soft_bounce_days", 30, "Soft bounce window (days)", "", "int"),
-    SettingSpec("tracking.bounce_address", "", "Bounce address (VERP)",
-                "Envelope sender base, e.g. bounces@example.com; empty: bounces@ the From domain.", "str"),
     SettingSpec("tracking.bounce_mailbox", "", "Bounce mailbox for `flask bounces fetch`",
                 "imaps://user:password@host/INBOX or a Maildir path. The BOUNCE_MAILBOX environment "
                 "variable, when set, wins (keeps the password out of the database).", "str"),

@@ -4,10 +4,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.tracking.bounces import classify, delivery_id_from_verp, parse_bounce, verp_return_path
+from app.mail.verp import ReturnPaths, delivery_id_from_token
+from app.tracking.bounces import classify, parse_bounce
 from app.tracking.ledger import find_delivery
 from app.tracking.models import TrackingEvent
-from app.tracking.services import record_bounce, record_complaint, resubscribe, suppression_for, unsubscribe
+from app.tracking.mailboxes import process_message
+from app.tracking.services import (record_bounce, record_complaint, resubscribe, soft_bounce_count,
+                                   suppression_for, unsubscribe)
 from app.core.utils import utcnow
 
 SAMPLES = [  # file, kind, bounce type, recipient, status, original Message-ID
@@ -39,19 +42,18 @@ def test_not_a_bounce(app, dsn):
 def test_postfix_sample_carries_a_valid_verp_token(app, dsn):
     parsed = parse_bounce(dsn("postfix_hard_550.eml"))
     assert parsed.verp_token == "d4242-290f14609d98"
-    assert delivery_id_from_verp(parsed.verp_token) == 4242
+    assert delivery_id_from_token(parsed.verp_token) == 4242
     assert parse_bounce(dsn("arf_complaint.eml")).verp_token is None  # d4249-x is no valid token
 
 
-def test_verp_round_trip_and_forgery(app, setting):
-    setting("tracking.bounce_address", "returns@mail.example.com")
-    address = verp_return_path(31337)
+def test_verp_round_trip_and_forgery(app):
+    address = ReturnPaths("Mail.Example.COM", "returns", app.config["SECRET_KEY"])(31337)
     assert address.startswith("returns+d31337-") and address.endswith("@mail.example.com")
     token = address.split("+", 1)[1].split("@", 1)[0]
-    assert delivery_id_from_verp(token) == 31337
-    assert delivery_id_from_verp(token.upper()) == 31337  # MTAs may fold case
-    assert delivery_id_from_verp(token.replace("d31337", "d31338")) is None
-    assert delivery_id_from_verp("garbage") is None
+    assert delivery_id_from_token(token) == 31337
+    assert delivery_id_from_token(token.upper()) == 31337  # MTAs may fold case
+    assert delivery_id_from_token(token.replace("d31337", "d31338")) is None
+    assert delivery_id_from_token("garbage") is None
 
 
 @pytest.mark.parametrize("action,status,diagnostic,expected", [

@@ -15,7 +15,8 @@ delivery_message = HookSpec("delivery_message", "filter", """Filters each outgoi
 message before it is turned into bytes (called only when a callback is registered).
 
 Value: an ``OutgoingMessage`` (``app.mail.builder``) with ``recipient`` (delivery_id,
-email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (set it for VERP),
+email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (the delivery's VERP return
+path when RETURN_PATH_DOMAIN is set, else MAIL_FROM's address; a callback may change it),
 ``headers`` (a list of ``(name, value)``; values must be ASCII or RFC 2047-encoded, one line or
 folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""")
 
