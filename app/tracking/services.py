@@ -9,7 +9,7 @@ at once; soft bounces suppress it after ``tracking.soft_bounce_threshold`` of th
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import distinct, func, select, tuple_
 
 from ..core.extensions import db
 from ..core.hooks import do_action
@@ -124,9 +124,13 @@ def remove_suppression(email: str) -> str | None:
 
 
 def soft_bounce_count(email: str) -> int:
-    """Soft bounces of ``email`` within the last ``tracking.soft_bounce_days`` days."""
+    """Soft bounces of ``email`` within the last ``tracking.soft_bounce_days`` days, once per
+    delivery: several reports about one message (a relay's and the final MTA's DSN, a DSN and a
+    webhook event) count once; a report tied to no delivery counts on its own."""
     since = utcnow() - timedelta(days=int(get_option("tracking.soft_bounce_days", 30)))
-    return db.session.scalar(select(func.count()).select_from(TrackingEvent).where(
+    deliveries = func.count(distinct(TrackingEvent.delivery_id))
+    unattributed = func.count().filter(TrackingEvent.delivery_id.is_(None))
+    return db.session.scalar(select(deliveries + unattributed).where(
         TrackingEvent.email == normalise_email(email), TrackingEvent.kind == "bounced",
         TrackingEvent.bounce_type == "soft", TrackingEvent.created_at >= since))
 

@@ -198,3 +198,19 @@ def test_hooks_fire_with_their_documented_arguments(app, db, run, ledger):
     assert complaint == ("complaint_recorded", ("c@example.com", "webhook", "abuse", None))
     assert unsub == ("email_unsubscribed", ("u@example.com", run.id, "link"))
     assert resub == ("email_resubscribed", ("u@example.com", "unsubscribed", "dashboard"))
+
+
+def test_soft_bounces_count_once_per_delivery_not_per_report(app, db, run, ledger, dsn, setting):
+    """Issue 13: two DSNs about one message (say a relay's and the final MTA's) were two soft
+    bounces towards the threshold; they are one. A soft bounce of another message counts."""
+    setting("tracking.soft_bounce_threshold", 2)
+    ledger.add(4243, run.id, "slow@example.org", "<run7.d4243.1763913729@herald.test>")
+    ledger.add(5243, run.id + 1, "slow@example.org", "<run8.d5243.1763999999@herald.test>")  # next run
+    first = dsn("postfix_soft_timeout.eml")
+    second = first.replace(b"Message-Id: <2026", b"Message-Id: <relay-2026")  # another report
+    assert process_message(first) == process_message(second) == "bounce"
+    assert len(db.session.scalars(select(TrackingEvent)).all()) == 2  # both kept as events
+    assert soft_bounce_count("slow@example.org") == 1 and suppression_for("slow@example.org") is None
+    assert process_message(first.replace(b"run7.d4243.1763913729", b"run8.d5243.1763999999")) == "bounce"
+    assert soft_bounce_count("slow@example.org") == 2
+    assert suppression_for("slow@example.org").detail.startswith("2 soft bounces in 30 days")
