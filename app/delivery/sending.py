@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, literal_column, null, select, text, update
+from sqlalchemy import bindparam, func, literal_column, null, select, text, update
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
-from ..core.utils import utcnow
+from ..core.utils import normalise_email, utcnow
 from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
@@ -132,8 +132,8 @@ class Sender:
         return (update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
                 .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
                         last_attempt_at=bindparam("now"))
-                .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
-                           Delivery.next_attempt_at, *self._personal_columns())
+                .returning(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email), Delivery.customer_id,
+                           Delivery.attempts, Delivery.next_attempt_at, *self._personal_columns())
                 .execution_options(synchronize_session=False))
 
     def _claim(self) -> list[Claimed]:
@@ -232,7 +232,7 @@ class Sender:
         failed = sum(1 for o in outcomes if o.status == "failed")
         if sent or failed:  # the run's counters, in the same transaction as the outcomes
             db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
-        rejections = {o.email: o.reply for o in outcomes if o.rejected}
+        rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
         if rejections:  # suppressed as "bounced": the address cannot take mail
             db.session.execute(insert_or_ignore(Suppression.__table__).values(
                 [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
