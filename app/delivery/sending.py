@@ -182,7 +182,7 @@ class Sender:
             self.transport = pool.acquire(self.policy.smtp_url)
         for self.position, claimed in enumerate(self.batch):
             self.in_smtp = False
-            self.limiter.wait(len(self.batch) - self.position)
+            self.limiter.wait(len(self.batch) - self.position, lambda: self._settle(self.transport.flush()))
             try:
                 message_id, envelope_from, data = self.factory.build(claimed.recipient)
             except Exception as error:  # noqa: BLE001 - one recipient's message fails, not the run
