@@ -53,9 +53,9 @@ class BroadcastMessages:
 
     @staticmethod
     def _tracking(run_id, broadcast):
-        def track(html):  # the tracking domain answers through the ``broadcast_tracking`` filter
+        def track(html, mask):  # the tracking domain answers through the ``broadcast_tracking`` filter
             return apply_filters("broadcast_tracking", None, html, run_id,
-                                 bool(broadcast.track_opens), bool(broadcast.track_clicks))
+                                 bool(broadcast.track_opens), bool(broadcast.track_clicks), mask)
         return track
 
     def values(self, recipient: Recipient, https: str) -> dict:

@@ -1,30 +1,30 @@
 """The one message builder: every e-mail Herald sends, test-sends or previews is made here.
 
 One layout (``templates/mail/layout.html``), one CSS inliner (css-inline), one text-part converter
-(html2text). A message design is prepared once: the body is put in the layout, its CSS inlined,
-a text alternative made and the fixed lines quoted-printable encoded, all with their
-``{{ placeholders }}`` kept; per recipient only the placeholders are filled. The result is an
+(``app.mail.textpart``, html2text). A message design is prepared once: the body is put in the
+layout, its CSS inlined, a text alternative made and the fixed lines quoted-printable encoded,
+all with their ``{{ placeholders }}`` kept (hidden from those tools, ``app.mail.masking``); per
+recipient only the placeholders are filled. The result is an
 RFC 5322 message, multipart/alternative (RFC 2046 section 5.1.4: text, then HTML) or text/plain.
 """
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate, parseaddr
 
 import css_inline
-import html2text
 from flask import current_app, render_template
 from markupsafe import Markup, escape
 
 from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
+from .masking import Mask
 from .mime import EncodedBody, address, header_text, qp
-from .placeholders import PLACEHOLDER_RE, CompiledTemplate, compile_template
+from .placeholders import CompiledTemplate, compile_template
+from .textpart import html_to_text
 
 LAYOUT = "mail/layout.html"
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
-_TOKEN_RE = re.compile(r"xheraldph(\d+)x")
 # Quoted-printable (RFC 2045 section 6.7) never writes "==", so this boundary cannot occur in a
 # body; being fixed, the same message is the same bytes whoever builds it.
 BOUNDARY = "==herald-alternative=="
@@ -66,28 +66,21 @@ def layout(body: str, subject: str, purpose: str = "bulk", unsubscribe_link: str
                            network_name=network_name(), unsubscribe_link=unsubscribe_link)
 
 
-def html_to_text(source: str) -> str:
-    """The plain-text alternative of an HTML document (links kept, images dropped)."""
-    converter = html2text.HTML2Text()
-    converter.body_width = 78
-    converter.wrap_links = False
-    converter.ignore_images = True
-    converter.unicode_snob = True
-    return converter.handle(source).strip() + "\n"
+def prepare_bodies(body: str, subject: str, purpose: str = "bulk", footer_link: str | None = None,
+                   literal: bool = False, tracking=None) -> tuple:
+    """(HTML, text alternative, tracking) of ``body`` in the layout, CSS inlined, as
+    CompiledTemplates. Placeholders (none when ``literal``) are hidden from the layout, the CSS
+    inliner, the text converter and the tracking (``tracking(html, mask)``, see MessageTemplate),
+    then become the templates' slots: no text an HTML tool produced is ever read as a placeholder."""
+    mask = Mask()
 
-
-def prepare_bodies(document: str) -> tuple[str, str]:
-    """(``document`` with CSS inlined, its text alternative), both keeping their placeholders."""
-    names = []
-
-    def swap(match):  # placeholders become plain words that HTML parsers and html2text keep
-        names.append(match.group(0))
-        return f"xheraldph{len(names) - 1}x"
-    inlined = _INLINER.inline(PLACEHOLDER_RE.sub(swap, document))
-
-    def restore(text):
-        return _TOKEN_RE.sub(lambda m: names[int(m.group(1))], text)
-    return restore(inlined), restore(html_to_text(inlined))
+    def hidden(text):
+        return mask.hide(text, [] if literal else None).text
+    link = hidden(footer_link) if footer_link else None
+    inlined = _INLINER.inline(layout(hidden(body), hidden(subject), purpose, link))
+    text = html_to_text(inlined, mask)
+    tracked = tracking(inlined, mask) if tracking else None
+    return mask.compile(tracked.html if tracked else inlined), mask.compile(text), tracked
 
 
 def _literal(text: str) -> CompiledTemplate:
@@ -101,8 +94,9 @@ class MessageTemplate:
     rendered, e.g. a system e-mail: nothing in it is read as a placeholder). ``style`` is "html"
     (multipart/alternative) or "text" (``body`` is the plain text). ``headers`` are fixed
     ``(name, value)`` pairs; ``bulk`` adds Precedence and RFC 8058 one-click unsubscribe headers.
-    ``tracking``, when given, is called once with the inlined HTML and returns an object with
-    ``html`` (the rewritten template) and ``values(delivery_id, values)`` (extra values per message).
+    ``tracking``, when given, is called once with the inlined HTML (placeholders hidden as words of
+    the ``Mask`` it gets too) and returns an object with ``html`` (rewritten, in words of that
+    mask, which may have new ones) and ``values(delivery_id, values)`` (extra values per message).
     ``filter_hook`` names the filter that may change each composed message; ``subject_prefix``
     (e.g. "[TEST] ") goes in the Subject header only, not in the document's title.
     """
@@ -119,14 +113,13 @@ class MessageTemplate:
         self.subject = compile_(subject_prefix + subject)
         self.tracking = None
         if style == "html":
-            html, text = prepare_bodies(layout(body, subject, purpose, footer_link))
-            self.tracking = tracking(html) if tracking else None
-            html = self.tracking.html if self.tracking else html
+            html, text, self.tracking = prepare_bodies(body, subject, purpose, footer_link, literal, tracking)
         else:
-            html, text = "", body
-        self.encoded_text = EncodedBody(text, False, literal)
-        self.encoded_html = EncodedBody(html, True, literal) if html else None
-        self.text, self.html = compile_(self.encoded_text.source), compile_(html)
+            html, text = None, compile_(body)
+        self.encoded_text = EncodedBody(text, False)
+        self.encoded_html = EncodedBody(html, True) if html else None
+        self.text = self.encoded_text.template
+        self.html = self.encoded_html.template if html else _literal("")
         self.filter_hook, self.filter_args = filter_hook, tuple(filter_args)
         self.filtered = registry().has(filter_hook)
         self.bulk = bulk

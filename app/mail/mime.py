@@ -9,7 +9,7 @@ import re
 from email.header import Header
 from email.utils import formataddr
 
-from ..mail.placeholders import PLACEHOLDER_RE, compile_template
+from .placeholders import CompiledTemplate, Placeholder, compile_template
 
 _SPECIALS_RE = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names to quote
 
@@ -41,33 +41,50 @@ def address(name: str, email: str) -> str:
 
 
 class EncodedBody:
-    """A body template (``{{ placeholders }}``) whose fixed lines are already quoted-printable.
+    """A body template whose fixed lines are already quoted-printable.
 
-    ``render(values)`` equals ``qp(compile_template(body.source).render(values, escape_html))``,
-    ``source`` being the template with LF line ends; a ``literal`` body has no placeholders.
+    ``render(values)`` equals ``qp(body.template.render(values, escape_html))``, ``template``
+    being the given CompiledTemplate (or text: compiled, or kept whole when ``literal``) with LF
+    line ends. Lines holding placeholders are filled and encoded per message; consecutive ones
+    are one piece.
     """
 
-    def __init__(self, source: str, escape_html: bool, literal: bool = False):
-        self.source = text = _lf(source)
+    def __init__(self, source, escape_html: bool, literal: bool = False):
+        if isinstance(source, str):
+            source = CompiledTemplate((source,)) if literal else compile_template(source)
+        self.template = CompiledTemplate.of(piece if isinstance(piece, Placeholder) else _lf(piece)
+                                            for piece in _pieces(source))
         self.escape_html = escape_html
-        regions = []  # [start, end) of whole lines holding placeholders, merged
-        for match in () if literal else PLACEHOLDER_RE.finditer(text):
-            start = text.rfind("\n", 0, match.start()) + 1
-            end = text.find("\n", match.end())
-            end = len(text) if end < 0 else end + 1
-            if regions and start <= regions[-1][1]:
-                regions[-1][1] = max(regions[-1][1], end)
+        self.pieces = tuple(self._encode(_pieces(self.template)))
+
+    @staticmethod
+    def _encode(pieces):
+        fixed, line = "", None  # line: the pieces of the lines holding placeholders, being gathered
+        for index, piece in enumerate(pieces):
+            if isinstance(piece, Placeholder):
+                line.append(piece)
+                continue
+            slot_follows = index + 1 < len(pieces)
+            if line is not None:
+                end = piece.find("\n") + 1
+                if not end or (slot_follows and "\n" not in piece[end:]):
+                    line.append(piece)  # the line goes on, or the next line holds a placeholder too
+                    continue
+                line.append(piece[:end])
+                yield CompiledTemplate.of(line)
+                line, piece = None, piece[end:]
+            if slot_follows:
+                start = piece.rfind("\n") + 1
+                fixed += piece[:start]
+                if fixed:  # whole lines: qp() adds nothing
+                    yield qp(fixed)
+                fixed, line = "", [piece[start:]]
             else:
-                regions.append([start, end])
-        pieces, position = [], 0
-        for start, end in regions:
-            if start > position:  # ends with a line end: qp() adds nothing
-                pieces.append(qp(text[position:start]))
-            pieces.append(compile_template(text[start:end]))
-            position = end
-        if position < len(text) or not pieces:
-            pieces.append(qp(text[position:]))
-        self.pieces = tuple(pieces)
+                fixed += piece
+        if line is not None:
+            yield CompiledTemplate.of(line)
+        if fixed or line is None and not pieces[1:]:
+            yield qp(fixed)
 
     def render(self, values: dict) -> bytes:
         """The encoded body filled with ``values`` (CRLF line ends, ending with one)."""
@@ -80,3 +97,9 @@ class EncodedBody:
                 if filled or not out:  # an empty last line adds no line end after a full one
                     out.append(qp(filled))
         return b"".join(out)
+
+
+def _pieces(template: CompiledTemplate) -> list:
+    """The literal strings and Placeholders of ``template``, in order."""
+    slots = iter(template.slots)
+    return [part if index % 2 == 0 else next(slots) for index, part in enumerate(template.parts)]

@@ -48,10 +48,9 @@ def init_app(app):
     hooks.add("delivery_run_panels", report.engagement_panel)
 
 
-def tracked_template(tracking, html, run_id, opens, clicks):
+def tracked_template(tracking, html, run_id, opens, clicks, mask):
     """``broadcast_tracking``: the run's HTML with its links and pixel tracked (TrackedTemplate)."""
-
-    return TrackedTemplate(html, run_id, opens, clicks) if run_id is not None else tracking
+    return TrackedTemplate(html, run_id, opens, clicks, mask) if run_id is not None else tracking
 
 
 def record_smtp_bounces(run_id, outcomes):

@@ -23,7 +23,8 @@ from flask import current_app, g
 
 from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
-from ..mail.placeholders import PLACEHOLDER_RE, compile_template
+from ..mail.masking import Mask
+from ..mail.placeholders import Placeholder
 from ..mail.tokens import make_token, read_token, token_signer
 
 ANCHOR_RE = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
@@ -114,15 +115,15 @@ def is_trackable_url(url: str, base_url: str | None = None) -> bool:
     return not lowered.startswith((f"{base}/u/", f"{base}/t/"))
 
 
-def _rewrite_anchor(tag: str, run_id, recipient, track_all: bool, personal_href=None) -> str:
+def _rewrite_anchor(tag: str, run_id, recipient, track_all: bool, template=None) -> str:
     explicit = EXPLICIT_RE.search(tag) is not None
     if not (track_all or explicit):
         return tag
     match = HREF_RE.search(tag)
     if match is not None:
         raw = match.group(2) if match.group(2) is not None else match.group(3)
-        if personal_href is not None and PLACEHOLDER_RE.search(raw):
-            target = personal_href(raw)  # a placeholder filled per message
+        if template is not None and template.mask.has_words(raw):
+            target = template.personal_href(raw)  # a placeholder filled per message
         else:
             target = click_url(html_lib.unescape(raw), run_id, recipient)
             target = html_lib.escape(target) if target is not None else None
@@ -131,13 +132,13 @@ def _rewrite_anchor(tag: str, run_id, recipient, track_all: bool, personal_href=
     return EXPLICIT_RE.sub("", tag) if explicit else tag
 
 
-def _track(html: str, run_id: int, recipient: str, opens: bool, clicks: bool, personal_href=None) -> str:
+def _track(html: str, run_id: int, recipient: str, opens: bool, clicks: bool, template=None) -> str:
     explicit = "data-track" in html
     if not (opens or clicks or explicit):
         return html
     if clicks or explicit:
         html = ANCHOR_RE.sub(lambda m: _rewrite_anchor(m.group(0), run_id, recipient, clicks,
-                                                       personal_href), html)
+                                                       template), html)
     if opens:
         pixel = PIXEL.format(src=html_lib.escape(open_pixel_url(run_id, recipient)))
         match = None
@@ -158,27 +159,34 @@ def apply_tracking(html: str, delivery_id: int, run_id: int, opens: bool, clicks
 
 
 class TrackedTemplate:
-    """``apply_tracking`` done once on a run's HTML template, whose ``{{ placeholders }}`` are
-    filled per message afterwards: what each message needs comes from ``values()``.
+    """``apply_tracking`` done once on a run's HTML template, whose placeholders are hidden as
+    words of ``mask`` (``app.mail.masking``) and filled per message afterwards: what each message
+    needs comes from ``values()``. ``html`` is the result, in words of the same mask.
 
     Links with a fixed address are rewritten once and the pixel added once; the recipient token
     is the placeholder ``{{ _tracking_recipient }}`` (per-recipient tracking) or written in
     (anonymous tracking: it is the same for everyone). A tracked link whose address holds
     placeholders becomes ``{{ _tracking_href_N }}``, signed per message for its filled address.
+    Without a ``mask``, ``html`` is plain HTML with placeholders (hidden here).
     """
 
-    def __init__(self, html: str, run_id: int, opens: bool, clicks: bool):
-        self.run_id, self.personal = run_id, per_recipient()
+    def __init__(self, html: str, run_id: int, opens: bool, clicks: bool, mask: Mask | None = None):
+        if mask is None:
+            mask = Mask()
+            html = mask.hide(html).text
+        self.run_id, self.personal, self.mask = run_id, per_recipient(), mask
         self.hrefs = []  # compiled address templates of the links filled per message
         self._base = current_app.config["BASE_URL"]
         self._filtered = registry().has("track_link")
         self._sign_open, self._sign_click = token_signer("open"), token_signer("click")
-        recipient = f"{{{{ {RECIPIENT_SLOT} }}}}" if self.personal else recipient_token(run_id, None)
-        self.html = _track(html, run_id, recipient, opens, clicks, self._personal_href)
+        recipient = mask.word(Placeholder.named(RECIPIENT_SLOT)) if self.personal else recipient_token(run_id, None)
+        self.html = _track(html, run_id, recipient, opens, clicks, self)
 
-    def _personal_href(self, raw: str) -> str:
-        self.hrefs.append(compile_template(raw))
-        return f"{{{{ _tracking_href_{len(self.hrefs) - 1} }}}}"
+    def personal_href(self, raw: str) -> str:
+        """The word of a new placeholder standing for address ``raw`` (holding placeholders),
+        filled and tracked per message by ``values``."""
+        self.hrefs.append(self.mask.compile(raw))
+        return self.mask.word(Placeholder.named(f"_tracking_href_{len(self.hrefs) - 1}"))
 
     def values(self, delivery_id: int, values: dict) -> dict:
         """The tracking placeholders' values for one message (``values``: its other ones)."""

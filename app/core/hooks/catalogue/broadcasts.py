@@ -43,9 +43,11 @@ tracking of a run's e-mail, asked once per chunk by the message builder (the tra
 answers it).
 
 Value: None, or an object with ``html`` (str: the e-mail's HTML, links rewritten, pixel added,
-placeholders kept) and ``values(delivery_id, values) -> dict`` (extra placeholder values of one
-message). Arguments: ``html`` (str: the inlined HTML with placeholders), ``run_id`` (int),
-``opens`` (bool), ``clicks`` (bool). Returns the value or a replacement.""")
+placeholders still words of ``mask``) and ``values(delivery_id, values) -> dict`` (extra
+placeholder values of one message). Arguments: ``html`` (str: the inlined HTML, each placeholder
+hidden as a word of ``mask``), ``run_id`` (int), ``opens`` (bool), ``clicks`` (bool), ``mask``
+(``app.mail.masking.Mask``: ``restore``, ``compile`` a piece, ``word(Placeholder.named(name))``
+adds a placeholder). Returns the value or a replacement.""")
 
 broadcast_run_cancelled = HookSpec("broadcast_run_cancelled", "action", """A run was cancelled
 (by the broadcast's Cancel, or on its own from the run page, the API or the CLI); the delivery
