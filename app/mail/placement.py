@@ -1,0 +1,150 @@
+"""Where placeholders may stand in HTML, found by parsing the HTML (html.parser), not by patterns.
+
+A customer controls values such as their name, so a filled value must never decide where a link
+leads nor reach CSS or scripts. In an HTML template:
+
+- an address attribute (``href``, ``src``, ``action``, ``formaction``, ``background``,
+  ``poster``) may begin with a URL placeholder (``…_url``, ``is_url_placeholder``); any other
+  placeholder only after the address's scheme is fixed (``https://…?who={{ customer_email }}``,
+  ``mailto:{{ customer_email }}``, or a relative ``/…``): a value after ``java`` could complete
+  ``javascript:`` (RFC 3986 section 3.1; tabs and line breaks, which browsers drop, do not count);
+- no placeholder in a ``style`` attribute, an ``on…`` handler, or inside ``<style>``/``<script>``;
+- placeholders stand in text and attribute values, never in a tag or attribute name;
+- Jinja blocks are not allowed inside address attributes;
+- ``{{`` or ``{%`` spelled with character references (``&#123;&#123;``) is refused: whoever reads
+  the HTML sees a placeholder that Herald never fills (and a sanitiser could make it one).
+
+Attribute values are read as browsers read them (quoted either way, unquoted, across lines,
+character references decoded). The placeholders are hidden as plain words first
+(``app.mail.masking``), so their quotes never confuse the parser.
+"""
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+from .masking import Mask
+from .placeholders import Block, Placeholder, PlaceholderError, is_url_placeholder
+
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster"})
+RAW_TEXT_TAGS = frozenset({"style", "script"})
+_SCHEME_ONLY_RE = re.compile(r"[A-Za-z0-9+.\-]*")
+_DROPPED_IN_URLS_RE = re.compile(r"[\t\n\r]")
+_ENCODED_OPENER_RE = re.compile(r"\{[{%]")
+
+
+def check_html(text: str, items: list) -> None:
+    """Raise PlaceholderError (with the source's line and column) at the first placeholder of the
+    HTML ``text`` that stands where the rules above forbid; ``items`` are ``scan(text)``'s."""
+    mask = Mask()
+    hidden = mask.hide(text, items)
+    _Placement(text, hidden, mask).check()
+
+
+class _Placement(HTMLParser):
+    """One pass over the hidden HTML, failing at the first misplaced placeholder."""
+
+    def __init__(self, source: str, hidden, mask: Mask):
+        super().__init__(convert_charrefs=False)
+        self.source, self.hidden, self.mask = source, hidden, mask
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", hidden.text)]
+        self.raw_text_tag = None
+        self.pieces = []  # (decoded text, hidden offset, is raw data) of the text since the last tag
+
+    def check(self) -> None:
+        """Parse everything; raises PlaceholderError."""
+        self.feed(self.hidden.text)
+        self.close()
+        self._flush()
+
+    def _here(self) -> int:
+        line, column = self.getpos()
+        return self.line_starts[line - 1] + column
+
+    def _fail(self, where, message: str):
+        offset = where.start if isinstance(where, (Placeholder, Block)) else self.hidden.source_offset(where)
+        raise PlaceholderError(self.source, offset, message)
+
+    def handle_starttag(self, tag, attrs):
+        """Check the tag's name, its attributes' names and values."""
+        self._flush()
+        start, tag_text = self._here(), self.get_starttag_text() or ""
+        for _, _, item in self.mask.words(tag):
+            self._fail(item, "placeholders stand in text and attribute values, not in a tag name")
+        for name, value in attrs:
+            for _, _, item in self.mask.words(name):
+                self._fail(item, "placeholders stand in text and attribute values, not in an attribute name")
+            if value is not None:
+                self._check_value(tag, name, value, start + _attribute_offset(tag_text, name))
+        if tag in RAW_TEXT_TAGS:
+            self.raw_text_tag = tag
+
+    def _check_value(self, tag: str, name: str, value: str, offset: int) -> None:
+        if _ENCODED_OPENER_RE.search(value):
+            self._fail(offset, f"the {name} attribute spells {{{{ or {{% with character references "
+                               "(&#123;): write placeholders with plain braces")
+        words = self.mask.words(value)
+        if name == "style" or name.startswith("on"):
+            for _, _, item in words:
+                if isinstance(item, Placeholder):
+                    what = "style attributes" if name == "style" else f"event handlers ({name})"
+                    self._fail(item, f"placeholders cannot be used in {what}: a value could run "
+                                     "code or load remote content")
+        if name not in URL_ATTRIBUTES:
+            return
+        for start, _, item in words:
+            if isinstance(item, Block):
+                self._fail(item, f"blocks ({{% … %}}) cannot be used inside {name}")
+            if is_url_placeholder(item.name):
+                if not value[:start].strip():
+                    return  # the address begins with a whole URL: what follows cannot change its scheme
+                continue
+            before = _DROPPED_IN_URLS_RE.sub("", value[:start]).lstrip("\x00\x01\x02\x03\x04\x05\x06"
+                                                                          "\x07\x08\x0b\x0c\x0e\x0f ")
+            if _SCHEME_ONLY_RE.fullmatch(before):
+                self._fail(item, f"{{{{ {item.name} }}}} cannot begin the address in {name} (<{tag}>): "
+                                 "only URL placeholders such as {{ site_url }} can; put it after a "
+                                 "fixed https://… or mailto:")
+
+    def handle_endtag(self, tag):
+        """Text ends at a tag; ``</style>`` and ``</script>`` end their raw text."""
+        self._flush()
+        if tag == self.raw_text_tag:
+            self.raw_text_tag = None
+
+    def handle_data(self, data):
+        """Text: inside <style> or <script> no placeholder; elsewhere kept for the reference check."""
+        if self.raw_text_tag is not None:
+            for _, _, item in self.mask.words(data):
+                if isinstance(item, Placeholder):
+                    self._fail(item, f"placeholders cannot be used inside <{self.raw_text_tag}>")
+            return
+        self.pieces.append((data, self._here(), True))
+
+    def handle_charref(self, name):
+        """A character reference in text, decoded."""
+        self.pieces.append((unescape(f"&#{name};"), self._here(), False))
+
+    def handle_entityref(self, name):
+        """A named reference in text, decoded."""
+        self.pieces.append((unescape(f"&{name};"), self._here(), False))
+
+    def handle_comment(self, data):
+        """Comments end text."""
+        self._flush()
+
+    def _flush(self) -> None:
+        found = _ENCODED_OPENER_RE.search("".join(piece for piece, _, _ in self.pieces))
+        at = 0
+        for piece, offset, raw in self.pieces if found else ():
+            if at + len(piece) > found.start():
+                self._fail(offset + (found.start() - at if raw else 0),
+                           "{{ or {% spelled with character references (&#123;) is not allowed: "
+                           "write placeholders with plain braces")
+            at += len(piece)
+        self.pieces = []
+
+
+def _attribute_offset(tag_text: str, name: str) -> int:
+    """Where attribute ``name`` starts in the start tag's text (0 when it cannot be found)."""
+    found = re.search(r"[\s\"'/]" + re.escape(name) + r"\s*(?:=|[\s/>]|$)", tag_text, re.I)
+    return found.start() + 1 if found else 0
