@@ -5,6 +5,8 @@ import bleach
 import tinycss2
 from bleach.css_sanitizer import CSSSanitizer
 
+from ..mail.masking import Mask
+
 BROADCAST_PLACEHOLDERS = {
     "customer_name": "The customer's full name",
     "customer_first_name": "The customer's first name",
@@ -53,11 +55,15 @@ _CSS = SafeCSSSanitizer()
 def sanitize_html(value: str) -> str:
     """Clean HTML against the allowlist: no script, no event handlers, no ``javascript:`` URLs.
 
-    Placeholders survive (``{{ site_url }}`` in an href is kept, being no URL scheme at all).
+    Placeholders are kept exactly as typed: hidden from bleach as plain words
+    (``app.mail.masking``), so the quotes of ``default("…")`` never end an attribute and
+    ``{{ site_url }}`` in an href is no URL scheme at all.
     """
-    return bleach.clean(value or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                        protocols=ALLOWED_PROTOCOLS, css_sanitizer=_CSS, strip=True,
-                        strip_comments=True)
+    mask = Mask()
+    hidden = mask.hide(value or "").text
+    return mask.restore(bleach.clean(hidden, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                                     protocols=ALLOWED_PROTOCOLS, css_sanitizer=_CSS, strip=True,
+                                     strip_comments=True))
 
 
 def recipient_values(customer_id, email, name, site_url="", unsubscribe_url="", network_name="") -> dict:

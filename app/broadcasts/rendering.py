@@ -3,7 +3,6 @@
 The dashboard, the previews and the test sends all go through ``render_for``, so a preview shows
 exactly what a recipient gets.
 """
-import re
 from dataclasses import dataclass
 
 from flask import current_app
@@ -13,16 +12,13 @@ from sqlalchemy import select
 from ..core.extensions import db
 from ..core.hooks import apply_filters
 from ..core.settings.services import get_option
-from ..mail.placeholders import compile_template
+from ..mail.placeholders import check, compile_template
+from ..mail.placement import check_html
 from ..network.models import Customer, Membership, Site
 from .audience import targets_customer
 from .content import BROADCAST_PLACEHOLDERS, recipient_values
 
-# Placeholders whose value is a whole URL: the only ones allowed at the start of href/src.
-URL_PLACEHOLDERS = {"site_url", "unsubscribe_url"}
 SAMPLE = {"name": "Sam Sample", "email": "sam.sample@example.com"}
-_URL_START_RE = re.compile(r"\b(?:href|src)=[\"']\s*\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_IN_STYLE_RE = re.compile(r"\bstyle=(?:\"[^\"]*|'[^']*)\{\{")
 
 
 def known_placeholders() -> dict:
@@ -30,19 +26,17 @@ def known_placeholders() -> dict:
     return apply_filters("broadcast_placeholders", dict(BROADCAST_PLACEHOLDERS))
 
 
-def unsafe_placeholder_use(html: str) -> str | None:
-    """A message when sanitised ``html`` puts a placeholder where a value could inject code.
+def check_subject(text: str) -> None:
+    """Raise PlaceholderError (a ValueError: line, column, what was expected) when a subject
+    breaks the placeholder grammar or names an unknown placeholder (docs/placeholders.md)."""
+    check(text, known_placeholders())
 
-    A customer controls their own name, so ``href="{{ customer_name }}"`` could become a
-    ``javascript:`` link, and a value in ``style`` could load remote CSS.
-    """
-    for name in _URL_START_RE.findall(html or ""):
-        if name not in URL_PLACEHOLDERS:
-            return (f"{{{{ {name} }}}} cannot start a link or image address; put it after "
-                    "https://… or use {{ site_url }}.")
-    if _IN_STYLE_RE.search(html or ""):
-        return "Placeholders cannot be used inside style attributes."
-    return None
+
+def check_body(html: str) -> None:
+    """``check_subject``'s rules for an HTML body, and where its placeholders stand: a customer
+    controls their own name, so ``href="{{ customer_name }}"`` could become a ``javascript:``
+    link and a value in ``style`` could load remote CSS (``app.mail.placement``)."""
+    check_html(html, check(html, known_placeholders()))
 
 
 def site_url_of(domain, path) -> str:

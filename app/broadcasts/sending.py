@@ -11,10 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
 from ..core.utils import utcnow
-from ..mail.placeholders import unknown_placeholders
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
-from .rendering import known_placeholders, unsafe_placeholder_use
+from .rendering import check_body, check_subject
 from .schedule import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
@@ -47,13 +46,12 @@ def readiness_problems(broadcast: Broadcast) -> list[Problem]:
         problems.append(Problem("content", "Write a subject."))
     if not broadcast.body_html.strip():
         problems.append(Problem("content", "Write the message."))
-    known = known_placeholders()
-    unknown = unknown_placeholders(broadcast.subject + broadcast.body_html, known)
-    if unknown:
-        problems.append(Problem("content", "Unknown placeholder {{ %s }}." % unknown[0]))
-    unsafe = unsafe_placeholder_use(broadcast.body_html)
-    if unsafe:
-        problems.append(Problem("content", unsafe))
+    for label, text, check in (("Subject", broadcast.subject, check_subject),
+                               ("Message", broadcast.body_html, check_body)):
+        try:
+            check(text)
+        except ValueError as error:  # the grammar's PlaceholderError, with its position
+            problems.append(Problem("content", f"{label}: {error}"))
     if broadcast.kind == "notice" and broadcast.ends_at is not None and broadcast.ends_at <= utcnow():
         problems.append(Problem("content", "The notice's end date has passed."))
     if broadcast.send_at is not None and broadcast.send_at <= utcnow():

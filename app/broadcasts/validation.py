@@ -11,11 +11,11 @@ from sqlalchemy import select
 from ..core.extensions import db
 from ..core.timezones import is_timezone
 from ..core.utils import utcnow
-from ..mail.placeholders import unknown_placeholders
+from ..mail.placeholders import PlaceholderError
 from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
 from .content import sanitize_html
 from .models import KINDS, NOTICE_TYPES
-from .rendering import known_placeholders, unsafe_placeholder_use
+from .rendering import check_body, check_subject
 
 MAX_DIRECT_CUSTOMERS = 10_000
 MAX_LABELS = 20
@@ -35,14 +35,6 @@ def _text(value, label, max_length, single_line=True) -> str:
     return value
 
 
-def _placeholders_known(text: str) -> None:
-    unknown = unknown_placeholders(text, known_placeholders())
-    if unknown:
-        names = ", ".join("{{ %s }}" % name for name in unknown)
-        raise ValueError(f"Unknown placeholder {names}. Known: "
-                         + ", ".join("{{ %s }}" % n for n in known_placeholders()) + ".")
-
-
 def clean_kind(value):
     """``notice`` or ``email``."""
     if value not in KINDS:
@@ -51,20 +43,24 @@ def clean_kind(value):
 
 
 def clean_subject(value):
-    """One line of plain text; placeholders must be known."""
+    """One line of plain text following the placeholder grammar, with known placeholders."""
     value = _text(value, "The subject", 300)
-    _placeholders_known(value)
+    check_subject(value)
     return value
 
 
 def clean_body(value):
-    """Sanitised HTML; placeholders must be known and not placed where they could inject code."""
+    """Sanitised HTML; its placeholders follow the grammar, are known and stand where no value
+    can inject code (``rendering.check_body``). The typed HTML is checked, so positions are the
+    author's; the sanitised HTML again, in case removing markup joined braces into a placeholder."""
     value = _text(value, "The message", MAX_BODY, single_line=False)
+    check_body(value)
     clean = sanitize_html(value)
-    _placeholders_known(clean)
-    problem = unsafe_placeholder_use(clean)
-    if problem:
-        raise ValueError(problem)
+    try:
+        check_body(clean)
+    except PlaceholderError as error:
+        raise ValueError(f"Once unsafe markup is removed, line {error.line}, column {error.column}: "
+                         f"{error.message}") from None
     return clean
 
 

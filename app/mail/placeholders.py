@@ -83,11 +83,6 @@ def placeholders_in(text: str) -> list[str]:
     return list(dict.fromkeys(item.name for item in placeholders(text)))
 
 
-def unknown_placeholders(text: str, known) -> list[str]:
-    """Placeholder names in ``text`` that are not in ``known``."""
-    return [name for name in placeholders_in(text) if name not in known]
-
-
 def scan(text: str, blocks: bool = False) -> list:
     """Every Placeholder (and Block, when ``blocks``) of ``text`` in order; raises PlaceholderError
     at the first ``{{`` (``{%``, ``{#``) that does not open a valid one."""

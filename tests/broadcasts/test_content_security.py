@@ -107,10 +107,10 @@ def test_wizard_saves_sanitised_html(wizard, network):
 
 
 @pytest.mark.parametrize("body, message", [
-    ('<a href="{{ customer_name }}">x</a>', "cannot start a link"),
-    ("<img src='{{ customer_email }}'>", "cannot start a link"),
-    ('<p style="color: {{ customer_name }}">x</p>', "style attributes"),
-    ("<p>{{ customer_nickname }}</p>", "Unknown placeholder {{ customer_nickname }}"),
+    ('<a href="{{ customer_name }}">x</a>', "Line 1, column 10: {{ customer_name }} cannot begin the address"),
+    ("<img src='{{ customer_email }}'>", "Line 1, column 11: {{ customer_email }} cannot begin the address"),
+    ('<p style="color: {{ customer_name }}">x</p>', "column 18: placeholders cannot be used in style attributes"),
+    ("<p>{{ customer_nickname }}</p>", "Line 1, column 4: unknown placeholder {{ customer_nickname }}"),
 ])
 def test_placeholders_where_a_customer_value_could_inject_code_are_field_errors(network, body, message):
     broadcast = create_draft(network.admin, {"kind": "notice"})

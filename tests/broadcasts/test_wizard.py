@@ -73,7 +73,7 @@ def test_steps_show_errors_next_to_fields_and_keep_work(wizard, network):
     response = wizard.post("content", {"subject": "Hi {{ nickname }}", "body_html": "<p>x</p>",
                                        "timezone": "UTC"})
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "Unknown placeholder {{ nickname }}" in page
+    assert response.status_code == 400 and "Line 1, column 4: unknown placeholder {{ nickname }}" in page
     assert 'value="Hi {{ nickname }}"' in page  # what was typed is shown again
     assert db.session.get(Broadcast, wizard.broadcast_id).subject == ""  # invalid: nothing saved
 
