@@ -1,17 +1,29 @@
 """Rendering system e-mails in Jinja2's sandbox: placeholder checks, HTML escaping, safe limits.
 
-Templates are ``{{ key }}`` placeholders (plus Jinja's ``{% if %}``/``{% for %}``). They run in an
-ImmutableSandboxedEnvironment with no globals, so an edited template cannot reach Python
-internals; values are HTML-escaped in HTML e-mails; unknown placeholders are refused on save.
+The one placeholder grammar (``app.mail.placeholders``, docs/placeholders.md) holds here too and is
+checked before Jinja sees a template: every ``{{ … }}`` is ``{{ name }}`` or
+``{{ name | default("…") }}``, with its position when not; in HTML bodies placeholders stand
+where no value can inject code (``app.mail.placement``). On top of broadcasts, system e-mails
+allow Jinja's ``{% … %}`` blocks (``if``, ``for``, ``set`` …) and ``{# … #}`` comments: Jinja's
+parser reads them, and its errors are given the line and column of the block at fault. Templates
+run in an ImmutableSandboxedEnvironment with no globals, so an edited template cannot reach
+Python internals; ``default`` applies to blank values as everywhere (``is_blank``); values are
+HTML-escaped in HTML e-mails; unknown placeholders are refused on save.
 """
+import re
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from ..mail.placeholders import Block, Placeholder, PlaceholderError, check, is_blank, position
+from ..mail.placement import check_html
 
 MAX_REPEAT = 10_000  # '{{ "x" * 10**9 }}' would eat the worker's memory
 SAMPLE_GLOBALS = {"network_name": "Herald Network", "network_url": "https://network.example"}
 FORBIDDEN_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block", "trans"}
+_KEYWORD_RE = re.compile(r"\{%[-+]?\s*(\w*)")
 
 
 class TemplateProblem(ValueError):
@@ -26,6 +38,7 @@ class MailSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, html: bool):
         super().__init__(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
         self.globals.clear()
+        self.filters["default"] = self.filters["d"] = fallback
 
     def call_binop(self, context, operator, left, right):
         """Refuse ``**`` with big exponents and ``*`` repeating a string or list many times."""
@@ -40,6 +53,12 @@ class MailSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def fallback(value, text="", boolean=False):
+    """The sandbox's ``default`` filter: ``text`` when ``value`` is undefined or ``is_blank``, as
+    placeholders' ``default("…")`` everywhere (Jinja's own only replaces undefined values)."""
+    return text if isinstance(value, Undefined) or is_blank(value) else value
+
+
 _ENVIRONMENTS = {True: MailSandbox(html=True), False: MailSandbox(html=False)}
 
 
@@ -48,11 +67,54 @@ def _compile(text: str, html: bool):
     return _ENVIRONMENTS[html].from_string(text)
 
 
-def _parse(text: str, html: bool):
+def _problem(text: str, offset, message: str) -> "TemplateProblem":
+    if offset is None:
+        return TemplateProblem(message[:1].upper() + message[1:])
+    line, column = position(text, offset)
+    return TemplateProblem(f"Line {line}, column {column}: {message}")
+
+
+def _keyword(block: Block) -> str:
+    return _KEYWORD_RE.match(block.source).group(1) if block.source.startswith("{%") else ""
+
+
+def _unclosed(blocks: list) -> list:
+    """The blocks still open at the end, innermost last."""
+    open_ = []
+    for block in blocks:
+        word = _keyword(block)
+        if word.startswith("end") and open_ and _keyword(open_[-1]) == word[3:]:
+            open_.pop()
+        elif word in BLOCK_TAGS or (word == "set" and "=" not in block.source):
+            open_.append(block)
+    return open_
+
+
+def _block_on_line(text: str, blocks: list, line: int, hint: str = ""):
+    """The offset of the block on ``line`` (the one whose keyword is ``hint`` if any), or None."""
+    on_line = [b for b in blocks if position(text, b.start)[0] <= line <= position(text, b.start + len(b.source))[0]]
+    chosen = [b for b in on_line if hint and _keyword(b) == hint] or on_line
+    return chosen[0].start if chosen else None
+
+
+def _parse(text: str, html: bool, blocks: list):
     try:
         return _ENVIRONMENTS[html].parse(text)
     except TemplateSyntaxError as error:
-        raise TemplateProblem(f"Template error on line {error.lineno}: {error.message}.") from None
+        offset = None
+        if error.message.startswith("Unexpected end of template") and _unclosed(blocks):
+            offset = _unclosed(blocks)[-1].start
+        if offset is None:
+            tag = re.search(r"unknown tag '(\w+)'", error.message)
+            offset = _block_on_line(text, blocks, error.lineno or 1, tag.group(1) if tag else "")
+        if offset is None:
+            offset = _line_start(text, error.lineno or 1)
+        raise _problem(text, offset, error.message.rstrip(".") + ".") from None
+
+
+def _line_start(text: str, line: int) -> int:
+    """The offset where ``line`` (from 1) of ``text`` starts."""
+    return sum(len(part) + 1 for part in text.split("\n")[:line - 1])
 
 
 def _refuse_internals(ast) -> None:
@@ -60,27 +122,47 @@ def _refuse_internals(ast) -> None:
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
         if isinstance(name, str) and name.startswith("_"):
-            raise TemplateProblem(f"Refused: '{name}' reaches into Python internals. Templates run in "
-                                  "a sandbox and may only read the event's placeholders.")
+            raise TemplateProblem(f"Refused: '{name}' reaches into Python internals (line {node.lineno}). "
+                                  "Templates run in a sandbox and may only read the event's placeholders.")
     if any(True for _ in ast.find_all(FORBIDDEN_TAGS)):
         raise TemplateProblem("Refused: include, import and extends are not available in e-mails.")
 
 
+def _first_use(text: str, items: list, name: str):
+    """The offset of the first placeholder named ``name``, or of the first block naming it."""
+    for item in items:
+        if isinstance(item, Placeholder) and item.name == name:
+            return item.start
+        if isinstance(item, Block) and re.search(rf"\b{re.escape(name)}\b", item.source):
+            return item.start
+    return None
+
+
 def check_template(text: str, event, style: str = "html") -> None:
-    """Raise TemplateProblem when ``text`` has a syntax error, an unknown placeholder or an escape.
+    """Raise TemplateProblem when ``text`` breaks the placeholder grammar (or, in HTML, where
+    placeholders may stand), has a Jinja syntax error, an unknown placeholder or an escape; the
+    message starts with the line and column when there is one.
 
     ``event`` is the EventSpec whose placeholders are allowed. A trial render with the event's
     sample payload catches what only shows at run time (sandbox refusals, missing attributes).
     """
-    html = style == "html"
-    ast = _parse(text or "", html)
+    html, text = style == "html", text or ""
+    try:
+        items = check(text, blocks=True)
+        if html:
+            check_html(text, items)
+    except PlaceholderError as error:
+        raise TemplateProblem(str(error)) from None
+    ast = _parse(text, html, [item for item in items if isinstance(item, Block)])
     _refuse_internals(ast)
     allowed = event.placeholders
-    unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed))
+    unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed),
+                     key=lambda name: (_first_use(text, items, name) or 0, name))
     if unknown:
         names = ", ".join("{{ %s }}" % name for name in unknown)
         offered = ", ".join(sorted(allowed))
-        raise TemplateProblem(f"Unknown placeholder {names}. This event offers: {offered}.")
+        raise _problem(text, _first_use(text, items, unknown[0]),
+                       f"unknown placeholder {names}. This event offers: {offered}.")
     render(text, {**SAMPLE_GLOBALS, **event.sample_payload()}, style)
 
 

@@ -62,7 +62,7 @@ EMAILS = {
     "payment_failed": ("payment_failed", "customer", "html", "Payment failed",
                        "Your payment of {{ amount }} {{ currency }} did not go through", 0),
     "renewal_payment": ("renewal_payment_created", "customer", "html", "Renewal payment created",
-                        "Your {{ product_name or 'membership' }} renewal: {{ amount }} {{ currency }}", 0),
+                        'Your {{ product_name | default("membership") }} renewal: {{ amount }} {{ currency }}', 0),
     "membership_expired": ("membership_expired", "customer", "html", "Membership expired",
                            "Your {{ product_name }} membership has expired", 0),
     "site_published": ("site_published", "customer", "html", "Site published",

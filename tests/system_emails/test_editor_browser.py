@@ -34,7 +34,7 @@ def test_edit_preview_and_send_a_test_in_chromium(network, live_server, browser_
     expect(preview.locator("text=Edited in Chromium for Jane Doe")).to_be_visible()
 
     page.fill("#body", "<p>{{ coupon }}</p>")
-    expect(page.locator("#preview-errors")).to_contain_text("Unknown placeholder {{ coupon }}")
+    expect(page.locator("#preview-errors")).to_contain_text("Line 1, column 4: unknown placeholder {{ coupon }}")
     page.fill("#body", "<p>Edited in Chromium for {{ customer_name }}</p>")
     expect(page.locator("#preview-errors")).to_be_empty()
 
