@@ -50,9 +50,18 @@ def delay_minutes(value: int, unit: str) -> int:
     return int(value or 0) * DELAY_UNITS.get(unit, 1)
 
 
+def line_ends(text: str) -> str:
+    """``text`` with LF line ends: a browser sends a textarea back with CRLF (HTML's form
+    submission rules), which is no change to an e-mail."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n")
+
+
 def content_hash(subject: str, body: str, style: str, audience: str) -> str:
-    """A fingerprint of an e-mail's content, to tell 'modified' and 'update available' apart."""
-    raw = json.dumps([subject, body, style, audience], ensure_ascii=False)
+    """A fingerprint of an e-mail's content, to tell 'modified' and 'update available' apart.
+    Line ends do not count (``line_ends``); the diff against the default compares the same text,
+    so 'modified' and 'the diff shows changes' always agree. Text with LF line ends hashes as
+    before this rule, so fingerprints stored earlier stay valid."""
+    raw = json.dumps([line_ends(subject), line_ends(body), style, audience], ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -19,6 +19,7 @@ from .registry import (
     available_defaults,
     delay_minutes,
     is_available,
+    line_ends,
     registry,
 )
 from .rendering import TemplateProblem, check_template, render, render_subject
@@ -147,14 +148,24 @@ def diff_against_default(email: SystemEmail) -> list[tuple[str, str]]:
     default = registry().defaults.get(email.slug)
     if default is None:
         return []
-    old = [f"{name}: {getattr(default, name)}" for name in ("subject", "style", "audience")]
-    new = [f"{name}: {getattr(email, name)}" for name in ("subject", "style", "audience")]
-    old += ["", *default.body.splitlines()]
-    new += ["", *email.body.splitlines()]
+    old = [f"{name}: {line_ends(getattr(default, name))}" for name in ("subject", "style", "audience")]
+    new = [f"{name}: {line_ends(getattr(email, name))}" for name in ("subject", "style", "audience")]
+    old += ["", *_body_lines(default.body)]
+    new += ["", *_body_lines(email.body)]
     lines = difflib.unified_diff(old, new, "default", "installed", lineterm="", n=3)
     kinds = {"+": "added", "-": "removed", "@": "hunk"}
     return [(kinds.get(line[:1], "same") if not line.startswith(("+++", "---")) else "file", line)
             for line in lines]
+
+
+def _body_lines(body: str) -> list[str]:
+    """The lines the diff compares: every difference ``content_hash`` sees shows, a missing final
+    line end included (as in ``diff``)."""
+    body = line_ends(body)
+    lines = body.split("\n")
+    if lines[-1] == "":
+        return lines[:-1]
+    return [*lines, "\\ No newline at end of file"]
 
 
 def content_errors(event_slug: str, subject: str, body: str, style: str) -> dict:
@@ -184,7 +195,7 @@ def clean_changes(email: SystemEmail, data: dict) -> dict:
             clean[name] = data[name]
     for name in ("subject", "body"):
         if name in data:
-            clean[name] = str(data[name] or "")
+            clean[name] = line_ends(str(data[name] or ""))
     for name in ("active", "copy_admins"):
         if name in data:
             if not isinstance(data[name], bool):

@@ -4,6 +4,8 @@ import pytest
 
 from sysemail_helpers import email
 
+from app.core.extensions import db
+
 playwright = pytest.importorskip("playwright.sync_api")
 @pytest.fixture
 def browser_page(browser):
@@ -45,3 +47,26 @@ def test_edit_preview_and_send_a_test_in_chromium(network, live_server, browser_
     [message] = smtp_sink.to("browser@example.org")
     assert message["message"]["subject"] == "Hello Jane from Herald Network"
     assert "Edited in Chromium for Jane Doe" in message["message"].get_body(("html",)).get_content()
+
+
+@pytest.mark.browser
+def test_saving_without_changes_in_chromium_leaves_the_email_unmodified(network, live_server, browser_page):
+    """A browser sends a textarea back with CRLF line ends: that is no change to the e-mail."""
+    page = browser_page
+    expect = playwright.expect
+    row = email("welcome")
+    assert "\n" in row.body and not row.modified
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "admin@example.com")
+    page.fill("#password", "password123")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/network/system-emails/{row.id}")
+    page.click("button[value=save]")
+    expect(page.locator(".flashes")).to_contain_text("saved")
+    db.session.expire_all()
+    saved = email("welcome")
+    assert not saved.modified and "\r" not in saved.body
+    page.goto(f"{live_server}/network/system-emails/{row.id}/diff")
+    expect(page.locator("main")).to_contain_text("This e-mail is the same as its registered default.")
+    page.goto(f"{live_server}/network/system-emails/")
+    expect(page.locator("main")).not_to_contain_text("modified")
