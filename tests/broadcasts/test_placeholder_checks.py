@@ -12,7 +12,7 @@ from app.broadcasts.notices import live_notices
 from app.broadcasts.sending import readiness_problems, send_now
 from app.core.extensions import db
 from app.network.models import Customer, Membership
-from tests.broadcasts.conftest import login_as
+from app.testing import login
 
 UNCLOSED = "Hello {{ customer_first_name"
 FILTERED = "{{ customer_first_name|upper }}"
@@ -112,7 +112,7 @@ def test_notices_show_the_fallback_to_customers_without_a_first_name(client, net
                                              "body_html": f"<p>{FALLBACK}, welcome.</p>"})
     send_now(broadcast)
     db.session.commit()
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     page = client.get("/dashboard/").get_data(as_text=True)
     assert "Hello Ann, welcome." in page and "Hello there" not in page
     [notice] = live_notices(nameless, user_id=0)

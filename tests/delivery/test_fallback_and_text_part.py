@@ -4,7 +4,7 @@ from app.core.extensions import db
 from app.core.settings.services import set_option
 from app.network.models import Site
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 FALLBACK = '{{ customer_first_name | default("there") }}'
 LINKS = ('<p>Visit <a href="https://shop.example/a_b/[x]?q=1&amp;r=*2*#frag(1)">our [new] shop_now</a>, '
@@ -20,12 +20,12 @@ def _parts(captured):
             message.get_body(("html",)).get_content())
 
 
-def test_customers_without_a_first_name_get_the_fallback_in_every_part(app, smtp_sink, product):
+def test_customers_without_a_first_name_get_the_fallback_in_every_part(app, smtp_sink, product, jobs):
     people = add_customers([("ann@example.com", "Ann Smith"), ("nobody@example.com", ""),
                             ("space@example.com", " Bo")], product)
     run = make_run(products=[product], subject=f"Hello {FALLBACK}, news",
                    body=f"<p>Dear {FALLBACK} &amp; co,</p><p>{{{{ customer_name }}}}!</p>")
-    start(run)
+    jobs.start(run)
     received = {captured.rcpt_tos[0]: _parts(captured) for captured in smtp_sink.messages}
     assert set(received) == {person.email for person in people}
     subject, text, html = received["ann@example.com"]
@@ -37,13 +37,13 @@ def test_customers_without_a_first_name_get_the_fallback_in_every_part(app, smtp
         assert "<title>Hello there, news</title>" in html
 
 
-def test_text_part_links_read_text_and_url_byte_for_byte(app, smtp_sink, product):
+def test_text_part_links_read_text_and_url_byte_for_byte(app, smtp_sink, product, jobs):
     set_option("tracking.per_recipient", True)
     [ann, nobody] = add_customers([("ann@example.com", "Ann Smith"), ("nobody@example.com", "")], product)
     db.session.add(Site(customer_id=ann.id, domain="ann.example.net", path="/", title="Ann's"))
     db.session.commit()
     run = make_run(products=[product], subject="Links", body=LINKS, track_clicks=True, track_opens=True)
-    start(run)
+    jobs.start(run)
     received = {captured.rcpt_tos[0]: captured for captured in smtp_sink.messages}
     _, text, html = _parts(received["ann@example.com"])
     flowing = " ".join(text.split())  # html2text may break a line between a link's text and its URL

@@ -2,6 +2,7 @@
 import threading
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.broadcasts.models import BroadcastRun
@@ -9,7 +10,8 @@ from app.broadcasts.notices import live_notices
 from app.core.extensions import db
 from app.core.jobs import get_queue
 from app.scheduling.rules import RuleSpec
-from app.scheduling.services import change_state, run_due, save_schedule
+from app.scheduling.scheduler import run_due
+from app.scheduling.services import change_state, save_schedule
 from app.core.settings.services import set_option
 from tests.scheduling.conftest import at
 
@@ -78,6 +80,7 @@ def test_missed_occurrences_outside_the_grace_window_are_skipped_not_sent_late(m
     assert "grace window" in runs(broadcast)[0].status_reason
 
 
+@pytest.mark.committed  # threads with their own sessions must see the draft
 def test_two_schedulers_racing_start_one_run_per_occurrence(app, make_broadcast):
     broadcast = make_broadcast("notice")
     schedule(broadcast, RuleSpec("daily", "UTC", at(2030, 1, 1, 9)), at(2030, 1, 1))

@@ -11,7 +11,7 @@ from app.system_emails.rendering import render_subject
 from app.system_emails.services import diff_against_default, email_state
 
 from sysemail_helpers import email, sends
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 
 class EditorForm(HTMLParser):
@@ -112,7 +112,7 @@ def test_the_cli_names_the_position_of_a_broken_stored_template(network, runner)
     assert "body: Line 2, column 21: expected }} or | default(\"…\") after customer_name, found 'or'" in result.output
 
 
-def test_customers_without_a_first_name_get_the_fallback(network, run_jobs, smtp_sink):
+def test_customers_without_a_first_name_get_the_fallback(network, worker, smtp_sink):
     row = email("welcome")
     row.subject = 'Welcome, {{ customer_first_name | default("friend") }}!'
     row.body = '<p>Hello {{ customer_first_name | default("there") }}, log in at {{ login_url }}.</p>'
@@ -121,9 +121,8 @@ def test_customers_without_a_first_name_get_the_fallback(network, run_jobs, smtp
     db.session.commit()
     fire_event("customer_registered", customer=nameless, login_url="https://network.example/login")
     db.session.commit()
-    run_jobs()
-    [message] = [m["message"] for m in smtp_sink.to("nameless@example.com")
-                 if m["message"]["subject"].startswith("Welcome")]
+    worker.work()
+    [message] = [m.message for m in smtp_sink.to("nameless@example.com") if m.subject.startswith("Welcome")]
     assert message["subject"] == "Welcome, friend!"
     assert "Hello there, log in at" in message.get_body(("plain",)).get_content()
     assert "<p>Hello there, log in at" in message.get_body(("html",)).get_content()

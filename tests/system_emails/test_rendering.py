@@ -71,8 +71,12 @@ def test_syntax_errors_name_the_line_and_column():
 
 
 def test_known_placeholders_blocks_and_the_default_fallback_are_accepted():
-    check_template("{% if amount|int > 5 %}Big{% endif %} {{ customer_name | default('you') }} "
-                   "{{ network_name }} {# a note #}", EVENT)
+    template = ("{% if amount|int > 5 %}Big{% endif %} {{ customer_name | default('you') }} "
+                "{{ network_name }}{# a note #}")
+    assert check_template(template, EVENT) is None  # no TemplateProblem raised
+    values = {"amount": "10", "customer_name": "Jane", "network_name": "Herald"}
+    assert render(template, values, "plain") == "Big Jane Herald"
+    assert render(template, {**values, "amount": "2", "customer_name": ""}, "plain") == " you Herald"
 
 
 def test_the_fallback_applies_to_blank_values_as_in_broadcasts():
