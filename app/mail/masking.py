@@ -37,7 +37,7 @@ class Mask:
 
     def __init__(self):
         self.prefix = f"xh{secrets.token_hex(4)}p"
-        self.items = []  # Placeholder, or str for a literal text
+        self.items = []  # a Placeholder, a Block, or a str (a literal text, e.g. a link's address)
         self._word_re = re.compile(re.escape(self.prefix) + r"(\d+)x")
 
     def word(self, item) -> str:
@@ -63,11 +63,6 @@ class Mask:
     def has_words(self, text: str) -> bool:
         """True when ``text`` holds a word of this mask."""
         return self._word_re.search(text) is not None
-
-    def item(self, word: str):
-        """The Placeholder or literal text that ``word`` stands for (None when it is not a word)."""
-        match = self._word_re.fullmatch(word)
-        return self.items[int(match.group(1))] if match else None
 
     def words(self, text: str) -> list:
         """(start, end, item) of every word in ``text``."""

@@ -86,23 +86,23 @@ def placeholders_in(text: str) -> list[str]:
 def scan(text: str, blocks: bool = False) -> list:
     """Every Placeholder (and Block, when ``blocks``) of ``text`` in order; raises PlaceholderError
     at the first ``{{`` (``{%``, ``{#``) that does not open a valid one."""
-    items, position_, text = [], 0, text or ""
+    items, at, text = [], 0, text or ""
     opener = _OPENERS[blocks]
-    while (found := opener.search(text, position_)) is not None:
+    while (found := opener.search(text, at)) is not None:
         start = found.start()
         if text[start + 1] == "{":
             match = PLACEHOLDER_RE.match(text, start)
             if match is None:
                 raise PlaceholderError(text, *_diagnose(text, start))
             items.append(_placeholder(match))
-            position_ = match.end()
+            at = match.end()
         elif not blocks:
             raise PlaceholderError(text, start, "blocks ({% … %}) are not available here; write "
                                                 "{{ name }} or {{ name | default(\"…\") }}")
         else:
             end = _block_end(text, start)
             items.append(Block(text[start:end], start))
-            position_ = end
+            at = end
     return items
 
 
@@ -228,9 +228,9 @@ class CompiledTemplate:
 
 def compile_template(text: str) -> CompiledTemplate:
     """Compile ``text`` for fast repeated rendering (invalid placeholder syntax stays literal)."""
-    text, pieces, position_ = text or "", [], 0
+    text, pieces, at = text or "", [], 0
     for item in placeholders(text):
-        pieces += [text[position_:item.start], item]
-        position_ = item.start + len(item.source)
-    pieces.append(text[position_:])
+        pieces += [text[at:item.start], item]
+        at = item.start + len(item.source)
+    pieces.append(text[at:])
     return CompiledTemplate.of(pieces)
