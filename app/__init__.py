@@ -30,7 +30,7 @@ def create_app(config=None) -> Flask:
     """Build a Herald app; ``config`` (a dict) overrides values read from the environment."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder="static", instance_relative_config=False)
-    for step in (init_config, init_logging, init_extensions, init_hooks, init_domains,
+    for step in (init_config, init_inputs, init_logging, init_extensions, init_hooks, init_domains,
                  init_plugins, init_templates, init_errors, init_cli, init_ready):
         step(app, config)
     return app
@@ -40,6 +40,13 @@ def init_config(app, config):
     """Load configuration from the environment and ``config``."""
     app.config.update(load_config(config))
     app.instance_path = app.config["INSTANCE_PATH"]
+
+
+def init_inputs(app, config):
+    """Request limits and the bounded ``int`` URL converter, before any route is added."""
+    from .core import inputs
+
+    inputs.install(app)
 
 
 def init_logging(app, config):
