@@ -1,15 +1,18 @@
-"""Rendering system e-mails in Jinja2's sandbox: placeholder checks, HTML escaping, safe limits.
+"""Rendering system e-mails in a bounded Jinja2 sandbox: placeholder checks, HTML escaping, limits.
 
-Templates are ``{{ key }}`` placeholders (plus Jinja's ``{% if %}``/``{% for %}``). They run in an
-ImmutableSandboxedEnvironment with no globals, so an edited template cannot reach Python
-internals; values are HTML-escaped in HTML e-mails; unknown placeholders are refused on save.
+Templates are ``{{ key }}`` placeholders (plus Jinja's ``{% if %}``/``{% for %}``). They run in
+``sandbox.BoundedSandbox`` (immutable, no globals, every string, loop, nesting and the time
+bounded), so an edited template can neither reach Python internals nor eat the process; values
+are HTML-escaped in HTML e-mails; unknown placeholders and templates over a bound are refused on
+save; at send, a template over a bound (with the real payload) is skipped with the reason logged.
 """
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
-MAX_REPEAT = 10_000  # '{{ "x" * 10**9 }}' would eat the worker's memory
+from .sandbox import BoundedSandbox, LimitExceeded, bounded_render
+
 SAMPLE_GLOBALS = {"network_name": "Herald Network", "network_url": "https://network.example"}
 FORBIDDEN_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
@@ -18,29 +21,16 @@ class TemplateProblem(ValueError):
     """A template that cannot be saved or rendered; the message is shown next to the field."""
 
 
-class MailSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox e-mails render in: no globals, no mutation, no huge repeats or powers."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def __init__(self, html: bool):
-        super().__init__(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
-        self.globals.clear()
-
-    def call_binop(self, context, operator, left, right):
-        """Refuse ``**`` with big exponents and ``*`` repeating a string or list many times."""
-        if operator == "**" and isinstance(right, (int, float)) and (
-                abs(right) > 100 or (isinstance(left, int) and left.bit_length() * abs(right) > 4096)):
-            raise SecurityError("the power is too large")
-        if operator == "*":
-            count = right if isinstance(left, (str, list, tuple)) else left
-            if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
-                if isinstance(count, int) and count > MAX_REPEAT:
-                    raise SecurityError("the repeat count is too large")
-        return super().call_binop(context, operator, left, right)
+class TemplateLimit(TemplateProblem):
+    """A template that goes past a bound of the sandbox (size, loops, recursion, time)."""
 
 
-_ENVIRONMENTS = {True: MailSandbox(html=True), False: MailSandbox(html=False)}
+def _sandbox(html: bool) -> BoundedSandbox:
+    """The sandbox e-mails render in: no globals, no mutation, every bound of ``sandbox``."""
+    return BoundedSandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+_ENVIRONMENTS = {True: _sandbox(html=True), False: _sandbox(html=False)}
 
 
 @lru_cache(maxsize=512)
@@ -51,6 +41,8 @@ def _compile(text: str, html: bool):
 def _parse(text: str, html: bool):
     try:
         return _ENVIRONMENTS[html].parse(text)
+    except RecursionError:
+        raise TemplateProblem("The template is nested too deeply.") from None
     except TemplateSyntaxError as error:
         raise TemplateProblem(f"Template error on line {error.lineno}: {error.message}.") from None
 
@@ -87,7 +79,9 @@ def check_template(text: str, event, style: str = "html") -> None:
 def render(text: str, values: dict, style: str = "html") -> str:
     """Render ``text`` with ``values`` in the sandbox; raises TemplateProblem on any failure."""
     try:
-        return _compile(text or "", style == "html").render(values)
+        return bounded_render(_compile(text or "", style == "html"), values)
+    except LimitExceeded as error:
+        raise TemplateLimit(f"Refused: {str(error).rstrip('.')} (a limit of the e-mail sandbox).") from None
     except SecurityError as error:
         raise TemplateProblem(f"Refused by the sandbox: {str(error).rstrip('.')}. Templates may "
                               "only read the event's placeholders.") from None
@@ -95,6 +89,8 @@ def render(text: str, values: dict, style: str = "html") -> str:
         raise TemplateProblem(f"Template error on line {error.lineno}: {error.message}.") from None
     except TemplateError as error:
         raise TemplateProblem(f"The template cannot be rendered: {str(error.message).rstrip('.')}.") from None
+    except RecursionError:
+        raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
     except (ArithmeticError, TypeError, ValueError, LookupError) as error:
         raise TemplateProblem(f"The template cannot be rendered: {error}.") from None
 
