@@ -1,19 +1,4 @@
-"""The limits of every request: body size, JSON depth and text, ids, whole numbers and list caps.
-
-One reader for each kind of input, used by every API module and admin page, so that a bad value
-is a 4xx with a message (never a 500, never seconds of work):
-
-- ``read_json_object()``: a JSON body of at most ``MAX_JSON_BYTES``, nested at most
-  ``MAX_JSON_DEPTH`` deep, numbers of at most 19 digits, no NaN/Infinity, and text without lone
-  surrogates or NUL characters (413 for size, 400 for the rest);
-- ``whole_number()`` / ``query_int()``: an int (or ASCII digits) within a range, 400 otherwise;
-- ``id_list()``: a list of ids whose length is checked against its cap before any other work,
-  then parsed and de-duplicated in linear time;
-- ``IdConverter`` replaces the ``int`` URL converter: an id in a URL has 1-10 ASCII digits and
-  is at most ``MAX_ID`` (PostgreSQL's ``integer``), else the URL matches nothing (404);
-- ``refuse_bad_text()`` (before every request): no NUL in a query or form value (PostgreSQL
-  text cannot hold one).
-"""
+"""The limits of every request: body size, JSON depth and text, ids, whole numbers and list caps."""
 import builtins
 import json
 import re
@@ -21,6 +6,11 @@ import re
 from flask import abort, request
 from werkzeug.routing import IntegerConverter
 
+# One reader for each kind of input, used by every API module and admin page, so that a bad value
+# is a 4xx with a message (never a 500, never seconds of work): read_json_object() for JSON
+# bodies, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, id_list() and
+# check_cap() for lists (the cap checked before any work), IdConverter for ids in URLs, and
+# refuse_bad_text() for NUL characters in query and form values.
 MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer`` columns
 MAX_INT = 2**63 - 1  # any other whole number (a 64-bit column or setting)
 MAX_JSON_BYTES = 1_000_000

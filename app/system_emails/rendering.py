@@ -1,11 +1,4 @@
-"""Rendering system e-mails in a bounded Jinja2 sandbox: placeholder checks, HTML escaping, limits.
-
-Templates are ``{{ key }}`` placeholders (plus Jinja's ``{% if %}``/``{% for %}``). They run in
-``sandbox.BoundedSandbox`` (immutable, no globals, every string, loop, nesting and the time
-bounded), so an edited template can neither reach Python internals nor eat the process; values
-are HTML-escaped in HTML e-mails; unknown placeholders and templates over a bound are refused on
-save; at send, a template over a bound (with the real payload) is skipped with the reason logged.
-"""
+"""Rendering system e-mails in the bounded sandbox: placeholder checks, HTML escaping, limits."""
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
@@ -77,7 +70,12 @@ def check_template(text: str, event, style: str = "html") -> None:
 
 
 def render(text: str, values: dict, style: str = "html") -> str:
-    """Render ``text`` with ``values`` in the sandbox; raises TemplateProblem on any failure."""
+    """Render ``text`` with ``values`` in the sandbox; raises TemplateProblem on any failure.
+
+    Templates are ``{{ key }}`` placeholders plus Jinja's ``{% if %}``/``{% for %}``, run in
+    ``sandbox.BoundedSandbox`` (immutable, no globals, sizes, loops, nesting and time bounded);
+    values are HTML-escaped when ``style`` is "html". TemplateLimit (a TemplateProblem) when the
+    template goes past a bound of the sandbox; its message names the limit."""
     try:
         return bounded_render(_compile(text or "", style == "html"), values)
     except LimitExceeded as error:

@@ -1,174 +1,33 @@
-"""The bounded Jinja2 sandbox of system e-mails: text size, loops, recursion and time are capped.
-
-Every render gets a ``Budget``: each string, list or output a template builds holds at most
-``MAX_TEXT`` characters (checked *before* an operation that could make a larger one: ``*``,
-``+``, ``~``, ``%``, ``str.format``, padding, ``replace``, ``join``, filters), all of them
-together at most ``MAX_BUILT``; loop iterations and calls number at most ``MAX_STEPS``; calls
-nest at most ``MAX_DEPTH`` deep (a macro calling itself); the render stops after
-``MAX_SECONDS``. Going past a bound raises ``LimitExceeded`` (a SecurityError) whose message
-names the limit.
-"""
-import contextvars
-import re
-import string
-import time
+"""The bounded Jinja2 sandbox of system e-mails: text size, loops, recursion and time are capped."""
 from functools import wraps
-from itertools import islice
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.runtime import LoopContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-MAX_TEXT = 1_000_000  # characters in any one string, list or rendered output
-MAX_BUILT = 10_000_000  # characters built in all by one render
-MAX_STEPS = 100_000  # loop iterations plus calls in one render
-MAX_DEPTH = 20  # nested calls: macros, caller(), recursive loops
-MAX_SECONDS = 0.25  # wall-clock time of one render
-MAX_SOURCE = 200_000  # characters of a template
-MAX_INT_BITS = 4096  # numbers a template computes
+from .budget import (
+    MAX_DEPTH,
+    MAX_INT_BITS,
+    MAX_SOURCE,
+    MAX_TEXT,
+    Budget,
+    REFUSED_METHODS,
+    LimitExceeded,
+    bounded_list,
+    bounded_loop,
+    budget,
+    check_numbers,
+    format_size,
+    joined_size,
+    percent_size,
+    replace_size,
+    text_size,
+    use_budget,
+)
+
 ITER_FILTER = "herald_bounded_loop"
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(\d*)[,_]?(?:\.(\d+))?")
-_REFUSED_METHODS = {"translate", "maketrans"}
-
-
-class LimitExceeded(SecurityError):
-    """A template went past a bound of the sandbox; the message says which."""
-
-
-class Budget:
-    """What one render may still spend: time, steps, characters built, call depth."""
-
-    def __init__(self, seconds: float = MAX_SECONDS):
-        self.deadline = time.monotonic() + seconds
-        self.steps = self.built = self.depth = 0
-
-    def tick(self, steps: int = 1) -> None:
-        """Count loop iterations or calls; LimitExceeded past MAX_STEPS or the deadline."""
-        self.steps += steps
-        if self.steps > MAX_STEPS:
-            raise LimitExceeded(f"the template runs more than {MAX_STEPS:,} loop iterations and calls")
-        self.check_time()
-
-    def check_time(self) -> None:
-        """LimitExceeded once the render took longer than MAX_SECONDS."""
-        if time.monotonic() > self.deadline:
-            raise LimitExceeded(f"the template takes longer than {MAX_SECONDS} s to render")
-
-    @staticmethod
-    def fits(size: int) -> None:
-        """LimitExceeded when one value of ``size`` characters is larger than MAX_TEXT."""
-        if size > MAX_TEXT:
-            raise LimitExceeded(f"the template builds a text or list of more than {MAX_TEXT:,} characters")
-
-    def build(self, size: int) -> None:
-        """Account for a value of ``size`` characters about to be (or just) built."""
-        self.fits(size)
-        self.built += size
-        if self.built > MAX_BUILT:
-            raise LimitExceeded(f"the template builds more than {MAX_BUILT:,} characters in all")
-
-
-_CURRENT: contextvars.ContextVar = contextvars.ContextVar("herald_template_budget", default=None)
-
-
-def budget() -> Budget:
-    """The budget of the render in progress (a fresh one outside ``bounded_render``)."""
-    return _CURRENT.get() or Budget()
-
-
-def text_size(value, limit: int = MAX_TEXT) -> int:
-    """About how many characters ``value`` prints as; stops counting soon after ``limit``."""
-    if isinstance(value, (str, bytes)):
-        return len(value)
-    total, stack = 0, [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        if isinstance(item, (str, bytes)):
-            total += len(item) + 4
-        elif isinstance(item, dict):
-            total += 2 + 2 * len(item)
-            stack.extend(islice((x for pair in item.items() for x in pair), limit - total + 1))
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            total += 2 + 2 * len(item)
-            stack.extend(islice(item, max(0, limit - total + 1)))
-        elif isinstance(item, int) and not isinstance(item, bool):
-            total += item.bit_length() // 3 + 1
-        else:
-            total += 8
-    return total
-
-
-def _check_numbers(args, kwargs) -> None:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_TEXT:
-            raise LimitExceeded(f"a number passed to a function or filter is larger than {MAX_TEXT:,}")
-
-
-def _longest(values) -> int:
-    return max((text_size(v) for v in values), default=0)
-
-
-def percent_size(template: str, values) -> int:
-    """The most characters ``template % values`` can make; LimitExceeded for ``*`` widths."""
-    items = values.values() if isinstance(values, dict) else values if isinstance(values, tuple) else (values,)
-    specs = _PERCENT_SPEC.findall(template)
-    if any("*" in spec for spec in specs):
-        raise LimitExceeded("'*' widths in % formatting are not allowed")
-    widths = sum(int(w or 0) + int(p or 0) for w, p in specs)
-    return len(template) + widths + len(specs) * _longest(items)
-
-
-def format_size(template: str, args, kwargs) -> int:
-    """The most characters ``template.format(...)`` can make; LimitExceeded for nested fields."""
-    fields = widths = 0
-    for _, name, spec, _ in string.Formatter().parse(template):
-        if name is None:
-            continue
-        if spec and "{" in spec:
-            raise LimitExceeded("nested fields in a format specification are not allowed")
-        match = _FORMAT_SPEC.match(spec or "")
-        fields += 1
-        widths += int(match.group(1) or 0) + int(match.group(2) or 0) if match else 0
-    return len(template) + widths + fields * _longest([*args, *kwargs.values()])
-
-
-def replace_size(text: str, old: str, new: str, count=-1) -> int:
-    """The most characters ``text.replace(old, new, count)`` can make."""
-    found = text.count(old) if old else len(text) + 1
-    if isinstance(count, int) and count >= 0:
-        found = min(found, count)
-    return len(text) + found * max(0, len(str(new)) - len(str(old)))
-
-
-def bounded_list(value, label: str = "a loop") -> list:
-    """``value`` as a list of at most MAX_TEXT items (strings and dicts stay as they are)."""
-    if isinstance(value, (str, dict)):
-        return value
-    items = list(islice(iter(value), MAX_TEXT + 1))
-    if len(items) > MAX_TEXT:
-        raise LimitExceeded(f"{label} has more than {MAX_TEXT:,} items")
-    return items
-
-
-def joined_size(items, separator: str = "") -> int:
-    """The characters of ``separator.join(items)``, counted with an early stop past MAX_TEXT."""
-    total = 0
-    for item in items:
-        total += text_size(item) + len(separator)
-        if total > MAX_TEXT:
-            break
-    return total
-
-
-def bounded_loop(iterable):
-    """What every ``{% for %}`` iterates: each item costs a step."""
-    spend = budget()
-    for item in iterable:
-        spend.tick()
-        yield item
 
 
 class BoundedCodeGenerator(CodeGenerator):
@@ -188,7 +47,15 @@ class BoundedCodeGenerator(CodeGenerator):
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox with every bound of ``Budget`` enforced (see the module docstring)."""
+    """The immutable sandbox with every bound of ``budget.Budget`` enforced.
+
+    Each string, list or output a template builds holds at most ``MAX_TEXT`` characters,
+    checked *before* an operation that could make a larger one (``*``, ``+``, ``~``, ``%``,
+    ``str.format``, padding, ``replace``, ``join``, filters), all of them together at most
+    ``MAX_BUILT``; loop iterations and calls number at most ``MAX_STEPS``; calls nest at most
+    ``MAX_DEPTH`` deep (a macro calling itself); a render stops after ``MAX_SECONDS``. Going
+    past a bound raises ``LimitExceeded`` (a SecurityError) whose message names the limit.
+    """
 
     code_generator_class = BoundedCodeGenerator
     intercepted_binops = frozenset({"*", "**", "+", "%"})
@@ -286,9 +153,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         name = getattr(__obj, "__name__", "")
         target = getattr(__obj, "__self__", None)
         if target is not None:
-            _check_numbers(args, kwargs)
+            check_numbers(args, kwargs)
         if isinstance(target, str):
-            if name in _REFUSED_METHODS:
+            if name in REFUSED_METHODS:
                 raise LimitExceeded(f"str.{name} is not available in e-mails")
             if name == "expandtabs":
                 spend.build(len(target) + target.count("\t") * int((args or [8])[0]))
@@ -322,7 +189,7 @@ def _guarded(name, func):
         values = list(args[1:] if passes else args)
         if values:
             spend.fits(text_size(values[0]))
-            _check_numbers(values[1:], kwargs)
+            check_numbers(values[1:], kwargs)
             values[0] = _FILTER_CHECKS.get(name, _no_check)(spend, *values, **kwargs)
         result = func(*(args[:1] if passes else ()), *values, **kwargs)
         spend.build(text_size(result))
@@ -384,8 +251,5 @@ _FILTER_CHECKS = {"indent": _check_indent, "wordwrap": _check_wordwrap, "format"
 
 def bounded_render(template, values: dict) -> str:
     """Render a template of a ``BoundedSandbox`` with ``values`` under a fresh Budget."""
-    token = _CURRENT.set(Budget())
-    try:
+    with use_budget(Budget()):
         return template.render(values)
-    finally:
-        _CURRENT.reset(token)

@@ -8,7 +8,7 @@ from app.core.extensions import db
 from app.network.services import register_customer
 from app.system_emails.registry import EventSpec
 from app.system_emails.rendering import TemplateLimit, check_template, render
-from app.system_emails.sandbox import MAX_DEPTH, MAX_STEPS, MAX_TEXT
+from app.system_emails.budget import MAX_DEPTH, MAX_STEPS, MAX_TEXT
 from tests.conftest import csrf_token
 
 from sysemail_helpers import email, sends
