@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.settings.models import Option
+from ..core.settings.checks import positive_count, whole_number
 from ..core.settings.services import SettingSpec
 from .ratelimit import parse_rate, rate_validator
 
@@ -20,12 +21,13 @@ SETTINGS = (
                 validate=rate_validator(3600)),
     SettingSpec("delivery.max_attempts", 5, "Attempts per recipient",
                 "How many times a temporary failure (421, 450, 451, 452, 454, lost connection) is "
-                "tried before the recipient is marked failed.", "int"),
+                "tried before the recipient is marked failed.", "int", validate=positive_count(100)),
     SettingSpec("delivery.retry_base_seconds", 60, "First retry after (seconds)",
-                "Wait before the second attempt; each further attempt waits twice as long.", "int"),
+                "Wait before the second attempt; each further attempt waits twice as long.", "int",
+                validate=whole_number(0, 86_400, "seconds")),
     SettingSpec("delivery.pause_after_failures", 50, "Pause after consecutive failures",
                 "A broadcast pauses itself after this many failures in a row and shows why "
-                "(0: never).", "int"),
+                "(0: never).", "int", validate=whole_number(0, 1_000_000)),
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
 # A batch is what a worker killed with SIGKILL can leave unknown; 100 costs one database round

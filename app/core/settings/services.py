@@ -51,7 +51,13 @@ def get_option(key: str, default=None):
 
 
 def set_option(key: str, value) -> None:
-    """Store ``value`` for option ``key`` in the current transaction (the caller commits)."""
+    """Store ``value`` for option ``key`` in the current transaction (the caller commits).
+
+    A declared setting's value is checked by its ``validate`` first: ValueError with a message
+    (nothing stored) when it is refused, so no CLI, API or plugin stores what the page refuses."""
+    spec = registry().specs.get(key)
+    if spec is not None:
+        value = validated(spec, value)
     row = db.session.get(Option, key)
     if row is None:
         db.session.add(Option(key=key, value=value))
@@ -62,8 +68,19 @@ def set_option(key: str, value) -> None:
 def coerce(spec: SettingSpec, raw: str):
     """Turn a submitted form string into the setting's type (then ``spec.validate`` it, if set);
     raises ValueError with a message."""
-    value = _coerce_type(spec, raw)
-    return spec.validate(value) if spec.validate is not None else value
+    return validated(spec, _coerce_type(spec, raw))
+
+
+def validated(spec: SettingSpec, value):
+    """``value`` as ``spec.validate`` returns it (unchanged without one); ValueError whose
+    message starts with the setting's label when it is refused."""
+    if spec.validate is None:
+        return value
+    try:
+        return spec.validate(value)
+    except ValueError as error:
+        message = str(error)
+        raise ValueError(message if message.startswith(spec.label) else f"{spec.label}: {message}") from None
 
 
 def _coerce_type(spec: SettingSpec, raw: str):
