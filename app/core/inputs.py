@@ -126,6 +126,18 @@ def whole_number(value, label: str, minimum: int = 0, maximum: int = MAX_INT) ->
     return value
 
 
+def digits(text) -> int | None:
+    """The whole number written by ``text`` in 1-19 ASCII digits, else None ("²", "1e3",
+    a 30-digit number): what ``str.isdigit() and int()`` did without their traps."""
+    return int(text) if isinstance(text, str) and _DIGITS.fullmatch(text) else None
+
+
+def id_or_none(text) -> int | None:
+    """``text`` as a database id (1 to MAX_ID), or None when it is anything else."""
+    number = digits(text)
+    return number if number is not None and 1 <= number <= MAX_ID else None
+
+
 def parse_id(value, label: str = "An id") -> int:
     """A database id: 1 to ``MAX_ID``; ValueError with a message otherwise."""
     return whole_number(value, label, 1, MAX_ID)

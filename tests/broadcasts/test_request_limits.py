@@ -7,6 +7,7 @@ import pytest
 from app.api.keys import issue_key
 from app.core.extensions import db
 from app.core.inputs import MAX_JSON_BYTES
+from tests.conftest import csrf_token
 
 HUGE = "99999999999999999999999"  # past 64 bits
 
@@ -122,3 +123,22 @@ def test_wizard_form_ids_out_of_range_are_a_form_error(wizard):
         assert response.status_code in (200, 400) and "not a valid id" in response.get_data(as_text=True)
     response = wizard.client.get(wizard.url("audience") + f"?customer_q=a&customer_after={HUGE}")
     assert response.status_code == 400
+
+
+def test_numbers_typed_into_search_boxes_and_forms_past_their_range(api, boss):
+    for q in (HUGE, "²", "2147483648"):
+        assert api("GET", f"/customers?q={q}").get_json()["customers"] == []
+        assert api("GET", f"/broadcasts?q={q}").status_code == 200
+        assert boss.get(f"/network/customers?q={q}").status_code == 200
+    token = csrf_token(boss, "/network/system-emails/events")
+    answer = boss.post("/network/system-emails/events/customer_registered/fire",
+                       data={"csrf_token": token, "customer": HUGE})
+    assert answer.status_code == 302
+
+
+def test_rrule_numbers_in_other_scripts_or_past_any_range_are_refused(api, network):
+    draft = api("POST", "/broadcasts", json={"kind": "notice"}).get_json()["id"]
+    for rule in ("RRULE:FREQ=DAILY;COUNT=²", "RRULE:FREQ=DAILY;INTERVAL=" + "9" * 5000,
+                 "RRULE:FREQ=MONTHLY;BYMONTHDAY=" + "1" * 30):
+        body = {"kind": "rrule", "rrule": "DTSTART:20300101T090000Z\n" + rule}
+        _refused(api("PUT", f"/broadcasts/{draft}/schedule", json=body), 400, "rrule")
