@@ -65,10 +65,11 @@ test: redis lint
 test-postgres: redis
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# Postfix's smtp-sink for the benchmark, installed so that no Postfix daemon starts (policy-rc.d).
+# Postfix's smtp-sink (the benchmark's sink) and smtp-source (its C baseline client), installed so
+# that no Postfix daemon starts (policy-rc.d).
 smtp-sink:
-	@if ! [ -x /usr/sbin/smtp-sink ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Debian's postfix for smtp-sink (no daemon is started)"; \
+	@if ! { [ -x /usr/sbin/smtp-sink ] && [ -x /usr/sbin/smtp-source ]; } && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's postfix for smtp-sink and smtp-source (no daemon is started)"; \
 	  made=""; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; }; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >/dev/null || true; \

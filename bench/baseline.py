@@ -1,26 +1,145 @@
-"""The baseline: a bare smtplib loop sending equal messages to the same sink, in 1 or N processes."""
+"""Baselines for the send rate: a bare pipelined Python loop and Postfix's C smtp-source, same sink.
+
+The Python loop speaks to the sink the way Herald's transport (``app.mail.transport``) does:
+one connection per process, reused for every message, EHLO once, then per message MAIL, RCPT and
+DATA in one write (PIPELINING, RFC 2920), their three replies, the message and its ending dot in
+one write, and its reply: two round trips per message. It does nothing else (no database, no
+Redis, no building: the same rendered bytes every time), so it is the ceiling of a Python client.
+
+``smtp-source`` (Postfix's test generator, written in C) sends the same message bytes over
+reused connections (``-d``); it does not pipeline (four round trips per message), so it measures
+what a client costing next to no CPU gets from the same sink.
+"""
 import multiprocessing
-import smtplib
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
 
-
-def _send_many(port: int, count: int, payload: bytes) -> None:
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for n in range(count):
-            smtp.sendmail("bench@herald.localhost", [f"r{n}@example.com"], payload)
+SENDER = "bench@herald.localhost"
 
 
-def bare_loop_rate(port: int, total: int, payload: bytes, processes: int = 1) -> float:
-    """Messages per second of ``processes`` bare smtplib loops sharing ``total`` messages."""
-    share = total // processes
+def _children_cpu() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process's children that have been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _cpu_figures(before: tuple[float, float], messages: int) -> dict:
+    """The client's CPU µs per message since ``before`` (the kernel's share is most of it)."""
+    user, system = (after - was for after, was in zip(_children_cpu(), before))
+    return {"client_cpu_us_per_message": round((user + system) / messages * 1e6, 1),
+            "client_user_us_per_message": round(user / messages * 1e6, 1)}
+
+
+def _reply(reader) -> int:
+    """The code of one (possibly multi-line) SMTP reply."""
+    while True:
+        line = reader.readline()
+        if not line:
+            raise ConnectionError("the sink closed the connection")
+        if line[3:4] != b"-":
+            return int(line[:3])
+
+
+def _expect(reader, *codes) -> None:
+    for code in codes:
+        got = _reply(reader)
+        if got != code:
+            raise RuntimeError(f"the sink answered {got}, expected {code}")
+
+
+def _pipelined_loop(port: int, first: int, count: int, data: bytes, ready, go) -> None:
+    """One process: connect, EHLO, wait for ``go``, send ``count`` messages pipelined, QUIT."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        reader = sock.makefile("rb")
+        _expect(reader, 220)
+        sock.sendall(b"EHLO bench.herald.localhost\r\n")
+        extensions = []
+        while True:
+            line = reader.readline()
+            extensions.append(line[4:].strip().upper())
+            if line[3:4] != b"-":
+                break
+        if b"PIPELINING" not in extensions:
+            raise RuntimeError("the sink does not offer PIPELINING")
+        ready.set()
+        go.wait()
+        for n in range(first, first + count):
+            sock.sendall(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<r{n}@example.com>\r\nDATA\r\n".encode())
+            _expect(reader, 250, 250, 354)
+            sock.sendall(data)
+            _expect(reader, 250)
+        sock.sendall(b"QUIT\r\n")
+        _reply(reader)
+
+
+def _wire_bytes(payload: bytes) -> bytes:
+    """The DATA content as Herald's transport sends it: dot-stuffed, CRLF-ended, then ``.``."""
+    if payload.startswith(b".") or b"\n." in payload:
+        payload = payload.replace(b"\n.", b"\n..")
+        payload = b"." + payload if payload.startswith(b".") else payload
+    return payload + (b"" if payload.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+
+
+def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) -> dict:
+    """``processes`` bare pipelined loops (separate processes) sharing ``total`` messages.
+
+    The clock starts once every process is connected and greeted and stops when the last one
+    has its final 250, so process start-up is not counted (Herald's figure counts far more).
+    """
+    context = multiprocessing.get_context("fork")
+    cpu = _children_cpu()
+    data, share = _wire_bytes(payload), total // processes
+    go = context.Event()
+    readies = [context.Event() for _ in range(processes)]
+    workers = [context.Process(target=_pipelined_loop, args=(port, i * share, share, data, ready, go))
+               for i, ready in enumerate(readies)]
+    for worker in workers:
+        worker.start()
+    for ready, worker in zip(readies, workers):
+        while not ready.wait(0.1):
+            if not worker.is_alive():
+                raise RuntimeError("a baseline process died before sending")
     started = time.perf_counter()
-    if processes == 1:
-        _send_many(port, share, payload)
-    else:
-        workers = [multiprocessing.Process(target=_send_many, args=(port, share, payload))
-                   for _ in range(processes)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    return share * processes / (time.perf_counter() - started)
+    go.set()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    if any(worker.exitcode for worker in workers):
+        raise RuntimeError("a baseline process failed")
+    sent = share * processes
+    return {"processes": processes, "messages": sent, "seconds": round(seconds, 3),
+            "messages_per_second": round(sent / seconds, 1), "round_trips_per_message": 2,
+            **_cpu_figures(cpu, sent)}
+
+
+def smtp_source_path() -> str | None:
+    """Postfix's smtp-source (Debian's postfix package, installed by ``make bench``), if any."""
+    return shutil.which("smtp-source") or (os.path.exists("/usr/sbin/smtp-source") and "/usr/sbin/smtp-source") or None
+
+
+def smtp_source_rate(port: int, total: int, payload: bytes, sessions: int = 2) -> dict | None:
+    """Postfix's smtp-source: ``total`` messages of the same bytes over ``sessions`` reused
+    connections; None when it is not installed. Timed from its start to its exit."""
+    binary = smtp_source_path()
+    if binary is None:
+        return None
+    # -F reads lines and ends each with CRLF (dot-stuffing them), so give it LF line ends: the
+    # bytes on the wire are then those of ``payload``.
+    with tempfile.NamedTemporaryFile("wb", suffix=".eml") as message:
+        message.write(payload.replace(b"\r\n", b"\n"))
+        message.flush()
+        command = [binary, "-d", "-s", str(sessions), "-m", str(total), "-F", message.name,
+                   "-f", SENDER, "-t", "r@example.com", "-N", f"127.0.0.1:{port}"]
+        started, cpu = time.perf_counter(), _children_cpu()
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
+        seconds = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"smtp-source failed: {done.stderr.decode(errors='replace').strip()}")
+    return {"sessions": sessions, "messages": total, "seconds": round(seconds, 3),
+            "messages_per_second": round(total / seconds, 1), "round_trips_per_message": 4,
+            **_cpu_figures(cpu, total)}

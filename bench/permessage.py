@@ -130,6 +130,12 @@ def main():
 
 def run_phases(args, sink):
     """Build every message, then (``--send``) send them all; print CPU µs per message."""
+    per_message(args.n, sink, args.profile)
+
+
+def per_message(n: int, sink, profile: str | None = None) -> dict:
+    """Measure and print the CPU µs per message of a run to ``n`` customers (in the current app,
+    whose SMTP_URL must reach ``sink``; build only without a sink) and return the figures."""
     from app.broadcasts.models import BroadcastRun
     from app.delivery.chunks import Lease
     from app.delivery.models import Delivery
@@ -137,18 +143,21 @@ def run_phases(args, sink):
     from app.delivery.sending import Sender
     from app.mail.transport import SMTPTransport
 
-    run = planned_run(args.n)
+    run = planned_run(n)
     people = recipients(run.id)
-    count = len(people)
+    count = max(len(people), 1)
     factory = BroadcastMessages(run.broadcast, run.id)
-    build_cpu, built = measure(lambda: [factory.build(p) for p in people], args.profile == "build")
-    size = sum(len(data) for _, _, data in built) / max(count, 1)
-    print(f"{count} messages of {size:,.0f} bytes; database {db.engine.dialect.name}")
-    print(f"build          {build_cpu / count * 1e6:8.1f} µs CPU/message")
+    build_cpu, built = measure(lambda: [factory.build(p) for p in people], profile == "build")
+    size = sum(len(data) for _, _, data in built) / count
+    figures = {"messages": len(people), "message_bytes": round(size), "database": db.engine.dialect.name,
+               "build_only_us": us(build_cpu, count)}
+    print(f"{len(people)} messages of {size:,.0f} bytes; database {db.engine.dialect.name}")
+    print(f"build          {figures['build_only_us']:8.1f} µs CPU/message")
     if not sink:
-        return
+        return figures
     smtp_cpu, _ = measure(lambda: smtp_only(built, people), False)
-    print(f"smtp only      {smtp_cpu / count * 1e6:8.1f} µs CPU/message (the built bytes, one transport)")
+    figures["smtp_only_us"] = us(smtp_cpu, count)
+    print(f"smtp only      {figures['smtp_only_us']:8.1f} µs CPU/message (the built bytes, one transport)")
     run_id = run.id
     db.session.commit()
 
@@ -163,17 +172,26 @@ def run_phases(args, sink):
     server_before = process_cpu(backend)
     wall = time.perf_counter()
     with timed(BroadcastMessages, "build") as in_build, timed(SMTPTransport, "send") as in_smtp:
-        send_cpu, reason = measure(send, args.profile == "send")
+        send_cpu, reason = measure(send, profile == "send")
     wall = time.perf_counter() - wall
     server_cpu = process_cpu(backend) - server_before if backend and database_backend() == backend else None
     sent = db.session.scalar(select(BroadcastRun.sent).where(BroadcastRun.id == run_id))
-    print(f"send loop      {send_cpu / count * 1e6:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason}; "
-          f"{wall / count * 1e6:.0f} µs wall)")
     rest = send_cpu - in_build[0] - in_smtp[0]
-    print(f"  of which     {in_build[0] / count * 1e6:8.1f} build, {in_smtp[0] / count * 1e6:.1f} smtp, "
-          f"{rest / count * 1e6:.1f} claims, outcomes, progress and the loop")
+    figures.update(sent=sent, send_loop_us=us(send_cpu, count), build_us=us(in_build[0], count),
+                   smtp_us=us(in_smtp[0], count), ledger_and_loop_us=us(rest, count),
+                   wall_us=us(wall, count), database_us=us(server_cpu, count) if server_cpu is not None else None)
+    print(f"send loop      {figures['send_loop_us']:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason}; "
+          f"{figures['wall_us']:.0f} µs wall)")
+    print(f"  of which     {figures['build_us']:8.1f} build, {figures['smtp_us']:.1f} smtp, "
+          f"{figures['ledger_and_loop_us']:.1f} claims, outcomes, progress and the loop")
     if server_cpu is not None:
-        print(f"database       {server_cpu / count * 1e6:8.1f} µs CPU/message (the PostgreSQL backend)")
+        print(f"database       {figures['database_us']:8.1f} µs CPU/message (the PostgreSQL backend)")
+    return figures
+
+
+def us(seconds: float, count: int) -> float:
+    """Seconds spent on ``count`` messages as µs per message, rounded."""
+    return round(seconds / count * 1e6, 1)
 
 
 @contextmanager

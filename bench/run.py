@@ -1,9 +1,10 @@
 """`make bench`: seed, send, measure, print a table and write bench/results.json.
 
 Measures, in one run: end-to-end e-mail throughput with 1 and 2 RQ workers against a local SMTP
-sink, the bare smtplib baseline (1 and 2 processes), planning 1,000,000 recipients on PostgreSQL
-and SQLite, the customer dashboard's latency over HTTP, the wizard's audience count, and worker
-peak memory. See bench/README.md.
+sink, the baselines against the same sink (a bare pipelined Python loop in 1 and 2 processes,
+Postfix's smtp-source with 2 sessions), the worker's and PostgreSQL's CPU per message, planning
+1,000,000 recipients on PostgreSQL and SQLite, the customer dashboard's latency over HTTP, the
+wizard's audience count, and worker peak memory. See bench/README.md.
 """
 import argparse
 import json
@@ -17,7 +18,8 @@ import redis
 from app import create_app
 from app.core.extensions import db
 
-from .baseline import bare_loop_rate
+from .baseline import pipelined_rate, smtp_source_rate
+from .permessage import per_message
 from .latency import count_latency, dashboard_latency, ensure_live_notices, ensure_login
 from .planning import planning_time
 from .seed import bench_product, ensure_customers, vacuum_ledger
@@ -68,30 +70,20 @@ def bench_postgres(args, results):
         log(f"seeding PostgreSQL to {args.customers:,} customers")
         ensure_customers(args.customers)
         send_product = bench_product(f"bench-{args.send}", args.send)
-        log("planning time (PostgreSQL)")
-        vacuum_ledger()
-        results["planning_postgres"] = planning_time(bench_product(f"bench-{args.customers}", args.customers))
-        log("audience count latency")
-        results["audience_count"] = count_latency(bench_product(f"bench-{args.count}", args.count))
-        log(f"publishing {args.notices} live notices; dashboard latency over HTTP")
-        ensure_live_notices(args.notices)
-        results["dashboard"] = dashboard_latency(env, ensure_login(1), args.requests)
+        if not args.send_only:
+            log("planning time (PostgreSQL)")
+            vacuum_ledger()
+            results["planning_postgres"] = planning_time(bench_product(f"bench-{args.customers}", args.customers))
+            log("audience count latency")
+            results["audience_count"] = count_latency(bench_product(f"bench-{args.count}", args.count))
+            log(f"publishing {args.notices} live notices; dashboard latency over HTTP")
+            ensure_live_notices(args.notices)
+            results["dashboard"] = dashboard_latency(env, ensure_login(1), args.requests)
         sink = start_sink()
         results["sink"] = sink.kind
-        env["SMTP_URL"] = sink.url
+        env["SMTP_URL"] = app.config["SMTP_URL"] = sink.url
         try:
-            for workers in (1, 2):
-                redis.Redis.from_url(REDIS_URL).flushdb()
-                vacuum_ledger()
-                log(f"sending {args.send:,} messages with {workers} worker(s)")
-                broadcast = make_email_broadcast(send_product)
-                results[f"send_{workers}_workers"] = send_and_wait(broadcast, workers, env)
-            log("baseline: bare smtplib loop")
-            payload = sample_message(send_product)
-            results["message_bytes"] = len(payload)
-            for processes in (1, 2):
-                results[f"baseline_{processes}_processes"] = round(
-                    bare_loop_rate(sink.port, args.send, payload, processes), 1)
+            bench_sending(args, results, send_product, env, sink)
             if args.large_send:
                 redis.Redis.from_url(REDIS_URL).flushdb()
                 vacuum_ledger()
@@ -100,6 +92,44 @@ def bench_postgres(args, results):
                 results["send_large_2_workers"] = send_and_wait(broadcast, 2, env, timeout=7200)
         finally:
             sink.stop()
+
+
+def bench_sending(args, results, send_product, env, sink):
+    """Herald's sends (1 and 2 workers), then the baselines on the same sink with as many
+    messages of the same size, then the CPU per message (bench.permessage)."""
+    for workers in (1, 2):
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        vacuum_ledger()
+        log(f"sending {args.send:,} messages with {workers} worker(s)")
+        broadcast = make_email_broadcast(send_product)
+        results[f"send_{workers}_workers"] = send_and_wait(broadcast, workers, env)
+    payload = sample_message(send_product)
+    results["message_bytes"] = len(payload)
+    total = results["send_2_workers"]["sent"] or args.send
+    for processes in (1, 2):
+        log(f"baseline: bare pipelined loop, {processes} process(es), {total:,} messages")
+        results[f"baseline_pipelined_{processes}_processes"] = pipelined_rate(sink.port, total, payload, processes)
+    log(f"baseline: Postfix smtp-source, 2 sessions, {total:,} messages")
+    source = smtp_source_rate(sink.port, total, payload, 2)
+    if source is not None:
+        results["smtp_source_2_sessions"] = source
+    results["ratios"] = ratios(results)
+    log(f"CPU per message (bench.permessage, {args.permessage:,} customers)")
+    vacuum_ledger()
+    figures = per_message(args.permessage, sink)
+    results["permessage"] = figures
+    results["worker_cpu_us_per_message"] = figures["send_loop_us"]
+    results["database_cpu_us_per_message"] = figures["database_us"]
+
+
+def ratios(results) -> dict:
+    """Herald's send rates divided by each baseline's."""
+    rate = {key: value["messages_per_second"] for key, value in results.items()
+            if isinstance(value, dict) and "messages_per_second" in value}
+    pairs = {"send_1_workers / baseline_pipelined_1_processes": ("send_1_workers", "baseline_pipelined_1_processes"),
+             "send_2_workers / baseline_pipelined_2_processes": ("send_2_workers", "baseline_pipelined_2_processes"),
+             "send_2_workers / smtp_source_2_sessions": ("send_2_workers", "smtp_source_2_sessions")}
+    return {name: round(rate[a] / rate[b], 2) for name, (a, b) in pairs.items() if a in rate and rate.get(b)}
 
 
 def sample_message(product) -> bytes:
@@ -138,35 +168,56 @@ def main():
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--large-send", action="store_true", help="also send to all customers (RSS)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--permessage", type=int, default=5_000, help="customers of the CPU-per-message run")
+    parser.add_argument("--send-only", action="store_true",
+                        help="only the sends, their baselines and the CPU per message (no planning, count, dashboard)")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the bench runs")
     args = parser.parse_args()
     if args.quick:
         args.customers, args.send, args.count, args.notices, args.requests = 20_000, 5_000, 10_000, 50, 100
+        args.permessage = 2_000
+    if args.send_only and not args.large_send:
+        args.customers = max(args.send, args.permessage)
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform()}, "args": vars(args)}
+                           "platform": platform.platform(), "load_average_at_start": os.getloadavg()},
+               "args": vars(args), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     bench_postgres(args, results)
-    if not args.no_sqlite:
+    if not (args.no_sqlite or args.send_only):
         bench_sqlite(args, results)
+    results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
     (HERE / ("results-quick.json" if args.quick else "results.json")).write_text(json.dumps(results, indent=2))
 
 
 def summarise(results):
-    """Print the results table with the targets."""
+    """Print the results table with the targets (rows of parts that did not run are left out)."""
+    get = results.get
     one, two = results["send_1_workers"], results["send_2_workers"]
-    base1, base2 = results["baseline_1_processes"], results["baseline_2_processes"]
+    rate = {key: get(key, {}).get("messages_per_second", "-") for key in (
+        "baseline_pipelined_1_processes", "baseline_pipelined_2_processes", "smtp_source_2_sessions")}
+    ratio = get("ratios", {})
     rows = [
         ("Send, 1 worker (msg/s)", one["messages_per_second"], ""),
         ("Send, 2 workers (msg/s)", two["messages_per_second"], ">= 1500"),
-        ("Bare smtplib, 1 / 2 processes (msg/s)", f"{base1} / {base2}", ""),
-        ("2 workers vs bare loop (2 processes)", round(two["messages_per_second"] / base2, 2), ">= 0.5"),
+        ("Bare pipelined loop, 1 / 2 processes (msg/s)",
+         f"{rate['baseline_pipelined_1_processes']} / {rate['baseline_pipelined_2_processes']}", ""),
+        ("smtp-source, 2 sessions (msg/s)", rate["smtp_source_2_sessions"], ""),
+        ("2 workers / pipelined loop, 2 processes",
+         ratio.get("send_2_workers / baseline_pipelined_2_processes", "-"), ">= 0.5"),
+        ("1 worker / pipelined loop, 1 process", ratio.get("send_1_workers / baseline_pipelined_1_processes", "-"), ""),
+        ("2 workers / smtp-source, 2 sessions", ratio.get("send_2_workers / smtp_source_2_sessions", "-"), ""),
         ("1 to 2 workers speed-up", round(two["messages_per_second"] / max(one["messages_per_second"], 1), 2), ""),
-        ("Planning, PostgreSQL (s)", results["planning_postgres"]["seconds"], "< 10"),
-        ("Planning, SQLite (s)", results.get("planning_sqlite", {}).get("seconds", "-"), ""),
-        ("Dashboard p50 / p95 (ms)", f"{results['dashboard']['p50_ms']} / {results['dashboard']['p95_ms']}", "p95 < 15"),
-        ("Audience count (ms)", results["audience_count"]["median_ms"], "< 300"),
+        ("Worker CPU per message (µs)", get("worker_cpu_us_per_message", "-"), "<= 120"),
+        ("PostgreSQL CPU per message (µs)", get("database_cpu_us_per_message", "-"), "<= 20"),
         ("Worker peak RSS, send (MB)", max(one["worker_peak_rss_mb"], two["worker_peak_rss_mb"]), "< 200"),
     ]
+    if "planning_postgres" in results:
+        rows += [
+            ("Planning, PostgreSQL (s)", results["planning_postgres"]["seconds"], "< 10"),
+            ("Planning, SQLite (s)", get("planning_sqlite", {}).get("seconds", "-"), ""),
+            ("Dashboard p50 / p95 (ms)", f"{results['dashboard']['p50_ms']} / {results['dashboard']['p95_ms']}", "p95 < 15"),
+            ("Audience count (ms)", results["audience_count"]["median_ms"], "< 300"),
+        ]
     if "send_large_2_workers" in results:
         rows.append(("Worker peak RSS, large send (MB)", results["send_large_2_workers"]["worker_peak_rss_mb"], "< 200"))
     width = max(len(r[0]) for r in rows)

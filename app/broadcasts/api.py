@@ -11,8 +11,7 @@ from ..network.services import search_customers, search_products
 from . import drafts
 from .listing import ListFilters, list_broadcasts
 from .models import Broadcast
-from .schedule import is_scheduled
-from .sending import SendError, cancel, schedule, send_now
+from .sending import SendError, cancel, send_later, send_now
 from .serializers import (
     broadcast_changes,
     broadcast_json,
@@ -20,6 +19,7 @@ from .serializers import (
     product_json,
     run_json,
 )
+from .when import is_scheduled
 
 bp = Blueprint("broadcasts_api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 200
@@ -116,7 +116,7 @@ def send(broadcast_id):
             return error
     try:
         if is_scheduled(broadcast):
-            schedule(broadcast, revision)
+            send_later(broadcast, revision)
             run = None
         else:
             run = send_now(broadcast, revision)

@@ -84,7 +84,7 @@ class ContentForm(FlaskForm):
 
 class WhenForm(FlaskForm):
     """Step 4: when to send, labels, sender overrides and tracking."""
-    schedule = RadioField("When", default="now", choices=[])  # filled from SCHEDULE_MODES
+    schedule = RadioField("When", default="now", choices=[])  # filled from WHEN_MODES
     send_at_local = DateTimeLocalField("Date and time", format=DATETIME_FORMAT, validators=[Optional()])
     timezone = SelectField("Time zone", choices=_zones)
     labels = StringField("Labels")

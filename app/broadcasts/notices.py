@@ -50,7 +50,7 @@ def live_notices_query(customer_id: int, user_id: int, now=None):
 @lru_cache(maxsize=2)
 def _statement(one_run: bool):
     """The live-notice select with bind parameters ``customer_id``, ``user_id``, ``now`` (and
-    ``run_id`` when ``one_run``), built once per process: building it costs about 2 ms of CPU."""
+    ``run_id`` when ``one_run``), built once per process (building it is costly; bench/README.md)."""
     customer_id, user_id, now = bindparam("customer_id"), bindparam("user_id"), bindparam("now")
     live = (select(BroadcastRun.id.label("run_id"), BroadcastRun.broadcast_id, BroadcastRun.occurrence_at,
                    Broadcast.notice_type, Broadcast.dismissible, Broadcast.subject, Broadcast.body_html,
@@ -94,7 +94,7 @@ def live_notices(customer, user_id: int, run_id: int | None = None) -> list[Live
     if run_id is not None:
         values["run_id"] = run_id
     # On the session's connection: a plain Core select skips the ORM's statement handling
-    # (about 0.5 ms a view); the flush keeps what session.execute's autoflush guaranteed.
+    # (bench/README.md); the flush keeps what session.execute's autoflush guaranteed.
     db.session.flush()
     rows = db.session.connection().execute(_statement(run_id is not None), values).all()
     if not rows:

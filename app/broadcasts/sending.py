@@ -15,7 +15,7 @@ from ..mail.placeholders import unknown_placeholders
 from .drafts import products_lacking_mailing, refresh_audience_size
 from .models import NO_END, Broadcast, BroadcastRun
 from .rendering import known_placeholders, unsafe_placeholder_use
-from .schedule import is_scheduled
+from .when import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
 
@@ -87,7 +87,7 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
     return start_run(broadcast, utcnow())
 
 
-def schedule(broadcast: Broadcast, expected_revision=None) -> None:
+def send_later(broadcast: Broadcast, expected_revision=None) -> None:
     """Schedule a draft that goes out later (once, recurring or by RRULE); the scheduler later
     calls ``start_run`` for each occurrence."""
 

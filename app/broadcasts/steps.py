@@ -13,8 +13,8 @@ from . import drafts
 from .forms import AudienceForm, ContentForm, KindForm, ReviewForm, WhenForm
 from .mail import email_document, parse_addresses, send_test
 from .rendering import known_placeholders, render_broadcast, sample_customer
-from .schedule import SCHEDULE_MODES, is_scheduled, mode_of
-from .sending import SendError, readiness_problems, schedule, send_now
+from .sending import SendError, readiness_problems, send_later, send_now
+from .when import WHEN_MODES, is_scheduled, mode_of
 
 # Draft fields whose errors are shown on a differently named form field.
 FIELD_NAMES = {"ends_at": "ends_at_local", "send_at": "send_at_local", "customer_ids": "add_customer_ids"}
@@ -154,12 +154,12 @@ def preview(draft, customer) -> dict:
 
 
 class WhenStep(WizardStep):
-    """When to send (see ``schedule.SCHEDULE_MODES``), labels, sender and tracking options."""
+    """When to send (see ``schedule.WHEN_MODES``), labels, sender and tracking options."""
     name, title, form_class, template = "when", "When & options", WhenForm, "broadcasts/wizard/when.html"
 
     def make_form(self, draft, formdata=None):
         form = super().make_form(draft, formdata)
-        form.schedule.choices = choices((mode.name, mode.label) for mode in SCHEDULE_MODES.values())
+        form.schedule.choices = choices((mode.name, mode.label) for mode in WHEN_MODES.values())
         return form
 
     def load(self, draft):
@@ -167,14 +167,14 @@ class WhenStep(WizardStep):
                 "labels": ", ".join(item.label for item in draft.labels), "from_name": draft.from_name,
                 "reply_to": draft.reply_to, "track_opens": draft.track_opens,
                 "track_clicks": draft.track_clicks}
-        for mode in SCHEDULE_MODES.values():
+        for mode in WHEN_MODES.values():
             data.update(mode.load(draft) if mode.matches(draft) else {})
         return data
 
     def save(self, draft, form, action):
         changes = {"timezone": form.timezone.data, "labels": form.labels.data or ""}
-        chosen = SCHEDULE_MODES[form.schedule.data]
-        for mode in SCHEDULE_MODES.values():
+        chosen = WHEN_MODES[form.schedule.data]
+        for mode in WHEN_MODES.values():
             if mode is not chosen:
                 mode.clear(draft)
         changes.update(chosen.changes(form))
@@ -185,10 +185,10 @@ class WhenStep(WizardStep):
         chosen.apply(draft, form)
 
     def missing(self, draft, form):
-        return SCHEDULE_MODES[form.schedule.data].missing(draft, form)
+        return WHEN_MODES[form.schedule.data].missing(draft, form)
 
     def context(self, draft, form):
-        return {"modes": list(SCHEDULE_MODES.values())}
+        return {"modes": list(WHEN_MODES.values())}
 
 
 class ReviewStep(WizardStep):
@@ -209,7 +209,7 @@ class ReviewStep(WizardStep):
             revision = None
         try:
             if is_scheduled(draft):
-                schedule(draft, revision)
+                send_later(draft, revision)
                 flash(f"Scheduled: {mode_of(draft).describe(draft)}.", "success")
             else:
                 send_now(draft, revision)

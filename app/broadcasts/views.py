@@ -11,9 +11,9 @@ from . import drafts
 from .forms import ActionForm
 from .listing import ListFilters, all_labels, list_broadcasts, run_counters
 from .models import KINDS, STATUSES, Broadcast, BroadcastTarget
-from .schedule import mode_of
 from .sending import SendError, cancel, unschedule
 from .steps import BROADCAST_WIZARD, preview
+from .when import mode_of
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/network/broadcasts")
 

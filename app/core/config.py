@@ -76,6 +76,6 @@ def load_config(overrides=None) -> dict:
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
     elif config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # No JIT: Herald's big statements (planning, counts) are index- and sort-bound, and JIT
-        # compiling them cost 1-2.5 s each on the benchmark while saving nothing measurable.
+        # compilation costs more than it saves (bench/README.md, "Choices measured").
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"options": "-c jit=off"}})
     return config

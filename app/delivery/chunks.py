@@ -156,7 +156,7 @@ def forget_run(run_id) -> None:
     redis_store.client.delete(_chunks_key(run_id))
 
 
-def schedule_retry(run_id: int, due) -> None:
+def retry_later(run_id: int, due) -> None:
     """Make sure a ``retry_deferred`` job runs for the run at ``due`` (naive UTC) or earlier."""
     key = redis_store.key("delivery", "retry", run_id)
     client = redis_store.client
@@ -178,7 +178,7 @@ def retry_started(run_id: int) -> None:
     redis_store.client.delete(redis_store.key("delivery", "retry", run_id))
 
 
-def retry_scheduled(run_id: int) -> bool:
+def retry_pending(run_id: int) -> bool:
     """True when a retry job is scheduled for the run."""
     return bool(redis_store.client.exists(redis_store.key("delivery", "retry", run_id)))
 

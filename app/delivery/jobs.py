@@ -36,7 +36,7 @@ def plan_run(run_id: int) -> str:
     services.set_status(run, "sending")
     db.session.commit()
     log.info("run %s planned: %s to send, %s excluded", run_id, result.total, result.excluded)
-    _schedule_watch(run_id)
+    _arm_watchdog(run_id)
     return dispatch_run(run_id)
 
 
@@ -51,7 +51,7 @@ def dispatch_run(run_id: int) -> str:
     if not count:
         services.finish_if_done(run_id)
     db.session.commit()
-    _schedule_watch(run_id)
+    _arm_watchdog(run_id)
     return f"{count} chunk(s)"
 
 
@@ -74,7 +74,7 @@ def _send(sender: sending.Sender, where: list) -> str:
         raise
     finally:
         if sender.earliest_retry is not None:
-            chunks.schedule_retry(sender.run_id, sender.earliest_retry)
+            chunks.retry_later(sender.run_id, sender.earliest_retry)
             sender.earliest_retry = None
 
 
@@ -116,7 +116,7 @@ def retry_deferred(run_id: int) -> str:
         finally:
             sender.close()
     if reason == "timeup":
-        chunks.schedule_retry(run_id, utcnow())
+        chunks.retry_later(run_id, utcnow())
     reaper.supervise(run_id)
     db.session.commit()
     return reason
@@ -127,7 +127,7 @@ def watch_run(run_id: int) -> str:
     status = reaper.supervise(run_id, thorough=True)
     db.session.commit()
     if status in ("sending", "paused") or (status is not None and _has_sending(run_id)):
-        _schedule_watch(run_id)
+        _arm_watchdog(run_id)
     return status or "gone"
 
 
@@ -138,7 +138,7 @@ def _has_sending(run_id: int) -> bool:
     return found is not None
 
 
-def _schedule_watch(run_id: int) -> None:
+def _arm_watchdog(run_id: int) -> None:
     """One pending watchdog per run (a Redis flag keeps repeated scheduling from piling up)."""
     seconds = int(current_app.config["DELIVERY_WATCH_SECONDS"])
     key = redis_store.key("delivery", "watch", run_id)

@@ -18,8 +18,8 @@ class Delivery(db.Model):
     Rows are written set-based at planning (one per unique lower-cased address) and updated in
     batches by the sending jobs; ``claim`` is the lease token of the job holding a row in
     ``sending``. ``customer_id`` has no foreign key: the ledger is a record that outlives customers.
-    Nor has ``run_id`` (migration 0010): its per-row check cost 4 s of a million-row planning, and
-    Herald never deletes a run (only drafts that never ran).
+    Nor has ``run_id`` (migration 0010): its per-row check is costly at planning (bench/README.md)
+    and Herald never deletes a run (only drafts that never ran).
     """
     __tablename__ = "deliveries"
 

@@ -4,13 +4,15 @@ No recipient passes through Python: one ``INSERT ... SELECT`` writes a row per u
 (the customer with the lowest id wins), queued or skipped with the suppression's reason; a second
 writes the customers left out as duplicates, found from the few shared addresses only. The
 claim on the run makes planning twice a no-op; ``UNIQUE (run_id, email)`` would refuse a
-second copy of the ledger anyway. The ledger insert has no ON CONFLICT clause: its
-speculative insertion cost 2 s per million rows on PostgreSQL.
+second copy of the ledger anyway. The ledger insert has no ON CONFLICT clause (speculative
+insertion is slow; see bench/README.md, "Choices measured").
 """
 from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..broadcasts.audience import (
     sort_in_memory,
@@ -32,13 +34,11 @@ class PlanResult:
     excluded: int = 0
 
 
-def upsert(table):
-    """An INSERT for the current database that supports ``on_conflict_do_nothing`` and reports
-    its ``rowcount`` (the rows it inserted)."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+def insert_or_ignore(table):
+    """An INSERT for the current database that supports ``on_conflict_do_nothing`` (insert or
+    ignore: a conflicting row is left as it is, never updated) and reports its ``rowcount`` (the
+    rows it inserted)."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     return insert(table).execution_options(preserve_rowcount=True)
 
 
@@ -57,7 +57,7 @@ def _insert_ledger(run) -> int:
                    case((Suppression.reason.is_(None), "queued"), else_="skipped"),
                    Suppression.reason, literal(0))
             .select_from(recipients.outerjoin(Suppression, Suppression.email == recipients.c.email))
-            .order_by(recipients.c.email))  # the unique index grows in order: 1.2 s less per million
+            .order_by(recipients.c.email))  # the unique index grows in order (bench/README.md)
     return db.session.execute(
         insert(Delivery.__table__).execution_options(preserve_rowcount=True)
         .from_select(["run_id", "customer_id", "email", "status", "reason", "attempts"], rows)).rowcount
@@ -70,7 +70,7 @@ def _insert_duplicates(run) -> int:
     ranked = select(sharing.c.id, sharing.c.email,
                     func.min(sharing.c.id).over(partition_by=sharing.c.email).label("kept")).subquery()
     rows = select(literal(run.id), ranked.c.id, ranked.c.email).where(ranked.c.id != ranked.c.kept)
-    return db.session.execute(upsert(DeliveryDuplicate.__table__)
+    return db.session.execute(insert_or_ignore(DeliveryDuplicate.__table__)
                               .from_select(["run_id", "customer_id", "email"], rows)
                               .on_conflict_do_nothing(index_elements=["run_id", "customer_id"])).rowcount
 

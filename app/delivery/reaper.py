@@ -67,8 +67,8 @@ def retry_overdue(run_id: int) -> None:
     due = db.session.scalar(select(Delivery.next_attempt_at)
                             .where(Delivery.run_id == run_id, Delivery.status == "deferred")
                             .order_by(Delivery.next_attempt_at).limit(1))
-    if due is not None and not chunks.retry_scheduled(run_id):
-        chunks.schedule_retry(run_id, max(due, utcnow()))
+    if due is not None and not chunks.retry_pending(run_id):
+        chunks.retry_later(run_id, max(due, utcnow()))
 
 
 def supervise(run_id: int, thorough: bool = False) -> str:

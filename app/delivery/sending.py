@@ -25,7 +25,7 @@ from ..mail.transport import DeliveryError, TemporaryFailure, pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
-from .planning import upsert
+from .planning import insert_or_ignore
 from .ratelimit import RateLimiter
 from .settings import SendPolicy
 
@@ -52,7 +52,7 @@ class Outcome:
     message_id: str | None = None
     sent_at: object = None
     next_attempt_at: object = None
-    bounce: bool = False
+    rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
 
 
 @dataclass
@@ -211,7 +211,7 @@ class Sender:
         if isinstance(error, TemporaryFailure):
             reply = f"gave up after {claimed.attempts} attempts: {reply}"[:500]
         return Outcome(recipient.delivery_id, recipient.email, "failed", error.code, reply, message_id,
-                       bounce=error.hard_bounce)
+                       rejected=error.mailbox_rejected)
 
     # -- recording -----------------------------------------------------------
     def _write_outcomes(self) -> list:
@@ -223,11 +223,11 @@ class Sender:
         failed = sum(1 for o in outcomes if o.status == "failed")
         if sent or failed:  # the run's counters, in the same transaction as the outcomes
             db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
-        bounces = {o.email: o.reply for o in outcomes if o.bounce}
-        if bounces:
-            db.session.execute(upsert(Suppression.__table__).values(
+        rejections = {o.email: o.reply for o in outcomes if o.rejected}
+        if rejections:  # suppressed as "bounced": the address cannot take mail
+            db.session.execute(insert_or_ignore(Suppression.__table__).values(
                 [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
-                  "created_at": utcnow()} for email, reply in bounces.items()])
+                  "created_at": utcnow()} for email, reply in rejections.items()])
                 .on_conflict_do_nothing(index_elements=["email"]))
         return outcomes
 

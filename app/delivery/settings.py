@@ -31,7 +31,7 @@ SETTINGS = (
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
 # A batch is what a worker killed with SIGKILL can leave unknown; 100 costs one database round
-# trip cycle per 100 messages (measured: 1,217 msg/s with 50, 1,567 msg/s with 100, 2 workers).
+# trip cycle per 100 messages (bench/README.md, "Choices measured").
 CONFIG_DEFAULTS = {
     "DELIVERY_CHUNK_SIZE": 500,
     "DELIVERY_PARALLEL_JOBS": 16,  # runner jobs per run: how many workers can send one run at once

@@ -35,11 +35,13 @@ class DeliveryError(Exception):
         self.code, self.reply = code, reply
 
     @property
-    def hard_bounce(self) -> bool:
-        """True when the reply says the mailbox does not exist or cannot take mail (550/551/553).
+    def mailbox_rejected(self) -> bool:
+        """True when the server rejected the recipient's mailbox (550/551/553 at RCPT or DATA,
+        RFC 5321 section 4.2.2): a rejection, answered in the SMTP session, as opposed to a bounce
+        (an RFC 3464 report that comes back later). The address can then be suppressed.
 
-        An enhanced status of class 5.7 (relaying denied, policy, authentication) is about the
-        sender, not the mailbox, and is no bounce: a misconfigured relay must not suppress the list.
+        An enhanced status of class 5.7 (relaying denied, policy, authentication; RFC 3463) is
+        about the sender, not the mailbox: a misconfigured relay must not suppress the list.
         """
         return self.code in MAILBOX_CODES and not POLICY_STATUS_RE.match(self.reply or "")
 

@@ -1,6 +1,5 @@
-"""``flask scheduler run`` (the scheduler loop) and ``flask schedules list|pause|resume|end``."""
+"""``flask scheduler run`` (the scheduler, app/scheduling/scheduler.py) and ``flask schedules …``."""
 import sys
-import threading
 from datetime import datetime
 
 import click
@@ -12,36 +11,11 @@ from ..core.extensions import db
 from ..core.utils import utcnow
 from .describe import describe_spec, notes_for
 from .rules import RuleError, RuleSpec, preview
-from .services import ScheduleError, change_state, check_rule, run_due, upcoming
+from .scheduler import DEFAULT_INTERVAL, run_due, scheduler_loop
+from .services import ScheduleError, change_state, check_rule, upcoming
 
 scheduler_cli = AppGroup("scheduler", help="Fire scheduled broadcasts.")
 schedules_cli = AppGroup("schedules", help="List and control broadcast schedules.")
-DEFAULT_INTERVAL = 15.0
-
-
-def scheduler_loop(app, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None):
-    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged."""
-    stop = stop or threading.Event()
-    while not stop.is_set():
-        with app.app_context():
-            try:
-                result = run_due()
-                if result.fired or result.skipped:
-                    app.logger.info("scheduler: %s fired, %s skipped", result.fired, result.skipped)
-            except Exception:  # keep the loop alive; the next pass retries
-                app.logger.exception("scheduler pass failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-        stop.wait(interval)
-
-
-def start_scheduler_thread(app, interval: float = DEFAULT_INTERVAL) -> threading.Event:
-    """Run the scheduler loop in a daemon thread (used by ``flask rq worker --with-scheduler``)."""
-    stop = threading.Event()
-    threading.Thread(target=scheduler_loop, args=(app, interval, stop), daemon=True,
-                     name="herald-scheduler").start()
-    return stop
 
 
 @scheduler_cli.command("run")

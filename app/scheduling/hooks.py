@@ -3,7 +3,7 @@ from flask import render_template
 from markupsafe import Markup
 
 from ..broadcasts.sending import SendError
-from .cli import start_scheduler_thread
+from .scheduler import start_scheduler_thread
 from .rules import RuleError
 from .services import (
     ScheduleError,

@@ -1,9 +1,9 @@
-"""The wizard's recurring and RRULE schedule modes, added to the broadcasts' SCHEDULE_MODES.
+"""The wizard's recurring and RRULE schedule modes, added to the broadcasts' WHEN_MODES.
 
 While the broadcast is a draft its schedule is a Schedule row with status "draft"; scheduling
 the broadcast activates it (and turns a one-off ``send_at`` into a "once" schedule).
 """
-from ..broadcasts.schedule import SCHEDULE_MODES, ScheduleMode
+from ..broadcasts.when import WHEN_MODES, WhenMode
 from ..core.extensions import db
 from ..core.wizard import StepInvalid
 from .forms import field_of, schedule_form_data, spec_from_form
@@ -13,7 +13,7 @@ from .services import describe, save_schedule
 RECURRING_KINDS = ("daily", "weekly", "monthly")
 
 
-class _RuleMode(ScheduleMode):
+class _RuleMode(WhenMode):
     """A mode whose rule is kept in the draft's Schedule row."""
 
     kinds: tuple = ()
@@ -66,5 +66,5 @@ class RRuleMode(_RuleMode):
 def register_modes() -> None:
     """Add the modes to the wizard (idempotent)."""
     for mode in (RecurringMode(), RRuleMode()):
-        SCHEDULE_MODES.setdefault(mode.name, mode)
+        WHEN_MODES.setdefault(mode.name, mode)
 

@@ -67,7 +67,7 @@ def _failed(send: SystemEmailSend, error: DeliveryError) -> str:
         events.queue_delivery(send, timedelta(seconds=backoff))
         db.session.commit()
         return "deferred"
-    if error.hard_bounce and db.session.get(Suppression, send.recipient) is None:
+    if error.mailbox_rejected and db.session.get(Suppression, send.recipient) is None:
         db.session.add(Suppression(email=send.recipient, reason="bounced", source="system_email",
                                    detail=reply[:500]))
     return _finish(send, "failed", reply=reply)

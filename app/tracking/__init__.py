@@ -46,7 +46,7 @@ def init_app(app):
     add_core_menu_item(app, "E-mail preferences", "preferences.preferences", 50, menu="dashboard_menu")
     app.cli.add_command(bounces_cli)
     hooks = app.extensions["herald_hooks"]
-    hooks.add("delivery_results_recorded", record_smtp_bounces)
+    hooks.add("delivery_results_recorded", record_rejections)
     hooks.add("broadcast_tracking", tracked_template)
     hooks.add("delivery_run_panels", report.engagement_panel)
 
@@ -57,12 +57,12 @@ def tracked_template(tracking, html, run_id, opens, clicks):
     return TrackedTemplate(html, run_id, opens, clicks) if run_id is not None else tracking
 
 
-def record_smtp_bounces(run_id, outcomes):
-    """``delivery_results_recorded``: SMTP-time mailbox rejections become bounce events of the run
-    (the delivery engine has already suppressed the address), so the report counts them."""
-
-    bounced = [o for o in outcomes if getattr(o, "bounce", False)]
-    for outcome in bounced:
+def record_rejections(run_id, outcomes):
+    """``delivery_results_recorded``: mailbox rejections (a 5xx at RCPT or DATA, RFC 5321 section
+    4.2.2; not a bounce, which is a report that comes back later, RFC 3464) are recorded as hard
+    bounce events of the run, as the report and the suppression policy count them; the delivery
+    engine has already suppressed the address."""
+    for outcome in (o for o in outcomes if o.rejected):
         record_bounce(outcome.email, "hard", "smtp", f"{outcome.code} {outcome.reply}"[:500],
                       delivery=DeliveryRef(outcome.id, run_id, outcome.email, outcome.message_id),
                       event_key=f"smtp:{outcome.id}")

@@ -6,7 +6,7 @@ import pytest
 
 from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast, BroadcastRun
-from app.broadcasts.sending import SendError, cancel, schedule, send_now, start_run, unschedule
+from app.broadcasts.sending import SendError, cancel, send_later, send_now, start_run, unschedule
 from app.core.extensions import db
 from app.core.jobs import get_queue
 from app.core.utils import utcnow
@@ -108,7 +108,7 @@ def test_start_run_is_idempotent_per_occurrence(network):
 
 def test_start_run_for_a_schedule_keeps_it_scheduled_when_not_final(network):
     broadcast = ready_email(network, send_at=datetime(2099, 1, 1))
-    schedule(broadcast)
+    send_later(broadcast)
     db.session.commit()
     assert broadcast.status == "scheduled" and delivery_jobs() == []
     start_run(broadcast, datetime(2099, 1, 1), final=False)
@@ -131,7 +131,7 @@ def test_not_ready_broadcasts_are_refused_with_their_problems(network):
     passed = ready_email(network)
     passed.send_at = datetime(2001, 1, 1)
     with pytest.raises(SendError, match="passed"):
-        schedule(passed)
+        send_later(passed)
 
 
 def test_cancel_and_unschedule(network):
@@ -140,7 +140,7 @@ def test_cancel_and_unschedule(network):
     with pytest.raises(SendError):
         cancel(draft)
     scheduled = ready_email(network, send_at=datetime(2099, 1, 1))
-    schedule(scheduled)
+    send_later(scheduled)
     unschedule(scheduled)
     assert scheduled.status == "draft"
     with pytest.raises(SendError):

@@ -22,7 +22,7 @@ def test_transactions_with_and_without_pipelining(smtp_sink, pipelining):
     assert transport._smtp.has_extn("pipelining") is pipelining
     with pytest.raises(PermanentFailure) as refused:
         transport.send(MESSAGE, "from@example.com", "no@example.com")
-    assert refused.value.code == 550 and refused.value.hard_bounce
+    assert refused.value.code == 550 and refused.value.mailbox_rejected
     with pytest.raises(TemporaryFailure) as busy:
         transport.send(MESSAGE, "from@example.com", "busy@example.com")
     assert busy.value.code == 451
@@ -49,7 +49,7 @@ def test_unreachable_server_and_bad_addresses(smtp_sink):
     for bad in ("x@example.com\r\nRCPT TO:<y@example.com>", "jörg@example.com"):
         with pytest.raises(PermanentFailure) as refused:
             transport.send(MESSAGE, "from@example.com", bad)
-        assert refused.value.code == 501 and not refused.value.hard_bounce
+        assert refused.value.code == 501 and not refused.value.mailbox_rejected
     assert smtp_sink.messages == []
 
 

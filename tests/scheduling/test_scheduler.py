@@ -9,7 +9,8 @@ from app.broadcasts.notices import live_notices
 from app.core.extensions import db
 from app.core.jobs import get_queue
 from app.scheduling.rules import RuleSpec
-from app.scheduling.services import change_state, run_due, save_schedule
+from app.scheduling.scheduler import run_due
+from app.scheduling.services import change_state, save_schedule
 from app.core.settings.services import set_option
 from tests.scheduling.conftest import at
 

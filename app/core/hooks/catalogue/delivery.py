@@ -27,8 +27,9 @@ sending job writes a batch of outcomes, inside that transaction (called only whe
 registered; never commit here: the job commits the outcomes and your rows together).
 
 Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
-``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``bounce`` (True for
-a mailbox-level 5xx that suppressed the address). Returns nothing.""")
+``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``rejected`` (True
+for a mailbox rejection, a 5xx at RCPT or DATA that suppressed the address; RFC 5321 section
+4.2.2). Returns nothing.""")
 
 delivery_run_panels = HookSpec("delivery_run_panels", "filter", """Filters the panels at the foot
 of a run's report page (the tracking domain adds the engagement report here).

@@ -2,14 +2,14 @@
 
 Each mode is a small object: its label, the template fragment with its fields, how it reads the
 draft into the form, how it turns the form into draft changes, and how it describes itself. The
-scheduling domain adds recurring and RRULE modes by registering more of them in SCHEDULE_MODES
+scheduling domain adds recurring and RRULE modes by registering more of them in WHEN_MODES
 (their forms' extra fields go on ``WhenForm``).
 """
 from ..core.timezones import local_to_utc, utc_to_local
 from ..core.wizard import StepInvalid
 
 
-class ScheduleMode:
+class WhenMode:
     """One way of choosing when a broadcast goes out."""
 
     name = ""
@@ -43,7 +43,7 @@ class ScheduleMode:
         """Forget this mode's settings because the draft now uses another mode."""
 
 
-class SendNow(ScheduleMode):
+class SendNow(WhenMode):
     """As soon as the admin presses Send."""
 
     name = "now"
@@ -59,7 +59,7 @@ class SendNow(ScheduleMode):
         return "Sent as soon as you press Send"
 
 
-class SendOnce(ScheduleMode):
+class SendOnce(WhenMode):
     """Once, at a date and time in the chosen time zone (stored in UTC with the zone)."""
 
     name = "once"
@@ -94,7 +94,7 @@ class SendOnce(ScheduleMode):
         return f"Once, on {local:%A %d %B %Y at %H:%M} ({draft.timezone})"
 
 
-SCHEDULE_MODES = {mode.name: mode for mode in (SendNow(), SendOnce())}
+WHEN_MODES = {mode.name: mode for mode in (SendNow(), SendOnce())}
 
 
 def is_scheduled(draft) -> bool:
@@ -102,10 +102,10 @@ def is_scheduled(draft) -> bool:
     return mode_of(draft).name != "now"
 
 
-def mode_of(draft) -> ScheduleMode:
+def mode_of(draft) -> WhenMode:
     """The schedule mode the draft currently uses (the last one that matches wins)."""
-    found = SCHEDULE_MODES["now"]
-    for mode in SCHEDULE_MODES.values():
+    found = WHEN_MODES["now"]
+    for mode in WHEN_MODES.values():
         if mode.matches(draft):
             found = mode
     return found
