@@ -114,8 +114,8 @@ def test_send_test_goes_through_smtp_as_multipart_and_is_not_counted(wizard, net
                                       "test_customer_id": str(network.bob.id)}, nav="test")
     assert response.status_code == 302
     assert "Test sent to qa@example.com" in wizard.client.get(response.location).get_data(as_text=True)
-    assert sorted(m["to"][0] for m in smtp_sink.messages) == ["boss@example.com", "qa@example.com"]
-    message = smtp_sink.messages[0]["message"]
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == ["boss@example.com", "qa@example.com"]
+    message = smtp_sink.messages[0].message
     assert message["Subject"] == "[TEST] Hi Bob" and message.get_content_type() == "multipart/alternative"
     assert message["Reply-To"] == "team@example.com" and "Herald Team" in message["From"]
     assert message["Message-ID"] and message["Date"]

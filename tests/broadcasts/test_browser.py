@@ -3,7 +3,7 @@ a customer of that product sees it and dismisses it; a customer of another produ
 
 import pytest
 
-from tests.broadcasts.conftest import PASSWORD
+from app.testing import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -90,8 +90,10 @@ def test_seed_demo_builds_a_realistic_network(runner, db):
     assert shared > 0
     # ids keep working after explicit-id inserts (sequences advanced on PostgreSQL)
     from app.network.services import register_customer
-    register_customer("new@example.com")
+    highest = db.session.scalar(select(func.max(Customer.id)))
+    new = register_customer("new@example.com")
     db.session.commit()
+    assert new.id > highest
 
 
 def test_mail_catcher_keeps_mail_and_shows_it(app, admin_client, tmp_path):

@@ -6,9 +6,9 @@ import pytest
 
 from app.core.settings.services import set_option
 from app.delivery.ratelimit import Rate, RateLimiter, parse_rate
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -57,12 +57,12 @@ def test_two_workers_share_one_exact_limit(app, redis_client):
     assert all(stamps[i + 20] - stamps[i] >= 0.95 for i in range(len(stamps) - 20))  # never 21 in 1 s
 
 
-def test_broadcast_is_sent_at_the_configured_rate(app, db, smtp_sink, product):
+def test_broadcast_is_sent_at_the_configured_rate(app, db, smtp_sink, product, jobs):
     set_option("delivery.rate_per_second", "25/s")
     db.session.commit()
     add_customers([(f"rate{i:02d}@example.com", "R") for i in range(30)], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     stamps = [m.at for m in smtp_sink.messages]
     assert len(stamps) == 30
     assert stamps[-1] - stamps[0] >= 29 / 25 * 0.9

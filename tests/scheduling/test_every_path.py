@@ -10,7 +10,7 @@ from app.scheduling.models import Schedule
 from app.scheduling.rules import RuleSpec
 from app.scheduling.scheduler import run_due
 from app.scheduling.services import save_schedule
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 from tests.scheduling.conftest import at
 from tests.scheduling.test_wizard_and_pages import _draft_to_when, _scheduled
 

@@ -8,7 +8,7 @@ from app.tracking.models import TrackingEvent
 from app.mail.suppression import Suppression
 from app.tracking.services import blocks_mail, suppression_for
 from app.mail.tokens import make_token, unsubscribe_url
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 
 def _path(email, run_id=None):
