@@ -7,7 +7,7 @@ import pytest
 from app.api.keys import issue_key
 from app.core.extensions import db
 from app.core.inputs import MAX_JSON_BYTES
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 HUGE = "99999999999999999999999"  # past 64 bits
 

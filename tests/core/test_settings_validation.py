@@ -2,7 +2,7 @@
 import pytest
 
 from app.core.settings.services import get_option, set_option
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 BAD = {
     "broadcasts.timezone": ("Mars/Olympus_Mons", "is not a known time zone"),
