@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.settings.models import Option
-from ..core.settings.checks import positive_count, whole_number
+from ..core.settings.checks import number_range, positive_count
 from ..core.settings.services import SettingSpec
 from .ratelimit import parse_rate, rate_validator
 
@@ -24,10 +24,10 @@ SETTINGS = (
                 "tried before the recipient is marked failed.", "int", validate=positive_count(100)),
     SettingSpec("delivery.retry_base_seconds", 60, "First retry after (seconds)",
                 "Wait before the second attempt; each further attempt waits twice as long.", "int",
-                validate=whole_number(0, 86_400, "seconds")),
+                validate=number_range(0, 86_400)),
     SettingSpec("delivery.pause_after_failures", 50, "Pause after consecutive failures",
                 "A broadcast pauses itself after this many failures in a row and shows why "
-                "(0: never).", "int", validate=whole_number(0, 1_000_000)),
+                "(0: never).", "int", validate=number_range(0, 1_000_000)),
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
 # A batch is what a worker killed with SIGKILL can leave unknown; 100 costs one database round

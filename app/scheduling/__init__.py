@@ -4,7 +4,7 @@
 def init_app(app):
     """Register the schedule pages, API, CLI, wizard modes, hooks, settings and the worker thread."""
     from ..broadcasts.forms import WhenForm
-    from ..core.settings.checks import whole_number
+    from ..core.settings.checks import number_range
     from ..core.settings.services import SettingSpec
     from .api import bp as api_bp
     from .cli import scheduler_cli, schedules_cli
@@ -24,7 +24,7 @@ def init_app(app):
         GRACE_SETTING, 60, "Grace window for missed sends (minutes)",
         "A send missed while Herald was down still goes out on restart within this window; "
         "older ones are recorded as skipped, never sent late.", "int",
-        validate=whole_number(0, 10_080, "minutes")))
+        validate=number_range(0, 10_080)))
     from .spacing import declare_settings
 
     declare_settings(app.extensions["herald_settings"], SettingSpec)

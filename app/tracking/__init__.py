@@ -1,5 +1,5 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
-from ..core.settings.checks import positive_count, whole_number
+from ..core.settings.checks import number_range, positive_count
 from ..core.settings.services import SettingSpec
 from .ledger import DeliveryRef
 from .links import TrackedTemplate
@@ -11,9 +11,9 @@ SETTINGS = (
                 "bool"),
     SettingSpec("tracking.soft_bounce_threshold", 3, "Soft bounces before an address is suppressed",
                 "Counted within the window below; 0 never suppresses on soft bounces.", "int",
-                validate=whole_number(0, 1000)),
+                validate=number_range(0, 1000)),
     SettingSpec("tracking.soft_bounce_days", 30, "Soft bounce window (days)", "", "int",
-                validate=positive_count(3650, "days")),
+                validate=positive_count(3650)),
     SettingSpec("tracking.bounce_address", "", "Bounce address (VERP)",
                 "Envelope sender base, e.g. bounces@example.com; empty: bounces@ the From domain.", "str"),
     SettingSpec("tracking.bounce_mailbox", "", "Bounce mailbox for `flask bounces fetch`",

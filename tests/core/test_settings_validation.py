@@ -7,10 +7,10 @@ from app.testing import csrf_token
 BAD = {
     "broadcasts.timezone": ("Mars/Olympus_Mons", "is not a known time zone"),
     "network.name": ("   ", "Cannot be empty"),
-    "delivery.max_attempts": ("0", "Must be between 1 and 100"),
-    "delivery.retry_base_seconds": ("99999999999999999999999", "Must be between 0 and 86,400 seconds"),
-    "tracking.soft_bounce_days": ("-3", "Must be between 1 and 3,650 days"),
-    "scheduling.grace_minutes": ("1000000000", "Must be between 0 and 10,080 minutes"),
+    "delivery.max_attempts": ("0", "The value must be between 1 and 100"),
+    "delivery.retry_base_seconds": ("99999999999999999999999", "The value must be between 0 and 86,400"),
+    "tracking.soft_bounce_days": ("-3", "The value must be between 1 and 3,650"),
+    "scheduling.grace_minutes": ("1000000000", "The value must be between 0 and 10,080"),
 }
 
 
@@ -37,6 +37,6 @@ def test_good_values_are_saved_trimmed(admin_client):
 def test_set_option_refuses_what_the_page_refuses(app):
     with pytest.raises(ValueError, match="Default time zone for broadcasts: 'Nowhere' is not a known time zone"):
         set_option("broadcasts.timezone", "Nowhere")
-    with pytest.raises(ValueError, match="Attempts per recipient: Must be between 1 and 100"):
+    with pytest.raises(ValueError, match="Attempts per recipient: The value must be between 1 and 100"):
         set_option("delivery.max_attempts", 10**30)
     set_option("plugin.anything.free", "undeclared keys are stored as they are")

@@ -1,30 +1,25 @@
 """Validators of declared settings: whole numbers in a range, non-empty names, IANA time zones."""
+from ..inputs import whole_number
 from ..timezones import is_timezone
 
 MAX_NAME = 200
 
 
-def whole_number(low: int, high: int, unit: str = ""):
-    """A ``SettingSpec.validate`` for an int setting: ``low`` <= value <= ``high``, else
-    ValueError saying the range (``unit``, e.g. "minutes", is named in the message)."""
-    suffix = f" {unit}" if unit else ""
-
+def number_range(low: int, high: int):
+    """A ``SettingSpec.validate`` for an int setting: ``low`` <= value <= ``high`` (the one
+    whole-number check of ``core.inputs``), else ValueError saying the range."""
     def check(value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("Must be a whole number.")
-        if not low <= value <= high:
-            raise ValueError(f"Must be between {low:,} and {high:,}{suffix}.")
-        return value
+        return whole_number(value, "The value", low, high)
     return check
 
 
-def positive_count(high: int, unit: str = ""):
-    """A count of at least 1 (attempts, days): ``whole_number(1, high)``."""
-    return whole_number(1, high, unit)
+def positive_count(high: int):
+    """A count of at least 1 (attempts, days): ``number_range(1, high)``."""
+    return number_range(1, high)
 
 
 def non_empty_name(value):
-    """A one-line name of 1 to MAX_NAME characters, trimmed; ValueError otherwise."""
+    """A one-line name of 1 to MAX_NAME characters, spaces trimmed and collapsed; ValueError otherwise."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("Cannot be empty.")
     value = " ".join(value.split())
@@ -39,4 +34,3 @@ def timezone_name(value):
         raise ValueError(f"{str(value)[:64]!r} is not a known time zone; use an IANA name such as "
                          "Europe/Amsterdam.")
     return value
-
