@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import distinct, exists, func, literal, or_, select, text, union, union_all
 
 from ..extensions import db
-from ..network.models import Customer, Membership, SharedAddress
-from ..tracking.models import Suppression
+from ..network.models import Customer, Membership, SharedAddress, SuppressedCustomer
+from ..tracking.models import REASONS
 from .models import BroadcastTarget
 
 
@@ -96,23 +96,23 @@ class AudienceCounts:
 
 
 def count_audience(broadcast) -> AudienceCounts:
-    """Count the audience with aggregate queries (no rows reach Python).
+    """Count the audience with one aggregate query (no rows reach Python).
 
-    One pass over the targeted ids (the membership index alone), joined to the few sharers,
-    counts the customers, how many of them share an address and how many addresses they share:
-    addresses = customers - sharers + their addresses. Exclusions come from the suppression list,
-    each suppressed customer checked with ``targets_customer``.
+    One pass over the targeted ids (the membership index alone), joined to the few sharers and
+    to the suppressed customers (both kept by triggers), counts the customers, how many of them
+    share an address and how many addresses they share (addresses = customers - sharers + their
+    addresses), and the suppressed addresses they reach by reason: the suppression list is
+    never joined to the customers by address here, so a long list costs one hash of its rows.
     """
     sort_in_memory()
     ids = targeted_customer_ids(broadcast)
-    customers, sharers, shared = db.session.execute(
+    suppressed = SuppressedCustomer
+    row = db.session.execute(
         select(func.count(distinct(ids.c.customer_id)), func.count(distinct(SharedAddress.customer_id)),
-               func.count(distinct(SharedAddress.email)))
-        .select_from(ids.outerjoin(SharedAddress, SharedAddress.customer_id == ids.c.customer_id))).one()
-    email = func.lower(Customer.email)
-    excluded = dict(db.session.execute(
-        select(Suppression.reason, func.count(distinct(Suppression.email)))
-        .join(Customer, email == Suppression.email)
-        .where(targets_customer(broadcast, Customer.id))
-        .group_by(Suppression.reason)).all())
+               func.count(distinct(SharedAddress.email)),
+               *(func.count(distinct(suppressed.email)).filter(suppressed.reason == reason) for reason in REASONS))
+        .select_from(ids.outerjoin(SharedAddress, SharedAddress.customer_id == ids.c.customer_id)
+                     .outerjoin(suppressed, suppressed.customer_id == ids.c.customer_id))).one()
+    customers, sharers, shared = row[:3]
+    excluded = {reason: count for reason, count in zip(REASONS, row[3:]) if count}
     return AudienceCounts(customers, customers - sharers + shared, excluded)
