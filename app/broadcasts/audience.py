@@ -95,24 +95,45 @@ class AudienceCounts:
         return self.addresses - sum(self.excluded.values())
 
 
-def count_audience(broadcast) -> AudienceCounts:
-    """Count the audience with one aggregate query (no rows reach Python).
+SHARED = "shared"  # the flagged kind of a customer whose address another customer uses
 
-    One pass over the targeted ids (the membership index alone), joined to the few sharers and
-    to the suppressed customers (both kept by triggers), counts the customers, how many of them
-    share an address and how many addresses they share (addresses = customers - sharers + their
-    addresses), and the suppressed addresses they reach by reason: the suppression list is
-    never joined to the customers by address here, so a long list costs one hash of its rows.
+
+def flagged_customers():
+    """A subquery of (customer_id, email, kind): the customers whose address is shared (kind
+    ``shared``) or suppressed (kind = the reason), from the small tables the triggers keep; a
+    customer can be both (two rows)."""
+    return union_all(
+        select(SharedAddress.customer_id, SharedAddress.email, literal(SHARED).label("kind")),
+        select(SuppressedCustomer.customer_id, SuppressedCustomer.email, SuppressedCustomer.reason),
+    ).subquery("flagged")
+
+
+def _bytewise(column):
+    """Compare ``column`` byte by byte when counting distinct values (the same equality as the
+    default collation's, at a fraction of the cost of its locale-aware sort on PostgreSQL)."""
+    return column.collate("C") if db.engine.dialect.name == "postgresql" else column
+
+
+def count_audience(broadcast) -> AudienceCounts:
+    """Count the audience with two aggregate queries (no rows reach Python).
+
+    The first counts the distinct targeted ids (the membership index alone). The second joins
+    the targeted ids to the flagged customers (sharers and suppressed customers, kept by
+    triggers) and aggregates only the rows that match: how many targeted customers share an
+    address and how many addresses they share (addresses = customers - sharers + their
+    addresses), and the suppressed addresses reached, by reason. The suppression list is never
+    joined to the customers by address, and no aggregate runs once per targeted customer but
+    the first.
     """
     sort_in_memory()
     ids = targeted_customer_ids(broadcast)
-    suppressed = SuppressedCustomer
+    customers = db.session.scalar(select(func.count(distinct(ids.c.customer_id))))
+    flagged = flagged_customers()
+    kinds = (SHARED, *REASONS)
     row = db.session.execute(
-        select(func.count(distinct(ids.c.customer_id)), func.count(distinct(SharedAddress.customer_id)),
-               func.count(distinct(SharedAddress.email)),
-               *(func.count(distinct(suppressed.email)).filter(suppressed.reason == reason) for reason in REASONS))
-        .select_from(ids.outerjoin(SharedAddress, SharedAddress.customer_id == ids.c.customer_id)
-                     .outerjoin(suppressed, suppressed.customer_id == ids.c.customer_id))).one()
-    customers, sharers, shared = row[:3]
-    excluded = {reason: count for reason, count in zip(REASONS, row[3:]) if count}
+        select(func.count(distinct(flagged.c.customer_id)).filter(flagged.c.kind == SHARED),
+               *(func.count(distinct(_bytewise(flagged.c.email))).filter(flagged.c.kind == kind) for kind in kinds))
+        .select_from(ids.join(flagged, flagged.c.customer_id == ids.c.customer_id))).one()
+    sharers, shared = row[0], row[1]
+    excluded = {reason: count for reason, count in zip(REASONS, row[2:]) if count}
     return AudienceCounts(customers, customers - sharers + shared, excluded)
