@@ -129,11 +129,19 @@ def _previous():
 
 
 def _sqlite_customer(row: str, step: int) -> str:
-    """0009's address upkeep plus the customer's suppressed row, for one NEW or OLD row."""
+    """One customer's address ``row`` (NEW or OLD) gains or loses a customer (``step``): 0009's
+    upkeep, its sharers re-read through the address index (0009's join scanned every customer
+    on SQLite), and the customer's suppressed row."""
     email = f"lower({row}.email)"
+    upkeep = (f"INSERT INTO addresses (email, customers) VALUES ({email}, {step}) "
+              f"ON CONFLICT (email) DO UPDATE SET customers = customers + {step}; "
+              f"DELETE FROM addresses WHERE email = {email} AND customers <= 0; "
+              f"DELETE FROM shared_addresses WHERE email = {email}; "
+              f"INSERT INTO shared_addresses (customer_id, email) SELECT id, {email} FROM customers "
+              f"WHERE lower(email) = {email} AND (SELECT customers FROM addresses WHERE email = {email}) > 1;")
     if step < 0:
-        return _previous()._sqlite_change(row, step) + f" DELETE FROM suppressed_customers WHERE customer_id = {row}.id;"
-    return (_previous()._sqlite_change(row, step) + " INSERT INTO suppressed_customers (customer_id, email, reason) "
+        return upkeep + f" DELETE FROM suppressed_customers WHERE customer_id = {row}.id;"
+    return (upkeep + " INSERT INTO suppressed_customers (customer_id, email, reason) "
             f"SELECT {row}.id, {email}, reason FROM suppressions WHERE email = {email};")
 
 
