@@ -1,0 +1,90 @@
+"""What one customer costs to create, change and delete, in statements of 1 and of 1,000 rows.
+
+Every statement fires the address, suppression and sharer triggers (migration 0011); measured
+in the session's connection, so a run that measures at 10,000 customers, seeds to 1,000,000 and
+measures again shows whether the triggers' cached plans kept their cost flat.
+"""
+import os
+import time
+
+from sqlalchemy import delete, func, insert, select, text, update
+
+from app.extensions import db
+from app.network.cli import insert_rows
+from app.network.models import Customer
+from app.tracking.models import Suppression
+from app.utils import utcnow
+
+PREFIX = "bench-write-"
+
+
+def backend_pid():
+    """The PostgreSQL backend of the session's connection (None on SQLite)."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    return db.session.scalar(text("SELECT pg_backend_pid()"))
+
+
+def _rows(start: int, count: int, reuse_from: int, suppressed: list[str]) -> list[dict]:
+    """New customers: one in 50 reuses an existing customer's address (shared), one in 20 an
+    address on the suppression list when there is one, the others a new address."""
+    now, rows = utcnow(), []
+    for n in range(start, start + count):
+        if n % 50 == 0:
+            email = f"customer{reuse_from + n % 997}@example.com"
+        elif n % 20 == 0 and suppressed:
+            email = suppressed[n % len(suppressed)]
+        else:
+            email = f"{PREFIX}{n}@example.com"
+        rows.append({"email": email, "name": f"Writer {n}", "locale": "en", "timezone": "UTC",
+                     "created_at": now})
+    return rows
+
+
+def _rate(rows: int, seconds: float) -> float:
+    return round(rows / seconds, 1) if seconds else 0.0
+
+
+def write_rates(singles: int = 200, batches: int = 5, size: int = 1000) -> dict:
+    """Customers per second: inserted ``singles`` times one per statement (each committed, as a
+    registration is) and ``batches`` times ``size`` per statement (``flask seed-demo``'s
+    insert); then the same customers' addresses changed one per statement, and all of them
+    deleted ``size`` per statement, so the network keeps its size. Every statement goes through
+    the counter triggers. ``load`` is the machine's load average when done (2 shared cores)."""
+    pid = backend_pid()
+    reuse_from = db.session.scalar(select(func.min(Customer.id))) or 1
+    result = {"customers": db.session.scalar(select(func.max(Customer.id))) or 0, "backend_pid": pid}
+    suppressed = db.session.scalars(select(Suppression.email).limit(64)).all()
+
+    started = time.perf_counter()
+    for n in range(singles):
+        db.session.execute(insert(Customer).values(_rows(n, 1, reuse_from, suppressed)[0]))
+        db.session.commit()
+    result["insert_1_per_s"] = _rate(singles, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    for b in range(batches):
+        insert_rows(Customer, _rows(singles + b * size, size, reuse_from, suppressed))
+        db.session.commit()
+    result[f"insert_{size}_per_s"] = _rate(batches * size, time.perf_counter() - started)
+
+    ids = db.session.scalars(select(Customer.id).where(Customer.name.like("Writer %"))
+                             .order_by(Customer.id).limit(singles)).all()
+    started = time.perf_counter()
+    for n, customer_id in enumerate(ids):
+        db.session.execute(update(Customer).where(Customer.id == customer_id)
+                           .values(email=f"{PREFIX}moved-{n}@example.com"))
+        db.session.commit()
+    result["update_email_1_per_s"] = _rate(len(ids), time.perf_counter() - started)
+
+    ids = db.session.scalars(select(Customer.id).where(Customer.name.like("Writer %"))
+                             .order_by(Customer.id)).all()
+    started = time.perf_counter()
+    for start in range(0, len(ids), size):
+        db.session.execute(delete(Customer).where(Customer.id.in_(ids[start:start + size])))
+        db.session.commit()
+    result[f"delete_{size}_per_s"] = _rate(len(ids), time.perf_counter() - started)
+    if pid is not None:
+        result["same_connection"] = backend_pid() == pid
+    result["load"] = round(os.getloadavg()[0], 1)
+    return result
