@@ -160,7 +160,8 @@ def main():
     args = parser.parse_args()
     results = run(args)
     summarise(results)
-    name = "results-scale" + ("-sqlite" if args.sqlite else "") + ("" if args.revision == "heads" else "-before")
+    name = ("results-scale" + ("-sqlite" if args.sqlite else "") + ("" if args.revision == "heads" else "-before")
+            + ("-admin" if args.admin_only else ""))
     (HERE / f"{name}.json").write_text(json.dumps(results, indent=2))
 
 
