@@ -1,6 +1,5 @@
 """The admin at network size: audience counts, an API draft create and the list pages, with the
 queries they replaced measured on the same data for comparison."""
-import os
 import random
 import statistics
 import time
@@ -17,7 +16,7 @@ from app.tracking.models import Suppression
 from app.utils import utcnow
 
 from .seed import analyze
-from .writes import backend_pid
+from .writes import backend_cpu, backend_pid
 
 REASON_WEIGHTS = {"unsubscribed": 80, "bounced": 15, "complained": 5}
 PAGES = ("/network/products", "/network/customers", "/network/sites", "/network/broadcasts/",
@@ -63,26 +62,16 @@ def vacuum(*tables: str) -> None:
             connection.execute(text(f"VACUUM ANALYZE {', '.join(tables)}"))
 
 
-def _backend_cpu(pid) -> float:
-    """CPU seconds used so far by the PostgreSQL backend ``pid`` when it runs on this machine
-    (wall times on a busy shared machine mostly measure the wait for a core), else 0."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _timed(fn, repeats: int) -> dict:
     """Median and slowest wall time of ``repeats`` calls, and the median CPU time of the
     database backend serving them."""
     timings, cpu = [], []
     pid = backend_pid()
     for _ in range(repeats):
-        started, used = time.perf_counter(), _backend_cpu(pid)
+        started, used = time.perf_counter(), backend_cpu(pid)
         fn()
         timings.append((time.perf_counter() - started) * 1000)
-        cpu.append((_backend_cpu(pid) - used) * 1000)
+        cpu.append((backend_cpu(pid) - used) * 1000)
         db.session.rollback()
     return {"median_ms": round(statistics.median(timings), 1), "max_ms": round(max(timings), 1),
             "backend_cpu_ms": round(statistics.median(cpu))}

@@ -124,12 +124,13 @@ def admin(app, args, product_ids: list[int], results: dict) -> None:
 
 
 def print_writes(results: dict) -> None:
-    print(f"\nDatabase {results['database']}: customer writes per second")
-    print(f"{'':42}{'insert x1':>11}{'insert x1000':>14}{'email x1':>10}{'delete x1000':>14}{'load':>6}")
+    print(f"\nDatabase {results['database']}: customers per second (backend CPU per customer, µs)")
+    print(f"{'':40}{'insert x1':>16}{'insert x1000':>16}{'email x1':>16}{'delete x1000':>16}{'load':>6}")
     for key in ("writes_start", "writes_full_same_connection", "writes_full_fresh_connection"):
         w = results[key]
-        print(f"{key + ' @ ' + format(w['customers'], ','):42}{w['insert_1_per_s']:>11}{w['insert_1000_per_s']:>14}"
-              f"{w['update_email_1_per_s']:>10}{w['delete_1000_per_s']:>14}{w['load']:>6}")
+        cells = "".join(f"{w[f'{name}_per_s']:>9} ({w.get(f'{name}_cpu_us', '-'):>4})"
+                        for name in ("insert_1", "insert_1000", "update_email_1", "delete_1000"))
+        print(f"{key + ' @ ' + format(w['customers'], ','):40}{cells}{w['load']:>6}")
     s = results["seeding_total"]
     print(f"seeding {s['customers']:,} customers: {s['seconds']} s ({s['per_s']:,}/s)")
 
