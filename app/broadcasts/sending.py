@@ -18,6 +18,7 @@ from .rendering import known_placeholders, unsafe_placeholder_use
 from .when import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
+CANCELLED_REASON = "Cancelled by an administrator."
 
 
 class SendError(Exception):
@@ -169,20 +170,25 @@ def cancel(broadcast: Broadcast) -> str:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"A {broadcast.status} {broadcast.kind} cannot be cancelled.")
-    for run in db.session.scalars(select(BroadcastRun).where(
-            BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))):
-        cancel_run(run, "Cancelled by an admin.")
+    runs = select(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast.id,
+                                      BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))
+    for run in db.session.scalars(runs.with_for_update()).all():  # locked, as the run page does
+        cancel_run(run, announce=False)
     do_action("broadcast_cancelled", broadcast, previous)
     return previous
 
 
-def cancel_run(run: BroadcastRun, reason: str) -> None:
+def cancel_run(run: BroadcastRun, reason: str = CANCELLED_REASON, announce: bool = True) -> None:
     """The one cancel of a run, whoever asks (the broadcast's Cancel, the run page, the API, the
     CLI): the run becomes cancelled, so a notice leaves the dashboards at once, and fires
     ``broadcast_run_cancelled``, on which the delivery engine skips the e-mails not yet sent. The
-    broadcast follows unless it is a schedule that goes on. The caller commits."""
-    previous = run.status
+    broadcast follows unless it is a schedule that goes on (then ``broadcast_cancelled`` fires too,
+    unless ``announce`` is False because ``cancel`` fires it). The caller commits and holds the
+    run's row lock (``get_run(lock=True)`` or ``cancel``)."""
+    previous, broadcast_previous = run.status, run.broadcast.status
     run.status, run.status_reason, run.finished_at = "cancelled", reason, utcnow()
-    if run.broadcast.status != "scheduled":
+    if broadcast_previous not in ("scheduled", "cancelled"):
         run.broadcast.status = "cancelled"
+        if announce:
+            do_action("broadcast_cancelled", run.broadcast, broadcast_previous)
     do_action("broadcast_run_cancelled", run, previous)

@@ -1,4 +1,4 @@
-"""Controlling runs: pause, resume, cancel, resend unknown; every status change goes through here.
+"""Controlling runs: pause, resume, cancel (through the one cancel in broadcasts), resend unknown.
 
 The web pages, the JSON API and the CLI call these and commit; sending jobs call ``pause_run`` to
 pause themselves after too many failures in a row. Nothing here commits: side effects outside the
@@ -25,7 +25,7 @@ class RunStateError(ValueError):
 
 
 def get_run(run_id: int, lock: bool = False) -> BroadcastRun:
-    """The run with this id (row-locked on PostgreSQL when ``lock``); RunStateError if missing."""
+    """The run with this id (row-locked on PostgreSQL when ``lock``); LookupError if missing."""
     run = db.session.get(BroadcastRun, run_id, with_for_update=lock or None, populate_existing=lock)
     if run is None:
         raise LookupError(f"There is no broadcast run {run_id}.")
@@ -86,7 +86,7 @@ def cancel_run(run_id: int) -> BroadcastRun:
     run = get_run(run_id, lock=True)
     if run.status in FINISHED:
         raise RunStateError(f"Run {run_id} is already {run.status}.")
-    cancel_broadcast_run(run, "Cancelled by an administrator.")
+    cancel_broadcast_run(run)
     return run
 
 
