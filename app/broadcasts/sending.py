@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
 from ..core.utils import utcnow
@@ -83,7 +84,10 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
     """Send a draft at once: claim it, snapshot the audience size and start its run."""
     _claim(broadcast, "sending", expected_revision, send_at=None)
     refresh_audience_size(broadcast, fresh=True)
-    return start_run(broadcast, utcnow())
+    run = start_run(broadcast, utcnow())
+    record("broadcast.sent", broadcast, f"{broadcast.kind} sent now to {broadcast.audience_size or 0} "
+                                        f"recipients (run #{run.id})")
+    return run
 
 
 def send_later(broadcast: Broadcast, expected_revision=None) -> None:
@@ -94,6 +98,8 @@ def send_later(broadcast: Broadcast, expected_revision=None) -> None:
         raise SendError("Choose when to send it first.", 400)
     _claim(broadcast, "scheduled", expected_revision)
     refresh_audience_size(broadcast, fresh=True)
+    record("broadcast.scheduled", broadcast, f"{broadcast.kind} scheduled"
+           + (f" for {broadcast.send_at:%Y-%m-%d %H:%M} UTC" if broadcast.send_at else ""))
     do_action("broadcast_scheduled", broadcast)
 
 
@@ -106,6 +112,7 @@ def unschedule(broadcast: Broadcast) -> None:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"This broadcast is {broadcast.status}, not scheduled.")
+    record("broadcast.unscheduled", broadcast, "back to draft")
     do_action("broadcast_unscheduled", broadcast)
 
 
@@ -172,6 +179,7 @@ def cancel(broadcast: Broadcast) -> str:
                                       BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))
     for run in db.session.scalars(runs.with_for_update()).all():  # locked, as the run page does
         cancel_run(run, announce=False)
+    record("broadcast.cancelled", broadcast, f"was {previous}")
     do_action("broadcast_cancelled", broadcast, previous)
     return previous
 
