@@ -4,6 +4,7 @@ Importing this module builds no app. Jobs are enqueued by passing the function i
 dotted string: a reader and the import linter must see who starts what) and run inside an app
 context pushed by ``HeraldJob``; the worker is started with ``flask rq worker``.
 """
+import inspect
 import os
 
 from flask import current_app
@@ -29,8 +30,9 @@ def get_queue(name: str = "default") -> Queue:
 
 
 def _job_function(func):
-    if not callable(func):
-        raise TypeError(f"enqueue the job function itself, not {func!r}")
+    """``func`` when it is a module-level function (what a worker can import by its name)."""
+    if not inspect.isfunction(func) or func.__qualname__ != func.__name__:
+        raise TypeError(f"enqueue a module-level job function, not {func!r}")
     return func
 
 

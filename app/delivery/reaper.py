@@ -63,7 +63,7 @@ def repair(run_id: int, check_waiting: bool = False) -> int:
 
 
 def retry_overdue(run_id: int) -> None:
-    """Schedule a retry when deferred rows are due and no retry job is scheduled."""
+    """Enqueue a retry when deferred rows are due and no retry job is pending."""
     due = db.session.scalar(select(Delivery.next_attempt_at)
                             .where(Delivery.run_id == run_id, Delivery.status == "deferred")
                             .order_by(Delivery.next_attempt_at).limit(1))

@@ -6,7 +6,7 @@ from app.api.models import ApiKey
 from app.broadcasts.models import Broadcast, BroadcastRun
 from app.core.extensions import db
 from app.core.jobs import get_queue
-from tests.broadcasts.conftest import login_as
+from app.testing import login
 
 
 @pytest.fixture
@@ -41,17 +41,21 @@ def test_revoked_key_is_401(client, network, api_key):
 
 
 def test_a_logged_in_session_is_not_enough_and_customers_get_nothing(client, network):
-    login_as(client, network.admin)
+    login(client, network.admin)
     assert client.get("/api/v1/broadcasts").status_code == 401
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     assert client.post("/api/v1/broadcasts", json={"kind": "notice"}).status_code == 401
     assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 0
 
 
 def test_key_of_an_admin_who_lost_the_role_stops_working(client, network, api_key):
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert client.get("/api/v1/products", headers=headers).status_code == 200
     network.admin.is_super_admin = False
     db.session.commit()
-    assert client.get("/api/v1/products", headers={"Authorization": f"Bearer {api_key}"}).status_code == 401
+    response = client.get("/api/v1/products", headers=headers)
+    assert response.status_code == 401 and response.get_json()["error"]
+    assert "Starter" not in response.get_data(as_text=True)
 
 
 def test_create_update_send_cancel_a_notice_without_csrf_token(api, network):

@@ -6,8 +6,7 @@ from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast
 from app.core.extensions import db
 from app.core.jobs import get_queue
-from tests.broadcasts.conftest import login_as
-from tests.conftest import csrf_token
+from app.testing import csrf_token, login
 
 
 def test_profile_issues_a_key_once_stores_it_hashed_and_revokes_it(boss, network):
@@ -31,9 +30,9 @@ def test_profile_issues_a_key_once_stores_it_hashed_and_revokes_it(boss, network
 
 
 def test_key_forms_need_csrf_and_customers_cannot_reach_them(client, network):
-    login_as(client, network.admin)
+    login(client, network.admin)
     assert client.post("/network/profile/api-keys", data={"name": "x"}).status_code == 400
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     assert client.get("/network/profile").status_code == 403
     assert client.post("/network/profile/api-keys", data={"name": "x"}).status_code in (400, 403)
     assert db.session.scalar(db.select(db.func.count()).select_from(ApiKey)) == 0

@@ -8,7 +8,7 @@ from app.broadcasts.drafts import DraftError, create_draft, update_draft
 from app.broadcasts.models import Broadcast
 from app.broadcasts.sending import send_now
 from app.core.extensions import db
-from tests.broadcasts.conftest import login_as
+from app.testing import login
 
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",
@@ -88,7 +88,7 @@ def test_payloads_are_removed_on_save_and_never_reach_the_dashboard(client, netw
         assert f"<p>after {number}</p>" in broadcast.body_html, payload
         send_now(broadcast)
     db.session.commit()
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     page = client.get("/dashboard/").get_data(as_text=True)
     for number, payload in enumerate(XSS_PAYLOADS):
         shown = page[page.index(f"<p>before {number}</p>"):page.index(f"<p>after {number}</p>")]

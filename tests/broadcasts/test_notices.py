@@ -14,8 +14,8 @@ from app.broadcasts.sending import cancel, send_now, start_run
 from app.core.extensions import db
 from app.network.models import Membership, Product
 from app.core.utils import utcnow
-from tests.broadcasts.conftest import add_customer, login_as
-from tests.conftest import csrf_token, login
+from tests.broadcasts.conftest import add_customer
+from app.testing import csrf_token, login
 
 
 def publish(network, **fields):
@@ -28,7 +28,7 @@ def publish(network, **fields):
 
 
 def dashboard(client, user):
-    login_as(client, user)
+    login(client, user)
     response = client.get("/dashboard/")
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -87,7 +87,7 @@ def test_dismiss_without_javascript_persists_per_user_and_per_run(client, networ
 
 def test_dismiss_with_fetch_answers_json(client, network):
     _, run = publish(network, subject="Fetch me", customer_ids=[network.ann.id])
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     token = csrf_token(client, "/dashboard/")
     response = client.post(f"/dashboard/notices/{run.id}/dismiss", data={"csrf_token": token},
                            headers={"Accept": "application/json"})
@@ -100,7 +100,7 @@ def test_dismiss_with_fetch_answers_json(client, network):
 def test_customers_cannot_dismiss_others_notices_or_undismissible_ones(client, network):
     _, run = publish(network, subject="Fay only", customer_ids=[network.fay.id])
     _, sticky = publish(network, subject="Sticky", customer_ids=[network.ann.id], dismissible=False)
-    login_as(client, network.ann.user)
+    login(client, network.ann.user)
     token = csrf_token(client, "/dashboard/")
     assert client.post(f"/dashboard/notices/{run.id}/dismiss", data={"csrf_token": token}).status_code == 404
     response = client.post(f"/dashboard/notices/{sticky.id}/dismiss", data={"csrf_token": token})
@@ -168,6 +168,7 @@ def statements_of_a_dashboard_view(app, client, user_id):
     return response.get_data(as_text=True), statements
 
 
+@pytest.mark.committed  # counts every statement: no test savepoint may be among them
 def test_dashboard_statements_do_not_grow_with_notices_or_memberships(app, client, network):
     user_id = network.ann.user_id
     publish(network, subject="Only one", customer_ids=[network.ann.id])

@@ -41,6 +41,7 @@ def test_double_submitted_send_starts_exactly_one_send(wizard, network):
     assert len(runs) == 1 and delivery_jobs() == [("app.delivery.jobs.plan_run", (runs[0].id,))]
 
 
+@pytest.mark.committed  # threads with their own sessions must see the draft
 def test_concurrent_sends_of_one_draft_start_one_run(app, network):
     broadcast_id = ready_email(network).id
     outcomes = []

@@ -15,7 +15,7 @@ from app.network.cli import seed_customers
 from app.network.models import Customer
 from app.network.services import find_customer, register_customer
 from app.tracking.services import checked_address
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 
 def test_the_rules_keep_the_spelling_and_normalise_the_domain(app):

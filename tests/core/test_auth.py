@@ -1,8 +1,10 @@
 """Login, logout, throttling, CSRF and the role rules."""
+from urllib.parse import quote
+
 import pytest
 
 from app.auth.models import User
-from tests.conftest import csrf_token, make_user
+from app.testing import csrf_token, make_user
 
 
 def _login(client, email, password):
@@ -37,7 +39,10 @@ def test_wrong_password_is_generic_and_throttled(app, client, admin):
 
 def test_login_requires_csrf(client, admin):
     response = client.post("/login", data={"email": "admin@example.com", "password": "password123"})
-    assert response.status_code == 400
+    assert response.status_code == 400 and "CSRF check failed" in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "_user_id" not in session  # the right password did not log anyone in
+    assert client.get("/network/").status_code == 302
 
 
 def test_open_redirect_after_login_is_refused(client, admin):
@@ -49,8 +54,13 @@ def test_open_redirect_after_login_is_refused(client, admin):
 
 @pytest.mark.parametrize("url", ["/network/", "/network/customers", "/network/plugins/",
                                  "/network/settings/", "/network/caught-mail/"])
-def test_customers_get_403_and_anonymous_visitors_go_to_login(client, customer_client, url):
-    assert customer_client.get(url).status_code == 403
+def test_customers_get_403_and_anonymous_visitors_go_to_login(app, customer_client, url):
+    response = customer_client.get(url)
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert "You do not have permission to see this page." in page and "Caught mail" not in page
+    anonymous = app.test_client().get(url)
+    assert anonymous.status_code == 302 and anonymous.location.endswith(f"/login?next={quote(url)}")
 
 
 @pytest.mark.parametrize("url", ["/network/", "/network/sites", "/dashboard/"])
@@ -59,29 +69,41 @@ def test_anonymous_is_sent_to_login(app, url):
     assert response.status_code == 302 and "/login?next=" in response.location
 
 
-def test_customer_cannot_post_admin_actions(customer_client):
+def test_customer_cannot_post_admin_actions(customer_client, app):
     token = csrf_token(customer_client, "/dashboard/")
-    assert customer_client.post("/network/plugins/x/activate", data={"csrf_token": token}).status_code == 403
+    response = customer_client.post("/network/plugins/domain_mapping/activate", data={"csrf_token": token})
+    assert response.status_code == 403
+    assert not app.extensions["herald_plugins"].is_active("domain_mapping")
 
 
 def test_logout_is_a_post(admin_client):
     assert admin_client.get("/logout").status_code == 405
     token = csrf_token(admin_client, "/network/")
-    assert admin_client.post("/logout", data={"csrf_token": token}).status_code == 302
-    assert admin_client.get("/network/").status_code == 302
+    response = admin_client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.location.endswith("/login")
+    after = admin_client.get("/network/")
+    assert after.status_code == 302 and "/login?next=" in after.location
+    with admin_client.session_transaction() as session:
+        assert "_user_id" not in session
 
 
 def test_inactive_user_cannot_log_in(app, client, db):
     user = make_user("gone@example.com")
     user.active = False
     db.session.commit()
-    assert _login(client, "gone@example.com", "password123").status_code == 401
+    response = _login(client, "gone@example.com", "password123")
+    assert response.status_code == 401
+    assert "Wrong e-mail address or password." in response.get_data(as_text=True)  # no hint it exists
+    assert client.get("/dashboard/").status_code == 302
 
 
-def test_users_are_unique_case_insensitively(app):
-    make_user("dup@example.com")
+def test_users_are_unique_case_insensitively(app, db):
+    from app.auth.services import create_user
+
+    create_user("dup@example.com", "password123")
+    db.session.commit()
     with pytest.raises(ValueError, match="already exists"):
-        make_user("DUP@example.com")
+        create_user("DUP@example.com", "password123")
 
 
 def test_accounts_on_local_domains_can_log_in(client, app, db):
@@ -91,7 +113,11 @@ def test_accounts_on_local_domains_can_log_in(client, app, db):
     user.set_password("password123")
     db.session.add(user)
     db.session.commit()
-    assert _login(client, "admin@herald.localhost", "password123").status_code == 302
+    response = _login(client, "admin@herald.localhost", "password123")
+    assert response.status_code == 302 and response.location.endswith("/network/")
+    assert client.get("/network/").status_code == 200
+    from app.auth.services import create_user
+
     with pytest.raises(ValueError, match="special-use or reserved name"):
-        make_user("another@herald.localhost")
-    assert make_user("Ada@Herald.TEST").email == "Ada@herald.test"  # .test outside production
+        create_user("another@herald.localhost", "password123")
+    assert create_user("Ada@Herald.TEST", "password123").email == "Ada@herald.test"  # outside production

@@ -117,8 +117,10 @@ def test_seed_demo_builds_a_realistic_network(runner, db):
     assert shared > 0
     # ids keep working after explicit-id inserts (sequences advanced on PostgreSQL)
     from app.network.services import register_customer
-    register_customer("new@example.com")
+    highest = db.session.scalar(select(func.max(Customer.id)))
+    new = register_customer("new@example.com")
     db.session.commit()
+    assert new.id > highest
 
 
 def test_mail_catcher_keeps_mail_and_shows_it(app, admin_client, tmp_path):
@@ -140,5 +142,7 @@ def test_mail_catcher_keeps_mail_and_shows_it(app, admin_client, tmp_path):
     from app.mailcatcher.store import read_messages
     key = read_messages(app.config["MAILCATCHER_DIR"])[0].key
     detail = admin_client.get(f"/network/caught-mail/{key}").get_data(as_text=True)
-    assert "sandbox" in detail and "&lt;p&gt;Hello&lt;/p&gt;" in detail
+    from app.testing import mail_frames
+
+    assert "<p>Hello</p>" in mail_frames(admin_client, detail)  # in a sandboxed frame of its own
     assert admin_client.get("/network/caught-mail/nope").status_code == 404

@@ -20,10 +20,10 @@ def test_migrated_test_database_matches_models(app):
     assert _diff(db.engine) == []
 
 
-def test_flask_db_upgrade_from_empty_then_check(tmp_path, redis_client):
+def test_flask_db_upgrade_from_empty_then_check(tmp_path, redis_database):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
-                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/15"})
+                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
     runner = fresh.test_cli_runner()
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output

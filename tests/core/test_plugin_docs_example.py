@@ -7,7 +7,7 @@ import pytest
 
 from app import create_app
 from app.core.extensions import db
-from tests.conftest import csrf_token, login
+from app.testing import csrf_token, login
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
@@ -19,7 +19,7 @@ def _example_files():
 
 
 @pytest.fixture
-def example_app(tmp_path, redis_client):
+def example_app(tmp_path, redis_client, redis_database):
     files = _example_files()
     assert set(files) == {"plugins/site_notes/__init__.py", "plugins/site_notes/templates/notes.html",
                           "plugins/site_notes/migrations/versions/site_notes_0001.py"}
@@ -29,7 +29,7 @@ def example_app(tmp_path, redis_client):
         target.write_text(code)
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'example.db'}",
-                      "REDIS_URL": "redis://127.0.0.1:6379/15", "HERALD_PREFIX": "herald-test",
+                      "REDIS_URL": redis_database.url, "HERALD_PREFIX": "herald-test",
                       "PLUGINS_DIR": str(tmp_path / "plugins")})
     yield app
     with app.app_context():

@@ -6,7 +6,7 @@ import pytest
 
 from app.core.extensions import db
 from app.plugins.models import PluginState
-from tests.conftest import csrf_token, login, make_user, write_plugin
+from app.testing import csrf_token, login, make_user, write_plugin
 
 GOOD = textwrap.dedent('''
     """A test plugin."""
@@ -114,7 +114,11 @@ def test_requirements_and_unknown_plugins(plugin_app):
     assert "requires greeter" in client.get("/network/plugins/").get_data(as_text=True)
     assert _post(client, "/network/plugins/nope/activate").status_code == 404
     response = _post(client, "/network/plugins/broken_setup/activate")
+    assert response.status_code == 302
     assert "failed to load" in client.get("/network/plugins/").get_data(as_text=True)
+    with plugin_app.app_context():
+        host = plugin_app.extensions["herald_plugins"]
+        assert not host.is_active("needs_greeter") and not host.is_active("broken_setup")
 
 
 def test_plugin_settings_appear_with_defaults(plugin_app):
@@ -131,7 +135,10 @@ def test_plugin_settings_appear_with_defaults(plugin_app):
 
 def test_activation_requires_csrf(plugin_app):
     client = _admin_client(plugin_app)
-    assert client.post("/network/plugins/greeter/activate").status_code == 400
+    response = client.post("/network/plugins/greeter/activate")
+    assert response.status_code == 400 and "CSRF check failed" in response.get_data(as_text=True)
+    with plugin_app.app_context():
+        assert not plugin_app.extensions["herald_plugins"].is_active("greeter")
 
 
 def test_blueprint_names_are_namespaced(app):

@@ -4,15 +4,26 @@
 def test_login_page_renders(client):
     response = client.get("/login")
     assert response.status_code == 200
-    assert b'name="csrf_token"' in response.data
+    page = response.get_data(as_text=True)
+    assert 'name="csrf_token"' in page and 'name="email"' in page and 'type="password"' in page
+    assert "Log out" not in page  # nobody is logged in
 
 
-def test_admin_pages_render(admin_client):
-    for url in ("/network/", "/network/customers", "/network/products", "/network/sites",
-                "/network/plugins/", "/network/settings/", "/network/caught-mail/"):
+def test_admin_pages_render(admin_client, customer):
+    pages = {"/network/": "Network dashboard", "/network/customers": "Customers",
+             "/network/products": "Products", "/network/sites": "Sites", "/network/plugins/": "Plugins",
+             "/network/settings/": "Settings", "/network/caught-mail/": "Caught mail"}
+    for url, title in pages.items():
         response = admin_client.get(url)
         assert response.status_code == 200, url
-        assert b"Customers" in response.data
+        page = response.get_data(as_text=True)
+        assert f"<h1>{title}</h1>" in page, url  # the page itself, not only the menu around it
+        assert 'href="/network/customers"' in page and "Log out" in page, url
+    assert "carol@example.com" in admin_client.get("/network/customers").get_data(as_text=True)
+    assert "Carol&#39;s blog" in admin_client.get("/network/sites").get_data(as_text=True)
+    assert "Starter" in admin_client.get("/network/products").get_data(as_text=True)
+    plugins = admin_client.get("/network/plugins/").get_data(as_text=True)
+    assert "Core e-mails" in plugins and "Domain mapping" in plugins
 
 
 def test_menu_marks_only_the_current_section(admin_client, customer):

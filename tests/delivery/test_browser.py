@@ -1,24 +1,25 @@
 """The run page in headless Chromium: figures update in place while the run sends (no reload)."""
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from app.broadcasts.models import BroadcastRun
-from app.core.jobs import enqueue_now
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
-from tests.conftest import make_user
+from app.core.jobs import enqueue_now
+from app.testing import make_user
 
-from .conftest import add_customers, make_run, work
+from .conftest import add_customers, make_run
 
 
 @pytest.mark.browser
-def test_progress_updates_live_without_reload(app, db, smtp_sink, product, live_server, browser):
+def test_progress_updates_live_without_reload(app, db, smtp_sink, product, live_server, browser, jobs):
     make_user("root@example.com", super_admin=True)
     add_customers([(f"b{i:02d}@example.com", "B") for i in range(12)], product)
     run = make_run(products=[product])
     run_id, broadcast_id = run.id, run.broadcast_id
     enqueue_now(plan_run, run_id, queue="delivery")
-    work(max_jobs=1)  # planned and sending, nothing sent yet
+    jobs.work(max_jobs=1)  # planned and sending, nothing sent yet
     base = live_server
     page = browser.new_page()
     page.goto(f"{base}/login")
@@ -34,13 +35,13 @@ def test_progress_updates_live_without_reload(app, db, smtp_sink, product, live_
                              .order_by(Delivery.id).limit(5)).all()
     db.session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(status="sent"))
     db.session.commit()  # five recipients done, as a worker would record them
-    page.wait_for_function("document.querySelector('[data-field=sent]').textContent === '5'",
-                           timeout=30000)
+    # expect() polls without eval, which the Content-Security-Policy forbids in the page
+    expect(page.locator("[data-field=sent]")).to_have_text("5", timeout=30000)
     assert page.evaluate("window.notReloaded") is True
     assert page.text_content('[data-count="queued"]') == "7"
     assert page.get_attribute("progress", "max") == "12"
 
-    work()  # the rest is sent; the finished run reloads to show its final state
+    jobs.work()  # the rest is sent; the finished run reloads to show its final state
     page.wait_for_selector("text=Finished", timeout=30000)
     assert page.text_content('[data-field="sent"]') == "12"
     assert db.session.get(BroadcastRun, run_id).status == "sent"

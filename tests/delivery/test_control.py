@@ -8,9 +8,9 @@ from app.broadcasts.models import BroadcastRun
 from app.core.jobs import after_commit, enqueue_now
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
-from tests.conftest import csrf_token, login, make_user
+from app.testing import csrf_token, login, make_user
 
-from .conftest import add_customers, make_run, start, suppress, work
+from .conftest import add_customers, make_run, suppress
 
 
 def _statuses(db, run_id):
@@ -18,10 +18,10 @@ def _statuses(db, run_id):
     return Counter(db.session.scalars(select(Delivery.status).where(Delivery.run_id == run_id)))
 
 
-def _planned(run):
+def _planned(jobs, run):
     """Plan the run and dispatch its chunks without sending any of them yet."""
     enqueue_now(plan_run, run.id, queue="delivery")
-    work(max_jobs=1)
+    jobs.work(max_jobs=1)
 
 
 def _in_own_context(app, action):
@@ -41,7 +41,8 @@ def _once_after_first_batch(app, action):
     app.extensions["herald_hooks"].add("delivery_results_recorded", callback)
 
 
-def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_client, smtp_sink, product):
+def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_client, smtp_sink, product,
+                                                              jobs):
     add_customers([(f"p{i:02d}@example.com", "P") for i in range(50)], product)
     run = make_run(products=[product])
     run_id, broadcast_id = run.id, run.broadcast_id
@@ -50,17 +51,17 @@ def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_cli
     _once_after_first_batch(app, lambda: pages.append(admin_client.post(
         f"/network/broadcasts/{broadcast_id}/runs/{run_id}/pause", data={"csrf_token": token},
         follow_redirects=True)))
-    start(run)  # the admin presses Pause while the first chunk is being sent
+    jobs.start(run)  # the admin presses Pause while the first chunk is being sent
     assert pages[0].status_code == 200 and b"Sending is paused" in pages[0].data
     assert db.session.get(BroadcastRun, run_id).status == "paused"
     assert len(smtp_sink.messages) == 10  # the batch in flight finished, then it stopped
-    work()  # the waiting chunk jobs were withdrawn: nothing is sent while paused
+    jobs.work()  # the waiting chunk jobs were withdrawn: nothing is sent while paused
     assert len(smtp_sink.messages) == 10 and _statuses(db, run_id) == {"sent": 10, "queued": 40}
 
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/resume",
                                  headers={"X-CSRFToken": token})
     assert response.status_code == 200 and response.json["run"]["status"] == "sending"
-    work()
+    jobs.work()
     received = Counter(smtp_sink.recipients())
     assert len(received) == 50 and max(received.values()) == 1
     assert _statuses(db, run_id) == {"sent": 50}
@@ -68,16 +69,16 @@ def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_cli
     assert (progress["status"], progress["sent"], progress["total"], progress["finished"]) == ("sent", 50, 50, True)
 
 
-def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product):
+def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product, jobs):
     add_customers([(f"c{i:02d}@example.com", "C") for i in range(45)], product)
     run = make_run(products=[product])
     run_id = run.id
     results = []
     _once_after_first_batch(app, lambda: results.append(
         runner.invoke(args=["delivery", "cancel", str(run_id), "--yes"])))
-    start(run)
+    jobs.start(run)
     assert results[0].exit_code == 0, results[0].output
-    work()
+    jobs.work()
     assert _statuses(db, run_id) == {"sent": 10, "skipped": 35}
     assert len(smtp_sink.messages) == 10
     run = db.session.get(BroadcastRun, run_id)
@@ -87,18 +88,18 @@ def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product)
     assert again.exit_code == 1 and "only a paused run can be resumed" in again.output
 
 
-def test_cli_status_pause_watch_and_errors(app, db, runner, smtp_sink, product):
+def test_cli_status_pause_watch_and_errors(app, db, runner, smtp_sink, product, jobs):
     add_customers([(f"s{i}@example.com", "S") for i in range(5)], product)
     run = make_run(products=[product])
     run_id = run.id
-    _planned(run)
+    _planned(jobs, run)
     assert runner.invoke(args=["delivery", "pause", str(run_id)]).exit_code == 0
     status = runner.invoke(args=["delivery", "status", str(run_id)])
     assert "paused" in status.output and re.search(r"queued\s+5\n", status.output)
     watch = runner.invoke(args=["delivery", "watch", str(run_id), "--interval", "0.1"])
     assert watch.exit_code == 0 and "is paused: sent 0 of 5" in watch.output
     assert runner.invoke(args=["delivery", "resume", str(run_id)]).exit_code == 0
-    work()
+    jobs.work()
     watch = runner.invoke(args=["delivery", "watch", str(run_id)])
     assert "is sent: sent 5 of 5" in watch.output
     missing = runner.invoke(args=["delivery", "status", "999"])
@@ -106,11 +107,11 @@ def test_cli_status_pause_watch_and_errors(app, db, runner, smtp_sink, product):
     assert runner.invoke(args=["delivery", "pause", str(run_id)]).exit_code == 1
 
 
-def test_api_errors_are_json(app, db, admin_client, smtp_sink, product):
+def test_api_errors_are_json(app, db, admin_client, smtp_sink, product, jobs):
     add_customers([("e@example.com", "E")], product)
     run = make_run(products=[product])
     run_id = run.id
-    start(run)
+    jobs.start(run)
     token = csrf_token(admin_client, "/network/")
     assert admin_client.get("/network/api/v1/delivery/runs/999").status_code == 404
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/pause", headers={"X-CSRFToken": token})
@@ -120,14 +121,14 @@ def test_api_errors_are_json(app, db, admin_client, smtp_sink, product):
     assert admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/pause").status_code == 400  # no CSRF
 
 
-def test_report_page_log_search_filter_pages_and_csv(app, db, admin_client, smtp_sink, product):
+def test_report_page_log_search_filter_pages_and_csv(app, db, admin_client, smtp_sink, product, jobs):
     add_customers([(f"r{i:03d}@example.com", "R") for i in range(60)], product)
     add_customers([("r000@example.com", "Twin")], product)
     suppress("r001@example.com", "complained")
     smtp_sink.cues = {"r002@example.com": ["550 5.1.1 No such user"]}
     run = make_run(products=[product])
     run_id, broadcast_id = run.id, run.broadcast_id
-    start(run)
+    jobs.start(run)
     base = f"/network/broadcasts/{broadcast_id}/runs/{run_id}"
 
     page = admin_client.get(base).get_data(as_text=True)
@@ -162,11 +163,18 @@ def test_customers_cannot_reach_reports_or_api(app, db, client, smtp_sink, produ
     add_customers([("x@example.com", "X")], product)
     run = make_run(products=[product])
     login(client, make_user("someone@example.com"))
-    assert client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}").status_code == 403
-    assert client.get(f"/network/api/v1/delivery/runs/{run.id}").status_code == 403
+    page = client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}")
+    assert page.status_code == 403 and "x@example.com" not in page.get_data(as_text=True)
+    api = client.get(f"/network/api/v1/delivery/runs/{run.id}")
+    assert api.status_code == 403 and "total" not in api.get_data(as_text=True)
+    token = csrf_token(client, "/login")
+    paused = client.post(f"/network/api/v1/delivery/runs/{run.id}/pause", headers={"X-CSRFToken": token})
+    assert paused.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(BroadcastRun, run.id).status == "planning"
 
 
-def test_a_run_stuck_in_planning_can_be_planned_again(app, db, runner, smtp_sink, product):
+def test_a_run_stuck_in_planning_can_be_planned_again(app, db, runner, smtp_sink, product, jobs):
     add_customers([("stuck@example.com", "S")], product)
     run = make_run(products=[product])
     run_id = run.id
@@ -174,16 +182,16 @@ def test_a_run_stuck_in_planning_can_be_planned_again(app, db, runner, smtp_sink
     db.session.commit()
     assert runner.invoke(args=["delivery", "pause", str(run_id)]).exit_code == 1  # nothing to pause yet
     assert runner.invoke(args=["delivery", "resume", str(run_id)]).exit_code == 0  # enqueues plan_run again
-    work()
+    jobs.work()
     assert smtp_sink.recipients() == ["stuck@example.com"]
     assert db.session.get(BroadcastRun, run_id).status == "sent"
 
 
-def test_dashboard_lists_runs_being_sent(app, db, admin_client, smtp_sink, product):
+def test_dashboard_lists_runs_being_sent(app, db, admin_client, smtp_sink, product, jobs):
     add_customers([("d@example.com", "D")], product)
     run = make_run(products=[product], subject="Dashboard news")
     assert "Broadcasts being sent" not in admin_client.get("/network/").get_data(as_text=True)
-    _planned(run)
+    _planned(jobs, run)
     page = admin_client.get("/network/").get_data(as_text=True)
     assert "Broadcasts being sent" in page and "Dashboard news" in page
     assert f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}" in page

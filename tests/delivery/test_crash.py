@@ -15,16 +15,16 @@ from app.delivery import reaper
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 from app.delivery.services import resend_unknown
-from tests.conftest import TEST_REDIS_URL
+from app.testing.settings import PREFIX
 
-from .conftest import add_customers, make_run, work
+from .conftest import add_customers, make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _worker(database_url, tmp_path, smtp_port):
-    env = dict(os.environ, FLASK_APP="wsgi", DATABASE_URL=database_url, REDIS_URL=TEST_REDIS_URL,
-               HERALD_PREFIX="herald-test", SECRET_KEY="test-secret", HERALD_INSTANCE=str(tmp_path),
+def _worker(database_url, redis_url, tmp_path, smtp_port):
+    env = dict(os.environ, FLASK_APP="wsgi", DATABASE_URL=database_url, REDIS_URL=redis_url,
+               HERALD_PREFIX=PREFIX, SECRET_KEY="test-secret", HERALD_INSTANCE=str(tmp_path),
                SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", MAIL_FROM="Herald <noreply@herald.test>",
                BASE_URL="http://herald.test", DELIVERY_CHUNK_SIZE="20", DELIVERY_BATCH_SIZE="5",
                DELIVERY_LEASE_SECONDS="2")
@@ -38,17 +38,17 @@ def _statuses(db, run_id):
     return {d.email: d.status for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
 
 
-def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, database_url, tmp_path,
-                                                                    smtp_sink, product):
+def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, database_url, redis_database,
+                                                                    tmp_path, smtp_sink, product, jobs):
     smtp_sink.delay = 0.02  # 50 messages/s: the kill lands in the middle of the run
     add_customers([(f"k{i:02d}@example.com", "K") for i in range(60)], product)
     run = make_run(products=[product])
     run_id = run.id
     from app.core.jobs import enqueue_now
     enqueue_now(plan_run, run_id, queue="delivery")
-    work(max_jobs=1)  # planned, three chunk jobs wait in RQ
+    jobs.work(max_jobs=1)  # planned, three chunk jobs wait in RQ
 
-    victim = _worker(database_url, tmp_path, smtp_sink.port)
+    victim = _worker(database_url, redis_database.url, tmp_path, smtp_sink.port)
     deadline = time.monotonic() + 60
     while len(smtp_sink.messages) < 12 and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.01)
@@ -60,10 +60,10 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
     assert len(in_flight) <= 5  # at most one claimed batch
 
     time.sleep(2.5)  # the dead worker's lease expires
-    survivor = _worker(database_url, tmp_path, smtp_sink.port)
+    survivor = _worker(database_url, redis_database.url, tmp_path, smtp_sink.port)
     assert survivor.wait(timeout=120) == 0
     reaper.supervise(run_id, thorough=True)  # what the periodic watchdog does
-    work()
+    jobs.work()
 
     statuses = _statuses(db, run_id)
     received = Counter(smtp_sink.recipients())
@@ -80,20 +80,21 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
         assert f"{len(unknown)} recipient(s) unknown" in run.status_reason
         # The admin's explicit choice: send the unknown ones again.
         assert resend_unknown(run_id) == len(unknown)
-        work()
+        jobs.work()
         assert set(_statuses(db, run_id).values()) == {"sent"}
         assert db.session.get(BroadcastRun, run_id).status == "sent"
 
 
-def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, tmp_path, smtp_sink, product):
-    smtp_sink.delay = 0.01
+def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, redis_database, tmp_path,
+                                                       smtp_sink, product, jobs):
+    smtp_sink.delay = 0.08  # seconds per message: both workers start well within the run, even under load
     add_customers([(f"w{i:02d}@example.com", "W") for i in range(80)], product)
     run = make_run(products=[product])
     run_id = run.id
     from app.core.jobs import enqueue_now
     enqueue_now(plan_run, run_id, queue="delivery")
-    work(max_jobs=1)  # planned: four chunks wait, with four runner jobs
-    workers = [_worker(database_url, tmp_path, smtp_sink.port) for _ in range(2)]
+    jobs.work(max_jobs=1)  # planned: four chunks wait, with four runner jobs
+    workers = [_worker(database_url, redis_database.url, tmp_path, smtp_sink.port) for _ in range(2)]
     assert all(worker.wait(timeout=120) == 0 for worker in workers)
 
     received = Counter(smtp_sink.recipients())

@@ -13,7 +13,7 @@ from app.core.utils import utcnow
 from app.delivery.models import Delivery
 from app.mail.suppression import Suppression
 
-from .conftest import add_customers, make_run, start, work
+from .conftest import add_customers, make_run
 
 
 def _settings(**values):
@@ -27,14 +27,14 @@ def _rows(run_id):
     return {d.email: d for d in _db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
 
 
-def test_temporary_failure_is_retried_then_sent_once(app, db, smtp_sink, product):
+def test_temporary_failure_is_retried_then_sent_once(app, db, smtp_sink, product, jobs):
     _settings(retry_base_seconds=0, max_attempts=3)
     smtp_sink.cues = {"later@example.com": ["451 4.3.0 Try again later", "250 OK"],
                       "never@example.com": ["452 4.2.2 Mailbox full"]}
     add_customers([("ok@example.com", "Ok"), ("later@example.com", "Later"),
                    ("never@example.com", "Never")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
 
     rows = _rows(run.id)
     assert smtp_sink.recipients().count("later@example.com") == 1
@@ -46,13 +46,13 @@ def test_temporary_failure_is_retried_then_sent_once(app, db, smtp_sink, product
     assert db.session.get(BroadcastRun, run.id).status == "sent"
 
 
-def test_backoff_defers_and_schedules_a_retry(app, db, smtp_sink, product):
+def test_backoff_defers_and_schedules_a_retry(app, db, smtp_sink, product, jobs):
     _settings(retry_base_seconds=120, max_attempts=5)
     smtp_sink.cues = {"slow@example.com": ["421 4.7.0 Too busy"]}
     add_customers([("slow@example.com", "Slow")], product)
     run = make_run(products=[product])
     before = utcnow()
-    start(run)
+    jobs.start(run)
 
     row = _rows(run.id)["slow@example.com"]
     assert row.status == "deferred" and row.attempts == 1 and row.code == 421
@@ -63,14 +63,15 @@ def test_backoff_defers_and_schedules_a_retry(app, db, smtp_sink, product):
     assert db.session.get(BroadcastRun, run.id).status == "sending"  # not finished while deferred
 
 
-def test_mailbox_rejection_fails_and_suppresses_but_policy_rejection_does_not(app, db, smtp_sink, product):
+def test_mailbox_rejection_fails_and_suppresses_but_policy_rejection_does_not(app, db, smtp_sink, product,
+                                                                              jobs):
     smtp_sink.cues = {"nobody@example.com": ["550 5.1.1 No such user"],
                       "relay@example.com": ["550 5.7.1 Relaying denied"],
                       "bad@example.com": ["554 5.6.0 Message rejected"]}
     add_customers([("nobody@example.com", "N"), ("relay@example.com", "R"), ("bad@example.com", "B"),
                    ("fine@example.com", "F")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
 
     rows = _rows(run.id)
     assert {e: d.status for e, d in rows.items()} == {"nobody@example.com": "failed", "relay@example.com": "failed",
@@ -87,17 +88,17 @@ def test_mailbox_rejection_fails_and_suppresses_but_policy_rejection_does_not(ap
     assert engagement_summary(run.id).hard_bounces == 1
     # The bounced address is left out of the next run's planning.
     second = make_run(products=[product])
-    start(second)
+    jobs.start(second)
     assert (_rows(second.id)["nobody@example.com"].status, _rows(second.id)["nobody@example.com"].reason) == \
         ("skipped", "bounced")
 
 
-def test_run_pauses_itself_after_consecutive_failures(app, db, product):
+def test_run_pauses_itself_after_consecutive_failures(app, db, product, jobs):
     _settings(pause_after_failures=4, retry_base_seconds=300)
     app.config["SMTP_URL"] = "smtp://127.0.0.1:9"  # nothing listens: every attempt fails (421)
     add_customers([(f"down{i:02d}@example.com", "D") for i in range(30)], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
 
     run = db.session.get(BroadcastRun, run.id)
     db.session.refresh(run)
@@ -105,5 +106,5 @@ def test_run_pauses_itself_after_consecutive_failures(app, db, product):
     assert "consecutive failures" in run.status_reason and "421" in run.status_reason
     statuses = [d.status for d in _rows(run.id).values()]
     assert statuses.count("deferred") < 10 and statuses.count("queued") > 20
-    work()  # nothing more happens while paused
+    jobs.work()  # nothing more happens while paused
     assert [d.status for d in _rows(run.id).values()].count("queued") == statuses.count("queued")

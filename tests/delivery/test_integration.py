@@ -1,15 +1,15 @@
 """The delivery engine seen from the rest of Herald: API keys, the broadcast page and list."""
 from app.api.keys import issue_key
 from app.core.extensions import db
-from tests.conftest import login, make_user
+from app.testing import login, make_user
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 
-def test_run_api_needs_an_api_key_and_controls_the_run(app, client, smtp_sink, product):
+def test_run_api_needs_an_api_key_and_controls_the_run(app, client, smtp_sink, product, jobs):
     add_customers([("a@example.com", "A"), ("b@example.com", "B")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     admin = make_user("ops@example.com", super_admin=True)
     _, secret = issue_key(admin, "ops")
     db.session.commit()
@@ -22,10 +22,11 @@ def test_run_api_needs_an_api_key_and_controls_the_run(app, client, smtp_sink, p
     assert refused.status_code == 409 and "error" in refused.get_json()
 
 
-def test_broadcast_page_and_list_show_sent_counts_and_link_the_run_report(app, client, smtp_sink, product):
+def test_broadcast_page_and_list_show_sent_counts_and_link_the_run_report(app, client, smtp_sink, product,
+                                                                         jobs):
     add_customers([("a@example.com", "A"), ("b@example.com", "B"), ("c@example.com", "C")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     admin = make_user("ops@example.com", super_admin=True)
     login(client, admin)
     broadcast_id = run.broadcast_id
@@ -37,14 +38,13 @@ def test_broadcast_page_and_list_show_sent_counts_and_link_the_run_report(app, c
     assert "Engagement" in report and "<svg" in report
 
 
-def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_sink, product):
+def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_sink, product, jobs):
     """The whole path: Send (broadcasts) -> plan_run -> chunks -> SMTP, through a real worker."""
     from app.broadcasts.models import Broadcast, BroadcastTarget
     from app.broadcasts.sending import send_now
     from app.core.utils import utcnow
 
-    from .conftest import work
-
+    
     add_customers([("a@example.com", "Ann"), ("b@example.com", "Bob")], product)
     product.mailing_allowed_at = utcnow()
     broadcast = Broadcast(kind="email", subject="Hi {{ customer_first_name }}", body_html="<p>Hello</p>")
@@ -53,7 +53,7 @@ def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_s
     db.session.commit()
     run = send_now(broadcast)
     db.session.commit()
-    work()
+    jobs.work()
     db.session.refresh(run)
     assert run.status == "sent" and run.sent == 2
     assert sorted(address for m in smtp_sink.messages for address in m.rcpt_tos) == [

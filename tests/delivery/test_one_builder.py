@@ -7,7 +7,7 @@ from app.broadcasts.mail import send_test
 from app.core.extensions import db
 from app.network.models import Site
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 BODY = ('<h2>News</h2><p>Dear {{ customer_name }}, your site <a href="{{ site_url }}">is here</a>.</p>'
         '<p>' + "Een heel lange regel met tekst en een ü. " * 12 + '</p>'
@@ -28,13 +28,13 @@ def _unsubscribe_token(message) -> str:
     return message["List-Unsubscribe"].split(",")[1].strip().strip("<>").rsplit("/", 1)[1]
 
 
-def test_test_send_and_real_send_differ_only_in_id_date_token_and_test_markers(app, smtp_sink, product):
+def test_test_send_and_real_send_differ_only_in_id_date_token_and_test_markers(app, smtp_sink, product, jobs):
     [bob] = add_customers([("bob@example.com", "Bob Büttner")], product)
     db.session.add(Site(customer_id=bob.id, domain="bob.example.net", path="/", title="Bob's"))
     db.session.commit()
     run = make_run(products=[product], subject="Hi {{ customer_first_name }}", body=BODY,
                    from_name="Team Ünicode", reply_to="help@example.org")
-    start(run)
+    jobs.start(run)
     assert len(smtp_sink.messages) == 1
     real = smtp_sink.messages[0]
 
@@ -58,7 +58,8 @@ def test_test_send_and_real_send_differ_only_in_id_date_token_and_test_markers(a
     assert b"TOKEN0" in expected and b"bob.example.net" in expected  # the values were filled
 
 
-def test_a_placeholder_added_by_a_hook_is_filled_in_previews_test_sends_and_real_sends(app, smtp_sink, product):
+def test_a_placeholder_added_by_a_hook_is_filled_in_previews_test_sends_and_real_sends(app, smtp_sink,
+                                                                                       product, jobs):
     from app.broadcasts.mail import email_document
 
     hooks = app.extensions["herald_hooks"]
@@ -68,7 +69,7 @@ def test_a_placeholder_added_by_a_hook_is_filled_in_previews_test_sends_and_real
     [ann] = add_customers([("ann@example.com", "Ann")], product)
     run = make_run(products=[product], subject="Your tier: {{ loyalty_tier }}",
                    body="<p>Tier {{ loyalty_tier }}</p>")
-    start(run)
+    jobs.start(run)
     send_test(run.broadcast, ["qa@example.com"], ann)
     subjects = [captured.message["Subject"] for captured in smtp_sink.messages]
     assert subjects == [f"Your tier: gold-{ann.id}", f"[TEST] Your tier: gold-{ann.id}"]

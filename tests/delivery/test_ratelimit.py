@@ -6,9 +6,9 @@ import pytest
 
 from app.core.settings.services import set_option
 from app.delivery.ratelimit import Rate, RateLimiter, parse_rate
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -57,19 +57,19 @@ def test_two_workers_share_one_exact_limit(app, redis_client):
     assert all(stamps[i + 20] - stamps[i] >= 0.95 for i in range(len(stamps) - 20))  # never 21 in 1 s
 
 
-def test_broadcast_is_sent_at_the_configured_rate(app, db, smtp_sink, product):
+def test_broadcast_is_sent_at_the_configured_rate(app, db, smtp_sink, product, jobs):
     set_option("delivery.rate_per_second", "25/s")
     db.session.commit()
     add_customers([(f"rate{i:02d}@example.com", "R") for i in range(30)], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     stamps = [m.at for m in smtp_sink.messages]
     assert len(stamps) == 30
     assert stamps[-1] - stamps[0] >= 29 / 25 * 0.9
     assert all(stamps[i + 25] - stamps[i] >= 0.9 for i in range(len(stamps) - 25))
 
 
-def test_with_a_rate_limit_each_message_is_finished_before_the_wait(app, db, scripted_smtp, product):
+def test_with_a_rate_limit_each_message_is_finished_before_the_wait(app, db, scripted_smtp, product, jobs):
     """Pipelining puts a message's end in the same write as the next envelope; while the limit
     makes the loop wait, the message is flushed first (a server would time out a DATA left open
     for minutes at a slow rate, and the message would be late by one slot)."""
@@ -78,7 +78,7 @@ def test_with_a_rate_limit_each_message_is_finished_before_the_wait(app, db, scr
     db.session.commit()
     add_customers([(f"slow{i}@example.com", "S") for i in range(4)], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     assert len(scripted_smtp.received) == 4
     writes = [chunk for _, chunk in scripted_smtp.reads]
     assert not any(b"\r\n.\r\n" in chunk and b"MAIL FROM" in chunk for chunk in writes)

@@ -12,7 +12,7 @@ from app.tracking.mailboxes import process_message
 from app.tracking.models import TrackingEvent
 from app.tracking.services import suppression_for
 
-from .conftest import add_customers, make_run, start
+from .conftest import add_customers, make_run
 
 DSN = """From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
 To: {to}
@@ -57,10 +57,9 @@ def dsn(to="bounces@herald.test", recipient="x@example.com", original_recipient=
 
 
 @pytest.fixture
-def app_config(smtp_sink):
-    return {"SMTP_URL": f"smtp://127.0.0.1:{smtp_sink.port}", "DELIVERY_CHUNK_SIZE": 20,
-            "DELIVERY_BATCH_SIZE": 5, "DELIVERY_LEASE_SECONDS": 2, "DELIVERY_JOB_SECONDS": 60,
-            "MAIL_FROM": "Herald Network <noreply@herald.test>",
+def app_config():
+    return {"DELIVERY_CHUNK_SIZE": 20, "DELIVERY_BATCH_SIZE": 5, "DELIVERY_LEASE_SECONDS": 2,
+            "DELIVERY_JOB_SECONDS": 60, "MAIL_FROM": "Herald Network <noreply@herald.test>",
             "RETURN_PATH_DOMAIN": "Bounces.Herald.TEST", "RETURN_PATH_PREFIX": "rp"}
 
 
@@ -69,10 +68,10 @@ def _rows(db, run_id):
     return {d.email: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
 
 
-def test_each_message_has_its_deliverys_return_path_and_bounces_match_it_first(app, db, smtp_sink, product):
+def test_each_message_has_its_deliverys_return_path_and_bounces_match_it_first(app, db, smtp_sink, product, jobs):
     add_customers([("ann@example.com", "Ann"), ("bob@example.com", "Bob"), ("cy@example.com", "Cy")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     rows = _rows(db, run.id)
     by_recipient = {m.rcpt_tos[0]: m for m in smtp_sink.messages}
     for email, row in rows.items():
@@ -99,10 +98,10 @@ def test_each_message_has_its_deliverys_return_path_and_bounces_match_it_first(a
                       "bob@example.com": bob.id}
 
 
-def test_the_token_is_found_in_original_recipient(app, db, smtp_sink, product):
+def test_the_token_is_found_in_original_recipient(app, db, smtp_sink, product, jobs):
     add_customers([("dee@example.com", "Dee")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     (message,) = smtp_sink.messages
     assert process_message(dsn(original_recipient=message.mail_from, recipient="dee@example.com",
                                status="4.2.2")) == "bounce"
@@ -111,7 +110,7 @@ def test_the_token_is_found_in_original_recipient(app, db, smtp_sink, product):
                                                                    _rows(db, run.id)["dee@example.com"].id)
 
 
-def test_test_sends_and_filters(app, db, smtp_sink, product):
+def test_test_sends_and_filters(app, db, smtp_sink, product, jobs):
     (person,) = add_customers([("eve@example.com", "Eve")], product)
     run = make_run(products=[product])
     messages = BroadcastMessages(run.broadcast, test=True)
@@ -121,7 +120,7 @@ def test_test_sends_and_filters(app, db, smtp_sink, product):
         message.envelope_from = f"custom+{message.recipient.delivery_id}@herald.test"
         return message
     app.extensions["herald_hooks"].add("delivery_message", own_return_path)
-    start(run)
+    jobs.start(run)
     row = _rows(db, run.id)["eve@example.com"]
     assert smtp_sink.messages[0].mail_from == f"custom+{row.id}@herald.test"
 

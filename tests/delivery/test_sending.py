@@ -7,7 +7,7 @@ from app.broadcasts.models import BroadcastRun
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 
-from .conftest import add_customers, make_run, start, suppress
+from .conftest import add_customers, make_run, suppress
 
 
 def _rows(db, run_id):
@@ -15,12 +15,12 @@ def _rows(db, run_id):
     return {d.email: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
 
 
-def test_each_deliverable_address_gets_exactly_one_message(app, db, smtp_sink, product):
+def test_each_deliverable_address_gets_exactly_one_message(app, db, smtp_sink, product, jobs):
     add_customers([(f"user{i:02d}@example.com", f"User {i}") for i in range(45)], product)
     add_customers([("user00@example.com", "Twin")], product)
     suppress("user07@example.com", "unsubscribed")
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
 
     expected = {f"user{i:02d}@example.com" for i in range(45)} - {"user07@example.com"}
     received = Counter(smtp_sink.recipients())
@@ -36,12 +36,12 @@ def test_each_deliverable_address_gets_exactly_one_message(app, db, smtp_sink, p
     assert run.status == "sent" and run.finished_at and run.broadcast.status == "sent"
 
 
-def test_message_headers_mime_structure_and_text_part(app, db, smtp_sink, product):
+def test_message_headers_mime_structure_and_text_part(app, db, smtp_sink, product, jobs):
     (person,) = add_customers([("zoe@example.com", "Zoë <b>Bold</b> Quinn")], product)
     run = make_run(products=[product], subject="Hello {{ customer_first_name }}: news",
                    body='<p>Dear {{ customer_name }},</p><p><a href="https://example.org/x">Read</a></p>',
                    from_name="Team Ünicode", reply_to="help@example.org")
-    start(run)
+    jobs.start(run)
 
     (captured,) = smtp_sink.messages
     message = captured.message
@@ -70,15 +70,15 @@ def test_message_headers_mime_structure_and_text_part(app, db, smtp_sink, produc
     assert "https://example.org/x" in text_body and https in text_body
 
 
-def test_body_with_its_own_unsubscribe_link_gets_no_second_one(app, db, smtp_sink, product):
+def test_body_with_its_own_unsubscribe_link_gets_no_second_one(app, db, smtp_sink, product, jobs):
     add_customers([("one@example.com", "One")], product)
     run = make_run(products=[product], body='<p>Bye? <a href="{{ unsubscribe_url }}">Leave</a></p>')
-    start(run)
+    jobs.start(run)
     html = smtp_sink.messages[0].message.get_body(("html",)).get_content()
     assert html.count("/u/") == 1 and ">Leave</a>" in html and ">Unsubscribe</a>" not in html
 
 
-def test_outgoing_message_filter_and_status_action(app, db, smtp_sink, product):
+def test_outgoing_message_filter_and_status_action(app, db, smtp_sink, product, jobs):
     changes = []
     hooks = app.extensions["herald_hooks"]
 
@@ -89,16 +89,16 @@ def test_outgoing_message_filter_and_status_action(app, db, smtp_sink, product):
     hooks.add("delivery_run_status_changed", lambda run, previous: changes.append((previous, run.status)))
     add_customers([("hook@example.com", "Hook")], product)
     run = make_run(products=[product])
-    start(run)
+    jobs.start(run)
     assert smtp_sink.messages[0].message["X-Campaign"] == f"c{run.id}"
     assert changes == [("planning", "sending"), ("sending", "sent")]
 
 
-def test_site_url_and_suppression_after_planning(app, db, smtp_sink, product):
+def test_site_url_and_suppression_after_planning(app, db, smtp_sink, product, jobs):
     from app.core.jobs import enqueue_now
     from app.network.models import Site
 
-    from .conftest import ident, work
+    from .conftest import ident
     first, _, _ = add_customers([("site@example.com", "S"), ("nosite@example.com", "N"),
                                          ("late@example.com", "L")], product)
     db.session.add_all([Site(customer_id=ident(first), title="Blog", domain="blog.example.com"),
@@ -107,9 +107,9 @@ def test_site_url_and_suppression_after_planning(app, db, smtp_sink, product):
     run = make_run(products=[product], body="<p>Your site: {{ site_url }}.</p>")
     run_id = run.id
     enqueue_now(plan_run, run_id, queue="delivery")
-    work(max_jobs=1)  # planned: all three queued
+    jobs.work(max_jobs=1)  # planned: all three queued
     suppress("late@example.com", "unsubscribed")  # unsubscribes before its chunk is sent
-    work()
+    jobs.work()
 
     texts = {m.rcpt_tos[0]: m.message.get_body(("plain",)).get_content() for m in smtp_sink.messages}
     assert set(texts) == {"site@example.com", "nosite@example.com"}

@@ -17,7 +17,7 @@ from app.mail.transport import (
     make_transport,
 )
 
-from .conftest import free_port
+from app.testing.smtp import free_port
 
 MESSAGE = b"Subject: t\r\n\r\n.leading dot\r\nbody\r\n"
 

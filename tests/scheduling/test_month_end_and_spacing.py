@@ -8,7 +8,7 @@ from app.scheduling.describe import describe_spec
 from app.scheduling.rules import RuleError, RuleSpec, preview
 from app.scheduling.services import save_schedule
 from app.core.settings.services import coerce, registry, set_option
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 from tests.scheduling.conftest import at
 from tests.scheduling.test_wizard_and_pages import _draft_to_when, _scheduled
 

@@ -2,6 +2,7 @@
 import threading
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.broadcasts.models import BroadcastRun
@@ -79,6 +80,7 @@ def test_missed_occurrences_outside_the_grace_window_are_skipped_not_sent_late(m
     assert "grace window" in runs(broadcast)[0].status_reason
 
 
+@pytest.mark.committed  # threads with their own sessions must see the draft
 def test_two_schedulers_racing_start_one_run_per_occurrence(app, make_broadcast):
     broadcast = make_broadcast("notice")
     schedule(broadcast, RuleSpec("daily", "UTC", at(2030, 1, 1, 9)), at(2030, 1, 1))

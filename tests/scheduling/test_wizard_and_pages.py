@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.broadcasts.models import Broadcast
 from app.core.extensions import db
 from app.scheduling.models import Schedule
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 
 def _draft_to_when(wizard, network, kind="notice"):

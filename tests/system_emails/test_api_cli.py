@@ -4,7 +4,7 @@ from app.core.jobs import get_queue
 from app.plugins.services import activate
 
 from sysemail_helpers import email, sends
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 
 def test_api_lists_and_gets_emails_and_events(network, admin_client):
@@ -57,19 +57,19 @@ def test_cli_test_sends_now_and_prints_the_server_reply(network, runner, smtp_si
     result = runner.invoke(args=["emails", "test", "payment_received", "--to", "qa@example.org"])
     assert result.exit_code == 0, result.output
     assert "sent: qa@example.org (250 2.0.0 Message accepted)" in result.output
-    assert smtp_sink.to("qa@example.org")[0]["message"]["subject"] == "Thank you: we received 19.00 EUR"
+    assert smtp_sink.to("qa@example.org")[0].message["subject"] == "Thank you: we received 19.00 EUR"
     assert len(get_queue("emails")) == 0  # sent here and now, not queued as well
     bad = runner.invoke(args=["emails", "test", "payment_received", "--to", "not-an-address"])
     assert bad.exit_code == 1 and "Enter the e-mail address" in bad.output
 
 
-def test_cli_setup_and_fire(app, runner, customer, run_jobs, smtp_sink):
+def test_cli_setup_and_fire(app, runner, customer, worker, smtp_sink):
     assert "Installed 9 system e-mail(s)." in runner.invoke(args=["emails", "setup"]).output
     assert "already set up" in runner.invoke(args=["emails", "setup"]).output
     fired = runner.invoke(args=["emails", "fire", "membership_expired", "--customer", "carol@example.com"])
     assert "queued   carol@example.com" in fired.output
-    run_jobs()
-    assert [m["message"]["subject"] for m in smtp_sink.to("carol@example.com")] == [
+    worker.work()
+    assert [m.message["subject"] for m in smtp_sink.to("carol@example.com")] == [
         "Your Business plan membership has expired"]
     assert [s.status for s in sends("membership_expired")] == ["sent"]
     assert runner.invoke(args=["emails", "fire", "nope", "--customer", "carol@example.com"]).exit_code == 1

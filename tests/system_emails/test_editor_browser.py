@@ -13,7 +13,7 @@ def browser_page(browser):
 
 
 @pytest.mark.browser
-def test_edit_preview_and_send_a_test_in_chromium(network, live_server, browser_page, run_jobs, smtp_sink):
+def test_edit_preview_and_send_a_test_in_chromium(network, live_server, browser_page, worker, smtp_sink):
     page = browser_page
     expect = playwright.expect
     email_id = email("welcome").id
@@ -41,7 +41,7 @@ def test_edit_preview_and_send_a_test_in_chromium(network, live_server, browser_
     page.fill("#test_address", "browser@example.org")
     page.click("button[value=test]")
     expect(page.locator(".flashes")).to_contain_text("A test was queued for browser@example.org")
-    run_jobs()
+    worker.work()
     [message] = smtp_sink.to("browser@example.org")
-    assert message["message"]["subject"] == "Hello Jane from Herald Network"
-    assert "Edited in Chromium for Jane Doe" in message["message"].get_body(("html",)).get_content()
+    assert message.message["subject"] == "Hello Jane from Herald Network"
+    assert "Edited in Chromium for Jane Doe" in message.message.get_body(("html",)).get_content()

@@ -13,7 +13,7 @@ from app.system_emails.services import (ServiceError, delete_email, email_state,
                                         update_email)
 
 from sysemail_helpers import email, sends
-from tests.conftest import write_plugin
+from app.testing import write_plugin
 
 CORE_SLUGS = {"welcome", "new_customer_admin", "confirm_email", "payment_received",
               "payment_received_admin", "payment_failed", "renewal_payment", "membership_expired",
@@ -24,6 +24,7 @@ def installed_slugs():
     return set(db.session.scalars(select(SystemEmail.slug)))
 
 
+@pytest.mark.committed  # activation is read on the plugin host's own connection
 def test_setup_activates_core_emails_and_installs_its_defaults_once(app):
     assert installed_slugs() == set()
     installed = setup_network()
@@ -51,10 +52,10 @@ def test_defaults_of_inactive_plugins_cannot_be_imported(network):
         import_defaults(["domain_mapping_created"])
 
 
-def test_reset_keeps_id_statistics_log_and_settings(network, run_jobs, smtp_sink):
+def test_reset_keeps_id_statistics_log_and_settings(network, worker, smtp_sink):
     register_customer("sam@example.com", "Sam")
     db.session.commit()
-    run_jobs()
+    worker.work()
     welcome = email("welcome")
     original_id, original_subject = welcome.id, welcome.subject
     update_email(welcome, {"subject": "Hi {{ customer_name }}", "active": False, "copy_admins": True,
@@ -75,10 +76,10 @@ def test_reset_keeps_id_statistics_log_and_settings(network, run_jobs, smtp_sink
     assert resettable_states() == []
 
 
-def test_delete_then_import_loses_the_statistics(network, run_jobs, smtp_sink):
+def test_delete_then_import_loses_the_statistics(network, worker, smtp_sink):
     register_customer("sam@example.com", "Sam")
     db.session.commit()
-    run_jobs()
+    worker.work()
     old_id = email("welcome").id
     delete_email(email("welcome"))
     db.session.commit()

@@ -5,7 +5,7 @@ import pytest
 
 from app.system_emails.registry import RegistrationError, SystemEmailRegistry, parse_delay
 
-from tests.conftest import write_plugin
+from app.testing import write_plugin
 
 GOOD_PLUGIN = '''
 PLUGIN_INFO = {"name": "Invoices", "version": "2.0"}

@@ -49,7 +49,11 @@ def test_syntax_errors_name_the_line():
 
 
 def test_known_placeholders_and_jinja_logic_are_accepted():
-    check_template("{% if amount|int > 5 %}Big{% endif %} {{ customer_name|upper }} {{ network_name }}", EVENT)
+    template = "{% if amount|int > 5 %}Big{% endif %} {{ customer_name|upper }} {{ network_name }}"
+    assert check_template(template, EVENT) is None  # no TemplateProblem raised
+    values = {"amount": "10", "customer_name": "Jane", "network_name": "Herald"}
+    assert render(template, values, "plain") == "Big JANE Herald"
+    assert render(template, {**values, "amount": "2"}, "plain") == " JANE Herald"
 
 
 def test_values_are_escaped_in_html_and_kept_in_plain_text():

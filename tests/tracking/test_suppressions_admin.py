@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.mail.suppression import Suppression
 from app.tracking.services import suppress, suppression_for
 from app.core.utils import utcnow
-from tests.conftest import csrf_token
+from app.testing import csrf_token
 
 LIST = "/network/suppressions/"
 
@@ -70,8 +70,12 @@ def test_add_one_address(admin_client, db):
     assert suppression_for("new@example.com").reason == "bounced"
 
 
-def test_customers_cannot_see_the_list(customer_client):
-    assert customer_client.get(LIST).status_code == 403
+def test_customers_cannot_see_the_list(customer_client, db):
+    _seed(db)
+    response = customer_client.get(LIST)
+    assert response.status_code == 403
+    assert "reader@example.com" not in response.get_data(as_text=True)
+    assert customer_client.get(LIST + "export.csv").status_code == 403
 
 
 def test_import_reports_errors_by_line_and_imports_nothing(admin_client, db):

@@ -9,7 +9,7 @@ from app.tracking.models import TrackingEvent
 from app.mail.suppression import Suppression
 from app.tracking.services import suppression_for
 from app.tracking.webhook import sign
-from tests.conftest import write_plugin
+from app.testing import write_plugin
 
 SECRET = "s3cret-webhook-key"
 

@@ -7,14 +7,14 @@ the address as the customer with the lowest id wrote it, NULL when it is the key
 rows: nothing more to write per row); the send loop sends to ``coalesce(spelling, email)``.
 Existing rows keep NULL: runs planned before this sent to the key.
 
-Revision ID: 0012_delivery_spelling
-Revises: 0011_schedule_short_months
+Revision ID: 0013_delivery_spelling
+Revises: 0012_security
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_delivery_spelling"
-down_revision = "0011_schedule_short_months"
+revision = "0013_delivery_spelling"
+down_revision = "0012_security"
 branch_labels = None
 depends_on = None
 

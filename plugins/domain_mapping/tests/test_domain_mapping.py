@@ -1,0 +1,101 @@
+"""Domain mapping, the whole path: activate, its e-mail under Import, map a domain, the DNS e-mail."""
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
+
+from app.core.extensions import db
+from app.system_emails.models import SystemEmail, SystemEmailSend
+from app.testing import csrf_token, make_customer, make_site
+from plugins.domain_mapping.models import DomainMapping
+
+PAGE = "/network/domain-mapping/"
+
+
+def installed(slug):
+    """The installed SystemEmail ``slug``, or None."""
+    return db.session.scalar(select(SystemEmail).where(SystemEmail.slug == slug))
+
+
+def send_statuses(slug):
+    """The statuses of e-mail ``slug``'s sends, oldest first, read fresh."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(SystemEmailSend.status).join(SystemEmail)
+                                   .where(SystemEmail.slug == slug).order_by(SystemEmailSend.id)))
+
+
+def test_activate_import_map_and_the_customer_gets_the_dns_email(network, site, admin_client, worker,
+                                                                 smtp_sink):
+    worker.work()  # Carol's registration e-mails
+    smtp_sink.reset()
+    assert admin_client.get(PAGE).status_code == 404  # inactive: no page
+    assert "Domain mapping" not in admin_client.get("/network/").get_data(as_text=True)
+
+    token = csrf_token(admin_client, "/network/plugins/")
+    admin_client.post("/network/plugins/domain_mapping/activate", data={"csrf_token": token})
+    assert f'href="{PAGE}"' in admin_client.get("/network/").get_data(as_text=True)
+    assert installed("domain_mapping_created") is None  # never added silently...
+    importable = admin_client.get("/network/system-emails/reset-import").get_data(as_text=True)
+    assert 'value="domain_mapping_created"' in importable  # ...but listed under Import
+    admin_client.post("/network/system-emails/reset-import", data={
+        "csrf_token": token, "action": "import", "slug": "domain_mapping_created"})
+    assert installed("domain_mapping_created").plugin == "domain_mapping"
+
+    settings = admin_client.get("/network/settings/").get_data(as_text=True)
+    assert "Plugin: domain_mapping" in settings and 'name="plugin.domain_mapping.cname_target"' in settings
+    response = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id,
+                                              "domain": "https://WWW.Carols-Blog.example/"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(DomainMapping.domain)) == "www.carols-blog.example"
+    assert "www.carols-blog.example" in admin_client.get(PAGE).get_data(as_text=True)
+
+    worker.work()
+    [message] = smtp_sink.to("carol@example.com")
+    assert message.subject == "www.carols-blog.example now points to Carol's blog"
+    html = message.message.get_body(("html",)).get_content()
+    assert "sites.herald.localhost" in html and "http://herald.test/carol" in html
+    assert send_statuses("domain_mapping_created") == ["sent"]
+
+
+@pytest.mark.herald_plugin("domain_mapping")
+def test_mapping_errors_are_field_errors_and_nothing_is_mapped(network, site, admin_client):
+    token = csrf_token(admin_client, PAGE)
+    for data, message in (({"site": site.id, "domain": "not a domain"}, "Enter a domain such as"),
+                          ({"site": 9999, "domain": "ok.example"}, "There is no site with that number.")):
+        response = admin_client.post(PAGE, data={"csrf_token": token, **data})
+        assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(DomainMapping)) == 0
+    ok = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id, "domain": "a.example"})
+    assert ok.status_code == 302
+    again = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id, "domain": "A.example"})
+    assert again.status_code == 400
+    assert "a.example is already used by a site." in again.get_data(as_text=True)
+    assert db.session.scalars(select(DomainMapping.domain)).all() == ["a.example"]
+
+
+@pytest.mark.herald_plugin("domain_mapping")
+def test_the_limit_per_site_comes_from_the_plugin_setting(network, site, admin_client, herald_plugin):
+    import plugins.domain_mapping
+
+    assert herald_plugin.info.module is plugins.domain_mapping  # the module Herald loaded
+    herald_plugin.set_setting("max_domains_per_site", 2)
+    db.session.commit()
+    token = csrf_token(admin_client, PAGE)
+    for domain in ("one.example", "two.example"):
+        assert admin_client.post(PAGE, data={"csrf_token": token, "site": site.id,
+                                             "domain": domain}).status_code == 302
+    third = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id, "domain": "three.example"})
+    assert third.status_code == 400 and "already has 2 domains" in third.get_data(as_text=True)
+    assert sorted(db.session.scalars(select(DomainMapping.domain))) == ["one.example", "two.example"]
+    other = make_site(make_customer("dan@example.com", "Dan"), "Dan's shop", path="dan")
+    response = admin_client.post(PAGE, data={"csrf_token": token, "site": other.id,
+                                              "domain": "three.example"})
+    assert response.status_code == 302  # the limit is per site
+
+
+def test_the_plugin_has_its_own_alembic_branch_and_prefixed_table(app):
+    config = app.extensions["migrate"].migrate.get_config()
+    revision = ScriptDirectory.from_config(config).get_revision("domain_mapping")
+    assert (revision.revision, revision.down_revision, revision.dependencies) == (
+        "domain_mapping_0001", None, "0001_core")
+    assert "domain_mapping" in revision.branch_labels
+    assert DomainMapping.__table__.name.startswith("domain_mapping_")
