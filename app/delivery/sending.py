@@ -132,8 +132,9 @@ class Sender:
         return (update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
                 .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
                         last_attempt_at=bindparam("now"))
-                .returning(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email), Delivery.customer_id,
-                           Delivery.attempts, Delivery.next_attempt_at, *self._personal_columns())
+                .returning(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
+                           Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
+                           *self._personal_columns())
                 .execution_options(synchronize_session=False))
 
     def _claim(self) -> list[Claimed]:

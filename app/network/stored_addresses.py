@@ -1,4 +1,4 @@
-"""Stored addresses the address rules refuse or write differently: found for `flask check`, never rewritten."""
+"""Stored addresses the address rules refuse or write differently, for `flask check`; never rewritten."""
 from dataclasses import dataclass, field
 
 from sqlalchemy import select

@@ -245,7 +245,8 @@ def send_test(email: SystemEmail, address: str, subject=None, body=None, style=N
     try:
         address = normalise_email(normalise_address(address))  # system e-mails key addresses in lower case
     except AddressError as error:
-        raise ValidationFailed({"test_address": f"Enter the e-mail address the test goes to. {error}"}) from None
+        raise ValidationFailed({"test_address": "Enter the e-mail address the test goes to. "
+                                                f"{error}"}) from None
     style = style or email.style
     rendered = preview(email, subject or email.subject, body or email.body, style)
     if rendered["errors"]:

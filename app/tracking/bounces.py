@@ -2,9 +2,10 @@
 
 ``parse_bounce(raw)`` turns one message into a ``ParsedBounce``: the per-recipient reports it
 holds (bounce hard/soft, delay, complaint), the original Message-ID and a VERP token when the
-bounce went to a VERP return path (``app.mail.verp``). Classification follows RFC 3463 status codes: 5.x.x is a hard
-bounce except conditions that say nothing bad about the address (mailbox full 5.2.2, message too
-big 5.2.3/5.3.4, policy or spam blocks 5.7.x), which count as soft like every 4.x.x.
+bounce went to a VERP return path (``app.mail.verp``). Classification follows RFC 3463 status
+codes: 5.x.x is a hard bounce except conditions that say nothing bad about the address (mailbox
+full 5.2.2, message too big 5.2.3/5.3.4, policy or spam blocks 5.7.x), which count as soft like
+every 4.x.x.
 """
 import base64
 import hashlib

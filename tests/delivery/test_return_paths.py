@@ -68,7 +68,7 @@ def _rows(db, run_id):
     return {d.email: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
 
 
-def test_each_message_has_its_deliverys_return_path_and_bounces_match_it_first(app, db, smtp_sink, product, jobs):
+def test_each_message_has_its_return_path_and_bounces_match_it_first(app, db, smtp_sink, product, jobs):
     add_customers([("ann@example.com", "Ann"), ("bob@example.com", "Bob"), ("cy@example.com", "Cy")], product)
     run = make_run(products=[product])
     jobs.start(run)
