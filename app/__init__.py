@@ -20,6 +20,7 @@ from . import (
 )
 from .core import settings as core_settings
 from .core.config import PROJECT_ROOT, ConfigError, load_config
+from .mail.verp import checked_settings
 
 # Each domain package exposes init_app(app): blueprints, CLI commands, settings, menu entries.
 # The order is the order their hook callbacks and blueprints are registered in.
@@ -38,9 +39,15 @@ def create_app(config=None) -> Flask:
 
 
 def init_config(app, config):
-    """Load configuration from the environment and ``config``."""
+    """Load configuration from the environment and ``config``; ConfigError when the return-path
+    settings cannot make VERP addresses (``mail.verp.checked_settings`` says what to fix)."""
     app.config.update(load_config(config))
     app.instance_path = app.config["INSTANCE_PATH"]
+    try:
+        with app.app_context():  # the address rules read PRODUCTION (.test domains)
+            checked_settings(app.config["RETURN_PATH_DOMAIN"], app.config["RETURN_PATH_PREFIX"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def init_proxies(app, config):

@@ -4,12 +4,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade as alembic_upgrade
 from flask_migrate.cli import db as db_group
+from sqlalchemy.exc import SQLAlchemyError
 
 from .auth.services import create_user
 from .core.extensions import db
 from .core.health import ServiceUnavailable, check_services
 from .core.worker import rq_cli
 from .devserver import dev_command
+from .network.stored_addresses import report_lines, stored_address_reports
 
 
 @click.command("create-admin")
@@ -31,9 +33,11 @@ def create_admin_command(email, name, password):
 
 
 @click.command("check")
+@click.option("--no-addresses", is_flag=True, help="Only check that the database and Redis answer.")
 @with_appcontext
-def check_command():
-    """Check that the database and Redis answer (one line each)."""
+def check_command(no_addresses):
+    """Check that the database and Redis answer (one line each), report plugin problems, then
+    stored e-mail addresses the address rules refuse or write differently (never rewritten)."""
     from .plugins.status import problem_lines
 
     try:
@@ -46,6 +50,15 @@ def check_command():
         click.echo(line)
     if not lines:
         click.echo("plugins ok")
+    if no_addresses:
+        return
+    try:
+        lines = report_lines(stored_address_reports())
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        lines = [f"addresses not checked: {str(getattr(error, 'orig', error)).splitlines()[0]}"]
+    for line in lines:
+        click.echo(line)
 
 
 @click.command("upgrade")

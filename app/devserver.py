@@ -18,7 +18,7 @@ from .core.extensions import db
 from .network.cli import seed_demo_command
 from .plugins.network_setup import setup_network
 
-DEV_ADMIN_EMAIL = "admin@herald.localhost"
+DEV_ADMIN_EMAIL = "admin@herald.test"  # .test: RFC 6761, accepted outside production
 
 
 def _ensure_demo_network() -> str:

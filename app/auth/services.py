@@ -19,6 +19,7 @@ from ..audit.services import record
 from ..core.extensions import db, redis_store
 from ..core.hooks import do_action
 from ..core.utils import normalise_email
+from ..mail.addresses import normalise_address
 from .models import User
 
 FAILURE_MEMORY = 24 * 3600  # a pair's failures are forgotten a day after its last one
@@ -118,8 +119,9 @@ def authenticate(email: str, password: str, remote_addr: str) -> LoginResult:
 
 
 def create_user(email, password, name="", super_admin=False) -> User:
-    """Create a user (the caller commits); raises ValueError when the e-mail is taken."""
-    email = normalise_email(email)
+    """Create a user (the caller commits); raises ValueError when the e-mail is taken or is not an
+    address (AddressError), which is stored as ``mail.addresses.normalise_address`` gives it."""
+    email = normalise_address(email)
     if User.find_by_email(email) is not None:
         raise ValueError(f"A user with the e-mail address {email} already exists.")
     user = User(email=email, name=name, is_super_admin=super_admin)

@@ -75,13 +75,19 @@ def targeted_sharing_customers(broadcast):
 
 
 def unique_recipients(broadcast):
-    """A select of (customer_id, email): one row per lower-cased address, the customer with the
-    lowest id; customers whose address nobody shares pass through, only the sharers are grouped."""
+    """A select of (customer_id, email, spelling): one row per lower-cased address (``email``),
+    the customer with the lowest id, and that customer's own spelling of it when it differs (else
+    NULL); customers whose address nobody shares pass through, only the sharers are grouped."""
     targeted = targeted_customers(broadcast).subquery("customers_targeted")
-    alone = (select(targeted.c.id.label("customer_id"), func.lower(targeted.c.email).label("email"))
+    key = func.lower(targeted.c.email)
+    alone = (select(targeted.c.id.label("customer_id"), key.label("email"),
+                    func.nullif(targeted.c.email, key).label("spelling"))
              .where(~exists().where(SharedAddress.customer_id == targeted.c.id)))
     sharing = targeted_sharing_customers(broadcast).subquery("sharing")
-    grouped = select(func.min(sharing.c.id), sharing.c.email).group_by(sharing.c.email)
+    winners = (select(func.min(sharing.c.id).label("id"), sharing.c.email)
+               .group_by(sharing.c.email).subquery("winners"))
+    grouped = (select(winners.c.id, winners.c.email, func.nullif(Customer.email, winners.c.email))
+               .join(Customer, Customer.id == winners.c.id))
     return union_all(alone, grouped)
 
 

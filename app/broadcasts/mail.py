@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from types import SimpleNamespace
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters, registry
+from ..mail.addresses import AddressError, normalise_address
 from ..mail.builder import MessageTemplate, OutgoingMessage, Recipient, network_name
 from ..mail.placeholders import placeholders_in
 from ..mail.tokens import UnsubscribeLinks
 from ..mail.transport import DeliveryError, make_transport
+from ..mail.verp import return_paths
 from ..network.models import Customer
 from .content import recipient_values
 from .rendering import SAMPLE, first_site_url
@@ -46,6 +47,7 @@ class BroadcastMessages:
             headers=[identity], bulk=True, footer_link=None if has_link else "{{ unsubscribe_url }}",
             tracking=self._tracking(run_id, broadcast) if tracked else None, run_id=run_id)
         self.run_id, self.test = run_id, test
+        self.return_paths = None if test else return_paths()  # VERP, when RETURN_PATH_DOMAIN is set
         self.unsubscribe_links = UnsubscribeLinks()
         self.network_name = network_name()
         self.needs_site = "site_url" in placeholders_in((broadcast.subject or "") + body)
@@ -73,14 +75,26 @@ class BroadcastMessages:
         message_id = self.template.message_id(None if self.test else recipient.delivery_id)
         return recipient, self.values(recipient, https), message_id, (https, mailto)
 
+    def return_path(self, recipient: Recipient) -> str:
+        """The envelope sender of ``recipient``'s message: its delivery's VERP address (docs/
+        bounces.md) when a return-path domain is set and it has a delivery, else the sender's."""
+        if self.return_paths is None or recipient.delivery_id is None:
+            return self.template.envelope_from
+        return self.return_paths(recipient.delivery_id)
+
     def build(self, recipient: Recipient) -> tuple[str, str, bytes]:
-        """(Message-ID, envelope sender, message bytes) of ``recipient``'s message."""
+        """(Message-ID, envelope sender, message bytes) of ``recipient``'s message; a
+        ``delivery_message`` callback may change the envelope sender."""
         arguments = self._arguments(recipient)
-        return arguments[2], self.template.envelope_from, self.template.build(*arguments)
+        if self.template.filtered:
+            message = self.template.compose(*arguments, envelope_from=self.return_path(recipient))
+            return arguments[2], message.envelope_from, self.template.to_bytes(message)
+        return arguments[2], self.return_path(recipient), self.template.build(*arguments)
 
     def compose(self, recipient: Recipient) -> OutgoingMessage:
         """``recipient``'s message before it becomes bytes (``template.to_bytes`` makes them)."""
-        return self.template.compose(*self._arguments(recipient))
+        return self.template.compose(*self._arguments(recipient),
+                                     envelope_from=self.return_path(recipient))
 
     def document(self, recipient: Recipient, unsubscribe_url: str = "#unsubscribe") -> str:
         """The HTML a preview shows for ``recipient`` (CSS inlined, placeholders filled)."""
@@ -115,9 +129,9 @@ def parse_addresses(text: str) -> list[str]:
     addresses = []
     for item in raw:
         try:
-            addresses.append(validate_email(item, check_deliverability=False).normalized)
-        except EmailNotValidError as error:
-            raise ValueError(f"{item}: {error}") from None
+            addresses.append(normalise_address(item))
+        except AddressError as error:
+            raise ValueError(str(error)) from None
     return addresses
 
 

@@ -5,12 +5,12 @@ message for the person who typed it.
 """
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.timezones import is_timezone
 from ..core.utils import utcnow
+from ..mail.addresses import normalise_address
 from ..mail.placeholders import PlaceholderError
 from ..network.models import MEMBERSHIP_STATUSES, Customer, Product
 from .content import sanitize_html
@@ -165,14 +165,9 @@ def clean_from_name(value):
 
 
 def clean_reply_to(value):
-    """An optional valid e-mail address."""
+    """An optional e-mail address, normalised (``mail.addresses.normalise_address``)."""
     value = _text(value, "The reply-to address", 254)
-    if not value:
-        return None
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ValueError(str(error)) from None
+    return normalise_address(value) if value else None
 
 
 def clean_timezone(value):

@@ -59,6 +59,8 @@ def load_config(overrides=None) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SMTP_URL": os.environ.get("SMTP_URL", "smtp://127.0.0.1:1025"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Herald <noreply@herald.localhost>"),
+        "RETURN_PATH_DOMAIN": os.environ.get("RETURN_PATH_DOMAIN", ""),  # VERP (docs/bounces.md); empty: off
+        "RETURN_PATH_PREFIX": os.environ.get("RETURN_PATH_PREFIX", "bounces"),
         "MAILCATCHER_DIR": os.environ.get("MAILCATCHER_DIR", str(instance_path / "caught-mail")),
         "PLUGINS_DIR": os.environ.get("HERALD_PLUGINS_DIR", str(PROJECT_ROOT / "plugins")),
         "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),

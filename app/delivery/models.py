@@ -15,7 +15,8 @@ LedgerId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's rowid alia
 class Delivery(db.Model):
     """One recipient address of one run: its status, attempts, the server's last reply, times.
 
-    Rows are written set-based at planning (one per unique lower-cased address) and updated in
+    Rows are written set-based at planning (one per unique lower-cased address, with the winning
+    customer's own ``spelling`` when it differs: messages go to that) and updated in
     batches by the sending jobs; ``claim`` is the lease token of the job holding a row in
     ``sending``. ``customer_id`` has no foreign key: the ledger is a record that outlives customers.
     Nor has ``run_id`` (migration 0010): its per-row check is costly at planning (bench/README.md)
@@ -26,7 +27,8 @@ class Delivery(db.Model):
     id = db.Column(LedgerId, primary_key=True)
     run_id = db.Column(db.Integer, nullable=False)
     customer_id = db.Column(db.Integer, nullable=True)
-    email = db.Column(db.String(254), nullable=False)
+    email = db.Column(db.String(254), nullable=False)  # lower case: the key (unique per run)
+    spelling = db.Column(db.String(254), nullable=True)  # the customer's own, when not ``email``
     status = db.Column(db.String(16), nullable=False, default="queued")
     reason = db.Column(db.String(32), nullable=True)  # why skipped: a suppression reason, cancelled
     attempts = db.Column(db.Integer, nullable=False, default=0)

@@ -1,7 +1,8 @@
 """Planning a run: its audience frozen into the delivery ledger by set-based SQL, then cut in chunks.
 
 No recipient passes through Python: one ``INSERT ... SELECT`` writes a row per unique address
-(the customer with the lowest id wins), queued or skipped with the suppression's reason; a second
+(the customer with the lowest id wins, and the message goes to that customer's spelling), queued
+or skipped with the suppression's reason; a second
 writes the customers left out as duplicates, found from the few shared addresses only. The
 claim on the run makes planning twice a no-op; ``UNIQUE (run_id, email)`` would refuse a
 second copy of the ledger anyway. The ledger insert has no ON CONFLICT clause (speculative
@@ -53,14 +54,15 @@ def _claim_planning(run_id: int) -> bool:
 
 def _insert_ledger(run) -> int:
     recipients = unique_recipients(run.broadcast).subquery("recipients")
-    rows = (select(literal(run.id), recipients.c.customer_id, recipients.c.email,
+    rows = (select(literal(run.id), recipients.c.customer_id, recipients.c.email, recipients.c.spelling,
                    case((Suppression.reason.is_(None), "queued"), else_="skipped"),
                    Suppression.reason, literal(0))
             .select_from(recipients.outerjoin(Suppression, Suppression.email == recipients.c.email))
             .order_by(recipients.c.email))  # the unique index grows in order (bench/README.md)
     return db.session.execute(
         insert(Delivery.__table__).execution_options(preserve_rowcount=True)
-        .from_select(["run_id", "customer_id", "email", "status", "reason", "attempts"], rows)).rowcount
+        .from_select(["run_id", "customer_id", "email", "spelling", "status", "reason", "attempts"],
+                     rows)).rowcount
 
 
 def _insert_duplicates(run) -> int:

@@ -103,12 +103,16 @@ class RateLimiter:
         spacing = int(spacing_us) / 1_000_000
         self.slots.extend(first + index * spacing for index in range(count))
 
-    def wait(self, remaining: int = 1) -> None:
-        """Block until this worker may send its next message (``remaining``: how many are left)."""
+    def wait(self, remaining: int = 1, before_sleep=None) -> None:
+        """Block until this worker may send its next message (``remaining``: how many are left);
+        ``before_sleep()`` is called first when it has to wait (the send loop flushes the message
+        in flight, so that its content does not wait a slot for the next envelope)."""
         if not self.rates:
             return
         if not self.slots:
             self.reserve(remaining)
-        delay = self.slots.pop(0) - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        slot = self.slots.pop(0)
+        if slot > time.monotonic():
+            if before_sleep is not None:
+                before_sleep()
+            time.sleep(max(0.0, slot - time.monotonic()))

@@ -1,10 +1,4 @@
-"""Sending claimed ledger rows: a small batch is committed as ``sending``, sent, then recorded.
-
-Each cycle is one transaction: record the previous batch's outcomes, check the run still sends,
-claim the next batch (``UPDATE ... RETURNING`` from queued or due deferred rows, so a row is
-claimed once however many workers race) and commit it before any SMTP transaction starts. If the
-worker dies, only that batch is left in ``sending``, for the reaper to report as unknown.
-"""
+"""Sending claimed ledger rows: a batch is committed as ``sending`` before any SMTP, sent, then recorded."""
 import json
 import logging
 import time
@@ -12,16 +6,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, literal_column, null, select, text, update
+from sqlalchemy import bindparam, func, literal_column, null, select, text, update
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
-from ..core.utils import utcnow
+from ..core.utils import normalise_email, utcnow
 from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
-from ..mail.transport import DeliveryError, TemporaryFailure, pool
+from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
+from ..mail.transport import pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
@@ -137,8 +132,9 @@ class Sender:
         return (update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
                 .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
                         last_attempt_at=bindparam("now"))
-                .returning(Delivery.id, Delivery.email, Delivery.customer_id, Delivery.attempts,
-                           Delivery.next_attempt_at, *self._personal_columns())
+                .returning(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
+                           Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
+                           *self._personal_columns())
                 .execution_options(synchronize_session=False))
 
     def _claim(self) -> list[Claimed]:
@@ -182,23 +178,37 @@ class Sender:
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
+        """Hand each message to the transport (pipelined), then flush; see docs/delivery.md."""
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         for self.position, claimed in enumerate(self.batch):
-            self.limiter.wait(len(self.batch) - self.position)
-            message_id, envelope_from, data = self.factory.build(claimed.recipient)
-            self.in_smtp = True
+            self.in_smtp = False
+            self.limiter.wait(len(self.batch) - self.position, lambda: self._settle(self.transport.flush()))
             try:
-                result = self.transport.send(data, envelope_from, claimed.recipient.email)
-            except DeliveryError as error:
-                self.in_smtp = False
-                self.outcomes.append(self._failure(claimed, error, message_id))
+                message_id, envelope_from, data = self.factory.build(claimed.recipient)
+            except Exception as error:  # noqa: BLE001 - one recipient's message fails, not the run
+                log.warning("run %s: delivery %s not built", self.run_id, claimed.recipient.delivery_id,
+                            exc_info=True)
+                self._settle([local_result((claimed, None), PermanentFailure(
+                    554, f"5.6.0 not sent: the message could not be built: {error}", local=True))])
+                continue
+            self.in_smtp = True  # from here the row may be on the wire
+            self._settle(self.transport.submit((claimed, message_id), data, envelope_from,
+                                               claimed.recipient.email))
+        self.position, self.in_smtp = len(self.batch), True
+        self._settle(self.transport.flush())
+        self.in_smtp = False
+
+    def _settle(self, results) -> None:
+        """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered)."""
+        for result in results:
+            (claimed, message_id), recipient = result.key, result.key[0].recipient
+            if result.status in (SENT, UNKNOWN):
+                self.outcomes.append(Outcome(recipient.delivery_id, recipient.email, result.status,
+                                             result.code, result.reply[:500], message_id,
+                                             sent_at=utcnow() if result.accepted else None))
             else:
-                self.in_smtp = False
-                self.outcomes.append(Outcome(claimed.recipient.delivery_id, claimed.recipient.email,
-                                             "sent", result.code, result.reply[:500], message_id,
-                                             sent_at=utcnow()))
-        self.position = len(self.batch)
+                self.outcomes.append(self._failure(claimed, result.error, message_id))
 
     def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
         recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]
@@ -223,7 +233,7 @@ class Sender:
         failed = sum(1 for o in outcomes if o.status == "failed")
         if sent or failed:  # the run's counters, in the same transaction as the outcomes
             db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
-        rejections = {o.email: o.reply for o in outcomes if o.rejected}
+        rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
         if rejections:  # suppressed as "bounced": the address cannot take mail
             db.session.execute(insert_or_ignore(Suppression.__table__).values(
                 [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
@@ -258,7 +268,6 @@ class Sender:
         except Exception:  # the reaper reports what we could not write back as unknown
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)
             db.session.rollback()
-
 
 
 _RUNS = BroadcastRun.__table__

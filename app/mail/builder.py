@@ -177,14 +177,16 @@ class MessageTemplate:
         return headers
 
     def compose(self, recipient: Recipient, values: dict, message_id: str,
-                unsubscribe: tuple[str, str] | None = None) -> OutgoingMessage:
-        """The personal message for ``recipient`` (``unsubscribe``: its (https, mailto) links),
-        passed through the ``filter_hook`` filter."""
+                unsubscribe: tuple[str, str] | None = None,
+                envelope_from: str | None = None) -> OutgoingMessage:
+        """The personal message for ``recipient`` (``unsubscribe``: its (https, mailto) links;
+        ``envelope_from``: its return path, default the sender's address), passed through the
+        ``filter_hook`` filter, which may change the envelope sender too."""
         values = self.values(recipient, values)
         headers = [("Date", self.date()), *self.static_headers[:1],
                    *self._personal_headers(recipient, values, message_id, unsubscribe),
                    *self.static_headers[1:]]
-        message = OutgoingMessage(recipient, self.run_id, self.envelope_from, headers,
+        message = OutgoingMessage(recipient, self.run_id, envelope_from or self.envelope_from, headers,
                                   self.text.render(values, escape_html=False),
                                   self.html.render(values, escape_html=True))
         if self.filtered:

@@ -6,11 +6,14 @@ filled and encoded. The result is byte for byte ``qp()`` of the whole filled bod
 """
 import binascii
 import re
+from email.charset import Charset
 from email.header import Header
-from email.utils import formataddr
+from email.utils import quote
 
+from .addresses import wire_address
 from .placeholders import CompiledTemplate, Placeholder, compile_template
 
+_UTF8 = Charset("utf-8")
 _SPECIALS_RE = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names to quote
 
 
@@ -33,11 +36,16 @@ def header_text(value: str) -> str:
 
 
 def address(name: str, email: str) -> str:
-    """``"Name" <email>`` with the name encoded when needed and never spanning lines."""
-    name = " ".join((name or "").split())
-    if name.isascii() and email.isascii() and not _SPECIALS_RE.search(name):
-        return f"{name} <{email}>" if name else email  # what formataddr gives, sooner
-    return formataddr((name, email), charset="utf-8")
+    """``"Name" <email>`` for a To/From/Reply-To header (RFC 5322 section 3.4): the name on one
+    line, RFC 2047-encoded when not ASCII, quoted when it holds specials; the address as
+    ``addresses.wire_address`` writes it (an IDN domain as A-labels; a non-ASCII local part in
+    UTF-8, RFC 6532). Raises AddressError when ``email`` is not an address."""
+    name, email = " ".join((name or "").split()), wire_address(email).header
+    if not name:
+        return email
+    if name.isascii():
+        return f"{name} <{email}>" if not _SPECIALS_RE.search(name) else f'"{quote(name)}" <{email}>'
+    return f"{_UTF8.header_encode(name)} <{email}>"  # one encoded-word, as formataddr writes it
 
 
 class EncodedBody:

@@ -1,10 +1,4 @@
-"""Mail transports: the SMTP client built from SMTP_URL, with failures classed temporary/permanent.
-
-Transports are pluggable: the ``mail_transports`` filter maps a URL scheme to a factory, so a
-plugin can add e.g. an HTTP API provider. Bundled: ``smtp://`` (``?starttls=1``), ``smtps://``.
-The local mail catcher of `make run` is reached with plain ``smtp://127.0.0.1:1025``.
-"""
-import re
+"""Mail transports: the SMTP client built from SMTP_URL, pluggable by URL scheme, and the pool."""
 import smtplib
 import ssl
 import time
@@ -12,69 +6,24 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ..core.hooks import apply_filters
+from .outcomes import (
+    MAILBOX_CODES,
+    SENT,
+    UNKNOWN,
+    DeliveryError,
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+    UnknownOutcome,
+    classify,
+    local_result,
+)
+from .smtp_session import SMTPSession, dot_stuffed
 
-TEMPORARY_CODES = {421, 450, 451, 452, 454}
-MAILBOX_CODES = {550, 551, 553}
-POLICY_STATUS_RE = re.compile(r"\s*5\.7\.\d+")
-
-
-@dataclass
-class SendResult:
-    """What the server answered for one accepted message."""
-    code: int
-    reply: str
-
-
-class DeliveryError(Exception):
-    """A message was not accepted; ``code`` and ``reply`` are the server's answer."""
-
-    temporary = False
-
-    def __init__(self, code: int, reply: str):
-        super().__init__(f"{code} {reply}")
-        self.code, self.reply = code, reply
-
-    @property
-    def mailbox_rejected(self) -> bool:
-        """True when the server rejected the recipient's mailbox (550/551/553 at RCPT or DATA,
-        RFC 5321 section 4.2.2): a rejection, answered in the SMTP session, as opposed to a bounce
-        (an RFC 3464 report that comes back later). The address can then be suppressed.
-
-        An enhanced status of class 5.7 (relaying denied, policy, authentication; RFC 3463) is
-        about the sender, not the mailbox: a misconfigured relay must not suppress the list.
-        """
-        return self.code in MAILBOX_CODES and not POLICY_STATUS_RE.match(self.reply or "")
-
-
-class _NothingSent(Exception):
-    """The connection failed before any of the message's content was sent."""
-
-
-_DOT_RE = re.compile(rb"(?m)^\.")  # SMTP dot-stuffing
-
-
-def dot_stuffed(data: bytes) -> bytes:
-    """``data`` with a dot added before every line that starts with one (RFC 5321 4.5.2); the
-    regular expression only runs when such a line exists."""
-    if data.startswith(b".") or b"\n." in data:
-        return _DOT_RE.sub(b"..", data)
-    return data
-
-
-class TemporaryFailure(DeliveryError):
-    """4xx or a dropped connection: try again later."""
-
-    temporary = True
-
-
-class PermanentFailure(DeliveryError):
-    """5xx: do not try again."""
-
-
-def classify(code: int, reply) -> DeliveryError:
-    """The right exception for an SMTP reply code."""
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    return (TemporaryFailure if code < 500 else PermanentFailure)(code, text)
+__all__ = ["SENT", "UNKNOWN", "DeliveryError", "TemporaryFailure", "PermanentFailure", "UnknownOutcome",
+           "SendResult",
+           "classify", "dot_stuffed", "MAILBOX_CODES", "SMTPSettings", "SMTPTransport",
+           "make_transport", "TransportPool", "pool"]
 
 
 @dataclass(frozen=True)
@@ -105,14 +54,22 @@ class SMTPSettings:
                    timeout=float(query.get("timeout", ["30"])[0]))
 
 
-class SMTPTransport:
-    """One reusable SMTP connection; reconnects when the server drops it."""
+class SMTPTransport(SMTPSession):
+    """One reusable SMTP connection, opened when first needed (see ``SMTPSession`` for sending).
+
+    Bundled schemes: ``smtp://`` (``?starttls=1``), ``smtps://``; the ``mail_transports`` filter
+    maps more schemes to factories (e.g. an HTTP API provider). The local mail catcher of `make
+    run` is reached with plain ``smtp://127.0.0.1:1025``.
+
+    smtplib opens it: the TCP or TLS connection (``smtps://``), STARTTLS (``?starttls=1``), EHLO
+    (HELO for servers without ESMTP) and AUTH; the session then talks on its socket.
+    """
 
     def __init__(self, settings: SMTPSettings):
+        super().__init__()
         self.settings = settings
-        self._smtp: smtplib.SMTP | None = None
 
-    def _connect(self) -> smtplib.SMTP:
+    def _open(self) -> smtplib.SMTP:
         s = self.settings
         try:
             if s.implicit_tls:
@@ -122,102 +79,68 @@ class SMTPTransport:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
                 if s.starttls:
                     smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo_or_helo_if_needed()  # mail() does not greet by itself (sendmail() would)
+            smtp.ehlo_or_helo_if_needed()
             if s.username:
                 smtp.login(s.username, s.password or "")
         except smtplib.SMTPResponseException as error:
             raise classify(error.smtp_code, error.smtp_error) from None
         except (OSError, smtplib.SMTPException) as error:
-            raise TemporaryFailure(421, f"cannot connect to {s.host}:{s.port}: {error}") from None
+            raise TemporaryFailure(421, f"cannot connect to {s.host}:{s.port}: {error}",
+                                   local=True) from None
         return smtp
 
     def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
-        """Send one message to one recipient; raises TemporaryFailure or PermanentFailure.
+        """Send one message and wait for its outcome; raises TemporaryFailure (UnknownOutcome
+        when the reply to the content never came) or PermanentFailure. For callers that send one
+        message at a time (test sends, system e-mails); the send loop uses ``submit``."""
+        if not self.idle:
+            raise RuntimeError("flush() the pipelined messages before send()")
+        result = (self.submit(None, message_bytes, envelope_from, recipient) + self.flush())[-1]
+        if not result.accepted:
+            raise result.error
+        return result
 
-        Uses PIPELINING (RFC 2920) when the server offers it: MAIL, RCPT and DATA go in one write,
-        so a message costs two round trips instead of four. A reused connection that the server
-        closed while idle is re-opened once, but only when the message content was not sent yet
-        (so this can never send it twice).
-        """
-        if "\r" in envelope_from + recipient or "\n" in envelope_from + recipient:
-            raise PermanentFailure(501, "line breaks are not allowed in an address")
-        if not (envelope_from + recipient).isascii():
-            raise PermanentFailure(501, "non-ASCII addresses (SMTPUTF8) are not supported")
-        reused = self._smtp is not None
-        if not reused:
-            self._smtp = self._connect()
-        try:
-            return self._transaction(message_bytes, envelope_from, recipient)
-        except _NothingSent as error:
-            self.close()
-            if not reused:
-                raise TemporaryFailure(421, f"connection lost: {error}") from None
-        self._smtp = self._connect()
-        try:
-            return self._transaction(message_bytes, envelope_from, recipient)
-        except _NothingSent as error:
-            self.close()
-            raise TemporaryFailure(421, f"connection lost: {error}") from None
 
-    def _envelope(self, envelope_from, recipient) -> list:
-        """Send MAIL, RCPT and DATA (pipelined when possible) and return their replies."""
-        smtp = self._smtp
-        if smtp.does_esmtp and smtp.has_extn("pipelining"):
-            smtp.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-            return [smtp.getreply(), smtp.getreply(), smtp.getreply()]
-        replies = [smtp.docmd("MAIL", f"FROM:<{envelope_from}>")]
-        if replies[0][0] == 250:
-            replies.append(smtp.docmd("RCPT", f"TO:<{recipient}>"))
-            if replies[1][0] in (250, 251):
-                replies.append(smtp.docmd("DATA"))
-        return replies
+class OneAtATime:
+    """``submit``/``flush`` for a plugin's transport that only has ``send`` and ``close``: each
+    message is sent when submitted and its outcome returned at once."""
 
-    def _transaction(self, message_bytes, envelope_from, recipient) -> SendResult:
-        smtp = self._smtp
+    idle = True
+
+    def __init__(self, transport):
+        self.transport = transport
+
+    def submit(self, key, message_bytes: bytes, envelope_from: str, recipient: str) -> list[SendResult]:
+        """Send one message now; its outcome (``key`` set)."""
         try:
-            replies = self._envelope(envelope_from, recipient)
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
-            raise _NothingSent(error) from None
-        mail, rcpt, data = (replies + [(0, b"")] * 3)[:3]
-        refused = mail if mail[0] != 250 else rcpt if rcpt[0] not in (250, 251) else \
-            data if data[0] != 354 else None
-        try:
-            if refused is not None:
-                if data[0] == 354:  # a server that accepted DATA anyway: end the empty message
-                    smtp.send(b".\r\n")
-                    smtp.getreply()
-                smtp.rset()
-                raise classify(*refused)
-            smtp.send(dot_stuffed(message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
-                      + b".\r\n")
-            code, reply = smtp.getreply()
-        except DeliveryError:
-            raise
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
-            self.close()
-            raise TemporaryFailure(421, f"connection lost: {error}") from None
-        if code != 250:
-            raise classify(code, reply)
-        return SendResult(code, reply.decode(errors="replace"))
+            result = self.transport.send(message_bytes, envelope_from, recipient)
+        except DeliveryError as error:
+            return [local_result(key, error)]
+        return [SendResult(result.code, result.reply, SENT, key)]
+
+    def flush(self) -> list[SendResult]:
+        """Nothing is ever left in flight."""
+        return []
+
+    def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
+        """The plugin transport's own ``send``."""
+        return self.transport.send(message_bytes, envelope_from, recipient)
 
     def close(self) -> None:
-        """Close the connection (QUIT when possible)."""
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
-            self._smtp = None
+        """Close the plugin's transport."""
+        self.transport.close()
 
 
 def make_transport(url: str):
-    """A transport for ``url``, through the ``mail_transports`` filter (scheme -> factory)."""
+    """A transport for ``url``, through the ``mail_transports`` filter (scheme -> factory); one
+    without ``submit`` (written for the one-message ``send`` API) is wrapped in OneAtATime."""
 
     factories = apply_filters("mail_transports", {"smtp": _smtp_factory, "smtps": _smtp_factory})
     scheme = urlparse(url).scheme
     if scheme not in factories:
         raise ValueError(f"no mail transport for {scheme!r} URLs (known: {', '.join(sorted(factories))})")
-    return factories[scheme](url)
+    transport = factories[scheme](url)
+    return transport if hasattr(transport, "submit") else OneAtATime(transport)
 
 
 def _smtp_factory(url):
@@ -228,7 +151,8 @@ class TransportPool:
     """A few open transports per URL, kept by one worker process between chunks.
 
     A transport idle for longer than ``max_idle`` seconds is closed first (servers drop idle
-    clients); one that raised anything but a delivery error is dropped, never reused.
+    clients); one released unhealthy (a message still in flight, or an error) is closed, never
+    reused.
     """
 
     def __init__(self, size: int = 2, max_idle: float = 30.0):
@@ -248,7 +172,7 @@ class TransportPool:
     def release(self, url: str, transport, healthy: bool = True) -> None:
         """Give ``transport`` back (or close it when the pool is full or it is not healthy)."""
         idle = self._idle.setdefault(url, [])
-        if healthy and len(idle) < self.size:
+        if healthy and getattr(transport, "idle", True) and len(idle) < self.size:
             idle.append((transport, time.monotonic()))
         else:
             transport.close()

@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select, text
 from ..auth.models import User
 from ..core.extensions import db
 from ..core.utils import utcnow
+from ..mail.addresses import normalise_address
 from .models import (
     MEMBERSHIP_STATUSES,
     PRODUCT_KINDS,
@@ -27,6 +28,7 @@ PRODUCT_NAMES = ("Starter", "Business", "Agency", "Premium Support", "Domain Pac
 STATUS_WEIGHTS = (60, 12, 6, 5, 9, 8)  # active, trialing, pending, on-hold, expired, cancelled
 DEMO_PASSWORD = "demo-customer"
 BATCH = 5000
+DEMO_ADDRESS = "customer@example.com"  # customer<n>@example.com (example.com: RFC 2606)
 
 
 def _next_id(model) -> int:
@@ -57,7 +59,12 @@ def seed_products(count: int, rng) -> list[int]:
 
 
 def seed_customers(count: int, product_ids: list[int], rng, progress) -> None:
-    """Insert ``count`` customers with sites and memberships in batches, advancing ``progress``."""
+    """Insert ``count`` customers with sites and memberships in batches, advancing ``progress``.
+
+    Addresses are ``customer<n>@example.com``: their pattern goes through the address rules
+    (``normalise_address``) once; a number appended to a dot-atom keeps it valid, so the million
+    generated addresses are not checked one by one (about 50 µs each)."""
+    local, _, domain = normalise_address(DEMO_ADDRESS).partition("@")
     customer_id, site_id, membership_id = _next_id(Customer), _next_id(Site), _next_id(Membership)
     now = utcnow()
     done = 0
@@ -67,8 +74,7 @@ def seed_customers(count: int, product_ids: list[int], rng, progress) -> None:
         for _ in range(size):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             shared = customer_id > 20 and rng.random() < 0.02  # some share an address
-            email = (f"customer{rng.randrange(1, customer_id)}@example.com" if shared
-                     else f"customer{customer_id}@example.com")
+            email = f"{local}{rng.randrange(1, customer_id) if shared else customer_id}@{domain}"
             customers.append({"id": customer_id, "email": email, "name": f"{first} {last}",
                               "locale": rng.choice(("en", "nl", "fr", "de")),
                               "timezone": rng.choice(("UTC", "Europe/Amsterdam", "America/New_York")),

@@ -15,7 +15,7 @@ class Customer(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), unique=True)
-    email = db.Column(db.String(254), nullable=False)  # normalised: trimmed, lower-case
+    email = db.Column(db.String(254), nullable=False)  # mail.addresses.normalise_address's form
     name = db.Column(db.String(200), nullable=False, default="")
     locale = db.Column(db.String(16), nullable=False, default="en")
     timezone = db.Column(db.String(64), nullable=False, default="UTC")

@@ -9,7 +9,8 @@ from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
-from ..core.utils import keyset_page, normalise_email, utcnow
+from ..core.utils import keyset_page, utcnow
+from ..mail.addresses import address_key, normalise_address
 from .models import MEMBERSHIP_STATUSES, Customer, Membership, Product, Site
 
 
@@ -79,16 +80,18 @@ def find_customer(text: str):
     text = (text or "").strip()
     if text.isdigit():
         return db.session.get(Customer, int(text))
-    return db.session.scalar(select(Customer).where(Customer.email == normalise_email(text))
+    return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address_key(text))
                              .order_by(Customer.id).limit(1))
 
 
 def register_customer(email, name="", user=None, locale="en", timezone="UTC") -> Customer:
     """Create a customer, fire ``customer_created`` and the welcome (and confirmation) events.
 
-    The caller commits; the e-mails go out after the commit.
+    ``email`` is stored as ``mail.addresses.normalise_address`` gives it (the customer's own
+    spelling, domain in lower case); AddressError (a ValueError) when it is not an address. The
+    caller commits; the e-mails go out after the commit.
     """
-    customer = Customer(email=normalise_email(email), name=name, user=user, locale=locale,
+    customer = Customer(email=normalise_address(email), name=name, user=user, locale=locale,
                         timezone=timezone)
     db.session.add(customer)
     db.session.flush()

@@ -1,4 +1,5 @@
 """System e-mails: plugin-registered notifications fired by events, edited, reset and imported by admins."""
+from ..mail.addresses import normalise_sender, optional
 from .events import CUSTOMER_PLACEHOLDERS, SAMPLE_CUSTOMER, fire_event
 
 __all__ = ["init_app", "fire_event", "CUSTOMER_PLACEHOLDERS", "SAMPLE_CUSTOMER"]
@@ -20,8 +21,8 @@ def init_app(app):
     app.cli.add_command(emails_cli)
     settings = app.extensions["herald_settings"]
     settings.declare(SettingSpec("system_emails.mail_from", "", "System e-mail sender",
-                                 "From header of system e-mails, e.g. 'Acme <hello@acme.test>'. "
-                                 "Empty: MAIL_FROM."))
+                                 "From header of system e-mails, e.g. 'Acme <hello@acme.example>'. "
+                                 "Empty: MAIL_FROM.", validate=optional(normalise_sender)))
     add_core_menu_item(app, "System emails", "system_emails.index", 60)
     app.extensions["herald_hooks"].add("event_occurred", send_event_emails)
 

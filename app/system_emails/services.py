@@ -10,6 +10,7 @@ from ..audit.services import changes_summary, record
 from ..core.extensions import db
 from ..core.settings.services import get_option, set_option
 from ..core.utils import normalise_email, utcnow
+from ..mail.addresses import AddressError, normalise_address
 from .events import CUSTOMER_PLACEHOLDERS, event_values, fire_event, queue_delivery
 from .models import SystemEmail, SystemEmailSend
 from .registry import (
@@ -252,9 +253,11 @@ def send_test(email: SystemEmail, address: str, subject=None, body=None, style=N
     The delivery is enqueued after the commit unless ``enqueue`` is False (the caller then runs
     ``jobs.deliver_send`` itself, as `flask emails test` does).
     """
-    address = normalise_email(address)
-    if "@" not in address or len(address) > 254:
-        raise ValidationFailed({"test_address": "Enter the e-mail address the test goes to."})
+    try:
+        address = normalise_email(normalise_address(address))  # system e-mails key addresses in lower case
+    except AddressError as error:
+        raise ValidationFailed({"test_address": "Enter the e-mail address the test goes to. "
+                                                f"{error}"}) from None
     style = style or email.style
     rendered = preview(email, subject or email.subject, body or email.body, style)
     if rendered["errors"]:

@@ -33,9 +33,9 @@ def make_user(email, password=PASSWORD, name="", super_admin=False, commit=True)
     """A User (normalised address, like ``create_user``) whose password is ``password``."""
     from app.auth.models import User
     from app.core.extensions import db
-    from app.core.utils import normalise_email
+    from app.mail.addresses import normalise_address
 
-    user = User(email=normalise_email(email), name=name, is_super_admin=super_admin,
+    user = User(email=normalise_address(email), name=name, is_super_admin=super_admin,
                 password_hash=password_hash(password))
     db.session.add(user)
     _done(commit)

@@ -38,13 +38,15 @@ class SMTPSink:
     ``cues`` makes chosen recipients fail: ``{address: [reply, ...]}``, one reply per RCPT attempt
     and the last one repeating (``["451 4.3.0 Try later", "250 OK"]`` fails once, then accepts).
     ``attempts`` counts RCPT commands per address; ``delay`` slows each DATA (seconds);
-    ``pipelining`` advertises RFC 2920 PIPELINING. ``reset()`` runs before every test.
+    ``pipelining`` advertises RFC 2920 PIPELINING, ``smtputf8`` RFC 6531 SMTPUTF8 (aiosmtpd's
+    Controller accepts UTF-8 addresses). ``reset()`` runs before every test.
     """
     messages: list = field(default_factory=list)
     cues: dict = field(default_factory=dict)
     attempts: dict = field(default_factory=dict)
     delay: float = 0.0
     pipelining: bool = True
+    smtputf8: bool = True
     host: str = "127.0.0.1"
     port: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -60,7 +62,7 @@ class SMTPSink:
             self.messages.clear()
             self.cues.clear()
             self.attempts.clear()
-            self.delay, self.pipelining = 0.0, True
+            self.delay, self.pipelining, self.smtputf8 = 0.0, True, True
 
     def to(self, address: str) -> list:
         """The messages whose envelope went to ``address``."""
@@ -82,6 +84,8 @@ class SMTPSink:
         session.host_name = hostname
         if self.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
+        if not self.smtputf8:
+            responses = [line for line in responses if "SMTPUTF8" not in line]
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -125,7 +129,14 @@ def smtp_server():
 
 @pytest.fixture
 def smtp_sink(smtp_server):
-    """Function: the run's SMTP sink, emptied for this test (``.messages``, ``.to()``, ``.cues``)."""
+    """Function: the run's SMTP sink, emptied for this test (``.messages``, ``.to()``, ``.cues``).
+
+    The send loop's pooled connections are closed before and after: one opened in another test
+    would remember what the sink offered then (PIPELINING, SMTPUTF8)."""
+    from app.mail.transport import pool
+
     smtp_server.reset()
+    pool.close_all()
     yield smtp_server
+    pool.close_all()
     smtp_server.reset()

@@ -1,5 +1,6 @@
 """Tracking domain: suppression list, unsubscribes, bounces, complaints, opens and clicks."""
 from ..core.settings.services import SettingSpec
+from ..mail.addresses import normalise_address, optional
 from .ledger import DeliveryRef
 from .links import TrackedTemplate
 from .services import record_bounce
@@ -11,8 +12,6 @@ SETTINGS = (
     SettingSpec("tracking.soft_bounce_threshold", 3, "Soft bounces before an address is suppressed",
                 "Counted within the window below; 0 never suppresses on soft bounces.", "int"),
     SettingSpec("tracking.soft_bounce_days", 30, "Soft bounce window (days)", "", "int"),
-    SettingSpec("tracking.bounce_address", "", "Bounce address (VERP)",
-                "Envelope sender base, e.g. bounces@example.com; empty: bounces@ the From domain.", "str"),
     SettingSpec("tracking.bounce_mailbox", "", "Bounce mailbox for `flask bounces fetch`",
                 "imaps://user:password@host/INBOX or a Maildir path. The BOUNCE_MAILBOX environment "
                 "variable, when set, wins (keeps the password out of the database).", "str"),
@@ -20,7 +19,8 @@ SETTINGS = (
                 "HMAC-SHA256 key for POST /hooks/bounces; the BOUNCE_WEBHOOK_SECRET environment "
                 "variable, when set, wins.", "str"),
     SettingSpec("tracking.unsubscribe_mailbox", "", "Unsubscribe mailbox (List-Unsubscribe mailto)",
-                "Empty: unsubscribe@ the From domain. Read it with `flask bounces fetch`.", "str"),
+                "Empty: unsubscribe@ the From domain. Read it with `flask bounces fetch`.", "str",
+                validate=optional(normalise_address)),
 )
 
 

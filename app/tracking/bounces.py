@@ -2,13 +2,13 @@
 
 ``parse_bounce(raw)`` turns one message into a ``ParsedBounce``: the per-recipient reports it
 holds (bounce hard/soft, delay, complaint), the original Message-ID and a VERP token when the
-bounce went to a VERP return path. Classification follows RFC 3463 status codes: 5.x.x is a hard
-bounce except conditions that say nothing bad about the address (mailbox full 5.2.2, message too
-big 5.2.3/5.3.4, policy or spam blocks 5.7.x), which count as soft like every 4.x.x.
+bounce went to a VERP return path (``app.mail.verp``). Classification follows RFC 3463 status
+codes: 5.x.x is a hard bounce except conditions that say nothing bad about the address (mailbox
+full 5.2.2, message too big 5.2.3/5.3.4, policy or spam blocks 5.7.x), which count as soft like
+every 4.x.x.
 """
 import base64
 import hashlib
-import hmac
 import quopri
 import re
 from dataclasses import dataclass, field
@@ -16,13 +16,12 @@ from email import message_from_bytes, policy
 from email.parser import HeaderParser
 from email.utils import getaddresses
 
-from flask import current_app
+from flask import has_app_context
 
-from ..core.settings.services import get_option
+from ..mail.verp import TOKEN_RE, delivery_id_from_token
 
 STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 SMTP_CODE_RE = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
-VERP_RE = re.compile(r"\+(d(\d+)-([0-9a-f]{12}))@", re.IGNORECASE)
 MESSAGE_ID_RE = re.compile(r"^Message-ID:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.4")
 LEGACY_SUBJECT_RE = re.compile(r"undeliver|delivery (status notification|failure|has failed)|"
@@ -58,39 +57,6 @@ class ParsedBounce:
     verp_token: str | None = None
     fingerprint: str = ""
     subject: str = ""
-
-
-# -- VERP ----------------------------------------------------------------------------------
-
-def _verp_signature(delivery_id: int) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"herald.verp:{delivery_id}".encode(), hashlib.sha256).hexdigest()[:12]
-
-
-def bounce_address() -> str:
-    """The address bounces go to (setting ``tracking.bounce_address``, else bounces@<MAIL_FROM domain>)."""
-
-    configured = (get_option("tracking.bounce_address") or "").strip()
-    if configured:
-        return configured
-    sender = current_app.config["MAIL_FROM"].split("<", 1)[-1].rstrip(">").strip()
-    return f"bounces@{sender.partition('@')[2] or 'localhost'}"
-
-
-def verp_return_path(delivery_id: int) -> str:
-    """The envelope sender for one delivery: ``bounces+d<id>-<signature>@domain`` (lower case,
-    so MTAs that fold the local part's case do not break it)."""
-    local, _, domain = bounce_address().partition("@")
-    return f"{local}+d{delivery_id}-{_verp_signature(delivery_id)}@{domain}"
-
-
-def delivery_id_from_verp(token: str) -> int | None:
-    """The delivery id in a VERP token (``d<id>-<signature>``), or None when forged or malformed."""
-    match = re.fullmatch(r"d(\d+)-([0-9a-f]{12})", (token or "").strip().lower())
-    if match is None:
-        return None
-    delivery_id = int(match.group(1))
-    return delivery_id if hmac.compare_digest(match.group(2), _verp_signature(delivery_id)) else None
 
 
 # -- classification ------------------------------------------------------------------------
@@ -211,14 +177,19 @@ def _plain_text(message) -> str:
 
 
 def _verp_token(message, original, texts) -> str | None:
+    """The VERP token (``d<id>-<signature>``, ``mail.verp``) of the return path the bounce went to,
+    looked for in the bounce's envelope headers (To, Delivered-To, X-Original-To ...), the returned
+    message's (Return-Path ...) and the report's text (Original-Recipient, Final-Recipient ...):
+    the first whose signature holds, else the first found (shown by `flask bounces show`)."""
     values = [message.get_all(name) or [] for name in VERP_HEADERS]
     if original is not None:
         values += [original.get_all(name) or [] for name in VERP_HEADERS]
-    for value in [v for group in values for v in group] + list(texts):
-        match = VERP_RE.search(str(value))
-        if match:
-            return match.group(1).lower()
-    return None
+    found = [match.group(1).lower() for value in [v for group in values for v in group] + list(texts)
+             for match in TOKEN_RE.finditer(str(value))]
+    if has_app_context():
+        return next((token for token in found if delivery_id_from_token(token) is not None),
+                    found[0] if found else None)
+    return found[0] if found else None
 
 
 def parse_bounce(raw: bytes) -> ParsedBounce:

@@ -2,8 +2,9 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..mail.addresses import AddressError, normalise_address
 from ..mail.suppression import REASONS
 
 try:  # WTForms 3.3+ deprecates (value, label) tuples
@@ -14,9 +15,17 @@ except ImportError:  # pragma: no cover - older WTForms
 REASON_CHOICES = [SelectChoice(r, r.capitalize()) if SelectChoice else (r, r.capitalize()) for r in REASONS]
 
 
+def normalised_address(form, field) -> None:
+    """A WTForms validator: the field holds an address, normalised (``normalise_address``)."""
+    try:
+        field.data = normalise_address(field.data)
+    except AddressError as error:
+        raise ValidationError(str(error)) from None
+
+
 class AddSuppressionForm(FlaskForm):
     """Suppress one address by hand."""
-    email = EmailField("E-mail address", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=254), normalised_address])
     reason = SelectField("Reason", choices=REASON_CHOICES, default="unsubscribed")
     detail = StringField("Note", validators=[Optional(), Length(max=500)])
 

@@ -9,7 +9,7 @@ from sqlalchemy import Table, func, select
 
 from ..core.extensions import db
 from ..delivery.models import Delivery
-from .bounces import delivery_id_from_verp
+from ..mail.verp import delivery_id_from_token
 
 SENT_STATUSES = ("sent",)
 SENT_TIME_COLUMNS = ("sent_at", "finished_at", "updated_at")
@@ -39,15 +39,15 @@ def bare_message_id(value: str | None) -> str | None:
 def find_delivery(message_id: str | None = None, verp_token: str | None = None) -> DeliveryRef | None:
     """The delivery a bounce is about, by VERP token (checked signature) or original Message-ID.
 
-    ``verp_token`` is the part after ``+`` in a VERP return path (see
-    ``app.tracking.bounces.verp_return_path``); ``message_id`` may come with or without brackets.
+    ``verp_token`` is the part after ``+`` in a VERP return path (``app.mail.verp``), tried
+    first; ``message_id`` (with or without brackets) when there is no valid token.
     """
 
     table = deliveries_table()
     if table is None:
         return None
     where = None
-    delivery_id = delivery_id_from_verp(verp_token) if verp_token else None
+    delivery_id = delivery_id_from_token(verp_token) if verp_token else None
     if delivery_id is not None:
         where = table.c.id == delivery_id
     elif bare_message_id(message_id) and "message_id" in table.c:

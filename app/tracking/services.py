@@ -9,14 +9,14 @@ at once; soft bounces suppress it after ``tracking.soft_bounce_threshold`` of th
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import distinct, func, select, tuple_
 
 from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
 from ..core.utils import normalise_email, utcnow
+from ..mail.addresses import normalise_address
 from ..mail.suppression import BOUNCE_TYPES, REASONS, Suppression
 from .ledger import DeliveryRef, find_delivery
 from .models import TrackingEvent
@@ -52,11 +52,9 @@ def insert_ignore(model, rows: list[dict], key_columns: list[str]) -> int:
 
 
 def checked_address(text: str) -> str:
-    """``text`` as a normalised e-mail address; ValueError with a readable message when invalid."""
-    try:
-        return normalise_email(validate_email(str(text or "").strip(), check_deliverability=False).normalized)
-    except EmailNotValidError as error:
-        raise ValueError(f"not a valid e-mail address ({error})") from None
+    """``text`` as the suppression list keys it: ``mail.addresses.normalise_address``, lower-cased.
+    Raises AddressError (a ValueError) with a readable message when it is not an address."""
+    return normalise_email(normalise_address(text))
 
 
 def _clip(text, size=500):
@@ -131,9 +129,13 @@ def remove_suppression(email: str) -> str | None:
 
 
 def soft_bounce_count(email: str) -> int:
-    """Soft bounces of ``email`` within the last ``tracking.soft_bounce_days`` days."""
+    """Soft bounces of ``email`` within the last ``tracking.soft_bounce_days`` days, once per
+    delivery: several reports about one message (a relay's and the final MTA's DSN, a DSN and a
+    webhook event) count once; a report tied to no delivery counts on its own."""
     since = utcnow() - timedelta(days=int(get_option("tracking.soft_bounce_days", 30)))
-    return db.session.scalar(select(func.count()).select_from(TrackingEvent).where(
+    deliveries = func.count(distinct(TrackingEvent.delivery_id))
+    unattributed = func.count().filter(TrackingEvent.delivery_id.is_(None))
+    return db.session.scalar(select(deliveries + unattributed).where(
         TrackingEvent.email == normalise_email(email), TrackingEvent.kind == "bounced",
         TrackingEvent.bounce_type == "soft", TrackingEvent.created_at >= since))
 

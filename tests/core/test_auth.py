@@ -3,6 +3,7 @@ from urllib.parse import quote
 
 import pytest
 
+from app.auth.models import User
 from app.testing import csrf_token, make_user
 
 
@@ -105,8 +106,18 @@ def test_users_are_unique_case_insensitively(app, db):
         create_user("DUP@example.com", "password123")
 
 
-def test_accounts_on_local_domains_can_log_in(client, app):
-    make_user("admin@herald.localhost", super_admin=True)
+def test_accounts_on_local_domains_can_log_in(client, app, db):
+    """`make run` created its admin as admin@herald.localhost before addresses were checked (now
+    admin@herald.test): such an account still logs in, though no new one is made on .localhost."""
+    user = User(email="admin@herald.localhost", name="Old admin", is_super_admin=True)
+    user.set_password("password123")
+    db.session.add(user)
+    db.session.commit()
     response = _login(client, "admin@herald.localhost", "password123")
     assert response.status_code == 302 and response.location.endswith("/network/")
     assert client.get("/network/").status_code == 200
+    from app.auth.services import create_user
+
+    with pytest.raises(ValueError, match="special-use or reserved name"):
+        create_user("another@herald.localhost", "password123")
+    assert create_user("Ada@Herald.TEST", "password123").email == "Ada@herald.test"  # outside production

@@ -60,6 +60,33 @@ def test_check_command_reports_both_services(runner):
     assert result.exit_code == 0 and "database ok" in result.output and "redis ok" in result.output
 
 
+def test_check_reports_stored_addresses_the_rules_refuse_and_rewrites_none(runner, app, db):
+    """Rows written before addresses were checked (issue 14) are listed, not silently rewritten."""
+    from sqlalchemy import insert, select
+
+    from app.mail.suppression import Suppression
+    from app.network.models import Customer
+
+    rows = ["fine@example.com", "Kept.Spelling@example.com", "shout@EXAMPLE.COM", "nobody@nowhere",
+            "anna@xn--bcher-kva.example", "two@@example.com"]
+    db.session.execute(insert(Customer), [{"email": email, "name": "x"} for email in rows])
+    db.session.add_all([Suppression(email="ok@example.com", reason="bounced"),
+                        Suppression(email="Upper@example.com", reason="bounced")])
+    db.session.commit()
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "addresses to fix by hand: customers, 4 of 6" in result.output
+    for problem in ("the rules write it 'shout@example.com'", "nobody@nowhere is not a valid e-mail address",
+                    "the rules write it 'anna@bücher.example'", "two@@example.com is not a valid"):
+        assert problem in result.output
+    assert "Kept.Spelling" not in result.output and "fine@example.com" not in result.output
+    assert "addresses ok: users" in result.output
+    assert "addresses to fix by hand: suppressions, 1 of 2" in result.output
+    assert "the rules write it 'upper@example.com'" in result.output
+    assert sorted(db.session.scalars(select(Customer.email))) == sorted(rows)  # nothing rewritten
+    assert "addresses" not in runner.invoke(args=["check", "--no-addresses"]).output
+
+
 def test_create_admin_command(runner, app):
     from app.auth.models import User
 

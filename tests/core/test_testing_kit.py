@@ -60,7 +60,8 @@ def test_factories_go_through_the_services(app):
     created = []
     add_action("customer_created", lambda customer: created.append(customer.email))
     customer = make_customer("Cy@Example.com", "Cy", login=True)
-    assert created == ["cy@example.com"] and customer.user.check_password("password123")
+    assert created == ["Cy@example.com"]  # the customer's own spelling, the domain lower-cased
+    assert customer.user.check_password("password123")
 
 
 def test_what_a_test_changes_on_the_shared_app_is_put_back(app):

@@ -8,6 +8,16 @@ from app.core.utils import utcnow
 from app.mail.suppression import Suppression
 from app.testing import make_broadcast, make_customers, make_product
 
+from .scripted_smtp import ScriptedSMTP
+
+
+@pytest.fixture
+def scripted_smtp():
+    """A ScriptedSMTP server (tests/delivery/scripted_smtp.py), started; set its script first."""
+    server = ScriptedSMTP().start()
+    yield server
+    server.stop()
+
 
 @pytest.fixture
 def app_config():

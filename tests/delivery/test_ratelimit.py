@@ -67,3 +67,18 @@ def test_broadcast_is_sent_at_the_configured_rate(app, db, smtp_sink, product, j
     assert len(stamps) == 30
     assert stamps[-1] - stamps[0] >= 29 / 25 * 0.9
     assert all(stamps[i + 25] - stamps[i] >= 0.9 for i in range(len(stamps) - 25))
+
+
+def test_with_a_rate_limit_each_message_is_finished_before_the_wait(app, db, scripted_smtp, product, jobs):
+    """Pipelining puts a message's end in the same write as the next envelope; while the limit
+    makes the loop wait, the message is flushed first (a server would time out a DATA left open
+    for minutes at a slow rate, and the message would be late by one slot)."""
+    app.config["SMTP_URL"] = scripted_smtp.url
+    set_option("delivery.rate_per_second", "10/s")
+    db.session.commit()
+    add_customers([(f"slow{i}@example.com", "S") for i in range(4)], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    assert len(scripted_smtp.received) == 4
+    writes = [chunk for _, chunk in scripted_smtp.reads]
+    assert not any(b"\r\n.\r\n" in chunk and b"MAIL FROM" in chunk for chunk in writes)

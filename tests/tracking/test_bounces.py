@@ -4,10 +4,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.tracking.bounces import classify, delivery_id_from_verp, parse_bounce, verp_return_path
+from app.mail.verp import ReturnPaths, delivery_id_from_token
+from app.tracking.bounces import classify, parse_bounce
 from app.tracking.ledger import find_delivery
 from app.tracking.models import TrackingEvent
-from app.tracking.services import record_bounce, record_complaint, resubscribe, suppression_for, unsubscribe
+from app.tracking.mailboxes import process_message
+from app.tracking.services import (record_bounce, record_complaint, resubscribe, soft_bounce_count,
+                                   suppression_for, unsubscribe)
 from app.core.utils import utcnow
 
 SAMPLES = [  # file, kind, bounce type, recipient, status, original Message-ID
@@ -39,19 +42,18 @@ def test_not_a_bounce(app, dsn):
 def test_postfix_sample_carries_a_valid_verp_token(app, dsn):
     parsed = parse_bounce(dsn("postfix_hard_550.eml"))
     assert parsed.verp_token == "d4242-290f14609d98"
-    assert delivery_id_from_verp(parsed.verp_token) == 4242
+    assert delivery_id_from_token(parsed.verp_token) == 4242
     assert parse_bounce(dsn("arf_complaint.eml")).verp_token is None  # d4249-x is no valid token
 
 
-def test_verp_round_trip_and_forgery(app, setting):
-    setting("tracking.bounce_address", "returns@mail.example.com")
-    address = verp_return_path(31337)
+def test_verp_round_trip_and_forgery(app):
+    address = ReturnPaths("Mail.Example.COM", "returns", app.config["SECRET_KEY"])(31337)
     assert address.startswith("returns+d31337-") and address.endswith("@mail.example.com")
     token = address.split("+", 1)[1].split("@", 1)[0]
-    assert delivery_id_from_verp(token) == 31337
-    assert delivery_id_from_verp(token.upper()) == 31337  # MTAs may fold case
-    assert delivery_id_from_verp(token.replace("d31337", "d31338")) is None
-    assert delivery_id_from_verp("garbage") is None
+    assert delivery_id_from_token(token) == 31337
+    assert delivery_id_from_token(token.upper()) == 31337  # MTAs may fold case
+    assert delivery_id_from_token(token.replace("d31337", "d31338")) is None
+    assert delivery_id_from_token("garbage") is None
 
 
 @pytest.mark.parametrize("action,status,diagnostic,expected", [
@@ -196,3 +198,19 @@ def test_hooks_fire_with_their_documented_arguments(app, db, run, ledger):
     assert complaint == ("complaint_recorded", ("c@example.com", "webhook", "abuse", None))
     assert unsub == ("email_unsubscribed", ("u@example.com", run.id, "link"))
     assert resub == ("email_resubscribed", ("u@example.com", "unsubscribed", "dashboard"))
+
+
+def test_soft_bounces_count_once_per_delivery_not_per_report(app, db, run, ledger, dsn, setting):
+    """Issue 13: two DSNs about one message (say a relay's and the final MTA's) were two soft
+    bounces towards the threshold; they are one. A soft bounce of another message counts."""
+    setting("tracking.soft_bounce_threshold", 2)
+    ledger.add(4243, run.id, "slow@example.org", "<run7.d4243.1763913729@herald.test>")
+    ledger.add(5243, run.id + 1, "slow@example.org", "<run8.d5243.1763999999@herald.test>")  # next run
+    first = dsn("postfix_soft_timeout.eml")
+    second = first.replace(b"Message-Id: <2026", b"Message-Id: <relay-2026")  # another report
+    assert process_message(first) == process_message(second) == "bounce"
+    assert len(db.session.scalars(select(TrackingEvent)).all()) == 2  # both kept as events
+    assert soft_bounce_count("slow@example.org") == 1 and suppression_for("slow@example.org") is None
+    assert process_message(first.replace(b"run7.d4243.1763913729", b"run8.d5243.1763999999")) == "bounce"
+    assert soft_bounce_count("slow@example.org") == 2
+    assert suppression_for("slow@example.org").detail.startswith("2 soft bounces in 30 days")

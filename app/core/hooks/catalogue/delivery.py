@@ -3,15 +3,20 @@ from ..registry import HookSpec
 
 mail_transports = HookSpec("mail_transports", "filter", """Filters the mail transports by URL scheme.
 
-Value: a dict ``{scheme: factory}``, ``factory(url)`` returning an object with
-``send(message_bytes, envelope_from, recipient) -> SendResult`` (raising TemporaryFailure or
-PermanentFailure from ``app.delivery.transport``) and ``close()``. Returns the dict.""")
+Value: a dict ``{scheme: factory}``, ``factory(url)`` returning a transport with
+``submit(key, message_bytes, envelope_from, recipient) -> list[SendResult]`` (the outcomes known
+so far, each with the ``key`` it was submitted with: status sent, temporary, permanent or
+unknown), ``flush() -> list[SendResult]`` (the rest), ``idle`` (nothing in flight),
+``send(message_bytes, envelope_from, recipient) -> SendResult`` (one message, raising
+TemporaryFailure or PermanentFailure) and ``close()``; ``app.mail.smtp_session.SMTPSession`` is
+the reference, ``app.mail.outcomes`` holds the types. Returns the dict.""")
 
 delivery_message = HookSpec("delivery_message", "filter", """Filters each outgoing broadcast
 message before it is turned into bytes (called only when a callback is registered).
 
 Value: an ``OutgoingMessage`` (``app.mail.builder``) with ``recipient`` (delivery_id,
-email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (set it for VERP),
+email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (the delivery's VERP return
+path when RETURN_PATH_DOMAIN is set, else MAIL_FROM's address; a callback may change it),
 ``headers`` (a list of ``(name, value)``; values must be ASCII or RFC 2047-encoded, one line or
 folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""")
 
@@ -27,7 +32,8 @@ sending job writes a batch of outcomes, inside that transaction (called only whe
 registered; never commit here: the job commits the outcomes and your rows together).
 
 Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
-``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``rejected`` (True
+``status`` (sent, deferred, failed, or unknown: the connection failed after the message was sent
+and before its reply), ``code``, ``reply``, ``message_id``, ``rejected`` (True
 for a mailbox rejection, a 5xx at RCPT or DATA that suppressed the address; RFC 5321 section
 4.2.2). Returns nothing.""")
 
