@@ -32,7 +32,8 @@ def create_app(config=None) -> Flask:
     """Build a Herald app; ``config`` (a dict) overrides values read from the environment."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder="static", instance_relative_config=False)
-    for step in (init_config, init_proxies, init_logging, init_extensions, init_security, init_hooks, init_domains,
+    for step in (init_config, init_inputs, init_proxies, init_logging, init_extensions, init_security,
+                 init_hooks, init_domains,
                  init_plugins, init_templates, init_errors, init_cli, init_ready):
         step(app, config)
     return app
@@ -48,6 +49,13 @@ def init_config(app, config):
             checked_settings(app.config["RETURN_PATH_DOMAIN"], app.config["RETURN_PATH_PREFIX"])
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def init_inputs(app, config):
+    """Request limits and the bounded ``int`` URL converter, before any route is added."""
+    from .core import inputs
+
+    inputs.install(app)
 
 
 def init_proxies(app, config):

@@ -1,5 +1,5 @@
-"""Authenticating API requests by key, and the JSON request/response helpers of the API."""
-from flask import abort, g, jsonify, request
+"""Authenticating API requests by key, and the JSON error response of the API."""
+from flask import g, jsonify, request
 
 from ..core.extensions import db
 from .keys import authenticate
@@ -25,23 +25,3 @@ def require_api_key():
     if db.session.dirty:  # the key's last use was stamped
         db.session.commit()
     return None
-
-
-def json_body() -> dict:
-    """The request's JSON object (an empty body is ``{}``); 400 when it is not a JSON object."""
-    if not request.data:
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, "The body must be a JSON object (Content-Type: application/json).")
-    return data
-
-
-def int_arg(name: str, default=None, maximum=None):
-    """A whole-number query argument; 400 when it is something else."""
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    if not value.isdigit():
-        abort(400, f"The query argument {name!r} must be a whole number.")
-    return min(int(value), maximum) if maximum else int(value)

@@ -1,7 +1,8 @@
 """The Payments page (list and record form) and its JSON endpoint."""
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 
 from ..core.extensions import db
+from ..core.inputs import query_cursor, read_json_object
 from ..network.services import find_customer
 from .forms import PaymentForm
 from .services import PaymentError, payment_dict, record_payment, search_payments
@@ -27,16 +28,14 @@ def payments():
             getattr(form, error.field).errors.append(str(error))
     if form.errors:
         status = 400
-    after, before = (request.args.get(n, type=int) for n in ("after", "before"))
+    after, before = query_cursor("after"), query_cursor("before")
     return render_template("billing/payments.html", form=form, page=search_payments(after, before)), status
 
 
 @bp.route("/network/payments.json", methods=["POST"])
 def record_json():
     """Record a payment from JSON: customer (id or e-mail), amount, currency, status, kind, reference."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return jsonify(error="Send a JSON object."), 400
+    data = read_json_object()
     try:
         payment = record_payment(find_customer(str(data.get("customer", ""))), data.get("amount", ""),
                                  data.get("currency", "EUR"), data.get("status", "paid"),

@@ -7,6 +7,7 @@ def init_app(app):
     from ..core.extensions import csrf
     from ..core.menu import add_core_menu_item
     from ..core.settings.services import SettingSpec
+    from ..core.timezones import check_timezone
     from . import lookups, models  # noqa: F401 - lookups adds the JSON routes to the blueprint
     from .api import bp as api_bp
     from .cli import broadcasts_cli
@@ -24,4 +25,4 @@ def init_app(app):
     settings = app.extensions["herald_settings"]
     settings.declare(SettingSpec("broadcasts.timezone", "UTC", "Default time zone for broadcasts",
                                  "An IANA name such as Europe/Amsterdam; admins can pick another "
-                                 "zone per broadcast."))
+                                 "zone per broadcast.", validate=check_timezone))

@@ -3,8 +3,9 @@ send or schedule, cancel), the audience's customer and product search, and the p
 permission. See docs/api.md."""
 from flask import Blueprint, abort, g, jsonify, request
 
-from ..api.auth import api_error, int_arg, json_body, require_api_key
+from ..api.auth import api_error, require_api_key
 from ..core.extensions import db
+from ..core.inputs import MAX_ID, query_cursor, query_int, read_json_object, whole_number
 from ..network.models import Product
 from ..network.services import search_customers, search_products
 from . import drafts
@@ -21,6 +22,7 @@ from .serializers import (
 from .when import is_scheduled
 
 bp = Blueprint("broadcasts_api", __name__, url_prefix="/api/v1")
+MAX_PAGE = 200
 bp.before_request(require_api_key)
 
 
@@ -51,6 +53,11 @@ def _apply(broadcast, data):
     return broadcast, None
 
 
+def _page_args() -> dict:
+    """``after`` (an id) and ``limit`` (1-200, default 50) of a list; 400 when out of range."""
+    return {"after": query_cursor("after"), "per_page": query_int("limit", 50, 1, MAX_PAGE)}
+
+
 def _page_json(page, key, serialize):
     return jsonify({key: [serialize(item) for item in page.items], "next_after": page.next_after})
 
@@ -58,15 +65,14 @@ def _page_json(page, key, serialize):
 @bp.get("/broadcasts")
 def list_():
     """Broadcasts, newest first; filters ``kind``, ``status``, ``label``, ``q``; ``after``, ``limit``."""
-    page = list_broadcasts(ListFilters.from_args(request.args), after=int_arg("after"),
-                           per_page=int_arg("limit", 50, maximum=200))
+    page = list_broadcasts(ListFilters.from_args(request.args), **_page_args())
     return _page_json(page, "broadcasts", broadcast_json)
 
 
 @bp.post("/broadcasts")
 def create():
     """Create a draft from a JSON body (``kind`` is required)."""
-    data = json_body()
+    data = read_json_object()
     if data.get("kind") not in ("notice", "email"):
         return api_error(400, "kind: must be \"notice\" or \"email\".", fields={"kind": "Required."})
     created, error = _apply(None, data)
@@ -85,7 +91,7 @@ def get(broadcast_id):
 @bp.route("/broadcasts/<int:broadcast_id>", methods=["PATCH", "PUT"])
 def update(broadcast_id):
     """Change fields of a draft (409 when it is no longer a draft)."""
-    broadcast, error = _apply(_broadcast(broadcast_id), json_body())
+    broadcast, error = _apply(_broadcast(broadcast_id), read_json_object())
     if error:
         return error
     db.session.commit()
@@ -97,10 +103,13 @@ def send(broadcast_id):
     """Send a draft now, or schedule it: body ``{"send_at": ..., "timezone": ...}`` or a draft
     whose ``send_at`` is set. ``revision`` (optional) refuses a draft changed since it was read."""
     broadcast = _broadcast(broadcast_id)
-    data = json_body()
+    data = read_json_object()
     revision = data.pop("revision", None)
-    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
-        return api_error(400, "revision: must be a whole number.")
+    if revision is not None:
+        try:
+            revision = whole_number(revision, "revision", 0, MAX_ID)
+        except ValueError as error:
+            return api_error(400, str(error), fields={"revision": str(error)})
     if data and broadcast.status == "draft":
         _, error = _apply(broadcast, data)
         if error:
@@ -134,16 +143,14 @@ def cancel_(broadcast_id):
 @bp.get("/customers")
 def customers():
     """Customers by id, or e-mail or name prefix (``q``), newest first; ``after``, ``limit``."""
-    page = search_customers(request.args.get("q", ""), after=int_arg("after"),
-                            per_page=int_arg("limit", 50, maximum=200))
+    page = search_customers(request.args.get("q", ""), **_page_args())
     return _page_json(page, "customers", customer_json)
 
 
 @bp.get("/products")
 def products():
     """Products whose name or slug contains ``q``."""
-    page = search_products(request.args.get("q", ""), after=int_arg("after"),
-                           per_page=int_arg("limit", 50, maximum=200))
+    page = search_products(request.args.get("q", ""), **_page_args())
     return _page_json(page, "products", product_json)
 
 

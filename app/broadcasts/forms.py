@@ -19,25 +19,23 @@ from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..core.forms import choices
+from ..core.inputs import id_list
 from ..core.timezones import timezone_names
 from ..network.models import MEMBERSHIP_STATUSES
 from .models import NOTICE_TYPES
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+MAX_FORM_IDS = 10_000  # the most customers a broadcast targets one by one
 
 
 class IntegerListField(Field):
     """Every submitted value of one name as a list of ints (checkboxes and buttons of ids)."""
 
     def process_formdata(self, valuelist):
-        """Parse the values; a value that is not a whole number is an error of this field."""
+        """Parse the values (``id_list``: capped, ids only, de-duplicated); a value that is not
+        an id is an error of this field."""
         self.data = []
-        for value in valuelist:
-            if not value.strip().isdigit():
-                self.data = []
-                raise ValueError(f"{value!r} is not a valid id.")
-            if int(value) not in self.data:
-                self.data.append(int(value))
+        self.data = id_list(valuelist, self.label.text, MAX_FORM_IDS)
 
     def process_data(self, value):
         """Initial data: a list of ints (or nothing)."""

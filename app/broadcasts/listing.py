@@ -5,6 +5,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..core.extensions import db
+from ..core.inputs import id_or_none
 from ..core.utils import keyset_page
 from .models import KINDS, STATUSES, Broadcast, BroadcastLabel, BroadcastRun
 
@@ -45,7 +46,8 @@ def broadcasts_query(filters: ListFilters):
     if filters.q:
         pattern = "%" + filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clause = func.lower(Broadcast.subject).like(pattern, escape="\\")
-        query = query.where(or_(clause, Broadcast.id == int(filters.q)) if filters.q.isdigit() else clause)
+        number = id_or_none(filters.q)
+        query = query.where(or_(clause, Broadcast.id == number) if number else clause)
     return query
 
 

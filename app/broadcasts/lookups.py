@@ -6,6 +6,7 @@ from flask import jsonify, render_template, request
 from flask_wtf import FlaskForm
 
 from ..core.headers import mail_frame_url
+from ..core.inputs import query_cursor
 from ..network.services import search_customers, search_products
 from .mail import email_document
 from .models import NOTICE_TYPES
@@ -25,25 +26,20 @@ def product_json(product) -> dict:
             "mailing_allowed": product.mailing_allowed}
 
 
-def _after():
-    value = request.args.get("after", "")
-    return int(value) if value.isdigit() else None
-
-
 @bp.route("/search/customers")
 def search_customers_json():
     """Customers whose id, e-mail or name starts with ``q`` (20 per page, ``after`` for more)."""
     q = request.args.get("q", "").strip()
     if not q:
         return jsonify(results=[], next_after=None)
-    page = search_customers(q, after=_after(), per_page=20)
+    page = search_customers(q, after=query_cursor("after"), per_page=20)
     return jsonify(results=[customer_json(c) for c in page.items], next_after=page.next_after)
 
 
 @bp.route("/search/products")
 def search_products_json():
     """Products whose name or slug contains ``q``."""
-    page = search_products(request.args.get("q", "").strip(), after=_after(), per_page=50)
+    page = search_products(request.args.get("q", "").strip(), after=query_cursor("after"), per_page=50)
     return jsonify(results=[product_json(p) for p in page.items], next_after=page.next_after)
 
 

@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from ..core.extensions import db
 from ..core.forms import choices
+from ..core.inputs import MAX_ID, query_cursor, query_int, whole_number
 from ..core.timezones import local_to_utc, utc_to_local
 from ..core.wizard import StepInvalid, Wizard, WizardStep
 from ..network.models import Customer, Product
@@ -83,11 +84,10 @@ class AudienceStep(WizardStep):
     def context(self, draft, form):
         customer_q = request.args.get("customer_q", "").strip()
         product_q = request.args.get("product_q", "").strip()
-        after = request.args.get("customer_after", "")
         selected_ids = draft.customer_ids
         return {
             "customer_q": customer_q, "product_q": product_q,
-            "customer_results": search_customers(customer_q, after=int(after) if after.isdigit() else None,
+            "customer_results": search_customers(customer_q, after=query_cursor("customer_after"),
                                                  per_page=20) if customer_q else None,
             "selected_customers": db.session.scalars(
                 db.select(Customer).where(Customer.id.in_(selected_ids[:200])).order_by(Customer.id)).all(),
@@ -203,7 +203,10 @@ class ReviewStep(WizardStep):
             return self._send_test(draft, form)
         if action != "send":
             return None
-        revision = int(form.revision.data) if (form.revision.data or "").isdigit() else None
+        try:
+            revision = whole_number(form.revision.data, "The revision", 0, MAX_ID)
+        except ValueError:
+            revision = None
         try:
             if is_scheduled(draft):
                 send_later(draft, revision)
@@ -232,8 +235,8 @@ class ReviewStep(WizardStep):
                        customer=form.test_customer_id.data or None)
 
     def context(self, draft, form):
-        chosen = request.args.get("customer", "")
-        customer = db.session.get(Customer, int(chosen)) if chosen.isdigit() else None
+        chosen = query_int("customer", None, 0, MAX_ID)
+        customer = db.session.get(Customer, chosen) if chosen is not None else None
         customer = customer or sample_customer(draft)
         if not form.test_customer_id.data and customer is not None:
             form.test_customer_id.data = customer.id

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..core.extensions import db
+from ..core.inputs import check_cap, id_list
 from ..core.timezones import is_timezone
 from ..core.utils import utcnow
 from ..mail.addresses import normalise_address
@@ -19,6 +20,7 @@ from .rendering import check_body, check_subject
 
 MAX_DIRECT_CUSTOMERS = 10_000
 MAX_LABELS = 20
+MAX_PRODUCTS = 1_000
 MAX_BODY = 200_000
 
 
@@ -89,20 +91,6 @@ def clean_future_datetime(value):
     return value
 
 
-def _ids(value, label) -> list[int]:
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{label} must be a list of ids.")
-    ids = []
-    for item in value:
-        if isinstance(item, bool) or not (isinstance(item, int) or str(item).isdigit()):
-            raise ValueError(f"{item!r} is not a valid id.")
-        if int(item) not in ids:
-            ids.append(int(item))
-    return ids
-
-
 def _existing(model, ids) -> set[int]:
     found = set()
     for start in range(0, len(ids), 1000):
@@ -112,10 +100,10 @@ def _existing(model, ids) -> set[int]:
 
 def clean_customer_ids(value):
     """Ids of existing customers (at most MAX_DIRECT_CUSTOMERS; larger audiences use products)."""
-    ids = _ids(value, "Customers")
-    if len(ids) > MAX_DIRECT_CUSTOMERS:
+    if isinstance(value, (list, tuple)) and len(value) > MAX_DIRECT_CUSTOMERS:
         raise ValueError(f"At most {MAX_DIRECT_CUSTOMERS:,} customers can be picked one by one; "
                          "target a product for larger audiences.")
+    ids = id_list(value, "Customers", MAX_DIRECT_CUSTOMERS)
     missing = sorted(set(ids) - _existing(Customer, ids))
     if missing:
         raise ValueError("Unknown customer id(s): " + ", ".join(map(str, missing[:10])) + ".")
@@ -123,8 +111,8 @@ def clean_customer_ids(value):
 
 
 def clean_product_ids(value):
-    """Ids of existing products."""
-    ids = _ids(value, "Products")
+    """Ids of existing products (at most MAX_PRODUCTS)."""
+    ids = id_list(value, "Products", MAX_PRODUCTS)
     missing = sorted(set(ids) - _existing(Product, ids))
     if missing:
         raise ValueError("Unknown product id(s): " + ", ".join(map(str, missing[:10])) + ".")
@@ -135,7 +123,8 @@ def clean_product_statuses(value):
     """A non-empty subset of the membership statuses, in their usual order."""
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError("Choose at least one membership status.")
-    unknown = [s for s in value if s not in MEMBERSHIP_STATUSES]
+    check_cap(value, "Membership statuses", len(MEMBERSHIP_STATUSES))
+    unknown = [s for s in value if not isinstance(s, str) or s not in MEMBERSHIP_STATUSES]
     if unknown:
         raise ValueError(f"Unknown membership status {unknown[0]!r}; known: "
                          + ", ".join(MEMBERSHIP_STATUSES) + ".")
@@ -148,6 +137,7 @@ def clean_labels(value):
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
         raise ValueError("Labels must be a list of words.")
+    check_cap(value, "Labels", MAX_LABELS * 5)
     labels, seen = [], set()
     for raw in value:
         label = " ".join(_text(raw, "A label", 64).split())

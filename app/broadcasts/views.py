@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
+from ..core.inputs import query_cursor
 from ..network.models import Customer, Product
 from . import drafts
 from .forms import ActionForm
@@ -17,11 +18,6 @@ from .when import mode_of
 bp = Blueprint("broadcasts", __name__, url_prefix="/network/broadcasts")
 
 
-def _cursor(name):
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 def get_broadcast(broadcast_id) -> Broadcast:
     """The broadcast or 404."""
     return db.session.get(Broadcast, broadcast_id) or abort(404)
@@ -31,7 +27,7 @@ def get_broadcast(broadcast_id) -> Broadcast:
 def index():
     """All broadcasts, newest first, filtered by kind, status and label, searchable by subject."""
     filters = ListFilters.from_args(request.args)
-    page = list_broadcasts(filters, _cursor("after"), _cursor("before"))
+    page = list_broadcasts(filters, query_cursor("after"), query_cursor("before"))
     return render_template("broadcasts/list.html", page=page, filters=filters, kinds=KINDS,
                            statuses=STATUSES, labels=all_labels(),
                            counters=run_counters([b.id for b in page.items]))

@@ -10,6 +10,7 @@ MESSAGES = {
     404: "There is nothing here.",
     405: "That method is not allowed here.",
     409: "That conflicts with the current state.",
+    413: "The request is too large.",
     429: "Too many attempts. Please wait and try again.",
     500: "Something went wrong on our side.",
 }

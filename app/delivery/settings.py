@@ -20,12 +20,13 @@ SETTINGS = (
                 validate=rate_validator(3600)),
     SettingSpec("delivery.max_attempts", 5, "Attempts per recipient",
                 "How many times a temporary failure (421, 450, 451, 452, 454, lost connection) is "
-                "tried before the recipient is marked failed.", "int"),
+                "tried before the recipient is marked failed.", "int", min=1, max=100),
     SettingSpec("delivery.retry_base_seconds", 60, "First retry after (seconds)",
-                "Wait before the second attempt; each further attempt waits twice as long.", "int"),
+                "Wait before the second attempt; each further attempt waits twice as long.", "int",
+                min=0, max=86_400),
     SettingSpec("delivery.pause_after_failures", 50, "Pause after consecutive failures",
                 "A broadcast pauses itself after this many failures in a row and shows why "
-                "(0: never).", "int"),
+                "(0: never).", "int", min=0, max=1_000_000),
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
 # A batch is what a worker killed with SIGKILL can leave unknown; 100 costs one database round

@@ -9,17 +9,13 @@ from ..broadcasts.models import Broadcast, BroadcastRun
 from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.hooks import apply_filters
+from ..core.inputs import query_cursor
 from . import progress
 from .models import EXCLUSION_REASONS, STATUSES
 from .report import csv_lines, delivery_log, duplicates_page
 from .services import ACTIONS, RunStateError, run_action
 
 bp = Blueprint("delivery", __name__, url_prefix="/network/broadcasts")
-
-
-def _cursor(name):
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
 
 
 def _run_or_404(broadcast_id, run_id) -> BroadcastRun:
@@ -43,7 +39,7 @@ def run(broadcast_id, run_id):
     """A run's report: live progress, counts by status, exclusions and the recipient log."""
     item = _run_or_404(broadcast_id, run_id)
     q, status = request.args.get("q", "").strip(), request.args.get("status", "")
-    page = delivery_log(run_id, q, status, after=_cursor("after"), before=_cursor("before"))
+    page = delivery_log(run_id, q, status, after=query_cursor("after"), before=query_cursor("before"))
     return render_template("delivery/run.html", run=item, broadcast=item.broadcast,
                            panels=apply_filters("delivery_run_panels", [], item),
                            snapshot=progress.snapshot(item), excluded=progress.exclusion_counts(run_id),
@@ -55,7 +51,7 @@ def run(broadcast_id, run_id):
 def duplicates(broadcast_id, run_id):
     """Customers left out because a customer with a lower id shares their address."""
     item = _run_or_404(broadcast_id, run_id)
-    rows, next_after = duplicates_page(run_id, after=_cursor("after"))
+    rows, next_after = duplicates_page(run_id, after=query_cursor("after"))
     return render_template("delivery/duplicates.html", run=item, broadcast=item.broadcast,
                            rows=rows, next_after=next_after)
 

@@ -68,7 +68,9 @@ def read_messages(directory, limit=200) -> list[CaughtMessage]:
 
 
 def read_message(directory, key) -> CaughtMessage | None:
-    """One caught message by its Maildir key, or None."""
+    """One caught message by its Maildir key, or None (also when nothing was caught yet)."""
+    if not Path(directory).exists():
+        return None
     box = mailbox.Maildir(str(directory), factory=None, create=False)
     try:
         raw = box.get_bytes(key)

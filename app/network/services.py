@@ -2,12 +2,13 @@
 from flask import current_app
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 
 from ..audit.services import record
 from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
+from ..core.inputs import id_or_none
 from ..core.settings.services import get_option
 from ..core.utils import keyset_page, utcnow
 from ..mail.addresses import address_key, normalise_address
@@ -24,8 +25,9 @@ def customer_search_clause(q: str):
     q = (q or "").strip().lower()
     if not q:
         return None
-    if q.isdigit():
-        return Customer.id == int(q)
+    if q.isdigit():  # a customer number: an id, or one that cannot exist
+        number = id_or_none(q)
+        return Customer.id == number if number else false()
     pattern = _like_prefix(q)
     return or_(func.lower(Customer.email).like(pattern, escape="\\"),
                func.lower(Customer.name).like(pattern, escape="\\"))
@@ -79,7 +81,8 @@ def find_customer(text: str):
     """The customer with this number, or the oldest customer with this e-mail address, or None."""
     text = (text or "").strip()
     if text.isdigit():
-        return db.session.get(Customer, int(text))
+        number = id_or_none(text)
+        return db.session.get(Customer, number) if number else None
     return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address_key(text))
                              .order_by(Customer.id).limit(1))
 

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
+from ..core.inputs import query_cursor
 from ..core.redirects import back_or
 from .models import Customer, Membership, Product, Site
 from .services import (
@@ -17,14 +18,9 @@ from .services import (
 bp = Blueprint("network", __name__, url_prefix="/network")
 
 
-def _cursor(name):
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 def _page(search):
     q = request.args.get("q", "").strip()
-    return q, search(q, after=_cursor("after"), before=_cursor("before"))
+    return q, search(q, after=query_cursor("after"), before=query_cursor("before"))
 
 
 @bp.route("/")

@@ -22,7 +22,8 @@ def init_app(app):
     app.extensions["herald_settings"].declare(SettingSpec(
         GRACE_SETTING, 60, "Grace window for missed sends (minutes)",
         "A send missed while Herald was down still goes out on restart within this window; "
-        "older ones are recorded as skipped, never sent late.", "int"))
+        "older ones are recorded as skipped, never sent late.", "int",
+        min=0, max=10_080))
     from .spacing import declare_settings
 
     declare_settings(app.extensions["herald_settings"], SettingSpec)

@@ -4,9 +4,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify
 
-from ..api.auth import api_error, json_body, require_api_key
+from ..api.auth import api_error, require_api_key
 from ..broadcasts.models import Broadcast
 from ..core.extensions import csrf, db
+from ..core.inputs import read_json_object
 from .rules import SHORT_MONTHS, RuleError, RuleSpec, zone
 from .services import (
     ScheduleError,
@@ -101,7 +102,7 @@ def replace(broadcast_id):
     if broadcast.status not in ("draft", "scheduled", "paused"):
         return api_error(409, f"This broadcast is {broadcast.status}; its schedule cannot change.")
     try:
-        spec = spec_from_json(json_body(), broadcast.timezone)
+        spec = spec_from_json(read_json_object(), broadcast.timezone)
         if spec.kind == "once" and broadcast.status == "draft":
             raise RuleError("a one-off send of a draft is set with send_at on the broadcast "
                             "(PATCH /api/v1/broadcasts/ID).", "kind")

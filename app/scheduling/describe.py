@@ -1,6 +1,7 @@
 """Saying in words when a schedule sends, including what a rule silently skips or shifts."""
 import re
 
+from ..core.inputs import digits
 from .recurrence_text import describe_zone
 from .rfc5545 import parse_text
 from .rules import WEEKDAY_NAMES, RuleError, RuleSpec
@@ -81,7 +82,7 @@ def rrule_notes(text: str) -> list[str]:
     for parts, _until in parsed.rrules:
         if "BYSETPOS" in parts or "BYMONTHDAY" not in parts:
             continue
-        days = [int(d) for d in parts["BYMONTHDAY"].split(",") if d.lstrip("+").isdigit()]
+        days = [digits(d.lstrip("+")) for d in parts["BYMONTHDAY"].split(",") if digits(d.lstrip("+")) is not None]
         late = min(days, default=0)
         if late >= 29:
             notes.append(f"BYMONTHDAY={late} sends nothing in months without a day {late} "

@@ -3,6 +3,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..core.inputs import digits
 from .bounds import RuleError
 
 FIELD = "rrule_text"
@@ -65,7 +66,7 @@ def _check(value: str) -> tuple[dict, object]:
     if "COUNT" in parts and "UNTIL" in parts:
         raise RuleError("COUNT and UNTIL MUST NOT be used together (RFC 5545 3.3.10); keep one.", FIELD)
     for name in ("COUNT", "INTERVAL"):
-        if name in parts and (not parts[name].isdigit() or int(parts[name]) < 1):
+        if name in parts and (digits(parts[name]) or 0) < 1:
             raise RuleError(f"{name}={parts[name]} must be a positive whole number.", FIELD)
     for name, (low, high, negative) in RANGES.items():
         if name in parts:
@@ -82,8 +83,8 @@ def _check(value: str) -> tuple[dict, object]:
 def _numbers(name, raw, low, high, negative) -> None:
     for item in raw.split(","):
         number = item.lstrip("+-")
-        bad = not number.isdigit() or (item.startswith("-") and not negative)
-        if bad or not low <= int(number) <= high:
+        bad = digits(number) is None or (item.startswith("-") and not negative)
+        if bad or not low <= digits(number) <= high:
             span = f"{low} to {high}" + (f" or -{high} to -1" if negative else "")
             raise RuleError(f"{name}={raw}: {item!r} is not allowed; use {span}.", FIELD)
 

@@ -7,6 +7,7 @@ can be mounted there unchanged.
 from flask import Blueprint, jsonify, request
 
 from ..core.extensions import db
+from ..core.inputs import read_json_object
 from . import services
 from .models import SystemEmail
 from .registry import available_events
@@ -56,9 +57,7 @@ def email_detail(email_id):
     if email is None:
         return _error(f"No system e-mail {email_id}.", 404)
     if request.method == "PATCH":
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            return _error("Send a JSON object.", 400)
+        data = read_json_object()
         unknown = sorted(set(data) - set(services.EDITABLE_FIELDS))
         if unknown:
             return _error(f"Fields that cannot be changed: {', '.join(unknown)}.", 400)

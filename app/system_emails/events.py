@@ -15,7 +15,7 @@ from ..mail.suppression import Suppression
 from . import jobs
 from .models import SystemEmail, SystemEmailSend
 from .registry import is_available, registry
-from .rendering import TemplateProblem, render, render_subject
+from .rendering import TemplateLimit, TemplateProblem, render, render_subject
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,9 @@ def _sends_for(email: SystemEmail, values: dict, admins: list[str]) -> list[Syst
                created_at=now, scheduled_for=now + timedelta(minutes=email.delay_minutes))
     try:
         subject, body = render_subject(email.subject, values), render(email.body, values, email.style)
+    except TemplateLimit as problem:  # over a bound of the sandbox: skipped, the reason logged
+        log.warning("system e-mail %s skipped: %s", email.slug, problem)
+        return [SystemEmailSend(**row, status="skipped", reason=f"skipped: {problem}"[:500])]
     except TemplateProblem as problem:
         return [SystemEmailSend(**row, status="failed", reason=str(problem)[:500])]
     recipients = recipients_for(email, values, admins)

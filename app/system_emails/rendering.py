@@ -6,20 +6,20 @@ checked before Jinja sees a template: every ``{{ … }}`` is ``{{ name }}`` or
 where no value can inject code (``app.mail.placement``). On top of broadcasts, system e-mails
 allow Jinja's ``{% … %}`` blocks (``if``, ``for``, ``set`` …) and ``{# … #}`` comments: Jinja's
 parser reads them, and its errors are given the line and column of the block at fault. Templates
-run in an ImmutableSandboxedEnvironment with no globals, so an edited template cannot reach
-Python internals; ``default`` applies to blank values as everywhere (``is_blank``); values are
+run in a bounded sandbox (``sandbox.BoundedSandbox``: immutable, no globals, sizes, loops,
+nesting and time bounded), so an edited template cannot reach Python internals or exhaust a worker; ``default`` applies to blank values as everywhere (``is_blank``); values are
 HTML-escaped in HTML e-mails; unknown placeholders are refused on save.
 """
 import re
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from ..mail.placeholders import Block, Placeholder, PlaceholderError, check, is_blank, position
 from ..mail.placement import check_html
+from .sandbox import BoundedSandbox, LimitExceeded, bounded_render
 
-MAX_REPEAT = 10_000  # '{{ "x" * 10**9 }}' would eat the worker's memory
 SAMPLE_GLOBALS = {"network_name": "Herald Network", "network_url": "https://network.example"}
 FORBIDDEN_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block", "trans"}
@@ -30,27 +30,17 @@ class TemplateProblem(ValueError):
     """A template that cannot be saved or rendered; the message is shown next to the field."""
 
 
-class MailSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox e-mails render in: no globals, no mutation, no huge repeats or powers."""
+class TemplateLimit(TemplateProblem):
+    """A template that goes past a bound of the sandbox (size, loops, recursion, time)."""
 
-    intercepted_binops = frozenset({"*", "**"})
 
-    def __init__(self, html: bool):
-        super().__init__(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
-        self.globals.clear()
-        self.filters["default"] = self.filters["d"] = fallback
+def _sandbox(html: bool) -> BoundedSandbox:
+    """The sandbox e-mails render in: no globals, no mutation, every bound of ``sandbox``, and the
+    grammar's ``default`` (a blank value falls back, as everywhere)."""
+    environment = BoundedSandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
+    environment.filters["default"] = environment.filters["d"] = fallback
+    return environment
 
-    def call_binop(self, context, operator, left, right):
-        """Refuse ``**`` with big exponents and ``*`` repeating a string or list many times."""
-        if operator == "**" and isinstance(right, (int, float)) and (
-                abs(right) > 100 or (isinstance(left, int) and left.bit_length() * abs(right) > 4096)):
-            raise SecurityError("the power is too large")
-        if operator == "*":
-            count = right if isinstance(left, (str, list, tuple)) else left
-            if isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
-                if isinstance(count, int) and count > MAX_REPEAT:
-                    raise SecurityError("the repeat count is too large")
-        return super().call_binop(context, operator, left, right)
 
 
 def fallback(value, text="", boolean=False):
@@ -59,7 +49,7 @@ def fallback(value, text="", boolean=False):
     return text if isinstance(value, Undefined) or is_blank(value) else value
 
 
-_ENVIRONMENTS = {True: MailSandbox(html=True), False: MailSandbox(html=False)}
+_ENVIRONMENTS = {True: _sandbox(html=True), False: _sandbox(html=False)}
 
 
 @lru_cache(maxsize=512)
@@ -100,6 +90,8 @@ def _block_on_line(text: str, blocks: list, line: int, hint: str = ""):
 def _parse(text: str, html: bool, blocks: list):
     try:
         return _ENVIRONMENTS[html].parse(text)
+    except RecursionError:
+        raise TemplateProblem("The template is nested too deeply.") from None
     except TemplateSyntaxError as error:
         offset = None
         if error.message.startswith("Unexpected end of template") and _unclosed(blocks):
@@ -167,9 +159,16 @@ def check_template(text: str, event, style: str = "html") -> None:
 
 
 def render(text: str, values: dict, style: str = "html") -> str:
-    """Render ``text`` with ``values`` in the sandbox; raises TemplateProblem on any failure."""
+    """Render ``text`` with ``values`` in the sandbox; raises TemplateProblem on any failure.
+
+    Templates are ``{{ key }}`` placeholders plus Jinja's ``{% if %}``/``{% for %}``, run in
+    ``sandbox.BoundedSandbox`` (immutable, no globals, sizes, loops, nesting and time bounded);
+    values are HTML-escaped when ``style`` is "html". TemplateLimit (a TemplateProblem) when the
+    template goes past a bound of the sandbox; its message names the limit."""
     try:
-        return _compile(text or "", style == "html").render(values)
+        return bounded_render(_compile(text or "", style == "html"), values)
+    except LimitExceeded as error:
+        raise TemplateLimit(f"Refused: {str(error).rstrip('.')} (a limit of the e-mail sandbox).") from None
     except SecurityError as error:
         raise TemplateProblem(f"Refused by the sandbox: {str(error).rstrip('.')}. Templates may "
                               "only read the event's placeholders.") from None
@@ -177,6 +176,8 @@ def render(text: str, values: dict, style: str = "html") -> str:
         raise TemplateProblem(f"Template error on line {error.lineno}: {error.message}.") from None
     except TemplateError as error:
         raise TemplateProblem(f"The template cannot be rendered: {str(error.message).rstrip('.')}.") from None
+    except RecursionError:
+        raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
     except (ArithmeticError, TypeError, ValueError, LookupError) as error:
         raise TemplateProblem(f"The template cannot be rendered: {error}.") from None
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.headers import mail_frame_url
+from ..core.inputs import query_cursor
 from ..core.utils import keyset_page
 from ..network.services import find_customer
 from . import services
@@ -100,7 +101,7 @@ def log(email_id):
     status = request.args.get("status", "")
     if status:
         query = query.where(SystemEmailSend.status == status)
-    after, before = (request.args.get(n, type=int) for n in ("after", "before"))
+    after, before = query_cursor("after"), query_cursor("before")
     page = keyset_page(query, SystemEmailSend.id, after, before)
     return render_template("system_emails/log.html", email=email, page=page, status=status)
 

@@ -10,8 +10,10 @@ SETTINGS = (
                 "Off: anonymous counting (totals per broadcast, no record of who opened or clicked).",
                 "bool"),
     SettingSpec("tracking.soft_bounce_threshold", 3, "Soft bounces before an address is suppressed",
-                "Counted within the window below; 0 never suppresses on soft bounces.", "int"),
-    SettingSpec("tracking.soft_bounce_days", 30, "Soft bounce window (days)", "", "int"),
+                "Counted within the window below; 0 never suppresses on soft bounces.", "int",
+                min=0, max=1000),
+    SettingSpec("tracking.soft_bounce_days", 30, "Soft bounce window (days)", "", "int",
+                min=1, max=3650),
     SettingSpec("tracking.bounce_mailbox", "", "Bounce mailbox for `flask bounces fetch`",
                 "imaps://user:password@host/INBOX or a Maildir path. The BOUNCE_MAILBOX environment "
                 "variable, when set, wins (keeps the password out of the database).", "str"),

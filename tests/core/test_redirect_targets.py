@@ -17,6 +17,9 @@ def _login(client, next_value):
 @pytest.mark.parametrize("target", EVIL)
 def test_login_never_redirects_off_this_host(client, admin, target):
     response = _login(client, target)
+    if "\x00" in target:  # a NUL is refused in any form value (core.inputs) before the login runs
+        assert response.status_code == 400 and "not allowed" in response.get_data(as_text=True)
+        return
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith("/") and not location.startswith("//") and "\n" not in location

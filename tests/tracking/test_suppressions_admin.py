@@ -125,3 +125,13 @@ def test_export_round_trips_and_defuses_formulas(admin_client, db):
     _upload(admin_client, text.encode())
     assert suppression_for("evil@example.com").detail == "=HYPERLINK(\"http://x\")"
     assert suppression_for("reader@example.com").reason == "unsubscribed"
+
+
+def test_import_fields_past_their_limits_are_errors_by_line_not_500s(admin_client, db):
+    rows = [b"email,reason,detail", b"nul@example.com,bounced,a\x00b", b"x" * 10_000 + b"@example.com,bounced,",
+            "²@example.com,unsubscribed,".encode(), b"ok@example.com,\xc3\xbcnknown,", b"big@example.com,bounced," + b"d" * 200_000]
+    response = _upload(admin_client, b"\n".join(rows))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Internal" not in page and "line" in page
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0

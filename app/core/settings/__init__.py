@@ -12,5 +12,5 @@ def init_app(app):
     app.jinja_env.globals["choice_pairs"] = choice_pairs
     app.extensions["herald_settings"].declare(SettingSpec(
         "network.name", "Herald Network", "Network name",
-        "Shown to customers and in e-mails as {{ network_name }}."))
+        "Shown to customers and in e-mails as {{ network_name }}.", required=True))
     add_core_menu_item(app, "Settings", "settings.index", 90)

@@ -74,7 +74,14 @@ def get_option(key: str, default=None):
 
 
 def set_option(key: str, value) -> None:
-    """Store ``value`` for option ``key`` in the current transaction (the caller commits)."""
+    """Store ``value`` for option ``key`` in the current transaction (the caller commits).
+
+    A declared setting's value is checked first (``types.check``: its type, bounds and
+    ``validate``): ValueError with a message (nothing stored) when it is refused, so no CLI, API
+    or plugin stores what the Settings page refuses."""
+    spec = registry().specs.get(key)
+    if spec is not None:
+        value = check(spec, value)
     row = db.session.get(Option, key)
     if row is None:
         db.session.add(Option(key=key, value=value))

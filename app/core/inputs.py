@@ -1,0 +1,183 @@
+"""The limits of every request: body size, JSON depth and text, ids, whole numbers and list caps."""
+import builtins
+import json
+import re
+
+from flask import abort, request
+from werkzeug.routing import IntegerConverter
+
+# One reader for each kind of input, used by every API module and admin page, so that a bad value
+# is a 4xx with a message (never a 500, never seconds of work): read_json_object() for JSON
+# bodies, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, id_list() and
+# check_cap() for lists (the cap checked before any work), IdConverter for ids in URLs, and
+# refuse_bad_text() for NUL characters in query and form values.
+MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer`` columns
+MAX_INT = 2**63 - 1  # any other whole number (a 64-bit column or setting)
+MAX_JSON_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
+MAX_JSON_NODES = 100_000  # values in one body (list items, object members)
+MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # any request: the CSV import (20 MB) is the largest
+MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024  # one form field held in memory (a 200,000-character body)
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class IdConverter(IntegerConverter):
+    """``<int:name>`` in every route: 1-10 ASCII digits, from 0 to ``MAX_ID``; anything else
+    (a 30-digit id, Unicode digits) matches no route, so it answers 404."""
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, fixed_digits=0, min=0, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min,
+                         max=MAX_ID if max is None else builtins.min(max, MAX_ID), signed=False)
+
+
+def install(app) -> None:
+    """Set the request size limits and the ``int`` URL converter of ``app`` (before any route is
+    added) and refuse NUL characters in query and form values before every request."""
+    app.config.setdefault("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH)
+    app.config.setdefault("MAX_FORM_MEMORY_SIZE", MAX_FORM_MEMORY_SIZE)
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_bad_text)
+
+
+def refuse_bad_text():
+    """400 when a query argument or form value holds a NUL character (or a lone surrogate)."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        request.get_data(cache=True)  # parse the form from a cached copy: a signed body stays readable
+    sources = [request.args] + ([request.form] if request.method not in ("GET", "HEAD") else [])
+    for source in sources:
+        for key, value in source.items(multi=True):
+            if _BAD_TEXT.search(key) or _BAD_TEXT.search(value):
+                abort(400, f"The value of {key!r} holds a character that is not allowed (NUL).")
+    return None
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _bounded_int(text):
+    if len(text.lstrip("-")) > 19:
+        raise ValueError(f"the number {text[:20]}… has more than 19 digits")
+    return int(text)
+
+
+def read_json_object() -> dict:
+    """The request's JSON object (an empty body is ``{}``).
+
+    413 when the body is larger than ``MAX_JSON_BYTES``; 400 when it is not a JSON object, is
+    nested deeper than ``MAX_JSON_DEPTH``, has more than ``MAX_JSON_NODES`` values, a number of
+    more than 19 digits, NaN or Infinity, or text with a lone surrogate or a NUL character.
+    """
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        abort(413, f"The JSON body is larger than {MAX_JSON_BYTES:,} bytes.")
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_JSON_BYTES:
+        abort(413, f"The JSON body is larger than {MAX_JSON_BYTES:,} bytes.")
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw, parse_constant=_no_constant, parse_int=_bounded_int)
+    except RecursionError:
+        abort(400, f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, the hooks' refusals
+        abort(400, f"The body is not valid JSON ({error}).")
+    if not isinstance(data, dict):
+        abort(400, "The body must be a JSON object (Content-Type: application/json).")
+    problem = json_problem(data)
+    if problem:
+        abort(400, problem)
+    return data
+
+
+def json_problem(data) -> str | None:
+    """Why decoded JSON ``data`` is refused (too deep, too many values, bad text), or None;
+    walks it without recursion."""
+    stack, count = [(data, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if depth > MAX_JSON_DEPTH:
+            return f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
+        if count > MAX_JSON_NODES:
+            return f"The JSON body holds more than {MAX_JSON_NODES:,} values."
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if _BAD_TEXT.search(key):
+                    return "A key holds a character that is not allowed (a lone surrogate or NUL)."
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and _BAD_TEXT.search(value):
+            return "A text value holds a character that is not allowed (a lone surrogate or NUL)."
+    return None
+
+
+def whole_number(value, label: str, minimum: int = 0, maximum: int = MAX_INT) -> int:
+    """``value`` (an int, not a bool, or a string of ASCII digits) as an int within
+    [``minimum``, ``maximum``]; ValueError naming ``label`` otherwise."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{label} must be a whole number.")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{label} must be between {minimum:,} and {maximum:,}.")
+    return value
+
+
+def digits(text) -> int | None:
+    """The whole number written by ``text`` in 1-19 ASCII digits, else None ("²", "1e3",
+    a 30-digit number): what ``str.isdigit() and int()`` did without their traps."""
+    return int(text) if isinstance(text, str) and _DIGITS.fullmatch(text) else None
+
+
+def id_or_none(text) -> int | None:
+    """``text`` as a database id (1 to MAX_ID), or None when it is anything else."""
+    number = digits(text)
+    return number if number is not None and 1 <= number <= MAX_ID else None
+
+
+def parse_id(value, label: str = "An id") -> int:
+    """A database id: 1 to ``MAX_ID``; ValueError with a message otherwise."""
+    return whole_number(value, label, 1, MAX_ID)
+
+
+def query_int(name: str, default=None, minimum: int = 0, maximum: int = MAX_INT):
+    """Query argument ``name`` as a whole number in [``minimum``, ``maximum``], ``default`` when
+    absent or empty; 400 with a message otherwise (cursors and ids use ``maximum=MAX_ID``)."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return whole_number(value, f"The query argument {name!r}", minimum, maximum)
+    except ValueError as error:
+        abort(400, str(error))
+
+
+def query_cursor(name: str):
+    """A keyset cursor (an id) from the query string, or None; 400 when it is not an id."""
+    return query_int(name, None, 0, MAX_ID)
+
+
+def id_list(value, label: str, cap: int) -> list[int]:
+    """A list of ids, de-duplicated in order; ValueError when it is not a list, holds more than
+    ``cap`` items (checked first, before any parsing) or holds something that is not an id."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{label} must be a list of ids.")
+    check_cap(value, label, cap)
+    ids = {}
+    for item in value:
+        try:
+            ids[parse_id(item)] = None
+        except ValueError:
+            raise ValueError(f"{str(item)[:40]!r} is not a valid id.") from None
+    return list(ids)
+
+
+def check_cap(items, label: str, cap: int) -> None:
+    """ValueError when ``items`` holds more than ``cap`` entries."""
+    if len(items) > cap:
+        raise ValueError(f"{label}: at most {cap:,} items (got {len(items):,}).")

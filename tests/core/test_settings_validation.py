@@ -1,0 +1,43 @@
+"""Settings are validated where they are declared (type, bounds, required, time zones): the Settings
+page and set_option refuse bad values."""
+import pytest
+
+from app.core.settings.services import get_option, set_option
+from app.testing import csrf_token
+
+BAD = {
+    "broadcasts.timezone": ("Mars/Olympus_Mons", "is not a known time zone"),
+    "network.name": ("   ", "Network name is required"),
+    "delivery.max_attempts": ("0", "Attempts per recipient must be at least 1"),
+    "delivery.retry_base_seconds": ("99999999999999999999999", "First retry after (seconds) must be at most 86400"),
+    "tracking.soft_bounce_days": ("-3", "Soft bounce window (days) must be at least 1"),
+    "scheduling.grace_minutes": ("1000000000", "Grace window for missed sends (minutes) must be at most 10080"),
+}
+
+
+@pytest.mark.parametrize("key", BAD)
+def test_the_settings_page_refuses_a_bad_value_with_a_form_error(admin_client, key):
+    value, message = BAD[key]
+    token = csrf_token(admin_client, "/network/settings/")
+    answer = admin_client.post("/network/settings/", data={"csrf_token": token, key: value})
+    assert answer.status_code == 400
+    assert message in answer.get_data(as_text=True)
+    assert get_option(key) != value
+
+
+def test_good_values_are_saved_trimmed(admin_client):
+    token = csrf_token(admin_client, "/network/settings/")
+    answer = admin_client.post("/network/settings/", data={
+        "csrf_token": token, "broadcasts.timezone": "Europe/Amsterdam", "network.name": "  Acme Hosting ",
+        "delivery.max_attempts": "3"})
+    assert answer.status_code == 302
+    assert (get_option("broadcasts.timezone"), get_option("network.name"), get_option("delivery.max_attempts")) == \
+        ("Europe/Amsterdam", "Acme Hosting", 3)
+
+
+def test_set_option_refuses_what_the_page_refuses(app):
+    with pytest.raises(ValueError, match="'Nowhere' is not a known time zone"):
+        set_option("broadcasts.timezone", "Nowhere")
+    with pytest.raises(ValueError, match="Attempts per recipient must be at most 100"):
+        set_option("delivery.max_attempts", 10**30)
+    set_option("plugin.anything.free", "undeclared keys are stored as they are")
