@@ -6,8 +6,9 @@ job id, value: when it is due, Unix seconds) and carries the name in its meta. W
 ``HeraldJob`` keeps a lease ``<prefix>:jobs:alive:<job id>`` (``JOB_LEASE_SECONDS``) whose beat
 also lists the job again (so a job survives Redis restarting empty); it leaves the list at its end.
 A listed job is alive while RQ still holds it queued or deferred, scheduled and not overdue by
-more than the lease (no scheduler may be running), or started with its lease present (or started
-less than a lease ago). Anything else — finished, failed, gone with Redis, killed — is dropped.
+more than the lease (no scheduler may be running), or started with its lease kept
+(``leases.alive``; or started less than a lease ago). Anything else — finished, failed, gone with
+Redis, killed — is dropped.
 """
 import calendar
 import time
@@ -18,7 +19,7 @@ from rq.job import Job
 from rq.utils import utcparse
 
 from .extensions import redis_store
-from .leases import Lease
+from .leases import Lease, alive
 
 TRACK_TTL = 30 * 86400  # a list nobody touched for a month is forgotten
 WAITING = (b"queued", b"deferred")
@@ -92,12 +93,13 @@ def live_jobs(track: str) -> int:
     pipe = client.pipeline(transaction=False)
     for job_id in listed:
         pipe.hmget(Job.key_for(job_id), "status", "started_at")
-        pipe.exists(alive_key(job_id))
     answers = pipe.execute()
+    running = alive([alive_key(job_id) for job_id in listed], lease)
     now, live, dead = time.time(), 0, []
     for index, job_id in enumerate(listed):
-        (status, started_at), running = answers[2 * index], answers[2 * index + 1]
-        if (status in WAITING or running
+        status, started_at = answers[index]
+        running_now = alive_key(job_id) in running
+        if (status in WAITING or running_now
                 or (status == b"scheduled" and now < listed[job_id] + lease)
                 or (status == b"started" and _started_within(started_at, lease, now))):
             live += 1

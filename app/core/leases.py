@@ -1,5 +1,12 @@
-"""Leases in Redis: keys a daemon thread keeps alive while their holder works, so a missing key
-means a dead holder (SIGKILL, lost machine) — once Redis itself has held its data long enough.
+"""Leases in Redis: keys a daemon thread keeps alive while their holder works, so a key not
+refreshed for two beats means a dead holder (SIGKILL, lost machine) — once Redis itself has held
+its data long enough.
+
+A holder beats every third of its lease; ``alive`` counts it dead once two beats are missed (its
+key has less than a third of its time left, or is gone), so a dead holder's work is taken over
+between one and two thirds of the lease after its last beat plus the caller's own period — within
+the lease. A holder that cannot beat fences itself first: ``Lease.check()`` raises ``LeaseLost``
+once half the lease has passed without a beat, so it stops before anyone takes its work over.
 
 Redis restarted empty (or flushed, or failed over) loses every lease at once while their holders
 live on; each holder sets its key again at its next beat (a third of the lease). ``settled(ttl)``
@@ -8,12 +15,17 @@ for at least ``ttl`` seconds, so nothing is reaped in the first lease period aft
 """
 import logging
 import threading
+import time
 
 from redis.exceptions import RedisError
 
 from .extensions import redis_store
 
 log = logging.getLogger(__name__)
+
+
+class LeaseLost(RuntimeError):
+    """The holder could not refresh its lease for half of it: others may soon take its work."""
 
 
 class Lease:
@@ -27,6 +39,7 @@ class Lease:
         self._epoch = epoch_key()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{key}", daemon=True)
+        self.beaten_at = None  # time.monotonic() of the last refresh that Redis acknowledged
 
     def __enter__(self):
         self.beat()
@@ -41,7 +54,14 @@ class Lease:
         pipe.eval(EPOCH_SCRIPT, 1, self._epoch, run_id)
         if self.on_beat is not None:
             self.on_beat(pipe)
+        started = time.monotonic()
         pipe.execute()
+        self.beaten_at = started
+
+    def check(self) -> None:
+        """Raise LeaseLost when no refresh went through for half the lease (seconds)."""
+        if self.beaten_at is None or time.monotonic() - self.beaten_at > self.ttl / 2:
+            raise LeaseLost(f"lease {self.key} not refreshed for {self.ttl / 2:.0f} s")
 
     def _run(self):
         while not self._stop.wait(self.ttl / 3):
@@ -59,15 +79,17 @@ class Lease:
             log.warning("cannot release lease %s", self.key)
 
 
-def alive(keys) -> set:
-    """The keys among ``keys`` that exist (leases whose holder is alive)."""
+def alive(keys, ttl: float) -> set:
+    """The keys among ``keys`` (leases of ``ttl`` seconds) whose holder beat within the last two
+    thirds of the lease: more than a third of it is left (PTTL; -1, no expiry, counts as alive)."""
     keys = list(keys)
     if not keys:
         return set()
     pipe = redis_store.client.pipeline(transaction=False)
     for key in keys:
-        pipe.exists(key)
-    return {key for key, found in zip(keys, pipe.execute()) if found}
+        pipe.pttl(key)
+    left = ttl * 1000 / 3
+    return {key for key, ms in zip(keys, pipe.execute()) if ms == -1 or ms > left}
 
 
 EPOCH_SCRIPT = """

@@ -17,6 +17,7 @@ from rq import get_current_job
 from sqlalchemy import exc as sa_exc
 
 from .extensions import db
+from .leases import LeaseLost
 
 log = logging.getLogger(__name__)
 REDIS_TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
@@ -27,10 +28,11 @@ JOB_TIMEOUT_MARGIN = 30  # seconds left to the job after its last retry, before 
 
 
 def is_transient(error: BaseException) -> bool:
-    """True for failures that go away by themselves: Redis unreachable, loading or read-only;
+    """True for failures that go away by themselves: Redis unreachable, loading or read-only (or
+    a lease that could not be refreshed for that reason);
     a lost or refused database connection (any PostgreSQL OperationalError, e.g. admin shutdown,
     serialization failure, deadlock); SQLite busy or locked; an exhausted connection pool."""
-    if isinstance(error, (sa_exc.TimeoutError,) + REDIS_TRANSIENT):
+    if isinstance(error, (sa_exc.TimeoutError, LeaseLost) + REDIS_TRANSIENT):
         return True
     if not isinstance(error, sa_exc.DBAPIError):
         return False

@@ -55,7 +55,7 @@ class Lease(leases.Lease):
 def live_tokens(tokens) -> set:
     """The lease tokens among ``tokens`` whose job is still alive."""
     keys = {_lease_key(token): token for token in tokens}
-    return {keys[key] for key in leases.alive(keys)}
+    return {keys[key] for key in leases.alive(keys, float(current_app.config["DELIVERY_LEASE_SECONDS"]))}
 
 
 def start_runners(run_id: int, count: int) -> None:

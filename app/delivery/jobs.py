@@ -91,7 +91,7 @@ def send_chunks(run_id: int) -> str:
     ones."""
     reason, taken = "done", None
     with chunks.Lease() as lease:
-        sender = sending.Sender(run_id, lease.token, deadline=_deadline())
+        sender = sending.Sender(run_id, lease.token, deadline=_deadline(), lease=lease)
         try:
             while reason == "done":
                 taken = chunks.take_waiting(run_id, lease.token)
@@ -121,7 +121,7 @@ def retry_deferred(run_id: int) -> str:
     """Send the run's deferred rows whose next attempt is due."""
     chunks.retry_started(run_id)
     with chunks.Lease() as lease:
-        sender = sending.Sender(run_id, lease.token, deadline=_deadline())
+        sender = sending.Sender(run_id, lease.token, deadline=_deadline(), lease=lease)
         try:
             reason = _send(sender, [Delivery.status == "deferred", Delivery.next_attempt_at <= utcnow()])
         finally:

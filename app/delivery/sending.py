@@ -59,6 +59,7 @@ class Sender:
     stop_reason: str = ""
     earliest_retry: object = None
     outcomes: list = field(default_factory=list)
+    lease: object = None  # the job's chunks.Lease: no SMTP transaction starts once it lapses
 
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates)
@@ -188,6 +189,8 @@ class Sender:
         for self.position, claimed in enumerate(self.batch):
             self.limiter.wait(len(self.batch) - self.position)
             message_id, envelope_from, data = self.factory.build(claimed.recipient)
+            if self.lease is not None:
+                self.lease.check()  # LeaseLost: the reaper may soon hand these rows to others
             self.wal.started(claimed.recipient.delivery_id)
             self.in_smtp = True
             try:

@@ -55,7 +55,7 @@ def _record(send_id: int) -> dict | None:
 
 
 def _holder_alive(record: dict | None) -> bool:
-    return bool(record and leases.alive([jobs.lease_key(record["token"])]))
+    return bool(record and leases.alive([jobs.lease_key(record["token"])], _lease()))
 
 
 def reap_send(send_id: int) -> str | None:

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from app.core.extensions import db
 from app.core.job_tracking import live_jobs
 from app.core.jobs import enqueue_now
-from app.core.leases import settled
+from app.core.leases import Lease, LeaseLost, alive, settled
 from app.core.settings.models import Option
 from app.core.supervisor import Supervisor
 from app.core.transient import is_transient, retrying
@@ -103,3 +103,18 @@ def test_one_supervisor_acts_at_a_time_and_another_takes_over(app, redis_client)
     assert first.holds_lease(), "the holder extends its lease"
     redis_client.flushdb()  # the holder died long ago (or Redis restarted): the lease is gone
     assert second.holds_lease() and not first.holds_lease()
+
+
+def test_a_holder_that_missed_two_beats_is_dead_and_one_that_cannot_beat_stops(app, redis_client):
+    redis_client.set("fresh", 1, px=9000)
+    redis_client.set("late", 1, px=2900)  # a 9 s lease with less than a third left: two beats missed
+    redis_client.set("forever", 1)
+    assert alive(["fresh", "late", "forever", "gone"], 9) == {"fresh", "forever"}
+    lease = Lease("held", 0.6)
+    with lease:
+        lease.check()  # just refreshed
+        lease._stop.set()  # its refresh thread stops, as when Redis cannot be reached
+        time.sleep(0.4)
+        with pytest.raises(LeaseLost):
+            lease.check()
+        assert is_transient(LeaseLost("x")), "a lapsed lease pauses nothing: the job is tried again"

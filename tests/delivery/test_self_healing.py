@@ -210,9 +210,8 @@ def test_a_killed_worker_batch_is_taken_over_within_the_lease_whichever_worker_d
             db.session.rollback()
             return held if len({claim for _, claim in held}) == 2 else None
         _started(smtp_sink, 20, workers)
-        wait_for(both_sending, 30, interval=0.02, what="both workers to hold a batch")
         name = workers.by_pid(_holder_pid(app.extensions["herald_redis"], victim))
-        held = both_sending()
+        held = wait_for(both_sending, 30, interval=0.02, what="both workers to hold a batch")
         workers.kill(name)
         killed = time.monotonic()
         held_ids = [row_id for row_id, _ in held]
