@@ -24,7 +24,7 @@ from ..core.transient import retrying
 from ..core.utils import utcnow
 from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
-from ..mail.transport import DeliveryError, TemporaryFailure, pool
+from ..mail.transport import DeliveryError, ReplyLost, TemporaryFailure, pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
@@ -34,6 +34,7 @@ from .settings import SendPolicy
 from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
+UNKNOWN_REPLY_LOST = "outcome unknown: the connection dropped after the message was sent, before the reply"
 
 
 @dataclass
@@ -218,6 +219,9 @@ class Sender:
 
     def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
         recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]
+        if isinstance(error, ReplyLost):  # maybe delivered: never tried again by itself
+            return Outcome(recipient.delivery_id, recipient.email, "unknown", None,
+                           f"{UNKNOWN_REPLY_LOST}: {error.reply}"[:500], message_id)
         if isinstance(error, TemporaryFailure) and claimed.attempts < self.policy.max_attempts:
             due = utcnow() + timedelta(seconds=self.policy.backoff(claimed.attempts))
             if self.earliest_retry is None or due < self.earliest_retry:

@@ -67,6 +67,12 @@ class TemporaryFailure(DeliveryError):
     temporary = True
 
 
+class ReplyLost(TemporaryFailure):
+    """The connection dropped or timed out after the message's final dot and before the server's
+    reply: the server may have accepted it (RFC 5321 section 4.1.1.4 commits on the dot), so
+    trying again could deliver it twice; callers record the outcome as unknown."""
+
+
 class PermanentFailure(DeliveryError):
     """5xx: do not try again."""
 
@@ -187,6 +193,7 @@ class SMTPTransport:
         mail, rcpt, data = (replies + [(0, b"")] * 3)[:3]
         refused = mail if mail[0] != 250 else rcpt if rcpt[0] not in (250, 251) else \
             data if data[0] != 354 else None
+        dot_sent = False
         try:
             if refused is not None:
                 if data[0] == 354:  # a server that accepted DATA anyway: end the empty message
@@ -198,11 +205,14 @@ class SMTPTransport:
                 self._before_data_end(before_data_end)
             smtp.send(dot_stuffed(message_bytes) + (b"" if message_bytes.endswith(b"\r\n") else b"\r\n")
                       + b".\r\n")
+            dot_sent = True
             code, reply = smtp.getreply()
         except DeliveryError:
             raise
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             self.close()
+            if dot_sent:
+                raise ReplyLost(421, f"no reply after the message was sent: {error}") from None
             raise TemporaryFailure(421, f"connection lost: {error}") from None
         if code != 250:
             raise classify(code, reply)

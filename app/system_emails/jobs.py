@@ -24,7 +24,7 @@ from ..core.leases import Lease, redis_run_id
 from ..core.transient import retry_transient, retrying
 from ..core.utils import utcnow
 from ..mail.suppression import Suppression
-from ..mail.transport import DeliveryError, TemporaryFailure, make_transport
+from ..mail.transport import DeliveryError, ReplyLost, TemporaryFailure, make_transport
 from . import events
 from .message import build_message
 from .models import SystemEmail, SystemEmailSend
@@ -125,7 +125,11 @@ def _deliver(send: SystemEmailSend, record: Record) -> str:
 
 
 def answer(error: DeliveryError, message_id=None) -> dict:
-    """The outcome of a refused attempt: ``failed`` or, for a temporary failure, ``retry``."""
+    """The outcome of a refused attempt: ``failed`` or, for a temporary failure, ``retry``;
+    ``unknown`` when the reply was lost after the message was sent (never tried again)."""
+    if isinstance(error, ReplyLost):
+        return {"status": "unknown", "reply": f"{error.code} {error.reply}", "message_id": message_id,
+                "reason": "outcome unknown: the connection dropped after the message was sent"}
     return {"status": "retry" if error.temporary else "failed", "reply": f"{error.code} {error.reply}",
             "rejected": error.mailbox_rejected, "message_id": message_id}
 

@@ -39,14 +39,16 @@ class SMTPSink:
     and the last one repeating (``["451 4.3.0 Try later", "250 OK"]`` fails once, then accepts).
     ``attempts`` counts RCPT commands per address; ``delay`` slows each DATA (seconds);
     ``data_started`` counts messages whose content arrived (before the delay: a test can kill the
-    sender while the server has not answered yet); ``pipelining`` advertises RFC 2920
-    PIPELINING. ``reset()`` runs before every test.
+    sender while the server has not answered yet); ``hang_up`` holds addresses whose message is
+    accepted and kept but whose connection is then dropped without a reply; ``pipelining``
+    advertises RFC 2920 PIPELINING. ``reset()`` runs before every test.
     """
     messages: list = field(default_factory=list)
     cues: dict = field(default_factory=dict)
     attempts: dict = field(default_factory=dict)
     delay: float = 0.0
     data_started: int = 0
+    hang_up: set = field(default_factory=set)
     pipelining: bool = True
     host: str = "127.0.0.1"
     port: int = 0
@@ -64,6 +66,7 @@ class SMTPSink:
             self.cues.clear()
             self.attempts.clear()
             self.delay, self.pipelining, self.data_started = 0.0, True, 0
+            self.hang_up.clear()
 
     def to(self, address: str) -> list:
         """The messages whose envelope went to ``address``."""
@@ -104,6 +107,8 @@ class SMTPSink:
         with self.lock:
             self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content, time.monotonic(), session.peer))
+        if self.hang_up & set(envelope.rcpt_tos):
+            server.transport.close()  # kept, but the client never hears so
         return "250 2.0.0 Message accepted"
 
 

@@ -66,3 +66,13 @@ def test_a_due_send_whose_job_redis_lost_is_enqueued_again(app, network, worker,
     worker.work()
     assert _send(send_id).status == "sent"
     assert len(smtp_sink.to("lost@example.com")) == 1
+
+
+def test_a_send_whose_reply_is_lost_after_the_final_dot_is_unknown(app, network, worker, smtp_sink):
+    smtp_sink.hang_up = {"hangup@example.com"}
+    send_id = _test_send("hangup@example.com")
+    worker.work()
+    send = _send(send_id)
+    assert send.status == "unknown" and "dropped after the message was sent" in send.reason
+    worker.work()
+    assert len(smtp_sink.to("hangup@example.com")) == 1, "never sent twice by itself"

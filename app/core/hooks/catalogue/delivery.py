@@ -27,7 +27,8 @@ sending job writes a batch of outcomes, inside that transaction (called only whe
 registered; never commit here: the job commits the outcomes and your rows together).
 
 Arguments: ``run_id`` and ``outcomes``, a list of objects with ``id`` (the delivery), ``email``,
-``status`` (sent, deferred or failed), ``code``, ``reply``, ``message_id``, ``rejected`` (True
+``status`` (sent, deferred, failed, or unknown when the reply was lost after the message was
+sent), ``code``, ``reply``, ``message_id``, ``rejected`` (True
 for a mailbox rejection, a 5xx at RCPT or DATA that suppressed the address; RFC 5321 section
 4.2.2). Returns nothing.""")
 
