@@ -5,6 +5,7 @@ from flask import Flask
 
 from . import (
     api,
+    audit,
     auth,
     billing,
     broadcasts,
@@ -22,7 +23,7 @@ from .core.config import PROJECT_ROOT, ConfigError, load_config
 
 # Each domain package exposes init_app(app): blueprints, CLI commands, settings, menu entries.
 # The order is the order their hook callbacks and blueprints are registered in.
-CORE_DOMAINS = (auth, network, core_settings, plugins, dashboard, mailcatcher, tracking, broadcasts,
+CORE_DOMAINS = (auth, network, core_settings, audit, plugins, dashboard, mailcatcher, tracking, broadcasts,
                 delivery, scheduling, billing, system_emails, api)
 
 
@@ -30,7 +31,7 @@ def create_app(config=None) -> Flask:
     """Build a Herald app; ``config`` (a dict) overrides values read from the environment."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder="static", instance_relative_config=False)
-    for step in (init_config, init_logging, init_extensions, init_hooks, init_domains,
+    for step in (init_config, init_proxies, init_logging, init_extensions, init_security, init_hooks, init_domains,
                  init_plugins, init_templates, init_errors, init_cli, init_ready):
         step(app, config)
     return app
@@ -40,6 +41,16 @@ def init_config(app, config):
     """Load configuration from the environment and ``config``."""
     app.config.update(load_config(config))
     app.instance_path = app.config["INSTANCE_PATH"]
+
+
+def init_proxies(app, config):
+    """Behind TRUSTED_PROXIES reverse proxies, read the client's address and scheme from their
+    X-Forwarded-For/-Proto headers (login throttling keys on the address); 0 trusts none."""
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def init_logging(app, config):
@@ -63,6 +74,13 @@ def init_extensions(app, config):
     with app.app_context():
         init_database(db.engine)
         init_job_events()
+
+
+def init_security(app, config):
+    """Security headers on every response (CSP, HSTS …) and the sandboxed e-mail preview frames."""
+    from .core import headers
+
+    headers.init_app(app)
 
 
 def init_hooks(app, config):
@@ -90,8 +108,7 @@ def init_plugins(app, config):
     app.extensions["herald_plugins"] = host
     with app.app_context():
         host.load_all()
-    for blueprint, url_prefix in host.blueprints:
-        app.register_blueprint(blueprint, url_prefix=url_prefix)
+    host.register_blueprints()
 
 
 def init_templates(app, config):

@@ -34,11 +34,18 @@ def create_admin_command(email, name, password):
 @with_appcontext
 def check_command():
     """Check that the database and Redis answer (one line each)."""
+    from .plugins.status import problem_lines
+
     try:
         for line in check_services(current_app):
             click.echo(line)
     except ServiceUnavailable as error:
         raise click.ClickException(str(error))
+    lines = problem_lines()
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("plugins ok")
 
 
 @click.command("upgrade")
@@ -46,8 +53,22 @@ def check_command():
 @click.option("--sql", is_flag=True, help="Print SQL instead of running it.")
 @with_appcontext
 def upgrade_command(revision, sql):
-    """Upgrade the database to the latest revision of the core and of every plugin branch."""
-    alembic_upgrade(revision=revision, sql=sql)
+    """Upgrade the database to the latest revision of the core and of every plugin branch.
+
+    With the default ``heads``, the core migrates first, then each plugin's branch in its own
+    transaction (a plugin whose migration fails is reported and switched off, the others still
+    migrate; the exit status is then 1), then ``upgrade()`` of plugins whose version changed."""
+    if revision != "heads" or sql:
+        alembic_upgrade(revision=revision, sql=sql)
+        return
+    from .plugins.lifecycle import upgrade_network
+
+    report = upgrade_network()
+    for line in report.lines:
+        click.echo(line, err=True)
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} plugin(s) could not be migrated or "
+                                   f"upgraded: {', '.join(sorted(report.failed))}.")
 
 
 def register_cli(app):

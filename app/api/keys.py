@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from ..auth.models import User
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.utils import utcnow
 from .models import ApiKey
@@ -36,6 +37,7 @@ def issue_key(user: User, name: str = "") -> tuple[ApiKey, str]:
                  key_hash=hash_key(secret))
     db.session.add(key)
     db.session.flush()
+    record("api_key.created", key, f"key {key.prefix}… \"{key.name}\" for {user.email}")
     return key, secret
 
 
@@ -63,4 +65,6 @@ def keys_of(user: User) -> list[ApiKey]:
 
 def revoke(key: ApiKey) -> None:
     """Revoke a key at once (idempotent); the caller commits."""
-    key.revoked_at = key.revoked_at or utcnow()
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        record("api_key.revoked", key, f"key {key.prefix}… \"{key.name}\" of {key.user.email}")

@@ -17,7 +17,3 @@ def enforce_roles():
         abort(403)
     return None
 
-
-def is_safe_next(target: str | None) -> bool:
-    """True when ``target`` is a local path (no open redirect after login)."""
-    return bool(target) and target.startswith("/") and not target.startswith("//") and "\\" not in target

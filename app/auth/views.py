@@ -1,10 +1,12 @@
 """Login and logout pages and the super admin's profile."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..audit.services import record
+from ..core.extensions import db
 from ..core.hooks import apply_filters
+from ..core.redirects import safe_next
 from .forms import LoginForm
-from .roles import is_safe_next
 from .services import LoginThrottled, authenticate
 
 bp = Blueprint("auth", __name__)
@@ -26,32 +28,47 @@ def index_root():
 def login():
     """Show the login form and log the user in."""
     form = LoginForm(next=request.args.get("next", ""))
-    status = 200
+    status, headers = 200, {}
     if form.validate_on_submit():
         try:
             result = authenticate(form.email.data, form.password.data, request.remote_addr)
         except LoginThrottled as throttled:
             form.form_errors.append(str(throttled))
-            status = 429
+            status, headers = 429, {"Retry-After": str(throttled.retry_after)}
         else:
             if result.user is not None:
                 login_user(result.user, remember=form.remember.data)
-                target = form.next.data
-                return redirect(target if is_safe_next(target) else _home_for(result.user))
+                return redirect(safe_next(form.next.data, _home_for(result.user)))
             form.form_errors.append(result.message)
             status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Log out (POST with a CSRF token, so no link can log anybody out)."""
+    """Log out (POST with a CSRF token, so no link can log anybody out). The session token is
+    rotated, so no copy of this session's or a remember-me cookie works afterwards."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/network/profile/end-other-sessions", methods=["POST"])
+def end_other_sessions():
+    """Log out every other session (and remember-me cookie) of the admin; this one stays."""
+    user = current_user._get_current_object()
+    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    user.end_sessions()
+    record("user.sessions_ended", user, "logged out every other session")
+    db.session.commit()
+    login_user(user, remember=remembered)
+    flash("Every other session of your account is logged out.", "success")
+    return redirect(url_for("auth.profile"))
 
 
 @bp.route("/network/profile")

@@ -3,6 +3,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 
+from ..audit.services import record
 from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
@@ -60,6 +61,8 @@ def record_payment(customer, amount, currency="EUR", status="paid", kind="paymen
                       currency=currency, status=status, kind=kind, reference=(reference or "")[:100])
     db.session.add(payment)
     db.session.flush()
+    record("payment.recorded", ("payment", payment.id, customer.email),
+           f"{kind} of {payment.amount} {currency}, {status}" + (f", ref {payment.reference}" if payment.reference else ""))
     do_action("payment_recorded", payment_dict(payment))
     event = payment_event(payment)
     if event:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 from sqlalchemy import delete, insert, literal, select
 
+from ..audit.services import record
 from ..core.extensions import db, redis_store
 from ..core.hooks import do_action
 from ..core.timezones import default_timezone
@@ -42,12 +43,13 @@ def create_draft(author, changes=None) -> Broadcast:
     db.session.add(broadcast)
     db.session.flush()
     if changes:
-        update_draft(broadcast, changes)
+        update_draft(broadcast, changes, audit=False)
+    record("broadcast.created", broadcast, f"{broadcast.kind} draft")
     do_action("broadcast_created", broadcast)
     return broadcast
 
 
-def update_draft(broadcast: Broadcast, changes: dict) -> AudienceCounts | None:
+def update_draft(broadcast: Broadcast, changes: dict, audit: bool = True) -> AudienceCounts | None:
     """Validate and apply ``changes``; raises DraftError (nothing applied) or NotADraft.
 
     Returns fresh audience counts when the audience changed (stored as ``audience_size``).
@@ -69,6 +71,8 @@ def update_draft(broadcast: Broadcast, changes: dict) -> AudienceCounts | None:
             setattr(broadcast, key, value)
     broadcast.revision = (broadcast.revision or 0) + 1
     broadcast.updated_at = utcnow()
+    if audit and clean:
+        record("broadcast.edited", broadcast, "changed " + ", ".join(sorted(clean)))
     db.session.flush()
     if AUDIENCE_FIELDS & clean.keys():
         return refresh_audience_size(broadcast)
@@ -125,6 +129,7 @@ def duplicate(broadcast: Broadcast, author) -> Broadcast:
         select(literal(copy.id), BroadcastTarget.customer_id, BroadcastTarget.product_id)
         .where(BroadcastTarget.broadcast_id == broadcast.id)))
     db.session.expire(copy, ["targets"])
+    record("broadcast.duplicated", copy, f"copy of broadcast #{broadcast.id}")
     do_action("broadcast_created", copy)
     return copy
 
@@ -135,6 +140,7 @@ def delete_draft(broadcast: Broadcast) -> None:
         raise NotADraft("Only drafts can be deleted.")
     if broadcast.runs.count():
         raise NotADraft("This draft already ran (it was scheduled before); cancel it instead.")
+    record("broadcast.deleted", broadcast, "draft deleted")
     db.session.delete(broadcast)
 
 
@@ -153,4 +159,6 @@ def grant_mailing(product: Product, user) -> bool:
         return False
     product.mailing_allowed_at = utcnow()
     product.mailing_allowed_by = user
+    record("product.mailing_granted", product,
+           f"e-mail broadcasts to its members allowed by {getattr(user, 'email', user)}")
     return True

@@ -5,6 +5,7 @@ Without JavaScript the same things happen through the wizard's own forms.
 from flask import jsonify, render_template, request
 from flask_wtf import FlaskForm
 
+from ..core.headers import mail_frame_url
 from ..network.services import search_customers, search_products
 from .mail import email_document
 from .models import NOTICE_TYPES
@@ -73,5 +74,6 @@ def live_preview(broadcast_id):
             notice_type = broadcast.notice_type
         html = render_template("broadcasts/notices/notice.html", subject=rendered.subject,
                                html=rendered.html, notice_type=notice_type)
-    return jsonify(subject=rendered.subject, html=html, kind=broadcast.kind)
+    frame = mail_frame_url(html) if broadcast.kind == "email" else None
+    return jsonify(subject=rendered.subject, html=html, kind=broadcast.kind, frame_url=frame)
 

@@ -27,7 +27,7 @@ def notices_panel(panels, customer):
     if not notices:
         return panels
     html = Markup(render_template("broadcasts/notices/panel.html", notices_html=render_notices(notices)))
-    return [("Notices", html), *panels]
+    return [("", html), *panels]  # no title: the notices are banners, not a titled card
 
 
 def render_notices(notices: list[LiveNotice]) -> Markup:

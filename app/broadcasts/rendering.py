@@ -1,7 +1,7 @@
 """Rendering a broadcast for one customer: the known placeholders, their values, subject and HTML.
 
-The dashboard, the previews and the test sends all go through ``render_for``, so a preview shows
-exactly what a recipient gets.
+Dashboard notices and the wizard's notice previews go through ``render_for``; e-mails (sends,
+test sends, previews) fill the same values through the one message builder (``mail.py``).
 """
 import re
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import apply_filters, do_action
 from ..core.utils import utcnow
@@ -18,6 +19,7 @@ from .rendering import known_placeholders, unsafe_placeholder_use
 from .when import is_scheduled
 
 ACTIVE_RUN_STATUSES = ("planning", "sending", "paused", "published")
+CANCELLED_REASON = "Cancelled by an administrator."
 
 
 class SendError(Exception):
@@ -84,7 +86,10 @@ def send_now(broadcast: Broadcast, expected_revision=None) -> BroadcastRun:
     """Send a draft at once: claim it, snapshot the audience size and start its run."""
     _claim(broadcast, "sending", expected_revision, send_at=None)
     refresh_audience_size(broadcast, fresh=True)
-    return start_run(broadcast, utcnow())
+    run = start_run(broadcast, utcnow())
+    record("broadcast.sent", broadcast, f"{broadcast.kind} sent now to {broadcast.audience_size or 0} "
+                                        f"recipients (run #{run.id})")
+    return run
 
 
 def send_later(broadcast: Broadcast, expected_revision=None) -> None:
@@ -95,6 +100,8 @@ def send_later(broadcast: Broadcast, expected_revision=None) -> None:
         raise SendError("Choose when to send it first.", 400)
     _claim(broadcast, "scheduled", expected_revision)
     refresh_audience_size(broadcast, fresh=True)
+    record("broadcast.scheduled", broadcast, f"{broadcast.kind} scheduled"
+           + (f" for {broadcast.send_at:%Y-%m-%d %H:%M} UTC" if broadcast.send_at else ""))
     do_action("broadcast_scheduled", broadcast)
 
 
@@ -107,6 +114,7 @@ def unschedule(broadcast: Broadcast) -> None:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"This broadcast is {broadcast.status}, not scheduled.")
+    record("broadcast.unscheduled", broadcast, "back to draft")
     do_action("broadcast_unscheduled", broadcast)
 
 
@@ -169,20 +177,26 @@ def cancel(broadcast: Broadcast) -> str:
     db.session.refresh(broadcast)
     if changed != 1:
         raise SendError(f"A {broadcast.status} {broadcast.kind} cannot be cancelled.")
-    for run in db.session.scalars(select(BroadcastRun).where(
-            BroadcastRun.broadcast_id == broadcast.id, BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))):
-        cancel_run(run, "Cancelled by an admin.")
+    runs = select(BroadcastRun).where(BroadcastRun.broadcast_id == broadcast.id,
+                                      BroadcastRun.status.in_(ACTIVE_RUN_STATUSES))
+    for run in db.session.scalars(runs.with_for_update()).all():  # locked, as the run page does
+        cancel_run(run, announce=False)
+    record("broadcast.cancelled", broadcast, f"was {previous}")
     do_action("broadcast_cancelled", broadcast, previous)
     return previous
 
 
-def cancel_run(run: BroadcastRun, reason: str) -> None:
+def cancel_run(run: BroadcastRun, reason: str = CANCELLED_REASON, announce: bool = True) -> None:
     """The one cancel of a run, whoever asks (the broadcast's Cancel, the run page, the API, the
     CLI): the run becomes cancelled, so a notice leaves the dashboards at once, and fires
     ``broadcast_run_cancelled``, on which the delivery engine skips the e-mails not yet sent. The
-    broadcast follows unless it is a schedule that goes on. The caller commits."""
-    previous = run.status
+    broadcast follows unless it is a schedule that goes on (then ``broadcast_cancelled`` fires too,
+    unless ``announce`` is False because ``cancel`` fires it). The caller commits and holds the
+    run's row lock (``get_run(lock=True)`` or ``cancel``)."""
+    previous, broadcast_previous = run.status, run.broadcast.status
     run.status, run.status_reason, run.finished_at = "cancelled", reason, utcnow()
-    if run.broadcast.status != "scheduled":
+    if broadcast_previous not in ("scheduled", "cancelled"):
         run.broadcast.status = "cancelled"
+        if announce:
+            do_action("broadcast_cancelled", run.broadcast, broadcast_previous)
     do_action("broadcast_run_cancelled", run, previous)

@@ -154,7 +154,7 @@ def preview(draft, customer) -> dict:
 
 
 class WhenStep(WizardStep):
-    """When to send (see ``schedule.WHEN_MODES``), labels, sender and tracking options."""
+    """When to send (see ``when.WHEN_MODES``), labels, sender and tracking options."""
     name, title, form_class, template = "when", "When & options", WhenForm, "broadcasts/wizard/when.html"
 
     def make_form(self, draft, formdata=None):

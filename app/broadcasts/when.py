@@ -1,4 +1,4 @@
-"""The schedule modes of the wizard's "When" step: send now, or once at a date and time.
+"""The when modes of the wizard's "When" step: send now, or once at a date and time.
 
 Each mode is a small object: its label, the template fragment with its fields, how it reads the
 draft into the form, how it turns the form into draft changes, and how it describes itself. The
@@ -103,7 +103,7 @@ def is_scheduled(draft) -> bool:
 
 
 def mode_of(draft) -> WhenMode:
-    """The schedule mode the draft currently uses (the last one that matches wins)."""
+    """The when mode the draft currently uses (the last one that matches wins)."""
     found = WHEN_MODES["now"]
     for mode in WHEN_MODES.values():
         if mode.matches(draft):

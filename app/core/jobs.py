@@ -6,6 +6,7 @@ context pushed by ``HeraldJob``; the worker is started with ``flask rq worker``.
 with ``track="<name>"`` is a tracked job (``app/core/job_tracking.py``): the supervisor can ask
 whether any job still moves that piece of work.
 """
+import inspect
 import logging
 import os
 import threading
@@ -38,8 +39,9 @@ def get_queue(name: str = "default") -> Queue:
 
 
 def _job_function(func):
-    if not callable(func):
-        raise TypeError(f"enqueue the job function itself, not {func!r}")
+    """``func`` when it is a module-level function (what a worker can import by its name)."""
+    if not inspect.isfunction(func) or func.__qualname__ != func.__name__:
+        raise TypeError(f"enqueue a module-level job function, not {func!r}")
     return func
 
 

@@ -162,11 +162,11 @@ def retry_later(run_id: int, due, force: bool = False) -> None:
 
 
 def retry_started(run_id: int) -> None:
-    """A retry job runs now: a later deferral must schedule the next one."""
+    """A retry job runs now: a later deferral must enqueue the next one."""
     redis_store.client.delete(redis_store.key("delivery", "retry", run_id))
 
 
 def retry_pending(run_id: int) -> bool:
-    """True when a retry job is scheduled for the run."""
+    """True when a retry job is pending for the run."""
     return bool(redis_store.client.exists(redis_store.key("delivery", "retry", run_id)))
 

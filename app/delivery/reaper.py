@@ -108,7 +108,7 @@ def repair(run_id: int, idle: bool = False) -> int:
 
 
 def retry_overdue(run_id: int, idle: bool = False) -> None:
-    """Schedule a retry when deferred rows exist and no retry job is pending (``idle``: the
+    """Enqueue a retry when deferred rows exist and no retry job is pending (``idle``: the
     supervisor found no live job for the run, whatever Redis says)."""
     due = db.session.scalar(select(Delivery.next_attempt_at)
                             .where(Delivery.run_id == run_id, Delivery.status == "deferred")

@@ -4,11 +4,9 @@ Every query seeks through an index on (run_id, ...): the log by (status, id), by
 or merged from one short seek per status, so pages stay fast with a million rows; the CSV is
 streamed in keyset batches.
 """
-import csv
-import io
-
 from sqlalchemy import select, union_all
 
+from ..core.csv_export import csv_stream
 from ..core.extensions import db
 from ..core.utils import KeysetPage, keyset_page, normalise_email
 from .models import STATUSES, Delivery, DeliveryDuplicate
@@ -75,26 +73,20 @@ def duplicates_page(run_id: int, after: int | None = None, per_page: int = 50):
     return rows, (rows[-1].customer_id if more else None)
 
 
-def _cell(value):
-    return "" if value is None else value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def csv_lines(run_id: int, q: str = "", status: str = ""):
-    """The run's ledger as CSV text chunks, read in id order in batches (constant memory)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+def _ledger_rows(run_id: int, q: str, status: str):
     columns = [getattr(Delivery, name) for name in CSV_COLUMNS]
     last = 0
     while True:
         rows = db.session.execute(log_query(run_id, q, status).with_only_columns(*columns)
                                   .where(Delivery.id > last).order_by(Delivery.id)
                                   .limit(EXPORT_BATCH)).all()
-        for row in rows:
-            writer.writerow([_cell(value) for value in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield from rows
         if len(rows) < EXPORT_BATCH:
             return
         last = rows[-1].id
+
+
+def csv_lines(run_id: int, q: str = "", status: str = ""):
+    """The run's ledger as CSV text chunks, read in id order in batches (constant memory); cells
+    that a spreadsheet would run as a formula (an address, a reply text) are neutralised."""
+    return csv_stream(CSV_COLUMNS, _ledger_rows(run_id, q, status), batch=EXPORT_BATCH)

@@ -1,4 +1,4 @@
-"""Controlling runs: pause, resume, cancel, resend unknown; every status change goes through here.
+"""Controlling runs: pause, resume, cancel (through the one cancel in broadcasts), resend unknown.
 
 The web pages, the JSON API and the CLI call these and commit; sending jobs call ``pause_run`` to
 pause themselves after too many failures in a row. Nothing here commits: side effects outside the
@@ -9,6 +9,7 @@ broadcast (unless the broadcast is ``scheduled``: a recurring schedule stays sch
 from sqlalchemy import select, update
 
 from ..broadcasts.models import BroadcastRun
+from ..audit.services import record
 from ..broadcasts.sending import cancel_run as cancel_broadcast_run
 from ..core.extensions import db
 from ..core.hooks import do_action
@@ -25,7 +26,7 @@ class RunStateError(ValueError):
 
 
 def get_run(run_id: int, lock: bool = False) -> BroadcastRun:
-    """The run with this id (row-locked on PostgreSQL when ``lock``); RunStateError if missing."""
+    """The run with this id (row-locked on PostgreSQL when ``lock``); LookupError if missing."""
     run = db.session.get(BroadcastRun, run_id, with_for_update=lock or None, populate_existing=lock)
     if run is None:
         raise LookupError(f"There is no broadcast run {run_id}.")
@@ -61,6 +62,7 @@ def pause_run(run_id: int, reason: str = "Paused by an administrator.") -> Broad
     if run.status != "sending":  # a run still planning starts sending only once it is planned
         raise RunStateError(f"Run {run_id} is {run.status}: only a sending run can be paused.")
     set_status(run, "paused", reason)
+    record("run.paused", run, reason)
     after_commit(chunks.drop_waiting, run_id)
     return run
 
@@ -68,12 +70,13 @@ def pause_run(run_id: int, reason: str = "Paused by an administrator.") -> Broad
 def resume_run(run_id: int) -> BroadcastRun:
     """Continue a paused run (or re-plan one whose planning never finished); the caller commits."""
     run = get_run(run_id, lock=True)
+    if run.status not in ("planning", "paused"):
+        raise RunStateError(f"Run {run_id} is {run.status}: only a paused run can be resumed.")
+    record("run.resumed", run, f"was {run.status}")
     if run.status == "planning":
         run.started_at = None
         enqueue_after_commit(jobs.plan_run, run.id, queue="delivery", track=chunks.track(run.id))
         return run
-    if run.status != "paused":
-        raise RunStateError(f"Run {run_id} is {run.status}: only a paused run can be resumed.")
     set_status(run, "sending")
     enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery", track=chunks.track(run.id))
     after_commit(progress.reset_streak, run_id)
@@ -86,7 +89,8 @@ def cancel_run(run_id: int) -> BroadcastRun:
     run = get_run(run_id, lock=True)
     if run.status in FINISHED:
         raise RunStateError(f"Run {run_id} is already {run.status}.")
-    cancel_broadcast_run(run, "Cancelled by an administrator.")
+    record("run.cancelled", run, "rows not yet sent were skipped")
+    cancel_broadcast_run(run)
     return run
 
 
@@ -118,6 +122,7 @@ def resend_unknown(run_id: int) -> int:
                                .values(status="queued", claim=None, next_attempt_at=None,
                                        reply="queued again by an administrator after an unknown outcome")
                                .execution_options(synchronize_session=False)).rowcount
+    record("run.resent_unknown", run, f"{count} recipients with an unknown outcome queued again")
     if count and run.status in FINISHED:
         set_status(run, "sending")
     if count and run.status == "sending":

@@ -1,21 +1,12 @@
 """The run report pages under /network/broadcasts/<id>/runs: progress, counts, exclusions,
 the per-recipient log, duplicates, CSV export and the pause/resume/cancel/resend buttons."""
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select
 
 from ..broadcasts.models import Broadcast, BroadcastRun
+from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.hooks import apply_filters
 from . import progress
@@ -74,8 +65,7 @@ def export(broadcast_id, run_id):
     """The run's ledger (as filtered on the page) as CSV, streamed."""
     _run_or_404(broadcast_id, run_id)
     lines = csv_lines(run_id, request.args.get("q", ""), request.args.get("status", ""))
-    return Response(stream_with_context(lines), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="broadcast-{broadcast_id}-run-{run_id}.csv"'})
+    return csv_response(lines, f"broadcast-{broadcast_id}-run-{run_id}.csv")
 
 
 @bp.route("/<int:broadcast_id>/runs/<int:run_id>/<action>", methods=["POST"])

@@ -4,6 +4,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, or_, select
 
+from ..audit.services import record
 from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
@@ -163,6 +164,7 @@ def publish_site(site: Site) -> None:
         return
     site.status, site.published_at = "published", utcnow()
     db.session.flush()
+    record("site.published", site, f"site of {site.customer.email}" if site.customer else "")
     do_action("site_published", site)
     announce("site_published", customer=site.customer, site_title=site.title, site_url=site.url)
 

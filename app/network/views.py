@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
+from ..core.redirects import back_or
 from .models import Customer, Membership, Product, Site
 from .services import (
     product_member_counts,
@@ -79,5 +80,4 @@ def site_publish(site_id):
     publish_site(site)
     db.session.commit()
     flash(f"{site.title} is published.", "success")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                    else url_for("network.sites"))
+    return redirect(back_or(url_for("network.sites")))

@@ -1,15 +1,29 @@
-"""Plugins domain: discovery, the host API, activation state and the Plugins page."""
+"""Plugins domain: discovery, the host API, activation state, faults and the Plugins page."""
+from .context import Setting
+
+__all__ = ["Setting", "init_app"]
 
 
 def init_app(app):
-    """Register the Plugins page, its menu entry, ``flask plugins`` and ``flask emails setup``."""
+    """Register the Plugins page, plugin static files, ``flask plugins``, ``flask emails setup``,
+    the recovery-mode setting, the admins' recovery notice and the menu entry."""
     from ..core.menu import add_core_menu_item
+    from ..core.settings.services import SettingSpec
     from ..system_emails.cli import emails_cli
     from .cli import plugins_cli
+    from .faults import DEFAULT_THRESHOLD, THRESHOLD_OPTION
     from .network_setup import setup_command
-    from .views import bp
+    from .status import recovery_notices
+    from .views import bp, static_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(static_bp)
     app.cli.add_command(plugins_cli)
     emails_cli.add_command(setup_command)
+    app.extensions["herald_settings"].declare(SettingSpec(
+        THRESHOLD_OPTION, DEFAULT_THRESHOLD, "Switch a plugin off after this many faults",
+        "Recovery mode: a plugin whose code raises this many times (in hooks or on its pages) is "
+        "switched off everywhere and admins see a notice; 0 never switches a plugin off.",
+        "int", min=0))
+    app.jinja_env.globals["plugin_recovery_notices"] = recovery_notices
     add_core_menu_item(app, "Plugins", "plugins.index", 80)

@@ -26,6 +26,7 @@ class PluginInfo:
     author: str = ""
     requires: list = field(default_factory=list)
     error: Optional[str] = None
+    conflict: bool = False  # another plugin has the same slug: both are refused
 
     @property
     def loaded(self) -> bool:
@@ -36,6 +37,11 @@ class PluginInfo:
     def templates_dir(self) -> Optional[Path]:
         """The plugin's templates/ folder, if it has one."""
         return self._subdir("templates")
+
+    @property
+    def static_dir(self) -> Optional[Path]:
+        """The plugin's static/ folder (served under /plugins/<slug>/static/), if it has one."""
+        return self._subdir("static")
 
     @property
     def migrations_dir(self) -> Optional[Path]:
@@ -58,7 +64,15 @@ class PluginInfo:
 
 
 def _import_directory_plugin(directory: Path) -> ModuleType:
-    """Import ``plugins/<slug>`` as the package ``plugins.<slug>`` (or a private name elsewhere)."""
+    """Import ``plugins/<slug>`` as the package ``plugins.<slug>`` (or a private name elsewhere).
+
+    A package already imported from the same, unchanged file, under any name (a second app in
+    the same process, or pytest collecting the plugin's tests), is reused: executing it again
+    would declare its models twice. A file changed since (a test rewriting a plugin) is
+    executed again."""
+    loaded = _already_imported(directory / "__init__.py")
+    if loaded is not None:
+        return loaded
     root = directory.parent
     if (root / "__init__.py").exists() and root.name == "plugins":
         if str(root.parent) not in sys.path:
@@ -69,28 +83,95 @@ def _import_directory_plugin(directory: Path) -> ModuleType:
         name, directory / "__init__.py", submodule_search_locations=[str(directory)])
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    _IMPORTED[(directory / "__init__.py").resolve()] = _signature(directory / "__init__.py")
     return module
 
 
+_IMPORTED: dict = {}  # resolved __init__.py -> its (mtime, size) when this module imported it
+
+
+def _signature(path: Path) -> tuple:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _already_imported(init_file: Path) -> Optional[ModuleType]:
+    target, tail = init_file.resolve(), f"{init_file.parent.name}/__init__.py"
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and Path(path).as_posix().endswith(tail) and Path(path).resolve() == target:
+            imported = _IMPORTED.get(target)
+            return module if imported in (None, _signature(target)) else None
+    return None
+
+
 def discover(plugins_dir) -> list[PluginInfo]:
-    """Every plugin found, in slug order; import failures are recorded on the PluginInfo."""
-    found: dict[str, PluginInfo] = {}
+    """Every plugin found, in slug order; import failures are recorded on the PluginInfo.
+
+    Two plugins with one slug (a folder and an installed package, or two packages) are both
+    refused, with an error saying where each comes from: neither is imported, so neither takes
+    over the other's settings, tables or active state. An entry point that names the very
+    package folder found in ``plugins_dir`` (``pip install -e plugins/x``) is that same plugin."""
+    candidates: dict[str, list] = {}
     base = Path(plugins_dir)
     if base.is_dir():
         for directory in sorted(p for p in base.iterdir() if (p / "__init__.py").exists()):
-            info = PluginInfo(slug=directory.name, source="directory", path=directory)
-            _load(info, lambda d=directory: _import_directory_plugin(d))
-            found[info.slug] = info
+            candidates.setdefault(directory.name, []).append(("directory", directory))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in found:
-            continue
-        info = PluginInfo(slug=ep.name, source="entry point")
-        _load(info, ep.load)
-        if info.module is not None and getattr(info.module, "__file__", None):
-            info.path = Path(info.module.__file__).parent
-        found[info.slug] = info
-    return [found[slug] for slug in sorted(found)]
+        found_here = candidates.get(ep.name, [])
+        if not any(source == "directory" and _same_folder(ep, origin) for source, origin in found_here):
+            candidates.setdefault(ep.name, []).append(("entry point", ep))
+    found = []
+    for slug in sorted(candidates):
+        (source, origin), *others = candidates[slug]
+        if others:
+            found.append(_conflict(slug, candidates[slug]))
+        elif source == "directory":
+            info = PluginInfo(slug=slug, source=source, path=origin)
+            _load(info, lambda d=origin: _import_directory_plugin(d))
+            found.append(info)
+        else:
+            info = PluginInfo(slug=slug, source=source)
+            _load(info, origin.load)
+            if info.module is not None and getattr(info.module, "__file__", None):
+                info.path = Path(info.module.__file__).parent
+            found.append(info)
+    return found
+
+
+def _same_folder(ep, directory: Path) -> bool:
+    """True when entry point ``ep`` names the package in ``directory`` (found without importing it)."""
+    if "." in ep.module:
+        return False
+    try:
+        spec = importlib.util.find_spec(ep.module)
+    except (ImportError, ValueError):
+        return False
+    return bool(spec and spec.origin) and Path(spec.origin).resolve().parent == directory.resolve()
+
+
+def _describe(source, origin) -> str:
+    if source == "directory":
+        return f"the folder {origin}"
+    dist = getattr(origin, "dist", None)
+    package = f" of the package {dist.name}" if dist is not None else ""
+    return f"the entry point {origin.name} = {origin.value}{package}"
+
+
+def _conflict(slug, origins) -> PluginInfo:
+    """A refused plugin standing for every plugin named ``slug``."""
+    where = "; ".join(_describe(source, origin) for source, origin in origins)
+    info = PluginInfo(slug=slug, source=" + ".join(sorted({s for s, _ in origins})), name=slug,
+                      conflict=True)
+    info.error = (f"Two plugins are named {slug!r}: {where}. Herald loads neither of them. "
+                  "Rename or remove one (for an installed package: pip uninstall it), then "
+                  "restart the web processes and workers.")
+    return info
 
 
 def _load(info: PluginInfo, importer) -> None:

@@ -1,115 +1,31 @@
-"""The plugin host: loads plugins, gives each a tagged ``host`` API, and knows which are active."""
+"""The plugin host: loads plugins, runs their code through one guard, and knows which are active."""
+import functools
 import logging
-import traceback
 
-from flask import Blueprint, abort, g, has_app_context
+from flask import Blueprint, g, has_app_context, has_request_context, request
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
-from ..core.hooks.registry import DEFAULT_PRIORITY, HookRegistry
-from ..core.menu import MenuItem
-from ..core.settings.services import SettingSpec, get_option, set_option
+from ..core.hooks.guard import PASS_THROUGH, PluginFault, PluginGuard
+from ..core.hooks.registry import HookRegistry
+from .context import PluginContext
 from .discovery import PluginInfo, discover
+from .faults import FaultStore
 from .models import PluginState
 
 log = logging.getLogger(__name__)
-
-
-class PluginContext:
-    """The ``host`` object a plugin's ``setup(host)`` receives; every registration is tagged."""
-
-    def __init__(self, host: "PluginHost", info: PluginInfo):
-        self._host = host
-        self.info = info
-        self.slug = info.slug
-        self.extensions: dict = {}  # room for domains to attach per-plugin state
-
-    # hooks
-    def add_action(self, name, callback, priority=DEFAULT_PRIORITY):
-        """Register ``callback`` on action ``name`` for this plugin."""
-        return self._host.hooks.add(name, callback, priority, plugin=self.slug)
-
-    add_filter = add_action
-
-    def remove_action(self, name, callback, priority=None):
-        """Remove a callback from a hook."""
-        return self._host.hooks.remove(name, callback, priority)
-
-    remove_filter = remove_action
-
-    def do_action(self, name, *args, **kwargs):
-        """Run an action (a plugin may fire its own hooks)."""
-        self._host.hooks.do_action(name, *args, **kwargs)
-
-    def apply_filters(self, name, value, *args, **kwargs):
-        """Run a filter and return the filtered value."""
-        return self._host.hooks.apply_filters(name, value, *args, **kwargs)
-
-    def declare_hook(self, spec):
-        """Declare a hook of this plugin's own so other plugins can use it without a warning."""
-        self._host.hooks.declare(spec)
-
-    # web
-    def add_blueprint(self, blueprint: Blueprint, url_prefix=None):
-        """Add a blueprint named ``plugin_<slug>``; it answers 404 while the plugin is inactive."""
-        expected = f"plugin_{self.slug}"
-        if blueprint.name != expected:
-            raise ValueError(f"plugin blueprint must be named {expected!r}, not {blueprint.name!r}")
-        slug, host = self.slug, self._host
-        blueprint.before_request(lambda: None if host.is_active(slug) else abort(404))
-        host.blueprints.append((blueprint, url_prefix or f"/plugins/{self.slug}"))
-
-    def add_menu_item(self, label, endpoint, order=100, menu="admin_menu"):
-        """Add an entry to the admin menu (or ``dashboard_menu``) while the plugin is active."""
-        item = MenuItem(label, endpoint, order, self.slug)
-        self.add_filter(menu, lambda items: [*items, item])
-
-    # settings
-    def register_settings(self, settings: dict):
-        """Declare settings with defaults: ``{key: (default, label)}`` or ``{key: default}``."""
-        for key, value in settings.items():
-            default, label = value if isinstance(value, tuple) else (value, key.replace("_", " "))
-            kind = {bool: "bool", int: "int", float: "float"}.get(type(default), "str")
-            self._host.settings.declare(SettingSpec(self.setting_key(key), default,
-                                                    label.capitalize(), type=kind, owner=self.slug))
-
-    def setting_key(self, key: str) -> str:
-        """The option key under which this plugin's setting ``key`` is stored."""
-        return f"plugin.{self.slug}.{key}"
-
-    def get_setting(self, key, default=None):
-        """This plugin's setting ``key`` (its declared default when never saved)."""
-        return get_option(self.setting_key(key), default)
-
-    def set_setting(self, key, value):
-        """Store this plugin's setting ``key`` (the caller commits)."""
-        set_option(self.setting_key(key), value)
-
-    # system e-mails (app/system_emails, documented in docs/plugins.md)
-    def register_event(self, slug, name, description="", payload_keys=None, sample_payload=None):
-        """Register a system-email event this plugin fires with ``fire_event(slug, **payload)``.
-
-        ``payload_keys``: {key: description} (the placeholders); ``sample_payload``: a dict, or a
-        callable returning one, used for previews and test sends.
-        """
-        return self._host.app.extensions["herald_system_emails"].register_event(
-            slug, name, description, payload_keys, sample_payload, plugin=self.slug)
-
-    def register_system_email(self, slug, event, audience, subject, body, name, description="",
-                              style="html", delay=0):
-        """Register a default e-mail sent on ``event`` to ``audience`` (customer, admins or both).
-
-        ``style`` is html or plain; ``delay`` is minutes (int), a timedelta or "3 days". Admins
-        install it from the Reset & Import page (or it is installed at network set-up).
-        """
-        return self._host.app.extensions["herald_system_emails"].register_email(
-            slug, event, audience, subject, body, name, description, style, delay, plugin=self.slug)
+PLUGIN_FREE = "herald.plugin_free"  # set in request.environ by pages that never run plugin code
 
 
 class PluginHost:
-    """Loads every plugin once per app and answers which ones are active, per request."""
+    """Loads every plugin once per app and answers which ones are active, per request.
+
+    Every call into plugin code goes through ``self.guard``: hook callbacks (the registry uses
+    it), setup, the lifecycle callbacks and the plugins' views. Faults are stored in
+    ``self.faults`` (Redis), which also switches a plugin off after repeated faults.
+    """
 
     def __init__(self, app, hooks: HookRegistry, settings):
         self.app = app
@@ -118,14 +34,18 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self.contexts: dict[str, PluginContext] = {}
         self.blueprints: list[tuple[Blueprint, str]] = []
-        hooks.is_active = self.is_active
+        self.schema_cache: dict = {}  # the parsed migration scripts (app.plugins.schema)
+        self.faults = FaultStore(app)
+        self.guard = PluginGuard(report=self._report)
+        hooks.guard = self.guard
+        hooks.is_active = self.runs
 
     def load_all(self) -> None:
         """Discover plugins and run each one's ``setup(host)``; failures are recorded, not raised."""
         for info in discover(self.app.config["PLUGINS_DIR"]):
             self.plugins[info.slug] = info
             if info.error:
-                log.error("plugin %s failed to import:\n%s", info.slug, info.error)
+                log.error("plugin %s cannot be loaded:\n%s", info.slug, info.error)
                 continue
             context = PluginContext(self, info)
             self.contexts[info.slug] = context
@@ -133,13 +53,42 @@ class PluginHost:
             try:
                 if setup is None:
                     raise TypeError(f"plugin {info.slug} has no setup(host) function")
-                setup(context)
-            except Exception:
-                info.error = traceback.format_exc()
+                self.guard.call(info.slug, "setup", setup, context)
+            except (PluginFault, TypeError) as error:
+                info.error = getattr(error, "traceback", None) or str(error)
                 self.hooks.remove_plugin(info.slug)
                 self.blueprints = [(bp, p) for bp, p in self.blueprints
                                    if bp.name != f"plugin_{info.slug}"]
-                log.error("plugin %s failed in setup:\n%s", info.slug, info.error)
+
+    def _report(self, fault: PluginFault) -> None:
+        """The guard's reporter: store the fault (setup errors stay on the PluginInfo)."""
+        if fault.where == "setup":
+            return
+        if self.faults.record(fault) and has_app_context():
+            cached = g.get("_herald_active_plugins")
+            if cached is not None:  # stop calling it for the rest of this request or job
+                g._herald_active_plugins = cached - {fault.slug}
+
+    def register_blueprints(self) -> None:
+        """Register every plugin blueprint on the app, each view wrapped in the guard."""
+        for blueprint, url_prefix in self.blueprints:
+            self.app.register_blueprint(blueprint, url_prefix=url_prefix)
+            slug = blueprint.name.removeprefix("plugin_")
+            for endpoint, view in list(self.app.view_functions.items()):
+                if endpoint.startswith(blueprint.name + "."):
+                    self.app.view_functions[endpoint] = self._guarded_view(slug, endpoint, view)
+
+    def _guarded_view(self, slug, endpoint, view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except PASS_THROUGH:
+                raise
+            except Exception as error:
+                self.guard.fault(slug, f"view {endpoint}", error)
+                raise  # the app's error page answers 500
+        return guarded
 
     def template_loader(self, core_loader):
         """A loader serving core templates plus ``plugin_<slug>/...`` from each plugin."""
@@ -152,8 +101,18 @@ class PluginHost:
         return [str(info.migrations_dir) for info in self.plugins.values() if info.migrations_dir]
 
     # activity
+    def switched_on(self) -> frozenset:
+        """Slugs the admins switched on (stored in the database), loaded or not, suspended or not."""
+        try:
+            with db.engine.connect() as connection:
+                rows = connection.execute(select(PluginState.slug).where(PluginState.active))
+                return frozenset(row[0] for row in rows)
+        except SQLAlchemyError:  # table not migrated yet: nothing is active
+            return frozenset()
+
     def active_slugs(self) -> frozenset:
-        """Slugs of the active, loaded plugins, read once per request or job from the database."""
+        """Slugs of the active plugins (switched on, loaded, not suspended by recovery mode),
+        read once per request or job."""
         if has_app_context():
             cached = g.get("_herald_active_plugins")
             if cached is None:
@@ -163,17 +122,23 @@ class PluginHost:
             return self._read_active()
 
     def _read_active(self) -> frozenset:
-        try:
-            with db.engine.connect() as connection:
-                rows = connection.execute(select(PluginState.slug).where(PluginState.active))
-                slugs = {row[0] for row in rows}
-        except SQLAlchemyError:  # table not migrated yet: nothing is active
-            return frozenset()
-        return frozenset(s for s in slugs if s in self.plugins and self.plugins[s].loaded)
+        slugs = self.switched_on()
+        if not slugs:
+            return slugs
+        suspended = self.faults.suspended()
+        return frozenset(s for s in slugs
+                         if s in self.plugins and self.plugins[s].loaded and s not in suspended)
 
     def is_active(self, slug: str) -> bool:
-        """True when plugin ``slug`` is loaded and switched on."""
+        """True when plugin ``slug`` is loaded, switched on and not suspended."""
         return slug in self.active_slugs()
+
+    def runs(self, slug: str) -> bool:
+        """True when plugin ``slug``'s hook callbacks may run now: it is active and this page is
+        not one that must work without plugin code (the Plugins page)."""
+        if has_request_context() and request.environ.get(PLUGIN_FREE):
+            return False
+        return self.is_active(slug)
 
     def forget_cache(self) -> None:
         """Drop the cached active set so this request sees an activation it just made."""

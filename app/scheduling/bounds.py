@@ -1,9 +1,11 @@
 """The errors of schedule rules and the bounds on expanding them (steps, occurrences, seconds)."""
 import time
 
+from flask import current_app, has_app_context
+
 MAX_STEPS = 5_000  # months (years for FREQ=YEARLY) one expansion may walk through
 MAX_YIELDS = 100_000  # occurrences one expansion may generate, before or after the cursor
-MAX_SECONDS = 2.0  # wall-clock time one expansion may take
+MAX_SECONDS = 2.0  # wall-clock time one expansion may take (config SCHEDULE_EXPANSION_SECONDS)
 
 
 class RuleError(ValueError):
@@ -27,11 +29,15 @@ class Budget:
 
     ``step()`` is called for every month (year) a rule's walk enters and ``spend()`` for every
     occurrence generated (kept or not); past ``steps`` or ``yields`` they raise ExpansionLimit,
-    past ``seconds`` ExpansionTimeout.
+    past ``seconds`` ExpansionTimeout. ``seconds`` defaults to the app's
+    ``SCHEDULE_EXPANSION_SECONDS`` (else ``MAX_SECONDS``).
     """
 
     def __init__(self, steps: int = MAX_STEPS, yields: int = MAX_YIELDS,
-                 seconds: float = MAX_SECONDS, field: str = "rule"):
+                 seconds: float | None = None, field: str = "rule"):
+        if seconds is None:
+            seconds = float(current_app.config.get("SCHEDULE_EXPANSION_SECONDS", MAX_SECONDS)
+                            if has_app_context() else MAX_SECONDS)
         self.steps, self.left, self.field = steps, yields, field
         self.deadline = time.monotonic() + seconds
         self.seconds = seconds

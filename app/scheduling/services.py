@@ -8,6 +8,7 @@ import logging
 
 from sqlalchemy import select
 
+from ..audit.services import record
 from ..broadcasts.sending import Problem
 from ..core.extensions import db
 from ..core.timezones import utc_to_local
@@ -73,6 +74,9 @@ def save_schedule(broadcast, spec: RuleSpec, now=None, status="active") -> Sched
     schedule.checked_until = now
     schedule.next_at = first
     db.session.add(schedule)
+    if status != "draft":  # the wizard's drafts are recorded when the broadcast is scheduled
+        record("schedule.saved", ("broadcast", broadcast.id, broadcast.subject),
+               f"{spec.kind} schedule in {spec.timezone}" + (f": {spec.rrule_text}" if spec.rrule_text else ""))
     return schedule
 
 
@@ -163,6 +167,8 @@ def change_state(broadcast, action: str, now=None) -> None:
         broadcast.status = "sent" if broadcast.runs.count() else "cancelled"
     else:
         raise ScheduleError(f"Unknown schedule action {action!r}.")
+    record(f"schedule.{ {'pause': 'paused', 'resume': 'resumed', 'end': 'ended'}[action] }",
+           ("broadcast", broadcast.id, broadcast.subject), f"schedule {schedule.status}")
 
 
 def upcoming(limit=10, now=None):

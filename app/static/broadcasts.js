@@ -170,7 +170,7 @@
         message.textContent = "";
         if (body.kind === "email") {
           target.querySelector("[data-preview=subject]").textContent = body.subject;
-          target.querySelector("iframe[data-preview=html]").srcdoc = body.html;
+          target.querySelector("iframe[data-preview=html]").src = body.frame_url;
         } else {
           target.querySelector("[data-preview=notice]").innerHTML = body.html;
         }

@@ -9,4 +9,8 @@
     var buttons = form.querySelectorAll("button[type=submit]");
     window.setTimeout(function () { buttons.forEach(function (b) { b.disabled = true; }); }, 0);
   }, true);
+  // A one-time secret (a new API key) is selected whole when focused, ready to copy.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) { event.target.select(); }
+  });
 })();

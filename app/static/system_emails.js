@@ -34,7 +34,7 @@
       .then(function (result) {
         if (mine !== sequence) { return; }  // an older answer arriving late
         subject.textContent = result.subject;
-        frame.srcdoc = result.document;
+        frame.src = result.frame_url;
         showErrors(result.errors);
         form.setAttribute("data-preview-state", "fresh");
       })

@@ -6,6 +6,7 @@ from typing import Optional
 from flask import current_app
 from sqlalchemy import delete, select
 
+from ..audit.services import changes_summary, record
 from ..core.extensions import db
 from ..core.settings.services import get_option, set_option
 from ..core.utils import normalise_email, utcnow
@@ -87,6 +88,8 @@ def install_default(default: EmailDefault) -> SystemEmail:
                         copy_admins=False, delay_value=default.delay_value, delay_unit=default.delay_unit)
     _copy_content(email, default)
     db.session.add(email)
+    db.session.flush()
+    record("system_email.imported", email, f"installed the default of event {email.event}")
     return email
 
 
@@ -124,6 +127,7 @@ def reset_email(email: SystemEmail) -> SystemEmail:
     if default is None or not is_available(default.plugin):
         raise ServiceError(f"{email.name} has no registered default to reset to.")
     _copy_content(email, default)
+    record("system_email.reset", email, "content reset to the registered default")
     return email
 
 
@@ -138,6 +142,7 @@ def reset_emails(slugs) -> list[SystemEmail]:
 
 def delete_email(email: SystemEmail) -> None:
     """Delete an installed e-mail with its statistics and send log; the caller commits."""
+    record("system_email.deleted", email, "deleted with its statistics and send log")
     db.session.execute(delete(SystemEmailSend).where(SystemEmailSend.email_id == email.id))
     db.session.delete(email)
 
@@ -209,8 +214,12 @@ def clean_changes(email: SystemEmail, data: dict) -> dict:
 
 def update_email(email: SystemEmail, data: dict) -> SystemEmail:
     """Apply validated changes to an installed e-mail; the caller commits."""
-    for name, value in clean_changes(email, data).items():
+    changes = clean_changes(email, data)
+    summary = changes_summary({name: getattr(email, name) for name in changes}, changes)
+    for name, value in changes.items():
         setattr(email, name, value)
+    if summary:
+        record("system_email.edited", email, summary)
     return email
 
 
@@ -255,6 +264,8 @@ def fire_event_by_hand(event_slug: str, customer) -> list[SystemEmailSend]:
     if spec is None or not is_available(spec.plugin):
         raise ServiceError(f"There is no active event {event_slug!r}.")
     sample = {k: v for k, v in spec.sample_payload().items() if k not in CUSTOMER_PLACEHOLDERS}
+    record("system_event.fired", ("system_event", event_slug, spec.name if hasattr(spec, "name") else ""),
+           f"fired by hand for {getattr(customer, 'email', customer)} with sample data")
     return fire_event(event_slug, customer=customer, **sample)
 
 

@@ -12,6 +12,7 @@ from flask import (
 from sqlalchemy import select
 
 from ..core.extensions import db
+from ..core.headers import mail_frame_url
 from ..core.utils import keyset_page
 from ..network.services import find_customer
 from . import services
@@ -78,8 +79,9 @@ def preview(email_id):
     form = request.form
     style = form.get("style") if form.get("style") in ("html", "plain") else email.style
     shown = services.preview(email, form.get("subject", ""), form.get("body", ""), style)
-    return jsonify(subject=shown["subject"], errors=shown["errors"],
-                   document=preview_document(shown["subject"], shown["body"], style))
+    document = preview_document(shown["subject"], shown["body"], style)
+    return jsonify(subject=shown["subject"], errors=shown["errors"], document=document,
+                   frame_url=mail_frame_url(document))
 
 
 @bp.route("/<int:email_id>/diff")

@@ -26,6 +26,7 @@ _EXPORTS = {
     "Captured": "smtp",
     "SMTPSink": "smtp",
     "write_plugin": "plugins",
+    "mail_frames": "web",
 }
 __all__ = sorted([*_EXPORTS, "csrf_token", "login"])
 
@@ -48,9 +49,14 @@ def login(client, user):
 
     if has_app_context():
         g.pop("_login_user", None)
-    user_id = user if isinstance(user, int) else user.id
+    if isinstance(user, int):
+        from app.auth.models import User
+        from app.core.extensions import db
+
+        with client.application.app_context():
+            user = db.session.get(User, user)
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = user.get_id()  # "<id>:<session token>", Flask-Login's alternative id
         session["_fresh"] = True
     return client
 

@@ -1,11 +1,13 @@
 """Web fixtures: the admin and the customer with their logged-in clients, a live server, Chromium."""
 import os
+import re
 import threading
 
 import pytest
 
 from . import login
 
+MAIL_FRAME_RE = re.compile(r'<iframe[^>]*\bsandbox=""[^>]*\bsrc="(/network/mail-frame/[0-9a-f]+)"')
 CHROMIUM = os.environ.get("HERALD_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -67,3 +69,10 @@ def browser():
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+def mail_frames(client, page: str) -> str:
+    """The documents of the sandboxed e-mail preview frames on ``page``, fetched with ``client``."""
+    urls = MAIL_FRAME_RE.findall(page)
+    assert urls, "no sandboxed mail preview frame on the page"
+    return "".join(client.get(url).get_data(as_text=True) for url in urls)

@@ -2,17 +2,10 @@
 and export. Super-admin only (everything under /network/ is, centrally)."""
 from datetime import datetime
 
-from flask import (
-    Blueprint,
-    Response,
-    flash,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from ..audit.services import record
+from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.utils import normalise_email
 from ..mail.suppression import REASONS
@@ -65,6 +58,9 @@ def add():
                                since_error=since_error, reasons=REASONS, sources=SOURCES,
                                add_form=form, active={}), 400
     added = suppress(form.email.data, form.reason.data, "admin", form.detail.data or None)
+    if added:
+        record("suppression.added", ("suppression", normalise_email(form.email.data)),
+               f"reason {form.reason.data}" + (f": {form.detail.data}" if form.detail.data else ""))
     db.session.commit()
     flash(f"{normalise_email(form.email.data)} is suppressed." if added
           else f"{normalise_email(form.email.data)} was already suppressed.", "success" if added else "info")
@@ -100,6 +96,9 @@ def import_file():
     if form.validate_on_submit():
         result = import_csv(form.file.data.read(), form.reason.data, form.skip_invalid.data)
         if result.applied:
+            record("suppression.imported", ("suppression", None, form.file.data.filename or ""),
+                   f"{result.added} added, {result.already} already listed, {len(result.errors)} invalid "
+                   f"rows skipped (default reason {form.reason.data})")
             db.session.commit()
             flash(f"Imported: {result.added} added, {result.already} already on the list"
                   + (f", {len(result.errors)} invalid rows skipped." if result.errors else "."), "success")
@@ -118,5 +117,4 @@ def export():
     """The list (with the current filters) as CSV, streamed."""
     _, query, _ = _filters()
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    return Response(stream_with_context(export_csv(query)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="suppressions-{stamp}.csv"'})
+    return csv_response(export_csv(query), f"suppressions-{stamp}.csv")

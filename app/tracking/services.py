@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, tuple_
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.settings.services import get_option
@@ -24,6 +25,7 @@ from .models import TrackingEvent
 PRECEDENCE = {"unsubscribed": 0, "bounced": 1, "complained": 2}
 SYSTEM_BLOCKING_REASONS = ("bounced", "complained")
 SELF_SERVICE_REASONS = ("unsubscribed", "complained")  # what customers may lift themselves
+LINK_REASONS = ("unsubscribed",)  # what the public unsubscribe link may lift (no login: no complaint)
 SOURCES = ("smtp", "dsn", "webhook", "link", "one-click", "mailto", "dashboard", "admin", "import")
 
 
@@ -122,7 +124,10 @@ def resubscribe(email: str, source: str = "dashboard", allowed=SELF_SERVICE_REAS
 
 def remove_suppression(email: str) -> str | None:
     """An admin takes ``email`` off the list, whatever the reason; the old reason or None."""
-    return resubscribe(email, "admin", allowed=REASONS)
+    previous = resubscribe(email, "admin", allowed=REASONS)
+    if previous:
+        record("suppression.removed", ("suppression", normalise_email(email)), f"was {previous}")
+    return previous
 
 
 def soft_bounce_count(email: str) -> int:

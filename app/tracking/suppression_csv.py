@@ -4,7 +4,8 @@ Import format: a header row naming at least ``email`` (optional ``reason`` and `
 other columns such as an export's ``source`` and ``created_at`` are ignored), or no header
 and the columns ``email[,reason[,detail]]``. By default a file with any bad row imports nothing;
 ``skip_invalid`` imports the good rows and still lists the bad ones. Addresses already on the list
-keep their entry. Exported cells that a spreadsheet would run as a formula are prefixed with '.
+keep their entry. Exported cells that a spreadsheet would run as a formula are prefixed with '
+(app.core.csv_export), and the prefix is taken off again when the file is imported.
 """
 import csv
 import io
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from ..core.csv_export import csv_stream, unquote_cell
 from ..core.extensions import db
 from ..core.utils import utcnow
 from ..mail.suppression import REASONS, Suppression
@@ -20,7 +22,6 @@ from .services import checked_address, insert_ignore
 EXPORT_COLUMNS = ("email", "reason", "source", "detail", "created_at")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 BATCH = 1000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -43,7 +44,7 @@ def _columns(first_row):
 def _cell(row, columns, name):
     index = columns.get(name)
     value = row[index].strip() if index is not None and index < len(row) else ""
-    return value[1:] if value.startswith("'") and value[1:2] in FORMULA_START else value
+    return unquote_cell(value)
 
 
 def _check_row(row, columns, default_reason):
@@ -110,24 +111,10 @@ def import_csv(data: bytes, default_reason: str = "unsubscribed", skip_invalid: 
     return result
 
 
-def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def export_csv(query=None):
     """Yield the CSV text of the suppression list (or of ``query``), in chunks, newest first."""
     query = query if query is not None else select(Suppression)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
     rows = db.session.scalars(query.order_by(Suppression.created_at.desc(), Suppression.email.desc())
                               .execution_options(yield_per=BATCH))
-    for count, row in enumerate(rows, 1):
-        writer.writerow([_safe(row.email), row.reason, row.source, _safe(row.detail),
-                         row.created_at.isoformat(sep=" ", timespec="seconds")])
-        if count % BATCH == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return csv_stream(EXPORT_COLUMNS, ((row.email, row.reason, row.source, row.detail, row.created_at)
+                                       for row in rows), batch=BATCH)

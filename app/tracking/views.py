@@ -26,7 +26,7 @@ from ..mail.tokens import read_token
 from ..network.services import current_customer
 from .engagement import record_click, record_open
 from .links import read_click_token, read_open_token
-from .services import SELF_SERVICE_REASONS, resubscribe, suppression_for, unsubscribe
+from .services import LINK_REASONS, SELF_SERVICE_REASONS, resubscribe, suppression_for, unsubscribe
 
 bp = Blueprint("tracking", __name__)
 preferences_bp = Blueprint("preferences", __name__, url_prefix="/dashboard")
@@ -56,8 +56,9 @@ def unsubscribe_link(token):
         db.session.commit()
         if one_click:
             return make_response("Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8", **NO_STORE})
+        reason = getattr(suppression_for(email), "reason", None)
         return render_template("tracking/unsubscribed.html", email=email, token=token,
-                               can_resubscribe=True), 200, NO_STORE
+                               can_resubscribe=reason in LINK_REASONS), 200, NO_STORE
     suppression = suppression_for(email)
     return render_template("tracking/unsubscribe.html", email=email, token=token,
                            suppression=suppression), 200, NO_STORE
@@ -65,11 +66,13 @@ def unsubscribe_link(token):
 
 @bp.route("/u/<token>/resubscribe", methods=["POST"])
 def resubscribe_link(token):
-    """Undo an unsubscribe from the confirmation page (CSRF-protected like every other form)."""
+    """Undo an unsubscribe from the confirmation page (CSRF-protected like every other form).
+    Only an unsubscribe: a spam complaint is lifted from the customer's dashboard or by an admin,
+    never by whoever holds a link from a mail."""
     email, _ = _unsubscribe_payload(token)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    previous = resubscribe(email, "link")
+    previous = resubscribe(email, "link", allowed=LINK_REASONS)
     db.session.commit()
     return render_template("tracking/unsubscribed.html", email=email, token=token,
                            resubscribed=previous is not None, can_resubscribe=False), 200, NO_STORE

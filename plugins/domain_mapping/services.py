@@ -51,15 +51,20 @@ def map_domain(host, site_id, domain) -> DomainMapping:
     mapping = DomainMapping(site=site, domain=domain)
     db.session.add(mapping)
     db.session.flush()
+    host.do_action("audit_log", "domain_mapping.created", ("domain_mapping", mapping.id, domain),
+                   f"{domain} points to site #{site.id} ({site.title})")
     fire_event(EVENT, customer=site.customer, domain=domain, site_title=site.title,
                site_url=site.url, cname_target=host.get_setting("cname_target"))
     return mapping
 
 
-def remove_mapping(mapping_id) -> None:
-    """Delete a mapping (no e-mail); the caller commits."""
+def remove_mapping(mapping_id, host=None) -> None:
+    """Delete a mapping (no e-mail; recorded in the audit log through ``host``); the caller commits."""
     mapping = db.session.get(DomainMapping, mapping_id)
     if mapping is not None:
+        if host is not None:
+            host.do_action("audit_log", "domain_mapping.deleted", ("domain_mapping", mapping.id, mapping.domain),
+                           f"{mapping.domain} no longer points to site #{mapping.site_id}")
         db.session.delete(mapping)
 
 

@@ -40,7 +40,7 @@ def make_blueprint(host) -> Blueprint:
     def delete(mapping_id):
         """Remove a mapping."""
         if FlaskForm().validate_on_submit():
-            remove_mapping(mapping_id)
+            remove_mapping(mapping_id, host)
             db.session.commit()
             flash("The mapping was removed.", "success")
         return redirect(url_for(".index"))

@@ -2,6 +2,7 @@
 a customer of that product sees it and dismisses it; a customer of another product never sees it."""
 
 import pytest
+from playwright.sync_api import expect
 
 from app.testing import PASSWORD
 
@@ -37,7 +38,7 @@ def test_admin_publishes_a_product_notice_that_only_its_customers_see(browser, l
     page.fill("#customer_q", "gus")  # search as you type, then add one customer
     page.click("#customer-results button:has-text('Add')")
     page.wait_for_selector("#selected-customers >> text=Gus Nobody")
-    page.wait_for_function("document.querySelector('[data-count=customers]').textContent === '5'")
+    expect(page.locator("[data-count=customers]")).to_have_text("5")  # polls without eval (CSP)
     page.click("button.primary:has-text('Next')")
     page.wait_for_url("**/edit/content")
 

@@ -81,3 +81,49 @@ def test_core_catalogue_documents_every_hook(app):
     for spec in registry.specs.values():
         assert spec.kind in ("action", "filter")
         assert "Argument" in spec.doc or "Value" in spec.doc, spec.name
+
+
+def test_a_plugin_callback_that_raises_is_contained_and_reported(hooks):
+    from app.core.hooks.guard import PluginGuard
+
+    reported = []
+    hooks.guard = PluginGuard(report=reported.append)
+    calls = []
+    hooks.add("ping", lambda: calls.append("before"), 5)
+    hooks.add("ping", lambda: 1 / 0, plugin="alpha")
+    hooks.add("ping", lambda: calls.append("after"), 15)
+    hooks.add("title", lambda value: value + "-core")
+    hooks.add("title", lambda value: value.nope(), 20, plugin="alpha")
+    hooks.add("title", lambda value: value + "-beta", 30, plugin="beta")
+    hooks.do_action("ping")
+    assert calls == ["before", "after"]  # the broken action is skipped, the next still runs
+    assert hooks.apply_filters("title", "x") == "x-core-beta"  # its input passes through
+    assert [(f.slug, f.where, type(f.error).__name__) for f in reported] == [
+        ("alpha", "ping", "ZeroDivisionError"), ("alpha", "title", "AttributeError")]
+    assert "ZeroDivisionError" in reported[0].traceback and reported[0].summary.startswith("Zero")
+
+
+def test_core_callbacks_still_raise_and_http_errors_pass_through(hooks):
+    from werkzeug.exceptions import Forbidden
+
+    hooks.add("ping", lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        hooks.do_action("ping")
+
+    def forbid(value):
+        raise Forbidden("not for you")
+
+    hooks.add("title", forbid, plugin="alpha")  # abort(403) in a plugin is not a fault
+    with pytest.raises(Forbidden):
+        hooks.apply_filters("title", "x")
+
+
+def test_a_failing_reporter_never_breaks_the_caller(hooks):
+    from app.core.hooks.guard import PluginGuard
+
+    def broken_report(fault):
+        raise ConnectionError("redis is down")
+
+    hooks.guard = PluginGuard(report=broken_report)
+    hooks.add("title", lambda value: 1 / 0, plugin="alpha")
+    assert hooks.apply_filters("title", "x") == "x"

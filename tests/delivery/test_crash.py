@@ -94,7 +94,7 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
 
 def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, redis_database, tmp_path,
                                                        smtp_sink, product, jobs):
-    smtp_sink.delay = 0.01
+    smtp_sink.delay = 0.08  # seconds per message: both workers start well within the run, even under load
     add_customers([(f"w{i:02d}@example.com", "W") for i in range(80)], product)
     run = make_run(products=[product])
     run_id = run.id

@@ -111,3 +111,17 @@ def test_unsubscribed_address_is_excluded_from_the_next_broadcast(client, db, cu
                               .outerjoin(Suppression, Suppression.email == recipients.c.email)
                               .where(Suppression.email.is_(None))).all()
     assert kept == []
+
+
+def test_the_public_link_never_lifts_a_complaint(client, db):
+    from app.tracking.services import record_complaint
+
+    record_complaint("reader@example.com", "webhook", "abuse report")
+    db.session.commit()
+    path = _path("reader@example.com")
+    page = client.post(path)  # unsubscribing changes nothing: the complaint is stronger
+    assert page.status_code == 200 and b"resubscribe" not in page.data
+    response = client.post(f"{path}/resubscribe", data={"csrf_token": csrf_token(client, path)})
+    assert response.status_code == 200 and b"cannot be changed here" in response.data
+    assert suppression_for("reader@example.com").reason == "complained"
+    assert blocks_mail("reader@example.com", system=True) is True

@@ -6,9 +6,11 @@ registration with the plugin's slug.
 """
 from flask import current_app
 
+from .guard import PluginFault, PluginGuard
 from .registry import DEFAULT_PRIORITY, HookRegistry, HookSpec, UnknownHookWarning
 
-__all__ = ["HookRegistry", "HookSpec", "UnknownHookWarning", "registry", "add_action",
+__all__ = ["HookRegistry", "HookSpec", "UnknownHookWarning", "PluginFault", "PluginGuard",
+           "registry", "add_action",
            "add_filter", "remove_action", "remove_filter", "do_action", "apply_filters"]
 
 

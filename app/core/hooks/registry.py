@@ -5,6 +5,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .guard import PluginGuard
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PRIORITY = 10
@@ -36,15 +38,22 @@ class Registration:
 class HookRegistry:
     """Stores hook specs and registrations; calls only callbacks of the core and of active plugins.
 
+    Core callbacks (untagged) run as they are and their exceptions propagate; a plugin's callbacks
+    run through the ``PluginGuard``, so one that raises is skipped (an action) or passes its input
+    value through unchanged (a filter), and the fault is reported.
+
     ``is_active`` is a callable taking a plugin slug and telling whether its callbacks may run;
-    it is asked at call time, so deactivating a plugin takes effect without a restart.
+    it is asked at call time, so deactivating a plugin takes effect without a restart. ``guard``
+    runs every plugin callback (the plugin host gives it a reporter that stores the faults).
     """
 
-    def __init__(self, is_active: Callable[[str], bool] = lambda slug: True):
+    def __init__(self, is_active: Callable[[str], bool] = lambda slug: True,
+                 guard: Optional[PluginGuard] = None):
         self.specs: dict[str, HookSpec] = {}
         self._callbacks: dict[str, list[Registration]] = {}
         self._sequence = itertools.count()
         self.is_active = is_active
+        self.guard = guard or PluginGuard()
 
     # -- catalogue -------------------------------------------------------
     def declare(self, spec: HookSpec) -> None:
@@ -95,14 +104,27 @@ class HookRegistry:
 
     # -- calling ---------------------------------------------------------
     def do_action(self, name: str, *args, **kwargs) -> None:
-        """Call every runnable callback of action ``name``; return values are ignored."""
+        """Call every runnable callback of action ``name``; return values are ignored.
+
+        A core callback's exception propagates; a plugin callback that raises is reported and
+        skipped, and the next callbacks still run."""
         for registration in self._runnable(name):
-            registration.callback(*args, **kwargs)
+            if registration.plugin is None:
+                registration.callback(*args, **kwargs)
+            else:
+                self.guard.action(registration.plugin, name, registration.callback, args, kwargs)
 
     def apply_filters(self, name: str, value, *args, **kwargs):
-        """Thread ``value`` through every runnable callback of filter ``name`` and return it."""
+        """Thread ``value`` through every runnable callback of filter ``name`` and return it.
+
+        A core callback's exception propagates; a plugin callback that raises is reported and
+        the value it was given goes on to the next callback unchanged."""
         for registration in self._runnable(name):
-            value = registration.callback(value, *args, **kwargs)
+            if registration.plugin is None:
+                value = registration.callback(value, *args, **kwargs)
+            else:
+                value = self.guard.filter(registration.plugin, name, registration.callback,
+                                          value, args, kwargs)
         return value
 
     def registrations(self, name: str) -> list[Registration]:

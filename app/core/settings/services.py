@@ -6,18 +6,28 @@ from flask import current_app
 
 from ..extensions import db
 from .models import Option
+from .types import TYPES, check, coerce  # noqa: F401 - coerce is part of this module's API
 
 
 @dataclass(frozen=True)
 class SettingSpec:
-    """A declared setting: its key, default, label, help text, type and owner (core or plugin)."""
+    """A declared setting: its key, default, label, help text, type and owner (core or plugin).
+
+    ``type`` is one of ``types.TYPES``: str, text, int, float, bool, choice (``choices``: values
+    or (value, label) pairs), email, url or secret (never shown back; a blank field keeps it).
+    ``min``/``max`` bound numbers, ``required`` refuses an empty text.
+    """
     key: str
     default: Any
     label: str
     help: str = ""
-    type: str = "str"  # str, int, float, bool, text
+    type: str = "str"
     owner: str = "core"
     validate: Any = None  # optional callable(value) -> value, raising ValueError with a message
+    choices: tuple = ()
+    min: Any = None
+    max: Any = None
+    required: bool = False
 
 
 class SettingsRegistry:
@@ -27,8 +37,21 @@ class SettingsRegistry:
         self.specs: dict[str, SettingSpec] = {}
 
     def declare(self, spec: SettingSpec) -> None:
-        """Declare a setting; re-declaring a key replaces its spec."""
+        """Declare a setting; re-declaring a key replaces its spec.
+
+        Raises ValueError for an unknown type or a default the setting's own checks refuse."""
+        if spec.type not in TYPES:
+            raise ValueError(f"setting {spec.key}: unknown type {spec.type!r} (one of {', '.join(TYPES)})")
+        if spec.default not in ("", None) or spec.type in ("bool", "choice"):
+            try:
+                check(spec, spec.default)
+            except ValueError as error:
+                raise ValueError(f"setting {spec.key}: the default is refused: {error}") from None
         self.specs[spec.key] = spec
+
+    def owned_by(self, owner: str) -> list[SettingSpec]:
+        """The settings of ``owner`` (a plugin slug, or "core"), in declaration order."""
+        return [spec for spec in self.specs.values() if spec.owner == owner]
 
 
 def registry() -> SettingsRegistry:
@@ -57,27 +80,3 @@ def set_option(key: str, value) -> None:
         db.session.add(Option(key=key, value=value))
     else:
         row.value = value
-
-
-def coerce(spec: SettingSpec, raw: str):
-    """Turn a submitted form string into the setting's type (then ``spec.validate`` it, if set);
-    raises ValueError with a message."""
-    value = _coerce_type(spec, raw)
-    return spec.validate(value) if spec.validate is not None else value
-
-
-def _coerce_type(spec: SettingSpec, raw: str):
-    raw = (raw or "").strip()
-    if spec.type == "bool":
-        return raw.lower() in {"1", "on", "true", "yes"}
-    if spec.type == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{spec.label} must be a whole number.") from None
-    if spec.type == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValueError(f"{spec.label} must be a number.") from None
-    return raw

@@ -1,38 +1,71 @@
 """The Settings page: every declared setting, grouped by owner, saved as Options."""
 from itertools import groupby
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
 
 from ..extensions import db
+from ..hooks import do_action
 from .services import coerce, get_option, registry, set_option
 
 bp = Blueprint("settings", __name__, url_prefix="/network/settings")
+CLEAR_SUFFIX = ":clear"  # a secret's "remove the stored value" checkbox
 
 
 @bp.route("/", methods=["GET", "POST"])
 def index():
     """Show and save the network's settings."""
     specs = sorted(registry().specs.values(), key=lambda s: (s.owner != "core", s.owner, s.key))
+    return settings_form(specs, "settings/index.html")
+
+
+def settings_form(specs, template, **context):
+    """Show ``specs`` as a form and save a valid POST (CSRF checked); a refused value answers
+    400 with the form, each error next to its field and nothing saved.
+
+    Used by the Settings page and by each plugin's settings page. ``template`` gets ``form``,
+    ``groups`` (owner, [(spec, value)]) and ``errors`` {key: message}, plus ``context``."""
     form = FlaskForm()
     errors = {}
     if request.method == "POST" and form.validate_on_submit():
-        values = {}
-        for spec in specs:
-            if spec.key not in request.form:  # a partial form (or a newer setting) keeps its value
-                continue
-            try:
-                values[spec.key] = coerce(spec, request.form.get(spec.key, ""))
-            except ValueError as error:
-                errors[spec.key] = str(error)
+        values, errors = read_values(specs, request.form)
         if not errors:
+            changes = {key: (get_option(key), value) for key, value in values.items()
+                       if get_option(key) != value}
             for key, value in values.items():
                 set_option(key, value)
+            do_action("settings_saved", changes)
             db.session.commit()
             flash("Settings saved.", "success")
-            return redirect(url_for("settings.index"))
-    shown = (lambda s: request.form.get(s.key, get_option(s.key))) if errors else (lambda s: get_option(s.key))
+            return redirect(request.path)
+
+    def shown(spec):
+        if spec.type == "secret":
+            return bool(get_option(spec.key))  # only whether one is stored, never the value
+        return request.form.get(spec.key, get_option(spec.key)) if errors else get_option(spec.key)
+
     groups = [(owner, [(s, shown(s)) for s in items])
               for owner, items in groupby(specs, key=lambda s: s.owner)]
-    return render_template("settings/index.html", form=form, groups=groups, errors=errors), \
-        (400 if errors else 200)
+    return (render_template(template, form=form, groups=groups, errors=errors, **context),
+            400 if errors else 200)
+
+
+def read_values(specs, data) -> tuple[dict, dict]:
+    """({key: typed value}, {key: error}) from submitted ``data``.
+
+    A setting missing from ``data`` keeps its value (a partial form, or a newer setting); a
+    blank secret keeps the stored one unless its clear box is ticked."""
+    values, errors = {}, {}
+    for spec in specs:
+        if spec.key not in data:
+            continue
+        raw = data.get(spec.key, "")
+        if spec.type == "secret" and not raw.strip():
+            if data.get(spec.key + CLEAR_SUFFIX):
+                values[spec.key] = ""
+            continue
+        try:
+            values[spec.key] = coerce(spec, raw)
+        except ValueError as error:
+            errors[spec.key] = str(error)
+    return values, errors

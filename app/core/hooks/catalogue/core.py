@@ -22,7 +22,9 @@ Value: a list of ``(title, html)`` tuples, ``html`` being Markup. Returns the li
 customer_dashboard_panels = HookSpec("customer_dashboard_panels", "filter", """Filters the panels
 on a customer's dashboard.
 
-Value: a list of ``(title, html)``; argument: ``customer``. Returns the list.""")
+Value: a list of ``(title, html)``; argument: ``customer``. Returns the list. Each panel is shown
+in a card under its title, as on the network dashboard; a panel with an empty title is shown as
+it is (the core's notices banner is one).""")
 
 worker_starting = HookSpec("worker_starting", "action", """An RQ worker is about to start working.
 

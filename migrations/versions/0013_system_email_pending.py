@@ -4,14 +4,14 @@ Every few seconds the supervisor looks for sends left in ``sending`` by a dead w
 sends whose job is gone (``app/system_emails/healing.py``); the index holds only queued,
 deferred and sending rows, so the scan does not read the whole send log.
 
-Revision ID: 0012_system_email_pending
-Revises: 0011_schedule_short_months
+Revision ID: 0013_system_email_pending
+Revises: 0012_security
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_system_email_pending"
-down_revision = "0011_schedule_short_months"
+revision = "0013_system_email_pending"
+down_revision = "0012_security"
 branch_labels = None
 depends_on = None
 

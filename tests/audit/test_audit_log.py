@@ -1,0 +1,183 @@
+"""The audit log: who changed what, from the web, the API and the CLI, in the change's own
+transaction; its page, filters, CSV export and command; plugins' entries; nothing can change it."""
+import csv
+import io
+import textwrap
+
+import pytest
+from flask import g
+from sqlalchemy import select, text
+
+from app.api.keys import issue_key
+from app.audit.models import AppendOnlyError, AuditEntry
+from app.audit.services import record
+from app.network.models import Product
+from app.testing import csrf_token, login, make_user, write_plugin
+
+
+def _entries(db, **where):
+    db.session.expire_all()
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    for name, value in where.items():
+        query = query.where(getattr(AuditEntry, name) == value)
+    return db.session.scalars(query).all()
+
+
+@pytest.fixture
+def product(db):
+    item = Product(slug="pro", name="Pro plan", kind="plan")
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def test_web_api_and_cli_changes_name_their_actor(app, db, admin, admin_client, runner, product):
+    key, secret = issue_key(admin, "deploy")
+    db.session.commit()
+    # API: who granted mailing permission on that product?
+    response = app.test_client().post(f"/api/v1/products/{product.id}/mailing-permission",
+                                      headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    (granted,) = _entries(db, action="product.mailing_granted")
+    assert (granted.actor_kind, granted.actor_id, granted.object_type, granted.object_id) == \
+        ("api", admin.id, "product", str(product.id))
+    assert admin.email in granted.actor and key.prefix in granted.actor and granted.object_label == "Pro plan"
+    # web: who revoked that key?
+    g.pop("_login_user", None)
+    token = csrf_token(admin_client, "/network/profile")
+    assert admin_client.post(f"/network/profile/api-keys/{key.id}/revoke",
+                             data={"csrf_token": token}).status_code == 302
+    (revoked,) = _entries(db, action="api_key.revoked")
+    assert (revoked.actor_kind, revoked.actor, revoked.object_id) == ("web", admin.email, str(key.id))
+    assert revoked.ip == "127.0.0.1" and key.prefix in revoked.summary
+    # CLI
+    result = runner.invoke(args=["api-keys", "create", "--user", admin.email, "--name", "ci"])
+    assert result.exit_code == 0, result.output
+    created = _entries(db, action="api_key.created")[-1]
+    assert created.actor_kind == "cli" and created.actor.startswith("cli:") and "ci" in created.summary
+
+
+def test_settings_and_system_email_changes_say_what_changed(db, admin_client):
+    token = csrf_token(admin_client, "/network/settings/")
+    response = admin_client.post("/network/settings/", data={
+        "csrf_token": token, "tracking.soft_bounce_threshold": "5"})
+    assert response.status_code == 302
+    (entry,) = _entries(db, action="settings.changed")
+    assert entry.summary == "tracking.soft_bounce_threshold: 3 → 5" and entry.actor == "admin@example.com"
+    admin_client.post("/network/settings/", data={"csrf_token": token, "tracking.soft_bounce_threshold": "5"})
+    assert len(_entries(db, action="settings.changed")) == 1  # saving without a change records nothing
+
+
+def test_an_entry_lives_and_dies_with_its_transaction(db, admin, product):
+    from app.broadcasts.drafts import grant_mailing
+
+    grant_mailing(product, admin)
+    db.session.rollback()
+    granted = "product.mailing_granted"
+    assert _entries(db, action=granted) == [] and db.session.get(Product, product.id).mailing_allowed_at is None
+    grant_mailing(db.session.get(Product, product.id), admin)
+    db.session.commit()
+    assert len(_entries(db, action=granted)) == 1
+
+
+def test_entries_cannot_be_changed_or_deleted_from_the_app(app, db, admin):
+    entry = record("broadcast.sent", ("broadcast", 1, "Hello"), "sent")
+    db.session.commit()
+    entry.summary = "nothing happened"
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEntry, entry.id))
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    assert _entries(db, action="broadcast.sent")[0].summary == "sent"
+    methods = {m for rule in app.url_map.iter_rules() if rule.rule.startswith("/network/audit")
+               for m in rule.methods}
+    assert methods <= {"GET", "HEAD", "OPTIONS"}
+    assert not [c for c in app.cli.commands["audit"].commands if c != "list"]
+
+
+@pytest.mark.postgres_only
+def test_postgresql_refuses_update_and_delete_even_in_raw_sql(db, admin):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL (TEST_DATABASE_URL)")
+    record("broadcast.sent", ("broadcast", 1, "Hello"), "sent")
+    db.session.commit()
+    for statement in ("UPDATE audit_entries SET summary = 'x'", "DELETE FROM audit_entries"):
+        with pytest.raises(Exception, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    assert _entries(db, action="broadcast.sent")[0].summary == "sent"
+
+
+def test_page_filters_pages_and_csv_export(db, admin_client):
+    for i in range(55):
+        record("broadcast.sent", ("broadcast", i, f"News {i}"), f"sent to {i} recipients")
+    record("api_key.revoked", ("api_key", 7, "deploy"), "=HYPERLINK(\"http://evil\")")
+    db.session.commit()
+    page = admin_client.get("/network/audit/").get_data(as_text=True)
+    assert "api_key.revoked" in page and "Older" in page and "News 54" in page and "News 3<" not in page
+    filtered = admin_client.get("/network/audit/?action=api_key&object_id=7").get_data(as_text=True)
+    assert "api_key.revoked" in filtered and "News" not in filtered.split("<tbody>")[1]
+    assert admin_client.get("/network/audit/?since=yesterday").status_code == 400
+    export = admin_client.get("/network/audit/export.csv?object_type=api_key")
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert export.mimetype == "text/csv" and len(rows) == 1
+    assert rows[0]["summary"] == "'=HYPERLINK(\"http://evil\")" and rows[0]["actor"].startswith("cli:") is False
+
+
+def test_audit_list_command(db, runner):
+    record("product.mailing_granted", ("product", 3, "Pro plan"), "allowed by ada@example.com")
+    record("api_key.revoked", ("api_key", 7, "deploy"), "key hk_abc")
+    db.session.commit()
+    output = runner.invoke(args=["audit", "list", "--object", "product:3"]).output
+    assert "product.mailing_granted" in output and "Pro plan" in output and "api_key" not in output
+    assert "api_key.revoked" in runner.invoke(args=["audit", "list", "--action", "api_key"]).output
+    assert runner.invoke(args=["audit", "list", "--since", "May"]).exit_code == 2
+
+
+PLUGIN = textwrap.dedent('''
+    from flask import Blueprint
+    PLUGIN_INFO = {"name": "Auditor", "version": "1"}
+    SEEN = []
+    bp = Blueprint("plugin_auditor", __name__)
+
+    @bp.route("/wipe", methods=["POST"])
+    def wipe():
+        from app.core.extensions import db
+        HOST.do_action("audit_log", "auditor.wiped", ("auditor_thing", 9, "Thing"), "wiped it")
+        db.session.commit()
+        return "", 204
+
+    def setup(host):
+        global HOST
+        HOST = host
+        host.add_blueprint(bp, url_prefix="/network/auditor")
+        host.add_action("audit_recorded", lambda entry: SEEN.append(entry.action))
+''')
+
+
+def test_plugins_add_entries_and_see_every_entry(make_app, plugin_dir, admin, db):
+    write_plugin(plugin_dir, "auditor", PLUGIN)
+    plugin_app = make_app(PLUGINS_DIR=str(plugin_dir))
+    with plugin_app.app_context():
+        from app.plugins.services import activate
+
+        activate("auditor")
+        client = login(plugin_app.test_client(), admin.id)
+        g.pop("_login_user", None)
+        token = csrf_token(client, "/network/")
+        assert client.post("/network/auditor/wipe", data={"csrf_token": token}).status_code == 204
+        entry = _entries(db, action="auditor.wiped")[0]
+        assert (entry.actor, entry.object_type, entry.summary) == (admin.email, "auditor_thing", "wiped it")
+        seen = plugin_app.extensions["herald_plugins"].plugins["auditor"].module.SEEN
+        assert "auditor.wiped" in seen
+    assert [e.action for e in _entries(db, action="plugin.activated")] == ["plugin.activated"]
+
+
+def test_only_super_admins_see_the_log(client, customer_client, admin):
+    assert customer_client.get("/network/audit/").status_code == 403
+    assert customer_client.get("/network/audit/export.csv").status_code == 403
+    make_user("other@example.com")
+    assert "Audit log" not in customer_client.get("/dashboard/").get_data(as_text=True)

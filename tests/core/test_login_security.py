@@ -1,0 +1,106 @@
+"""Login throttling per (account, client address) behind trusted proxies, and equal work for
+unknown accounts (no timing oracle)."""
+import pytest
+import werkzeug.security
+from flask import g
+
+from app.auth import models as auth_models
+from app.auth import services as auth_services
+from app.testing import csrf_token
+
+RIGHT, WRONG = "password123", "nope"
+
+
+def _login(client, password, email="admin@example.com", addr="198.51.100.1", **headers):
+    for cached in ("csrf_token", "_login_user"):  # tests share one app context, so one ``g``
+        g.pop(cached, None)
+    token = csrf_token(client)
+    return client.post("/login", data={"csrf_token": token, "email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": addr}, headers=headers)
+
+
+def _fail(client, times, **kwargs):
+    for _ in range(times):
+        assert _login(client, WRONG, **kwargs).status_code == 401
+
+
+def test_failures_from_one_client_do_not_lock_the_admin_out_elsewhere(app, admin):
+    attacker, admin_browser = app.test_client(), app.test_client()
+    _fail(attacker, app.config["LOGIN_MAX_FAILURES"], addr="203.0.113.66")
+    assert _login(attacker, RIGHT, addr="203.0.113.66").status_code == 429  # this pair waits
+    assert _login(admin_browser, RIGHT, addr="198.51.100.7").status_code == 302
+
+
+def test_delays_grow_with_each_failure_and_end_with_a_success(app, admin, redis_client):
+    client = app.test_client()
+    allowed, first = app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_DELAY_SECONDS"]
+    _fail(client, allowed)
+    waits = [int(_login(client, WRONG).headers["Retry-After"])]
+    pair = auth_services._keys("admin@example.com", "198.51.100.1")[0]
+    for _ in range(2):  # let the delay pass (as if time went by), fail again
+        redis_client.hset(pair, "last", 0)
+        assert _login(client, WRONG).status_code == 401
+        waits.append(int(_login(client, WRONG).headers["Retry-After"]))
+    assert first - 1 <= waits[0] <= first and waits[1] > waits[0] * 1.5 and waits[2] > waits[1] * 1.5
+    redis_client.hset(pair, "last", 0)
+    assert _login(client, RIGHT).status_code == 302
+    assert not redis_client.exists(pair)  # the right password, once allowed, forgets the failures
+
+
+def test_spraying_many_accounts_from_one_address_is_slowed_too(app, admin):
+    client = app.test_client()
+    allowed = app.config["LOGIN_MAX_FAILURES"]
+    for i in range(allowed * 4):
+        assert _login(client, WRONG, email=f"user{i}@example.com").status_code == 401
+    assert _login(client, RIGHT).status_code == 429
+    assert _login(client, RIGHT, addr="198.51.100.2").status_code == 302
+
+
+def test_without_trusted_proxies_a_forwarded_for_header_is_ignored(app, admin):
+    client = app.test_client()
+    _fail(client, app.config["LOGIN_MAX_FAILURES"], addr="10.0.0.1", **{"X-Forwarded-For": "192.0.2.1"})
+    response = _login(client, RIGHT, addr="10.0.0.1", **{"X-Forwarded-For": "192.0.2.99"})
+    assert response.status_code == 429  # a client cannot pick its own address
+
+
+@pytest.mark.parametrize("proxies", [1])
+def test_behind_the_proxy_each_client_has_its_own_throttle(make_app, admin, proxies):
+    behind = make_app(TRUSTED_PROXIES=proxies)
+    attacker, admin_browser = behind.test_client(), behind.test_client()
+    with behind.app_context():
+        proxy = {"addr": "10.0.0.1"}
+        _fail(attacker, behind.config["LOGIN_MAX_FAILURES"], **proxy, **{"X-Forwarded-For": "203.0.113.66"})
+        assert _login(attacker, RIGHT, **proxy, **{"X-Forwarded-For": "203.0.113.66"}).status_code == 429
+        # every request comes from the proxy's address, yet the admin's own client logs in
+        assert _login(admin_browser, RIGHT, **proxy, **{"X-Forwarded-For": "198.51.100.7"}).status_code == 302
+
+
+@pytest.fixture
+def hash_checks(monkeypatch):
+    """Every password hash checked during the test, as the hash string it was checked against."""
+    checked = []
+    real = werkzeug.security.check_password_hash
+
+    def counting(pwhash, password):
+        checked.append(pwhash)
+        return real(pwhash, password)
+    monkeypatch.setattr(auth_models, "check_password_hash", counting)
+    monkeypatch.setattr(auth_services, "check_password_hash", counting, raising=False)
+    return checked
+
+
+def _method(pwhash):
+    return pwhash.split("$", 1)[0]
+
+
+def test_unknown_and_inactive_accounts_cost_the_same_hash_as_a_known_one(app, client, db, hash_checks):
+    from app.auth.services import create_user
+
+    user = create_user("known@example.com", "password123")  # hashed as in production
+    dormant = create_user("dormant@example.com", "password123")
+    dormant.active = False
+    db.session.commit()
+    for email in ("known@example.com", "nobody@example.com", "dormant@example.com"):
+        assert _login(client, WRONG, email=email, addr=f"192.0.2.{len(hash_checks) + 1}").status_code == 401
+    assert len(hash_checks) == 3
+    assert {_method(h) for h in hash_checks} == {_method(user.password_hash)}

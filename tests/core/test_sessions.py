@@ -1,0 +1,95 @@
+"""Sessions end for good: logout, a password or role change and "log out other sessions" rotate
+the user's session token, so captured session and remember-me cookies stop working."""
+from flask import g
+
+from app.testing import csrf_token
+
+REMEMBER = "remember_token"
+
+
+def _fresh():
+    for cached in ("csrf_token", "_login_user"):  # tests share one app context, so one ``g``
+        g.pop(cached, None)
+
+
+def _log_in(app, email="admin@example.com", remember=True):
+    client = app.test_client()
+    _fresh()
+    response = client.post("/login", data={"csrf_token": csrf_token(client), "email": email,
+                                           "password": "password123", "remember": "y" if remember else ""})
+    assert response.status_code == 302
+    return client
+
+
+def _cookies(client):
+    return {name: client.get_cookie(name).value for name in ("session", REMEMBER) if client.get_cookie(name)}
+
+
+def _replay(app, cookies, only=None):
+    """A new browser carrying a copy of ``cookies`` (only the one named ``only`` if given)."""
+    thief = app.test_client()
+    for name, value in cookies.items():
+        if only is None or name == only:
+            thief.set_cookie(name, value)
+    _fresh()
+    return thief.get("/network/").status_code
+
+
+def test_captured_cookies_work_before_and_not_after_logout(app, admin):
+    client = _log_in(app)
+    stolen = _cookies(client)
+    assert set(stolen) == {"session", REMEMBER}
+    assert _replay(app, stolen, "session") == 200 and _replay(app, stolen, REMEMBER) == 200
+    _fresh()
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/network/")}).status_code == 302
+    assert _replay(app, stolen, "session") == 302 and _replay(app, stolen, REMEMBER) == 302
+
+
+def test_a_password_change_ends_every_session(app, db, admin):
+    stolen = _cookies(_log_in(app))
+    admin.set_password("a new password")
+    db.session.commit()
+    assert _replay(app, stolen, "session") == 302 and _replay(app, stolen, REMEMBER) == 302
+
+
+def test_a_role_change_ends_every_session_and_saving_the_same_role_does_not(app, db, admin):
+    stolen = _cookies(_log_in(app))
+    admin.is_super_admin = True
+    db.session.commit()
+    assert _replay(app, stolen) == 200
+    admin.is_super_admin = False
+    db.session.commit()
+    admin.is_super_admin = True
+    db.session.commit()
+    assert _replay(app, stolen, "session") == 302 and _replay(app, stolen, REMEMBER) == 302
+
+
+def test_log_out_other_sessions_keeps_this_one(app, admin):
+    other = _cookies(_log_in(app))
+    mine = _log_in(app)
+    _fresh()
+    page = mine.get("/network/profile").get_data(as_text=True)
+    assert "Log out other sessions" in page
+    response = mine.post("/network/profile/end-other-sessions",
+                         data={"csrf_token": csrf_token(mine, "/network/profile")})
+    assert response.status_code == 302
+    assert _replay(app, other, "session") == 302 and _replay(app, other, REMEMBER) == 302
+    _fresh()
+    assert mine.get("/network/").status_code == 200
+    assert _replay(app, _cookies(mine), REMEMBER) == 200  # this browser's remember cookie was renewed
+
+
+def test_remember_cookie_is_secure_httponly_and_samesite_in_production(make_app, admin):
+    production = make_app(PRODUCTION=True)
+    with production.app_context():
+        client = production.test_client()
+        _fresh()
+        login_page = client.get("/login", base_url="https://localhost")
+        token = login_page.get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+        response = client.post("/login", base_url="https://localhost", data={
+            "csrf_token": token, "email": "admin@example.com", "password": "password123", "remember": "y"},
+            headers={"Referer": "https://localhost/login"})
+        cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
+    remember = cookies[REMEMBER].lower()
+    assert "secure" in remember and "httponly" in remember and "samesite=lax" in remember
+    assert "secure" in cookies["session"].lower()
