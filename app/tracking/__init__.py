@@ -16,10 +16,10 @@ SETTINGS = (
                 min=1, max=3650),
     SettingSpec("tracking.bounce_mailbox", "", "Bounce mailbox for `flask bounces fetch`",
                 "imaps://user:password@host/INBOX or a Maildir path. The BOUNCE_MAILBOX environment "
-                "variable, when set, wins (keeps the password out of the database).", "str"),
+                "variable, when set, wins (keeps the password out of the database).", "secret"),
     SettingSpec("tracking.webhook_secret", "", "Bounce webhook secret",
                 "HMAC-SHA256 key for POST /hooks/bounces; the BOUNCE_WEBHOOK_SECRET environment "
-                "variable, when set, wins.", "str"),
+                "variable, when set, wins.", "secret"),
     SettingSpec("tracking.unsubscribe_mailbox", "", "Unsubscribe mailbox (List-Unsubscribe mailto)",
                 "Empty: unsubscribe@ the From domain. Read it with `flask bounces fetch`.", "str",
                 validate=optional(normalise_address)),

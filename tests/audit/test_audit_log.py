@@ -68,6 +68,18 @@ def test_settings_and_system_email_changes_say_what_changed(db, admin_client):
     assert len(_entries(db, action="settings.changed")) == 1  # saving without a change records nothing
 
 
+def test_a_secret_setting_reaches_the_log_as_changed_never_as_its_value(db, admin_client):
+    from app.core.settings.services import get_option
+
+    token = csrf_token(admin_client, "/network/settings/")
+    response = admin_client.post("/network/settings/", data={
+        "csrf_token": token, "tracking.webhook_secret": "hunter2-webhook-key"})
+    assert response.status_code == 302 and get_option("tracking.webhook_secret") == "hunter2-webhook-key"
+    (entry,) = _entries(db, action="settings.changed")
+    assert "tracking.webhook_secret" in entry.summary and "hunter2" not in entry.summary
+    assert "hunter2" not in admin_client.get("/network/settings/").get_data(as_text=True)
+
+
 def test_an_entry_lives_and_dies_with_its_transaction(db, admin, product):
     from app.broadcasts.drafts import grant_mailing
 

@@ -18,6 +18,8 @@ def index():
     specs = sorted(registry().specs.values(), key=lambda s: (s.owner != "core", s.owner, s.key))
     return settings_form(specs, "settings/index.html")
 
+SECRET_SHOWN = ("(secret)", "(new secret)")  # what hooks see of a secret setting's values
+
 
 def settings_form(specs, template, **context):
     """Show ``specs`` as a form and save a valid POST (CSRF checked); a refused value answers
@@ -30,8 +32,9 @@ def settings_form(specs, template, **context):
     if request.method == "POST" and form.validate_on_submit():
         values, errors = read_values(specs, request.form)
         if not errors:
-            changes = {key: (get_option(key), value) for key, value in values.items()
-                       if get_option(key) != value}
+            secret = {spec.key for spec in specs if spec.type == "secret"}
+            changes = {key: (SECRET_SHOWN if key in secret else (get_option(key), value))
+                       for key, value in values.items() if get_option(key) != value}
             for key, value in values.items():
                 set_option(key, value)
             do_action("settings_saved", changes)

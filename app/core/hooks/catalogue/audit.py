@@ -19,4 +19,5 @@ object_label, summary, ip). Returns nothing. Entries can never be changed or del
 settings_saved = HookSpec("settings_saved", "action", """An admin saved the Settings page.
 
 Arguments: ``changes`` (dict ``{key: (old value, new value)}`` of the settings whose value
-changed). Returns nothing.""")
+changed; a setting of type "secret" is given as ``("(secret)", "(new secret)")``, never its value,
+since the audit log keeps what it is given for ever). Returns nothing.""")
