@@ -1,18 +1,25 @@
-"""Sending claimed ledger rows: a batch is committed as ``sending`` before any SMTP, sent, then recorded."""
-import json
+"""Sending claimed ledger rows: a batch is committed as ``sending`` before any SMTP, sent, then recorded.
+
+Each cycle is one transaction: record the previous batch's outcomes, claim the next batch and
+commit it before any SMTP; it is retried with backoff on a transient failure, the outcomes kept
+in memory. The job's write-ahead record in Redis (``app/delivery/wal.py``) gets the rows a write
+to the server may carry the final dot of ("in flight") before it, and the outcomes right after the
+replies are read; the reaper settles a dead job's batch from it.
+"""
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, literal_column, null, select, text, update
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, func, literal_column, null, select, update
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
-from ..core.hooks import do_action, registry
-from ..core.utils import normalise_email, utcnow
+from ..core.transient import retrying
+from ..core.utils import utcnow
 from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
@@ -20,9 +27,10 @@ from ..mail.transport import pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
-from .planning import insert_or_ignore
+from .outcomes import UNKNOWN_STOPPED, Outcome, write_outcomes
 from .ratelimit import RateLimiter
 from .settings import SendPolicy
+from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +42,6 @@ class Claimed:
     attempts: int
     previous: str
     next_attempt_at: object = None
-
-
-@dataclass
-class Outcome:
-    """The result of one attempt, waiting to be written with the next batch."""
-    id: int
-    email: str
-    status: str
-    code: int | None
-    reply: str
-    message_id: str | None = None
-    sent_at: object = None
-    next_attempt_at: object = None
-    rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
 
 
 @dataclass
@@ -64,6 +58,7 @@ class Sender:
     stop_reason: str = ""
     earliest_retry: object = None
     outcomes: list = field(default_factory=list)
+    lease: object = None  # the job's chunks.Lease: no message goes out once it lapses
 
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates)
@@ -73,6 +68,9 @@ class Sender:
         self.claim_statement = None  # built by _claim for the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
+        self.pending = None  # (Claimed, message id) whose envelope was accepted, content not sent
+        self.flying: dict = {}  # row id -> (Claimed, message id): marked in flight, no outcome yet
+        self.wal = WriteAheadLog(self.token)
 
     # -- the loop -----------------------------------------------------------
     def run(self, where: list) -> str:
@@ -93,26 +91,37 @@ class Sender:
             raise
 
     def close(self) -> None:
-        """Give the SMTP connection back to the pool (dropped if a transaction was cut short)."""
+        """Give the SMTP connection back to the pool (dropped if a transaction was cut short) and
+        the record's connection; the record goes when no row is left in ``sending`` and every
+        outcome is committed."""
         if self.transport is not None:
             pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
             self.transport = None
+        self.wal.close(drop=not self.outcomes and not self.batch)
 
     def _next_batch(self) -> bool:
+        """Record the outcomes and claim the next batch in one transaction, tried again while the
+        database or Redis fails transiently (the outcomes wait in memory and in the record)."""
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
-        written = self._write_outcomes()
-        self._announce(written)
-        if pause_reason:
-            services.pause_run(self.run_id, pause_reason)
-        self.batch, self.position = [], 0
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.stop_reason = "timeup"
-        else:
-            self.batch = self._claim()
-            self.stop_reason = "" if self.batch else self._why_nothing()
-        db.session.commit()
+        written = retrying(self._record_and_claim, pause_reason, what=f"run {self.run_id}: recording")
         self._after_commit(written)
         return bool(self.batch)
+
+    def _record_and_claim(self, pause_reason) -> list:
+        written = list(self.outcomes)
+        write_outcomes(self.run_id, self.token, written)
+        if pause_reason:
+            services.pause_run(self.run_id, pause_reason)
+        batch, stop_reason = [], "timeup"
+        if self.deadline is None or time.monotonic() <= self.deadline:
+            batch = self._claim()
+            stop_reason = "" if batch else self._why_nothing()
+        if batch:
+            self.wal.begin([c.recipient.delivery_id for c in batch])
+        db.session.commit()
+        self.outcomes, self.batch, self.position, self.stop_reason = [], batch, 0, stop_reason
+        self.pending, self.flying = None, {}
+        return written
 
     def _why_nothing(self) -> str:
         status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
@@ -182,8 +191,7 @@ class Sender:
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         for self.position, claimed in enumerate(self.batch):
-            self.in_smtp = False
-            self.limiter.wait(len(self.batch) - self.position, lambda: self._settle(self.transport.flush()))
+            self.limiter.wait(len(self.batch) - self.position, self._flush)
             try:
                 message_id, envelope_from, data = self.factory.build(claimed.recipient)
             except Exception as error:  # noqa: BLE001 - one recipient's message fails, not the run
@@ -192,15 +200,44 @@ class Sender:
                 self._settle([local_result((claimed, None), PermanentFailure(
                     554, f"5.6.0 not sent: the message could not be built: {error}", local=True))])
                 continue
-            self.in_smtp = True  # from here the row may be on the wire
-            self._settle(self.transport.submit((claimed, message_id), data, envelope_from,
-                                               claimed.recipient.email))
-        self.position, self.in_smtp = len(self.batch), True
-        self._settle(self.transport.flush())
-        self.in_smtp = False
+            whole = not getattr(self.transport, "pipelining", False)  # submit may send it all
+            self._mark_in_flight((claimed, message_id) if whole else None)
+            self.in_smtp = True
+            results = self.transport.submit((claimed, message_id), data, envelope_from,
+                                            claimed.recipient.email)
+            self.in_smtp = False
+            self.pending = None if self.transport.idle else (claimed, message_id)
+            self._settle(results)
+        self.position = len(self.batch)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Send the content of the message in flight (if any) and settle it."""
+        if self.pending is None:
+            return
+        self._mark_in_flight(None)
+        self.in_smtp = True
+        results = self.transport.flush()
+        self.in_smtp, self.pending = False, None
+        self._settle(results)
+
+    def _mark_in_flight(self, also) -> None:
+        """Record the rows whose final dot the next transport call may send (the pending message,
+        and ``also`` when the transport sends a whole message at once) before it is made. No final
+        dot goes out once the job's lease lapsed (LeaseLost: others may soon take these rows)."""
+        if self.lease is not None:
+            self.lease.check()
+        keys = [key for key in (self.pending, also) if key is not None]
+        if keys:
+            self.wal.in_flight([key[0].recipient.delivery_id for key in keys])
+            self.flying = {key[0].recipient.delivery_id: key for key in keys}
 
     def _settle(self, results) -> None:
-        """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered)."""
+        """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered) and
+        write them to the record at once."""
+        if not results:
+            return
+        start = len(self.outcomes)
         for result in results:
             (claimed, message_id), recipient = result.key, result.key[0].recipient
             if result.status in (SENT, UNKNOWN):
@@ -209,6 +246,8 @@ class Sender:
                                              sent_at=utcnow() if result.accepted else None))
             else:
                 self.outcomes.append(self._failure(claimed, result.error, message_id))
+            self.flying.pop(recipient.delivery_id, None)
+        self.wal.record(self.outcomes[start:])
 
     def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
         recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]
@@ -224,39 +263,29 @@ class Sender:
                        rejected=error.mailbox_rejected)
 
     # -- recording -----------------------------------------------------------
-    def _write_outcomes(self) -> list:
-        outcomes, self.outcomes = self.outcomes, []
-        if not outcomes:
-            return outcomes
-        record_outcomes(self.token, outcomes)
-        sent = sum(1 for o in outcomes if o.status == "sent")
-        failed = sum(1 for o in outcomes if o.status == "failed")
-        if sent or failed:  # the run's counters, in the same transaction as the outcomes
-            db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
-        rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
-        if rejections:  # suppressed as "bounced": the address cannot take mail
-            db.session.execute(insert_or_ignore(Suppression.__table__).values(
-                [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
-                  "created_at": utcnow()} for email, reply in rejections.items()])
-                .on_conflict_do_nothing(index_elements=["email"]))
-        return outcomes
-
-    def _announce(self, outcomes) -> None:
-        """``delivery_results_recorded``, inside the transaction that writes the outcomes."""
-        if outcomes and registry().has("delivery_results_recorded"):
-            do_action("delivery_results_recorded", self.run_id, outcomes)
-
     def _after_commit(self, outcomes) -> None:
-        if outcomes:
+        """Redis bookkeeping of committed outcomes (rate, record); a failure here loses nothing."""
+        if not outcomes:
+            return
+        try:
             progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
+        except RedisError as error:
+            log.warning("run %s: cannot count the rate: %s", self.run_id, error)
+        self.wal.settle(outcomes)
 
     def _recover(self) -> None:
-        """After an error: keep the outcomes we have, give back rows never attempted."""
+        """After an error: keep the outcomes we have, record the rows in flight as unknown and give
+        back the rows never sent. What cannot be written now stays in the record for the reaper."""
         try:
             db.session.rollback()
-            written = self._write_outcomes()
-            self._announce(written)
-            untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
+            done = {o.id for o in self.outcomes}
+            lost = [Outcome(c.recipient.delivery_id, c.recipient.email, UNKNOWN, None,
+                            UNKNOWN_STOPPED, message_id)
+                    for row_id, (c, message_id) in self.flying.items() if row_id not in done]
+            written = self.outcomes + lost
+            write_outcomes(self.run_id, self.token, written)
+            done |= {o.id for o in lost}
+            untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
             if untouched:
                 db.session.execute(
                     update(Delivery.__table__)
@@ -264,45 +293,8 @@ class Sender:
                     .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
                     [{"row_id": c.recipient.delivery_id, "back_to": c.previous} for c in untouched])
             db.session.commit()
+            self.outcomes, self.batch, self.flying, self.pending = [], [], {}, None
             self._after_commit(written)
-        except Exception:  # the reaper reports what we could not write back as unknown
+        except Exception:  # the reaper settles what we could not write back, from the record
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)
             db.session.rollback()
-
-
-_RUNS = BroadcastRun.__table__
-COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
-                  .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
-OUTCOMES_PG = text("""
-UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
-       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
-FROM json_to_recordset(CAST(:rows AS json))
-     AS v(id bigint, status text, code integer, reply text, message_id text, sent_at timestamp,
-          next_at timestamp)
-WHERE d.id = v.id AND d.claim = :token
-""")
-
-
-def _iso(moment):
-    return moment.isoformat() if moment is not None else None
-
-
-def record_outcomes(token: str, outcomes) -> None:
-    """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
-    an UPDATE from one JSON document, one round trip and one parameter to encode) or one
-    executemany (SQLite, in-process)."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(OUTCOMES_PG, {"token": token, "rows": json.dumps([
-            {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
-             "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
-            for o in outcomes])})
-        return
-    db.session.execute(
-        update(Delivery.__table__)
-        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
-        .values(status=bindparam("new_status"), code=bindparam("new_code"), reply=bindparam("new_reply"),
-                message_id=bindparam("new_message_id"), sent_at=bindparam("new_sent_at"),
-                next_attempt_at=bindparam("new_next"), claim=None),
-        [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
-          "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
-         for o in outcomes])
