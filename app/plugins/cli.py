@@ -8,7 +8,8 @@ from flask.cli import AppGroup
 from .lifecycle import uninstall, uninstall_plan
 from .scaffold import ScaffoldError, scaffold
 from .schema import forget_revision
-from .services import PluginError, activate, deactivate, plugin_host, plugin_info
+from ..core.extensions import db
+from .services import PluginError, activate, clear_faults, deactivate, plugin_host, plugin_info
 from .status import plugin_rows
 
 plugins_cli = AppGroup("plugins", help="List, activate, deactivate, uninstall and create plugins.")
@@ -87,8 +88,8 @@ def faults_command(slug, full):
 @click.argument("slug")
 def clear_faults_command(slug):
     """Forget the faults of plugin SLUG and lift a recovery-mode suspension."""
-    _run(plugin_info, slug)
-    plugin_host().faults.clear(slug)
+    _run(clear_faults, slug)
+    db.session.commit()
     click.echo(f"Cleared the faults of {slug}.")
 
 
@@ -99,6 +100,7 @@ def forget_migration_command(revision):
     if not forget_revision(revision):
         raise click.ClickException(f"{revision} is not a migration the database holds without "
                                    "its file; nothing to forget.")
+    db.session.commit()
     click.echo(f"Forgot {revision}; tables it created stay (drop them by hand if you like).")
 
 

@@ -6,8 +6,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.settings.services import get_option
+from ..core.utils import without_credentials
 from .bounces import parse_bounce
 from .mailboxes import fetch_bounces
 
@@ -44,6 +46,10 @@ def fetch_command(mailbox, keep, limit):
         raise click.ClickException(str(error))
     total = sum(counts.values())
     parts = [f"{counts[k]} {k}" for k in ("bounce", "complaint", "delay", "unsubscribe") if counts[k]]
+    if total:
+        record("bounces.fetched", ("mailbox", None, without_credentials(mailbox)),
+               f"{total} messages read: {', '.join(parts) or 'nothing matched'}")
+        db.session.commit()
     click.echo(f"{total} messages read: {', '.join(parts) or 'nothing matched'}; "
                f"{counts['unknown']} unknown left untouched.")
 
