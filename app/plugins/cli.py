@@ -5,10 +5,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..core.cli import echo_safe
+from ..core.extensions import db
 from .lifecycle import uninstall, uninstall_plan
 from .scaffold import ScaffoldError, scaffold
 from .schema import forget_revision
-from ..core.extensions import db
 from .services import PluginError, activate, clear_faults, deactivate, plugin_host, plugin_info
 from .status import plugin_rows
 
@@ -29,9 +30,9 @@ def list_command():
         info = row.info
         faults = sum(record.count for record in row.faults)
         extra = f"  {faults} fault(s)" if faults else ""
-        click.echo(f"{info.slug:24} {info.version or '-':10} {row.state}{extra}")
+        echo_safe(f"{info.slug:24} {info.version or '-':10} {row.state}{extra}")
         if row.problem and row.state != "active":
-            click.echo(f"{'':24} {row.problem}")
+            echo_safe(f"{'':24} {row.problem}")
 
 
 @plugins_cli.command("activate")
@@ -78,10 +79,10 @@ def faults_command(slug, full):
     if not records:
         click.echo(f"No faults recorded for {slug}.")
     for record in records:
-        click.echo(f"{record.where}: {record.count} time(s), first {record.first_at}, "
+        echo_safe(f"{record.where}: {record.count} time(s), first {record.first_at}, "
                    f"last {record.last_at}: {record.error}")
         if full:
-            click.echo(record.traceback)
+            echo_safe(record.traceback, keep_newlines=True)
 
 
 @plugins_cli.command("clear-faults")
