@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..broadcasts.models import BroadcastRun
+from ..core.cli import echo_safe
 from ..core.extensions import db
 from . import duration, progress
 from .reaper import active_run_ids, heal
@@ -35,7 +36,7 @@ def status_command(run_id):
     for name, count in snap["counts"].items():
         click.echo(f"  {name:9} {count:>9}")
     for reason, count in snap["unknown_reasons"].items():
-        click.echo(f"  unknown: {count} {reason}")
+        echo_safe(f"  unknown: {count} {reason}")  # a reason may hold a server's words
 
 
 def _control(action, run_id):
@@ -84,7 +85,7 @@ def resend_unknown_command(run_id, yes):
         raise click.ClickException(f"Run {run_id} has no recipient with an unknown outcome.")
     click.echo(f"{total} recipient(s) of run {run_id} have an unknown outcome:")
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
-        click.echo(f"  {count:>7}  {reason}")
+        echo_safe(f"  {count:>7}  {reason}")
     if not yes:
         click.confirm(f"Their message may already have been delivered. Send it again to these "
                       f"{total} recipient(s)?", abort=True)

@@ -68,8 +68,8 @@ class Sender:
         self.claim_statement = None  # built by _claim for the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
-        self.pending = None  # (Claimed, message id) whose envelope was accepted, content not sent
-        self.flying: dict = {}  # row id -> (Claimed, message id): marked in flight, no outcome yet
+        self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
+        self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
         self.wal = WriteAheadLog(self.token)
 
     # -- the loop -----------------------------------------------------------
@@ -120,7 +120,7 @@ class Sender:
             self.wal.begin([c.recipient.delivery_id for c in batch])
         db.session.commit()
         self.outcomes, self.batch, self.position, self.stop_reason = [], batch, 0, stop_reason
-        self.pending, self.flying = None, {}
+        self.unsent, self.flying = {}, {}
         return written
 
     def _why_nothing(self) -> str:
@@ -200,34 +200,35 @@ class Sender:
                 self._settle([local_result((claimed, None), PermanentFailure(
                     554, f"5.6.0 not sent: the message could not be built: {error}", local=True))])
                 continue
+            key = (claimed, message_id)
             whole = not getattr(self.transport, "pipelining", False)  # submit may send it all
-            self._mark_in_flight((claimed, message_id) if whole else None)
+            self._mark_in_flight(key if whole else None)
             self.in_smtp = True
-            results = self.transport.submit((claimed, message_id), data, envelope_from,
-                                            claimed.recipient.email)
+            results = self.transport.submit(key, data, envelope_from, claimed.recipient.email)
             self.in_smtp = False
-            self.pending = None if self.transport.idle else (claimed, message_id)
+            self.unsent[claimed.recipient.delivery_id] = key
             self._settle(results)
         self.position = len(self.batch)
         self._flush()
 
     def _flush(self) -> None:
-        """Send the content of the message in flight (if any) and settle it."""
-        if self.pending is None:
+        """Send the content of the messages handed over without an outcome (if any), settle them."""
+        if not self.unsent:
             return
         self._mark_in_flight(None)
         self.in_smtp = True
         results = self.transport.flush()
-        self.in_smtp, self.pending = False, None
+        self.in_smtp = False
         self._settle(results)
 
     def _mark_in_flight(self, also) -> None:
-        """Record the rows whose final dot the next transport call may send (the pending message,
-        and ``also`` when the transport sends a whole message at once) before it is made. No final
-        dot goes out once the job's lease lapsed (LeaseLost: others may soon take these rows)."""
+        """Record the rows whose final dot the next transport call may send (those handed over
+        without an outcome, and ``also`` when the transport sends a whole message at once) before
+        it is made. No final dot goes out once the job's lease lapsed (LeaseLost: others may soon
+        take these rows)."""
         if self.lease is not None:
             self.lease.check()
-        keys = [key for key in (self.pending, also) if key is not None]
+        keys = [*self.unsent.values(), also] if also is not None else list(self.unsent.values())
         if keys:
             self.wal.in_flight([key[0].recipient.delivery_id for key in keys])
             self.flying = {key[0].recipient.delivery_id: key for key in keys}
@@ -247,6 +248,7 @@ class Sender:
             else:
                 self.outcomes.append(self._failure(claimed, result.error, message_id))
             self.flying.pop(recipient.delivery_id, None)
+            self.unsent.pop(recipient.delivery_id, None)
         self.wal.record(self.outcomes[start:])
 
     def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
@@ -293,7 +295,7 @@ class Sender:
                     .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
                     [{"row_id": c.recipient.delivery_id, "back_to": c.previous} for c in untouched])
             db.session.commit()
-            self.outcomes, self.batch, self.flying, self.pending = [], [], {}, None
+            self.outcomes, self.batch, self.flying, self.unsent = [], [], {}, {}
             self._after_commit(written)
         except Exception:  # the reaper settles what we could not write back, from the record
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)
