@@ -186,7 +186,10 @@ def main():
         bench_sqlite(args, results)
     results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
-    (HERE / ("results-quick.json" if args.quick else "results.json")).write_text(json.dumps(results, indent=2))
+    path = HERE / ("results-quick.json" if args.quick else "results.json")
+    if path.exists() and "scale" in (kept := json.loads(path.read_text())):
+        results["scale"] = kept["scale"]  # bench.scale's last full run (python -m bench.scale)
+    path.write_text(json.dumps(results, indent=2))
 
 
 def summarise(results):

@@ -76,7 +76,8 @@ def run(args) -> dict:
         return results
     empty_database(url)
     app = make_app(url, args.revision)
-    results = {"database": url.rsplit("/", 1)[1], "args": vars(args)}
+    results = {"database": url.rsplit("/", 1)[1], "args": vars(args),
+               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "load_average_at_start": os.getloadavg()}
     with app.app_context():
         rng = random.Random(42)
         product_ids = seed_products(args.products, rng)
@@ -164,6 +165,16 @@ def main():
     name = ("results-scale" + ("-sqlite" if args.sqlite else "") + ("" if args.revision == "heads" else "-before")
             + ("-admin" if args.admin_only else ""))
     (HERE / f"{name}.json").write_text(json.dumps(results, indent=2))
+    if name == "results-scale":
+        record(results)
+
+
+def record(results: dict) -> None:
+    """Keep a full PostgreSQL run's results as ``scale`` in bench/results.json, beside `make bench`'s."""
+    path = HERE / "results.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept["scale"] = results
+    path.write_text(json.dumps(kept, indent=2))
 
 
 if __name__ == "__main__":
