@@ -187,8 +187,8 @@ def main():
     results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
     path = HERE / ("results-quick.json" if args.quick else "results.json")
-    if path.exists() and "scale" in (kept := json.loads(path.read_text())):
-        results["scale"] = kept["scale"]  # bench.scale's last full run (python -m bench.scale)
+    if path.exists():  # bench.scale's last runs (scale, scale_before, ...) stay
+        results.update({k: v for k, v in json.loads(path.read_text()).items() if k.startswith("scale")})
     path.write_text(json.dumps(results, indent=2))
 
 

@@ -165,15 +165,16 @@ def main():
     name = ("results-scale" + ("-sqlite" if args.sqlite else "") + ("" if args.revision == "heads" else "-before")
             + ("-admin" if args.admin_only else ""))
     (HERE / f"{name}.json").write_text(json.dumps(results, indent=2))
-    if name == "results-scale":
-        record(results)
+    if not args.admin_only:
+        record(results, name.removeprefix("results-").replace("-", "_"))
 
 
-def record(results: dict) -> None:
-    """Keep a full PostgreSQL run's results as ``scale`` in bench/results.json, beside `make bench`'s."""
+def record(results: dict, key: str) -> None:
+    """Keep a whole run's results as ``key`` (``scale``, ``scale_before``, ``scale_sqlite``) in
+    bench/results.json, beside `make bench`'s."""
     path = HERE / "results.json"
     kept = json.loads(path.read_text()) if path.exists() else {}
-    kept["scale"] = results
+    kept[key] = results
     path.write_text(json.dumps(kept, indent=2))
 
 
