@@ -5,13 +5,13 @@ sends whose job is gone (``app/system_emails/healing.py``); the index holds only
 deferred and sending rows, so the scan does not read the whole send log.
 
 Revision ID: 0014_system_email_pending
-Revises: 0013_delivery_spelling
+Revises: 0016_flat_counters
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_system_email_pending"
-down_revision = "0013_delivery_spelling"
+down_revision = "0016_flat_counters"
 branch_labels = None
 depends_on = None
 
