@@ -2,7 +2,8 @@
 
 Counts come from the live counters that triggers keep with every ledger write; the rate from per-second counters in Redis
 that the senders bump after each recorded batch; the consecutive-failure streak is shared by all
-workers of a run in Redis, so auto-pause sees failures in a row across workers.
+workers of a run in Redis, so auto-pause sees failures in a row across workers; a pause or cancel
+is signalled to the run's sending loops by a Redis key they can look at between messages.
 """
 import time
 from datetime import datetime
@@ -67,15 +68,6 @@ def failure_streak(run_id: int, outcomes, threshold: int) -> str | None:
 def reset_streak(run_id: int) -> None:
     """Start counting failures in a row afresh (on resume)."""
     redis_store.client.delete(_streak_key(run_id))
-
-
-def _counters(run_id: int, prefix: str) -> dict:
-    """{name without ``prefix``: value} of the run's live counters (``delivery_counts``, kept by
-    triggers in the transaction that writes the ledger; migration 0015) whose name has ``prefix``.
-    One seek on the counters' primary key: a handful of rows whatever the run's size."""
-    rows = db.session.execute(select(DeliveryCount.name, DeliveryCount.value)
-                              .where(DeliveryCount.run_id == run_id, DeliveryCount.name.startswith(prefix)))
-    return {name[len(prefix):]: value for name, value in rows if value}
 
 
 def _counters(run_id: int, prefix: str) -> dict:
