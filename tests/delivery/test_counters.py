@@ -7,7 +7,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
-from app.core.jobs import after_commit, enqueue_now
+from app.core.jobs import enqueue_now
 from app.core.settings.services import set_option
 from app.delivery import progress
 from app.delivery.jobs import plan_run
@@ -15,6 +15,7 @@ from app.delivery.models import Delivery, DeliveryCount
 from app.delivery.services import cancel_run, resend_unknown
 
 from .conftest import add_customers, make_run, suppress
+from .test_control import _once_after_first_batch
 from .test_crash import _worker
 
 
@@ -77,13 +78,7 @@ def test_a_cancelled_run_counts_and_shows_how_far_it_got(app, db, admin_client, 
     add_customers([(f"c{i:02d}@example.com", "C") for i in range(30)], product)
     run = make_run(products=[product])
     run_id, broadcast_id = run.id, run.broadcast_id
-    done = []
-
-    def cancel_after_first_batch(run_id, outcomes):
-        if not done:
-            done.append(run_id)
-            after_commit(_cancel, app, run_id)
-    app.extensions["herald_hooks"].add("delivery_results_recorded", cancel_after_first_batch)
+    _once_after_first_batch(app, lambda: _cancel(run_id))
     jobs.start(run)
     jobs.work()
     assert _counters(db, run_id) == _recount(db, run_id) == {
@@ -95,12 +90,11 @@ def test_a_cancelled_run_counts_and_shows_how_far_it_got(app, db, admin_client, 
     assert "Cancelled after 5 of 30" in page and "16.7</span>% processed" in page
 
 
-def _cancel(app, run_id):
+def _cancel(run_id):
     from app.core.extensions import db
 
-    with app.app_context():
-        cancel_run(run_id)
-        db.session.commit()
+    cancel_run(run_id)
+    db.session.commit()
 
 
 def test_two_worker_processes_sending_and_a_cancel_keep_exact_counters(app, db, database_url, redis_database,

@@ -72,34 +72,31 @@ def test_pause_at_3_per_second_stops_after_a_second_of_sending(app, db, smtp_sin
     assert (seen[0]["sent"], seen[0]["processed"], seen[0]["total"]) == (3, 3, 30)
 
 
-def test_pause_wakes_a_loop_waiting_for_its_slot_at_30_per_minute(app, db, smtp_sink, product, jobs):
+def _stopped_while_waiting(app, db, product, jobs, action, prefix):
+    """At 30/min the first message goes at once and the next slot is 2 s later: ``action`` (pause
+    or cancel) half a second in wakes the loop asleep until that slot; returns the run's rows."""
     set_option("delivery.rate_per_second", "30/min")
     db.session.commit()
-    add_customers([(f"wait{i}@example.com", "W") for i in range(5)], product)
+    add_customers([(f"{prefix}{i}@example.com", "W") for i in range(5)], product)
     run = make_run(products=[product])
     run_id = run.id
-    # The first message goes at once; the next slot is 2 s later. Pause half a second in: the loop,
-    # asleep until that slot, wakes, gives back the row it claimed and sends nothing more.
-    _, threads = _after_first_batch(app, lambda: pause_run(run_id), delay=0.5)
+    _, threads = _after_first_batch(app, lambda: action(run_id), delay=0.5)
     jobs.start(run)
     threads[0].join()
-    assert len(smtp_sink.messages) == 1
-    assert Counter(status for status, _, _ in _rows(db, run_id).values()) == {"sent": 1, "queued": 4}
+    jobs.work()
+    return run_id, _rows(db, run_id)
+
+
+def test_pause_wakes_a_loop_waiting_for_its_slot_at_30_per_minute(app, db, smtp_sink, product, jobs):
+    run_id, rows = _stopped_while_waiting(app, db, product, jobs, pause_run, "wait")
+    assert len(smtp_sink.messages) == 1  # the row claimed for the next slot was given back
+    assert Counter(status for status, _, _ in rows.values()) == {"sent": 1, "queued": 4}
     assert db.session.get(BroadcastRun, run_id).status == "paused"
 
 
 def test_cancel_while_waiting_for_a_slot_skips_the_claimed_row(app, db, smtp_sink, product, jobs, runner):
-    set_option("delivery.rate_per_second", "30/min")
-    db.session.commit()
-    add_customers([(f"gone{i}@example.com", "G") for i in range(5)], product)
-    run = make_run(products=[product])
-    run_id = run.id
-    _, threads = _after_first_batch(app, lambda: cancel_run(run_id), delay=0.5)
-    jobs.start(run)
-    threads[0].join()
-    jobs.work()
+    run_id, rows = _stopped_while_waiting(app, db, product, jobs, cancel_run, "gone")
     assert len(smtp_sink.messages) == 1
-    rows = _rows(db, run_id)
     assert Counter(status for status, _, _ in rows.values()) == {"sent": 1, "skipped": 4}
     assert {reason for status, reason, _ in rows.values() if status == "skipped"} == {"cancelled"}
     status = runner.invoke(args=["delivery", "status", str(run_id)]).output
