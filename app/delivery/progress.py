@@ -1,9 +1,10 @@
 """Live progress of a run: counts by status, the current rate, time left, and the failure streak.
 
-Counts come from the live counters that triggers keep with every ledger write; the rate from per-second counters in Redis
-that the senders bump after each recorded batch; the consecutive-failure streak is shared by all
-workers of a run in Redis, so auto-pause sees failures in a row across workers; a pause or cancel
-is signalled to the run's sending loops by a Redis key they can look at between messages.
+Counts come from the live counters that triggers keep with every ledger write (migration 0015);
+the rate from per-second counters in Redis that the senders bump after each recorded batch; the
+consecutive-failure streak is shared by all workers of a run in Redis, so auto-pause sees
+failures in a row across workers; a pause or cancel is signalled to the run's sending loops by a
+Redis key they look at between messages.
 """
 import time
 from datetime import datetime

@@ -191,10 +191,10 @@ class Sender:
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         self.next_stop_check = 0.0  # look at the start of every batch
+        flush = lambda: self._settle(self.transport.flush())  # noqa: E731 - before a wait
         for self.position, claimed in enumerate(self.batch):
             self.in_smtp = False
-            if self._stopping() or not self.limiter.wait(
-                    len(self.batch) - self.position, lambda: self._settle(self.transport.flush()), self._stopping):
+            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, flush, self._stopping):
                 break
             try:
                 message_id, envelope_from, data = self.factory.build(claimed.recipient)
@@ -252,9 +252,12 @@ class Sender:
             return outcomes
         sent = sum(1 for o in outcomes if o.status == "sent")
         failed = sum(1 for o in outcomes if o.status == "failed")
-        if sent or failed:  # the run's counters, in the same transaction as the outcomes; first, so
-            # the run's row is locked before the ledger's counters, in the order a cancel takes them
+        # First the run's row (its counters, in the same transaction as the outcomes), then the
+        # ledger and its counters: the order a cancel takes them in, so the two never deadlock.
+        if sent or failed:
             db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
+        else:
+            self._lock_run()
         record_outcomes(self.token, outcomes)
         rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
         if rejections:  # suppressed as "bounced": the address cannot take mail

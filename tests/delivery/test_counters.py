@@ -85,7 +85,8 @@ def test_a_cancelled_run_counts_and_shows_how_far_it_got(app, db, admin_client, 
         "status:sent": 5, "status:skipped": 25, "reason:cancelled": 25,
         **{key: 5 for key in _recount(db, run_id) if key.startswith("sent_hour:")}}
     snapshot = progress.snapshot(db.session.get(BroadcastRun, run_id))
-    assert (snapshot["sent"], snapshot["processed"], snapshot["cancelled"], snapshot["percent"]) == (5, 5, 25, 16.7)
+    figures = (snapshot["sent"], snapshot["processed"], snapshot["cancelled"], snapshot["percent"])
+    assert figures == (5, 5, 25, 16.7)
     page = admin_client.get(f"/network/broadcasts/{broadcast_id}/runs/{run_id}").get_data(as_text=True)
     assert "Cancelled after 5 of 30" in page and "16.7</span>% processed" in page
 
