@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select, text
 
+from ..audit.services import record
 from ..auth.models import User
 from ..core.extensions import db
 from ..core.utils import utcnow
@@ -136,6 +137,10 @@ def seed_demo_command(customer_count, product_count, seed):
     _fix_sequences("products", "customers", "sites", "memberships")
     db.session.commit()
     emails = seed_demo_users(rng)
+    record("network.seeded", ("network", None, "demo data"),
+           f"{customer_count} customers, {product_count} products, seed {seed}; customer logins: "
+           f"{', '.join(emails) or 'none'}")
+    db.session.commit()
     click.echo(f"Seeded {customer_count} customers and {product_count} products.")
     for email in emails:
         click.echo(f"  customer login: {email} / {DEMO_PASSWORD}")

@@ -152,7 +152,8 @@ def set_membership_status(membership: Membership, status: str) -> None:
 def expire_due_memberships(now=None, limit=1000) -> int:
     """Expire up to ``limit`` active or on-hold memberships whose end date has passed.
 
-    Each fires ``membership_expired``; returns how many were expired. The caller commits (and
+    Each fires ``membership_expired``; one ``memberships.expired`` audit entry names them;
+    returns how many were expired. The caller commits (and
     calls again while the result equals ``limit``).
     """
     now = now or utcnow()
@@ -161,6 +162,10 @@ def expire_due_memberships(now=None, limit=1000) -> int:
                              .order_by(Membership.id).limit(limit)).all()
     for membership in due:
         set_membership_status(membership, "expired")
+    if due:
+        record("memberships.expired", ("membership", None, "memberships past their end date"),
+               f"{len(due)} expired: #{', #'.join(str(m.id) for m in due[:20])}"
+               + (" …" if len(due) > 20 else ""))
     return len(due)
 
 
