@@ -9,15 +9,17 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, select, text, update
 
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
+from ..core.jobs import after_commit
 from ..core.utils import normalise_email, utcnow
 from ..mail.suppression import Suppression
 from .models import Delivery
 from .planning import insert_or_ignore
+from .progress import clear_stop
 
 
 @dataclass
@@ -98,17 +100,45 @@ def record_outcomes(token: str, outcomes) -> None:
          for o in outcomes])
 
 
+def lock_run(run_id: int) -> str:
+    """Lock the run's row and return its status, before any ledger write of the transaction
+    (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
+    return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id).with_for_update())
+
+
+def give_back(run_id: int, token: str, untouched: list, status: str | None) -> None:
+    """Rows claimed by ``token`` and never attempted (``Claimed`` items) go back to the status they
+    were claimed from, or become skipped (cancelled) when the run is cancelled (``status``: the
+    run's, read with ``lock_run`` in this transaction, so a cancel committed before or waits)."""
+    if not untouched:
+        return
+    if status == "sending":  # a stale signal (the run was resumed meanwhile): carry on next time
+        after_commit(clear_stop, run_id)
+    cancelled = status == "cancelled"
+    db.session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+        .values(status=bindparam("back_to"), reason=bindparam("why"), attempts=Delivery.attempts - 1,
+                claim=None, next_attempt_at=bindparam("next_at")),
+        [{"row_id": c.recipient.delivery_id, "back_to": "skipped" if cancelled else c.previous,
+          "why": "cancelled" if cancelled else None, "next_at": None if cancelled else c.next_attempt_at}
+         for c in untouched])
+
+
 def write_outcomes(run_id: int, token: str, outcomes) -> None:
     """Record ``outcomes`` (rows claimed by ``token``), add them to the run's sent and failed
     counters, suppress rejected mailboxes as ``bounced`` and fire ``delivery_results_recorded``;
-    the caller commits."""
+    the caller commits. The run's row comes first (its counters, or a lock), then the ledger: the
+    order a cancel takes them in, so the two never deadlock."""
     if not outcomes:
         return
-    record_outcomes(token, outcomes)
     sent = sum(1 for o in outcomes if o.status == "sent")
     failed = sum(1 for o in outcomes if o.status == "failed")
     if sent or failed:  # the run's counters, in the same transaction as the outcomes
         db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
+    else:
+        lock_run(run_id)
+    record_outcomes(token, outcomes)
     rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
     if rejections:  # suppressed as "bounced": the address cannot take mail
         db.session.execute(insert_or_ignore(Suppression.__table__).values(

@@ -27,8 +27,8 @@ from ..mail.transport import pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
-from .outcomes import UNKNOWN_STOPPED, Outcome, write_outcomes
-from .ratelimit import RateLimiter
+from .outcomes import UNKNOWN_STOPPED, Outcome, give_back, lock_run, write_outcomes
+from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
 from .wal import WriteAheadLog
 
@@ -62,6 +62,10 @@ class Sender:
 
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates)
+        # A claim holds about a second of sending at the configured rate (at least one message),
+        # so a pause or a cancel never waits behind a long batch; unlimited: the full batch.
+        self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or self.policy.batch_size)
+        self.next_stop_check = 0.0
         self.factory, self.needs_site = None, False
         self.transport = None
         self.where: list = []
@@ -108,8 +112,10 @@ class Sender:
         return bool(self.batch)
 
     def _record_and_claim(self, pause_reason) -> list:
-        written = list(self.outcomes)
+        written, untouched = list(self.outcomes), self.batch[self.position:]  # the run was stopped
+        run_status = lock_run(self.run_id) if untouched else None
         write_outcomes(self.run_id, self.token, written)
+        give_back(self.run_id, self.token, untouched, run_status)
         if pause_reason:
             services.pause_run(self.run_id, pause_reason)
         batch, stop_reason = [], "timeup"
@@ -130,7 +136,7 @@ class Sender:
     def _claim_statement(self):
         """The claiming UPDATE for ``self.where``, built once per ``run()`` (not per batch)."""
         ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
-               .order_by(Delivery.id).limit(self.policy.batch_size))
+               .order_by(Delivery.id).limit(self.claim_size))
         if db.engine.dialect.name == "postgresql":
             ids = ids.with_for_update(skip_locked=True)
         # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
@@ -187,11 +193,16 @@ class Sender:
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
-        """Hand each message to the transport (pipelined), then flush; see docs/delivery.md."""
+        """Hand each message to the transport (pipelined), then flush; see docs/delivery.md. When
+        the run is paused or cancelled it stops adding messages (``position`` is the first not
+        sent) and flushes those in flight; ``_next_batch`` gives back the rest."""
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
+        self.next_stop_check = 0.0  # look at the start of every batch
         for self.position, claimed in enumerate(self.batch):
-            self.limiter.wait(len(self.batch) - self.position, self._flush)
+            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._flush,
+                                                         self._stopping):
+                break
             try:
                 message_id, envelope_from, data = self.factory.build(claimed.recipient)
             except Exception as error:  # noqa: BLE001 - one recipient's message fails, not the run
@@ -208,7 +219,8 @@ class Sender:
             self.in_smtp = False
             self.unsent[claimed.recipient.delivery_id] = key
             self._settle(results)
-        self.position = len(self.batch)
+        else:
+            self.position = len(self.batch)
         self._flush()
 
     def _flush(self) -> None:
@@ -232,6 +244,15 @@ class Sender:
         if keys:
             self.wal.in_flight([key[0].recipient.delivery_id for key in keys])
             self.flying = {key[0].recipient.delivery_id: key for key in keys}
+
+    def _stopping(self) -> bool:
+        """True once a pause or cancel of the run is signalled; looks in Redis at most every
+        ``STOP_POLL`` seconds (one EXISTS), so it costs nothing per message at full speed."""
+        now = time.monotonic()
+        if now < self.next_stop_check:
+            return False
+        self.next_stop_check = now + STOP_POLL
+        return progress.stop_signalled(self.run_id)
 
     def _settle(self, results) -> None:
         """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered) and
@@ -285,15 +306,11 @@ class Sender:
                             UNKNOWN_STOPPED, message_id)
                     for row_id, (c, message_id) in self.flying.items() if row_id not in done]
             written = self.outcomes + lost
-            write_outcomes(self.run_id, self.token, written)
             done |= {o.id for o in lost}
             untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
-            if untouched:
-                db.session.execute(
-                    update(Delivery.__table__)
-                    .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
-                    .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
-                    [{"row_id": c.recipient.delivery_id, "back_to": c.previous} for c in untouched])
+            run_status = lock_run(self.run_id) if untouched else None
+            write_outcomes(self.run_id, self.token, written)
+            give_back(self.run_id, self.token, untouched, run_status)
             db.session.commit()
             self.outcomes, self.batch, self.flying, self.unsent = [], [], {}, {}
             self._after_commit(written)
