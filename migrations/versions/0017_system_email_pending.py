@@ -4,13 +4,13 @@ Every few seconds the supervisor looks for sends left in ``sending`` by a dead w
 sends whose job is gone (``app/system_emails/healing.py``); the index holds only queued,
 deferred and sending rows, so the scan does not read the whole send log.
 
-Revision ID: 0014_system_email_pending
+Revision ID: 0017_system_email_pending
 Revises: 0016_flat_counters
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_system_email_pending"
+revision = "0017_system_email_pending"
 down_revision = "0016_flat_counters"
 branch_labels = None
 depends_on = None
