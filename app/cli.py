@@ -6,6 +6,7 @@ from flask_migrate import upgrade as alembic_upgrade
 from flask_migrate.cli import db as db_group
 from sqlalchemy.exc import SQLAlchemyError
 
+from .auth.forms import MIN_PASSWORD_LENGTH
 from .auth.services import create_user
 from .core.cli import echo_safe
 from .core.extensions import db
@@ -23,8 +24,8 @@ from .network.stored_addresses import report_lines, stored_address_reports
 def create_admin_command(email, name, password):
     """Create a network super admin."""
 
-    if len(password) < 8:
-        raise click.ClickException("The password must have at least 8 characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     try:
         create_user(email, password, name, super_admin=True)
     except ValueError as error:
