@@ -68,13 +68,13 @@ AUDITED_COMMANDS = {
     "api-keys create": "api_key.created", "api-keys revoke": "api_key.revoked",
     "create-admin": "user.created", "db upgrade": "database.upgraded",
     "users set-password": "user.password_changed", "users set-role": "user.role_changed",
-    "auth unthrottle": "login_throttle.cleared",
+    "auth unthrottle": "login_throttle.cleared", "db downgrade": "database.downgraded",
 }
 READS = "reads only"
 EXEMPT_COMMANDS = {
     **{f"db {name}": "Flask-Migrate's developer tooling (migration files, stamps); production "
                      "runs `flask db upgrade` only" for name in (
-        "list-templates", "init", "revision", "migrate", "edit", "merge", "downgrade", "show",
+        "list-templates", "init", "revision", "migrate", "edit", "merge", "show",
         "history", "heads", "branches", "current", "stamp", "check")},
     "audit list": READS, "plugins list": READS, "plugins faults": READS, "bounces show": READS,
     "broadcasts list": READS, "delivery status": READS, "delivery watch": READS,
