@@ -42,11 +42,13 @@ def test_a_sprayer_on_the_admins_address_does_not_slow_the_admins_browser(app, a
     assert _login(admin_browser, RIGHT).status_code == 302  # the admin's own browser does not
 
 
-def test_a_device_is_slowed_only_by_its_own_failures(app, admin):
+def test_a_device_is_slowed_only_by_its_own_failures(app, admin, redis_client):
     mine, other = _browser_that_logged_in(app), _browser_that_logged_in(app)
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         assert _login(mine, WRONG).status_code == 401
     assert _login(mine, RIGHT).status_code == 429
+    account = throttle.keys("admin@example.com", SHARED)[2]
+    assert int(redis_client.hget(account, "n")) == app.config["LOGIN_MAX_FAILURES"]  # still counted
     assert _login(other, RIGHT).status_code == 302  # same address, same account, its own count
 
 

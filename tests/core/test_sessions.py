@@ -90,8 +90,9 @@ def test_remember_cookie_is_secure_httponly_and_samesite_in_production(make_app,
             "csrf_token": token, "email": "admin@example.com", "password": "password123", "remember": "y"},
             headers={"Referer": "https://localhost/login"})
         cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
-    remember = cookies[REMEMBER].lower()
-    assert "secure" in remember and "httponly" in remember and "samesite=lax" in remember
+    for name in (REMEMBER, "herald_device"):
+        cookie = cookies[name].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     assert "secure" in cookies["session"].lower()
 
 
@@ -117,6 +118,9 @@ def test_changing_the_password_on_the_profile_keeps_this_session_and_ends_the_ot
     _fresh()
     assert mine.get("/network/").status_code == 200
     assert [e.action for e in audit_entries()][-1] == "user.password_changed"
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):  # guessing here is throttled like the login
+        assert _change_password(mine, "a guess", "whatever it is").status_code == 400
+    assert _change_password(mine, "a new password", "another new one").status_code == 429
     fresh = app.test_client()
     _fresh()
     assert fresh.post("/login", data={"csrf_token": csrf_token(fresh), "email": "admin@example.com",
