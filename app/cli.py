@@ -1,11 +1,14 @@
-"""CLI commands of the shell: create-admin, check, `flask db upgrade` across plugin branches, helpers."""
+"""CLI commands of the shell: create-admin, check, `flask db upgrade` across plugin branches, an
+audited `flask db downgrade`, helpers."""
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_migrate import downgrade as alembic_downgrade
 from flask_migrate import upgrade as alembic_upgrade
 from flask_migrate.cli import db as db_group
 from sqlalchemy.exc import SQLAlchemyError
 
+from .auth.forms import MIN_PASSWORD_LENGTH
 from .auth.services import create_user
 from .core.cli import echo_safe
 from .core.extensions import db
@@ -23,8 +26,8 @@ from .network.stored_addresses import report_lines, stored_address_reports
 def create_admin_command(email, name, password):
     """Create a network super admin."""
 
-    if len(password) < 8:
-        raise click.ClickException("The password must have at least 8 characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.ClickException(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     try:
         create_user(email, password, name, super_admin=True)
     except ValueError as error:
@@ -85,11 +88,53 @@ def upgrade_command(revision, sql):
                                    f"upgraded: {', '.join(sorted(report.failed))}.")
 
 
+AUDIT_LOG_REVISION = "0012_security"  # creates audit_entries: reverting it drops the audit log
+
+
+@click.command("downgrade")
+@click.argument("revision", default="-1")
+@click.option("--sql", is_flag=True, help="Print SQL instead of running it (nothing is checked).")
+@click.option("--force", is_flag=True, help=f"Also revert {AUDIT_LOG_REVISION}, dropping the audit log.")
+@with_appcontext
+def downgrade_command(revision, sql, force):
+    """Revert migrations down to REVISION (default -1: one step).
+
+    Every downgrade is first recorded in the audit log (``database.downgraded``, committed
+    before any migration is reverted); one that would revert the audit log's own migration
+    is refused unless --force is given."""
+    if sql:
+        alembic_downgrade(revision=revision, sql=True)
+        return
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    from .audit.services import record
+    from .plugins.schema import revisions_to_revert
+
+    try:
+        reverted = revisions_to_revert(revision)
+    except (CommandError, RevisionError) as error:
+        raise click.ClickException(f"Cannot downgrade to {revision!r}: {error}")
+    if not reverted:
+        click.echo("Nothing to downgrade.")
+        return
+    if AUDIT_LOG_REVISION in reverted and not force:
+        raise click.ClickException(
+            f"Downgrading to {revision!r} reverts {AUDIT_LOG_REVISION}, which drops the audit log "
+            "and every entry in it. Nothing was changed; add --force to do it anyway.")
+    record("database.downgraded", ("database", None, "schema"),
+           f"reverting {', '.join(reverted)}" + (" (audit log dropped)" if AUDIT_LOG_REVISION in reverted else ""))
+    db.session.commit()
+    alembic_downgrade(revision=revision)
+
+
 def register_cli(app):
-    """Register the shell's commands, the RQ group, and the multi-head ``db upgrade``."""
+    """Register the shell's commands, the RQ group, the multi-head ``db upgrade`` and the
+    audited ``db downgrade``."""
 
     app.cli.add_command(create_admin_command)
     app.cli.add_command(check_command)
     app.cli.add_command(rq_cli)
     app.cli.add_command(dev_command)
     db_group.add_command(upgrade_command)
+    db_group.add_command(downgrade_command)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from .auth.models import User
 from .auth.services import create_user
+from .core.cli import terminal_safe
 from .core.extensions import db
 from .network.cli import seed_demo_command
 from .plugins.network_setup import setup_network
@@ -21,10 +22,14 @@ from .plugins.network_setup import setup_network
 DEV_ADMIN_EMAIL = "admin@herald.test"  # .test: RFC 6761, accepted outside production
 
 
-def _ensure_demo_network() -> str:
-    """Create the admin and a small demo network when the database is empty; return the password."""
+def _password_file() -> Path:
+    return Path(current_app.instance_path) / "dev-admin-password"
 
-    password_file = Path(current_app.instance_path) / "dev-admin-password"
+
+def _ensure_demo_network() -> None:
+    """Create the admin and a small demo network when the database is empty (its password goes
+    to instance/dev-admin-password)."""
+    password_file = _password_file()
     if db.session.scalar(select(func.count()).select_from(User)) == 0:
         password = secrets.token_urlsafe(9)
         create_user(DEV_ADMIN_EMAIL, password, "Network admin", super_admin=True)
@@ -34,7 +39,24 @@ def _ensure_demo_network() -> str:
 
         CliRunner().invoke(seed_demo_command, ["--customers", "200", "--products", "6"],
                            catch_exceptions=False)
-    return password_file.read_text().strip() if password_file.exists() else "(set earlier)"
+
+
+def login_hint() -> str:
+    """How to log in, as it really is: the dev admin and its password when that account exists,
+    is an active super admin and the stored password still works; else the super admins'
+    addresses and how to set a password; else how to create a super admin."""
+    password_file = _password_file()
+    dev_admin = User.find_by_email(DEV_ADMIN_EMAIL)
+    password = password_file.read_text().strip() if password_file.exists() else ""
+    if dev_admin is not None and dev_admin.is_super_admin and dev_admin.active and password \
+            and dev_admin.check_password(password):
+        return f"log in as {DEV_ADMIN_EMAIL} / {password}"
+    admins = db.session.scalars(select(User.email).where(User.is_super_admin, User.active)
+                                .order_by(User.id).limit(5)).all()
+    if not admins:
+        return "no super admin exists: create one with `flask create-admin`"
+    return (f"log in as a super admin: {', '.join(admins)} (a forgotten password: "
+            "`flask users set-password EMAIL`)")
 
 
 @click.command("dev")
@@ -48,7 +70,7 @@ def dev_command(host, port, mail_port):
 
     for line in upgrade_network().lines:  # a broken plugin migration is reported, not fatal here
         click.secho(line, fg="yellow", err=True)
-    password = _ensure_demo_network()
+    _ensure_demo_network()
     setup_network()  # once: Core e-mails active, default system e-mails installed
     db.session.commit()
     env = dict(os.environ, SMTP_URL=f"smtp://127.0.0.1:{mail_port}",
@@ -60,8 +82,8 @@ def dev_command(host, port, mail_port):
         "web": [*flask, "run", "--host", host, "--port", str(port), "--debug", "--no-reload"],
     }
     processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    click.secho(f"\nHerald runs at http://{host}:{port}/  (log in as {DEV_ADMIN_EMAIL} / {password})",
-                fg="green", bold=True)
+    click.secho("\n" + terminal_safe(f"Herald runs at http://{host}:{port}/  ({login_hint()})"),
+                fg="green", bold=True)  # stored addresses: escaped
     click.echo(f"Outgoing mail is caught on 127.0.0.1:{mail_port}: see Caught mail in the admin. "
                "Ctrl-C stops everything.\n")
     try:

@@ -6,7 +6,7 @@ from markupsafe import Markup
 from wtforms import StringField
 from wtforms.validators import Length
 
-from ..auth.views import render_profile
+from ..auth.profile import render_profile
 from ..core.extensions import db
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
@@ -39,7 +39,7 @@ def create():
         abort(403, str(error))
     db.session.commit()
     message = Markup(render_template("api/new_key.html", key=key, secret=secret))
-    return render_profile(201, message)
+    return render_profile(status=201, message=message)
 
 
 @bp.route("/<int:key_id>/revoke", methods=["POST"])

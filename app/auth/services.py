@@ -12,6 +12,8 @@ from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..mail.addresses import normalise_address
+from .devices import device_id
+from .forms import MIN_PASSWORD_LENGTH
 from .models import User
 from .throttle import LoginThrottled, reserve  # noqa: F401 - LoginThrottled is part of this API
 
@@ -21,6 +23,7 @@ class LoginResult:
     """The user when the login succeeded, else None with a generic message."""
     user: User | None
     message: str = "Wrong e-mail address or password."
+    device: str | None = None  # the device id of a valid device cookie the browser showed
 
 
 def load_user(user_id):
@@ -49,16 +52,18 @@ def verify_password(user: User | None, password: str) -> bool:
 
 
 def authenticate(email: str, password: str, remote_addr: str,
-                 trusted_device: bool = False) -> LoginResult:
+                 device_cookie: str | None = None) -> LoginResult:
     """Check a login from ``remote_addr``; raises LoginThrottled while that client must wait.
-    ``trusted_device``: the browser showed this account's device cookie (``throttle``)."""
-    reservation = reserve(email, remote_addr, trusted_device)
+    ``device_cookie``: the browser's ``herald_device`` cookie; when it is valid for this account
+    the browser is throttled on its own (``throttle``). ``LoginResult.device`` is its device id."""
     user = User.find_by_email(email)
     usable = user if user is not None and user.active else None
+    device = device_id(device_cookie, usable)
+    reservation = reserve(email, remote_addr, device)
     if verify_password(usable, password):
         reservation.forget()
         do_action("user_logged_in", user)
-        return LoginResult(user)
+        return LoginResult(user, device=device)
     do_action("login_failed", email, remote_addr)
     return LoginResult(None)
 
@@ -75,3 +80,24 @@ def create_user(email, password, name="", super_admin=False) -> User:
     db.session.flush()
     record("user.created", user, "super admin" if super_admin else "customer login")
     return user
+
+
+def set_password(user: User, password: str, summary: str = "password changed") -> None:
+    """Give ``user`` a new password (the caller commits): the session token rotates (models), so
+    every session, remember-me and device cookie of the user ends; audited as
+    ``user.password_changed``. Raises ValueError below MIN_PASSWORD_LENGTH characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    user.set_password(password)
+    record("user.password_changed", user, summary)
+
+
+def set_role(user: User, super_admin: bool) -> bool:
+    """Make ``user`` a network super admin or not (the caller commits); a change rotates the
+    session token (models) and is audited as ``user.role_changed``. Returns False when the
+    user already had that role (nothing changes)."""
+    if user.is_super_admin == super_admin:
+        return False
+    user.is_super_admin = super_admin
+    record("user.role_changed", user, "super admin" if super_admin else "customer login")
+    return True

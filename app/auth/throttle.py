@@ -1,31 +1,35 @@
 """Login throttling in Redis: an attempt is counted atomically BEFORE its password is hashed.
 
-Three counters, each a Redis hash ``{n, last}`` forgotten a day after its last failure:
+A client is either a browser holding the account's valid device cookie (``devices``) or, without
+one, its client group. Each counter is a Redis hash ``{n, last}`` forgotten a day after its last
+failure; ``LOGIN_MAX_FAILURES`` come free, then each further attempt waits
+``LOGIN_DELAY_SECONDS``, doubling with every failure up to ``LOGIN_MAX_DELAY_SECONDS``.
 
-- the pair (account, client group): ``LOGIN_MAX_FAILURES`` come free, then each further attempt
-  waits ``LOGIN_DELAY_SECONDS``, doubling with every failure up to ``LOGIN_MAX_DELAY_SECONDS``;
-- the client group over all accounts: ``LOGIN_MAX_FAILURES * 4`` free (password spraying);
-- the account over all client groups: ``LOGIN_ACCOUNT_MAX_FAILURES`` free (an attacker rotating
-  addresses). A browser that logged into the account before (its signed device cookie,
-  ``device_token``) is not held back by this counter, so no attacker can keep the admin out.
+- A browser with a device cookie is its own client: only the pair (account, device id) is
+  checked, so nobody sharing its address and no attacker of the account can slow it; its
+  failures are still counted (not checked) on the group and account counters.
+- Any other client is checked on three counters: the pair (account, client group); the client
+  group over all accounts (``LOGIN_MAX_FAILURES * 4`` free, password spraying); and the account
+  over all groups (``LOGIN_ACCOUNT_MAX_FAILURES`` free, an attacker rotating addresses). The
+  last one makes every new browser of an attacked account wait too; ``flask auth unthrottle``
+  clears an account's counters (``clear_account``).
 
 A client group is an IPv4 address, or the /64 network of an IPv6 address (RFC 4291 section 2.5.1:
-one subscriber usually holds a whole /64). One Lua script checks every counter and, when none
+one subscriber usually holds a whole /64). One Lua script checks the counters and, when none
 makes the client wait, counts the attempt as a failure in the same step, so parallel guesses
 cannot all pass the check; a right password takes its count back (``forget``).
 """
 import ipaddress
+import re
 import time
 from dataclasses import dataclass
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..core.extensions import redis_store
 from ..core.utils import normalise_email
 
 FAILURE_MEMORY = 24 * 3600  # a counter is forgotten a day after its last failure
-DEVICE_COOKIE = "herald_device"
 
 # KEYS: the counters; ARGV: now, delay, cap, memory, then each counter's free failures (-1: not
 # checked, only counted). Returns {wait, previous last of each key} as strings (Lua numbers would
@@ -86,10 +90,12 @@ def client_group(remote_addr: str | None) -> str:
     return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
-def keys(email: str, remote_addr: str | None) -> tuple[str, str, str]:
-    """The Redis keys of the (account, group), group and account counters."""
+def keys(email: str, remote_addr: str | None, device: str | None = None) -> tuple[str, str, str]:
+    """The Redis keys of the pair, group and account counters; the pair is (account, device id)
+    for a browser with a device cookie, else (account, client group)."""
     account, group = normalise_email(email), client_group(remote_addr)
-    return (redis_store.key("login-fail", "pair", account, group),
+    pair = ("device", account, device) if device else ("pair", account, group)
+    return (redis_store.key("login-fail", *pair),
             redis_store.key("login-fail", "ip", group),
             redis_store.key("login-fail", "account", account))
 
@@ -108,34 +114,30 @@ class Reservation:
         client.eval(FORGET, 2, *self.keys[1:], *self.previous[1:])
 
 
-def reserve(email: str, remote_addr: str | None, trusted_device: bool = False) -> Reservation:
-    """Count an attempt on ``email`` from ``remote_addr`` as a failure, atomically; raises
-    LoginThrottled (nothing counted) while one of its counters makes the client wait."""
+def reserve(email: str, remote_addr: str | None, device: str | None = None) -> Reservation:
+    """Count an attempt on ``email`` from ``remote_addr`` (from the browser ``device`` when it
+    showed a valid device cookie) as a failure, atomically; raises LoginThrottled (nothing
+    counted) while one of its checked counters makes the client wait."""
     config = current_app.config
     allowed = config["LOGIN_MAX_FAILURES"]
-    account_allowed = -1 if trusted_device else config["LOGIN_ACCOUNT_MAX_FAILURES"]
-    names = keys(email, remote_addr)
+    checked = (allowed, -1, -1) if device else (allowed, allowed * 4, config["LOGIN_ACCOUNT_MAX_FAILURES"])
+    names = keys(email, remote_addr, device)
     reply = redis_store.client.eval(
         RESERVE, len(names), *names, time.time(), config["LOGIN_DELAY_SECONDS"],
-        config["LOGIN_MAX_DELAY_SECONDS"], FAILURE_MEMORY, allowed, allowed * 4, account_allowed)
+        config["LOGIN_MAX_DELAY_SECONDS"], FAILURE_MEMORY, *checked)
     wait = float(reply[0])
     if wait > 0:
         raise LoginThrottled(wait + 0.999)
     return Reservation(names, tuple(reply[1:]))
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="herald-login-device")
-
-
-def device_token(email: str) -> str:
-    """The signed value of the device cookie a browser gets when it logs into ``email``."""
-    return _serializer().dumps(normalise_email(email))
-
-
-def is_trusted_device(token: str | None, email: str) -> bool:
-    """True when ``token`` is a device cookie this network signed for ``email``."""
-    try:
-        return bool(token) and _serializer().loads(token) == normalise_email(email)
-    except BadSignature:
-        return False
+def clear_account(email: str) -> int:
+    """Forget every counter of the account ``email`` (its pairs, devices and ceiling; the group
+    counters stay); returns how many were removed. The caller audits it."""
+    account = normalise_email(email)
+    client = redis_store.client
+    names = [redis_store.key("login-fail", "account", account)]
+    for kind in ("pair", "device"):
+        prefix = re.sub(r"([*?\[\]\\])", r"\\\1", redis_store.key("login-fail", kind, account))
+        names += list(client.scan_iter(match=prefix + ":*", count=500))  # glob-escaped account
+    return client.delete(*names)

@@ -4,8 +4,10 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import request
 
 # Browsers drop ASCII tab and newline anywhere in a URL and strip C0 controls and spaces at both
-# ends; Werkzeug refuses some of them in a Location header. A target is judged after that.
-_DROPPED = {chr(code): None for code in range(0x20)} | {"\x7f": None}
+# ends (WHATWG URL Standard, "basic URL parser"); Werkzeug refuses some of them in a Location
+# header. We drop every C0 control and DEL anywhere, then judge the target. str.translate maps
+# code points (ints), not characters.
+_DROPPED = dict.fromkeys([*range(0x20), 0x7F])
 
 
 def normalise_target(target: str) -> str:

@@ -84,6 +84,14 @@ def applied_revisions() -> set[str]:
     return applied
 
 
+def revisions_to_revert(target: str) -> list[str]:
+    """The revisions ``flask db downgrade TARGET`` would revert (newest first), TARGET as Alembic
+    takes it (a revision, ``-1``, ``base``, ``branch@base``). Raises Alembic's CommandError or
+    RevisionError for a target it does not know."""
+    return [script.revision for script in scripts().iterate_revisions(
+        stored_revisions(), target, select_for_downgrade=True)]
+
+
 def pending_migrations(info, applied=None) -> list[str]:
     """The heads of plugin ``info``'s branch that are not applied (empty: nothing to run);
     ``applied`` saves reading ``applied_revisions()`` again when checking several plugins."""

@@ -31,7 +31,7 @@ AUDITED_ROUTES = {
     "plugins.clear_faults": "plugin.faults_cleared", "plugins.settings": "settings.changed",
     "plugins.uninstall_page": "plugin.uninstalled",
     "api_keys.create": "api_key.created", "api_keys.revoke_key": "api_key.revoked",
-    "auth.end_other_sessions": "user.sessions_ended",
+    "auth.end_other_sessions": "user.sessions_ended", "auth.change_password": "user.password_changed",
     "scheduling.edit": "schedule.saved", "scheduling.change": "schedule.ended",
     "settings.index": "settings.changed", "network.site_publish": "site.published",
     "suppressions.add": "suppression.added", "suppressions.import_file": "suppression.imported",
@@ -67,12 +67,14 @@ AUDITED_COMMANDS = {
     "emails fire": "system_event.fired", "emails setup": "plugin.activated system_email.imported",
     "api-keys create": "api_key.created", "api-keys revoke": "api_key.revoked",
     "create-admin": "user.created", "db upgrade": "database.upgraded",
+    "users set-password": "user.password_changed", "users set-role": "user.role_changed",
+    "auth unthrottle": "login_throttle.cleared", "db downgrade": "database.downgraded",
 }
 READS = "reads only"
 EXEMPT_COMMANDS = {
     **{f"db {name}": "Flask-Migrate's developer tooling (migration files, stamps); production "
                      "runs `flask db upgrade` only" for name in (
-        "list-templates", "init", "revision", "migrate", "edit", "merge", "downgrade", "show",
+        "list-templates", "init", "revision", "migrate", "edit", "merge", "show",
         "history", "heads", "branches", "current", "stamp", "check")},
     "audit list": READS, "plugins list": READS, "plugins faults": READS, "bounces show": READS,
     "broadcasts list": READS, "delivery status": READS, "delivery watch": READS,

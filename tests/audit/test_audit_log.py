@@ -6,11 +6,12 @@ import textwrap
 
 import pytest
 from flask import g
-from sqlalchemy import text
+from sqlalchemy import delete, select, text, update
 
 from app.api.keys import issue_key
 from app.audit.models import AppendOnlyError, AuditEntry
 from app.audit.services import record
+from app.core.extensions import db
 from app.network.models import Product
 from app.testing import audit_entries, csrf_token, login, make_user, write_plugin
 
@@ -106,17 +107,46 @@ def test_entries_cannot_be_changed_or_deleted_from_the_app(app, db, admin):
     assert not [c for c in app.cli.commands["audit"].commands if c != "list"]
 
 
-@pytest.mark.postgres_only
-def test_postgresql_refuses_update_and_delete_even_in_raw_sql(db, admin):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the trigger exists on PostgreSQL (TEST_DATABASE_URL)")
+def test_the_database_refuses_update_delete_and_truncate_even_in_raw_sql(db, admin):
     record("broadcast.sent", ("broadcast", 1, "Hello"), "sent")
     db.session.commit()
-    for statement in ("UPDATE audit_entries SET summary = 'x'", "DELETE FROM audit_entries"):
+    statements = [update(AuditEntry).values(summary="x"), delete(AuditEntry),  # ORM bulk: no listener
+                  text("UPDATE audit_entries SET summary = 'x'"), text("DELETE FROM audit_entries")]
+    if db.engine.dialect.name == "postgresql":
+        statements.append(text("TRUNCATE audit_entries"))
+    for statement in statements:
         with pytest.raises(Exception, match="append-only"):
-            db.session.execute(text(statement))
+            db.session.execute(statement)
         db.session.rollback()
     assert _entries(db, action="broadcast.sent")[0].summary == "sent"
+
+
+def test_downgrading_is_audited_and_never_drops_the_log_without_force(tmp_path, redis_database):
+    from app import create_app
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
+    runner = fresh.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    refused = runner.invoke(args=["db", "downgrade", "0011_schedule_short_months"])
+    assert refused.exit_code == 1 and "drops the audit log" in refused.output and "--force" in refused.output
+    assert "Cannot downgrade" in runner.invoke(args=["db", "downgrade", "nonsense"]).output
+    result = runner.invoke(args=["db", "downgrade", "0013_delivery_spelling"])
+    assert result.exit_code == 0, result.output
+    with fresh.app_context():
+        entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        assert [e.action for e in entries] == ["database.upgraded", "database.downgraded"]
+        assert entries[-1].summary == ("reverting 0017_audit_append_only, 0016_flat_counters, "
+                                       "0015_live_counters")
+        assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalars().all().count(
+            "0013_delivery_spelling") == 1
+        db.engine.dispose()
+    forced = runner.invoke(args=["db", "downgrade", "0011_schedule_short_months", "--force"])
+    assert forced.exit_code == 0, forced.output
+    with fresh.app_context():
+        assert "audit_entries" not in db.inspect(db.engine).get_table_names()
+        db.engine.dispose()
 
 
 def test_page_filters_pages_and_csv_export(db, admin_client):

@@ -248,3 +248,13 @@ def test_postgres_plan_reads_only_live_runs_through_the_partial_index(network):
     assert "Seq Scan" not in plan, plan
     # both target checks are hashed sets built once, not subplans run again for each live run
     assert re.search(r"Filter: \(\(hashed SubPlan \d+\) OR \(hashed SubPlan \d+\)\)", plan), plan
+
+
+def test_a_notice_may_show_a_remote_https_image_which_the_dashboard_csp_allows(client, network):
+    publish(network, subject="Look", product_ids=[network.starter.id],
+            body_html='<p><img src="https://cdn.example/banner.png" alt="Banner"></p>')
+    login(client, network.ann.user)
+    response = client.get("/dashboard/")
+    assert '<img src="https://cdn.example/banner.png" alt="Banner">' in response.get_data(as_text=True)
+    img_src = re.search(r"img-src ([^;]*)", response.headers["Content-Security-Policy"]).group(1)
+    assert img_src.split() == ["'self'", "data:", "https:"]  # http: and other schemes stay out

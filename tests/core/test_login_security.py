@@ -10,7 +10,7 @@ from flask import g
 
 from app.auth import models as auth_models
 from app.auth import services as auth_services
-from app.auth import throttle
+from app.auth import devices, throttle
 from app.testing import CSRF_RE, csrf_token
 
 RIGHT, WRONG = "password123", "nope"
@@ -161,11 +161,13 @@ def test_client_groups():
     assert throttle.client_group(None) == "-" and throttle.client_group("unix") == "unix"
 
 
-def test_an_attacker_rotating_addresses_meets_the_account_ceiling(app, admin, redis_client):
+def test_an_attacker_rotating_addresses_meets_the_account_ceiling(app, db, admin, redis_client):
+    from app.auth.services import create_user
+
     app.config["LOGIN_ACCOUNT_MAX_FAILURES"] = ceiling = 6
     admin_browser = app.test_client()
     assert _login(admin_browser, RIGHT, addr="198.51.100.7").status_code == 302  # earlier login
-    device = admin_browser.get_cookie(throttle.DEVICE_COOKIE)
+    device = admin_browser.get_cookie(devices.DEVICE_COOKIE)
     assert device is not None and device.http_only
     attacker = app.test_client()
     for n in range(ceiling):  # one guess from each of many networks: no pair or group limit hit
@@ -176,11 +178,13 @@ def test_an_attacker_rotating_addresses_meets_the_account_ceiling(app, admin, re
     assert response.status_code == 429 and int(response.headers["Retry-After"]) <= 5
     # ... but the admin's own browser (its device cookie) is never held back by the account ...
     returning = app.test_client()
-    returning.set_cookie(throttle.DEVICE_COOKIE, device.value)
+    returning.set_cookie(devices.DEVICE_COOKIE, device.value)
     assert _login(returning, RIGHT, addr="192.0.2.51").status_code == 302
     # ... a forged or another account's cookie does not count ...
     forged = app.test_client()
-    forged.set_cookie(throttle.DEVICE_COOKIE, throttle.device_token("other@example.com"))
+    other = create_user("other@example.com", RIGHT)
+    db.session.commit()
+    forged.set_cookie(devices.DEVICE_COOKIE, devices.device_token(other))
     assert _login(forged, RIGHT, addr="192.0.2.52").status_code == 429
     # ... and it is a delay, never a lock: once it has passed, the right password gets in.
     redis_client.hset(throttle.keys("admin@example.com", "-")[2], "last", 0)

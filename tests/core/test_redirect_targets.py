@@ -51,3 +51,12 @@ def test_publish_goes_back_only_to_a_page_of_this_host(admin_client, customer, d
                     "http://evil.example/network/sites"):
         response = admin_client.post(url, data={"csrf_token": token}, headers={"Referer": referer})
         assert response.headers["Location"] == "/network/sites", referer
+
+
+@pytest.mark.parametrize("target, normalised", [
+    ("/\x7f/\x01a\tb", "//ab"), ("/\t/evil.example", "//evil.example"),
+    ("\r\n /x\\y \x00", "/x/y"), ("/network/sites?q=a%20b", "/network/sites?q=a%20b")])
+def test_normalise_target_drops_controls_like_a_browser(target, normalised):
+    from app.core.redirects import normalise_target
+
+    assert normalise_target(target) == normalised

@@ -41,3 +41,37 @@ def test_set_option_refuses_what_the_page_refuses(app):
     with pytest.raises(ValueError, match="Attempts per recipient must be at most 100"):
         set_option("delivery.max_attempts", 10**30)
     set_option("plugin.anything.free", "undeclared keys are stored as they are")
+
+
+def _post_as_browser(client, url, change=lambda entries: entries):
+    from werkzeug.datastructures import MultiDict
+
+    from app.testing.browser_forms import browser_submission
+
+    entries = change(browser_submission(client.get(url).get_data(as_text=True)))
+    return client.post(url, data=MultiDict(entries)), entries
+
+
+def test_saving_the_settings_page_unchanged_in_a_browser_changes_no_setting(admin_client):
+    from app.core.settings.services import registry
+
+    before = {key: get_option(key) for key in registry().specs}
+    assert before["network.confirm_email"] is True
+    response, entries = _post_as_browser(admin_client, "/network/settings/")
+    assert response.status_code == 302
+    pair = [value for name, value in entries if name == "network.confirm_email"]
+    assert pair == ["0", "1"]  # the hidden field first, then the ticked box: the browser's order
+    assert {key: get_option(key) for key in registry().specs} == before
+
+
+def test_unticking_a_box_in_a_browser_turns_it_off_and_an_error_shows_it_unticked(admin_client):
+    def untick_and_break(entries):
+        return [(n, "" if n == "network.name" else v) for n, v in entries
+                if (n, v) != ("network.confirm_email", "1")]
+    response, _ = _post_as_browser(admin_client, "/network/settings/", untick_and_break)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Network name is required" in page
+    assert 'id="f-network.confirm_email" name="network.confirm_email" value="1">' in page  # unticked
+    response, _ = _post_as_browser(admin_client, "/network/settings/", lambda entries: [
+        (n, v) for n, v in entries if (n, v) != ("network.confirm_email", "1")])
+    assert response.status_code == 302 and get_option("network.confirm_email") is False

@@ -82,3 +82,17 @@ def test_static_files_are_served_under_the_plugin_prefix_while_it_is_active(type
     with typed_app.test_request_context():
         context = typed_app.extensions["herald_plugins"].contexts["typed_demo"]
         assert context.static_url("css/demo.css") == url
+
+
+def test_a_plugin_form_saved_unchanged_in_a_browser_keeps_its_ticked_box(typed_app):
+    from werkzeug.datastructures import MultiDict
+
+    from app.testing.browser_forms import browser_submission
+
+    client = admin_client(typed_app)
+    entries = browser_submission(client.get(URL).get_data(as_text=True))
+    assert [v for n, v in entries if n == "plugin.typed_demo.enabled"] == ["0", "1"]
+    assert client.post(URL, data=MultiDict(entries)).status_code == 302
+    with typed_app.app_context():
+        assert typed_app.extensions["herald_plugins"].contexts["typed_demo"].get_setting("enabled") is True
+        assert db.session.get(Option, "plugin.typed_demo.enabled").value is True

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from ..extensions import db
 from ..hooks import do_action
 from .services import coerce, get_option, registry, set_option
+from .types import TRUE_WORDS
 
 bp = Blueprint("settings", __name__, url_prefix="/network/settings")
 CLEAR_SUFFIX = ":clear"  # a secret's "remove the stored value" checkbox
@@ -45,12 +46,27 @@ def settings_form(specs, template, **context):
     def shown(spec):
         if spec.type == "secret":
             return bool(get_option(spec.key))  # only whether one is stored, never the value
-        return request.form.get(spec.key, get_option(spec.key)) if errors else get_option(spec.key)
+        if errors and spec.key in request.form:
+            raw = submitted(spec, request.form)
+            return raw in TRUE_WORDS if spec.type == "bool" else raw
+        return get_option(spec.key)
 
     groups = [(owner, [(s, shown(s)) for s in items])
               for owner, items in groupby(specs, key=lambda s: s.owner)]
     return (render_template(template, form=form, groups=groups, errors=errors, **context),
             400 if errors else 200)
+
+
+def submitted(spec, data) -> str:
+    """The value a form submitted for ``spec`` (``data``: a MultiDict such as request.form).
+
+    A checkbox comes as a hidden ``0`` followed, when ticked, by ``1`` (browsers submit in
+    document order, HTML "constructing the entry list"), so a bool is on when ANY of its values
+    says on, in whatever order they came; any other setting takes its last value."""
+    values = data.getlist(spec.key)
+    if spec.type == "bool":
+        return "1" if any(value.strip().lower() in TRUE_WORDS for value in values) else "0"
+    return values[-1] if values else ""
 
 
 def read_values(specs, data) -> tuple[dict, dict]:
@@ -62,7 +78,7 @@ def read_values(specs, data) -> tuple[dict, dict]:
     for spec in specs:
         if spec.key not in data:
             continue
-        raw = data.get(spec.key, "")
+        raw = submitted(spec, data)
         if spec.type == "secret" and not raw.strip():
             if data.get(spec.key + CLEAR_SUFFIX):
                 values[spec.key] = ""
