@@ -8,13 +8,13 @@ as 0012) and BEFORE UPDATE / BEFORE DELETE triggers on SQLite that abort the sta
 The database owner can still drop or disable these triggers (or the table): they stop the
 application and stray statements, not whoever owns the database.
 
-Revision ID: 0017_audit_append_only
-Revises: 0016_flat_counters
+Revision ID: 0018_audit_append_only
+Revises: 0017_system_email_pending
 """
 from alembic import op
 
-revision = "0017_audit_append_only"
-down_revision = "0016_flat_counters"
+revision = "0018_audit_append_only"
+down_revision = "0017_system_email_pending"
 branch_labels = None
 depends_on = None
 
