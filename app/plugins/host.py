@@ -13,6 +13,7 @@ from ..core.hooks.registry import HookRegistry
 from .context import PluginContext
 from .discovery import PluginInfo, discover
 from .faults import FaultStore
+from .isolation import statement_scope
 from .models import PluginState
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class PluginHost:
         self.blueprints: list[tuple[Blueprint, str]] = []
         self.schema_cache: dict = {}  # the parsed migration scripts (app.plugins.schema)
         self.faults = FaultStore(app)
-        self.guard = PluginGuard(report=self._report)
+        self.guard = PluginGuard(report=self._report, isolate=statement_scope)
         hooks.guard = self.guard
         hooks.is_active = self.runs
 
