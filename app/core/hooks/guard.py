@@ -1,5 +1,6 @@
 """The guard at the plugin boundary: a plugin's exception is logged, reported and contained."""
 import logging
+import signal
 import traceback
 from collections.abc import Callable
 
@@ -19,6 +20,39 @@ class IsolationError(RuntimeError):
 # Not faults: an HTTP error a plugin raises on purpose (abort(403)), RQ's job timeout, which
 # must reach the worker so it can stop the job, and an error of the caller's own work.
 PASS_THROUGH = (HTTPException, JobTimeoutException, IsolationError)
+
+
+def is_fault(error: BaseException) -> bool:
+    """True when ``error``, raised while plugin code ran, is that plugin's fault.
+
+    Every exception but ``PASS_THROUGH`` is; so are the other ``BaseException``s plugin code can
+    raise (``sys.exit()``: SystemExit, GeneratorExit ...), except KeyboardInterrupt and a
+    SystemExit raised by the process's own signal handler (a worker or gunicorn told to stop
+    while the callback ran): those stop the process as they would anywhere else."""
+    if isinstance(error, (*PASS_THROUGH, KeyboardInterrupt)):
+        return False
+    if isinstance(error, SystemExit):
+        return not _from_signal_handler(error)
+    return True
+
+
+def _from_signal_handler(error: BaseException) -> bool:
+    """True when the innermost frame of ``error``'s traceback is a Python signal handler."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    codes = set()
+    for number in signal.valid_signals():
+        try:
+            handler = signal.getsignal(number)
+        except (ValueError, OSError):
+            continue
+        code = getattr(getattr(handler, "__func__", handler), "__code__", None)
+        if code is not None:
+            codes.add(code)
+    return tb.tb_frame.f_code in codes
 
 
 class NoScope:
@@ -56,8 +90,8 @@ class PluginFault(Exception):
 class PluginGuard:
     """The one way the host runs plugin code.
 
-    A plugin's exception (anything but ``PASS_THROUGH``) is logged with the plugin's slug and
-    handed to ``report`` (a callable taking the ``PluginFault``; the plugin host stores it and
+    A plugin's exception (whatever ``is_fault`` accepts: any exception but ``PASS_THROUGH``,
+    and ``sys.exit()``) is logged with the plugin's slug and handed to ``report`` (a callable taking the ``PluginFault``; the plugin host stores it and
     applies recovery mode). ``report`` itself never breaks the caller: its errors are logged.
 
     ``isolate`` (optional) is called before each callback and returns a scope with ``keep()``
@@ -72,11 +106,14 @@ class PluginGuard:
         self.report = report
         self.isolate = isolate
 
-    def _run(self, callback: Callable, args: tuple, kwargs: dict):
-        """``callback(*args, **kwargs)`` inside an isolation scope, kept only if it returns."""
+    def _run(self, callback: Callable, args: tuple, kwargs: dict, hook: str = "", shape=None):
+        """``callback(*args, **kwargs)`` inside an isolation scope, kept only if it returns (a
+        value of ``shape``, when given: else BadReturnValue, the plugin's fault)."""
         scope = self.isolate() if self.isolate is not None else NoScope()
         try:
             result = callback(*args, **kwargs)
+            if shape is not None:
+                shape.check(hook, result)
             scope.keep()  # raises when the callback left its statements broken: its fault
         except BaseException:
             scope.undo()
@@ -87,9 +124,9 @@ class PluginGuard:
         """Return ``callback(*args, **kwargs)``; if it raises, report and raise ``PluginFault``."""
         try:
             return self._run(callback, args, kwargs)
-        except PASS_THROUGH:
-            raise
-        except Exception as error:
+        except BaseException as error:
+            if not is_fault(error):
+                raise
             fault = self.fault(slug, where, error)
             raise fault from error
 
@@ -97,18 +134,22 @@ class PluginGuard:
         """Run one action callback; if it raises, report it and carry on (the callback is skipped)."""
         try:
             self._run(callback, args, kwargs)
-        except PASS_THROUGH:
-            raise
-        except Exception as error:
+        except BaseException as error:
+            if not is_fault(error):
+                raise
             self.fault(slug, hook, error)
 
-    def filter(self, slug: str, hook: str, callback: Callable, value, args: tuple, kwargs: dict):
-        """Run one filter callback; if it raises, report it and return ``value`` unchanged."""
+    def filter(self, slug: str, hook: str, callback: Callable, value, args: tuple, kwargs: dict,
+               shape=None):
+        """Run one filter callback and return its result; if it raises or returns a value that
+        is not of ``shape`` (a ``Shape``, optional), report it and return ``value`` as it was
+        before the call (the callback was given ``shape.copy(value)`` when the shape has a copy)."""
+        given = shape.copy(value) if shape is not None and shape.copy is not None else value
         try:
-            return self._run(callback, (value, *args), kwargs)
-        except PASS_THROUGH:
-            raise
-        except Exception as error:
+            return self._run(callback, (given, *args), kwargs, hook, shape)
+        except BaseException as error:
+            if not is_fault(error):
+                raise
             self.fault(slug, hook, error)
             return value
 
