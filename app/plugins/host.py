@@ -66,6 +66,23 @@ class PluginHost:
                 self.blueprints = [(bp, p) for bp, p in self.blueprints
                                    if bp.name != f"plugin_{info.slug}"]
 
+    def check_migrations(self) -> None:
+        """Suspend each switched-on plugin whose migrations are not all applied (a failed or
+        missing ``flask db upgrade``), whatever Redis remembers; ``flask db upgrade`` lifts it
+        when the branch migrates. Runs at start in every process."""
+        from .schema import pending_migrations  # reads Alembic's scripts: only when needed
+
+        slugs = [s for s in self.switched_on() if s in self.plugins and self.plugins[s].migrations_dir]
+        if not slugs:
+            return
+        try:
+            for slug in slugs:
+                if self.plugins[slug].loaded and pending_migrations(self.plugins[slug]):
+                    self.faults.suspend(slug, "migration", "its migrations have not run: run "
+                                        "`flask db upgrade`")
+        except Exception as error:  # noqa: BLE001 - the start must not fail on a diagnostic
+            log.warning("cannot check the plugins' migrations at start: %s", error)
+
     def _report(self, fault: PluginFault) -> None:
         """The guard's reporter: store the fault (setup errors stay on the PluginInfo)."""
         if fault.where == "setup":

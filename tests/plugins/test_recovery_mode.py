@@ -20,12 +20,12 @@ def test_repeated_faults_switch_the_plugin_off_until_an_admin_activates_it_again
         assert client.get("/network/").status_code == 200
     page = client.get("/network/").get_data(as_text=True)
     assert len(module.CALLS) == 3  # switched off: its filter no longer runs
-    assert "Recovery mode: the plugin <strong>Bad menu</strong> is switched off (3 faults, the last " \
-           "in admin_menu: KeyError: &#39;menu exploded&#39;)" in page
+    assert "Recovery mode: the plugin <strong>Bad menu</strong> is switched off (3 faults within 10 " \
+           "minutes, the last in admin_menu: KeyError: &#39;menu exploded&#39;)" in page
     plugins = client.get("/network/plugins/").get_data(as_text=True)
     assert "badge-warning\">suspended" in plugins and "Activate again" in plugins
     check = cli(faulty_app, "check")
-    assert "plugin bad_menu: switched off by recovery mode (3 faults" in check.output
+    assert "plugin bad_menu: switched off by recovery mode (3 faults within" in check.output
     with faulty_app.app_context():
         assert not faulty_app.extensions["herald_plugins"].is_active("bad_menu")
 
