@@ -103,7 +103,7 @@ class PluginContext:
             if not isinstance(value, Setting):
                 default, label = value if isinstance(value, tuple) else (value, "")
                 value = Setting(default, label)
-            label = (value.label or key.replace("_", " ")).capitalize()
+            label = value.label or key.replace("_", " ").capitalize()
             self._host.settings.declare(SettingSpec(
                 self.setting_key(key), value.default, label, value.help, _kind(value), self.slug,
                 self._guarded(key, value.validate), tuple(value.choices), value.min, value.max,
