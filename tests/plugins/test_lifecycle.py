@@ -222,3 +222,26 @@ def test_check_on_an_empty_database_says_to_migrate(tmp_path, redis_client, redi
     assert "plugins: not checked, the database is not migrated: run `flask db upgrade`." in result.output
     with app.app_context():
         db.engine.dispose()
+
+
+def test_an_active_plugin_whose_new_migration_has_not_run_is_switched_off_at_start(network, redis_client):
+    network.add("notes_ok")
+    app = network.app()
+    assert cli(app, "db", "upgrade").exit_code == 0
+    assert cli(app, "plugins", "activate", "notes_ok").exit_code == 0
+    versions = network.plugins / "notes_ok" / "migrations" / "versions"
+    (versions / "notes_ok_0002.py").write_text(
+        (versions / "notes_ok_0001.py").read_text()
+        .replace('revision = "notes_ok_0001"', 'revision = "notes_ok_0002"')
+        .replace('down_revision = None', 'down_revision = "notes_ok_0001"')
+        .replace('branch_labels = ("notes_ok",)', 'branch_labels = None')
+        .replace("notes_ok_items", "notes_ok_tags"))
+    redis_client.flushdb()
+    app = network.app()  # new code deployed and restarted, `flask db upgrade` not run yet
+    with app.app_context():
+        assert not app.extensions["herald_plugins"].is_active("notes_ok")
+        assert db.session.get(PluginState, "notes_ok").suspended_kind == "migration"
+    assert cli(app, "db", "upgrade").exit_code == 0
+    with app.app_context():
+        assert app.extensions["herald_plugins"].is_active("notes_ok")
+        assert db.session.get(PluginState, "notes_ok").suspended_kind is None
