@@ -99,9 +99,8 @@ def test_non_finite_and_non_ascii_numbers_are_refused(typed_app, ratio):
     response = _save_strict(client, ratio=ratio, count="٣", signing_key="k")
     text = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "Sampling ratio must be a number (digits 0-9)." in text or \
-        "Sampling ratio must be a finite number" in text
-    assert "Retry count must be a whole number (digits 0-9)." in text
+    assert "Sampling ratio must be a number." in text or "Sampling ratio must be a finite number" in text
+    assert "Retry count must be a whole number." in text
     with typed_app.app_context():
         assert db.session.get(Option, "plugin.strict_settings.ratio") is None
         context = typed_app.extensions["herald_plugins"].contexts["strict_settings"]

@@ -46,10 +46,12 @@ def list_of(describe: str, item: Callable[[Any], bool]) -> Shape:
     return Shape(describe, lambda v: isinstance(v, list) and all(item(i) for i in v), list)
 
 
-def dict_of(describe: str, key=str, value: Callable[[Any], bool] = lambda v: True) -> Shape:
-    """A dict with keys of type ``key`` and values passing ``value``; callbacks get a copy."""
+def dict_of(describe: str, value: Optional[Callable[[Any], bool]] = None) -> Shape:
+    """A dict with str keys and values passing ``value`` (any when None); callbacks get a copy."""
+    if value is None:
+        return Shape(describe, lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), dict)
     return Shape(describe, lambda v: isinstance(v, dict)
-                 and all(isinstance(k, key) and value(x) for k, x in v.items()), dict)
+                 and all(isinstance(k, str) and value(x) for k, x in v.items()), dict)
 
 
 def _json(value, depth=0) -> bool:
@@ -68,9 +70,18 @@ def _json(value, depth=0) -> bool:
 
 def _copy_message(message):
     """A message with its own header list (text and html are immutable strings)."""
-    duplicate = copy.copy(message)
+    duplicate = object.__new__(type(message))
+    duplicate.__dict__.update(message.__dict__)
     duplicate.headers = list(message.headers)
     return duplicate
+
+
+def _message(value) -> bool:
+    try:
+        return (isinstance(value.headers, list) and isinstance(value.text, str)
+                and isinstance(value.html, str) and isinstance(value.envelope_from, str))
+    except AttributeError:
+        return False
 
 
 PANELS = list_of("a list of (title, html) pairs of str (html as Markup)", _pair)
@@ -82,8 +93,7 @@ STR_DICT = dict_of("a dict {str: str}", value=lambda v: isinstance(v, str))
 VALUES = dict_of("a dict with str keys")
 FACTORIES = dict_of("a dict {scheme: factory}", value=callable)
 BOOL = Shape("a bool", lambda v: isinstance(v, bool))
-MESSAGE = Shape("an OutgoingMessage", lambda v: _has("recipient", "envelope_from", "text", "html")(v)
-                and isinstance(getattr(v, "headers", None), list), _copy_message)
+MESSAGE = Shape("an OutgoingMessage", _message, _copy_message)
 TRACKING = Shape("None or an object with html and values()",
                  lambda v: v is None or (isinstance(getattr(v, "html", None), str)
                                          and callable(getattr(v, "values", None))))

@@ -31,7 +31,7 @@ def coerce(spec, raw: str):
         pattern = INT_RE if spec.type == "int" else FLOAT_RE
         if not pattern.fullmatch(raw):
             word = "a whole number" if spec.type == "int" else "a number"
-            raise ValueError(f"{spec.label} must be {word} (digits 0-9).")
+            raise ValueError(f"{spec.label} must be {word}.")
         return check(spec, int(raw) if spec.type == "int" else float(raw))
     return check(spec, raw)
 

@@ -18,12 +18,14 @@ Value: a list of ``MenuItem``. Returns the list to show.""", shape=MENU)
 network_dashboard_panels = HookSpec("network_dashboard_panels", "filter", """Filters the panels
 shown on the network admin's dashboard.
 
-Value: a list of ``(title, html)`` tuples, ``html`` being Markup. Returns the list.""", shape=PANELS)
+Value: a list of ``(title, html)`` tuples, ``html`` being Markup (a plain str is escaped and
+shown as text). Returns the list.""", shape=PANELS)
 
 customer_dashboard_panels = HookSpec("customer_dashboard_panels", "filter", """Filters the panels
 on a customer's dashboard.
 
-Value: a list of ``(title, html)``; argument: ``customer``. Returns the list. Each panel is shown
+Value: a list of ``(title, html)`` tuples, ``html`` being Markup (a plain str is escaped and shown
+as text, as on every panel hook); argument: ``customer``. Returns the list. Each panel is shown
 in a card under its title, as on the network dashboard; a panel with an empty title is shown as
 it is (the core's notices banner is one).""", shape=PANELS)
 
