@@ -1,4 +1,6 @@
 """Plugins domain: discovery, the host API, activation state, faults and the Plugins page."""
+import os
+
 from .context import Setting
 
 __all__ = ["Setting", "init_app"]
@@ -18,6 +20,8 @@ def init_app(app):
 
     app.register_blueprint(bp)
     app.register_blueprint(static_bp)
+    # a plugin callback that returns after this many seconds is recorded as slow (not a fault)
+    app.config.setdefault("PLUGIN_SLOW_SECONDS", float(os.environ.get("PLUGIN_SLOW_SECONDS", 2)))
     app.cli.add_command(plugins_cli)
     emails_cli.add_command(setup_command)
     app.extensions["herald_settings"].declare(SettingSpec(

@@ -28,7 +28,7 @@ def counts_towards_recovery(where: str) -> bool:
     """True for faults that break core pages and jobs (hooks, app-wide request hooks, setting
     validators); a fault of the plugin's own pages (``view ...``) breaks only that page, and
     anyone who can open it (anonymous visitors of a public page) could switch the plugin off."""
-    return where not in LIFECYCLE and not where.startswith("view ")
+    return where not in LIFECYCLE and not where.startswith(("view ", "slow "))
 
 
 @dataclass
@@ -70,15 +70,10 @@ class FaultStore:
     def record(self, fault: PluginFault) -> bool:
         """Store ``fault``; True when it made recovery mode switch the plugin off (the
         threshold's number of counting faults within the window)."""
-        where, now = fault.where, utcnow().isoformat(timespec="seconds")
+        where = fault.where
         counts = counts_towards_recovery(where)
         threshold, window = (self.threshold(), self.window() * 60) if counts else (0, 0)
-        pipe = self.client.pipeline()
-        pipe.hincrby(self._key("faults", fault.slug), f"{where}|count", 1)
-        pipe.hsetnx(self._key("faults", fault.slug), f"{where}|first", now)
-        pipe.hset(self._key("faults", fault.slug), mapping={
-            f"{where}|last": now, f"{where}|error": fault.summary[:500],
-            f"{where}|traceback": fault.traceback})
+        pipe = self._store(fault.slug, where, fault.summary, fault.traceback)
         if counts:
             recent, stamp = self._key("recent", fault.slug), time.time()
             pipe.zadd(recent, {uuid.uuid4().hex: stamp})
@@ -90,6 +85,23 @@ class FaultStore:
             return self.suspend(fault.slug, "faults", f"{total} faults within {window // 60} minutes, "
                                 f"the last in {where}: {fault.summary}")
         return False
+
+    def record_slow(self, slug: str, where: str, seconds: float) -> None:
+        """Record that plugin ``slug``'s callback in ``where`` took ``seconds`` (over the
+        PLUGIN_SLOW_SECONDS threshold): shown with its faults as ``slow <where>``, never counted."""
+        limit = self.app.config["PLUGIN_SLOW_SECONDS"]
+        log.warning("plugin %s was slow in %s: %.1f s", slug, where, seconds)
+        self._store(slug, f"slow {where}", f"took {seconds:.1f} s (more than {limit:g} s)", "").execute()
+
+    def _store(self, slug, where, summary, trace):
+        now = utcnow().isoformat(timespec="seconds")
+        key = self._key("faults", slug)
+        pipe = self.client.pipeline()
+        pipe.hincrby(key, f"{where}|count", 1)
+        pipe.hsetnx(key, f"{where}|first", now)
+        pipe.hset(key, mapping={f"{where}|last": now, f"{where}|error": summary[:500],
+                                f"{where}|traceback": trace})
+        return pipe
 
     def threshold(self) -> int:
         """Faults after which a plugin is switched off (the setting; 0 turns recovery mode off)."""

@@ -42,7 +42,9 @@ class PluginHost:
         self.blueprints: list[tuple[Blueprint, str]] = []
         self.schema_cache: dict = {}  # the parsed migration scripts (app.plugins.schema)
         self.faults = FaultStore(app)
-        self.guard = PluginGuard(report=self._report, isolate=statement_scope)
+        self.guard = PluginGuard(report=self._report, isolate=statement_scope,
+                                 slow=self.faults.record_slow,
+                                 slow_seconds=app.config["PLUGIN_SLOW_SECONDS"])
         hooks.guard = self.guard
         hooks.is_active = self.runs
 

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from app.billing.models import Payment
 from app.core.extensions import db
-from app.plugins.network_setup import setup_network
 from app.system_emails.models import SystemEmailSend
-from tests.plugins.helpers import admin_client, cli, work
+from tests.plugins.helpers import cli, network, work
 
 
 def _faults(app):
@@ -21,11 +20,7 @@ def _faults(app):
 
 
 def test_sys_exit_in_an_action_a_worker_filter_and_a_page_is_contained(faulty_app, customer, smtp_sink):
-    client = admin_client(faulty_app)
-    with faulty_app.app_context():
-        setup_network()
-        db.session.commit()
-    assert cli(faulty_app, "plugins", "activate", "exits").exit_code == 0
+    client = network(faulty_app, "exits")
     result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "3")
     assert result.exit_code == 0, result.output
     with faulty_app.app_context():

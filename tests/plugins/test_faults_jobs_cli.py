@@ -4,24 +4,12 @@ from sqlalchemy import select
 from app.billing.models import Payment
 from app.core.extensions import db
 from app.core.settings.models import Option
-from app.plugins.network_setup import setup_network
 from app.system_emails.models import SystemEmailSend
-from tests.plugins.helpers import admin_client, cli, work
-
-
-def _network(app, *slugs):
-    """Core e-mails active with its e-mails installed, the given plugins active, one admin."""
-    client = admin_client(app)
-    with app.app_context():
-        setup_network()
-        db.session.commit()
-    for slug in slugs:
-        assert cli(app, "plugins", "activate", slug).exit_code == 0
-    return client
+from tests.plugins.helpers import admin_client, cli, network, work
 
 
 def test_a_payload_filter_that_raises_does_not_lose_the_payment(faulty_app, customer, smtp_sink):
-    _network(faulty_app, "bad_payload")
+    network(faulty_app, "bad_payload")
     result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com",
                  "--amount", "19.99")
     assert result.exit_code == 0, result.output
@@ -40,7 +28,7 @@ def test_a_payload_filter_that_raises_does_not_lose_the_payment(faulty_app, cust
 def test_a_plugin_that_breaks_the_transaction_does_not_lose_the_payment(faulty_app, customer, smtp_sink):
     """On PostgreSQL a bad statement aborts the whole transaction; the guard's SAVEPOINT keeps
     the payment, and a callback's write before it raised is undone on every database."""
-    _network(faulty_app, "bad_sql")
+    network(faulty_app, "bad_sql")
     result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "7")
     assert result.exit_code == 0, result.output
     with faulty_app.app_context():
@@ -57,7 +45,7 @@ def test_a_plugin_that_breaks_the_transaction_does_not_lose_the_payment(faulty_a
 
 
 def test_a_message_filter_that_raises_in_the_worker_still_sends(faulty_app, make_app, customer, smtp_sink):
-    _network(faulty_app, "bad_message")
+    network(faulty_app, "bad_message")
     cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "5")
     work(faulty_app)
     with faulty_app.app_context():

@@ -15,7 +15,7 @@ from app.core.menu import MenuItem
 from app.mail.builder import OutgoingMessage
 from app.system_emails.models import SystemEmailSend
 from app.testing import login
-from tests.plugins.helpers import admin_client, cli, work
+from tests.plugins.helpers import cli, network, work
 
 MESSAGE = OutgoingMessage(SimpleNamespace(email="a@example.com"), 1, "bounce@example.com",
                           [("X-A", "1")], "text", "<p>html</p>")
@@ -87,20 +87,8 @@ def test_a_wrong_value_or_a_change_before_raising_is_the_plugin_s_fault(app, nam
     assert "innocent" not in faults
 
 
-def _network(app, *slugs):
-    from app.plugins.network_setup import setup_network
-
-    client = admin_client(app)
-    with app.app_context():
-        setup_network()
-        db.session.commit()
-    for slug in slugs:
-        assert cli(app, "plugins", "activate", slug).exit_code == 0
-    return client
-
-
 def test_a_payload_filter_returning_none_does_not_lose_the_payment(faulty_app, customer, smtp_sink):
-    _network(faulty_app, "bad_shapes")
+    network(faulty_app, "bad_shapes")
     result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "9")
     assert result.exit_code == 0, result.output
     with faulty_app.app_context():
@@ -115,7 +103,7 @@ def test_a_payload_filter_returning_none_does_not_lose_the_payment(faulty_app, c
 @pytest.mark.parametrize("mode", ["wrong", "mutate"])
 def test_wrong_menus_and_panels_break_no_page_and_charge_only_their_plugin(faulty_app, customer, mode):
     faulty_app.extensions["herald_plugins"].plugins["bad_shapes"].module.MODE = {mode}
-    client = _network(faulty_app, "bad_shapes", "titled_panel")
+    client = network(faulty_app, "bad_shapes", "titled_panel")
     page = client.get("/network/")
     assert page.status_code == 200 and ">Settings</a>" in page.get_data(as_text=True)
     assert ">Half</a>" not in page.get_data(as_text=True)

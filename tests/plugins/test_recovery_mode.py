@@ -3,7 +3,7 @@ from app.core.extensions import db
 from app.core.settings.services import set_option
 from app.plugins.models import PluginState
 from app.plugins.faults import THRESHOLD_OPTION
-from tests.plugins.helpers import admin_client, cli, post
+from tests.plugins.helpers import admin_client, cli, network, post
 
 
 def _threshold(app, value):
@@ -100,8 +100,7 @@ def test_only_faults_within_the_window_count(faulty_app, redis_client):
 
 def test_a_suspension_outlives_a_redis_flush_and_a_restart(faulty_app, make_app, redis_client):
     _threshold(faulty_app, 2)
-    cli(faulty_app, "plugins", "activate", "bad_menu")
-    client = admin_client(faulty_app)
+    client = network(faulty_app, "bad_menu")
     for _ in range(2):
         client.get("/network/")
     with faulty_app.app_context():
@@ -125,16 +124,36 @@ def test_a_suspension_during_a_payment_is_stored_without_waiting_on_its_transact
     """The fault happens while the payment's transaction holds SQLite's write lock: the row is
     written when that transaction ends (on PostgreSQL at once, in a transaction of its own)."""
     from app.billing.models import Payment
-    from app.plugins.network_setup import setup_network
 
-    admin_client(faulty_app)
-    with faulty_app.app_context():
-        setup_network()
-        db.session.commit()
     _threshold(faulty_app, 1)
-    assert cli(faulty_app, "plugins", "activate", "bad_payload").exit_code == 0
+    network(faulty_app, "bad_payload")
     result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "4")
     assert result.exit_code == 0, result.output
     with faulty_app.app_context():
         assert db.session.scalars(db.select(Payment.status)).all() == ["paid"]
         assert db.session.get(PluginState, "bad_payload").suspended_kind == "faults"
+
+
+def test_a_slow_callback_is_recorded_not_counted(make_app, plugin_dir):
+    from app.testing.plugins import write_plugin
+
+    write_plugin(plugin_dir, "sluggish", '''
+import time
+
+PLUGIN_INFO = {"name": "Sluggish"}
+
+
+def setup(host):
+    host.add_filter("admin_menu", lambda items: time.sleep(0.3) or items)
+''')
+    app = make_app(PLUGINS_DIR=str(plugin_dir), PLUGIN_SLOW_SECONDS=0.1)
+    _threshold(app, 1)
+    assert cli(app, "plugins", "activate", "sluggish").exit_code == 0
+    client = admin_client(app)
+    assert client.get("/network/").status_code == 200
+    with app.app_context():
+        assert app.extensions["herald_plugins"].is_active("sluggish")  # slow is not a fault
+        [record] = app.extensions["herald_plugins"].faults.faults(["sluggish"])["sluggish"]
+    assert record.where == "slow admin_menu" and record.error.startswith("took 0.")
+    assert "(more than 0.1 s)" in record.error
+    assert "<strong>slow admin_menu</strong>: 1 time(s)" in client.get("/network/plugins/").get_data(as_text=True)

@@ -1,6 +1,7 @@
 """The guard at the plugin boundary: a plugin's exception is logged, reported and contained."""
 import logging
 import signal
+import time
 import traceback
 from collections.abc import Callable
 
@@ -99,31 +100,43 @@ class PluginGuard:
     returns and undone when it raises, so a callback that raises, or breaks the transaction
     (an SQL error on PostgreSQL), leaves the caller's transaction as it found it. Creating the
     scope may raise ``IsolationError`` (the caller's error, passed through).
+
+    ``slow`` (optional) is called with ``(slug, where, seconds)`` when a callback returned after
+    more than ``slow_seconds``: not a fault (nothing can interrupt it), a record for the admin.
     """
 
     def __init__(self, report: Callable[[PluginFault], None] | None = None,
-                 isolate: Callable[[], object] | None = None):
+                 isolate: Callable[[], object] | None = None,
+                 slow: Callable[[str, str, float], None] | None = None, slow_seconds: float = 2.0):
         self.report = report
         self.isolate = isolate
+        self.slow, self.slow_seconds = slow, slow_seconds
 
-    def _run(self, callback: Callable, args: tuple, kwargs: dict, hook: str = "", shape=None):
+    def _run(self, slug: str, where: str, callback: Callable, args: tuple, kwargs: dict, shape=None):
         """``callback(*args, **kwargs)`` inside an isolation scope, kept only if it returns (a
         value of ``shape``, when given: else BadReturnValue, the plugin's fault)."""
         scope = self.isolate() if self.isolate is not None else NoScope()
+        started = time.perf_counter()
         try:
             result = callback(*args, **kwargs)
             if shape is not None:
-                shape.check(hook, result)
+                shape.check(where, result)
             scope.keep()  # raises when the callback left its statements broken: its fault
         except BaseException:
             scope.undo()
             raise
+        elapsed = time.perf_counter() - started
+        if self.slow is not None and elapsed > self.slow_seconds:
+            try:
+                self.slow(slug, where, elapsed)
+            except Exception:  # a diagnostic; it must never break the caller
+                log.exception("could not record the slow callback of plugin %s", slug)
         return result
 
     def call(self, slug: str, where: str, callback: Callable, *args, **kwargs):
         """Return ``callback(*args, **kwargs)``; if it raises, report and raise ``PluginFault``."""
         try:
-            return self._run(callback, args, kwargs)
+            return self._run(slug, where, callback, args, kwargs)
         except BaseException as error:
             if not is_fault(error):
                 raise
@@ -133,7 +146,7 @@ class PluginGuard:
     def action(self, slug: str, hook: str, callback: Callable, args: tuple, kwargs: dict) -> None:
         """Run one action callback; if it raises, report it and carry on (the callback is skipped)."""
         try:
-            self._run(callback, args, kwargs)
+            self._run(slug, hook, callback, args, kwargs)
         except BaseException as error:
             if not is_fault(error):
                 raise
@@ -146,7 +159,7 @@ class PluginGuard:
         before the call (the callback was given ``shape.copy(value)`` when the shape has a copy)."""
         given = shape.copy(value) if shape is not None and shape.copy is not None else value
         try:
-            return self._run(callback, (given, *args), kwargs, hook, shape)
+            return self._run(slug, hook, callback, (given, *args), kwargs, shape)
         except BaseException as error:
             if not is_fault(error):
                 raise
