@@ -14,7 +14,7 @@ MAIL_PORT ?= 1025
 # Debian packages the project needs: Chromium for the browser tests, redis-server when no Redis runs.
 APT_PACKAGES := chromium chromium-driver
 
-.PHONY: run test lint test-postgres bench install system-packages redis smtp-sink clean
+.PHONY: run test lint test-postgres bench bench-scale install system-packages redis smtp-sink clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(MAKE) --no-print-directory system-packages
@@ -78,6 +78,9 @@ smtp-sink:
 
 bench: redis smtp-sink
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-scale: redis
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -7,6 +7,7 @@ from flask_migrate.cli import db as db_group
 from sqlalchemy.exc import SQLAlchemyError
 
 from .auth.services import create_user
+from .core.cli import echo_safe
 from .core.extensions import db
 from .core.health import ServiceUnavailable, check_services
 from .core.worker import rq_cli
@@ -48,7 +49,7 @@ def check_command(no_addresses):
         raise click.ClickException(str(error))
     plugin_problems = problem_lines()
     for line in plugin_problems:
-        click.echo(line)
+        echo_safe(line)
     if not plugin_problems:
         click.echo("plugins ok")
     if not no_addresses:
@@ -58,7 +59,7 @@ def check_command(no_addresses):
             db.session.rollback()
             lines = [f"addresses not checked: {str(getattr(error, 'orig', error)).splitlines()[0]}"]
         for line in lines:
-            click.echo(line)
+            echo_safe(line)  # stored addresses: anything a customer or an import wrote
     if plugin_problems:
         raise click.exceptions.Exit(1)
 
@@ -80,7 +81,7 @@ def upgrade_command(revision, sql):
 
     report = upgrade_network()
     for line in report.lines:
-        click.echo(line, err=True)
+        echo_safe(line, err=True)
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} plugin(s) could not be migrated or "
                                    f"upgraded: {', '.join(sorted(report.failed))}.")

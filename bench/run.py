@@ -33,8 +33,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 PREFIX = "herald-bench"
 
 
-def make_app(database_url: str):
-    """A Herald app on a benchmark database, migrated."""
+def make_app(database_url: str, revision: str = "heads"):
+    """A Herald app on a benchmark database, migrated (to ``revision``)."""
     from flask_migrate import upgrade
 
     instance = HERE / "work"
@@ -43,16 +43,16 @@ def make_app(database_url: str):
                       "HERALD_PREFIX": PREFIX, "SECRET_KEY": "bench-secret",
                       "INSTANCE_PATH": str(instance), "BASE_URL": "http://bench.herald.test"})
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade(revision=revision)
     return app
 
 
-def ensure_pg_database():
-    """Create the PostgreSQL benchmark database when it does not exist."""
+def ensure_pg_database(url: str = PG_URL):
+    """Create the PostgreSQL benchmark database (``url``) when it does not exist."""
     import psycopg
 
-    name = PG_URL.rsplit("/", 1)[1]
-    admin_url = PG_URL.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as connection:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             connection.execute(f'CREATE DATABASE "{name}"')
@@ -186,7 +186,12 @@ def main():
         bench_sqlite(args, results)
     results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
-    (HERE / ("results-quick.json" if args.quick else "results.json")).write_text(json.dumps(results, indent=2))
+    path = HERE / ("results-quick.json" if args.quick else "results.json")
+    if path.exists():  # the benchmarks run on their own (bench.scale, bench.runpage, bench.stop) stay
+        kept = json.loads(path.read_text())
+        results.update({key: value for key, value in kept.items()
+                        if key.startswith("scale") or key in ("run_page", "stop")})
+    path.write_text(json.dumps(results, indent=2))
 
 
 def summarise(results):

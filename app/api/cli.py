@@ -3,7 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from ..auth.models import User
-from ..core.cli import fetch_or_fail
+from ..core.cli import echo_safe, fetch_or_fail
 from ..core.extensions import db
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
@@ -29,7 +29,7 @@ def create_command(email, name):
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(secret)
-    click.echo(f"Key {key.id} ({key.name}) for {email}: store it now, it cannot be shown again.", err=True)
+    echo_safe(f"Key {key.id} ({key.name}) for {email}: store it now, it cannot be shown again.", err=True)
 
 
 @api_keys_cli.command("list")
@@ -38,7 +38,7 @@ def list_command(email):
     """List a user's keys (prefix, name, state)."""
     for key in keys_of(_user(email)):
         state = "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d}"
-        click.echo(f"{key.id:>5}  {key.prefix}…  {state:20}  {key.name}")
+        echo_safe(f"{key.id:>5}  {key.prefix}…  {state:20}  {key.name}")
 
 
 @api_keys_cli.command("revoke")

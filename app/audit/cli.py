@@ -2,6 +2,7 @@
 import click
 from flask.cli import AppGroup
 
+from ..core.cli import echo_safe
 from ..core.extensions import db
 from .models import AuditEntry
 from .services import AuditFilters, entries_query
@@ -33,5 +34,5 @@ def list_command(actor, action, target, since, until, search, limit):
         target_text = f"{entry.object_type}:{entry.object_id or '-'}"
         if entry.object_label:
             target_text += f" ({entry.object_label})"
-        click.echo(f"{entry.created_at:%Y-%m-%d %H:%M:%S}  {entry.actor_kind:<6} {entry.actor}  "
+        echo_safe(f"{entry.created_at:%Y-%m-%d %H:%M:%S}  {entry.actor_kind:<6} {entry.actor}  "
                    f"{entry.action}  {target_text}" + (f"  {entry.summary}" if entry.summary else ""))

@@ -8,6 +8,7 @@ from ..core.hooks import apply_filters
 from ..core.redirects import safe_next
 from .forms import LoginForm
 from .services import LoginThrottled, authenticate
+from .throttle import DEVICE_COOKIE, device_token, is_trusted_device
 
 bp = Blueprint("auth", __name__)
 
@@ -30,20 +31,32 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     status, headers = 200, {}
     if form.validate_on_submit():
+        email = form.email.data
+        trusted = is_trusted_device(request.cookies.get(DEVICE_COOKIE), email)
         try:
-            result = authenticate(form.email.data, form.password.data, request.remote_addr)
+            result = authenticate(email, form.password.data, request.remote_addr, trusted)
         except LoginThrottled as throttled:
             form.form_errors.append(str(throttled))
             status, headers = 429, {"Retry-After": str(throttled.retry_after)}
         else:
             if result.user is not None:
                 login_user(result.user, remember=form.remember.data)
-                return redirect(safe_next(form.next.data, _home_for(result.user)))
+                response = redirect(safe_next(form.next.data, _home_for(result.user)))
+                _remember_device(response, email)
+                return response
             form.form_errors.append(result.message)
             status = 401
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status, headers
+
+
+def _remember_device(response, email):
+    """Give the browser the account's device cookie (a year): the account-wide login throttle
+    never holds it back (app.auth.throttle)."""
+    config = current_app.config
+    response.set_cookie(DEVICE_COOKIE, device_token(email), max_age=365 * 24 * 3600,
+                        secure=config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
 
 
 @bp.route("/logout", methods=["POST"])

@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 
 from ..core.extensions import db
-from ..mail.suppression import Suppression
-from ..network.models import Customer, Membership, SharedAddress
+from ..mail.suppression import REASONS
+from ..network.models import Customer, Membership, SharedAddress, SuppressedCustomer
 from .models import BroadcastTarget
 
 
@@ -111,24 +111,47 @@ class AudienceCounts:
         return self.addresses - sum(self.excluded.values())
 
 
-def count_audience(broadcast) -> AudienceCounts:
-    """Count the audience with aggregate queries (no rows reach Python).
+SHARED = "shared"  # the flagged kind of a customer whose address another customer uses
 
-    One pass over the targeted ids (the membership index alone), joined to the few sharers,
-    counts the customers, how many of them share an address and how many addresses they share:
-    addresses = customers - sharers + their addresses. Exclusions come from the suppression list,
-    each suppressed customer checked with ``targets_customer``.
+
+def flagged_customers():
+    """A CTE of (customer_id, email, kind): the customers whose address is shared (kind
+    ``shared``) or suppressed (kind = the reason), from the small tables the triggers keep; a
+    customer can be both (two rows). Materialised on PostgreSQL: the planner knows nothing of a
+    union's ids, and unmaterialised it may probe both tables' indexes once per targeted
+    customer; a materialised CTE is hashed or merged once."""
+    return union_all(
+        select(SharedAddress.customer_id, SharedAddress.email, literal(SHARED).label("kind")),
+        select(SuppressedCustomer.customer_id, SuppressedCustomer.email, SuppressedCustomer.reason),
+    ).cte("flagged").prefix_with("MATERIALIZED", dialect="postgresql")
+
+
+def _bytewise(column):
+    """Compare ``column`` byte by byte when counting distinct values (the same equality as the
+    default collation's, at a fraction of the cost of its locale-aware sort on PostgreSQL)."""
+    return column.collate("C") if db.engine.dialect.name == "postgresql" else column
+
+
+def count_audience(broadcast) -> AudienceCounts:
+    """Count the audience with two aggregate queries (no rows reach Python).
+
+    The first counts the distinct targeted ids (the membership index alone). The second joins
+    the targeted ids to the flagged customers (sharers and suppressed customers, kept by
+    triggers) and aggregates only the rows that match: how many targeted customers share an
+    address and how many addresses they share (addresses = customers - sharers + their
+    addresses), and the suppressed addresses reached, by reason. The suppression list is never
+    joined to the customers by address, and no aggregate runs once per targeted customer but
+    the first.
     """
     sort_in_memory()
     ids = targeted_customer_ids(broadcast)
-    customers, sharers, shared = db.session.execute(
-        select(func.count(distinct(ids.c.customer_id)), func.count(distinct(SharedAddress.customer_id)),
-               func.count(distinct(SharedAddress.email)))
-        .select_from(ids.outerjoin(SharedAddress, SharedAddress.customer_id == ids.c.customer_id))).one()
-    email = func.lower(Customer.email)
-    excluded = dict(db.session.execute(
-        select(Suppression.reason, func.count(distinct(Suppression.email)))
-        .join(Customer, email == Suppression.email)
-        .where(targets_customer(broadcast, Customer.id))
-        .group_by(Suppression.reason)).all())
+    customers = db.session.scalar(select(func.count(distinct(ids.c.customer_id))))
+    flagged = flagged_customers()
+    kinds = (SHARED, *REASONS)
+    row = db.session.execute(
+        select(func.count(distinct(flagged.c.customer_id)).filter(flagged.c.kind == SHARED),
+               *(func.count(distinct(_bytewise(flagged.c.email))).filter(flagged.c.kind == kind) for kind in kinds))
+        .select_from(ids.join(flagged, flagged.c.customer_id == ids.c.customer_id))).one()
+    sharers, shared = row[0], row[1]
+    excluded = {reason: count for reason, count in zip(REASONS, row[2:]) if count}
     return AudienceCounts(customers, customers - sharers + shared, excluded)

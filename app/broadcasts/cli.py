@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from ..core.cli import fetch_or_fail
+from ..core.cli import echo_safe, fetch_or_fail
 from ..core.extensions import db
 from .listing import ListFilters, list_broadcasts, run_counters
 from .models import KINDS, STATUSES, Broadcast
@@ -27,7 +27,7 @@ def list_command(kind, status, label, limit):
     for item in page.items:
         audience = "" if item.audience_size is None else str(item.audience_size)
         runs = counters.get(item.id, {}).get("runs", 0)
-        click.echo(f"{item.id:>6}  {item.kind:6}  {item.status:9}  {audience:>8}  {runs:>4}  "
+        echo_safe(f"{item.id:>6}  {item.kind:6}  {item.status:9}  {audience:>8}  {runs:>4}  "
                    f"{item.subject or '(no subject)'}")
 
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from flask import current_app
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import apply_filters, registry
 from ..mail.addresses import AddressError, normalise_address
@@ -148,7 +149,11 @@ def send_test(broadcast, addresses: list[str], customer=None) -> list[TestResult
 
     Test sends are not runs and are counted nowhere; they carry no tracking. The unsubscribe link
     in a test message is the test address's own, so clicking it cannot unsubscribe the customer.
+    Adds a ``broadcast.test_sent`` audit entry (the message may carry the customer's data); the
+    caller commits.
     """
+    record("broadcast.test_sent", broadcast, f"to {', '.join(addresses)} as customer "
+           f"#{customer.id if customer is not None else '-'}")
     try:
         transport = make_transport(current_app.config["SMTP_URL"])
     except ValueError as error:

@@ -7,8 +7,9 @@ notices keeps its colours and alignment with them, and an attribute cannot load 
 
 A mail's HTML needs inline styles, which that policy forbids, and an ``<iframe srcdoc>`` inherits
 the page's policy. So a preview is kept in Redis for an hour under a key derived from its content,
-and its frame loads it from ``/network/mail-frame/<key>`` with a policy that allows inline styles
-and images but no script at all, in a sandbox (opaque origin). The URL is under /network/, so only
+and its frame loads it from ``/network/mail-frame/<key>`` with a policy that allows inline styles,
+this site's and ``data:`` images and fonts, no remote image or font and no script at all, in a
+sandbox (opaque origin). The URL is under /network/, so only
 super admins can open one.
 """
 import hashlib
@@ -40,8 +41,8 @@ FRAME_TTL = 3600
 FRAME_POLICY = {
     "default-src": "'none'",
     "style-src": "'unsafe-inline'",
-    "img-src": ["*", "data:"],
-    "font-src": ["*", "data:"],
+    "img-src": ["'self'", "data:"],  # no remote image: a preview must not tell a sender (or a
+    "font-src": ["'self'", "data:"],  # tracking pixel) that an admin looked, nor leak their address
     "frame-ancestors": "'self'",
     "sandbox": "",
 }

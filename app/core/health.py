@@ -4,17 +4,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
+from .utils import without_credentials as _safe_url
 
 
 class ServiceUnavailable(RuntimeError):
     """A required service does not answer; the message names it and how to fix it."""
-
-
-def _safe_url(url: str) -> str:
-    if "@" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def check_services(app) -> list[str]:

@@ -51,3 +51,13 @@ def keyset_page(query, id_column, after=None, before=None, per_page=50) -> Keyse
 
 
 __all__ = ["utcnow", "normalise_email", "KeysetPage", "keyset_page", "select"]
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with the userinfo of its authority (RFC 3986 section 3.2.1: user and password)
+    replaced by ``***``, for messages and logs; anything else comes back unchanged."""
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not separator or "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rsplit('@', 1)[1]}{slash}{path}"

@@ -79,6 +79,12 @@ def read_message(directory, key) -> CaughtMessage | None:
     return CaughtMessage(key, BytesParser(policy=policy.default).parsebytes(raw))
 
 
+def count(directory) -> int:
+    """How many messages are caught."""
+    path = Path(directory)
+    return len(mailbox.Maildir(str(path), factory=None, create=False)) if path.exists() else 0
+
+
 def clear(directory) -> None:
     """Delete every caught message."""
     box = mailbox.Maildir(str(directory), create=True)

@@ -10,7 +10,10 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 
-from .store import clear, read_message, read_messages
+from ..audit.services import record
+from ..core.extensions import db
+from ..core.jobs import after_commit
+from .store import clear, count, read_message, read_messages
 
 bp = Blueprint("mailcatcher", __name__, url_prefix="/network/caught-mail")
 
@@ -35,9 +38,12 @@ def show(key):
 
 @bp.route("/clear", methods=["POST"])
 def clear_all():
-    """Delete every caught message."""
+    """Delete every caught message (recorded in the audit log first, cleared once it commits)."""
     if not FlaskForm().validate_on_submit():
         abort(400)
-    clear(_directory())
+    record("caught_mail.cleared", ("caught_mail", None, "Caught mail"),
+           f"{count(_directory())} message(s) deleted")
+    after_commit(clear, _directory())
+    db.session.commit()
     flash("Caught mail cleared.", "success")
     return redirect(url_for("mailcatcher.index"))

@@ -39,7 +39,7 @@ Index("ix_customers_name_lower", func.lower(Customer.name).label("name_lower"),
 class Address(db.Model):
     """A lower-cased e-mail address and how many customers use it.
 
-    Kept by database triggers on ``customers`` (migration 0009) with an atomic upsert, so it is
+    Kept by database triggers on ``customers`` (migrations 0009, 0016) with an atomic upsert, so it is
     exact under concurrent writes, bulk inserts and raw SQL alike; the triggers list the
     customers of its shared addresses (``customers > 1``) in ``shared_addresses``.
     """
@@ -59,6 +59,17 @@ class SharedAddress(db.Model):
 
     customer_id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False, index=True)
+
+
+class SuppressedCustomer(db.Model):
+    """A customer whose address is on the suppression list, with its reason (kept by triggers on
+    ``customers`` and ``suppressions``, migration 0016): audience counts find their exclusions
+    with the same pass that counts the customers."""
+    __tablename__ = "suppressed_customers"
+
+    customer_id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), nullable=False, index=True)
+    reason = db.Column(db.String(16), nullable=False)
 
 
 class Site(db.Model):
@@ -140,3 +151,18 @@ class Membership(db.Model):
 
     customer = db.relationship("Customer", back_populates="memberships")
     product = db.relationship("Product", back_populates="memberships")
+
+
+class MembershipCount(db.Model):
+    """Members of a product in one status, kept by triggers on ``memberships`` (migration 0016).
+
+    A product's count is the sum of its rows: each database connection adds to one of 16
+    ``slot`` rows, so concurrent writers of one product seldom wait for each other's commit.
+    """
+    __tablename__ = "membership_counts"
+
+    product_id = db.Column(db.Integer, primary_key=True)
+    status = db.Column(db.String(16), primary_key=True)
+    slot = db.Column(db.Integer, primary_key=True)
+    members = db.Column(db.Integer, nullable=False)
+

@@ -12,7 +12,7 @@ from ..core.inputs import id_or_none
 from ..core.settings.services import get_option
 from ..core.utils import keyset_page, utcnow
 from ..mail.addresses import address_key, normalise_address
-from .models import MEMBERSHIP_STATUSES, Customer, Membership, Product, Site
+from .models import MEMBERSHIP_STATUSES, Customer, Membership, MembershipCount, Product, Site
 
 
 def _like_prefix(text: str) -> str:
@@ -65,13 +65,17 @@ def search_products(q="", after=None, before=None, per_page=50):
 
 
 def product_member_counts(product_ids) -> dict:
-    """{product_id: {status: count}} for the given products, in one grouped query."""
+    """{product_id: {status: count}} for the given products, read from ``membership_counts``
+    (kept by triggers): a few rows per product, however many members it has."""
     counts: dict = {pid: {} for pid in product_ids}
     if not product_ids:
         return counts
-    rows = db.session.execute(select(Membership.product_id, Membership.status, func.count())
-                              .where(Membership.product_id.in_(product_ids))
-                              .group_by(Membership.product_id, Membership.status))
+    members = func.sum(MembershipCount.members)
+    rows = db.session.execute(select(MembershipCount.product_id, MembershipCount.status, members)
+                              .where(MembershipCount.product_id.in_(product_ids))
+                              .group_by(MembershipCount.product_id, MembershipCount.status)
+                              .having(members > 0)
+                              .order_by(MembershipCount.product_id, MembershipCount.status))
     for product_id, status, count in rows:
         counts[product_id][status] = count
     return counts
@@ -152,7 +156,8 @@ def set_membership_status(membership: Membership, status: str) -> None:
 def expire_due_memberships(now=None, limit=1000) -> int:
     """Expire up to ``limit`` active or on-hold memberships whose end date has passed.
 
-    Each fires ``membership_expired``; returns how many were expired. The caller commits (and
+    Each fires ``membership_expired``; one ``memberships.expired`` audit entry names them;
+    returns how many were expired. The caller commits (and
     calls again while the result equals ``limit``).
     """
     now = now or utcnow()
@@ -161,6 +166,10 @@ def expire_due_memberships(now=None, limit=1000) -> int:
                              .order_by(Membership.id).limit(limit)).all()
     for membership in due:
         set_membership_status(membership, "expired")
+    if due:
+        record("memberships.expired", ("membership", None, "memberships past their end date"),
+               f"{len(due)} expired: #{', #'.join(str(m.id) for m in due[:20])}"
+               + (" …" if len(due) > 20 else ""))
     return len(due)
 
 

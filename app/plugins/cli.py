@@ -5,10 +5,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..core.cli import echo_safe
+from ..core.extensions import db
 from .lifecycle import refused_slugs, uninstall, uninstall_plan
 from .scaffold import ScaffoldError, scaffold
 from .schema import forget_revision
-from .services import PluginError, activate, deactivate, plugin_host, plugin_info
+from .services import PluginError, activate, clear_faults, deactivate, plugin_host, plugin_info
 from .status import plugin_rows, upgrade_advice
 
 plugins_cli = AppGroup("plugins", help="List, activate, deactivate, uninstall and create plugins.")
@@ -28,11 +30,11 @@ def list_command():
         info = row.info
         faults = sum(record.count for record in row.faults)
         extra = f"  {faults} fault(s)" if faults else ""
-        click.echo(f"{info.slug:24} {info.version or '-':10} {row.state}{extra}")
+        echo_safe(f"{info.slug:24} {info.version or '-':10} {row.state}{extra}")
         if row.problem and row.state != "active":
-            click.echo(f"{'':24} {row.problem}")
+            echo_safe(f"{'':24} {row.problem}")
         if row.upgrade_from is not None:
-            click.echo(f"{'':24} {upgrade_advice(row)}")
+            echo_safe(f"{'':24} {upgrade_advice(row)}")
 
 
 @plugins_cli.command("activate")
@@ -79,18 +81,18 @@ def faults_command(slug, full):
     if not records:
         click.echo(f"No faults recorded for {slug}.")
     for record in records:
-        click.echo(f"{record.where}: {record.count} time(s), first {record.first_at}, "
+        echo_safe(f"{record.where}: {record.count} time(s), first {record.first_at}, "
                    f"last {record.last_at}: {record.error}")
         if full:
-            click.echo(record.traceback)
+            echo_safe(record.traceback, keep_newlines=True)
 
 
 @plugins_cli.command("clear-faults")
 @click.argument("slug")
 def clear_faults_command(slug):
     """Forget the faults of plugin SLUG and lift a recovery-mode suspension."""
-    _run(plugin_info, slug)
-    plugin_host().faults.clear(slug)
+    _run(clear_faults, slug)
+    db.session.commit()
     click.echo(f"Cleared the faults of {slug}.")
 
 
@@ -106,6 +108,7 @@ def forget_migration_command(revision):
     if not forget_revision(revision):
         raise click.ClickException(f"{revision} is not a migration the database holds without "
                                    "its file; nothing to forget.")
+    db.session.commit()
     click.echo(f"Forgot {revision}; tables it created stay (drop them by hand if you like).")
 
 

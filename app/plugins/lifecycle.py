@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 
+from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.hooks.guard import PluginFault
@@ -52,13 +53,15 @@ def refused_slugs() -> list[str]:
 
 def upgrade_network() -> UpgradeReport:
     """``flask db upgrade``: the core, then each loaded plugin's branch in a transaction of its
-    own, then ``upgrade()`` of each active plugin whose version changed. Commits.
+    own, then ``upgrade()`` of each active plugin whose version changed. Commits, with a
+    ``database.upgraded`` audit entry naming the revisions applied (if any).
 
     A plugin whose migration fails keeps none of it, is recorded as a fault, cannot be
     activated, and is switched off until a later upgrade succeeds; the others still migrate.
     A failure of the core's own migrations raises."""
     host, report = plugin_host(), UpgradeReport()
     report.lines += [orphan_message(revision) for revision in orphan_revisions()]
+    before = applied_revisions()
     upgrade_core()
     for slug, info in sorted(host.plugins.items()):
         if info.migrations_dir is None:
@@ -82,6 +85,10 @@ def upgrade_network() -> UpgradeReport:
     host.forget_cache()
     for slug in sorted(host.active_slugs()):
         _upgrade_one(host.plugins[slug], report)
+    applied = sorted(applied_revisions() - before)
+    if applied:
+        record("database.upgraded", ("database", None, "schema"), f"applied {', '.join(applied)}")
+        db.session.commit()
     return report
 
 
@@ -135,6 +142,11 @@ def uninstall_plan(slug: str) -> UninstallPlan:
     return UninstallPlan(info, emails, settings, revisions)
 
 
+def _removed(plan: UninstallPlan) -> str:
+    return (f"removed {len(plan.emails)} system e-mail(s), {len(plan.settings)} setting(s); "
+            f"migrations to downgrade: {', '.join(plan.revisions) or 'none'}")
+
+
 def uninstall(slug: str) -> UninstallPlan:
     """Uninstall plugin ``slug``: run its ``uninstall(host)``, delete its system e-mails (with their
     logs), its settings and its stored state, commit, then downgrade its migration branch to base.
@@ -152,6 +164,7 @@ def uninstall(slug: str) -> UninstallPlan:
         db.session.execute(delete(Option).where(_settings_of(slug)))
         db.session.execute(delete(PluginState).where(PluginState.slug == slug))
         do_action("plugin_uninstalled", slug)
+        record("plugin.uninstalled", ("plugin", slug, info.name), _removed(plan))
     except PluginFault as fault:
         db.session.rollback()
         raise PluginError(f"{info.name} was not uninstalled: its uninstall() raised {fault.summary}. "

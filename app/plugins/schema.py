@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from flask import current_app
 
+from ..audit.services import record
 from ..core.extensions import db
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,12 @@ def downgrade_branch(info) -> bool:
 
 
 def forget_revision(revision: str) -> bool:
-    """Delete an orphaned ``revision`` from alembic_version (its tables stay); False if it is
-    not an orphan."""
+    """Delete an orphaned ``revision`` from alembic_version (its tables stay) and record
+    ``plugin.migration_forgotten``; the caller commits. False (nothing done) if it is not an
+    orphan."""
     if revision not in orphan_revisions():
         return False
-    with db.engine.begin() as connection:
-        connection.execute(db.text("DELETE FROM alembic_version WHERE version_num = :r"),
-                           {"r": revision})
+    db.session.execute(db.text("DELETE FROM alembic_version WHERE version_num = :r"), {"r": revision})
+    record("plugin.migration_forgotten", ("migration", revision), "forgotten from alembic_version; "
+           "its tables stay")
     return True

@@ -6,6 +6,7 @@ from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.hooks.guard import PluginFault
+from ..core.jobs import after_commit
 from ..core.utils import utcnow
 from .models import PluginState
 from .schema import pending_migrations
@@ -175,3 +176,19 @@ def upgrade(info, state) -> bool:
     call(info, "upgrade", old)
     do_action("plugin_upgraded", info.slug, old, info.version)
     return True
+
+
+def clear_faults(slug: str) -> int:
+    """Forget plugin ``slug``'s recorded faults and lift a recovery-mode suspension once the
+    caller commits (the audit entry ``plugin.faults_cleared`` is in that transaction); returns
+    how many faults are forgotten. Raises UnknownPlugin."""
+    info, host = plugin_info(slug), plugin_host()
+    count = sum(fault.count for fault in host.faults.faults([slug]).get(slug, []))
+    record("plugin.faults_cleared", ("plugin", slug, info.name), f"{count} fault(s) forgotten")
+    after_commit(_forget_faults, host, slug)
+    return count
+
+
+def _forget_faults(host, slug):
+    host.faults.clear(slug)
+    host.forget_cache()

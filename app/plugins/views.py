@@ -2,11 +2,20 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_wtf import FlaskForm
 
+from ..core.extensions import db
 from ..core.settings.views import settings_form
 from .host import PLUGIN_FREE
 from .lifecycle import orphan_message, uninstall, uninstall_plan
 from .schema import orphan_revisions
-from .services import PluginError, UnknownPlugin, activate, deactivate, plugin_host, plugin_info
+from .services import (
+    PluginError,
+    UnknownPlugin,
+    activate,
+    clear_faults as forget_faults,
+    deactivate,
+    plugin_host,
+    plugin_info,
+)
 from .status import plugin_rows
 
 bp = Blueprint("plugins", __name__, url_prefix="/network/plugins")
@@ -63,8 +72,8 @@ def clear_faults(slug):
     """Forget a plugin's recorded faults (and lift a recovery-mode suspension)."""
     _checked_form()
     _known(slug)
-    plugin_host().faults.clear(slug)
-    plugin_host().forget_cache()
+    forget_faults(slug)
+    db.session.commit()
     flash(f"The faults of {slug} are cleared.", "success")
     return redirect(url_for("plugins.index"))
 

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..broadcasts.models import Broadcast
+from ..core.cli import echo_safe
 from ..core.extensions import db
 from ..core.utils import utcnow
 from .describe import describe_spec, notes_for
@@ -45,7 +46,7 @@ def list_command():
     if not rows:
         click.echo("Nothing is scheduled.")
     for schedule in rows:
-        click.echo(f"{schedule.next_at:%Y-%m-%d %H:%M} UTC  broadcast {schedule.broadcast_id:<6} "
+        echo_safe(f"{schedule.next_at:%Y-%m-%d %H:%M} UTC  broadcast {schedule.broadcast_id:<6} "
                    f"{schedule.kind:8} {schedule.timezone}  {schedule.broadcast.subject}")
 
 

@@ -3,6 +3,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from ..core.cli import echo_safe
 from ..core.extensions import db
 from ..network.services import find_customer
 from . import services
@@ -98,4 +99,4 @@ def fire_command(event, customer):
         raise click.ClickException(str(error))
     db.session.commit()
     for send in sends:
-        click.echo(f"{send.status:8} {send.recipient or '-':32} {send.reason or ''}")
+        echo_safe(f"{send.status:8} {send.recipient or '-':32} {send.reason or ''}")

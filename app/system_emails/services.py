@@ -250,7 +250,8 @@ def send_test(email: SystemEmail, address: str, subject=None, body=None, style=N
               enqueue=True) -> SystemEmailSend:
     """Log a test of ``email`` (or of unsaved content) to ``address`` with the sample payload.
 
-    The delivery is enqueued after the commit unless ``enqueue`` is False (the caller then runs
+    Adds a ``system_email.test_sent`` audit entry; the caller commits. The delivery is enqueued
+    after the commit unless ``enqueue`` is False (the caller then runs
     ``jobs.deliver_send`` itself, as `flask emails test` does).
     """
     try:
@@ -267,6 +268,7 @@ def send_test(email: SystemEmail, address: str, subject=None, body=None, style=N
                            scheduled_for=utcnow())
     db.session.add(send)
     db.session.flush()
+    record("system_email.test_sent", email, f"to {address}")
     if enqueue:
         queue_delivery(send)
     return send

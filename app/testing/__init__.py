@@ -20,6 +20,7 @@ _EXPORTS = {
     "make_membership": "factories",
     "make_site": "factories",
     "make_broadcast": "factories",
+    "audit_entries": "factories",
     "password_hash": "factories",
     "run_jobs": "worker",
     "JobFailed": "worker",

@@ -120,3 +120,16 @@ def make_broadcast(author=None, kind="email", subject="Hello {{ customer_name }}
     broadcast = create_draft(author, fields)
     _done(commit)
     return broadcast
+
+
+def audit_entries(**where) -> list:
+    """The audit log's entries, oldest first, whose columns equal ``where`` (``action=...``),
+    read afresh from the database."""
+    from app.audit.models import AuditEntry
+    from app.core.extensions import db
+
+    db.session.expire_all()
+    query = db.select(AuditEntry).order_by(AuditEntry.id)
+    for name, value in where.items():
+        query = query.where(getattr(AuditEntry, name) == value)
+    return db.session.scalars(query).all()

@@ -6,8 +6,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..audit.services import record
+from ..core.cli import echo_safe
 from ..core.extensions import db
 from ..core.settings.services import get_option
+from ..core.utils import without_credentials
 from .bounces import parse_bounce
 from .mailboxes import fetch_bounces
 
@@ -44,6 +47,10 @@ def fetch_command(mailbox, keep, limit):
         raise click.ClickException(str(error))
     total = sum(counts.values())
     parts = [f"{counts[k]} {k}" for k in ("bounce", "complaint", "delay", "unsubscribe") if counts[k]]
+    if total:
+        record("bounces.fetched", ("mailbox", None, without_credentials(mailbox)),
+               f"{total} messages read: {', '.join(parts) or 'nothing matched'}")
+        db.session.commit()
     click.echo(f"{total} messages read: {', '.join(parts) or 'nothing matched'}; "
                f"{counts['unknown']} unknown left untouched.")
 
@@ -54,9 +61,9 @@ def fetch_command(mailbox, keep, limit):
 def show_command(path):
     """Show what Herald reads in one message file (to check a provider's bounce format)."""
     parsed = parse_bounce(path.read_bytes())
-    click.echo(f"original Message-ID: {parsed.original_message_id or '-'}")
-    click.echo(f"VERP token: {parsed.verp_token or '-'}")
+    echo_safe(f"original Message-ID: {parsed.original_message_id or '-'}")
+    echo_safe(f"VERP token: {parsed.verp_token or '-'}")
     if not parsed.reports:
         click.echo("not a bounce or complaint report")
     for report in parsed.reports:
-        click.echo(f"{report.kind} {report.bounce_type or ''} {report.recipient or '-'}: {report.detail}")
+        echo_safe(f"{report.kind} {report.bounce_type or ''} {report.recipient or '-'}: {report.detail}")

@@ -6,21 +6,17 @@ import textwrap
 
 import pytest
 from flask import g
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from app.api.keys import issue_key
 from app.audit.models import AppendOnlyError, AuditEntry
 from app.audit.services import record
 from app.network.models import Product
-from app.testing import csrf_token, login, make_user, write_plugin
+from app.testing import audit_entries, csrf_token, login, make_user, write_plugin
 
 
 def _entries(db, **where):
-    db.session.expire_all()
-    query = select(AuditEntry).order_by(AuditEntry.id)
-    for name, value in where.items():
-        query = query.where(getattr(AuditEntry, name) == value)
-    return db.session.scalars(query).all()
+    return audit_entries(**where)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import re
 from app.broadcasts.models import Broadcast, BroadcastRun
 from app.core.extensions import db
 from app.network.models import Product
-from app.testing import mail_frames
+from app.testing import audit_entries, mail_frames
 
 
 def test_customer_picker_without_javascript(wizard, network):
@@ -126,6 +126,8 @@ def test_send_test_goes_through_smtp_as_multipart_and_is_not_counted(wizard, net
     assert "Dear Bob Trial" in html and 'style="' in html  # CSS inlined
     assert db.session.scalar(db.select(db.func.count()).select_from(BroadcastRun)) == 0
     assert db.session.get(Broadcast, wizard.broadcast_id).status == "draft"
+    (entry,) = audit_entries(action="broadcast.test_sent")  # the customer's data left the building
+    assert entry.summary == f"to qa@example.com, boss@example.com as customer #{network.bob.id}"
 
 
 def test_send_test_errors_are_shown_next_to_the_field(wizard, network, smtp_sink):

@@ -1,12 +1,17 @@
-"""Login throttling per (account, client address) behind trusted proxies, and equal work for
-unknown accounts (no timing oracle)."""
+"""Login throttling per (account, client group) behind trusted proxies, under parallel guesses,
+for IPv6 /64s and per account; equal work for unknown accounts (no timing oracle)."""
+import http.client
+import threading
+from urllib.parse import urlencode, urlsplit
+
 import pytest
 import werkzeug.security
 from flask import g
 
 from app.auth import models as auth_models
 from app.auth import services as auth_services
-from app.testing import csrf_token
+from app.auth import throttle
+from app.testing import CSRF_RE, csrf_token
 
 RIGHT, WRONG = "password123", "nope"
 
@@ -36,7 +41,7 @@ def test_delays_grow_with_each_failure_and_end_with_a_success(app, admin, redis_
     allowed, first = app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_DELAY_SECONDS"]
     _fail(client, allowed)
     waits = [int(_login(client, WRONG).headers["Retry-After"])]
-    pair = auth_services._keys("admin@example.com", "198.51.100.1")[0]
+    pair = throttle.keys("admin@example.com", "198.51.100.1")[0]
     for _ in range(2):  # let the delay pass (as if time went by), fail again
         redis_client.hset(pair, "last", 0)
         assert _login(client, WRONG).status_code == 401
@@ -104,3 +109,87 @@ def test_unknown_and_inactive_accounts_cost_the_same_hash_as_a_known_one(app, cl
         assert _login(client, WRONG, email=email, addr=f"192.0.2.{len(hash_checks) + 1}").status_code == 401
     assert len(hash_checks) == 3
     assert {_method(h) for h in hash_checks} == {_method(user.password_hash)}
+
+
+def _guess_in_parallel(base_url, password, count):
+    """``count`` clients each load the login page, then all post ``password`` at once; returns
+    their status codes."""
+    host, port = urlsplit(base_url).hostname, urlsplit(base_url).port
+    barrier, statuses = threading.Barrier(count), []
+
+    def guess():
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        connection.request("GET", "/login")
+        response = connection.getresponse()
+        token = CSRF_RE.search(response.read().decode()).group(1)
+        cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+        body = urlencode({"csrf_token": token, "email": "admin@example.com", "password": password})
+        barrier.wait()
+        connection.request("POST", "/login", body, {"Cookie": cookie,
+                                                    "Content-Type": "application/x-www-form-urlencoded"})
+        statuses.append(connection.getresponse().status)
+        connection.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return statuses
+
+
+def test_parallel_wrong_guesses_get_no_more_evaluations_than_allowed(app, admin, live_server):
+    allowed = app.config["LOGIN_MAX_FAILURES"]
+    statuses = _guess_in_parallel(live_server, WRONG, allowed * 4)
+    assert len(statuses) == allowed * 4
+    assert statuses.count(401) == allowed  # evaluated (a password hash each), the rest refused
+    assert statuses.count(429) == allowed * 3
+
+
+def test_ipv6_clients_are_grouped_by_their_64(app, admin):
+    attacker = app.test_client()
+    for host in range(1, app.config["LOGIN_MAX_FAILURES"] + 1):  # a new address for every guess
+        assert _login(attacker, WRONG, addr=f"2001:db8:1:2::{host:x}").status_code == 401
+    assert _login(attacker, RIGHT, addr="2001:db8:1:2:ffff:ffff:ffff:ffff").status_code == 429
+    assert _login(app.test_client(), RIGHT, addr="2001:db8:1:3::1").status_code == 302  # next /64
+
+
+def test_client_groups():
+    assert throttle.client_group("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert throttle.client_group("::ffff:192.0.2.7") == "192.0.2.7"  # an IPv4 client on a v6 socket
+    assert throttle.client_group("192.0.2.7") == "192.0.2.7"
+    assert throttle.client_group(None) == "-" and throttle.client_group("unix") == "unix"
+
+
+def test_an_attacker_rotating_addresses_meets_the_account_ceiling(app, admin, redis_client):
+    app.config["LOGIN_ACCOUNT_MAX_FAILURES"] = ceiling = 6
+    admin_browser = app.test_client()
+    assert _login(admin_browser, RIGHT, addr="198.51.100.7").status_code == 302  # earlier login
+    device = admin_browser.get_cookie(throttle.DEVICE_COOKIE)
+    assert device is not None and device.http_only
+    attacker = app.test_client()
+    for n in range(ceiling):  # one guess from each of many networks: no pair or group limit hit
+        assert _login(attacker, WRONG, addr=f"203.0.{n}.9").status_code == 401
+    assert _login(attacker, WRONG, addr="203.0.99.9").status_code == 429
+    # a new browser waits too, even with the right password ...
+    response = _login(app.test_client(), RIGHT, addr="192.0.2.50")
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) <= 5
+    # ... but the admin's own browser (its device cookie) is never held back by the account ...
+    returning = app.test_client()
+    returning.set_cookie(throttle.DEVICE_COOKIE, device.value)
+    assert _login(returning, RIGHT, addr="192.0.2.51").status_code == 302
+    # ... a forged or another account's cookie does not count ...
+    forged = app.test_client()
+    forged.set_cookie(throttle.DEVICE_COOKIE, throttle.device_token("other@example.com"))
+    assert _login(forged, RIGHT, addr="192.0.2.52").status_code == 429
+    # ... and it is a delay, never a lock: once it has passed, the right password gets in.
+    redis_client.hset(throttle.keys("admin@example.com", "-")[2], "last", 0)
+    assert _login(app.test_client(), RIGHT, addr="192.0.2.53").status_code == 302
+
+
+def test_a_right_password_takes_its_count_back(app, admin, redis_client):
+    _fail(app.test_client(), 2, addr="198.51.100.9")
+    assert _login(app.test_client(), RIGHT, addr="198.51.100.9").status_code == 302
+    pair, group, account = throttle.keys("admin@example.com", "198.51.100.9")
+    assert not redis_client.exists(pair)
+    assert int(redis_client.hget(group, "n")) == 2 and int(redis_client.hget(account, "n")) == 2

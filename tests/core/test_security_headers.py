@@ -87,6 +87,7 @@ def test_mail_previews_are_sandboxed_documents_with_a_policy_of_their_own(app, c
     csp = _csp(frame)
     assert csp["default-src"] == ["'none'"] and "sandbox" in csp and csp["frame-ancestors"] == ["'self'"]
     assert csp["style-src"] == ["'unsafe-inline'"] and "script-src" not in csp
+    assert csp["img-src"] == csp["font-src"] == ["'self'", "data:"]  # nothing remote loads
     assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
     g.pop("_login_user", None)  # tests share one app context, so one ``g``
     assert login(app.test_client(), customer.user).get(_frame_url(page)).status_code == 403

@@ -12,6 +12,7 @@ from app.core.settings.models import Option
 from app.plugins.models import PluginState
 from app.system_emails.models import SystemEmail
 from app.system_emails.services import import_defaults
+from app.testing import audit_entries
 from tests.plugins.helpers import FIXTURES, admin_client, cli, post
 
 
@@ -141,6 +142,9 @@ def test_uninstall_removes_the_settings_emails_state_and_tables(network):
     network.add("notes_ok")
     app = network.app()
     cli(app, "db", "upgrade")
+    with app.app_context():
+        (upgraded,) = audit_entries(action="database.upgraded")
+        assert (upgraded.actor_kind, upgraded.summary) == ("cli", "applied notes_ok_0001")
     client = admin_client(app)
     post(client, "/network/plugins/notes_ok/activate")
     with app.app_context():
@@ -162,6 +166,10 @@ def test_uninstall_removes_the_settings_emails_state_and_tables(network):
         assert db.session.scalars(select(SystemEmail)).all() == []
         assert db.session.scalars(select(Option.key).where(Option.key.like("plugin.notes_ok.%"))).all() == []
         assert db.session.get(PluginState, "notes_ok") is None
+        (entry,) = audit_entries(action="plugin.uninstalled")
+        assert (entry.actor, entry.object_id) == ("root@example.com", "notes_ok")
+        assert entry.summary == ("removed 1 system e-mail(s), 1 setting(s); migrations to "
+                                 "downgrade: notes_ok_0001")
     shutil.rmtree(network.plugins / "notes_ok")  # the folder can go: the network still migrates
     assert cli(network.app(), "db", "upgrade").exit_code == 0
 
@@ -176,6 +184,8 @@ def test_uninstall_from_the_cli_asks_first(network):
     assert "notes_ok_items" in _tables(app)
     result = cli(app, "plugins", "uninstall", "notes_ok", "--yes")
     assert result.exit_code == 0 and "notes_ok_items" not in _tables(app)
+    with app.app_context():
+        assert [e.actor_kind for e in audit_entries(action="plugin.uninstalled")] == ["cli"]
 
 
 def test_a_deleted_folder_is_reported_and_no_longer_breaks_the_upgrade(network):
@@ -197,6 +207,9 @@ def test_a_deleted_folder_is_reported_and_no_longer_breaks_the_upgrade(network):
     assert "The database holds migration &#39;notes_ok_0001&#39;, which no core or plugin" in page
     assert cli(app, "plugins", "forget-migration", "notes_ok_0001").exit_code == 0
     assert "notes_ok_0001" not in _versions(app)
+    with app.app_context():
+        (entry,) = audit_entries(action="plugin.migration_forgotten")
+        assert (entry.actor_kind, entry.object_id) == ("cli", "notes_ok_0001")
     assert cli(app, "plugins", "forget-migration", "0001_core").exit_code == 1  # not an orphan
     assert "which no core" not in cli(app, "db", "upgrade").output
 

@@ -3,6 +3,7 @@ from app.core.extensions import db
 from app.core.settings.services import set_option
 from app.plugins.models import PluginState
 from app.plugins.faults import THRESHOLD_OPTION
+from app.testing import audit_entries
 from tests.plugins.helpers import admin_client, cli, network, post
 
 
@@ -39,6 +40,20 @@ def test_repeated_faults_switch_the_plugin_off_until_an_admin_activates_it_again
     assert record.count == 4  # the history stays on the Plugins page until cleared
     post(client, "/network/plugins/bad_menu/clear-faults")
     assert "fault(s) recorded" not in client.get("/network/plugins/").get_data(as_text=True)
+    with faulty_app.app_context():
+        (entry,) = audit_entries(action="plugin.faults_cleared")
+    assert (entry.actor, entry.summary) == ("root@example.com", "4 fault(s) forgotten")
+
+
+def test_clearing_faults_from_the_cli_is_audited(faulty_app):
+    _threshold(faulty_app, 0)
+    cli(faulty_app, "plugins", "activate", "bad_menu")
+    admin_client(faulty_app).get("/network/")
+    assert cli(faulty_app, "plugins", "clear-faults", "bad_menu").exit_code == 0
+    with faulty_app.app_context():
+        (entry,) = audit_entries(action="plugin.faults_cleared")
+        assert faulty_app.extensions["herald_plugins"].faults.faults(["bad_menu"]) == {}
+    assert (entry.actor_kind, entry.summary) == ("cli", "1 fault(s) forgotten")
 
 
 def test_a_threshold_of_zero_never_switches_a_plugin_off(faulty_app):

@@ -4,7 +4,7 @@ from app.core.jobs import get_queue
 from app.plugins.services import activate
 
 from sysemail_helpers import email, sends
-from app.testing import csrf_token
+from app.testing import audit_entries, csrf_token
 
 
 def test_api_lists_and_gets_emails_and_events(network, admin_client):
@@ -59,6 +59,8 @@ def test_cli_test_sends_now_and_prints_the_server_reply(network, runner, smtp_si
     assert "sent: qa@example.org (250 2.0.0 Message accepted)" in result.output
     assert smtp_sink.to("qa@example.org")[0].message["subject"] == "Thank you: we received 19.00 EUR"
     assert len(get_queue("emails")) == 0  # sent here and now, not queued as well
+    (entry,) = audit_entries(action="system_email.test_sent")
+    assert (entry.actor_kind, entry.summary) == ("cli", "to qa@example.org")
     bad = runner.invoke(args=["emails", "test", "payment_received", "--to", "not-an-address"])
     assert bad.exit_code == 1 and "Enter the e-mail address" in bad.output
 

@@ -3,7 +3,7 @@ from app.core.extensions import db
 from app.plugins.services import activate
 
 from sysemail_helpers import email, sends
-from app.testing import csrf_token, mail_frames
+from app.testing import audit_entries, csrf_token, mail_frames
 
 
 def editor_form(client, row, **changes):
@@ -97,6 +97,7 @@ def test_send_test_sends_the_unsaved_content_to_any_address(network, admin_clien
     [message] = smtp_sink.to("qa@example.org")
     assert message.message["subject"] == "Draft for Jane Doe"
     assert [(s.role, s.status) for s in sends("welcome")] == [("test", "sent")]
+    assert [e.summary for e in audit_entries(action="system_email.test_sent")] == ["to qa@example.org"]
     missing = admin_client.post(f"/network/system-emails/{row.id}", data=editor_form(admin_client, row, action="test"))
     assert missing.status_code == 400 and "Enter the e-mail address the test goes to." in missing.get_data(as_text=True)
 

@@ -12,6 +12,7 @@ from app.tracking.mailboxes import process_message
 from app.tracking.services import (record_bounce, record_complaint, resubscribe, soft_bounce_count,
                                    suppression_for, unsubscribe)
 from app.core.utils import utcnow
+from app.testing import audit_entries
 
 SAMPLES = [  # file, kind, bounce type, recipient, status, original Message-ID
     ("postfix_hard_550.eml", "bounce", "hard", "nobody@example.net", "5.1.1", "<run7.d4242.1763913729@herald.test>"),
@@ -148,6 +149,8 @@ def test_fetch_from_maildir_processes_ours_and_leaves_unknown_untouched(app, db,
     assert suppression_for("ghost@example.net") is None  # not ours
     kinds = db.session.execute(select(TrackingEvent.kind, TrackingEvent.run_id)).all()
     assert sorted(kinds) == [("bounced", run.id), ("bounced", run.id), ("complained", run.id)]
+    (entry,) = audit_entries(action="bounces.fetched")
+    assert entry.actor_kind == "cli" and entry.summary.startswith("6 messages read: 2 bounce")
 
 
 def test_fetch_keep_flags_processed_and_never_counts_twice(app, db, run, ledger, maildir, runner):

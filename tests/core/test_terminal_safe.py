@@ -1,0 +1,26 @@
+"""Stored text printed by ``flask`` commands cannot drive the admin's terminal (escape injection):
+control characters come out as visible escapes."""
+from app.api.keys import issue_key
+from app.audit.services import record
+from app.core.cli import terminal_safe
+from app.testing import make_broadcast, make_user
+
+ATTACK = "x\x1b]0;owned\x07\x1b[2J\u202eevil\x9b"
+
+
+def test_control_characters_become_visible_escapes():
+    assert terminal_safe(ATTACK) == "x\\x1b]0;owned\\x07\\x1b[2J\\u202eevil\\x9b"
+    assert terminal_safe("line\nnext\r", keep_newlines=True) == "line\nnext\\x0d"
+    assert terminal_safe("Zoë 日本 tab\there") == "Zoë 日本 tab\\x09here"
+
+
+def test_audit_list_broadcasts_list_and_api_keys_list_print_no_control_characters(db, runner):
+    admin = make_user("boss@example.com", super_admin=True)
+    record("thing.done", ("thing", 1, ATTACK), ATTACK)
+    make_broadcast(subject=ATTACK)
+    issue_key(admin, ATTACK)
+    db.session.commit()
+    for args in (["audit", "list"], ["broadcasts", "list"], ["api-keys", "list", "--user", admin.email]):
+        output = runner.invoke(args=args).output
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\u202eevil" in output, args
+        assert not any(char in output for char in "\x1b\x07\u202e\x9b"), args

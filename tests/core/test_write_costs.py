@@ -1,0 +1,72 @@
+"""A customer's write costs the same at 40 customers as at 4,000, in one connection (issue 14 §6):
+the counter triggers (migration 0016) read the large tables by index probes only, whatever plans
+the connection made while the tables were small. Cost is counted, not timed: the rows the
+statement reads on PostgreSQL (``pg_stat_xact_user_tables``), the virtual-machine steps it runs
+on SQLite (its progress handler)."""
+from sqlalchemy import delete, func, insert, select, text, update
+
+from app.mail.suppression import Suppression
+from app.network.models import Customer
+
+TABLES = ("customers", "addresses", "shared_addresses", "suppressions", "suppressed_customers")
+READ = text("SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = ANY (:tables)").bindparams(tables=list(TABLES))
+ADDRESS = func.lower(Customer.email)  # indexed (ix_customers_email_lower)
+WRITES = {  # name: a statement writing one row, for the n-th round
+    "insert new address": lambda n: insert(Customer).values(email=f"new{n}@example.com", name="New"),
+    "insert shared address": lambda n: insert(Customer).values(email="Shared@example.com", name="Sharer"),
+    "insert suppressed address": lambda n: insert(Customer).values(email="quiet@example.com", name="Quiet"),
+    "change an address": lambda n: update(Customer).where(ADDRESS == f"new{n}@example.com")
+                                                  .values(email=f"moved{n}@example.com"),
+    "delete a customer": lambda n: delete(Customer).where(ADDRESS == f"moved{n}@example.com"),
+    "suppress a used address": lambda n: insert(Suppression).values(email="shared@example.com",
+                                                                    reason="bounced", source="test"),
+    "unsuppress it": lambda n: delete(Suppression).where(Suppression.email == "shared@example.com"),
+}
+
+
+def _cost(db, statement) -> int:
+    """What running ``statement`` (with its triggers) costs in the session's connection."""
+    if db.engine.dialect.name == "postgresql":
+        before = db.session.scalar(READ)
+        db.session.execute(statement)
+        return int(db.session.scalar(READ) - before)
+    driver = db.session.connection().connection.driver_connection
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+        return 0
+
+    driver.set_progress_handler(count, 1)
+    try:
+        db.session.execute(statement)
+    finally:
+        driver.set_progress_handler(None, 1)
+    return steps[0]
+
+
+def _costs(db, round_: int) -> dict:
+    return {name: _cost(db, write(round_)) for name, write in WRITES.items()}
+
+
+def _grow(db, count: int) -> None:
+    """``count`` more customers, each with an address of its own, in bulk (multi-row statements)."""
+    start = db.session.scalar(select(func.count()).select_from(Customer))
+    db.session.execute(insert(Customer), [{"email": f"bulk{start + n}@example.com", "name": "Bulk"}
+                                          for n in range(count)])
+    db.session.flush()
+
+
+def test_a_customer_write_costs_the_same_at_100_times_the_customers(app, db):
+    db.session.execute(insert(Suppression).values(email="quiet@example.com", reason="unsubscribed",
+                                                  source="test"))
+    db.session.execute(insert(Customer).values(email="shared@example.com", name="First"))
+    _grow(db, 36)
+    _costs(db, 0)  # the connection plans its trigger statements while the tables are small
+    small = _costs(db, 1)
+    _grow(db, 4000)
+    large = _costs(db, 2)
+    assert db.session.scalar(select(func.count()).select_from(Customer)) > 4000
+    grown = {name: (small[name], large[name]) for name in WRITES if large[name] > small[name] * 1.2 + 20}
+    assert not grown, f"cost at ~40 and at ~4,000 customers: {grown}"
