@@ -4,7 +4,7 @@ import logging
 
 import redis
 from sqlalchemy import event, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InvalidRequestError, SQLAlchemyError
 
 from ..core.extensions import db
 from ..core.utils import utcnow
@@ -111,7 +111,11 @@ def _would_wait(session) -> bool:
     """True when this session holds SQLite's write lock, so a second connection would wait."""
     if db.engine.dialect.name != "sqlite" or not session.in_transaction():
         return False
-    return bool(getattr(session.connection().connection.driver_connection, "in_transaction", False))
+    try:
+        driver = session.connection().connection.driver_connection
+    except InvalidRequestError:  # called while the session commits (an after-commit callback)
+        return False
+    return bool(getattr(driver, "in_transaction", False))
 
 
 def _after_transaction(session, action) -> None:
