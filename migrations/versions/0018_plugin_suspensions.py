@@ -5,13 +5,13 @@ suspended plugin run again, over a failed migration's schema. The database is no
 truth and Redis the cache rebuilt from it (app/plugins/suspensions.py).
 
 Revision ID: 0018_plugin_suspensions
-Revises: 0013_delivery_spelling
+Revises: 0017_system_email_pending
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_plugin_suspensions"
-down_revision = "0013_delivery_spelling"
+down_revision = "0017_system_email_pending"
 branch_labels = None
 depends_on = None
 
