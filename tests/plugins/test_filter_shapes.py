@@ -23,6 +23,7 @@ MESSAGE = OutgoingMessage(SimpleNamespace(email="a@example.com"), 1, "bounce@exa
 VALID = {
     "admin_profile_panels": [("Keys", Markup("<p>k</p>"))],
     "admin_menu": [MenuItem("Settings", "settings.index", 10)],
+    "supervisor_tasks": [lambda: []],
     "dashboard_menu": [],
     "network_dashboard_panels": [("Title", Markup("<p>x</p>"))],
     "customer_dashboard_panels": [("", Markup("<p>notice</p>"))],

@@ -1,6 +1,6 @@
 """Hooks of the application shell: start-up, the admin menu and the page layout."""
 from ..registry import HookSpec
-from ..shapes import MENU, PANELS
+from ..shapes import MENU, PANELS, list_of
 
 app_ready = HookSpec("app_ready", "action", """Fired once when create_app() has finished.
 
@@ -50,4 +50,4 @@ by a dead job, lost from Redis, or failed for a transient reason is moved on fro
 Value: a list of callables taking no argument; each returns a list of steps (callables taking no
 argument), e.g. one per run to check. The supervisor calls each step and commits after it, or
 rolls it back and logs when it raises, then goes on with the next step; neither the callables nor
-the steps commit. Returns the list.""")
+the steps commit. Returns the list.""", shape=list_of("a list of callables", callable))
