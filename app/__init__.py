@@ -116,7 +116,8 @@ def init_domains(app, config):
 
 
 def init_plugins(app, config):
-    """Load every plugin, then register their blueprints."""
+    """Load every plugin, register their blueprints, and switch off an active plugin whose
+    migrations have not run (its code would meet a schema it does not expect)."""
     from .plugins.host import PluginHost
 
     host = PluginHost(app, app.extensions["herald_hooks"], app.extensions["herald_settings"])
@@ -124,6 +125,8 @@ def init_plugins(app, config):
     with app.app_context():
         host.load_all()
     host.register_blueprints()
+    with app.app_context():
+        host.check_migrations()
 
 
 def init_templates(app, config):

@@ -41,7 +41,8 @@ def create_admin_command(email, name, password):
 @with_appcontext
 def check_command(no_addresses):
     """Check that the database and Redis answer (one line each), report plugin problems, then
-    stored e-mail addresses the address rules refuse or write differently (never rewritten)."""
+    stored e-mail addresses the address rules refuse or write differently (never rewritten).
+    Exits with status 1 when a plugin problem was reported."""
     from .plugins.status import problem_lines
 
     try:
@@ -49,20 +50,21 @@ def check_command(no_addresses):
             click.echo(line)
     except ServiceUnavailable as error:
         raise click.ClickException(str(error))
-    lines = problem_lines()
-    for line in lines:
+    plugin_problems = problem_lines()
+    for line in plugin_problems:
         echo_safe(line)
-    if not lines:
+    if not plugin_problems:
         click.echo("plugins ok")
-    if no_addresses:
-        return
-    try:
-        lines = report_lines(stored_address_reports())
-    except SQLAlchemyError as error:
-        db.session.rollback()
-        lines = [f"addresses not checked: {str(getattr(error, 'orig', error)).splitlines()[0]}"]
-    for line in lines:
-        echo_safe(line)  # stored addresses: anything a customer or an import wrote
+    if not no_addresses:
+        try:
+            lines = report_lines(stored_address_reports())
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            lines = [f"addresses not checked: {str(getattr(error, 'orig', error)).splitlines()[0]}"]
+        for line in lines:
+            echo_safe(line)  # stored addresses: anything a customer or an import wrote
+    if plugin_problems:
+        raise click.exceptions.Exit(1)
 
 
 @click.command("upgrade")

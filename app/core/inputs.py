@@ -1,6 +1,7 @@
 """The limits of every request: body size, JSON depth and text, ids, whole numbers and list caps."""
 import builtins
 import json
+import math
 import re
 
 from flask import abort, request
@@ -63,6 +64,20 @@ def _bounded_int(text):
     return int(text)
 
 
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large (not a finite number)")
+    return value
+
+
+def strict_loads(raw):
+    """``json.loads`` refusing NaN, Infinity, numbers that overflow to infinity (1e309) and
+    integers of more than 19 digits, with ValueError: values the database cannot store as JSON."""
+    return json.loads(raw, parse_constant=_no_constant, parse_int=_bounded_int,
+                      parse_float=_finite_float)
+
+
 def read_json_object() -> dict:
     """The request's JSON object (an empty body is ``{}``).
 
@@ -78,7 +93,7 @@ def read_json_object() -> dict:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw, parse_constant=_no_constant, parse_int=_bounded_int)
+        data = strict_loads(raw)
     except RecursionError:
         abort(400, f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, the hooks' refusals

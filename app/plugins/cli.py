@@ -7,11 +7,11 @@ from flask.cli import AppGroup
 
 from ..core.cli import echo_safe
 from ..core.extensions import db
-from .lifecycle import uninstall, uninstall_plan
+from .lifecycle import refused_slugs, uninstall, uninstall_plan
 from .scaffold import ScaffoldError, scaffold
 from .schema import forget_revision
 from .services import PluginError, activate, clear_faults, deactivate, plugin_host, plugin_info
-from .status import plugin_rows
+from .status import plugin_rows, upgrade_advice
 
 plugins_cli = AppGroup("plugins", help="List, activate, deactivate, uninstall and create plugins.")
 
@@ -33,6 +33,8 @@ def list_command():
         echo_safe(f"{info.slug:24} {info.version or '-':10} {row.state}{extra}")
         if row.problem and row.state != "active":
             echo_safe(f"{'':24} {row.problem}")
+        if row.upgrade_from is not None:
+            echo_safe(f"{'':24} {upgrade_advice(row)}")
 
 
 @plugins_cli.command("activate")
@@ -98,6 +100,11 @@ def clear_faults_command(slug):
 @click.argument("revision")
 def forget_migration_command(revision):
     """Forget REVISION, a migration of a deleted plugin folder, from alembic_version."""
+    refused = refused_slugs()
+    if refused:
+        raise click.ClickException(
+            f"Not while the plugin(s) {', '.join(refused)} are refused for sharing a slug: "
+            f"{revision} is probably theirs and their tables are in use. Resolve the clash first.")
     if not forget_revision(revision):
         raise click.ClickException(f"{revision} is not a migration the database holds without "
                                    "its file; nothing to forget.")

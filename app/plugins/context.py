@@ -2,9 +2,9 @@
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, url_for
+from flask import Blueprint, url_for
 
-from ..core.hooks.guard import PASS_THROUGH, PluginFault
+from ..core.hooks.guard import PluginFault, is_fault
 from ..core.hooks.registry import DEFAULT_PRIORITY
 from ..core.menu import MenuItem
 from ..core.settings.services import SettingSpec, check, get_option, set_option
@@ -76,13 +76,14 @@ class PluginContext:
     def add_blueprint(self, blueprint: Blueprint, url_prefix=None):
         """Add a blueprint named ``plugin_<slug>``; it answers 404 while the plugin is inactive.
 
-        Its views run through the guard: an exception is recorded as a fault of this plugin."""
+        Every function it registers runs through the guard (app.plugins.web): a view's exception
+        is recorded as a fault of this plugin; app-wide functions (``before_app_request``,
+        ``app_context_processor``, ``app_template_filter`` ...) run only while it is active and
+        never on the Plugins and login pages."""
         expected = f"plugin_{self.slug}"
         if blueprint.name != expected:
             raise ValueError(f"plugin blueprint must be named {expected!r}, not {blueprint.name!r}")
-        slug, host = self.slug, self._host
-        blueprint.before_request(lambda: None if host.is_active(slug) else abort(404))
-        host.blueprints.append((blueprint, url_prefix or f"/plugins/{self.slug}"))
+        self._host.blueprints.append((blueprint, url_prefix or f"/plugins/{self.slug}"))
 
     def add_menu_item(self, label, endpoint, order=100, menu="admin_menu"):
         """Add an entry to the admin menu (or ``dashboard_menu``) while the plugin is active."""
@@ -102,7 +103,7 @@ class PluginContext:
             if not isinstance(value, Setting):
                 default, label = value if isinstance(value, tuple) else (value, "")
                 value = Setting(default, label)
-            label = (value.label or key.replace("_", " ")).capitalize()
+            label = value.label or key.replace("_", " ").capitalize()
             self._host.settings.declare(SettingSpec(
                 self.setting_key(key), value.default, label, value.help, _kind(value), self.slug,
                 self._guarded(key, value.validate), tuple(value.choices), value.min, value.max,
@@ -117,9 +118,11 @@ class PluginContext:
         def run(value):
             try:
                 return validate(value)
-            except (ValueError, *PASS_THROUGH):
+            except ValueError:
                 raise
-            except Exception as error:
+            except BaseException as error:
+                if not is_fault(error):
+                    raise
                 self._host.guard.fault(self.slug, f"setting {key}", error)
                 raise ValueError(f"{key}: the plugin could not check this value ({error}).") from None
         return run

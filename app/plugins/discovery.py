@@ -9,6 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
+from ..core.hooks.guard import is_fault
+
 ENTRY_POINT_GROUP = "herald.plugins"
 METADATA_KEYS = ("name", "version", "description", "author", "requires")
 
@@ -178,6 +180,8 @@ def _load(info: PluginInfo, importer) -> None:
     try:
         info.module = importer()
         info.read_metadata()
-    except Exception:  # a broken plugin is recorded, never fatal
+    except BaseException as error:  # a broken plugin is recorded, never fatal (sys.exit() too)
+        if not is_fault(error):
+            raise
         info.error = traceback.format_exc()
         info.name = info.name or info.slug

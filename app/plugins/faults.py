@@ -1,6 +1,7 @@
 """Plugin faults and recovery mode, kept in Redis so web processes, workers and the CLI share them."""
-import json
 import logging
+import time
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -10,14 +11,24 @@ from ..core.extensions import db
 from ..core.hooks.guard import PluginFault
 from ..core.settings.services import get_option
 from ..core.utils import utcnow
+from .suspensions import Suspensions
 
 log = logging.getLogger(__name__)
 
 THRESHOLD_OPTION = "plugins.recovery_threshold"
 DEFAULT_THRESHOLD = 5
+WINDOW_OPTION = "plugins.recovery_window"
+DEFAULT_WINDOW = 10  # minutes
 # Faults in these steps are shown but do not count towards recovery mode: the plugin is not
 # running when they happen (setup faults live on the PluginInfo, per process, as before).
 LIFECYCLE = ("setup", "activate", "deactivate", "upgrade", "uninstall", "migration")
+
+
+def counts_towards_recovery(where: str) -> bool:
+    """True for faults that break core pages and jobs (hooks, app-wide request hooks, setting
+    validators); a fault of the plugin's own pages (``view ...``) breaks only that page, and
+    anyone who can open it (anonymous visitors of a public page) could switch the plugin off."""
+    return where not in LIFECYCLE and not where.startswith(("view ", "slow "))
 
 
 @dataclass
@@ -39,12 +50,14 @@ class FaultStore:
     (a payment being recorded, a worker between claim and send); writing it there would be lost
     with a rollback or force an early commit, and a second connection would wait on SQLite's
     write lock held by that very transaction. Redis counts atomically across every process.
-    One hash per plugin holds ``<where>|count``, ``|first``, ``|last``, ``|error``,
-    ``|traceback`` and ``total``; one hash holds the suspended plugins and why.
+    One hash per plugin holds ``<where>|count``, ``|first``, ``|last``, ``|error`` and
+    ``|traceback``; a sorted set per plugin holds the times of its counting faults within the
+    window; ``suspensions`` (stored in the database, cached in Redis) the plugins switched off.
     """
 
     def __init__(self, app):
         self.app = app
+        self.suspensions = Suspensions(lambda: self.client, self._key("suspended"))
 
     @property
     def client(self) -> redis.Redis:
@@ -55,32 +68,57 @@ class FaultStore:
         return ":".join([self.app.config["HERALD_PREFIX"], "plugins", *parts])
 
     def record(self, fault: PluginFault) -> bool:
-        """Store ``fault``; True when it made recovery mode switch the plugin off."""
-        where, now = fault.where, utcnow().isoformat(timespec="seconds")
-        counts = where not in LIFECYCLE
-        pipe = self.client.pipeline()
-        pipe.hincrby(self._key("faults", fault.slug), f"{where}|count", 1)
-        pipe.hsetnx(self._key("faults", fault.slug), f"{where}|first", now)
-        pipe.hset(self._key("faults", fault.slug), mapping={
-            f"{where}|last": now, f"{where}|error": fault.summary[:500],
-            f"{where}|traceback": fault.traceback})
+        """Store ``fault``; True when it made recovery mode switch the plugin off (the
+        threshold's number of counting faults within the window)."""
+        where = fault.where
+        counts = counts_towards_recovery(where)
+        threshold, window = (self.threshold(), self.window() * 60) if counts else (0, 0)
+        pipe = self._store(fault.slug, where, fault.summary, fault.traceback)
         if counts:
-            pipe.hincrby(self._key("faults", fault.slug), "total", 1)
+            recent, stamp = self._key("recent", fault.slug), time.time()
+            pipe.zadd(recent, {uuid.uuid4().hex: stamp})
+            pipe.zremrangebyscore(recent, "-inf", stamp - window)
+            pipe.expire(recent, window + 60)
+            pipe.zcard(recent)
         total = pipe.execute()[-1]
-        threshold = self.threshold()
         if counts and threshold and total >= threshold:
-            return self.suspend(fault.slug, "faults",
-                                f"{total} faults, the last in {where}: {fault.summary}")
+            return self.suspend(fault.slug, "faults", f"{total} faults within {window // 60} minutes, "
+                                f"the last in {where}: {fault.summary}")
         return False
+
+    def record_slow(self, slug: str, where: str, seconds: float) -> None:
+        """Record that plugin ``slug``'s callback in ``where`` took ``seconds`` (over the
+        PLUGIN_SLOW_SECONDS threshold): shown with its faults as ``slow <where>``, never counted."""
+        limit = self.app.config["PLUGIN_SLOW_SECONDS"]
+        log.warning("plugin %s was slow in %s: %.1f s", slug, where, seconds)
+        self._store(slug, f"slow {where}", f"took {seconds:.1f} s (more than {limit:g} s)", "").execute()
+
+    def _store(self, slug, where, summary, trace):
+        now = utcnow().isoformat(timespec="seconds")
+        key = self._key("faults", slug)
+        pipe = self.client.pipeline()
+        pipe.hincrby(key, f"{where}|count", 1)
+        pipe.hsetnx(key, f"{where}|first", now)
+        pipe.hset(key, mapping={f"{where}|last": now, f"{where}|error": summary[:500],
+                                f"{where}|traceback": trace})
+        return pipe
 
     def threshold(self) -> int:
         """Faults after which a plugin is switched off (the setting; 0 turns recovery mode off)."""
+        return self._option(THRESHOLD_OPTION, DEFAULT_THRESHOLD)
+
+    def window(self) -> int:
+        """Minutes within which the threshold's faults must fall (the setting)."""
+        return max(1, self._option(WINDOW_OPTION, DEFAULT_WINDOW))
+
+    @staticmethod
+    def _option(key, default) -> int:
         try:
             with db.session.no_autoflush:
-                value = get_option(THRESHOLD_OPTION, DEFAULT_THRESHOLD)
+                value = get_option(key, default)
         except SQLAlchemyError:  # e.g. the plugin's own SQL error aborted the transaction
-            return DEFAULT_THRESHOLD
-        return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_THRESHOLD
+            return default
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
 
     def faults(self, slugs) -> dict[str, list[FaultRecord]]:
         """{slug: its FaultRecords, most recent first} for the plugins in ``slugs`` that have any."""
@@ -108,10 +146,8 @@ class FaultStore:
     def reset_count(self, slug: str) -> None:
         """Start counting towards recovery mode afresh (on activation) and lift a suspension;
         the records stay on the Plugins page."""
-        pipe = self.client.pipeline()
-        pipe.hdel(self._key("faults", slug), "total")
-        pipe.hdel(self._key("suspended"), slug)
-        pipe.execute()
+        self.client.delete(self._key("recent", slug))
+        self.suspensions.remove(slug)
 
     def forget(self, slug: str, where: str) -> None:
         """Forget the faults of ``slug`` in ``where`` (a migration that has now succeeded)."""
@@ -120,30 +156,22 @@ class FaultStore:
 
     def clear(self, slug: str) -> None:
         """Forget the plugin's faults and lift its suspension."""
-        pipe = self.client.pipeline()
-        pipe.delete(self._key("faults", slug))
-        pipe.hdel(self._key("suspended"), slug)
-        pipe.execute()
+        self.client.delete(self._key("faults", slug), self._key("recent", slug))
+        self.suspensions.remove(slug)
 
     def suspend(self, slug: str, kind: str, reason: str) -> bool:
         """Switch plugin ``slug`` off everywhere (``kind``: faults or migration); True if it was on."""
-        entry = json.dumps({"kind": kind, "reason": reason[:500],
-                            "at": utcnow().isoformat(timespec="seconds")})
-        if not self.client.hsetnx(self._key("suspended"), slug, entry):
+        if not self.suspensions.add(slug, kind, reason):
             return False
-        log.error("plugin %s is switched off (recovery mode): %s", slug, reason)
+        log.error("plugin %s is switched off (%s): %s", slug,
+                  "recovery mode" if kind == "faults" else kind, reason)
         return True
 
     def resume(self, slug: str, kind: str | None = None) -> None:
         """Lift the suspension of ``slug`` (only one of ``kind`` when given)."""
-        if kind is None or self.suspended().get(slug, {}).get("kind") == kind:
-            self.client.hdel(self._key("suspended"), slug)
+        self.suspensions.remove(slug, kind)
 
     def suspended(self) -> dict[str, dict]:
-        """{slug: {"kind", "reason", "at"}} of the plugins recovery mode switched off."""
-        try:
-            raw = self.client.hgetall(self._key("suspended"))
-        except redis.RedisError as error:
-            log.warning("cannot read suspended plugins from Redis: %s", error)
-            return {}
-        return {slug.decode(): json.loads(value) for slug, value in raw.items()}
+        """{slug: {"kind", "reason", "at"}} of the plugins switched off (recovery mode or a
+        failed migration): the database's record, read through the Redis cache."""
+        return self.suspensions.all()

@@ -1,5 +1,4 @@
 """The plugin host: loads plugins, runs their code through one guard, and knows which are active."""
-import functools
 import logging
 
 from flask import Blueprint, g, has_app_context, has_request_context, request
@@ -8,15 +7,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..core.extensions import db
-from ..core.hooks.guard import PASS_THROUGH, PluginFault, PluginGuard
+from ..core.hooks.guard import PluginFault, PluginGuard
 from ..core.hooks.registry import HookRegistry
 from .context import PluginContext
 from .discovery import PluginInfo, discover
 from .faults import FaultStore
+from .isolation import statement_scope
 from .models import PluginState
+from .web import BlueprintGuard, PluginSetupError, guarded_view, snapshot
 
 log = logging.getLogger(__name__)
 PLUGIN_FREE = "herald.plugin_free"  # set in request.environ by pages that never run plugin code
+# Pages no plugin code runs on, so an admin can always log in and switch a plugin off: the
+# Plugins page runs no hook callback; these endpoints also run no plugin blueprint's app-wide
+# request hooks, context processors or template functions.
+PLUGIN_FREE_BLUEPRINTS = ("plugins", "plugins_static")
+WEB_PLUGIN_FREE_ENDPOINTS = ("static", "auth.login", "auth.logout")
 
 
 class PluginHost:
@@ -36,7 +42,9 @@ class PluginHost:
         self.blueprints: list[tuple[Blueprint, str]] = []
         self.schema_cache: dict = {}  # the parsed migration scripts (app.plugins.schema)
         self.faults = FaultStore(app)
-        self.guard = PluginGuard(report=self._report)
+        self.guard = PluginGuard(report=self._report, isolate=statement_scope,
+                                 slow=self.faults.record_slow,
+                                 slow_seconds=app.config["PLUGIN_SLOW_SECONDS"])
         hooks.guard = self.guard
         hooks.is_active = self.runs
 
@@ -60,6 +68,23 @@ class PluginHost:
                 self.blueprints = [(bp, p) for bp, p in self.blueprints
                                    if bp.name != f"plugin_{info.slug}"]
 
+    def check_migrations(self) -> None:
+        """Suspend each switched-on plugin whose migrations are not all applied (a failed or
+        missing ``flask db upgrade``), whatever Redis remembers; ``flask db upgrade`` lifts it
+        when the branch migrates. Runs at start in every process."""
+        from .schema import pending_migrations  # reads Alembic's scripts: only when needed
+
+        slugs = [s for s in self.switched_on() if s in self.plugins and self.plugins[s].migrations_dir]
+        if not slugs:
+            return
+        try:
+            for slug in slugs:
+                if self.plugins[slug].loaded and pending_migrations(self.plugins[slug]):
+                    self.faults.suspend(slug, "migration", "its migrations have not run: run "
+                                        "`flask db upgrade`")
+        except Exception as error:  # noqa: BLE001 - the start must not fail on a diagnostic
+            log.warning("cannot check the plugins' migrations at start: %s", error)
+
     def _report(self, fault: PluginFault) -> None:
         """The guard's reporter: store the fault (setup errors stay on the PluginInfo)."""
         if fault.where == "setup":
@@ -70,25 +95,25 @@ class PluginHost:
                 g._herald_active_plugins = cached - {fault.slug}
 
     def register_blueprints(self) -> None:
-        """Register every plugin blueprint on the app, each view wrapped in the guard."""
+        """Register every plugin blueprint on the app with each function it adds wrapped in the
+        guard (app.plugins.web): its views, and its app-wide request hooks, error handlers and
+        template functions. A blueprint that cannot be guarded makes its plugin fail to load."""
         for blueprint, url_prefix in self.blueprints:
-            self.app.register_blueprint(blueprint, url_prefix=url_prefix)
             slug = blueprint.name.removeprefix("plugin_")
+            before = snapshot(self.app)
+            try:
+                try:
+                    self.guard.call(slug, "setup", self.app.register_blueprint, blueprint,
+                                    url_prefix=url_prefix)
+                finally:
+                    BlueprintGuard(self, slug, blueprint.name).wrap_new(self.app, before)
+            except (PluginFault, PluginSetupError) as error:
+                self.plugins[slug].error = getattr(error, "traceback", None) or str(error)
+                log.error("plugin %s cannot be loaded: %s", slug, error)
+                self.hooks.remove_plugin(slug)
             for endpoint, view in list(self.app.view_functions.items()):
                 if endpoint.startswith(blueprint.name + "."):
-                    self.app.view_functions[endpoint] = self._guarded_view(slug, endpoint, view)
-
-    def _guarded_view(self, slug, endpoint, view):
-        @functools.wraps(view)
-        def guarded(*args, **kwargs):
-            try:
-                return view(*args, **kwargs)
-            except PASS_THROUGH:
-                raise
-            except Exception as error:
-                self.guard.fault(slug, f"view {endpoint}", error)
-                raise  # the app's error page answers 500
-        return guarded
+                    self.app.view_functions[endpoint] = guarded_view(self, slug, endpoint, view)
 
     def template_loader(self, core_loader):
         """A loader serving core templates plus ``plugin_<slug>/...`` from each plugin."""
@@ -136,9 +161,18 @@ class PluginHost:
     def runs(self, slug: str) -> bool:
         """True when plugin ``slug``'s hook callbacks may run now: it is active and this page is
         not one that must work without plugin code (the Plugins page)."""
-        if has_request_context() and request.environ.get(PLUGIN_FREE):
+        if has_request_context() and (request.environ.get(PLUGIN_FREE)
+                                      or request.blueprint in PLUGIN_FREE_BLUEPRINTS):
             return False
         return self.is_active(slug)
+
+    def web_runs(self, slug: str) -> bool:
+        """True when plugin ``slug``'s app-wide web functions (before_app_request, context
+        processors, template filters ...) may run now: as ``runs``, and never on the login page
+        or static files."""
+        if has_request_context() and request.endpoint in WEB_PLUGIN_FREE_ENDPOINTS:
+            return False
+        return self.runs(slug)
 
     def forget_cache(self) -> None:
         """Drop the cached active set so this request sees an activation it just made."""

@@ -30,12 +30,25 @@ class UpgradeReport:
 
 
 def orphan_message(revision: str) -> str:
-    """What an orphaned revision means and the commands that clean it up."""
+    """What an orphaned revision means and the commands that clean it up; while plugins are
+    refused for sharing a slug, it is probably theirs, and forgetting it would be wrong."""
+    refused = refused_slugs()
+    if refused:
+        return (f"The database holds migration {revision!r}, which no loaded plugin ships. The "
+                f"plugin(s) {', '.join(refused)} are refused because two plugins share the slug, "
+                "so their migrations are not read: it is probably theirs, and their tables are in "
+                "use. Rename or remove one of the two, restart, and run `flask db upgrade` again; "
+                "do not run `flask plugins forget-migration` for it.")
     return (f"The database holds migration {revision!r}, which no core or plugin folder ships: a "
             "plugin folder was probably deleted before the plugin was uninstalled. It is left "
             "alone and everything else migrates. Put the folder back and run `flask plugins "
             "uninstall SLUG` to drop its tables too, or run `flask plugins forget-migration "
             f"{revision}` to forget it (its tables stay).")
+
+
+def refused_slugs() -> list[str]:
+    """Slugs Herald refuses because two plugins share them (neither is loaded)."""
+    return sorted(slug for slug, info in plugin_host().plugins.items() if info.conflict)
 
 
 def upgrade_network() -> UpgradeReport:

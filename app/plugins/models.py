@@ -1,4 +1,4 @@
-"""The stored state of each plugin: whether it is active and which version was last activated."""
+"""The stored state of each plugin: whether it is active, which version last ran, any suspension."""
 from ..core.extensions import db
 from ..core.utils import utcnow
 
@@ -12,4 +12,9 @@ class PluginState(db.Model):
     version = db.Column(db.String(50), nullable=True)
     activated_at = db.Column(db.DateTime, nullable=True)
     first_activated_at = db.Column(db.DateTime, nullable=True)
+    # Set while recovery mode ("faults") or a failed migration ("migration") keeps it off
+    # (app/plugins/suspensions.py: Redis caches these columns).
+    suspended_kind = db.Column(db.String(20), nullable=True)
+    suspended_reason = db.Column(db.String(500), nullable=True)
+    suspended_at = db.Column(db.DateTime, nullable=True)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

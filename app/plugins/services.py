@@ -1,6 +1,6 @@
 """Activating, deactivating and upgrading plugins, with their callbacks run through the guard."""
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 
 from ..audit.services import record
 from ..core.extensions import db
@@ -69,6 +69,7 @@ def activate(slug: str) -> bool:
         host.faults.reset_count(slug)  # resume a suspended plugin
         host.forget_cache()
         return False
+    before = _stored_fields(state)
     first_time = state.first_activated_at is None
     try:
         if not first_time and state.version != info.version:
@@ -81,6 +82,7 @@ def activate(slug: str) -> bool:
         call(info, "activate")
     except PluginFault as fault:
         db.session.rollback()
+        _restore(slug, before)
         host.forget_cache()
         raise PluginError(f"{info.name} could not be activated: its {fault.where}() raised "
                           f"{fault.summary}. It stays inactive; the traceback is on the Plugins page.")
@@ -90,6 +92,31 @@ def activate(slug: str) -> bool:
     host.faults.reset_count(slug)
     host.forget_cache()
     return first_time
+
+
+STORED = ("active", "version", "activated_at", "first_activated_at")
+
+
+def _stored_fields(state) -> dict | None:
+    """The stored fields of ``state`` before activation (None: no row yet)."""
+    if inspect(state).transient:
+        return None
+    return {name: getattr(state, name) for name in STORED}
+
+
+def _restore(slug: str, before: dict | None) -> None:
+    """Put the plugin's row back as it was before a failed activation and commit: an
+    ``activate()`` or ``upgrade()`` that committed (the flag included) and then raised must not
+    leave the plugin on while the admin is told it stays off."""
+    state = db.session.get(PluginState, slug)
+    if state is None or _stored_fields(state) == before:
+        return
+    if before is None:
+        db.session.delete(state)
+    else:
+        for name, value in before.items():
+            setattr(state, name, value)
+    db.session.commit()
 
 
 def deactivate(slug: str) -> str | None:

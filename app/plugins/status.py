@@ -85,7 +85,15 @@ def problem_lines() -> list[str]:
             lines.append(f"plugin {slug}: failed to load ({last}); the traceback is on the Plugins page.")
         elif row.problem:
             lines.append(f"plugin {slug}: {row.problem}")
-        if row.upgrade_from is not None and row.active:
-            lines.append(f"plugin {slug}: its upgrade from {row.upgrade_from} to {row.info.version} "
-                         "is pending: run `flask db upgrade`.")
+        if row.upgrade_from is not None:
+            lines.append(f"plugin {slug}: {upgrade_advice(row)}")
     return lines
+
+
+def upgrade_advice(row: PluginRow) -> str:
+    """When a pending ``upgrade()`` runs: at the next `flask db upgrade` for an active plugin,
+    at activation for an inactive one (the network upgrade runs only active plugins' code)."""
+    pending = f"its upgrade from {row.upgrade_from} to {row.info.version} is pending"
+    if row.active:
+        return f"{pending}: run `flask db upgrade`."
+    return f"{pending}: it runs when the plugin is activated."

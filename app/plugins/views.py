@@ -5,7 +5,8 @@ from flask_wtf import FlaskForm
 from ..core.extensions import db
 from ..core.settings.views import settings_form
 from .host import PLUGIN_FREE
-from .lifecycle import uninstall, uninstall_plan
+from .lifecycle import orphan_message, uninstall, uninstall_plan
+from .schema import orphan_revisions
 from .services import (
     PluginError,
     UnknownPlugin,
@@ -45,7 +46,8 @@ def _known(slug):
 @bp.route("/")
 def index():
     """Every plugin with its state, faults and problems, and what can be done with it."""
-    return render_template("plugins/index.html", rows=plugin_rows(), form=FlaskForm())
+    return render_template("plugins/index.html", rows=plugin_rows(), form=FlaskForm(),
+                           orphans=[orphan_message(revision) for revision in orphan_revisions()])
 
 
 @bp.route("/<slug>/<any(activate, deactivate):action>", methods=["POST"])

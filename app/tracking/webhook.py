@@ -8,13 +8,13 @@ every error by index), and an event ``id`` makes provider retries harmless. See 
 """
 import hashlib
 import hmac
-import json
 import os
 
 from flask import Blueprint, current_app, jsonify, request
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
+from ..core.inputs import strict_loads
 from ..core.settings.services import get_option
 from .services import checked_address, record_bounce, record_complaint
 
@@ -83,7 +83,7 @@ def bounces():
     if not apply_filters("bounce_webhook_verify", valid, request.headers, body):
         return _error(401, "missing or bad signature" if secret else "the webhook has no secret configured")
     try:
-        payload = json.loads(body)
+        payload = strict_loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         return _error(400, f"body is not valid JSON: {error}")
     payload = apply_filters("bounce_webhook_payload", payload, request.headers)

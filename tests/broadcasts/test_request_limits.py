@@ -77,6 +77,8 @@ def test_numbers_past_19_digits_nan_and_a_large_body_are_refused(api):
                  content_type="application/json"), 400, "more than 19 digits")
     _refused(api("POST", "/broadcasts", data='{"kind": "notice", "dismissible": NaN}',
                  content_type="application/json"), 400, "not valid JSON")
+    _refused(api("POST", "/broadcasts", data='{"kind": "notice", "dismissible": 1e309}',
+                 content_type="application/json"), 400, "not a finite number")
     _refused(api("POST", "/broadcasts", data='{"kind": "notice", "subject": "%s"}' % ("x" * MAX_JSON_BYTES),
                  content_type="application/json"), 413, "larger than")
 

@@ -26,6 +26,12 @@ def test_form_strings_become_typed_values(kind, raw, expected):
     (spec("email"), "nope", "Thing is not a valid e-mail address"),
     (spec("url"), "javascript:alert(1)", "Thing must be a full http:// or https:// address."),
     (spec("str", required=True), " ", "Thing is required."),
+    (spec("int"), "٣", "Thing must be a whole number."),  # Arabic-Indic 3: int() would read it
+    (spec("int"), "1_000", "Thing must be a whole number."),
+    (spec("float"), "nan", "Thing must be a number."),
+    (spec("float"), "-inf", "Thing must be a number."),
+    (spec("float"), "1e309", "Thing must be a finite number"),
+    (spec("url"), "https://" + "a" * 5000 + ".example/", "Thing is too long: at most 253 characters"),
 ])
 def test_bad_values_are_refused_with_a_message(setting, raw, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
@@ -37,6 +43,9 @@ def test_typed_values_from_code_are_checked_too():
         check(spec("int"), True)
     with pytest.raises(ValueError, match="on or off"):
         check(spec("bool"), "yes")
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="finite number"):
+            check(spec("float"), value)
 
 
 def test_declaring_refuses_unknown_types_and_bad_defaults():

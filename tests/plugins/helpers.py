@@ -34,3 +34,18 @@ def work(app):
     job that raises fails the test."""
     with app.app_context():
         run_jobs()
+
+
+def network(app, *slugs):
+    """Core e-mails active with its e-mails installed, the given plugins active, one admin; returns
+    the admin's client."""
+    from app.plugins.network_setup import setup_network
+
+    client = admin_client(app)
+    with app.app_context():
+        setup_network()
+        db.session.commit()
+    for slug in slugs:
+        result = cli(app, "plugins", "activate", slug)
+        assert result.exit_code == 0, result.output
+    return client

@@ -3,6 +3,7 @@ import logging
 import sys
 
 import pytest
+from sqlalchemy import text
 
 from app.core.extensions import db
 from app.plugins.models import PluginState
@@ -53,6 +54,32 @@ def test_a_folder_and_a_package_with_one_slug_are_both_refused(make_app, plugin_
     assert "Herald loads neither of them" in page
     result = cli(app, "plugins", "activate", "twin")
     assert result.exit_code == 1 and "Two plugins are named 'twin'" in result.output
+
+
+def test_a_slug_clash_never_advises_forgetting_the_refused_plugins_migration(make_app, plugin_dir, site):
+    """Refused for a clash, the plugin's migrations are not read: its applied revision looks
+    orphaned, but forgetting it would lose a live plugin's tables."""
+    write_plugin(plugin_dir, "twin", 'PLUGIN_INFO = {"name": "Folder twin"}\ndef setup(host):\n    pass\n')
+    _install_package(site, "herald_ep_twin", "twin")
+    app = make_app(PLUGINS_DIR=str(plugin_dir))
+    row = text("INSERT INTO alembic_version (version_num) VALUES ('twin_0001')")
+    with app.app_context():
+        db.session.execute(row)  # the folder plugin's migration, applied before the clash
+        db.session.commit()
+    try:
+        check = cli(app, "check")
+        assert check.exit_code == 1
+        assert "The plugin(s) twin are refused because two plugins share the slug" in check.output
+        assert "do not run `flask plugins forget-migration` for it" in check.output
+        assert "forget-migration twin_0001" not in check.output
+        forget = cli(app, "plugins", "forget-migration", "twin_0001")
+        assert forget.exit_code == 1 and "Not while the plugin(s) twin are refused" in forget.output
+        page = admin_client(app).get("/network/plugins/").get_data(as_text=True)
+        assert "it is probably theirs, and their tables are in use" in page
+    finally:
+        with app.app_context():
+            db.session.execute(text("DELETE FROM alembic_version WHERE version_num = 'twin_0001'"))
+            db.session.commit()
 
 
 def test_an_installed_package_serves_its_templates_static_files_and_migrations(make_app, plugin_dir, site):

@@ -3,24 +3,13 @@ from sqlalchemy import select
 
 from app.billing.models import Payment
 from app.core.extensions import db
-from app.plugins.network_setup import setup_network
+from app.core.settings.models import Option
 from app.system_emails.models import SystemEmailSend
-from tests.plugins.helpers import admin_client, cli, work
-
-
-def _network(app, *slugs):
-    """Core e-mails active with its e-mails installed, the given plugins active, one admin."""
-    client = admin_client(app)
-    with app.app_context():
-        setup_network()
-        db.session.commit()
-    for slug in slugs:
-        assert cli(app, "plugins", "activate", slug).exit_code == 0
-    return client
+from tests.plugins.helpers import admin_client, cli, network, work
 
 
 def test_a_payload_filter_that_raises_does_not_lose_the_payment(faulty_app, customer, smtp_sink):
-    _network(faulty_app, "bad_payload")
+    network(faulty_app, "bad_payload")
     result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com",
                  "--amount", "19.99")
     assert result.exit_code == 0, result.output
@@ -36,8 +25,27 @@ def test_a_payload_filter_that_raises_does_not_lose_the_payment(faulty_app, cust
     assert any("19.99" in captured.subject for captured in smtp_sink.messages)
 
 
+def test_a_plugin_that_breaks_the_transaction_does_not_lose_the_payment(faulty_app, customer, smtp_sink):
+    """On PostgreSQL a bad statement aborts the whole transaction; the guard's SAVEPOINT keeps
+    the payment, and a callback's write before it raised is undone on every database."""
+    network(faulty_app, "bad_sql")
+    result = cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "7")
+    assert result.exit_code == 0, result.output
+    with faulty_app.app_context():
+        [payment] = db.session.scalars(select(Payment)).all()
+        assert payment.status == "paid"
+        assert db.session.scalars(select(SystemEmailSend.recipient)).all()  # its e-mails queued
+        assert db.session.get(Option, "bad_sql.half_done") is None
+        faults = faulty_app.extensions["herald_plugins"].faults.faults(["bad_sql"])["bad_sql"]
+    assert {f.where for f in faults} == {"system_email_payload", "event_occurred"}
+    work(faulty_app)  # in the worker too: the message filter's bad statement costs nothing
+    with faulty_app.app_context():
+        assert set(db.session.scalars(select(SystemEmailSend.status))) == {"sent"}
+    assert smtp_sink.to("carol@example.com")
+
+
 def test_a_message_filter_that_raises_in_the_worker_still_sends(faulty_app, make_app, customer, smtp_sink):
-    _network(faulty_app, "bad_message")
+    network(faulty_app, "bad_message")
     cli(faulty_app, "payments", "record", "--customer", "carol@example.com", "--amount", "5")
     work(faulty_app)
     with faulty_app.app_context():

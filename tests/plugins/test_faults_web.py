@@ -77,3 +77,16 @@ def test_a_page_that_raises_is_a_500_recorded_against_its_plugin(faulty_app):
     assert response.status_code == 500
     fault = _faults(faulty_app, "bad_view")["view plugin_bad_view.boom"]
     assert fault.count == 1 and fault.error == "ValueError: page exploded"
+
+
+def test_an_activate_that_commits_then_raises_leaves_the_plugin_off(faulty_app):
+    client = admin_client(faulty_app)
+    post(client, "/network/plugins/commits_then_raises/activate")
+    page = client.get("/network/plugins/").get_data(as_text=True)
+    assert "Commits then raises could not be activated" in page
+    with faulty_app.app_context():
+        assert db.session.get(PluginState, "commits_then_raises") is None  # as the admin is told
+        assert not faulty_app.extensions["herald_plugins"].is_active("commits_then_raises")
+    result = cli(faulty_app, "plugins", "list")
+    assert "commits_then_raises" in result.output and "inactive" in result.output.split(
+        "commits_then_raises")[1].splitlines()[0]

@@ -201,7 +201,10 @@ def test_a_deleted_folder_is_reported_and_no_longer_breaks_the_upgrade(network):
             in result.output)
     assert "`flask plugins forget-migration notes_ok_0001`" in result.output
     assert "notes_ok_0001" in _versions(app) and "notes_ok_items" in _tables(app)  # left alone
-    assert "notes_ok_0001" in cli(app, "check").output
+    check = cli(app, "check")
+    assert "notes_ok_0001" in check.output and check.exit_code == 1  # a problem: status 1
+    page = admin_client(app).get("/network/plugins/").get_data(as_text=True)
+    assert "The database holds migration &#39;notes_ok_0001&#39;, which no core or plugin" in page
     assert cli(app, "plugins", "forget-migration", "notes_ok_0001").exit_code == 0
     assert "notes_ok_0001" not in _versions(app)
     with app.app_context():
@@ -221,6 +224,12 @@ def test_a_plugin_off_during_an_upgrade_runs_it_when_activated_again(network, tm
     init.write_text(init.read_text().replace('"version": "1.0"', '"version": "1.2"'))
     app = network.app()
     assert "upgraded" not in cli(app, "db", "upgrade").output  # inactive: it waits
+    advice = "its upgrade from 1.0 to 1.2 is pending: it runs when the plugin is activated."
+    check = cli(app, "check")
+    assert f"plugin notes_ok: {advice}" in check.output and check.exit_code == 1
+    assert advice in cli(app, "plugins", "list").output
+    page = admin_client(app).get("/network/plugins/").get_data(as_text=True)
+    assert "Upgrade from 1.0 pending: it runs when the plugin is activated." in page
     module = app.extensions["herald_plugins"].plugins["notes_ok"].module
     assert module.CALLS == []
     assert cli(app, "plugins", "activate", "notes_ok").exit_code == 0
@@ -231,7 +240,30 @@ def test_check_on_an_empty_database_says_to_migrate(tmp_path, redis_client, redi
     (tmp_path / "plugins").mkdir()
     app = create_app(_config(tmp_path / "empty.db", tmp_path / "plugins", tmp_path, redis_database.url))
     result = cli(app, "check")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # something to do
     assert "plugins: not checked, the database is not migrated: run `flask db upgrade`." in result.output
     with app.app_context():
         db.engine.dispose()
+
+
+def test_an_active_plugin_whose_new_migration_has_not_run_is_switched_off_at_start(network, redis_client):
+    network.add("notes_ok")
+    app = network.app()
+    assert cli(app, "db", "upgrade").exit_code == 0
+    assert cli(app, "plugins", "activate", "notes_ok").exit_code == 0
+    versions = network.plugins / "notes_ok" / "migrations" / "versions"
+    (versions / "notes_ok_0002.py").write_text(
+        (versions / "notes_ok_0001.py").read_text()
+        .replace('revision = "notes_ok_0001"', 'revision = "notes_ok_0002"')
+        .replace('down_revision = None', 'down_revision = "notes_ok_0001"')
+        .replace('branch_labels = ("notes_ok",)', 'branch_labels = None')
+        .replace("notes_ok_items", "notes_ok_tags"))
+    redis_client.flushdb()
+    app = network.app()  # new code deployed and restarted, `flask db upgrade` not run yet
+    with app.app_context():
+        assert not app.extensions["herald_plugins"].is_active("notes_ok")
+        assert db.session.get(PluginState, "notes_ok").suspended_kind == "migration"
+    assert cli(app, "db", "upgrade").exit_code == 0
+    with app.app_context():
+        assert app.extensions["herald_plugins"].is_active("notes_ok")
+        assert db.session.get(PluginState, "notes_ok").suspended_kind is None

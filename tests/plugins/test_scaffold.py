@@ -16,7 +16,11 @@ def _ruff():
     return found if os.path.exists(found) else None
 
 
-def test_the_generated_plugin_lints_and_passes_its_own_tests(app, tmp_path, redis_database):
+def test_the_generated_plugin_lints_and_passes_its_own_tests(make_app, tmp_path, redis_database):
+    """Independent of the checkout: an author following the docs may have plugins/field_notes."""
+    empty = tmp_path / "no_plugins"
+    empty.mkdir()
+    app = make_app(PLUGINS_DIR=str(empty))
     target = tmp_path / "plugins"
     result = cli(app, "plugins", "new", "field_notes", "--name", "Field notes", "--dir", str(target))
     assert result.exit_code == 0, result.output
@@ -36,7 +40,8 @@ def test_the_generated_plugin_lints_and_passes_its_own_tests(app, tmp_path, redi
     # PostgreSQL database, and the outer run's Redis database, shared while this test waits
     environment = {key: value for key, value in os.environ.items()
                    if key != "TEST_DATABASE_URL" and not key.startswith("PYTEST_")}
-    environment.update(TEST_REDIS_URL=redis_database.url, PYTHONDONTWRITEBYTECODE="1")
+    environment.update(TEST_REDIS_URL=redis_database.url, PYTHONDONTWRITEBYTECODE="1",
+                       HERALD_PLUGINS_DIR=str(empty))
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "field_notes"],
                          cwd=target, env=environment, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

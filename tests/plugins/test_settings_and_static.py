@@ -96,3 +96,48 @@ def test_a_plugin_form_saved_unchanged_in_a_browser_keeps_its_ticked_box(typed_a
     with typed_app.app_context():
         assert typed_app.extensions["herald_plugins"].contexts["typed_demo"].get_setting("enabled") is True
         assert db.session.get(Option, "plugin.typed_demo.enabled").value is True
+
+
+STRICT = "/network/plugins/strict_settings/settings"
+
+
+def _save_strict(client, **values):
+    data = {"csrf_token": csrf_token(client, STRICT),
+            **{f"plugin.strict_settings.{k}": v for k, v in values.items()}}
+    return client.post(STRICT, data=data)
+
+
+@pytest.mark.parametrize("ratio", ["nan", "inf", "-inf", "1e309", "Infinity", "٣", "1_0"])
+def test_non_finite_and_non_ascii_numbers_are_refused(typed_app, ratio):
+    client = admin_client(typed_app)
+    response = _save_strict(client, ratio=ratio, count="٣", signing_key="k")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Sampling ratio must be a number." in text or "Sampling ratio must be a finite number" in text
+    assert "Retry count must be a whole number." in text
+    with typed_app.app_context():
+        assert db.session.get(Option, "plugin.strict_settings.ratio") is None
+        context = typed_app.extensions["herald_plugins"].contexts["strict_settings"]
+        with pytest.raises(ValueError, match="finite"):
+            context.set_setting("ratio", float("nan"))
+
+
+def test_a_blank_required_secret_is_refused_until_one_is_stored(typed_app):
+    client = admin_client(typed_app)
+    response = _save_strict(client, ratio="0.25", signing_key="")
+    assert response.status_code == 400 and "Signing key is required." in response.get_data(as_text=True)
+    assert _save_strict(client, ratio="0.25", signing_key="s3cret").status_code == 302
+    assert _save_strict(client, ratio="0.5", signing_key="").status_code == 302  # the stored one stays
+    with typed_app.app_context():
+        assert db.session.get(Option, "plugin.strict_settings.signing_key").value == "s3cret"
+        assert db.session.get(Option, "plugin.strict_settings.ratio").value == 0.5
+
+
+def test_labels_keep_their_case_and_url_hosts_are_bounded(typed_app):
+    client = admin_client(typed_app)
+    assert "Hook URL" in client.get(STRICT).get_data(as_text=True)
+    long_host = "https://" + "a" * 5000 + ".example/"
+    response = _save_strict(client, hook=long_host, signing_key="k")
+    assert response.status_code == 400
+    assert "Hook URL is too long: at most 253 characters for the host name" in response.get_data(as_text=True)
+    assert _save_strict(client, hook="https://hooks.example/in", signing_key="k").status_code == 302

@@ -69,6 +69,9 @@ def test_no_secret_configured_refuses_everything(make_app, db):
 def test_bad_json_is_400_json(client, db):
     response = _post(client, None, raw=b"{not json")
     assert response.status_code == 400 and "not valid JSON" in response.json["error"]
+    for number in (b"NaN", b"Infinity", b"1e309"):  # not JSON a database can store
+        response = _post(client, None, raw=b'{"type": "bounce", "email": "a@example.com", "n": %s}' % number)
+        assert response.status_code == 400 and "not valid JSON" in response.json["error"], number
 
 
 def test_invalid_event_rejects_the_whole_batch(client, db):

@@ -1,4 +1,5 @@
 """The hook registry: WordPress-style actions and filters, each callback tagged with its plugin."""
+import dataclasses
 import itertools
 import logging
 import warnings
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .guard import PluginGuard
+from .shapes import Shape
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +20,15 @@ class UnknownHookWarning(UserWarning):
 
 @dataclass(frozen=True)
 class HookSpec:
-    """A declared hook: its name, whether it is an action or a filter, and its documentation."""
+    """A declared hook: its name, whether it is an action or a filter, and its documentation.
+
+    ``shape`` (filters): what the value looks like; a plugin callback returning anything else
+    is a fault of that plugin and the value it was given goes on (app.core.hooks.shapes)."""
     name: str
     kind: str  # "action" or "filter"
     doc: str
     domain: str = "core"
+    shape: Optional[Shape] = None
 
 
 @dataclass(order=True)
@@ -64,7 +70,7 @@ class HookRegistry:
         """Declare every HookSpec found as a module attribute of a catalogue module."""
         for value in vars(module).values():
             if isinstance(value, HookSpec):
-                self.declare(HookSpec(value.name, value.kind, value.doc, domain))
+                self.declare(dataclasses.replace(value, domain=domain))
 
     # -- registration ----------------------------------------------------
     def add(self, name: str, callback: Callable, priority: int = DEFAULT_PRIORITY,
@@ -117,14 +123,19 @@ class HookRegistry:
     def apply_filters(self, name: str, value, *args, **kwargs):
         """Thread ``value`` through every runnable callback of filter ``name`` and return it.
 
-        A core callback's exception propagates; a plugin callback that raises is reported and
-        the value it was given goes on to the next callback unchanged."""
+        A core callback's exception propagates; a plugin callback that raises, or returns a value
+        not of the spec's ``shape``, is reported and the value it was given goes on to the next
+        callback unchanged (it was given a copy when the shape says how to make one)."""
+        shape = None
         for registration in self._runnable(name):
             if registration.plugin is None:
                 value = registration.callback(value, *args, **kwargs)
             else:
+                if shape is None:
+                    spec = self.specs.get(name)
+                    shape = spec.shape if spec is not None else None
                 value = self.guard.filter(registration.plugin, name, registration.callback,
-                                          value, args, kwargs)
+                                          value, args, kwargs, shape)
         return value
 
     def registrations(self, name: str) -> list[Registration]:

@@ -1,4 +1,5 @@
 """Network-wide settings: declared with defaults by the core and by plugins, stored as Options."""
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,10 @@ def set_option(key: str, value) -> None:
     spec = registry().specs.get(key)
     if spec is not None:
         value = check(spec, value)
+    try:  # NaN and infinity are not JSON: SQLite would store them, PostgreSQL refuses them
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{key}: the value cannot be stored ({error}).") from None
     row = db.session.get(Option, key)
     if row is None:
         db.session.add(Option(key=key, value=value))

@@ -1,4 +1,6 @@
 """Setting types: a submitted form string becomes a typed value, and typed values are checked."""
+import math
+import re
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -6,6 +8,11 @@ from email_validator import EmailNotValidError, validate_email
 TYPES = ("str", "text", "int", "float", "bool", "choice", "email", "url", "secret")
 TEXT_TYPES = ("str", "text", "choice", "email", "url", "secret")
 TRUE_WORDS = {"1", "on", "true", "yes"}
+# ASCII digits only: int() and float() also read "٣" (Arabic-Indic three), "1_000", "nan", "inf"
+INT_RE = re.compile(r"[+-]?[0-9]{1,30}")
+FLOAT_RE = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,3})?")
+MAX_HOST = 253  # RFC 1035 section 2.3.4 (a name of 255 octets on the wire: 253 characters)
+MAX_URL = 2048
 
 
 def choice_pairs(spec) -> list[tuple]:
@@ -21,12 +28,11 @@ def coerce(spec, raw: str):
     if spec.type == "bool":
         return check(spec, raw.lower() in TRUE_WORDS)
     if spec.type in ("int", "float"):
-        try:
-            value = int(raw) if spec.type == "int" else float(raw)
-        except ValueError:
+        pattern = INT_RE if spec.type == "int" else FLOAT_RE
+        if not pattern.fullmatch(raw):
             word = "a whole number" if spec.type == "int" else "a number"
-            raise ValueError(f"{spec.label} must be {word}.") from None
-        return check(spec, value)
+            raise ValueError(f"{spec.label} must be {word}.")
+        return check(spec, int(raw) if spec.type == "int" else float(raw))
     return check(spec, raw)
 
 
@@ -42,6 +48,8 @@ def check(spec, value):
         raise ValueError(f"{spec.label} must be a whole number.")
     if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise ValueError(f"{spec.label} must be a number.")
+    if kind == "float" and not math.isfinite(value):
+        raise ValueError(f"{spec.label} must be a finite number (not NaN or infinity).")
     if kind in ("int", "float"):
         _check_range(spec, value)
     if kind in TEXT_TYPES:
@@ -73,7 +81,14 @@ def _check_text(spec, value):
         except EmailNotValidError as error:
             raise ValueError(f"{spec.label} is not a valid e-mail address: {error}") from None
     if spec.type == "url":
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname or ""
+        except ValueError:
+            parts, host = None, ""
+        if parts is None or parts.scheme not in ("http", "https") or not host or " " in value:
             raise ValueError(f"{spec.label} must be a full http:// or https:// address.")
+        if len(host) > MAX_HOST or len(value) > MAX_URL:
+            raise ValueError(f"{spec.label} is too long: at most {MAX_HOST} characters for the host "
+                             f"name (RFC 1035) and {MAX_URL} for the address.")
     return value

@@ -80,8 +80,11 @@ def read_values(specs, data) -> tuple[dict, dict]:
             continue
         raw = submitted(spec, data)
         if spec.type == "secret" and not raw.strip():
-            if data.get(spec.key + CLEAR_SUFFIX):
-                values[spec.key] = ""
+            if data.get(spec.key + CLEAR_SUFFIX) or (spec.required and not get_option(spec.key)):
+                try:  # clearing, or leaving blank a required secret never stored: refused
+                    values[spec.key] = coerce(spec, "")
+                except ValueError as error:
+                    errors[spec.key] = str(error)
             continue
         try:
             values[spec.key] = coerce(spec, raw)

@@ -1,5 +1,6 @@
 """Hooks of the auth domain: logins and roles."""
 from ..registry import HookSpec
+from ..shapes import PANELS
 
 user_logged_in = HookSpec("user_logged_in", "action", """A user logged in successfully.
 
@@ -13,4 +14,4 @@ admin_profile_panels = HookSpec("admin_profile_panels", "filter", """Filters the
 super admin's profile page (``/network/profile``), e.g. the API keys.
 
 Value: a list of ``(title, html)`` tuples, ``html`` being Markup; argument: ``user``. Returns
-the list.""")
+the list.""", shape=PANELS)

@@ -1,5 +1,6 @@
 """Hooks of the broadcasts domain: drafts, sends, notices and placeholders."""
 from ..registry import HookSpec
+from ..shapes import PANELS, PROBLEMS, STR_DICT, TRACKING, VALUES
 
 broadcast_created = HookSpec("broadcast_created", "action", """A broadcast draft was created
 (in the wizard, by the API, or as a duplicate).
@@ -28,7 +29,7 @@ placeholders that broadcast subjects and bodies may use.
 
 Value: a dict ``{name: description}`` (``customer_name``, ``site_url``, ...). Returns the dict;
 a name added here stops being an "unknown placeholder" error. Give it a value with
-``broadcast_placeholder_values``.""")
+``broadcast_placeholder_values``.""", shape=STR_DICT)
 
 broadcast_placeholder_values = HookSpec("broadcast_placeholder_values", "filter", """Filters
 the placeholder values of one customer before a broadcast is rendered for them: dashboard
@@ -36,7 +37,7 @@ notices (once per customer and page, not per notice), previews, test sends and e
 run (once per message: it costs the send loop one customer lookup per message).
 
 Value: a dict ``{name: str}``; argument: ``customer`` (Customer, or None for a sample).
-Returns the dict. Values are HTML-escaped when filled into HTML.""")
+Returns the dict. Values are HTML-escaped when filled into HTML.""", shape=VALUES)
 
 broadcast_tracking = HookSpec("broadcast_tracking", "filter", """Filters the open and click
 tracking of a run's e-mail, asked once per chunk by the message builder (the tracking domain
@@ -47,7 +48,7 @@ placeholders still words of ``mask``) and ``values(delivery_id, values) -> dict`
 placeholder values of one message). Arguments: ``html`` (str: the inlined HTML, each placeholder
 hidden as a word of ``mask``), ``run_id`` (int), ``opens`` (bool), ``clicks`` (bool), ``mask``
 (``app.mail.masking.Mask``: ``restore``, ``compile`` a piece, ``word(Placeholder.named(name))``
-adds a placeholder). Returns the value or a replacement.""")
+adds a placeholder). Returns the value or a replacement.""", shape=TRACKING)
 
 broadcast_run_cancelled = HookSpec("broadcast_run_cancelled", "action", """A run was cancelled
 (by the broadcast's Cancel, or on its own from the run page, the API or the CLI); the delivery
@@ -65,13 +66,13 @@ broadcast_detail_panels = HookSpec("broadcast_detail_panels", "filter", """Filte
 panels on a broadcast's admin page (reports, logs, statistics).
 
 Value: a list of ``(title, html)`` tuples, ``html`` being Markup; argument: ``broadcast``.
-Returns the list.""")
+Returns the list.""", shape=PANELS)
 
 broadcast_readiness = HookSpec("broadcast_readiness", "filter", """Filters what stops a draft from
 being sent or scheduled.
 
 Value: a list of ``Problem(step, message)`` (``app.broadcasts.sending``); argument: ``broadcast``.
-Returns the list (empty: ready).""")
+Returns the list (empty: ready).""", shape=PROBLEMS)
 
 broadcast_unscheduled = HookSpec("broadcast_unscheduled", "action", """A scheduled broadcast went
 back to being a draft (to be edited).

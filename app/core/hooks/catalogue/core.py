@@ -1,5 +1,6 @@
 """Hooks of the application shell: start-up, the admin menu and the page layout."""
 from ..registry import HookSpec
+from ..shapes import MENU, PANELS, list_of
 
 app_ready = HookSpec("app_ready", "action", """Fired once when create_app() has finished.
 
@@ -8,23 +9,25 @@ Arguments: ``app`` (the Flask app). Returns nothing.""")
 admin_menu = HookSpec("admin_menu", "filter", """Filters the network admin's navigation.
 
 Value: a list of ``MenuItem`` (label, endpoint, order, icon). Returns the list to show;
-items whose endpoint does not exist are dropped after filtering.""")
+items whose endpoint does not exist are dropped after filtering.""", shape=MENU)
 
 dashboard_menu = HookSpec("dashboard_menu", "filter", """Filters the customer dashboard's navigation.
 
-Value: a list of ``MenuItem``. Returns the list to show.""")
+Value: a list of ``MenuItem``. Returns the list to show.""", shape=MENU)
 
 network_dashboard_panels = HookSpec("network_dashboard_panels", "filter", """Filters the panels
 shown on the network admin's dashboard.
 
-Value: a list of ``(title, html)`` tuples, ``html`` being Markup. Returns the list.""")
+Value: a list of ``(title, html)`` tuples, ``html`` being Markup (a plain str is escaped and
+shown as text). Returns the list.""", shape=PANELS)
 
 customer_dashboard_panels = HookSpec("customer_dashboard_panels", "filter", """Filters the panels
 on a customer's dashboard.
 
-Value: a list of ``(title, html)``; argument: ``customer``. Returns the list. Each panel is shown
+Value: a list of ``(title, html)`` tuples, ``html`` being Markup (a plain str is escaped and shown
+as text, as on every panel hook); argument: ``customer``. Returns the list. Each panel is shown
 in a card under its title, as on the network dashboard; a panel with an empty title is shown as
-it is (the core's notices banner is one).""")
+it is (the core's notices banner is one).""", shape=PANELS)
 
 worker_starting = HookSpec("worker_starting", "action", """An RQ worker is about to start working.
 
@@ -47,4 +50,4 @@ by a dead job, lost from Redis, or failed for a transient reason is moved on fro
 Value: a list of callables taking no argument; each returns a list of steps (callables taking no
 argument), e.g. one per run to check. The supervisor calls each step and commits after it, or
 rolls it back and logs when it raises, then goes on with the next step; neither the callables nor
-the steps commit. Returns the list.""")
+the steps commit. Returns the list.""", shape=list_of("a list of callables", callable))

@@ -1,5 +1,6 @@
 """Hooks of the delivery domain: transports and outgoing messages."""
 from ..registry import HookSpec
+from ..shapes import FACTORIES, MARKUP_LIST, MESSAGE
 
 mail_transports = HookSpec("mail_transports", "filter", """Filters the mail transports by URL scheme.
 
@@ -9,7 +10,7 @@ so far, each with the ``key`` it was submitted with: status sent, temporary, per
 unknown), ``flush() -> list[SendResult]`` (the rest), ``idle`` (nothing in flight),
 ``send(message_bytes, envelope_from, recipient) -> SendResult`` (one message, raising
 TemporaryFailure or PermanentFailure) and ``close()``; ``app.mail.smtp_session.SMTPSession`` is
-the reference, ``app.mail.outcomes`` holds the types. Returns the dict.""")
+the reference, ``app.mail.outcomes`` holds the types. Returns the dict.""", shape=FACTORIES)
 
 delivery_message = HookSpec("delivery_message", "filter", """Filters each outgoing broadcast
 message before it is turned into bytes (called only when a callback is registered).
@@ -18,7 +19,7 @@ Value: an ``OutgoingMessage`` (``app.mail.builder``) with ``recipient`` (deliver
 email, customer_id, name, site_url), ``run_id``, ``envelope_from`` (the delivery's VERP return
 path when RETURN_PATH_DOMAIN is set, else MAIL_FROM's address; a callback may change it),
 ``headers`` (a list of ``(name, value)``; values must be ASCII or RFC 2047-encoded, one line or
-folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""")
+folded with CRLF + space), ``text`` and ``html``. Returns the message (changed or not).""", shape=MESSAGE)
 
 delivery_run_status_changed = HookSpec("delivery_run_status_changed", "action", """Fired when a
 broadcast run changes status (sending, paused, sent, cancelled, failed), inside the transaction
@@ -41,4 +42,4 @@ delivery_run_panels = HookSpec("delivery_run_panels", "filter", """Filters the p
 of a run's report page (the tracking domain adds the engagement report here).
 
 Value: a list of Markup (each a whole ``<section class="card panel">``). Argument: ``run``
-(BroadcastRun). Returns the list.""")
+(BroadcastRun). Returns the list.""", shape=MARKUP_LIST)

@@ -1,5 +1,6 @@
 """Hooks of the tracking domain: unsubscribes, bounces, complaints, clicks and the bounce webhook."""
 from ..registry import HookSpec
+from ..shapes import BOOL, JSON
 
 email_unsubscribed = HookSpec("email_unsubscribed", "action", """An address unsubscribed from
 broadcasts (link, one-click POST, mailto request, dashboard or admin import).
@@ -37,7 +38,7 @@ track_link = HookSpec("track_link", "filter", """Decides whether one link of a b
 rewritten through the click redirect.
 
 Value: bool (True when Herald would track it). Arguments: ``url`` (str), ``run_id`` (int).
-Returns the bool. Unsubscribe links, mailto:, tel: and anchors are never tracked.""")
+Returns the bool. Unsubscribe links, mailto:, tel: and anchors are never tracked.""", shape=BOOL)
 
 bounce_webhook_verify = HookSpec("bounce_webhook_verify", "filter", """Authenticates a POST to
 /hooks/bounces, so a provider that signs its own way can be accepted by a plugin.
@@ -45,10 +46,10 @@ bounce_webhook_verify = HookSpec("bounce_webhook_verify", "filter", """Authentic
 Value: bool, the result of Herald's own check (HMAC-SHA256 of the raw body with the shared
 secret, header ``X-Herald-Signature: sha256=<hex>``). Arguments: ``headers`` (the request's
 headers), ``body`` (bytes, the raw body). Returns the bool; return True only after verifying the
-provider's signature.""")
+provider's signature.""", shape=BOOL)
 
 bounce_webhook_payload = HookSpec("bounce_webhook_payload", "filter", """Turns a provider's
 webhook JSON into Herald's bounce format (see docs/bounces.md) before validation.
 
 Value: the decoded JSON (any JSON type). Arguments: ``headers`` (the request's headers).
-Returns a dict ``{"events": [...]}`` or one event dict in Herald's format.""")
+Returns a dict ``{"events": [...]}`` or one event dict in Herald's format.""", shape=JSON)
