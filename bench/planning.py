@@ -10,7 +10,7 @@ from app.core.utils import utcnow
 
 def planning_time(product) -> dict:
     """Seconds to plan one run of an e-mail to every member of ``product`` (then cleaned up)."""
-    from app.delivery.models import Delivery
+    from app.delivery.models import Delivery, DeliveryCount
     from app.delivery.planning import plan
 
     broadcast = Broadcast(kind="email", subject="plan", body_html="plan", status="sending")
@@ -24,6 +24,7 @@ def planning_time(product) -> dict:
     db.session.commit()
     seconds = time.perf_counter() - started
     db.session.execute(delete(Delivery).where(Delivery.run_id == run.id))
+    db.session.execute(delete(DeliveryCount).where(DeliveryCount.run_id == run.id))
     db.session.execute(delete(Broadcast).where(Broadcast.id == broadcast.id))  # runs cascade
     db.session.commit()
     return {"planned": result.total, "excluded": result.excluded, "seconds": round(seconds, 2)}

@@ -48,7 +48,7 @@ def make_app(database_url: str, revision: str = "heads"):
 
 
 def ensure_pg_database(url: str = PG_URL):
-    """Create the PostgreSQL benchmark database when it does not exist."""
+    """Create the PostgreSQL benchmark database (``url``) when it does not exist."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
@@ -187,8 +187,10 @@ def main():
     results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
     path = HERE / ("results-quick.json" if args.quick else "results.json")
-    if path.exists():  # bench.scale's last runs (scale, scale_before, ...) stay
-        results.update({k: v for k, v in json.loads(path.read_text()).items() if k.startswith("scale")})
+    if path.exists():  # the benchmarks run on their own (bench.scale, bench.runpage, bench.stop) stay
+        kept = json.loads(path.read_text())
+        results.update({key: value for key, value in kept.items()
+                        if key.startswith("scale") or key in ("run_page", "stop")})
     path.write_text(json.dumps(results, indent=2))
 
 

@@ -25,13 +25,16 @@ def _run(run_id) -> BroadcastRun:
 @delivery_cli.command("status")
 @click.argument("run_id", type=int)
 def status_command(run_id):
-    """Show a run's status, progress and counts by status."""
+    """Show a run's status, sent and processed of total, and counts by status (live counters)."""
     snap = progress.snapshot(_run(run_id))
     click.echo(f"Run {run_id} (broadcast {snap['broadcast_id']}): {snap['status']}")
     if snap["status_reason"]:
         click.echo(f"  {snap['status_reason']}")
-    click.echo(f"  sent {snap['sent']} of {snap['total']} ({snap['percent']}%), "
-               f"{snap['rate']}/s, time left {duration(snap['eta_seconds'])}, excluded {snap['excluded']}")
+    if snap["status"] == "cancelled":
+        click.echo(f"  cancelled after {snap['processed']} of {snap['total']}")
+    click.echo(f"  sent {snap['sent']}, processed {snap['processed']} of {snap['total']} "
+               f"({snap['percent']}% processed), {snap['rate']}/s, "
+               f"time left {duration(snap['eta_seconds'])}, excluded {snap['excluded']}")
     for name, count in snap["counts"].items():
         click.echo(f"  {name:9} {count:>9}")
 

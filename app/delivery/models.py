@@ -62,3 +62,13 @@ class DeliveryDuplicate(db.Model):
                        primary_key=True)
     customer_id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False)
+
+
+class DeliveryCount(db.Model):
+    """A live counter of one run's ledger, kept by triggers (migration 0015): ``status:<status>``,
+    ``reason:<reason>`` (skipped rows), ``sent_hour:<YYYY-MM-DDTHH>`` (rows sent in that UTC hour)."""
+    __tablename__ = "delivery_counts"
+
+    run_id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(40), primary_key=True)
+    value = db.Column(db.BigInteger, nullable=False)

@@ -1,15 +1,18 @@
 """Live progress of a run: counts by status, the current rate, time left, and the failure streak.
 
-Counts come from the ledger (index on run, status); the rate from per-second counters in Redis
-that the senders bump after each recorded batch; the consecutive-failure streak is shared by all
-workers of a run in Redis, so auto-pause sees failures in a row across workers.
+Counts come from the live counters that triggers keep with every ledger write (migration 0015);
+the rate from per-second counters in Redis that the senders bump after each recorded batch; the
+consecutive-failure streak is shared by all workers of a run in Redis, so auto-pause sees
+failures in a row across workers; a pause or cancel is signalled to the run's sending loops by a
+Redis key they look at between messages.
 """
 import time
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from ..core.extensions import db, redis_store
-from .models import PENDING_STATUSES, STATUSES, Delivery, DeliveryDuplicate
+from .models import PENDING_STATUSES, STATUSES, DeliveryCount, DeliveryDuplicate
 
 RATE_WINDOW = 10  # seconds averaged for the current rate
 STREAK_SCRIPT = """
@@ -68,22 +71,48 @@ def reset_streak(run_id: int) -> None:
     redis_store.client.delete(_streak_key(run_id))
 
 
+def _counters(run_id: int, prefix: str) -> dict:
+    """{name without ``prefix``: value} of the run's live counters (``delivery_counts``, kept by
+    triggers in the transaction that writes the ledger; migration 0015) whose name has ``prefix``.
+    One seek on the counters' primary key: a handful of rows whatever the run's size."""
+    rows = db.session.execute(select(DeliveryCount.name, DeliveryCount.value)
+                              .where(DeliveryCount.run_id == run_id, DeliveryCount.name.startswith(prefix)))
+    return {name[len(prefix):]: value for name, value in rows if value}
+
+
+def _stop_key(run_id):
+    return redis_store.key("delivery", "stop", run_id)
+
+
+def signal_stop(run_id: int, status: str) -> None:
+    """Tell the run's sending loops that it is ``status`` (paused, cancelled): they look at this
+    key between messages and while waiting for a rate-limit slot (after the commit that stops the
+    run; a day's expiry)."""
+    redis_store.client.set(_stop_key(run_id), status, ex=86400)
+
+
+def clear_stop(run_id: int) -> None:
+    """The run sends again (resume): its loops no longer stop."""
+    redis_store.client.delete(_stop_key(run_id))
+
+
+def stop_signalled(run_id: int) -> bool:
+    """True when a pause or cancel of the run was signalled (one Redis EXISTS)."""
+    return bool(redis_store.client.exists(_stop_key(run_id)))
+
+
 def status_counts(run_id: int) -> dict:
-    """{status: rows} for every status (zeros included)."""
+    """{status: rows} for every status (zeros included), from the live counters."""
     counts = dict.fromkeys(STATUSES, 0)
-    counts.update(db.session.execute(select(Delivery.status, func.count())
-                                     .where(Delivery.run_id == run_id)
-                                     .group_by(Delivery.status)).all())
+    counts.update(_counters(run_id, "status:"))
     return counts
 
 
 def exclusion_counts(run_id: int) -> dict:
-    """{reason: addresses} left out at planning or by a later suppression, duplicates included."""
-    rows = db.session.execute(select(Delivery.reason, func.count())
-                              .where(Delivery.run_id == run_id, Delivery.status == "skipped",
-                                     Delivery.reason != "cancelled")
-                              .group_by(Delivery.reason)).all()
-    counts = {reason: count for reason, count in rows}
+    """{reason: addresses} left out at planning or by a later suppression, duplicates included
+    (skipped rows by reason from the live counters; duplicates: one seek in their primary key)."""
+    counts = _counters(run_id, "reason:")
+    counts.pop("cancelled", None)
     duplicates = db.session.scalar(select(func.count()).select_from(DeliveryDuplicate)
                                    .where(DeliveryDuplicate.run_id == run_id))
     if duplicates:
@@ -91,13 +120,25 @@ def exclusion_counts(run_id: int) -> dict:
     return counts
 
 
+def sent_per_hour(run_id: int) -> dict:
+    """{UTC hour (naive datetime): messages whose ``sent_at`` falls in it}, from the live counters."""
+    return {datetime.strptime(hour, "%Y-%m-%dT%H"): count
+            for hour, count in _counters(run_id, "sent_hour:").items()}
+
+
 def snapshot(run) -> dict:
-    """Everything the run page and the API show about a run's progress, JSON-ready."""
+    """Everything the run page and the API show about a run's progress, JSON-ready.
+
+    ``processed``: rows with a final outcome (sent, failed, unknown, or skipped by a suppression
+    added since planning); rows skipped by a cancel are not processed, so a cancelled run shows
+    how far it got. ``percent`` is processed of ``total``.
+    """
     counts = status_counts(run.id)
     pending = sum(counts[s] for s in PENDING_STATUSES)
+    cancelled = _counters(run.id, "reason:").get("cancelled", 0)
     total = run.total or 0
     rate = current_rate(run.id) if run.status == "sending" else 0.0
-    done = total - min(total, pending)
+    processed = max(0, total - pending - cancelled)
     return {
         "run_id": run.id,
         "broadcast_id": run.broadcast_id,
@@ -106,9 +147,10 @@ def snapshot(run) -> dict:
         "total": total,
         "excluded": run.excluded,
         "sent": counts["sent"],
-        "processed": done,
+        "processed": processed,
+        "cancelled": cancelled,
         "pending": pending,
-        "percent": round(100.0 * done / total, 1) if total else 100.0,
+        "percent": round(100.0 * processed / total, 1) if total else 100.0,
         "rate": round(rate, 1),
         "eta_seconds": int(pending / rate) if rate > 0 and pending else None,
         "counts": counts,

@@ -16,6 +16,7 @@ UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
 UNIT_NAMES = {1: "s", 60: "min", 3600: "h", 86400: "day"}
 RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:(?:/|per)\s*([a-z]+?)s?)?$")
 RESERVE_HORIZON = 1.0  # seconds of slots one call may reserve
+STOP_POLL = 0.1  # seconds between two looks at ``stop()`` while waiting for a slot
 
 RESERVE_SCRIPT = """
 local t = redis.call('TIME')
@@ -103,16 +104,26 @@ class RateLimiter:
         spacing = int(spacing_us) / 1_000_000
         self.slots.extend(first + index * spacing for index in range(count))
 
-    def wait(self, remaining: int = 1, before_sleep=None) -> None:
+    @property
+    def slots_per_call(self) -> int:
+        """Messages in one reservation: a second of sending at the strictest limit, at least 1."""
+        return self._per_call if self.rates else 0
+
+    def wait(self, remaining: int = 1, before_sleep=None, stop=None) -> bool:
         """Block until this worker may send its next message (``remaining``: how many are left);
         ``before_sleep()`` is called first when it has to wait (the send loop flushes the message
-        in flight, so that its content does not wait a slot for the next envelope)."""
+        in flight, so that its content does not wait a slot for the next envelope). While it
+        waits, ``stop()`` is asked every ``STOP_POLL`` seconds at most: when it answers True the
+        wait ends at once and ``wait`` returns False (the slot is given up); else True."""
         if not self.rates:
-            return
+            return True
         if not self.slots:
             self.reserve(remaining)
         slot = self.slots.pop(0)
-        if slot > time.monotonic():
-            if before_sleep is not None:
-                before_sleep()
-            time.sleep(max(0.0, slot - time.monotonic()))
+        if slot > time.monotonic() and before_sleep is not None:
+            before_sleep()
+        while (left := slot - time.monotonic()) > 0:
+            if stop is not None and stop():
+                return False
+            time.sleep(min(left, STOP_POLL))
+        return True

@@ -21,7 +21,7 @@ from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
 from .planning import insert_or_ignore
-from .ratelimit import RateLimiter
+from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,10 @@ class Sender:
 
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates)
+        # A claim holds about a second of sending at the configured rate (at least one message),
+        # so a pause or a cancel never waits behind a long batch; unlimited: the full batch.
+        self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or self.policy.batch_size)
+        self.next_stop_check = 0.0
         self.factory, self.needs_site = None, False
         self.transport = None
         self.where: list = []
@@ -100,7 +104,10 @@ class Sender:
 
     def _next_batch(self) -> bool:
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
+        untouched = self.batch[self.position:]  # not attempted: the run was stopped
+        run_status = self._lock_run() if untouched else None
         written = self._write_outcomes()
+        self._give_back(untouched, run_status)
         self._announce(written)
         if pause_reason:
             services.pause_run(self.run_id, pause_reason)
@@ -121,7 +128,7 @@ class Sender:
     def _claim_statement(self):
         """The claiming UPDATE for ``self.where``, built once per ``run()`` (not per batch)."""
         ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
-               .order_by(Delivery.id).limit(self.policy.batch_size))
+               .order_by(Delivery.id).limit(self.claim_size))
         if db.engine.dialect.name == "postgresql":
             ids = ids.with_for_update(skip_locked=True)
         # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
@@ -178,12 +185,17 @@ class Sender:
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
-        """Hand each message to the transport (pipelined), then flush; see docs/delivery.md."""
+        """Hand each message to the transport (pipelined), then flush; see docs/delivery.md. When
+        the run is paused or cancelled it stops adding messages (``position`` is the first not
+        sent) and flushes those in flight; ``_next_batch`` gives back the rest."""
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
+        self.next_stop_check = 0.0  # look at the start of every batch
+        flush = lambda: self._settle(self.transport.flush())  # noqa: E731 - before a wait
         for self.position, claimed in enumerate(self.batch):
             self.in_smtp = False
-            self.limiter.wait(len(self.batch) - self.position, lambda: self._settle(self.transport.flush()))
+            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, flush, self._stopping):
+                break
             try:
                 message_id, envelope_from, data = self.factory.build(claimed.recipient)
             except Exception as error:  # noqa: BLE001 - one recipient's message fails, not the run
@@ -195,9 +207,19 @@ class Sender:
             self.in_smtp = True  # from here the row may be on the wire
             self._settle(self.transport.submit((claimed, message_id), data, envelope_from,
                                                claimed.recipient.email))
-        self.position, self.in_smtp = len(self.batch), True
+        else:
+            self.position, self.in_smtp = len(self.batch), True
         self._settle(self.transport.flush())
         self.in_smtp = False
+
+    def _stopping(self) -> bool:
+        """True once a pause or cancel of the run is signalled; looks in Redis at most every
+        ``STOP_POLL`` seconds (one EXISTS), so it costs nothing per message at full speed."""
+        now = time.monotonic()
+        if now < self.next_stop_check:
+            return False
+        self.next_stop_check = now + STOP_POLL
+        return progress.stop_signalled(self.run_id)
 
     def _settle(self, results) -> None:
         """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered)."""
@@ -228,11 +250,15 @@ class Sender:
         outcomes, self.outcomes = self.outcomes, []
         if not outcomes:
             return outcomes
-        record_outcomes(self.token, outcomes)
         sent = sum(1 for o in outcomes if o.status == "sent")
         failed = sum(1 for o in outcomes if o.status == "failed")
-        if sent or failed:  # the run's counters, in the same transaction as the outcomes
+        # First the run's row (its counters, in the same transaction as the outcomes), then the
+        # ledger and its counters: the order a cancel takes them in, so the two never deadlock.
+        if sent or failed:
             db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
+        else:
+            self._lock_run()
+        record_outcomes(self.token, outcomes)
         rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
         if rejections:  # suppressed as "bounced": the address cannot take mail
             db.session.execute(insert_or_ignore(Suppression.__table__).values(
@@ -250,19 +276,39 @@ class Sender:
         if outcomes:
             progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
 
+    def _lock_run(self) -> str:
+        """Lock the run's row and return its status, before any ledger write of the transaction
+        (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
+        return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id)
+                                 .with_for_update())
+
+    def _give_back(self, untouched: list, status: str | None) -> None:
+        """Rows claimed and never attempted go back to the status they were claimed from, or
+        become skipped (cancelled) when the run is cancelled (``status``: the run's, read with
+        ``_lock_run`` in this transaction, so a cancel committed before or waits for the rows)."""
+        if not untouched:
+            return
+        if status == "sending":  # a stale signal (the run was resumed meanwhile): carry on next time
+            progress.clear_stop(self.run_id)
+        cancelled = status == "cancelled"
+        db.session.execute(
+            update(Delivery.__table__)
+            .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
+            .values(status=bindparam("back_to"), reason=bindparam("why"), attempts=Delivery.attempts - 1,
+                    claim=None, next_attempt_at=bindparam("next_at")),
+            [{"row_id": c.recipient.delivery_id, "back_to": "skipped" if cancelled else c.previous,
+              "why": "cancelled" if cancelled else None, "next_at": None if cancelled else c.next_attempt_at}
+             for c in untouched])
+
     def _recover(self) -> None:
         """After an error: keep the outcomes we have, give back rows never attempted."""
         try:
             db.session.rollback()
-            written = self._write_outcomes()
-            self._announce(written)
             untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
-            if untouched:
-                db.session.execute(
-                    update(Delivery.__table__)
-                    .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
-                    .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
-                    [{"row_id": c.recipient.delivery_id, "back_to": c.previous} for c in untouched])
+            run_status = self._lock_run() if untouched else None
+            written = self._write_outcomes()
+            self._give_back(untouched, run_status)
+            self._announce(written)
             db.session.commit()
             self._after_commit(written)
         except Exception:  # the reaper reports what we could not write back as unknown

@@ -56,14 +56,16 @@ def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> Non
 
 
 def pause_run(run_id: int, reason: str = "Paused by an administrator.") -> BroadcastRun:
-    """Stop sending after the message in flight; queued rows wait for resume. The caller commits;
-    the run's waiting chunks leave Redis after the commit."""
+    """Stop sending after the messages in flight; queued rows wait for resume. The caller commits;
+    after the commit the run's waiting chunks leave Redis and its sending loops are told to stop
+    (``progress.signal_stop``: they give back the rows they claimed and have not sent)."""
     run = get_run(run_id, lock=True)
     if run.status != "sending":  # a run still planning starts sending only once it is planned
         raise RunStateError(f"Run {run_id} is {run.status}: only a sending run can be paused.")
     set_status(run, "paused", reason)
     record("run.paused", run, reason)
     after_commit(chunks.drop_waiting, run_id)
+    after_commit(progress.signal_stop, run_id, "paused")
     return run
 
 
@@ -80,6 +82,7 @@ def resume_run(run_id: int) -> BroadcastRun:
     set_status(run, "sending")
     enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
     after_commit(progress.reset_streak, run_id)
+    after_commit(progress.clear_stop, run_id)
     return run
 
 
@@ -95,8 +98,9 @@ def cancel_run(run_id: int) -> BroadcastRun:
 
 
 def on_run_cancelled(run: BroadcastRun, previous: str) -> None:
-    """``broadcast_run_cancelled``: the run's rows not yet sent become skipped (reason cancelled)
-    and its chunks leave Redis after the commit; fires ``delivery_run_status_changed``."""
+    """``broadcast_run_cancelled``: the run's rows not yet sent become skipped (reason cancelled);
+    after the commit its chunks leave Redis and its sending loops are told to stop (the rows they
+    claimed and have not sent become skipped too); fires ``delivery_run_status_changed``."""
     if run.broadcast.kind != "email":
         return
     db.session.execute(update(Delivery)
@@ -104,6 +108,7 @@ def on_run_cancelled(run: BroadcastRun, previous: str) -> None:
                        .values(status="skipped", reason="cancelled", next_attempt_at=None)
                        .execution_options(synchronize_session=False))
     after_commit(chunks.drop_waiting, run.id)
+    after_commit(progress.signal_stop, run.id, "cancelled")
     do_action("delivery_run_status_changed", run, previous)
 
 
@@ -159,7 +164,7 @@ def run_action(run_id: int, action: str) -> str:
     Raises RunStateError (action not possible now) or LookupError (no such run or action)."""
     if action == "pause":
         pause_run(run_id)
-        return "Sending is paused: batches in flight finish, the rest waits for Resume."
+        return "Sending is paused: messages in flight finish, the rest waits for Resume."
     if action == "resume":
         run = resume_run(run_id)
         return "Planning starts again." if run.status == "planning" else "Sending resumed."

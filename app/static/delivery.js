@@ -22,6 +22,7 @@
     if (initialStatus === null) { initialStatus = data.status; }
     if (data.status !== initialStatus) { window.location.reload(); return false; }
     setField("sent", data.sent);
+    setField("processed", data.processed);
     setField("total", data.total);
     setField("percent", data.percent);
     setField("rate", data.rate);

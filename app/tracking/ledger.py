@@ -1,18 +1,17 @@
 """Read-only access to the delivery engine's ``deliveries`` ledger.
 
 The ledger belongs to the delivery domain; tracking only reads it, to match a bounce to the
-delivery and run it came from and to count sends for the report.
+delivery and run it came from, and reads its live counters to count sends for the report.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 
 from ..core.extensions import db
 from ..delivery.models import Delivery
+from ..delivery.progress import sent_per_hour, status_counts
 from ..mail.verp import delivery_id_from_token
 
-SENT_STATUSES = ("sent",)
-SENT_TIME_COLUMNS = ("sent_at", "finished_at", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,11 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
     return DeliveryRef(row[0], row[1], row[2], row[3] if len(row) > 3 else None)
 
 
-def sent_count(run_id: int) -> int | None:
-    """How many messages of ``run_id`` the ledger says were sent, or None without a ledger."""
-    table = deliveries_table()
-    if table is None or "status" not in table.c:
-        return None
-    return db.session.scalar(select(func.count()).select_from(table)
-                             .where(table.c.run_id == run_id, table.c.status.in_(SENT_STATUSES)))
+def sent_count(run_id: int) -> int:
+    """How many messages of ``run_id`` the ledger says were sent (its live counter)."""
+    return status_counts(run_id)["sent"]
 
 
-def sent_time_column(table: Table):
-    """The ledger column telling when a message was sent (the first known name), or None."""
-    for name in SENT_TIME_COLUMNS:
-        if name in table.c:
-            return table.c[name]
-    return None
+def sends_per_hour(run_id: int) -> dict:
+    """{UTC hour: messages of ``run_id`` sent in it} (the ledger's live counters)."""
+    return sent_per_hour(run_id)

@@ -1,5 +1,6 @@
 """The engagement report of one broadcast run: opens, clicks per link, unsubscribes, bounces,
-complaints with rates, and sends/opens/clicks over time. All counting is done in SQL.
+complaints with rates, and sends/opens/clicks over time. Engagement is counted in SQL; sends
+come from the ledger's live counters (app/delivery/progress.py).
 
 The run page shows it as a panel (``engagement_panel``, on the ``delivery_run_panels`` filter).
 """
@@ -11,10 +12,9 @@ from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import distinct, func, select, union
 
-from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from .chart import line_chart, series_in
-from .ledger import deliveries_table, sent_count, sent_time_column
+from .ledger import sends_per_hour, sent_count
 from .models import TrackedClick, TrackedOpen, TrackingEvent
 
 MAX_LINKS = 50
@@ -94,10 +94,7 @@ def _per_hour(model_or_table, time_column, *where) -> dict:
 def _series(run_id: int) -> tuple[list, str]:
     series = {"opens": _per_hour(TrackedOpen, TrackedOpen.created_at, TrackedOpen.run_id == run_id),
               "clicks": _per_hour(TrackedClick, TrackedClick.created_at, TrackedClick.run_id == run_id)}
-    table = deliveries_table()
-    column = sent_time_column(table) if table is not None else None
-    if column is not None:
-        series["sends"] = _per_hour(table, column, table.c.run_id == run_id, column.is_not(None))
+    series["sends"] = sends_per_hour(run_id)
     moments = sorted({m for counts in series.values() for m in counts})
     if not moments:
         return [], "hour"
@@ -120,11 +117,7 @@ def _series(run_id: int) -> tuple[list, str]:
 def engagement_summary(run_id: int) -> EngagementSummary:
     """Every count of the report for ``run_id`` (a handful of aggregate queries)."""
     summary = EngagementSummary(run_id)
-    sent = sent_count(run_id)
-    if sent is None:
-        run = db.session.get(BroadcastRun, run_id)
-        sent = run.total if run is not None else 0
-    summary.sent = sent
+    summary.sent = sent_count(run_id)
     summary.opens, summary.anonymous_opens = db.session.execute(
         select(func.count(), func.count().filter(TrackedOpen.delivery_id.is_(None)))
         .where(TrackedOpen.run_id == run_id)).one()

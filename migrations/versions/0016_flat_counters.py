@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_flat_counters"
-down_revision = "0013_delivery_spelling"
+down_revision = "0015_live_counters"
 branch_labels = None
 depends_on = None
 

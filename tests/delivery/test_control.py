@@ -54,9 +54,9 @@ def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_cli
     jobs.start(run)  # the admin presses Pause while the first chunk is being sent
     assert pages[0].status_code == 200 and b"Sending is paused" in pages[0].data
     assert db.session.get(BroadcastRun, run_id).status == "paused"
-    assert len(smtp_sink.messages) == 10  # the batch in flight finished, then it stopped
+    assert len(smtp_sink.messages) == 5  # the batch claimed next was given back, not sent
     jobs.work()  # the waiting chunk jobs were withdrawn: nothing is sent while paused
-    assert len(smtp_sink.messages) == 10 and _statuses(db, run_id) == {"sent": 10, "queued": 40}
+    assert len(smtp_sink.messages) == 5 and _statuses(db, run_id) == {"sent": 5, "queued": 45}
 
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/resume",
                                  headers={"X-CSRFToken": token})
@@ -79,8 +79,8 @@ def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product,
     jobs.start(run)
     assert results[0].exit_code == 0, results[0].output
     jobs.work()
-    assert _statuses(db, run_id) == {"sent": 10, "skipped": 35}
-    assert len(smtp_sink.messages) == 10
+    assert _statuses(db, run_id) == {"sent": 5, "skipped": 40}  # the claimed batch too
+    assert len(smtp_sink.messages) == 5
     run = db.session.get(BroadcastRun, run_id)
     assert run.status == "cancelled" and run.broadcast.status == "cancelled" and run.finished_at
     assert set(db.session.scalars(select(Delivery.reason).where(Delivery.status == "skipped"))) == {"cancelled"}

@@ -1,0 +1,111 @@
+"""Pause and cancel stop a rate-limited run at once: a claim holds about a second of sending, the
+loop looks for the stop between messages and while it waits for its next slot, and gives back
+the rows it claimed and did not send (queued again, or skipped when cancelled)."""
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from app.broadcasts.models import BroadcastRun
+from app.core.extensions import db as _db
+from app.core.jobs import after_commit
+from app.core.settings.services import set_option
+from app.delivery import progress
+from app.delivery.models import Delivery
+from app.delivery.services import cancel_run, pause_run
+
+from .conftest import add_customers, make_run
+
+
+@pytest.fixture
+def app_config():
+    """The deployment's default batch of 100 rows: without a rate-bound claim it would all go."""
+    return {"DELIVERY_CHUNK_SIZE": 500, "DELIVERY_BATCH_SIZE": 100, "DELIVERY_LEASE_SECONDS": 2,
+            "DELIVERY_JOB_SECONDS": 60, "MAIL_FROM": "Herald Network <noreply@herald.test>"}
+
+
+def _rows(db, run_id):
+    db.session.expire_all()
+    return {d.email: (d.status, d.reason, d.attempts)
+            for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
+
+
+def _in_own_context(app, action, run_id, seen):
+    """Run ``action`` as another request would, then note the run's progress in ``seen``."""
+    with app.app_context():
+        action()
+        _db.session.commit()
+        seen.append(progress.snapshot(_db.session.get(BroadcastRun, run_id)))
+
+
+def _after_first_batch(app, action, delay=0.0):
+    """Once the run's first batch is committed, call ``action()`` in its own app context (another
+    request), after ``delay`` seconds on another thread (the loop meanwhile waits for a slot).
+    Returns ``seen``: the run's progress just after the action, and the thread once started."""
+    seen, threads = [], []
+
+    def callback(run_id, outcomes):
+        if threads:
+            return
+        thread = threading.Timer(delay, _in_own_context, (app, action, run_id, seen))
+        threads.append(thread)
+        after_commit(thread.start if delay else thread.run)  # no delay: at once, in this thread
+    app.extensions["herald_hooks"].add("delivery_results_recorded", callback)
+    return seen, threads
+
+
+def test_pause_at_3_per_second_stops_after_a_second_of_sending(app, db, smtp_sink, product, jobs):
+    set_option("delivery.rate_per_second", "3/s")
+    db.session.commit()
+    add_customers([(f"slow{i:02d}@example.com", "S") for i in range(30)], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    seen, _ = _after_first_batch(app, lambda: pause_run(run_id))
+    jobs.start(run)
+    # The first claim held a second of sending (3 rows, not the batch of 100): those 3 went, the
+    # next claim was given back untouched when the loop saw the pause before its first message.
+    assert len(smtp_sink.messages) == 3
+    assert Counter(status for status, _, _ in _rows(db, run_id).values()) == {"sent": 3, "queued": 27}
+    assert all(attempts == 0 for status, _, attempts in _rows(db, run_id).values() if status == "queued")
+    # The progress moved while the run was sending: 3 of 30 sent and processed after one second.
+    assert (seen[0]["sent"], seen[0]["processed"], seen[0]["total"]) == (3, 3, 30)
+
+
+def _stopped_while_waiting(app, db, product, jobs, action, prefix):
+    """At 30/min the first message goes at once and the next slot is 2 s later: ``action`` (pause
+    or cancel) half a second in wakes the loop asleep until that slot; returns the run's rows."""
+    set_option("delivery.rate_per_second", "30/min")
+    db.session.commit()
+    add_customers([(f"{prefix}{i}@example.com", "W") for i in range(5)], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    _, threads = _after_first_batch(app, lambda: action(run_id), delay=0.5)
+    jobs.start(run)
+    threads[0].join()
+    jobs.work()
+    return run_id, _rows(db, run_id)
+
+
+def test_pause_wakes_a_loop_waiting_for_its_slot_at_30_per_minute(app, db, smtp_sink, product, jobs):
+    run_id, rows = _stopped_while_waiting(app, db, product, jobs, pause_run, "wait")
+    assert len(smtp_sink.messages) == 1  # the row claimed for the next slot was given back
+    assert Counter(status for status, _, _ in rows.values()) == {"sent": 1, "queued": 4}
+    assert db.session.get(BroadcastRun, run_id).status == "paused"
+
+
+def test_cancel_while_waiting_for_a_slot_skips_the_claimed_row(app, db, smtp_sink, product, jobs, runner):
+    run_id, rows = _stopped_while_waiting(app, db, product, jobs, cancel_run, "gone")
+    assert len(smtp_sink.messages) == 1
+    assert Counter(status for status, _, _ in rows.values()) == {"sent": 1, "skipped": 4}
+    assert {reason for status, reason, _ in rows.values() if status == "skipped"} == {"cancelled"}
+    status = runner.invoke(args=["delivery", "status", str(run_id)]).output
+    assert "cancelled after 1 of 5" in status and "sent 1, processed 1 of 5 (20.0% processed)" in status
+
+
+def test_a_stale_stop_signal_does_not_stop_a_sending_run(app, db, smtp_sink, product, jobs):
+    add_customers([(f"go{i}@example.com", "G") for i in range(12)], product)
+    run = make_run(products=[product])
+    progress.signal_stop(run.id, "paused")  # left over: the run is sending
+    jobs.start(run)
+    assert len(smtp_sink.messages) == 12 and not progress.stop_signalled(run.id)
