@@ -154,13 +154,14 @@ def targeted_combos(broadcast):
 
 def count_audience(broadcast) -> AudienceCounts:
     """Count the audience from the combinations kept by migration 0019's triggers, equal to
-    ``count_audience_directly`` without reading a membership or a flagged customer.
+    ``count_audience_directly`` without reading a membership.
 
     Reached by products: the customers and sharers of the combinations the targeting intersects
     (13,884 combinations at 1,000,000 customers in bench.scale) and the flagged addresses
     (shared, suppressed by reason) whose customers' combined pairs it intersects. Targeted
-    directly: the customers no reached combination holds, with their flagged rows read by
-    primary key, each address counted unless its combination is reached. Every targeting
+    directly: the customers no reached combination holds, with their rows in ``shared_addresses``
+    and ``suppressed_customers`` read by primary key, each address counted unless its
+    combination is reached. Every targeting
     (products with statuses, customers, both) is answered this way, none falls back to the
     memberships; the cost grows with the combinations and the directly targeted customers.
     """
@@ -179,13 +180,18 @@ def count_audience(broadcast) -> AudienceCounts:
               .distinct().cte("direct"))
     only_direct = db.session.scalar(select(func.count()).select_from(direct))
     if only_direct:
-        flagged = flagged_customers()
+        ids = select(direct.c.customer_id)
+        flagged = union_all(
+            select(SharedAddress.customer_id, SharedAddress.email, literal(SHARED).label("kind"))
+            .where(SharedAddress.customer_id.in_(ids)),
+            select(SuppressedCustomer.customer_id, SuppressedCustomer.email, SuppressedCustomer.reason)
+            .where(SuppressedCustomer.customer_id.in_(ids))).subquery("flagged")
         reached = exists().where(AddressReach.email == flagged.c.email, AddressReach.combo_id.in_(combos))
         kinds = (SHARED, *REASONS)
         row = db.session.execute(
             select(func.count(distinct(flagged.c.customer_id)).filter(flagged.c.kind == SHARED),
                    *(func.count(distinct(flagged.c.email)).filter(flagged.c.kind == kind, ~reached) for kind in kinds))
-            .select_from(direct.join(flagged, flagged.c.customer_id == direct.c.customer_id))).one()
+            .select_from(flagged)).one()
         sharers += row[0]
         for kind, count in zip(kinds, row[1:]):
             addresses[kind] = addresses.get(kind, 0) + count
