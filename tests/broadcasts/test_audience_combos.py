@@ -116,8 +116,9 @@ def pg(app, db, committed):
 @pytest.mark.postgres_only
 @pytest.mark.parametrize("same_customer", [True, False], ids=["one-customer", "two-customers"])
 def test_two_transactions_change_memberships_at_once(pg, same_customer):
-    """The second writer of one customer waits for the first and reads its membership; writers of
-    two customers that reach a new combination at once both count in it."""
+    """The second writer of one customer waits for the first and reads its membership (else it
+    would overwrite the customer's combination with one missing it); writers of two customers
+    that reach a new combination at once both count in it."""
     products = [pg.session.scalar(insert(Product).values(slug=f"p{n}", name="P").returning(Product.id))
                 for n in range(2)]
     ann, bob = (pg.session.scalar(insert(Customer).values(email=f"{n}@example.com", name=n).returning(Customer.id))
@@ -125,17 +126,17 @@ def test_two_transactions_change_memberships_at_once(pg, same_customer):
     for customer in (ann, bob):
         pg.session.execute(insert(Membership).values(customer_id=customer, product_id=products[0]))
     pg.session.commit()
-    add = text("INSERT INTO memberships (customer_id, product_id, status, started_at) VALUES (:c, :p, 'active', now())")
+    add = text("INSERT INTO memberships (customer_id, product_id, status, started_at) VALUES (:c, :p, :s, now())")
     errors = []
     with pg.engine.connect() as one, pg.engine.connect() as two:
         one.begin()
-        one.execute(add, {"c": ann, "p": products[1]})
+        one.execute(add, {"c": ann, "p": products[1], "s": "active"})
 
         def later():
             try:
                 with two.begin():
-                    two.execute(add, {"c": ann if same_customer else bob, "p": products[1] if not same_customer
-                                      else products[0]})
+                    two.execute(add, {"c": ann if same_customer else bob, "p": products[1],
+                                      "s": "trialing" if same_customer else "active"})
             except Exception as error:  # reported below
                 errors.append(error)
 
