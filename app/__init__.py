@@ -77,7 +77,7 @@ def init_logging(app, config):
 
 def init_extensions(app, config):
     """Bind the unbound extensions of app.core.extensions to this app."""
-    from .core.extensions import csrf, db, login_manager, migrate, redis_store
+    from .core.extensions import csrf, db, init_database, login_manager, migrate, redis_store
     from .core.jobs import init_job_events
     from .plugins import migrations  # noqa: F401 - registers the version-locations callback
 
@@ -87,6 +87,7 @@ def init_extensions(app, config):
     csrf.init_app(app)
     redis_store.init_app(app)
     with app.app_context():
+        init_database(db.engine)
         init_job_events()
 
 

@@ -76,12 +76,20 @@ def load_config(overrides=None) -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,
         "TESTING": False,
+        # Self-healing (docs/delivery.md): how long a job retries a transient database or Redis
+        # failure, the longest wait between tries, a running job's lease, the supervisor's period.
+        "TRANSIENT_RETRY_SECONDS": float(os.environ.get("TRANSIENT_RETRY_SECONDS", "600")),
+        "TRANSIENT_RETRY_MAX_DELAY": float(os.environ.get("TRANSIENT_RETRY_MAX_DELAY", "10")),
+        "JOB_LEASE_SECONDS": float(os.environ.get("JOB_LEASE_SECONDS", "60")),
+        "SUPERVISOR_SECONDS": float(os.environ.get("SUPERVISOR_SECONDS", "5")),
+        "SQLITE_BUSY_SECONDS": float(os.environ.get("SQLITE_BUSY_SECONDS", "30")),
     }
     config.update(overrides)
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(Path(config["INSTANCE_PATH"]), production)
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # WAL mode: app/core/extensions.py
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          {"connect_args": {"timeout": config["SQLITE_BUSY_SECONDS"]}})
     elif config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # No JIT: Herald's big statements (planning, counts) are index- and sort-bound, and JIT
         # compilation costs more than it saves (bench/README.md, "Choices measured").

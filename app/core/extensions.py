@@ -5,7 +5,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -19,6 +19,20 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def _write_ahead_journal(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def init_database(engine) -> None:
+    """SQLite only: every connection uses the write-ahead journal (https://sqlite.org/wal.html),
+    so readers (pages, the supervisor) never block the writer (a worker) nor it them; writers
+    wait for each other up to ``SQLITE_BUSY_SECONDS`` (the driver's busy timeout)."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _write_ahead_journal):
+        event.listen(engine, "connect", _write_ahead_journal)
 
 
 class RedisClient:

@@ -17,6 +17,7 @@ def init_app(app):
     from .api import bp as api_bp
     from .api import keyed as keyed_api_bp
     from .cli import delivery_cli
+    from .reaper import supervisor_tasks
     from .services import on_broadcast_sent, on_run_cancelled
     from .settings import declare
     from .views import active_runs_panel, bp
@@ -32,3 +33,4 @@ def init_app(app):
     hooks.add("network_dashboard_panels", active_runs_panel)
     hooks.add("broadcast_sent", on_broadcast_sent)
     hooks.add("broadcast_run_cancelled", on_run_cancelled)
+    hooks.add("supervisor_tasks", supervisor_tasks)

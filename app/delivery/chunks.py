@@ -5,18 +5,19 @@ A run's chunks live in one hash, field ``"lo:hi"`` with value ``"w"`` (waiting) 
 waiting chunks one after another until their time box ends, so any number of workers send a run
 in parallel while each forked job pays its start-up once. A running job keeps
 ``lease:<token>`` alive from a daemon thread; when the key is gone the job is dead (SIGKILL, lost
-machine) and whatever it left in ``sending`` is reported unknown by the reaper, never re-sent.
+machine) and the reaper settles what it left in ``sending`` from its write-ahead record. Every
+job that moves a run is a tracked job under ``track(run_id)``, so the supervisor sees a run that
+no job moves any more.
 """
 import logging
 import secrets
-import threading
 from datetime import datetime
 
 from flask import current_app
-from redis.exceptions import RedisError
 
+from ..core import leases
 from ..core.extensions import redis_store
-from ..core.jobs import get_queue
+from ..core.jobs import enqueue_many, enqueue_now
 from ..core.utils import utcnow
 from . import jobs
 
@@ -37,56 +38,31 @@ def job_timeout() -> int:
     return int(current_app.config["DELIVERY_JOB_SECONDS"]) * 5 + 600
 
 
-class Lease:
-    """A Redis key kept alive by a daemon thread while a job works; gone means the job died."""
+def track(run_id: int) -> str:
+    """The job-tracking name of the jobs that move run ``run_id`` (``app/core/job_tracking.py``)."""
+    return f"delivery-run:{run_id}"
+
+
+class Lease(leases.Lease):
+    """A sending job's lease (``DELIVERY_LEASE_SECONDS``); its random ``token`` is also the claim
+    of the rows the job holds in ``sending`` and names its write-ahead record."""
 
     def __init__(self, ttl: float | None = None):
         self.token = secrets.token_hex(8)
-        self.ttl = float(ttl or current_app.config["DELIVERY_LEASE_SECONDS"])
-        self._key = _lease_key(self.token)
-        self._client = redis_store.client
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{self.token}", daemon=True)
-
-    def __enter__(self):
-        self._client.set(self._key, 1, px=int(self.ttl * 1000))
-        self._thread.start()
-        return self
-
-    def _beat(self):
-        while not self._stop.wait(self.ttl / 3):
-            try:
-                self._client.set(self._key, 1, px=int(self.ttl * 1000))
-            except RedisError:  # keep trying: a short Redis outage must not kill the job
-                log.warning("cannot refresh delivery lease %s", self.token, exc_info=True)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._client.delete(self._key)
+        super().__init__(_lease_key(self.token), ttl or current_app.config["DELIVERY_LEASE_SECONDS"])
 
 
 def live_tokens(tokens) -> set:
     """The lease tokens among ``tokens`` whose job is still alive."""
-    tokens = list(tokens)
-    if not tokens:
-        return set()
-    pipe = redis_store.client.pipeline(transaction=False)
-    for token in tokens:
-        pipe.exists(_lease_key(token))
-    return {token for token, alive in zip(tokens, pipe.execute()) if alive}
+    keys = {_lease_key(token): token for token in tokens}
+    return {keys[key] for key in leases.alive(keys, float(current_app.config["DELIVERY_LEASE_SECONDS"]))}
 
 
 def start_runners(run_id: int, count: int) -> None:
-    """Enqueue ``count`` runner jobs (``send_chunks``) for the run."""
-    if count <= 0:
-        return
-    queue = get_queue("delivery")
-    datas = [queue.prepare_data(jobs.send_chunks, (run_id,), timeout=job_timeout(),
-                                description=f"delivery run {run_id}") for _ in range(count)]
-    with redis_store.client.pipeline() as pipe:
-        queue.enqueue_many(datas, pipeline=pipe)
-        pipe.execute()
+    """Enqueue ``count`` runner jobs (``send_chunks``) for the run, tracked."""
+    if count > 0:
+        enqueue_many(jobs.send_chunks, [(run_id,)] * count, queue="delivery", track=track(run_id),
+                     timeout=job_timeout(), description=f"delivery run {run_id}")
 
 
 def dispatch(run_id: int, ranges, runners: int | None = None) -> int:
@@ -123,11 +99,24 @@ def take_waiting(run_id, token):
     return lo, hi
 
 
+HAND_BACK_SCRIPT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+  return 1
+end
+return 0
+"""
+
+
 def chunk_finished(run_id, lo, hi, token) -> None:
-    """Forget range lo..hi unless another job has taken it over since."""
-    key, field = _chunks_key(run_id), f"{lo}:{hi}"
-    if redis_store.client.hget(key, field) == f"r:{token}".encode():
-        redis_store.client.hdel(key, field)
+    """Forget range lo..hi (all its rows were handled) unless another job has taken it over."""
+    redis_store.client.eval(HAND_BACK_SCRIPT, 1, _chunks_key(run_id), f"{lo}:{hi}", f"r:{token}", "")
+
+
+def hand_back(run_id, lo, hi, token) -> None:
+    """Put range lo..hi back among the waiting chunks (its job failed before finishing it)
+    unless another job has taken it over."""
+    redis_store.client.eval(HAND_BACK_SCRIPT, 1, _chunks_key(run_id), f"{lo}:{hi}", f"r:{token}", "w")
 
 
 def registered_chunks(run_id) -> dict:
@@ -156,21 +145,20 @@ def forget_run(run_id) -> None:
     redis_store.client.delete(_chunks_key(run_id))
 
 
-def retry_later(run_id: int, due) -> None:
-    """Make sure a ``retry_deferred`` job runs for the run at ``due`` (naive UTC) or earlier."""
+def retry_later(run_id: int, due, force: bool = False) -> None:
+    """Make sure a ``retry_deferred`` job (tracked) runs for the run at ``due`` (naive UTC) or
+    earlier; ``force`` enqueues one even if one seems pending (the supervisor found none alive)."""
     key = redis_store.key("delivery", "retry", run_id)
     client = redis_store.client
     due_ts = (due - _EPOCH).total_seconds()
     current = client.get(key)
-    if current is not None and float(current) <= due_ts + 0.5:
+    if not force and current is not None and float(current) <= due_ts + 0.5:
         return
     client.set(key, due_ts, ex=7 * 86400)
     delay = due - utcnow()
-    queue = get_queue("delivery")
-    if delay.total_seconds() <= 0:
-        queue.enqueue(jobs.retry_deferred, run_id, job_timeout=job_timeout())
-    else:
-        queue.enqueue_in(delay, jobs.retry_deferred, run_id, job_timeout=job_timeout())
+    options = {"enqueue_in": delay} if delay.total_seconds() > 0 else {}
+    enqueue_now(jobs.retry_deferred, run_id, queue="delivery", track=track(run_id),
+                job_timeout=job_timeout(), **options)
 
 
 def retry_started(run_id: int) -> None:

@@ -1,14 +1,15 @@
 """``flask delivery``: a run's status, pause/resume/cancel/resend-unknown, a live progress bar,
-and the supervisor pass (reaper) for cron."""
+and one supervisor pass by hand."""
 import time
 
 import click
 from flask.cli import AppGroup
 
 from ..broadcasts.models import BroadcastRun
+from ..core.cli import echo_safe
 from ..core.extensions import db
 from . import duration, progress
-from .reaper import active_run_ids, supervise
+from .reaper import active_run_ids, heal
 from .services import RunStateError, run_action
 
 delivery_cli = AppGroup("delivery", help="Broadcast e-mail delivery: progress and control of runs.")
@@ -37,6 +38,8 @@ def status_command(run_id):
                f"time left {duration(snap['eta_seconds'])}, excluded {snap['excluded']}")
     for name, count in snap["counts"].items():
         click.echo(f"  {name:9} {count:>9}")
+    for reason, count in snap["unknown_reasons"].items():
+        echo_safe(f"  unknown: {count} {reason}")  # a reason may hold a server's words
 
 
 def _control(action, run_id):
@@ -74,9 +77,21 @@ def cancel_command(run_id):
 
 @delivery_cli.command("resend-unknown")
 @click.argument("run_id", type=int)
-@click.confirmation_option(prompt="Their message may already have been delivered. Send again?")
-def resend_unknown_command(run_id):
-    """Queue again the recipients whose outcome is unknown (a worker died while sending)."""
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def resend_unknown_command(run_id, yes):
+    """Queue again the recipients whose outcome is unknown (a worker died while sending to them);
+    says how many and why, and asks first."""
+    _run(run_id)
+    reasons = progress.unknown_reasons(run_id)
+    total = sum(reasons.values())
+    if not total:
+        raise click.ClickException(f"Run {run_id} has no recipient with an unknown outcome.")
+    click.echo(f"{total} recipient(s) of run {run_id} have an unknown outcome:")
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        echo_safe(f"  {count:>7}  {reason}")
+    if not yes:
+        click.confirm(f"Their message may already have been delivered. Send it again to these "
+                      f"{total} recipient(s)?", abort=True)
     _control("resend-unknown", run_id)
 
 
@@ -103,9 +118,10 @@ def watch_command(run_id, interval):
 @delivery_cli.command("supervise")
 @click.argument("run_id", type=int, required=False)
 def supervise_command(run_id):
-    """Reap rows left in sending by dead workers, re-send lost chunks, finish settled runs
-    (all active runs when no RUN_ID; safe to run from cron)."""
+    """One supervisor pass by hand (every worker already runs one): settle rows left in sending
+    by dead workers, re-plan or re-dispatch runs no job moves, finish settled runs (all active
+    runs when no RUN_ID)."""
     for item in [run_id] if run_id else active_run_ids():
-        status = supervise(item, thorough=True)
+        status = heal(item)
         db.session.commit()
         click.echo(f"Run {item}: {status}")

@@ -1,19 +1,21 @@
-"""RQ jobs of the delivery engine: plan a run, dispatch its chunks, send chunks (runners), retry
-deferred rows, and watch a run; enqueued as functions on the ``delivery`` queue.
+"""RQ jobs of the delivery engine: plan a run, dispatch its chunks, send chunks (runners) and retry
+deferred rows; enqueued as functions on the ``delivery`` queue, tracked under the run
+(``chunks.track``) so the supervisor knows whether any job still moves it.
 
 A send starts when the broadcasts domain fires ``broadcast_sent``: ``on_broadcast_sent`` (in
-``app/delivery/services.py``) enqueues ``plan_run`` after the commit.
+``app/delivery/services.py``) enqueues ``plan_run`` after the commit. Every job here is safe to
+run twice and is tried again with backoff when the database or Redis fails transiently
+(``app.core.transient.retry_transient``); what a job could not finish the supervisor
+(``reaper.heal``) hands to a new one.
 """
 import logging
 import time
-from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
 
 from ..broadcasts.models import BroadcastRun
-from ..core.extensions import db, redis_store
-from ..core.jobs import get_queue
+from ..core.extensions import db
+from ..core.transient import is_transient, retry_transient
 from ..core.utils import utcnow
 from . import chunks, planning, reaper, sending, services
 from .models import Delivery
@@ -21,6 +23,7 @@ from .models import Delivery
 log = logging.getLogger(__name__)
 
 
+@retry_transient
 def plan_run(run_id: int) -> str:
     """Freeze the run's audience into the ledger, then start sending it (a second call is a no-op)."""
     run = db.session.get(BroadcastRun, run_id)
@@ -36,10 +39,10 @@ def plan_run(run_id: int) -> str:
     services.set_status(run, "sending")
     db.session.commit()
     log.info("run %s planned: %s to send, %s excluded", run_id, result.total, result.excluded)
-    _arm_watchdog(run_id)
     return dispatch_run(run_id)
 
 
+@retry_transient
 def dispatch_run(run_id: int) -> str:
     """Enqueue chunk jobs for every queued row of a sending run, and a retry for deferred ones."""
     run = db.session.get(BroadcastRun, run_id)
@@ -51,7 +54,6 @@ def dispatch_run(run_id: int) -> str:
     if not count:
         services.finish_if_done(run_id)
     db.session.commit()
-    _arm_watchdog(run_id)
     return f"{count} chunk(s)"
 
 
@@ -60,11 +62,14 @@ def _deadline() -> float:
 
 
 def _send(sender: sending.Sender, where: list) -> str:
-    """Run ``sender`` over ``where``; an unexpected error pauses the run with the reason."""
+    """Run ``sender`` over ``where``; an unexpected error pauses the run with the reason, a
+    transient one (database or Redis away) does not: the job is tried again."""
     try:
         return sender.run(where)
     except Exception as error:
         db.session.rollback()
+        if is_transient(error):
+            raise
         log.exception("run %s: sending failed", sender.run_id)
         try:
             services.pause_run(sender.run_id, f"Paused after an error in the delivery engine: {error}"[:500])
@@ -78,13 +83,15 @@ def _send(sender: sending.Sender, where: list) -> str:
             sender.earliest_retry = None
 
 
+@retry_transient
 def send_chunks(run_id: int) -> str:
     """A runner: take the run's waiting chunks one after another and send their queued rows in
     batches, until none waits, the run stops, or the time box ends (then a fresh runner goes on,
-    so other runs get their turn)."""
+    so other runs get their turn). A chunk this job could not finish goes back to the waiting
+    ones."""
     reason, taken = "done", None
     with chunks.Lease() as lease:
-        sender = sending.Sender(run_id, lease.token, deadline=_deadline())
+        sender = sending.Sender(run_id, lease.token, deadline=_deadline(), lease=lease)
         try:
             while reason == "done":
                 taken = chunks.take_waiting(run_id, lease.token)
@@ -93,12 +100,15 @@ def send_chunks(run_id: int) -> str:
                 lo, hi = taken
                 try:
                     reason = _send(sender, [Delivery.id.between(lo, hi), Delivery.status == "queued"])
-                finally:
+                except BaseException:
+                    chunks.hand_back(run_id, lo, hi, lease.token)
+                    raise
+                if reason != "timeup":
                     chunks.chunk_finished(run_id, lo, hi, lease.token)
         finally:
             sender.close()
     if reason == "timeup":
-        chunks.set_waiting(run_id, *taken)
+        chunks.hand_back(run_id, *taken, lease.token)
         chunks.start_runners(run_id, 1)
     else:
         reaper.supervise(run_id)
@@ -106,11 +116,12 @@ def send_chunks(run_id: int) -> str:
     return reason
 
 
+@retry_transient
 def retry_deferred(run_id: int) -> str:
     """Send the run's deferred rows whose next attempt is due."""
     chunks.retry_started(run_id)
     with chunks.Lease() as lease:
-        sender = sending.Sender(run_id, lease.token, deadline=_deadline())
+        sender = sending.Sender(run_id, lease.token, deadline=_deadline(), lease=lease)
         try:
             reason = _send(sender, [Delivery.status == "deferred", Delivery.next_attempt_at <= utcnow()])
         finally:
@@ -122,27 +133,10 @@ def retry_deferred(run_id: int) -> str:
     return reason
 
 
+@retry_transient
 def watch_run(run_id: int) -> str:
-    """The periodic watchdog of an active run: reap, repair, finish; reschedules itself."""
+    """One supervisor pass over a run (reap, repair, finish). The supervisor in every worker now
+    does this; the job stays for watchdogs queued by earlier versions and does not reschedule."""
     status = reaper.supervise(run_id, thorough=True)
     db.session.commit()
-    if status in ("sending", "paused") or (status is not None and _has_sending(run_id)):
-        _arm_watchdog(run_id)
     return status or "gone"
-
-
-def _has_sending(run_id: int) -> bool:
-    found = db.session.scalar(select(Delivery.id).where(Delivery.run_id == run_id,
-                                                        Delivery.status == "sending").limit(1))
-    db.session.rollback()
-    return found is not None
-
-
-def _arm_watchdog(run_id: int) -> None:
-    """One pending watchdog per run (a Redis flag keeps repeated scheduling from piling up)."""
-    seconds = int(current_app.config["DELIVERY_WATCH_SECONDS"])
-    key = redis_store.key("delivery", "watch", run_id)
-    if redis_store.client.set(key, 1, nx=True, ex=max(1, seconds - 1)):
-        get_queue("delivery").enqueue_in(timedelta(seconds=seconds), watch_run,
-                                         run_id, job_timeout=600)
-

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ..core.extensions import db, redis_store
-from .models import PENDING_STATUSES, STATUSES, DeliveryCount, DeliveryDuplicate
+from .models import PENDING_STATUSES, STATUSES, Delivery, DeliveryCount, DeliveryDuplicate
 
 RATE_WINDOW = 10  # seconds averaged for the current rate
 STREAK_SCRIPT = """
@@ -108,6 +108,14 @@ def status_counts(run_id: int) -> dict:
     return counts
 
 
+def unknown_reasons(run_id: int) -> dict:
+    """{why: rows} for the run's rows whose outcome is unknown (the reaper's reply says why)."""
+    rows = db.session.execute(select(Delivery.reply, func.count())
+                              .where(Delivery.run_id == run_id, Delivery.status == "unknown")
+                              .group_by(Delivery.reply)).all()
+    return {reply or "outcome unknown": count for reply, count in rows}
+
+
 def exclusion_counts(run_id: int) -> dict:
     """{reason: addresses} left out at planning or by a later suppression, duplicates included
     (skipped rows by reason from the live counters; duplicates: one seek in their primary key)."""
@@ -154,6 +162,7 @@ def snapshot(run) -> dict:
         "rate": round(rate, 1),
         "eta_seconds": int(pending / rate) if rate > 0 and pending else None,
         "counts": counts,
+        "unknown_reasons": unknown_reasons(run.id) if counts["unknown"] else {},
         "started_at": run.started_at.isoformat() + "Z" if run.started_at else None,
         "finished_at": run.finished_at.isoformat() + "Z" if run.finished_at else None,
         "finished": run.status in ("sent", "cancelled", "failed"),

@@ -1,51 +1,97 @@
-"""The reaper and supervisor: rows left in ``sending`` by dead jobs become unknown, lost chunks
-are sent again, and a run whose rows are all settled is finished.
+"""The reaper and the run supervisor: rows left in ``sending`` by dead jobs are settled from their
+write-ahead records, lost chunks are sent again, a run no job moves any more is moved on from the
+database, and a run whose rows are all settled is finished.
 
-A row is never re-sent by the reaper: ``unknown`` means the SMTP transaction may or may not have
-happened. Only an administrator's "resend unknown" queues such rows again. Runs after every chunk
-job, from the periodic ``watch_run`` job, from ``flask delivery supervise`` and when the run page
-polls its progress; those callers commit (nothing here does).
+A dead job's rows (its lease gone, Redis settled: ``app.core.leases.settled``) get the outcome its
+record holds; a row marked in flight (its final dot may have gone out) without a recorded reply becomes
+``unknown`` (it may or may not have been delivered, so it is never re-sent automatically: only an
+administrator's "resend unknown" queues it again); the rows it never reached go back to queued
+(or deferred). When the record is missing or from another Redis run, every row without an outcome
+is unknown. Runs after every chunk job, from the supervisor (``supervisor_tasks``, every pass),
+from ``flask delivery supervise`` and when the run page polls; those callers commit (nothing here
+does).
+
+The supervisor checks every run that is planning, sending or paused (``heal``). With no live
+tracked job (``app/core/job_tracking.py``) a ``planning`` run is planned again (a run planned
+meanwhile makes it a no-op), and a ``sending`` run gets runners for its waiting chunks, its queued
+rows registered again when Redis lost the chunks, a retry job for its deferred rows, and is
+finished once settled; a ``paused`` run only has its dead jobs' rows settled.
 """
 import logging
+from functools import partial
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..broadcasts.models import BroadcastRun
+from ..core import leases
 from ..core.extensions import db, redis_store
+from ..core.job_tracking import live_jobs
+from ..core.jobs import after_commit, enqueue_after_commit
 from ..core.utils import utcnow
-from . import chunks, services
+from . import chunks, jobs, progress, services, wal
 from .models import Delivery
+from .outcomes import Outcome, write_outcomes
 from .planning import chunk_ranges, count_status
 
 log = logging.getLogger(__name__)
 UNKNOWN_REPLY = "outcome unknown: the worker stopped between marking this row sending and recording the reply"
+UNKNOWN_IN_SMTP = ("outcome unknown: the worker stopped after this message was sent, before the server's "
+                   "reply was read")
+UNKNOWN_RECORD_LOST = ("outcome unknown: the worker stopped and its write-ahead record was lost "
+                       "(Redis restarted or was emptied)")
 
 
 def reap(run_id: int) -> int:
-    """Report the rows held in ``sending`` by jobs that are no longer alive as unknown."""
+    """Settle the rows held in ``sending`` by jobs that are no longer alive; returns how many."""
     tokens = set(db.session.scalars(select(Delivery.claim).distinct()
                                     .where(Delivery.run_id == run_id, Delivery.status == "sending")))
-    dead = tokens - chunks.live_tokens(tokens - {None})
-    if not dead:
+    if not tokens or not leases.settled(float(current_app.config["DELIVERY_LEASE_SECONDS"])):
         return 0
-    reaped = 0
-    for token in dead:
-        condition = Delivery.claim.is_(None) if token is None else Delivery.claim == token
-        reaped += db.session.execute(
-            update(Delivery).where(Delivery.run_id == run_id, Delivery.status == "sending", condition)
-            .values(status="unknown", reply=UNKNOWN_REPLY)
-            .execution_options(synchronize_session=False)).rowcount
-    if reaped:
-        log.warning("run %s: %s row(s) left in sending by a dead worker are now unknown", run_id, reaped)
-    return reaped
+    dead = tokens - chunks.live_tokens(tokens - {None})
+    return sum(settle(run_id, token) for token in dead)
 
 
-def repair(run_id: int, check_waiting: bool = False) -> int:
+def settle(run_id: int, token: str | None) -> int:
+    """Settle the rows of dead job ``token`` (None: rows without a claim) from its record."""
+    held = Delivery.claim.is_(None) if token is None else Delivery.claim == token
+    rows = db.session.execute(select(Delivery.id, Delivery.email, Delivery.next_attempt_at)
+                              .where(Delivery.run_id == run_id, Delivery.status == "sending", held)
+                              .order_by(Delivery.id)).all()
+    intact, order, flying, recorded = wal.read(token) if token else (False, [], set(), {})
+    intact = intact and {row.id for row in rows} <= set(order)
+    outcomes = [Outcome.from_json(row.id, row.email, recorded[row.id]) for row in rows if row.id in recorded]
+    if outcomes:
+        write_outcomes(run_id, token, outcomes)
+    rest = [row for row in rows if row.id not in recorded]
+    back = [row for row in rest if intact and row.id not in flying]
+    unknown = [row.id for row in rest if not (intact and row.id not in flying)]
+    reply = UNKNOWN_REPLY if token is None else UNKNOWN_IN_SMTP if intact else UNKNOWN_RECORD_LOST
+    if unknown:
+        db.session.execute(update(Delivery).where(Delivery.id.in_(unknown), Delivery.status == "sending")
+                           .values(status="unknown", reply=reply)
+                           .execution_options(synchronize_session=False))
+    if back:  # never reached their final dot: not an attempt
+        db.session.execute(update(Delivery.__table__)
+                           .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+                           .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
+                           [{"row_id": row.id, "back_to": "deferred" if row.next_attempt_at else "queued"}
+                            for row in back])
+    if token is not None:
+        after_commit(wal.forget, token)
+    sent = sum(1 for o in outcomes if o.status == "sent")
+    if sent:
+        after_commit(progress.record_sent, run_id, sent)
+    log.warning("run %s: dead job %s settled: %s from its record, %s unknown, %s queued again",
+                run_id, token, len(outcomes), len(unknown), len(back))
+    return len(rows)
+
+
+def repair(run_id: int, idle: bool = False) -> int:
     """Put the chunks of dead jobs back among the waiting ones, with runners to send them.
 
-    With ``check_waiting`` (the watchdog) also start runners when chunks wait and nobody sends,
-    and register the queued rows no chunk covers. Returns how many runners were started.
+    ``idle`` (no tracked job moves the run): also start runners for waiting chunks, and register
+    the queued rows when no chunk is registered (Redis lost them). Returns runners started.
     """
     registered = chunks.registered_chunks(run_id)
     alive = chunks.live_tokens({value[2:] for value in registered.values() if value.startswith("r:")})
@@ -54,38 +100,39 @@ def repair(run_id: int, check_waiting: bool = False) -> int:
     for lo, hi in lost:
         chunks.set_waiting(run_id, lo, hi)
     waiting = len(lost) + sum(1 for value in registered.values() if value == "w")
-    parallel = int(current_app.config["DELIVERY_PARALLEL_JOBS"])
-    runners = len(lost) if not check_waiting or alive else waiting
-    chunks.start_runners(run_id, min(runners, parallel))
-    if check_waiting and not registered and count_status(run_id, "queued"):
-        chunks.dispatch(run_id, chunk_ranges(run_id))
-    return min(runners, parallel)
+    runners = min(waiting if idle else len(lost), int(current_app.config["DELIVERY_PARALLEL_JOBS"]))
+    chunks.start_runners(run_id, runners)
+    if idle and not registered and count_status(run_id, "queued"):
+        log.warning("run %s: queued rows but no chunk in Redis: dispatched again", run_id)
+        return chunks.dispatch(run_id, chunk_ranges(run_id))
+    return runners
 
 
-def retry_overdue(run_id: int) -> None:
-    """Enqueue a retry when deferred rows are due and no retry job is pending."""
+def retry_overdue(run_id: int, idle: bool = False) -> None:
+    """Enqueue a retry when deferred rows exist and no retry job is pending (``idle``: the
+    supervisor found no live job for the run, whatever Redis says)."""
     due = db.session.scalar(select(Delivery.next_attempt_at)
                             .where(Delivery.run_id == run_id, Delivery.status == "deferred")
                             .order_by(Delivery.next_attempt_at).limit(1))
-    if due is not None and not chunks.retry_pending(run_id):
-        chunks.retry_later(run_id, max(due, utcnow()))
+    if due is not None and (idle or not chunks.retry_pending(run_id)):
+        chunks.retry_later(run_id, max(due, utcnow()), force=idle)
 
 
-def supervise(run_id: int, thorough: bool = False) -> str:
+def supervise(run_id: int, thorough: bool = False, idle: bool = False) -> str:
     """Reap, repair and finish one run; returns its status afterwards.
 
-    ``thorough`` (the periodic watchdog) also checks waiting RQ jobs and overdue retries.
+    ``thorough`` (the supervisor, the CLI) also checks overdue retries; ``idle`` says no tracked
+    job moves the run, so work waiting in Redis or only in the database is started again.
     """
     status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
     if status is None or status == "planning":
         return status
-    reap(run_id)
+    reaped = reap(run_id)
     if status == "sending":
-        repair(run_id, check_waiting=thorough)
-        if thorough:
-            retry_overdue(run_id)
-        if services.finish_if_done(run_id):
-            status = "sent"
+        repair(run_id, idle)
+        if thorough or reaped:
+            retry_overdue(run_id, idle)
+        services.finish_if_done(run_id)
     return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
 
 
@@ -99,4 +146,29 @@ def supervise_throttled(run_id: int, seconds: int = 10) -> None:
 def active_run_ids() -> list[int]:
     """Runs that are planning, sending or paused."""
     return list(db.session.scalars(select(BroadcastRun.id).where(
-        BroadcastRun.status.in_(("sending", "paused"))).order_by(BroadcastRun.id)))
+        BroadcastRun.status.in_(("planning", "sending", "paused"))).order_by(BroadcastRun.id)))
+
+
+def supervisor_tasks(tasks: list) -> list:
+    """``supervisor_tasks`` filter: add the check of every active run."""
+    return [*tasks, run_steps]
+
+
+def run_steps() -> list:
+    """One step per run that is planning, sending or paused."""
+    return [partial(heal, run_id) for run_id in active_run_ids()]
+
+
+def heal(run_id: int) -> str | None:
+    """Check one run and move it on if nothing does; returns its status afterwards (None: gone).
+    Redis and database errors propagate (the supervisor logs them and tries next pass)."""
+    status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id))
+    idle = status in ("planning", "sending") and live_jobs(chunks.track(run_id)) == 0
+    if status == "planning":
+        if idle:
+            log.warning("run %s is planning but no job plans it: planning again", run_id)
+            enqueue_after_commit(jobs.plan_run, run_id, queue="delivery", track=chunks.track(run_id))
+        return status
+    if status in ("sending", "paused"):
+        return supervise(run_id, thorough=True, idle=idle)
+    return status

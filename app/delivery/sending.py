@@ -1,18 +1,25 @@
-"""Sending claimed ledger rows: a batch is committed as ``sending`` before any SMTP, sent, then recorded."""
-import json
+"""Sending claimed ledger rows: a batch is committed as ``sending`` before any SMTP, sent, then recorded.
+
+Each cycle is one transaction: record the previous batch's outcomes, claim the next batch and
+commit it before any SMTP; it is retried with backoff on a transient failure, the outcomes kept
+in memory. The job's write-ahead record in Redis (``app/delivery/wal.py``) gets the rows a write
+to the server may carry the final dot of ("in flight") before it, and the outcomes right after the
+replies are read; the reaper settles a dead job's batch from it.
+"""
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, literal_column, null, select, text, update
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, func, literal_column, null, select, update
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
-from ..core.hooks import do_action, registry
-from ..core.utils import normalise_email, utcnow
+from ..core.transient import retrying
+from ..core.utils import utcnow
 from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
@@ -20,9 +27,10 @@ from ..mail.transport import pool
 from ..network.models import Customer, Site
 from . import progress, services
 from .models import Delivery
-from .planning import insert_or_ignore
+from .outcomes import UNKNOWN_STOPPED, Outcome, give_back, lock_run, write_outcomes
 from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
+from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +42,6 @@ class Claimed:
     attempts: int
     previous: str
     next_attempt_at: object = None
-
-
-@dataclass
-class Outcome:
-    """The result of one attempt, waiting to be written with the next batch."""
-    id: int
-    email: str
-    status: str
-    code: int | None
-    reply: str
-    message_id: str | None = None
-    sent_at: object = None
-    next_attempt_at: object = None
-    rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
 
 
 @dataclass
@@ -64,6 +58,7 @@ class Sender:
     stop_reason: str = ""
     earliest_retry: object = None
     outcomes: list = field(default_factory=list)
+    lease: object = None  # the job's chunks.Lease: no message goes out once it lapses
 
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates)
@@ -77,6 +72,9 @@ class Sender:
         self.claim_statement = None  # built by _claim for the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
+        self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
+        self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
+        self.wal = WriteAheadLog(self.token)
 
     # -- the loop -----------------------------------------------------------
     def run(self, where: list) -> str:
@@ -97,29 +95,39 @@ class Sender:
             raise
 
     def close(self) -> None:
-        """Give the SMTP connection back to the pool (dropped if a transaction was cut short)."""
+        """Give the SMTP connection back to the pool (dropped if a transaction was cut short) and
+        the record's connection; the record goes when no row is left in ``sending`` and every
+        outcome is committed."""
         if self.transport is not None:
             pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
             self.transport = None
+        self.wal.close(drop=not self.outcomes and not self.batch)
 
     def _next_batch(self) -> bool:
+        """Record the outcomes and claim the next batch in one transaction, tried again while the
+        database or Redis fails transiently (the outcomes wait in memory and in the record)."""
         pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
-        untouched = self.batch[self.position:]  # not attempted: the run was stopped
-        run_status = self._lock_run() if untouched else None
-        written = self._write_outcomes()
-        self._give_back(untouched, run_status)
-        self._announce(written)
-        if pause_reason:
-            services.pause_run(self.run_id, pause_reason)
-        self.batch, self.position = [], 0
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.stop_reason = "timeup"
-        else:
-            self.batch = self._claim()
-            self.stop_reason = "" if self.batch else self._why_nothing()
-        db.session.commit()
+        written = retrying(self._record_and_claim, pause_reason, what=f"run {self.run_id}: recording")
         self._after_commit(written)
         return bool(self.batch)
+
+    def _record_and_claim(self, pause_reason) -> list:
+        written, untouched = list(self.outcomes), self.batch[self.position:]  # the run was stopped
+        run_status = lock_run(self.run_id) if untouched else None
+        write_outcomes(self.run_id, self.token, written)
+        give_back(self.run_id, self.token, untouched, run_status)
+        if pause_reason:
+            services.pause_run(self.run_id, pause_reason)
+        batch, stop_reason = [], "timeup"
+        if self.deadline is None or time.monotonic() <= self.deadline:
+            batch = self._claim()
+            stop_reason = "" if batch else self._why_nothing()
+        if batch:
+            self.wal.begin([c.recipient.delivery_id for c in batch])
+        db.session.commit()
+        self.outcomes, self.batch, self.position, self.stop_reason = [], batch, 0, stop_reason
+        self.unsent, self.flying = {}, {}
+        return written
 
     def _why_nothing(self) -> str:
         status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
@@ -191,10 +199,9 @@ class Sender:
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         self.next_stop_check = 0.0  # look at the start of every batch
-        flush = lambda: self._settle(self.transport.flush())  # noqa: E731 - before a wait
         for self.position, claimed in enumerate(self.batch):
-            self.in_smtp = False
-            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, flush, self._stopping):
+            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._flush,
+                                                         self._stopping):
                 break
             try:
                 message_id, envelope_from, data = self.factory.build(claimed.recipient)
@@ -204,13 +211,39 @@ class Sender:
                 self._settle([local_result((claimed, None), PermanentFailure(
                     554, f"5.6.0 not sent: the message could not be built: {error}", local=True))])
                 continue
-            self.in_smtp = True  # from here the row may be on the wire
-            self._settle(self.transport.submit((claimed, message_id), data, envelope_from,
-                                               claimed.recipient.email))
+            key = (claimed, message_id)
+            whole = not getattr(self.transport, "pipelining", False)  # submit may send it all
+            self._mark_in_flight(key if whole else None)
+            self.in_smtp = True
+            results = self.transport.submit(key, data, envelope_from, claimed.recipient.email)
+            self.in_smtp = False
+            self.unsent[claimed.recipient.delivery_id] = key
+            self._settle(results)
         else:
-            self.position, self.in_smtp = len(self.batch), True
-        self._settle(self.transport.flush())
+            self.position = len(self.batch)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Send the content of the messages handed over without an outcome (if any), settle them."""
+        if not self.unsent:
+            return
+        self._mark_in_flight(None)
+        self.in_smtp = True
+        results = self.transport.flush()
         self.in_smtp = False
+        self._settle(results)
+
+    def _mark_in_flight(self, also) -> None:
+        """Record the rows whose final dot the next transport call may send (those handed over
+        without an outcome, and ``also`` when the transport sends a whole message at once) before
+        it is made. No final dot goes out once the job's lease lapsed (LeaseLost: others may soon
+        take these rows)."""
+        if self.lease is not None:
+            self.lease.check()
+        keys = [*self.unsent.values(), also] if also is not None else list(self.unsent.values())
+        if keys:
+            self.wal.in_flight([key[0].recipient.delivery_id for key in keys])
+            self.flying = {key[0].recipient.delivery_id: key for key in keys}
 
     def _stopping(self) -> bool:
         """True once a pause or cancel of the run is signalled; looks in Redis at most every
@@ -222,7 +255,11 @@ class Sender:
         return progress.stop_signalled(self.run_id)
 
     def _settle(self, results) -> None:
-        """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered)."""
+        """Keep the outcomes of the transport's ``results`` (unknown: may have been delivered) and
+        write them to the record at once."""
+        if not results:
+            return
+        start = len(self.outcomes)
         for result in results:
             (claimed, message_id), recipient = result.key, result.key[0].recipient
             if result.status in (SENT, UNKNOWN):
@@ -231,6 +268,9 @@ class Sender:
                                              sent_at=utcnow() if result.accepted else None))
             else:
                 self.outcomes.append(self._failure(claimed, result.error, message_id))
+            self.flying.pop(recipient.delivery_id, None)
+            self.unsent.pop(recipient.delivery_id, None)
+        self.wal.record(self.outcomes[start:])
 
     def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
         recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]
@@ -246,109 +286,34 @@ class Sender:
                        rejected=error.mailbox_rejected)
 
     # -- recording -----------------------------------------------------------
-    def _write_outcomes(self) -> list:
-        outcomes, self.outcomes = self.outcomes, []
-        if not outcomes:
-            return outcomes
-        sent = sum(1 for o in outcomes if o.status == "sent")
-        failed = sum(1 for o in outcomes if o.status == "failed")
-        # First the run's row (its counters, in the same transaction as the outcomes), then the
-        # ledger and its counters: the order a cancel takes them in, so the two never deadlock.
-        if sent or failed:
-            db.session.execute(COUNT_OUTCOMES, {"run": self.run_id, "sent": sent, "failed": failed})
-        else:
-            self._lock_run()
-        record_outcomes(self.token, outcomes)
-        rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
-        if rejections:  # suppressed as "bounced": the address cannot take mail
-            db.session.execute(insert_or_ignore(Suppression.__table__).values(
-                [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
-                  "created_at": utcnow()} for email, reply in rejections.items()])
-                .on_conflict_do_nothing(index_elements=["email"]))
-        return outcomes
-
-    def _announce(self, outcomes) -> None:
-        """``delivery_results_recorded``, inside the transaction that writes the outcomes."""
-        if outcomes and registry().has("delivery_results_recorded"):
-            do_action("delivery_results_recorded", self.run_id, outcomes)
-
     def _after_commit(self, outcomes) -> None:
-        if outcomes:
-            progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
-
-    def _lock_run(self) -> str:
-        """Lock the run's row and return its status, before any ledger write of the transaction
-        (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
-        return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id)
-                                 .with_for_update())
-
-    def _give_back(self, untouched: list, status: str | None) -> None:
-        """Rows claimed and never attempted go back to the status they were claimed from, or
-        become skipped (cancelled) when the run is cancelled (``status``: the run's, read with
-        ``_lock_run`` in this transaction, so a cancel committed before or waits for the rows)."""
-        if not untouched:
+        """Redis bookkeeping of committed outcomes (rate, record); a failure here loses nothing."""
+        if not outcomes:
             return
-        if status == "sending":  # a stale signal (the run was resumed meanwhile): carry on next time
-            progress.clear_stop(self.run_id)
-        cancelled = status == "cancelled"
-        db.session.execute(
-            update(Delivery.__table__)
-            .where(Delivery.id == bindparam("row_id"), Delivery.claim == self.token)
-            .values(status=bindparam("back_to"), reason=bindparam("why"), attempts=Delivery.attempts - 1,
-                    claim=None, next_attempt_at=bindparam("next_at")),
-            [{"row_id": c.recipient.delivery_id, "back_to": "skipped" if cancelled else c.previous,
-              "why": "cancelled" if cancelled else None, "next_at": None if cancelled else c.next_attempt_at}
-             for c in untouched])
+        try:
+            progress.record_sent(self.run_id, sum(1 for o in outcomes if o.status == "sent"))
+        except RedisError as error:
+            log.warning("run %s: cannot count the rate: %s", self.run_id, error)
+        self.wal.settle(outcomes)
 
     def _recover(self) -> None:
-        """After an error: keep the outcomes we have, give back rows never attempted."""
+        """After an error: keep the outcomes we have, record the rows in flight as unknown and give
+        back the rows never sent. What cannot be written now stays in the record for the reaper."""
         try:
             db.session.rollback()
-            untouched = self.batch[self.position + (1 if self.in_smtp else 0):]
-            run_status = self._lock_run() if untouched else None
-            written = self._write_outcomes()
-            self._give_back(untouched, run_status)
-            self._announce(written)
+            done = {o.id for o in self.outcomes}
+            lost = [Outcome(c.recipient.delivery_id, c.recipient.email, UNKNOWN, None,
+                            UNKNOWN_STOPPED, message_id)
+                    for row_id, (c, message_id) in self.flying.items() if row_id not in done]
+            written = self.outcomes + lost
+            done |= {o.id for o in lost}
+            untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
+            run_status = lock_run(self.run_id) if untouched else None
+            write_outcomes(self.run_id, self.token, written)
+            give_back(self.run_id, self.token, untouched, run_status)
             db.session.commit()
+            self.outcomes, self.batch, self.flying, self.unsent = [], [], {}, {}
             self._after_commit(written)
-        except Exception:  # the reaper reports what we could not write back as unknown
+        except Exception:  # the reaper settles what we could not write back, from the record
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)
             db.session.rollback()
-
-
-_RUNS = BroadcastRun.__table__
-COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
-                  .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
-OUTCOMES_PG = text("""
-UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
-       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
-FROM json_to_recordset(CAST(:rows AS json))
-     AS v(id bigint, status text, code integer, reply text, message_id text, sent_at timestamp,
-          next_at timestamp)
-WHERE d.id = v.id AND d.claim = :token
-""")
-
-
-def _iso(moment):
-    return moment.isoformat() if moment is not None else None
-
-
-def record_outcomes(token: str, outcomes) -> None:
-    """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
-    an UPDATE from one JSON document, one round trip and one parameter to encode) or one
-    executemany (SQLite, in-process)."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(OUTCOMES_PG, {"token": token, "rows": json.dumps([
-            {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
-             "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
-            for o in outcomes])})
-        return
-    db.session.execute(
-        update(Delivery.__table__)
-        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
-        .values(status=bindparam("new_status"), code=bindparam("new_code"), reply=bindparam("new_reply"),
-                message_id=bindparam("new_message_id"), sent_at=bindparam("new_sent_at"),
-                next_attempt_at=bindparam("new_next"), claim=None),
-        [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
-          "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
-         for o in outcomes])

@@ -36,7 +36,7 @@ def get_run(run_id: int, lock: bool = False) -> BroadcastRun:
 def on_broadcast_sent(broadcast, run) -> None:
     """``broadcast_sent``: an e-mail run starts in ``planning``; plan it once the caller commits."""
     if run.status == "planning" and broadcast.kind == "email":
-        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery")
+        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery", track=chunks.track(run.id))
 
 
 def set_status(run: BroadcastRun, status: str, reason: str | None = None) -> None:
@@ -77,10 +77,10 @@ def resume_run(run_id: int) -> BroadcastRun:
     record("run.resumed", run, f"was {run.status}")
     if run.status == "planning":
         run.started_at = None
-        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery")
+        enqueue_after_commit(jobs.plan_run, run.id, queue="delivery", track=chunks.track(run.id))
         return run
     set_status(run, "sending")
-    enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
+    enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery", track=chunks.track(run.id))
     after_commit(progress.reset_streak, run_id)
     after_commit(progress.clear_stop, run_id)
     return run
@@ -131,7 +131,7 @@ def resend_unknown(run_id: int) -> int:
     if count and run.status in FINISHED:
         set_status(run, "sending")
     if count and run.status == "sending":
-        enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery")
+        enqueue_after_commit(jobs.dispatch_run, run.id, queue="delivery", track=chunks.track(run.id))
     return count
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..broadcasts.models import BroadcastRun
 from ..broadcasts.sending import start_run
 from ..core.extensions import db
+from ..core.jobs import fork_guard
 from ..core.settings.services import get_option
 from ..core.utils import utcnow
 from .bounds import ExpansionTimeout
@@ -27,10 +28,12 @@ DEFAULT_INTERVAL = 15.0  # seconds between passes
 
 
 def scheduler_loop(app, interval: float = DEFAULT_INTERVAL, stop: threading.Event | None = None):
-    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged."""
+    """Fire due occurrences every ``interval`` seconds until ``stop`` is set; errors are logged.
+    Each pass holds off the worker's forks (``fork_guard``): a work horse forked mid-pass would
+    inherit the pass's database locks."""
     stop = stop or threading.Event()
     while not stop.is_set():
-        with app.app_context():
+        with app.app_context(), fork_guard():
             try:
                 result = run_due()
                 if result.fired or result.skipped:

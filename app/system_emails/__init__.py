@@ -12,6 +12,7 @@ def init_app(app):
     from . import models  # noqa: F401
     from .api import api_bp
     from .cli import emails_cli
+    from .healing import supervisor_tasks
     from .registry import SystemEmailRegistry
     from .views import bp
 
@@ -25,6 +26,7 @@ def init_app(app):
                                  "Empty: MAIL_FROM.", validate=optional(normalise_sender)))
     add_core_menu_item(app, "System emails", "system_emails.index", 60)
     app.extensions["herald_hooks"].add("event_occurred", send_event_emails)
+    app.extensions["herald_hooks"].add("supervisor_tasks", supervisor_tasks)
 
 
 def send_event_emails(slug, customer, payload):

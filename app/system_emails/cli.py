@@ -79,7 +79,7 @@ def test_command(slug, address):
     send = db.session.get(SystemEmailSend, send.id)
     message = f"{status}: {send.recipient} ({send.reply or send.reason or 'no reply'})"
     if status == "deferred":
-        message += "; a worker (flask rq worker --with-scheduler) retries it"
+        message += "; a worker (flask rq worker) retries it"
     if status != "sent":
         raise click.ClickException(message)
     click.echo(message)

@@ -164,4 +164,4 @@ def queue_delivery(send: SystemEmailSend, delay: timedelta | None = None) -> Non
     if delay is None and send.scheduled_for is not None:
         delay = send.scheduled_for - utcnow()
     options = {"enqueue_in": delay} if delay is not None and delay.total_seconds() >= 1 else {}
-    enqueue_after_commit(jobs.deliver_send, send.id, queue="emails", **options)
+    enqueue_after_commit(jobs.deliver_send, send.id, queue="emails", track=jobs.track(send.id), **options)

@@ -5,7 +5,8 @@ from ..core.extensions import db
 from ..core.utils import utcnow
 from .registry import content_hash, delay_minutes
 
-SEND_STATUSES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled")
+# unknown: a worker died during the SMTP transaction; the message may or may not have gone.
+SEND_STATUSES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "cancelled", "unknown")
 SEND_ROLES = ("customer", "admin", "copy", "test")
 
 
@@ -68,7 +69,13 @@ class SystemEmail(db.Model):
 class SystemEmailSend(db.Model):
     """One message of a system e-mail to one address: rendered content, status, attempts, reply."""
     __tablename__ = "system_email_sends"
-    __table_args__ = (Index("ix_system_email_sends_email_id_id", "email_id", "id"),)
+    __table_args__ = (
+        Index("ix_system_email_sends_email_id_id", "email_id", "id"),
+        # The supervisor's scan of sends not settled yet, without reading the whole log.
+        Index("ix_system_email_sends_pending", "status", "scheduled_for",
+              postgresql_where=db.text("status IN ('queued', 'deferred', 'sending')"),
+              sqlite_where=db.text("status IN ('queued', 'deferred', 'sending')")),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     email_id = db.Column(db.Integer, db.ForeignKey("system_emails.id", ondelete="CASCADE"),

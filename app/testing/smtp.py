@@ -38,13 +38,18 @@ class SMTPSink:
     ``cues`` makes chosen recipients fail: ``{address: [reply, ...]}``, one reply per RCPT attempt
     and the last one repeating (``["451 4.3.0 Try later", "250 OK"]`` fails once, then accepts).
     ``attempts`` counts RCPT commands per address; ``delay`` slows each DATA (seconds);
-    ``pipelining`` advertises RFC 2920 PIPELINING, ``smtputf8`` RFC 6531 SMTPUTF8 (aiosmtpd's
-    Controller accepts UTF-8 addresses). ``reset()`` runs before every test.
+    ``data_started`` counts messages whose content arrived (before the delay: a test can kill the
+    sender while the server has not answered yet); ``hang_up`` holds addresses whose message is
+    accepted and kept but whose connection is then dropped without a reply; ``pipelining``
+    advertises RFC 2920 PIPELINING, ``smtputf8`` RFC 6531 SMTPUTF8 (aiosmtpd's Controller accepts
+    UTF-8 addresses). ``reset()`` runs before every test.
     """
     messages: list = field(default_factory=list)
     cues: dict = field(default_factory=dict)
     attempts: dict = field(default_factory=dict)
     delay: float = 0.0
+    data_started: int = 0
+    hang_up: set = field(default_factory=set)
     pipelining: bool = True
     smtputf8: bool = True
     host: str = "127.0.0.1"
@@ -62,7 +67,8 @@ class SMTPSink:
             self.messages.clear()
             self.cues.clear()
             self.attempts.clear()
-            self.delay, self.pipelining, self.smtputf8 = 0.0, True, True
+            self.delay, self.pipelining, self.smtputf8, self.data_started = 0.0, True, True, 0
+            self.hang_up.clear()
 
     def to(self, address: str) -> list:
         """The messages whose envelope went to ``address``."""
@@ -99,11 +105,14 @@ class SMTPSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.data_started += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content, time.monotonic(), session.peer))
+        if self.hang_up & set(envelope.rcpt_tos):
+            server.transport.close()  # kept, but the client never hears so
         return "250 2.0.0 Message accepted"
 
 

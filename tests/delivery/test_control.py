@@ -2,12 +2,14 @@
 import re
 from collections import Counter
 
+from markupsafe import escape
 from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
 from app.core.jobs import after_commit, enqueue_now
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
+from app.delivery.reaper import UNKNOWN_IN_SMTP, UNKNOWN_RECORD_LOST
 from app.testing import csrf_token, login, make_user
 
 from .conftest import add_customers, make_run, suppress
@@ -195,3 +197,29 @@ def test_dashboard_lists_runs_being_sent(app, db, admin_client, smtp_sink, produ
     page = admin_client.get("/network/").get_data(as_text=True)
     assert "Broadcasts being sent" in page and "Dashboard news" in page
     assert f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}" in page
+
+
+def test_unknown_rows_are_counted_with_their_reason_and_resent_only_after_confirmation(
+        app, db, runner, admin, client, smtp_sink, product, jobs):
+    add_customers([(f"u{i}@example.com", "U") for i in range(4)], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    rows = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id).order_by(Delivery.id)).all()
+    for row, reply in zip(rows, (UNKNOWN_IN_SMTP, UNKNOWN_RECORD_LOST, UNKNOWN_RECORD_LOST)):
+        row.status, row.reply = "unknown", reply  # what the reaper leaves after a kill
+    db.session.commit()
+
+    page = login(client, admin).get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}").get_data(as_text=True)
+    assert "These 3 recipients may already have received the message" in page
+    assert str(escape(UNKNOWN_IN_SMTP)) in page and str(escape(UNKNOWN_RECORD_LOST)) in page
+    progress = client.get(f"/network/api/v1/delivery/runs/{run.id}").get_json()
+    assert progress["unknown_reasons"] == {UNKNOWN_IN_SMTP: 1, UNKNOWN_RECORD_LOST: 2}
+
+    refused = runner.invoke(args=["delivery", "resend-unknown", str(run.id)], input="n\n")
+    assert "3 recipient(s) of run" in refused.output and UNKNOWN_RECORD_LOST in refused.output
+    assert "Send it again to these 3 recipient(s)?" in refused.output and refused.exit_code == 1
+    assert _statuses(db, run.id)["unknown"] == 3
+    done = runner.invoke(args=["delivery", "resend-unknown", str(run.id)], input="y\n")
+    assert done.exit_code == 0 and "3 recipient(s) with an unknown outcome are queued again" in done.output
+    jobs.work()
+    assert _statuses(db, run.id) == Counter({"sent": 4})

@@ -108,3 +108,17 @@ def test_run_pauses_itself_after_consecutive_failures(app, db, product, jobs):
     assert statuses.count("deferred") < 10 and statuses.count("queued") > 20
     jobs.work()  # nothing more happens while paused
     assert [d.status for d in _rows(run.id).values()].count("queued") == statuses.count("queued")
+
+
+def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_sent_twice(app, db, smtp_sink, product, jobs):
+    smtp_sink.hang_up = {"hangup@example.com"}  # the server keeps the message, then drops the line
+    add_customers([("hangup@example.com", "H"), ("fine@example.com", "F")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+
+    rows = _rows(run.id)
+    assert rows["hangup@example.com"].status == "unknown"
+    assert rows["hangup@example.com"].reply.startswith("outcome unknown: the connection failed after the message was sent")
+    assert rows["fine@example.com"].status == "sent"
+    assert smtp_sink.recipients().count("hangup@example.com") == 1, "not retried as a 4xx would be"
+    assert db.session.get(BroadcastRun, run.id).status == "sent"

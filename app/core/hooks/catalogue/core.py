@@ -39,3 +39,12 @@ the domain where it happened (network: ``customer_registered``, ``email_confirma
 
 Arguments: ``slug`` (str), ``customer`` (Customer or None), ``payload`` (dict of the event's
 values). Returns nothing. Runs inside the caller's transaction; never commit here.""")
+
+supervisor_tasks = HookSpec("supervisor_tasks", "filter", """Filters the repairs the supervisor
+makes every ``SUPERVISOR_SECONDS`` in one worker at a time (``app/core/supervisor.py``): work left
+by a dead job, lost from Redis, or failed for a transient reason is moved on from the database.
+
+Value: a list of callables taking no argument; each returns a list of steps (callables taking no
+argument), e.g. one per run to check. The supervisor calls each step and commits after it, or
+rolls it back and logs when it raises, then goes on with the next step; neither the callables nor
+the steps commit. Returns the list.""")

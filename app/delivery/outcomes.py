@@ -1,0 +1,149 @@
+"""Outcomes of sending attempts and writing them to the ledger, for the send loop and the reaper.
+
+An outcome is written for a row only while the row is still claimed by the job that made the
+attempt (``claim = token``), with the run's counters, the suppression of rejected mailboxes and the
+``delivery_results_recorded`` action in the same transaction; the caller commits. Outcomes also
+travel as JSON through the write-ahead record in Redis (``app/delivery/wal.py``).
+"""
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, text, update
+
+from ..broadcasts.models import BroadcastRun
+from ..core.extensions import db
+from ..core.hooks import do_action, registry
+from ..core.jobs import after_commit
+from ..core.utils import normalise_email, utcnow
+from ..mail.suppression import Suppression
+from .models import Delivery
+from .planning import insert_or_ignore
+from .progress import clear_stop
+
+
+@dataclass
+class Outcome:
+    """The result of one attempt, waiting to be written with the next batch."""
+    id: int
+    email: str
+    status: str
+    code: int | None
+    reply: str
+    message_id: str | None = None
+    sent_at: object = None
+    next_attempt_at: object = None
+    rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
+
+    def to_json(self) -> str:
+        """The outcome without its address (the ledger row has it), as a compact JSON array (RFC
+        8259) written by hand with the C string escaper: a third of the cost of ``json.dumps``."""
+        return "[%s,%s,%s,%s,%s,%s,%s]" % (
+            _string(self.status), "null" if self.code is None else int(self.code), _string(self.reply),
+            _string(self.message_id), _string(_iso(self.sent_at)), _string(_iso(self.next_attempt_at)),
+            "true" if self.rejected else "false")
+
+    @classmethod
+    def from_json(cls, row_id: int, email: str, data) -> "Outcome":
+        """The outcome ``to_json`` wrote for row ``row_id`` (address ``email``)."""
+        status, code, reply, message_id, sent_at, next_at, rejected = json.loads(data)
+        return cls(row_id, email, status, code, reply, message_id, _parse(sent_at), _parse(next_at),
+                   rejected)
+
+
+UNKNOWN_STOPPED = ("outcome unknown: the send stopped on an error after the message was sent, "
+                   "before the server's reply")
+_ESCAPE = json.encoder.encode_basestring_ascii  # a JSON string literal, escaped (C)
+_RUNS = BroadcastRun.__table__
+COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
+                  .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
+OUTCOMES_PG = text("""
+UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
+       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
+FROM json_to_recordset(CAST(:rows AS json))
+     AS v(id bigint, status text, code integer, reply text, message_id text, sent_at timestamp,
+          next_at timestamp)
+WHERE d.id = v.id AND d.claim = :token
+""")
+
+
+def _string(value) -> str:
+    return "null" if value is None else _ESCAPE(value)
+
+
+def _iso(moment):
+    return moment.isoformat() if moment is not None else None
+
+
+def _parse(value):
+    return datetime.fromisoformat(value) if value else None
+
+
+def record_outcomes(token: str, outcomes) -> None:
+    """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
+    an UPDATE from one JSON document, one round trip and one parameter to encode) or one
+    executemany (SQLite, in-process)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(OUTCOMES_PG, {"token": token, "rows": json.dumps([
+            {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
+             "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
+            for o in outcomes])})
+        return
+    db.session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+        .values(status=bindparam("new_status"), code=bindparam("new_code"), reply=bindparam("new_reply"),
+                message_id=bindparam("new_message_id"), sent_at=bindparam("new_sent_at"),
+                next_attempt_at=bindparam("new_next"), claim=None),
+        [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
+          "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
+         for o in outcomes])
+
+
+def lock_run(run_id: int) -> str:
+    """Lock the run's row and return its status, before any ledger write of the transaction
+    (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
+    return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id).with_for_update())
+
+
+def give_back(run_id: int, token: str, untouched: list, status: str | None) -> None:
+    """Rows claimed by ``token`` and never attempted (``Claimed`` items) go back to the status they
+    were claimed from, or become skipped (cancelled) when the run is cancelled (``status``: the
+    run's, read with ``lock_run`` in this transaction, so a cancel committed before or waits)."""
+    if not untouched:
+        return
+    if status == "sending":  # a stale signal (the run was resumed meanwhile): carry on next time
+        after_commit(clear_stop, run_id)
+    cancelled = status == "cancelled"
+    db.session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+        .values(status=bindparam("back_to"), reason=bindparam("why"), attempts=Delivery.attempts - 1,
+                claim=None, next_attempt_at=bindparam("next_at")),
+        [{"row_id": c.recipient.delivery_id, "back_to": "skipped" if cancelled else c.previous,
+          "why": "cancelled" if cancelled else None, "next_at": None if cancelled else c.next_attempt_at}
+         for c in untouched])
+
+
+def write_outcomes(run_id: int, token: str, outcomes) -> None:
+    """Record ``outcomes`` (rows claimed by ``token``), add them to the run's sent and failed
+    counters, suppress rejected mailboxes as ``bounced`` and fire ``delivery_results_recorded``;
+    the caller commits. The run's row comes first (its counters, or a lock), then the ledger: the
+    order a cancel takes them in, so the two never deadlock."""
+    if not outcomes:
+        return
+    sent = sum(1 for o in outcomes if o.status == "sent")
+    failed = sum(1 for o in outcomes if o.status == "failed")
+    if sent or failed:  # the run's counters, in the same transaction as the outcomes
+        db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
+    else:
+        lock_run(run_id)
+    record_outcomes(token, outcomes)
+    rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
+    if rejections:  # suppressed as "bounced": the address cannot take mail
+        db.session.execute(insert_or_ignore(Suppression.__table__).values(
+            [{"email": email, "reason": "bounced", "source": "smtp", "detail": reply,
+              "created_at": utcnow()} for email, reply in rejections.items()])
+            .on_conflict_do_nothing(index_elements=["email"]))
+    if registry().has("delivery_results_recorded"):
+        do_action("delivery_results_recorded", run_id, outcomes)

@@ -1,0 +1,163 @@
+"""The write-ahead record of a sending job in Redis: what each SMTP transaction did, kept before the
+ledger is written, so the reaper knows the fate of the rows a dead job held.
+
+One hash per job lease, ``<prefix>:delivery:wal:<token>``, with
+- ``h``: the batch header, ``{"redis": <server run_id>, "ids": [rows in sending order]}``, written
+  and acknowledged before the claim of the batch commits;
+- ``f``: the rows in flight, comma-separated: written before each write to the SMTP server that
+  may carry their final ``.`` (with PIPELINING, the previous message's content goes out with the
+  next envelope; RFC 2920), so only these can have been delivered without their reply being read;
+- ``<row id>``: the row's outcome (``Outcome.to_json``), written right after the server's replies
+  are read, one command for all the outcomes one read gave.
+
+A message costs at most two writes to Redis and no wait: the commands go over one connection in
+order and their replies are read at the end of the batch. They are written as RESP
+(https://redis.io/docs/latest/develop/reference/protocol-spec/) straight to the socket of a
+connection taken from the pool (authenticated, database selected), because redis-py's command
+packing cost more CPU than the rest of the record. A SIGKILLed worker loses nothing it wrote: the
+kernel still delivers its socket's buffer, and Redis runs the commands in the order sent, so ``f``
+is in Redis before the final dot it announces can reach the SMTP server's reply. The reaper reads a
+dead job's record (``read``): rows with an outcome get it; the rows in ``f`` without one are
+unknown; the other rows never had their final dot sent and are queued again. A header from another
+Redis ``run_id``, or none, means the record may be incomplete: then every row without an outcome
+is unknown.
+"""
+import json
+import logging
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+
+from ..core.extensions import redis_store
+from ..core.leases import redis_run_id
+
+log = logging.getLogger(__name__)
+TTL_MS = 7 * 86400 * 1000
+
+
+def wal_key(token: str) -> str:
+    """The record of the job holding lease ``token``."""
+    return redis_store.key("delivery", "wal", token)
+
+
+def _bulk(value) -> bytes:
+    data = value if isinstance(value, bytes) else str(value).encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def pack(*args) -> bytes:
+    """One command in RESP: an array of bulk strings."""
+    return b"*%d\r\n" % len(args) + b"".join(_bulk(arg) for arg in args)
+
+
+class WriteAheadLog:
+    """The record a ``Sender`` keeps (one connection, replies read late); every method raises
+    RedisError when Redis fails, and the record is then no longer written. Every command it sends
+    answers with one line (an integer, or an error); ``confirm`` reads them."""
+
+    def __init__(self, token: str):
+        self.key = wal_key(token)
+        self._client = redis_store.client
+        self._conn = self._sock = None
+        self._unread, self._buffer = 0, b""
+        self._in_flight = b"*4\r\n$4\r\nHSET\r\n" + _bulk(self.key) + _bulk("f")
+        self._hset_key = b"$4\r\nHSET\r\n" + _bulk(self.key)
+
+    def _send(self, *command, packed: bytes = b"") -> None:
+        try:
+            if self._sock is None:
+                self._conn = self._client.connection_pool.get_connection()
+                self._sock = self._conn._sock  # connected by the pool: AUTH and SELECT done
+            self._sock.sendall(packed or pack(*command))
+        except BaseException as error:
+            raise self._failed(error) from None
+        self._unread += 1
+
+    def _failed(self, error: BaseException) -> BaseException:
+        """Drop the connection (the replies in it can no longer be matched); what to raise."""
+        self._drop_connection()
+        if isinstance(error, OSError):
+            return RedisConnectionError(f"write-ahead record {self.key}: {error}")
+        return error
+
+    def confirm(self) -> None:
+        """Wait until Redis has acknowledged everything sent so far."""
+        try:
+            while self._buffer.count(b"\r\n") < self._unread:
+                data = self._sock.recv(65536)
+                if not data:
+                    raise OSError("connection closed by Redis")
+                self._buffer += data
+        except BaseException as error:
+            raise self._failed(error) from None
+        lines, self._buffer, self._unread = self._buffer.split(b"\r\n"), b"", 0
+        errors = [line for line in lines if line.startswith(b"-")]
+        if errors:
+            self._drop_connection()
+            raise ResponseError(errors[0][1:].decode(errors="replace"))
+
+    def begin(self, row_ids) -> None:
+        """Start the record of a batch claimed (not yet committed): rows in sending order."""
+        header = json.dumps({"redis": redis_run_id(self._client), "ids": list(row_ids)})
+        self._send("HSET", self.key, "h", header)
+        self._send("HDEL", self.key, "f")
+        self._send("PEXPIRE", self.key, TTL_MS)
+        self.confirm()
+
+    def in_flight(self, row_ids) -> None:
+        """The next write to the SMTP server may carry the final dot of ``row_ids`` (not waited for:
+        Redis gets it first, see the module docstring)."""
+        self._send(packed=self._in_flight + _bulk(",".join(map(str, row_ids))))
+
+    def record(self, outcomes) -> None:
+        """The server answered for ``outcomes`` (one command for all of them)."""
+        parts = [b"*%d\r\n" % (2 + 2 * len(outcomes)), self._hset_key]
+        for outcome in outcomes:
+            parts += (_bulk(outcome.id), _bulk(outcome.to_json()))
+        self._send(packed=b"".join(parts))
+
+    def settle(self, outcomes) -> None:
+        """The outcomes are committed to the ledger: their entries can go (best effort)."""
+        if not outcomes:
+            return
+        try:
+            self._send("HDEL", self.key, *[o.id for o in outcomes])
+            self.confirm()
+        except RedisError as error:  # a stale entry is ignored: its row is no longer sending
+            log.warning("cannot trim the write-ahead record %s: %s", self.key, error)
+
+    def close(self, drop: bool = False) -> None:
+        """Read what is left and give the connection back; ``drop`` deletes the record (every
+        outcome in it is committed)."""
+        try:
+            if drop:
+                self._send("DEL", self.key)
+            if self._conn is not None:
+                self.confirm()
+        except RedisError as error:
+            log.warning("cannot close the write-ahead record %s: %s", self.key, error)
+        finally:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.disconnect()  # its parser never saw our replies: never reused as is
+            self._client.connection_pool.release(self._conn)
+        self._conn = self._sock = None
+        self._unread, self._buffer = 0, b""
+
+
+def read(token: str):
+    """A dead job's record: (intact, header row ids, row ids in flight, {row id: JSON}).
+    ``intact`` is False when the header is missing or was written to another Redis run."""
+    raw = {field.decode(): value for field, value in redis_store.client.hgetall(wal_key(token)).items()}
+    header = json.loads(raw.pop("h")) if "h" in raw else None
+    flying = {int(row_id) for row_id in raw.pop("f", b"").decode().split(",") if row_id}
+    outcomes = {int(field): value for field, value in raw.items()}
+    intact = header is not None and header["redis"] == redis_run_id()
+    return intact, (header or {}).get("ids", []), flying, outcomes
+
+
+def forget(token: str) -> None:
+    """Delete a dead job's record once its rows are settled (after the commit)."""
+    redis_store.client.delete(wal_key(token))
