@@ -111,7 +111,8 @@ def admin(app, args, product_ids: list[int], results: dict) -> None:
     ensure_broadcasts(60, product_ids)
     half = bench_product(f"bench-{args.customers // 2}", args.customers // 2)
     vacuum("customers", "sites", "memberships", "suppressions", "suppressed_customers", "addresses",
-           "shared_addresses", "membership_counts", "broadcasts", "broadcast_targets")
+           "shared_addresses", "membership_counts", "broadcasts", "broadcast_targets", "customer_combos",
+           "membership_combo_counts", "membership_combo_items", "address_reach", "address_combo_counts")
     audiences = {"one product": product_ids[:1], "ten products": product_ids[:10],
                  f"all {len(product_ids)} products": product_ids,
                  f"product with {args.customers // 2:,} members": [half.id]}

@@ -1,5 +1,7 @@
 """Who a broadcast reaches: targeted customers, unique addresses and exclusions, all in SQL.
 
+Counts read the membership combinations (migration 0019), never the memberships themselves.
+
 Addresses are de-duplicated with ``shared_addresses`` (the customers of addresses used more than
 once, kept by database triggers): an address used by one customer needs no de-duplication, so
 only those few customers are grouped, and counting or planning never sorts every targeted address.
@@ -20,7 +22,17 @@ from sqlalchemy import (
 
 from ..core.extensions import db
 from ..mail.suppression import REASONS
-from ..network.models import Customer, Membership, SharedAddress, SuppressedCustomer
+from ..network.models import (
+    AddressComboCount,
+    AddressReach,
+    Customer,
+    CustomerCombo,
+    Membership,
+    MembershipComboCount,
+    MembershipComboItem,
+    SharedAddress,
+    SuppressedCustomer,
+)
 from .models import BroadcastTarget
 
 
@@ -132,17 +144,66 @@ def _bytewise(column):
     return column.collate("C") if db.engine.dialect.name == "postgresql" else column
 
 
-def count_audience(broadcast) -> AudienceCounts:
-    """Count the audience with two aggregate queries (no rows reach Python).
+def targeted_combos(broadcast):
+    """A select of the membership combinations (ids) the broadcast's products and statuses reach:
+    those holding one of its (product, status) pairs (the combination items' primary key)."""
+    return (select(MembershipComboItem.combo_id)
+            .where(MembershipComboItem.product_id.in_(broadcast.product_ids),
+                   MembershipComboItem.status.in_(list(broadcast.product_statuses or []))))
 
-    The first counts the distinct targeted ids (the membership index alone). The second joins
-    the targeted ids to the flagged customers (sharers and suppressed customers, kept by
-    triggers) and aggregates only the rows that match: how many targeted customers share an
-    address and how many addresses they share (addresses = customers - sharers + their
-    addresses), and the suppressed addresses reached, by reason. The suppression list is never
-    joined to the customers by address, and no aggregate runs once per targeted customer but
-    the first.
+
+def count_audience(broadcast) -> AudienceCounts:
+    """Count the audience from the combinations kept by migration 0019's triggers, equal to
+    ``count_audience_directly`` without reading a membership.
+
+    Reached by products: the customers and sharers of the combinations the targeting intersects
+    (13,884 combinations at 1,000,000 customers in bench.scale) and the flagged addresses
+    (shared, suppressed by reason) whose customers' combined pairs it intersects. Targeted
+    directly: the customers no reached combination holds, with their rows in ``shared_addresses``
+    and ``suppressed_customers`` read by primary key, each address counted unless its
+    combination is reached. Every targeting
+    (products with statuses, customers, both) is answered this way, none falls back to the
+    memberships; the cost grows with the combinations and the directly targeted customers.
     """
+    combos = targeted_combos(broadcast)
+    customers, sharers = db.session.execute(
+        select(func.coalesce(func.sum(MembershipComboCount.customers), 0),
+               func.coalesce(func.sum(MembershipComboCount.sharers), 0))
+        .where(MembershipComboCount.combo_id.in_(combos))).one()
+    addresses = dict(db.session.execute(
+        select(AddressComboCount.kind, func.sum(AddressComboCount.addresses))
+        .where(AddressComboCount.combo_id.in_(combos)).group_by(AddressComboCount.kind)).all())
+    direct = (select(BroadcastTarget.customer_id.label("customer_id"))
+              .where(BroadcastTarget.broadcast_id == broadcast.id, BroadcastTarget.customer_id.is_not(None),
+                     ~exists().where(CustomerCombo.customer_id == BroadcastTarget.customer_id,
+                                     CustomerCombo.combo_id.in_(combos)))
+              .distinct().cte("direct"))
+    only_direct = db.session.scalar(select(func.count()).select_from(direct))
+    if only_direct:
+        ids = select(direct.c.customer_id)
+        flagged = union_all(
+            select(SharedAddress.customer_id, SharedAddress.email, literal(SHARED).label("kind"))
+            .where(SharedAddress.customer_id.in_(ids)),
+            select(SuppressedCustomer.customer_id, SuppressedCustomer.email, SuppressedCustomer.reason)
+            .where(SuppressedCustomer.customer_id.in_(ids))).subquery("flagged")
+        reached = exists().where(AddressReach.email == flagged.c.email, AddressReach.combo_id.in_(combos))
+        kinds = (SHARED, *REASONS)
+        row = db.session.execute(
+            select(func.count(distinct(flagged.c.customer_id)).filter(flagged.c.kind == SHARED),
+                   *(func.count(distinct(flagged.c.email)).filter(flagged.c.kind == kind, ~reached) for kind in kinds))
+            .select_from(flagged)).one()
+        sharers += row[0]
+        for kind, count in zip(kinds, row[1:]):
+            addresses[kind] = addresses.get(kind, 0) + count
+    customers += only_direct
+    excluded = {reason: int(addresses[reason]) for reason in REASONS if addresses.get(reason)}
+    return AudienceCounts(int(customers), int(customers - sharers + addresses.get(SHARED, 0)), excluded)
+
+
+def count_audience_directly(broadcast) -> AudienceCounts:
+    """The same counts from the memberships (migration 0016's query, the reference the tests and
+    bench/ compare ``count_audience`` with): the distinct targeted ids, then the targeted ids
+    joined to the flagged customers; it reads every targeted membership twice."""
     sort_in_memory()
     ids = targeted_customer_ids(broadcast)
     customers = db.session.scalar(select(func.count(distinct(ids.c.customer_id))))

@@ -166,3 +166,65 @@ class MembershipCount(db.Model):
     slot = db.Column(db.Integer, primary_key=True)
     members = db.Column(db.Integer, nullable=False)
 
+
+
+
+class MembershipComboItem(db.Model):
+    """A (product, status) pair of a membership combination (a set of pairs some customers or
+    flagged addresses hold), kept by triggers (migration 0019). Read by product and status."""
+    __tablename__ = "membership_combo_items"
+
+    product_id = db.Column(db.Integer, primary_key=True)
+    status = db.Column(db.String(16), primary_key=True)
+    combo_id = db.Column(db.Integer, primary_key=True)
+
+
+class MembershipComboCount(db.Model):
+    """The customers whose memberships are exactly one combination, and how many of them share
+    their address (each the sum of 16 ``slot`` rows, as ``MembershipCount``), migration 0019."""
+    __tablename__ = "membership_combo_counts"
+
+    combo_id = db.Column(db.Integer, primary_key=True)
+    slot = db.Column(db.Integer, primary_key=True)
+    customers = db.Column(db.Integer, nullable=False)
+    sharers = db.Column(db.Integer, nullable=False)
+
+
+class CustomerCombo(db.Model):
+    """Each customer's membership combination (none without memberships) and whether another
+    customer uses its address, migration 0019."""
+    __tablename__ = "customer_combos"
+
+    customer_id = db.Column(db.Integer, primary_key=True)
+    combo_id = db.Column(db.Integer, nullable=False)
+    sharer = db.Column(db.Boolean, nullable=False)
+
+
+class AddressReach(db.Model):
+    """A flagged address (lower-cased; used by more than one customer, or suppressed and used):
+    the combination of all its customers' pairs, and its flags (migration 0019)."""
+    __tablename__ = "address_reach"
+
+    email = db.Column(db.String(254), primary_key=True)
+    combo_id = db.Column(db.Integer, nullable=False)
+    shared = db.Column(db.Boolean, nullable=False)
+    reason = db.Column(db.String(16), nullable=True)
+
+
+class AddressComboCount(db.Model):
+    """Flagged addresses per combination and ``kind`` (``shared`` or a suppression reason), each
+    the sum of 16 ``slot`` rows (migration 0019)."""
+    __tablename__ = "address_combo_counts"
+
+    combo_id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(16), primary_key=True)
+    slot = db.Column(db.Integer, primary_key=True)
+    addresses = db.Column(db.Integer, nullable=False)
+
+
+class MembershipCombo(db.Model):
+    """A membership combination's ``key``: its pairs as ``product:status``, sorted, comma-joined."""
+    __tablename__ = "membership_combos"
+
+    id = db.Column(db.Integer, primary_key=True)
+    key = db.Column(db.Text, nullable=False, unique=True)

@@ -1,14 +1,17 @@
 """A customer's write costs the same at 40 customers as at 4,000, in one connection (issue 14 §6):
-the counter triggers (migration 0016) read the large tables by index probes only, whatever plans
-the connection made while the tables were small. Cost is counted, not timed: the rows the
+the counter triggers (migrations 0016, 0019) read the large tables by index probes only, whatever
+plans the connection made while the tables were small; and so does an audience count (0019). Cost is counted, not timed: the rows the
 statement reads on PostgreSQL (``pg_stat_xact_user_tables``), the virtual-machine steps it runs
 on SQLite (its progress handler)."""
 from sqlalchemy import delete, func, insert, select, text, update
 
+from app.broadcasts.audience import count_audience
+from app.broadcasts.models import Broadcast, BroadcastTarget
 from app.mail.suppression import Suppression
-from app.network.models import Customer
+from app.network.models import Customer, Membership, Product
 
-TABLES = ("customers", "addresses", "shared_addresses", "suppressions", "suppressed_customers")
+TABLES = ("customers", "addresses", "shared_addresses", "suppressions", "suppressed_customers", "memberships",
+          "membership_combos", "membership_combo_items", "membership_combo_counts", "customer_combos")
 READ = text("SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0) "
             "FROM pg_stat_xact_user_tables WHERE relname = ANY (:tables)").bindparams(tables=list(TABLES))
 ADDRESS = func.lower(Customer.email)  # indexed (ix_customers_email_lower)
@@ -16,6 +19,11 @@ WRITES = {  # name: a statement writing one row, for the n-th round
     "insert new address": lambda n: insert(Customer).values(email=f"new{n}@example.com", name="New"),
     "insert shared address": lambda n: insert(Customer).values(email="Shared@example.com", name="Sharer"),
     "insert suppressed address": lambda n: insert(Customer).values(email="quiet@example.com", name="Quiet"),
+    "add a membership": lambda n: insert(Membership).values(
+        customer_id=select(Customer.id).where(ADDRESS == f"new{n}@example.com").scalar_subquery(),
+        product_id=select(func.min(Product.id)).scalar_subquery(), status="active"),
+    "expire it": lambda n: update(Membership).where(Membership.customer_id == select(Customer.id).where(
+        ADDRESS == f"new{n}@example.com").scalar_subquery()).values(status="expired"),
     "change an address": lambda n: update(Customer).where(ADDRESS == f"new{n}@example.com")
                                                   .values(email=f"moved{n}@example.com"),
     "delete a customer": lambda n: delete(Customer).where(ADDRESS == f"moved{n}@example.com"),
@@ -26,10 +34,12 @@ WRITES = {  # name: a statement writing one row, for the n-th round
 
 
 def _cost(db, statement) -> int:
-    """What running ``statement`` (with its triggers) costs in the session's connection."""
+    """What running ``statement`` (with its triggers, or a function of no argument) costs in the
+    session's connection."""
+    run = statement if callable(statement) else lambda: db.session.execute(statement)
     if db.engine.dialect.name == "postgresql":
         before = db.session.scalar(READ)
-        db.session.execute(statement)
+        run()
         return int(db.session.scalar(READ) - before)
     driver = db.session.connection().connection.driver_connection
     steps = [0]
@@ -40,7 +50,7 @@ def _cost(db, statement) -> int:
 
     driver.set_progress_handler(count, 1)
     try:
-        db.session.execute(statement)
+        run()
     finally:
         driver.set_progress_handler(None, 1)
     return steps[0]
@@ -51,14 +61,21 @@ def _costs(db, round_: int) -> dict:
 
 
 def _grow(db, count: int) -> None:
-    """``count`` more customers, each with an address of its own, in bulk (multi-row statements)."""
+    """``count`` more customers, each with an address of its own and a membership of the first
+    product in one of two statuses, in bulk (multi-row statements)."""
     start = db.session.scalar(select(func.count()).select_from(Customer))
     db.session.execute(insert(Customer), [{"email": f"bulk{start + n}@example.com", "name": "Bulk"}
                                           for n in range(count)])
+    product = db.session.scalar(select(func.min(Product.id)))
+    ids = db.session.scalars(select(Customer.id).where(Customer.name == "Bulk").order_by(Customer.id.desc())
+                             .limit(count)).all()
+    db.session.execute(insert(Membership), [{"customer_id": i, "product_id": product,
+                                             "status": ("active", "trialing")[i % 2]} for i in ids])
     db.session.flush()
 
 
 def test_a_customer_write_costs_the_same_at_100_times_the_customers(app, db):
+    db.session.add(Product(slug="plan", name="Plan"))
     db.session.execute(insert(Suppression).values(email="quiet@example.com", reason="unsubscribed",
                                                   source="test"))
     db.session.execute(insert(Customer).values(email="shared@example.com", name="First"))
@@ -70,3 +87,20 @@ def test_a_customer_write_costs_the_same_at_100_times_the_customers(app, db):
     assert db.session.scalar(select(func.count()).select_from(Customer)) > 4000
     grown = {name: (small[name], large[name]) for name in WRITES if large[name] > small[name] * 1.2 + 20}
     assert not grown, f"cost at ~40 and at ~4,000 customers: {grown}"
+
+
+def test_an_audience_count_costs_the_same_at_100_times_the_members(app, db):
+    db.session.add(Product(slug="plan", name="Plan"))
+    db.session.execute(insert(Suppression).values(email="bulk3@example.com", reason="bounced", source="test"))
+    _grow(db, 40)
+    product = db.session.scalar(select(func.min(Product.id)))
+    broadcast = Broadcast(kind="email", subject="s", body_html="b", product_statuses=["active", "trialing"])
+    broadcast.targets.append(BroadcastTarget(product_id=product))
+    db.session.add(broadcast)
+    db.session.flush()
+    _cost(db, lambda: count_audience(broadcast))
+    small = _cost(db, lambda: count_audience(broadcast))
+    _grow(db, 4000)
+    large = _cost(db, lambda: count_audience(broadcast))
+    assert count_audience(broadcast).customers == 4040
+    assert large <= small * 1.2 + 20, f"cost at 40 and at 4,040 members: {small}, {large}"
