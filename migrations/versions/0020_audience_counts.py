@@ -23,14 +23,14 @@ with ON CONFLICT DO NOTHING. Counts are kept in 16 slots per backend, as ``membe
 The sync's plans are generic (planned once per connection, index probes only): re-planning
 custom plans at every call cost about 1 ms more backend CPU per one-row write (bench.reach).
 
-Revision ID: 0019_audience_counts
-Revises: 0016_flat_counters
+Revision ID: 0020_audience_counts
+Revises: 0019_plugin_suspensions
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_audience_counts"
-down_revision = "0016_flat_counters"
+revision = "0020_audience_counts"
+down_revision = "0019_plugin_suspensions"
 branch_labels = None
 depends_on = None
 
