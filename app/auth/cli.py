@@ -43,7 +43,11 @@ def set_role_command(email, super_admin):
     """Make EMAIL's user a network super admin or not; a change logs the user out everywhere."""
     user = _user(email)
     role = "a network super admin" if super_admin else "not a super admin"
-    if not set_role(user, super_admin):
+    try:
+        changed = set_role(user, super_admin)
+    except ValueError as error:
+        raise click.ClickException(str(error))
+    if not changed:
         echo_safe(f"{user.email} is already {role}; nothing changed.")
         return
     db.session.commit()

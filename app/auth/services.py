@@ -5,6 +5,7 @@ Unknown and inactive accounts cost one password hash too (no timing oracle).
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -85,7 +86,10 @@ def create_user(email, password, name="", super_admin=False) -> User:
 def set_password(user: User, password: str, summary: str = "password changed") -> None:
     """Give ``user`` a new password (the caller commits): the session token rotates (models), so
     every session, remember-me and device cookie of the user ends; audited as
-    ``user.password_changed``. Raises ValueError below MIN_PASSWORD_LENGTH characters."""
+    ``user.password_changed``. Raises ValueError below MIN_PASSWORD_LENGTH characters or when
+    the password is only white space (the login form reads that as no password at all)."""
+    if not password.strip():
+        raise ValueError("The password cannot be only spaces.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
     user.set_password(password)
@@ -95,9 +99,13 @@ def set_password(user: User, password: str, summary: str = "password changed") -
 def set_role(user: User, super_admin: bool) -> bool:
     """Make ``user`` a network super admin or not (the caller commits); a change rotates the
     session token (models) and is audited as ``user.role_changed``. Returns False when the
-    user already had that role (nothing changes)."""
+    user already had that role (nothing changes). Raises ValueError when it would take the
+    role from the network's last super admin (nobody could administer the network)."""
     if user.is_super_admin == super_admin:
         return False
+    if not super_admin and not db.session.scalar(select(func.count()).select_from(User).where(
+            User.is_super_admin.is_(True), User.id != user.id)):
+        raise ValueError(f"{user.email} is the last super admin: make another one first.")
     user.is_super_admin = super_admin
     record("user.role_changed", user, "super admin" if super_admin else "customer login")
     return True

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from flask import abort, current_app, has_request_context, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from ..core.hooks.guard import PluginFault, is_fault
 
@@ -136,6 +137,9 @@ class BlueprintGuard:
                 result = function(*given)
                 if kind == "template_context_processor" and not isinstance(result, dict):
                     raise TypeError(f"a context processor must return a dict, not {type(result).__name__}")
+                if kind == "after_request" and not isinstance(result, Response):
+                    raise TypeError(f"an after-request function must return the response, not "
+                                    f"{type(result).__name__}")
             except BaseException as error:
                 self._contain(error, where)
                 if own and kind == "before_request":  # its own page fails closed: 500
@@ -154,7 +158,10 @@ class BlueprintGuard:
         def guarded(error):
             if self._allowed(scope):
                 try:
-                    return handler(error)
+                    result = handler(error)
+                    if result is None:
+                        raise TypeError("an error handler must return a response, not None")
+                    return result
                 except BaseException as failure:
                     if failure is error:
                         raise

@@ -24,6 +24,13 @@ SQLITE_TRIGGER = """
 CREATE TRIGGER audit_entries_no_{verb} BEFORE {verb} ON audit_entries
 BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only: {verb} refused'); END
 """
+# SQLite's INSERT OR REPLACE deletes the old row without firing DELETE triggers: refuse an id
+# that is taken before the conflict is resolved.
+SQLITE_NO_REPLACE = """
+CREATE TRIGGER audit_entries_no_replace BEFORE INSERT ON audit_entries
+WHEN EXISTS (SELECT 1 FROM audit_entries WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only: REPLACE refused'); END
+"""
 
 
 def upgrade():
@@ -33,6 +40,7 @@ def upgrade():
     elif dialect == "sqlite":
         for verb in ("UPDATE", "DELETE"):
             op.execute(SQLITE_TRIGGER.format(verb=verb))
+        op.execute(SQLITE_NO_REPLACE)
 
 
 def downgrade():
@@ -42,3 +50,4 @@ def downgrade():
     elif dialect == "sqlite":
         for verb in ("UPDATE", "DELETE"):
             op.execute(f"DROP TRIGGER IF EXISTS audit_entries_no_{verb}")
+        op.execute("DROP TRIGGER IF EXISTS audit_entries_no_replace")

@@ -105,7 +105,7 @@ def _change_password(client, current, new, confirm=None):
 
 
 def test_changing_the_password_on_the_profile_keeps_this_session_and_ends_the_others(app, admin):
-    from app.testing import audit_entries
+    from app.testing import audit_entries, make_user
 
     other = _cookies(_log_in(app))
     mine = _log_in(app)
@@ -129,12 +129,14 @@ def test_changing_the_password_on_the_profile_keeps_this_session_and_ends_the_ot
 
 def test_flask_users_set_password_and_set_role_end_every_session(app, admin, runner):
     from app.auth.models import User
-    from app.testing import audit_entries
+    from app.testing import audit_entries, make_user
 
     stolen = _cookies(_log_in(app))
     result = runner.invoke(args=["users", "set-password", "admin@example.com"],
                            input="short\nshort\n")
     assert result.exit_code != 0 and "at least 8" in result.output
+    spaces = runner.invoke(args=["users", "set-password", "admin@example.com", "--password", " " * 8])
+    assert spaces.exit_code != 0 and "only spaces" in spaces.output  # the login form reads it as none
     assert _replay(app, stolen) == 200
     result = runner.invoke(args=["users", "set-password", "admin@example.com"],
                            input="a new password\na new password\n")
@@ -144,6 +146,9 @@ def test_flask_users_set_password_and_set_role_end_every_session(app, admin, run
     stolen = _cookies(_log_in(app, password="a new password"))
     assert "already" in runner.invoke(args=["users", "set-role", "admin@example.com", "--super-admin"]).output
     assert _replay(app, stolen) == 200
+    last = runner.invoke(args=["users", "set-role", "admin@example.com", "--no-super-admin"])
+    assert last.exit_code == 1 and "last super admin" in last.output  # the network keeps one
+    make_user("second@example.com", super_admin=True)
     result = runner.invoke(args=["users", "set-role", "admin@example.com", "--no-super-admin"])
     assert result.exit_code == 0 and "not a super admin" in result.output
     assert _replay(app, stolen, "session") == 302

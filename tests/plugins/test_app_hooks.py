@@ -60,6 +60,22 @@ def test_raising_app_wide_functions_are_skipped_and_recorded_and_core_pages_work
     assert all(f.where.startswith("app ") and "exploded" in f.error for f in faults)
 
 
+def test_an_after_request_or_error_handler_returning_nothing_is_the_plugin_s_fault(faulty_app):
+    """A forgotten ``return response`` must not turn every page into a 500."""
+    module = _plugin(faulty_app)
+    module.BREAK.clear()
+    module.RETURN_NONE.update({"after", "errorhandler"})
+    _activate(faulty_app)
+    client = admin_client(faulty_app)
+    assert client.get("/network/").status_code == 200
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "the plugin" not in missing.get_data(as_text=True)
+    with faulty_app.app_context():
+        faults = faulty_app.extensions["herald_plugins"].faults.faults(["bad_app_hooks"])["bad_app_hooks"]
+    assert {f.where.split()[1] for f in faults} == {"after_request", "errorhandler"}
+    assert all("TypeError" in f.error for f in faults)
+
+
 def test_the_login_and_plugins_pages_run_no_plugin_code(faulty_app):
     _activate(faulty_app)
     client = admin_client(faulty_app)
