@@ -1,9 +1,9 @@
-"""`python -m bench.reach`: what migration 0019's triggers add to each write, at network size.
+"""`python -m bench.reach`: what migration 0020's triggers add to each write, at network size.
 
 On the database as it is (``BENCH_SCALE_DATABASE_URL``, default ``herald_scale``, e.g. after
 `python -m bench.scale`), in one connection: bench.writes' customer writes and membership writes
 (one per statement, each committed: a membership added, its status changed as expiry does, and
-the same memberships deleted 1,000 per statement), first with 0019's ``*_reach_*`` triggers
+the same memberships deleted 1,000 per statement), first with 0020's ``*_reach_*`` triggers
 disabled, then enabled. Every write is undone by the round, so disabled triggers miss no net
 change. Prints and keeps the result as ``reach_writes`` in bench/results.json.
 """
@@ -24,7 +24,7 @@ TABLES = ("customers", "memberships", "suppressions")
 
 
 def set_triggers(enabled: bool) -> None:
-    """Enable or disable migration 0019's triggers (PostgreSQL)."""
+    """Enable or disable migration 0020's triggers (PostgreSQL)."""
     for table in TABLES:
         for event in ("insert", "update", "delete"):
             db.session.execute(text(f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} "

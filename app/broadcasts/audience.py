@@ -1,6 +1,6 @@
 """Who a broadcast reaches: targeted customers, unique addresses and exclusions, all in SQL.
 
-Counts read the membership combinations (migration 0019), never the memberships themselves.
+Counts read the membership combinations (migration 0020), never the memberships themselves.
 
 Addresses are de-duplicated with ``shared_addresses`` (the customers of addresses used more than
 once, kept by database triggers): an address used by one customer needs no de-duplication, so
@@ -153,7 +153,7 @@ def targeted_combos(broadcast):
 
 
 def count_audience(broadcast) -> AudienceCounts:
-    """Count the audience from the combinations kept by migration 0019's triggers, equal to
+    """Count the audience from the combinations kept by migration 0020's triggers, equal to
     ``count_audience_directly`` without reading a membership.
 
     Reached by products: the customers and sharers of the combinations the targeting intersects

@@ -167,11 +167,9 @@ class MembershipCount(db.Model):
     members = db.Column(db.Integer, nullable=False)
 
 
-
-
 class MembershipComboItem(db.Model):
     """A (product, status) pair of a membership combination (a set of pairs some customers or
-    flagged addresses hold), kept by triggers (migration 0019). Read by product and status."""
+    flagged addresses hold), kept by triggers (migration 0020). Read by product and status."""
     __tablename__ = "membership_combo_items"
 
     product_id = db.Column(db.Integer, primary_key=True)
@@ -181,7 +179,7 @@ class MembershipComboItem(db.Model):
 
 class MembershipComboCount(db.Model):
     """The customers whose memberships are exactly one combination, and how many of them share
-    their address (each the sum of 16 ``slot`` rows, as ``MembershipCount``), migration 0019."""
+    their address (each the sum of 16 ``slot`` rows, as ``MembershipCount``), migration 0020."""
     __tablename__ = "membership_combo_counts"
 
     combo_id = db.Column(db.Integer, primary_key=True)
@@ -192,7 +190,7 @@ class MembershipComboCount(db.Model):
 
 class CustomerCombo(db.Model):
     """Each customer's membership combination (none without memberships) and whether another
-    customer uses its address, migration 0019."""
+    customer uses its address, migration 0020."""
     __tablename__ = "customer_combos"
 
     customer_id = db.Column(db.Integer, primary_key=True)
@@ -202,7 +200,7 @@ class CustomerCombo(db.Model):
 
 class AddressReach(db.Model):
     """A flagged address (lower-cased; used by more than one customer, or suppressed and used):
-    the combination of all its customers' pairs, and its flags (migration 0019)."""
+    the combination of all its customers' pairs, and its flags (migration 0020)."""
     __tablename__ = "address_reach"
 
     email = db.Column(db.String(254), primary_key=True)
@@ -213,7 +211,7 @@ class AddressReach(db.Model):
 
 class AddressComboCount(db.Model):
     """Flagged addresses per combination and ``kind`` (``shared`` or a suppression reason), each
-    the sum of 16 ``slot`` rows (migration 0019)."""
+    the sum of 16 ``slot`` rows (migration 0020)."""
     __tablename__ = "address_combo_counts"
 
     combo_id = db.Column(db.Integer, primary_key=True)

@@ -18,7 +18,7 @@ class _Binding:
 _binding = _Binding()
 
 
-# Tables whose triggers refuse UPDATE, DELETE and TRUNCATE (migrations 0012 and 0017): the test
+# Tables whose triggers refuse UPDATE, DELETE and TRUNCATE (migrations 0012 and 0018): the test
 # kit, as the database's owner, sets their triggers aside to empty them (``_empty_append_only``).
 APPEND_ONLY_TABLES = ("audit_entries",)
 # Tables the counter triggers keep (migrations 0009, 0016): emptied after the tables they count,

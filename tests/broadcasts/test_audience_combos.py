@@ -1,4 +1,4 @@
-"""The audience count from membership combinations (migration 0019) equals the count from the
+"""The audience count from membership combinations (migration 0020) equals the count from the
 memberships themselves, over randomised networks, writes and targetings (Hypothesis), and stays
 exact when two transactions change one customer's memberships at once (PostgreSQL)."""
 import threading

@@ -1,6 +1,6 @@
 """A customer's write costs the same at 40 customers as at 4,000, in one connection (issue 14 §6):
-the counter triggers (migrations 0016, 0019) read the large tables by index probes only, whatever
-plans the connection made while the tables were small; and so does an audience count (0019). Cost is counted, not timed: the rows the
+the counter triggers (migrations 0016, 0020) read the large tables by index probes only, whatever
+plans the connection made while the tables were small; and so does an audience count (0020). Cost is counted, not timed: the rows the
 statement reads on PostgreSQL (``pg_stat_xact_user_tables``), the virtual-machine steps it runs
 on SQLite (its progress handler)."""
 from sqlalchemy import delete, func, insert, select, text, update
