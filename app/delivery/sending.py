@@ -2,9 +2,9 @@
 
 Each cycle is one transaction: record the previous batch's outcomes, claim the next batch and
 commit it before any SMTP; it is retried with backoff on a transient failure, the outcomes kept
-in memory. The job's write-ahead record in Redis (``app/delivery/wal.py``) gets the rows a write
-to the server may carry the final dot of ("in flight") before it, and the outcomes right after the
-replies are read; the reaper settles a dead job's batch from it.
+in memory. The job's write-ahead record in Redis (``app/delivery/wal.py``) gets the batch's rows
+in sending order before the claim commits and the outcomes right after the replies are read; the
+reaper settles a dead job's batch from it.
 """
 import logging
 import time
@@ -222,6 +222,8 @@ class Sender:
         else:
             self.position = len(self.batch)
         self._flush()
+        if self.position < len(self.batch):  # stopped: the rest of the batch never goes out
+            self.wal.stopped(self.batch[self.position].recipient.delivery_id)
 
     def _flush(self) -> None:
         """Send the content of the messages handed over without an outcome (if any), settle them."""
@@ -234,16 +236,16 @@ class Sender:
         self._settle(results)
 
     def _mark_in_flight(self, also) -> None:
-        """Record the rows whose final dot the next transport call may send (those handed over
-        without an outcome, and ``also`` when the transport sends a whole message at once) before
-        it is made. No final dot goes out once the job's lease lapsed (LeaseLost: others may soon
-        take these rows)."""
+        """Keep in memory the rows whose final dot the next transport call may send (those handed
+        over without an outcome, and ``also`` when the transport sends a whole message at once), for
+        ``_recover``; the record needs no write for them (``wal.read``). No final dot goes out once
+        the job's lease lapsed (LeaseLost: others may soon take these rows)."""
         if self.lease is not None:
             self.lease.check()
-        keys = [*self.unsent.values(), also] if also is not None else list(self.unsent.values())
-        if keys:
-            self.wal.in_flight([key[0].recipient.delivery_id for key in keys])
-            self.flying = {key[0].recipient.delivery_id: key for key in keys}
+        if self.unsent or also is not None:
+            self.flying = dict(self.unsent)
+            if also is not None:
+                self.flying[also[0].recipient.delivery_id] = also
 
     def _stopping(self) -> bool:
         """True once a pause or cancel of the run is signalled; looks in Redis at most every
