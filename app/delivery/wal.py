@@ -61,6 +61,7 @@ class WriteAheadLog:
         self._client = redis_store.client
         self._conn = self._sock = None
         self._unread, self._buffer = 0, b""
+        self._server = None  # the Redis run_id, read when the connection is taken
         self._hset_key = b"$4\r\nHSET\r\n" + _bulk(self.key)
 
     def _send(self, *command, packed: bytes = b"") -> None:
@@ -98,7 +99,9 @@ class WriteAheadLog:
 
     def begin(self, row_ids) -> None:
         """Start the record of a batch claimed (not yet committed): rows in sending order."""
-        header = json.dumps({"redis": redis_run_id(self._client), "ids": list(row_ids)})
+        if self._server is None:  # once per connection: a restarted Redis breaks the connection
+            self._server = redis_run_id(self._client)
+        header = json.dumps({"redis": self._server, "ids": list(row_ids)})
         self._send("HSET", self.key, "h", header)
         self._send("HDEL", self.key, "f", "s")  # "f": written by earlier versions
         self._send("PEXPIRE", self.key, TTL_MS)
@@ -142,7 +145,7 @@ class WriteAheadLog:
         if self._conn is not None:
             self._conn.disconnect()  # its parser never saw our replies: never reused as is
             self._client.connection_pool.release(self._conn)
-        self._conn = self._sock = None
+        self._conn = self._sock = self._server = None
         self._unread, self._buffer = 0, b""
 
 
