@@ -216,7 +216,8 @@ class Sender:
         if isinstance(error, TemporaryFailure):
             reply = f"gave up after {claimed.attempts} attempts: {reply}"[:500]
         return Outcome(recipient.delivery_id, recipient.email, "failed", error.code, reply, message_id,
-                       rejected=error.mailbox_rejected)
+                       rejected=error.mailbox_rejected,
+                       own_refusal=isinstance(error, PermanentFailure) and error.local)
 
     # -- recording -----------------------------------------------------------
     def _after_commit(self, outcomes) -> None:

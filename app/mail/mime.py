@@ -31,23 +31,39 @@ def qp(text: str) -> bytes:
     return binascii.b2a_qp(data.encode("utf-8"), istext=True)
 
 
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded-words, folded (CRLF and a space) into lines of at most 78."""
+    return Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def _needs_words(text: str, longest: int) -> bool:
+    """True when ``text`` must be written as encoded-words: not ASCII, looks like one already (RFC
+    2047 section 5: else a mail program would decode it), or too long to stay within a header
+    line's 998 characters unfolded (RFC 5322 section 2.1.1)."""
+    return not text.isascii() or "=?" in text or len(text) > longest
+
+
 def header_text(value: str) -> str:
-    """A header value on one line (no CR/LF injection), RFC 2047-encoded when not ASCII."""
+    """A header value on one line (no CR/LF injection), RFC 2047-encoded (and folded) when not
+    ASCII, when it holds ``=?`` or when longer than 900 characters."""
     value = " ".join(str(value).split())
-    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
+    return _encoded_words(value) if _needs_words(value, 900) else value
 
 
 def address(name: str, email: str) -> str:
     """``"Name" <email>`` for a To/From/Reply-To header (RFC 5322 section 3.4): the name on one
-    line, RFC 2047-encoded when not ASCII, quoted when it holds specials; the address as
+    line, RFC 2047-encoded (folded when long) when not ASCII, long or holding ``=?``, quoted when it
+    holds specials; the address as
     ``addresses.wire_address`` writes it (an IDN domain as A-labels; a non-ASCII local part in
     UTF-8, RFC 6532). Raises AddressError when ``email`` is not an address."""
     name, email = " ".join((name or "").split()), wire_address(email).header
     if not name:
         return email
-    if name.isascii():
+    if not _needs_words(name, 200):
         return f"{name} <{email}>" if not _SPECIALS_RE.search(name) else f'"{quote(name)}" <{email}>'
-    return f"{_UTF8.header_encode(name)} <{email}>"  # one encoded-word, as formataddr writes it
+    if len(name) <= 20 and "=?" not in name:  # one encoded-word (within 75), as formataddr writes it
+        return f"{_UTF8.header_encode(name)} <{email}>"
+    return f"{_encoded_words(name)}\r\n <{email}>"
 
 
 _SOFT = b"=\r\n"  # a soft line break (RFC 2045 section 6.7, rule 5)

@@ -5,6 +5,7 @@ import binascii
 import random
 import re
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 from email.utils import formataddr
 
@@ -134,3 +135,21 @@ def test_header_values_stay_on_one_line_and_ascii():
     for name in ("Ada Lovelace", "A. B", 'Bo "The" Best', "x\\y", "Zoë (Q)", " Ada \r\n Bcc: x "):
         assert address(name, "a@example.com") == formataddr((" ".join(name.split()), "a@example.com"),
                                                             charset="utf-8")
+
+
+def test_long_names_and_encoded_word_lookalikes_are_encoded_and_folded(app, db):
+    """RFC 5322 section 2.1.1 (lines of at most 998 characters) and RFC 2047 section 5 (text that
+    looks like an encoded-word is encoded, else mail programs decode it)."""
+    run, factory = _factory(db)
+    long_name, lookalike = "W" * 5000, "=?utf-8?q?encoded?= word"
+    for name in (long_name, lookalike, "Zoë " + "é" * 300):
+        _, _, data = factory.build(Recipient(21, "long@example.com", 9, name, ""))
+        head = data.split(b"\r\n\r\n", 1)[0]
+        assert all(len(line) <= 998 for line in head.split(b"\r\n")) and head.isascii()
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        raw_to = BytesParser(policy=policy.compat32).parsebytes(data)["To"]
+        # decoded as RFC 2047 section 6.2 says (Python's address parser puts a space between words)
+        assert str(make_header(decode_header(raw_to))) == f"{name} <long@example.com>"
+        assert message["To"].addresses[0].addr_spec == "long@example.com"
+        assert message["Subject"] == f"Nieuws voor {name.split()[0]} — november"
+    assert header_text("x" * 2000).startswith("=?utf-8?") and header_text("=?a?b?c?=") != "=?a?b?c?="
