@@ -2,9 +2,8 @@
 
 ``python -m bench.record [-n 5000] [--batch 100] [--passes 5] [--redis URL]`` drives one
 ``WriteAheadLog`` the way the pipelined send loop does, without SMTP or a database: per batch the
-header (``begin``), per message the in-flight entry and the outcome (a sent one, with a typical
-reply and message id), per batch the trim after the ledger commit (``settle``). It prints the
-CPU µs per message (``time.process_time`` of this process; Redis's own CPU is not counted) of
+header (``begin``), per message the outcome (a sent one, with a typical reply and message id),
+per batch the trim after the ledger commit (``settle``). It prints the CPU µs per message (``time.process_time`` of this process; Redis's own CPU is not counted) of
 each pass and the best. Redis: ``--redis`` or ``BENCH_REDIS_URL`` (default database 9); the
 record's keys are deleted at the end of each pass.
 """
@@ -29,7 +28,6 @@ def passes(n: int, batch: int, count: int) -> list[float]:
             group = outcomes[lo:lo + batch]
             record.begin([o.id for o in group])
             for outcome in group:
-                record.in_flight([outcome.id])
                 record.record([outcome])
             record.settle(group)
         record.close(drop=True)

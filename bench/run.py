@@ -187,10 +187,10 @@ def main():
     results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
     summarise(results)
     path = HERE / ("results-quick.json" if args.quick else "results.json")
-    if path.exists():  # the benchmarks run on their own (bench.scale, bench.runpage, bench.stop) stay
+    if path.exists():  # the benchmarks run on their own (bench.scale, .reach, .runpage, .stop) stay
         kept = json.loads(path.read_text())
         results.update({key: value for key, value in kept.items()
-                        if key.startswith("scale") or key in ("run_page", "stop")})
+                        if key.startswith(("scale", "reach")) or key in ("run_page", "stop")})
     path.write_text(json.dumps(results, indent=2))
 
 

@@ -34,6 +34,10 @@ class Outcome:
     sent_at: object = None
     next_attempt_at: object = None
     rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
+    # Refused for good by Herald itself for this recipient alone (no address, no SMTPUTF8 at the
+    # server, a message that cannot be built): says nothing of the transport, so it neither makes
+    # nor breaks the failure streak (``progress.failure_streak``). Not kept in the record.
+    own_refusal: bool = False
 
     def to_json(self) -> str:
         """The outcome without its address (the ledger row has it), as a compact JSON array (RFC

@@ -52,7 +52,10 @@ def current_rate(run_id: int) -> float:
 
 
 def failure_streak(run_id: int, outcomes, threshold: int) -> str | None:
-    """Add a batch's outcomes to the run's streak of failures; a pause reason when it is too long."""
+    """Add a batch's outcomes to the run's streak of failures; a pause reason when it is too long.
+    Herald's own refusals of one recipient (``Outcome.own_refusal``) are left out: only what the
+    transport says can pause a run (a bad address never stops the others)."""
+    outcomes = [o for o in outcomes if not o.own_refusal]
     if not outcomes or threshold <= 0:
         return None
     last_sent = max((i for i, o in enumerate(outcomes) if o.status == "sent"), default=None)

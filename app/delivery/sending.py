@@ -2,46 +2,33 @@
 
 Each cycle is one transaction: record the previous batch's outcomes, claim the next batch and
 commit it before any SMTP; it is retried with backoff on a transient failure, the outcomes kept
-in memory. The job's write-ahead record in Redis (``app/delivery/wal.py``) gets the rows a write
-to the server may carry the final dot of ("in flight") before it, and the outcomes right after the
-replies are read; the reaper settles a dead job's batch from it.
+in memory. The job's write-ahead record in Redis (``app/delivery/wal.py``) gets the batch's rows
+in sending order before the claim commits and the outcomes right after the replies are read; the
+reaper settles a dead job's batch from it.
 """
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, func, literal_column, null, select, update
+from sqlalchemy import select
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.transient import retrying
 from ..core.utils import utcnow
-from ..mail.builder import Recipient
-from ..mail.suppression import Suppression
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
 from ..mail.transport import pool
-from ..network.models import Customer, Site
 from . import progress, services
-from .models import Delivery
+from .claims import Claimed, Claims
 from .outcomes import UNKNOWN_STOPPED, Outcome, give_back, lock_run, write_outcomes
 from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
 from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Claimed:
-    """A row this job holds in ``sending``; ``previous`` is the status it was claimed from."""
-    recipient: Recipient
-    attempts: int
-    previous: str
-    next_attempt_at: object = None
 
 
 @dataclass
@@ -69,7 +56,7 @@ class Sender:
         self.factory, self.needs_site = None, False
         self.transport = None
         self.where: list = []
-        self.claim_statement = None  # built by _claim for the current ``where``
+        self.claims = None  # the Claims of the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
         self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
@@ -80,7 +67,7 @@ class Sender:
     def run(self, where: list) -> str:
         """Send the rows matched by ``where`` (conditions on Delivery) until none is left, the run
         stops, or the time box ends; returns why it ended ("done", "stopped", "timeup")."""
-        self.where, self.claim_statement = where, None
+        self.where = where
         if self.factory is None:
             run = db.session.get(BroadcastRun, self.run_id)
             self.factory = BroadcastMessages(run.broadcast, run.id)
@@ -120,7 +107,9 @@ class Sender:
             services.pause_run(self.run_id, pause_reason)
         batch, stop_reason = [], "timeup"
         if self.deadline is None or time.monotonic() <= self.deadline:
-            batch = self._claim()
+            if self.claims is None or self.claims.where is not self.where:
+                self.claims = Claims(self.run_id, self.token, self.claim_size, self.needs_site, self.where)
+            batch = self.claims.next()
             stop_reason = "" if batch else self._why_nothing()
         if batch:
             self.wal.begin([c.recipient.delivery_id for c in batch])
@@ -132,64 +121,6 @@ class Sender:
     def _why_nothing(self) -> str:
         status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
         return "done" if status == "sending" else "stopped"
-
-    def _claim_statement(self):
-        """The claiming UPDATE for ``self.where``, built once per ``run()`` (not per batch)."""
-        ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
-               .order_by(Delivery.id).limit(self.claim_size))
-        if db.engine.dialect.name == "postgresql":
-            ids = ids.with_for_update(skip_locked=True)
-        # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
-        # claim more rows than the batch.
-        claimable = ids.cte("claimable")
-        sending = select(BroadcastRun.id).where(BroadcastRun.id == self.run_id,
-                                                BroadcastRun.status == "sending").exists()
-        return (update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
-                .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
-                        last_attempt_at=bindparam("now"))
-                .returning(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
-                           Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
-                           *self._personal_columns())
-                .execution_options(synchronize_session=False))
-
-    def _claim(self) -> list[Claimed]:
-        """Claim the next batch in one round trip: the UPDATE returns each row with the customer's
-        name, first site and any suppression added since planning (scalar subqueries)."""
-        if self.claim_statement is None:
-            self.claim_statement = self._claim_statement()
-        rows = db.session.execute(self.claim_statement, {"now": utcnow()}).all()
-        rows.sort(key=lambda row: row.id)
-        rows = self._skip_suppressed(rows)
-        base_url, claimed = current_app.config["BASE_URL"], []
-        for row_id, email, customer_id, attempts, next_at, name, _, domain, path in rows:  # unpacking
-            site = Site.address(domain, path, base_url) if self.needs_site and (domain or path) else ""
-            claimed.append(Claimed(Recipient(row_id, email, customer_id, name or "", site), attempts,
-                                   "deferred" if next_at else "queued", next_at))
-        return claimed
-
-    def _personal_columns(self) -> list:
-        # Correlated to the row being updated; spelled out because SQLite's RETURNING drops the
-        # table name from columns (``email = email`` would compare the subquery's own column).
-        customer_id, email = literal_column("deliveries.customer_id"), literal_column("deliveries.email")
-
-        def first_site(column):
-            return select(column).where(Site.customer_id == customer_id).order_by(Site.id).limit(1) \
-                .scalar_subquery() if self.needs_site else null()
-        return [select(Customer.name).where(Customer.id == customer_id).scalar_subquery().label("name"),
-                select(Suppression.reason).where(Suppression.email == email).scalar_subquery().label("suppressed"),
-                first_site(Site.domain).label("site_domain"), first_site(Site.path).label("site_path")]
-
-    def _skip_suppressed(self, rows):
-        """Rows whose address was suppressed since planning are skipped, not sent."""
-        suppressed = [row for row in rows if row.suppressed]
-        if not suppressed:
-            return rows
-        db.session.execute(update(Delivery.__table__)
-                           .where(Delivery.id == bindparam("row_id"))
-                           .values(status="skipped", reason=bindparam("why"), claim=None,
-                                   attempts=Delivery.attempts - 1),
-                           [{"row_id": row.id, "why": row.suppressed} for row in suppressed])
-        return [row for row in rows if not row.suppressed]
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
@@ -222,6 +153,8 @@ class Sender:
         else:
             self.position = len(self.batch)
         self._flush()
+        if self.position < len(self.batch):  # stopped: the rest of the batch never goes out
+            self.wal.stopped(self.batch[self.position].recipient.delivery_id)
 
     def _flush(self) -> None:
         """Send the content of the messages handed over without an outcome (if any), settle them."""
@@ -234,16 +167,16 @@ class Sender:
         self._settle(results)
 
     def _mark_in_flight(self, also) -> None:
-        """Record the rows whose final dot the next transport call may send (those handed over
-        without an outcome, and ``also`` when the transport sends a whole message at once) before
-        it is made. No final dot goes out once the job's lease lapsed (LeaseLost: others may soon
-        take these rows)."""
+        """Keep in memory the rows whose final dot the next transport call may send (those handed
+        over without an outcome, and ``also`` when the transport sends a whole message at once), for
+        ``_recover``; the record needs no write for them (``wal.read``). No final dot goes out once
+        the job's lease lapsed (LeaseLost: others may soon take these rows)."""
         if self.lease is not None:
             self.lease.check()
-        keys = [*self.unsent.values(), also] if also is not None else list(self.unsent.values())
-        if keys:
-            self.wal.in_flight([key[0].recipient.delivery_id for key in keys])
-            self.flying = {key[0].recipient.delivery_id: key for key in keys}
+        if self.unsent or also is not None:
+            self.flying = dict(self.unsent)
+            if also is not None:
+                self.flying[also[0].recipient.delivery_id] = also
 
     def _stopping(self) -> bool:
         """True once a pause or cancel of the run is signalled; looks in Redis at most every
@@ -259,13 +192,13 @@ class Sender:
         write them to the record at once."""
         if not results:
             return
-        start = len(self.outcomes)
+        start, now = len(self.outcomes), utcnow()
         for result in results:
             (claimed, message_id), recipient = result.key, result.key[0].recipient
             if result.status in (SENT, UNKNOWN):
                 self.outcomes.append(Outcome(recipient.delivery_id, recipient.email, result.status,
                                              result.code, result.reply[:500], message_id,
-                                             sent_at=utcnow() if result.accepted else None))
+                                             sent_at=now if result.accepted else None))
             else:
                 self.outcomes.append(self._failure(claimed, result.error, message_id))
             self.flying.pop(recipient.delivery_id, None)
@@ -283,7 +216,8 @@ class Sender:
         if isinstance(error, TemporaryFailure):
             reply = f"gave up after {claimed.attempts} attempts: {reply}"[:500]
         return Outcome(recipient.delivery_id, recipient.email, "failed", error.code, reply, message_id,
-                       rejected=error.mailbox_rejected)
+                       rejected=error.mailbox_rejected,
+                       own_refusal=isinstance(error, PermanentFailure) and error.local)
 
     # -- recording -----------------------------------------------------------
     def _after_commit(self, outcomes) -> None:

@@ -4,23 +4,24 @@ ledger is written, so the reaper knows the fate of the rows a dead job held.
 One hash per job lease, ``<prefix>:delivery:wal:<token>``, with
 - ``h``: the batch header, ``{"redis": <server run_id>, "ids": [rows in sending order]}``, written
   and acknowledged before the claim of the batch commits;
-- ``f``: the rows in flight, comma-separated: written before each write to the SMTP server that
-  may carry their final ``.`` (with PIPELINING, the previous message's content goes out with the
-  next envelope; RFC 2920), so only these can have been delivered without their reply being read;
+- ``s``: the first row of a batch that stopped early (a pause or cancel): none from it on was sent;
 - ``<row id>``: the row's outcome (``Outcome.to_json``), written right after the server's replies
   are read, one command for all the outcomes one read gave.
 
-A message costs at most two writes to Redis and no wait: the commands go over one connection in
-order and their replies are read at the end of the batch. They are written as RESP
+The rows are handed to the SMTP server in header order and, with PIPELINING (RFC 2920), a message's
+content goes out with the next message's envelope: so at any moment at most one message has an
+open transaction (its envelope accepted) without a recorded outcome, and it is the first row of
+the header without one; the rows after it never had their content sent. Without PIPELINING each
+message is a whole transaction and the same holds. The record therefore needs one write per
+message (its outcome, after the reply) and no wait: the commands go over one connection in order
+and their replies are read at the end of the batch. They are written as RESP
 (https://redis.io/docs/latest/develop/reference/protocol-spec/) straight to the socket of a
 connection taken from the pool (authenticated, database selected), because redis-py's command
 packing cost more CPU than the rest of the record. A SIGKILLed worker loses nothing it wrote: the
-kernel still delivers its socket's buffer, and Redis runs the commands in the order sent, so ``f``
-is in Redis before the final dot it announces can reach the SMTP server's reply. The reaper reads a
-dead job's record (``read``): rows with an outcome get it; the rows in ``f`` without one are
-unknown; the other rows never had their final dot sent and are queued again. A header from another
-Redis ``run_id``, or none, means the record may be incomplete: then every row without an outcome
-is unknown.
+kernel already handed the bytes to Redis. The reaper reads a dead job's record (``read``): rows
+with an outcome get it; the first row without one is unknown (its content may have gone out, its
+reply was not read); the other rows are queued again. A header from another Redis ``run_id``, or
+none, means the record may be incomplete: then every row without an outcome is unknown.
 """
 import json
 import logging
@@ -60,7 +61,7 @@ class WriteAheadLog:
         self._client = redis_store.client
         self._conn = self._sock = None
         self._unread, self._buffer = 0, b""
-        self._in_flight = b"*4\r\n$4\r\nHSET\r\n" + _bulk(self.key) + _bulk("f")
+        self._server = None  # the Redis run_id, read when the connection is taken
         self._hset_key = b"$4\r\nHSET\r\n" + _bulk(self.key)
 
     def _send(self, *command, packed: bytes = b"") -> None:
@@ -98,16 +99,17 @@ class WriteAheadLog:
 
     def begin(self, row_ids) -> None:
         """Start the record of a batch claimed (not yet committed): rows in sending order."""
-        header = json.dumps({"redis": redis_run_id(self._client), "ids": list(row_ids)})
+        if self._server is None:  # once per connection: a restarted Redis breaks the connection
+            self._server = redis_run_id(self._client)
+        header = json.dumps({"redis": self._server, "ids": list(row_ids)})
         self._send("HSET", self.key, "h", header)
-        self._send("HDEL", self.key, "f")
+        self._send("HDEL", self.key, "f", "s")  # "f": written by earlier versions
         self._send("PEXPIRE", self.key, TTL_MS)
         self.confirm()
 
-    def in_flight(self, row_ids) -> None:
-        """The next write to the SMTP server may carry the final dot of ``row_ids`` (not waited for:
-        Redis gets it first, see the module docstring)."""
-        self._send(packed=self._in_flight + _bulk(",".join(map(str, row_ids))))
+    def stopped(self, row_id: int) -> None:
+        """The batch stopped before ``row_id``: it and the rows after it are never sent."""
+        self._send("HSET", self.key, "s", row_id)
 
     def record(self, outcomes) -> None:
         """The server answered for ``outcomes`` (one command for all of them)."""
@@ -143,19 +145,27 @@ class WriteAheadLog:
         if self._conn is not None:
             self._conn.disconnect()  # its parser never saw our replies: never reused as is
             self._client.connection_pool.release(self._conn)
-        self._conn = self._sock = None
+        self._conn = self._sock = self._server = None
         self._unread, self._buffer = 0, b""
 
 
 def read(token: str):
-    """A dead job's record: (intact, header row ids, row ids in flight, {row id: JSON}).
-    ``intact`` is False when the header is missing or was written to another Redis run."""
+    """A dead job's record: (intact, header row ids, row ids that may have been delivered without a
+    recorded outcome, {row id: JSON}). ``intact`` is False when the header is missing or was
+    written to another Redis run. The row that may have been delivered is the first of the header
+    without an outcome (see the module docstring; a record of an earlier version names them in
+    ``f``)."""
     raw = {field.decode(): value for field, value in redis_store.client.hgetall(wal_key(token)).items()}
     header = json.loads(raw.pop("h")) if "h" in raw else None
     flying = {int(row_id) for row_id in raw.pop("f", b"").decode().split(",") if row_id}
+    stop = int(raw.pop("s")) if "s" in raw else None
     outcomes = {int(field): value for field, value in raw.items()}
+    order = (header or {}).get("ids", [])
+    first = next((row_id for row_id in order if row_id not in outcomes), None)
+    if first is not None and first != stop:
+        flying.add(first)
     intact = header is not None and header["redis"] == redis_run_id()
-    return intact, (header or {}).get("ids", []), flying, outcomes
+    return intact, order, flying, outcomes
 
 
 def forget(token: str) -> None:

@@ -1,17 +1,19 @@
 """MIME pieces of broadcast e-mails: header values, quoted-printable bodies encoded ahead of time.
 
-Quoted-printable (RFC 2045) encodes each line on its own, so a body template's lines without
-placeholders are encoded once per chunk; per message only the lines holding placeholders are
-filled and encoded. The result is byte for byte ``qp()`` of the whole filled body.
+Quoted-printable (RFC 2045 section 6.7) allows a soft line break (``=`` CRLF) anywhere, so a body
+template's literal text is encoded once per chunk, each piece that a placeholder interrupts ended
+by a soft break; per message only the values are encoded, each followed by a soft break. The
+result decodes to the filled body and keeps every line within 76 characters.
 """
 import binascii
+import html
 import re
 from email.charset import Charset
 from email.header import Header
 from email.utils import quote
 
 from .addresses import wire_address
-from .placeholders import CompiledTemplate, Placeholder, compile_template
+from .placeholders import CompiledTemplate, Placeholder, compile_template, is_blank
 
 _UTF8 = Charset("utf-8")
 _SPECIALS_RE = re.compile(r'[][\\()<>@,:;".]')  # email.utils.specialsre: names to quote
@@ -29,32 +31,84 @@ def qp(text: str) -> bytes:
     return binascii.b2a_qp(data.encode("utf-8"), istext=True)
 
 
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded-words, folded (CRLF and a space) into lines of at most 78."""
+    return Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def _needs_words(text: str, longest: int) -> bool:
+    """True when ``text`` must be written as encoded-words: not ASCII, looks like one already (RFC
+    2047 section 5: else a mail program would decode it), or too long to stay within a header
+    line's 998 characters unfolded (RFC 5322 section 2.1.1)."""
+    return not text.isascii() or "=?" in text or len(text) > longest
+
+
 def header_text(value: str) -> str:
-    """A header value on one line (no CR/LF injection), RFC 2047-encoded when not ASCII."""
+    """A header value on one line (no CR/LF injection), RFC 2047-encoded (and folded) when not
+    ASCII, when it holds ``=?`` or when longer than 900 characters."""
     value = " ".join(str(value).split())
-    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
+    return _encoded_words(value) if _needs_words(value, 900) else value
 
 
 def address(name: str, email: str) -> str:
     """``"Name" <email>`` for a To/From/Reply-To header (RFC 5322 section 3.4): the name on one
-    line, RFC 2047-encoded when not ASCII, quoted when it holds specials; the address as
+    line, RFC 2047-encoded (folded when long) when not ASCII, long or holding ``=?``, quoted when it
+    holds specials; the address as
     ``addresses.wire_address`` writes it (an IDN domain as A-labels; a non-ASCII local part in
     UTF-8, RFC 6532). Raises AddressError when ``email`` is not an address."""
     name, email = " ".join((name or "").split()), wire_address(email).header
     if not name:
         return email
-    if name.isascii():
+    if not _needs_words(name, 200):
         return f"{name} <{email}>" if not _SPECIALS_RE.search(name) else f'"{quote(name)}" <{email}>'
-    return f"{_UTF8.header_encode(name)} <{email}>"  # one encoded-word, as formataddr writes it
+    if len(name) <= 20 and "=?" not in name:  # one encoded-word (within 75), as formataddr writes it
+        return f"{_UTF8.header_encode(name)} <{email}>"
+    return f"{_encoded_words(name)}\r\n <{email}>"
+
+
+_SOFT = b"=\r\n"  # a soft line break (RFC 2045 section 6.7, rule 5)
+_LEADING_DOT_RE = re.compile(rb"(?m)^\.{1,72}")
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def fragment(text: str) -> bytes:
+    """``text`` quoted-printable encoded as a piece of a line, ended by a soft line break, so
+    that what follows starts a new encoded line (every line at most 76 characters, rule 5)."""
+    if len(text) <= 75 and text.isascii() and text.isprintable() and "=" not in text and text[:1] != ".":
+        return text.encode("ascii") + _SOFT  # nearly every value: nothing to encode
+    text = _lf(text)
+    encoded = binascii.b2a_qp(text.replace("\n", "\r\n").encode("utf-8"), istext=True)
+    if "\n" not in text:  # binascii ends its soft breaks as the text's first line end, else LF
+        encoded = encoded.replace(b"\n", b"\r\n")
+    head, end, last = encoded.rpartition(b"\n")
+    if len(last) > 75:  # the "=" of the soft break must fit: cut before, not inside, an =XX
+        cut = 73 if b"=" not in last[71:73] else last.rindex(b"=", 71, 73)
+        last = last[:cut] + _SOFT + last[cut:]
+    return _undotted(head + end + last + _SOFT)
+
+
+def _undotted(encoded: bytes) -> bytes:
+    """``encoded`` with each line's leading "." encoded (rule 1) and the line broken (soft) after
+    its leading dots, so that SMTP never has to dot-stuff the message (RFC 5321 section 4.5.2)."""
+    if not (encoded.startswith(b".") or b"\n." in encoded):
+        return encoded
+    return _LEADING_DOT_RE.sub(lambda dots: b"=2E" + dots.group()[1:] + _SOFT, encoded)
+
+
+def _literal_piece(text: str, open_end: bool) -> bytes:
+    """Literal ``text`` (LF line ends) encoded; ``open_end``: a value follows on its last line."""
+    if not open_end:
+        return _undotted(qp(text))
+    whole, newline, tail = text.rpartition("\n")
+    return _undotted(qp(whole + newline) if newline else b"") + (fragment(tail) if tail else b"")
 
 
 class EncodedBody:
-    """A body template whose fixed lines are already quoted-printable.
+    """A body template whose literal text is already quoted-printable.
 
-    ``render(values)`` equals ``qp(body.template.render(values, escape_html))``, ``template``
-    being the given CompiledTemplate (or text: compiled, or kept whole when ``literal``) with LF
-    line ends. Lines holding placeholders are filled and encoded per message; consecutive ones
-    are one piece.
+    ``render(values)`` decodes to ``template.render(values, escape_html)`` with CRLF line ends and
+    a final line end, ``template`` being the given CompiledTemplate (or text: compiled, or kept
+    whole when ``literal``) with LF line ends; each value is encoded on its own (``fragment``).
     """
 
     def __init__(self, source, escape_html: bool, literal: bool = False):
@@ -63,47 +117,42 @@ class EncodedBody:
         self.template = CompiledTemplate.of(piece if isinstance(piece, Placeholder) else _lf(piece)
                                             for piece in _pieces(source))
         self.escape_html = escape_html
-        self.pieces = tuple(self._encode(_pieces(self.template)))
-
-    @staticmethod
-    def _encode(pieces):
-        fixed, line = "", None  # line: the pieces of the lines holding placeholders, being gathered
-        for index, piece in enumerate(pieces):
-            if isinstance(piece, Placeholder):
-                line.append(piece)
-                continue
-            slot_follows = index + 1 < len(pieces)
-            if line is not None:
-                end = piece.find("\n") + 1
-                if not end or (slot_follows and "\n" not in piece[end:]):
-                    line.append(piece)  # the line goes on, or the next line holds a placeholder too
-                    continue
-                line.append(piece[:end])
-                yield CompiledTemplate.of(line)
-                line, piece = None, piece[end:]
-            if slot_follows:
-                start = piece.rfind("\n") + 1
-                fixed += piece[:start]
-                if fixed:  # whole lines: qp() adds nothing
-                    yield qp(fixed)
-                fixed, line = "", [piece[start:]]
-            else:
-                fixed += piece
-        if line is not None:
-            yield CompiledTemplate.of(line)
-        if fixed or line is None and not pieces[1:]:
-            yield qp(fixed)
+        parts, pieces = self.template.parts, []
+        defaults = self.template.defaults or (None,) * (len(parts) // 2)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            if index % 2:
+                fallback = defaults[index >> 1]
+                pieces.append((part, None if fallback is None else fallback[1 if escape_html else 0]))
+            elif part or last and index == 0:
+                pieces.append(_literal_piece(part, not last))
+        if len(parts) > 1 and not parts[-1]:
+            pieces.append(None)  # the body ends with a value: end its line if it is open
+        self.pieces = tuple(pieces)
 
     def render(self, values: dict) -> bytes:
         """The encoded body filled with ``values`` (CRLF line ends, ending with one)."""
-        out = []
+        out, escape_html = [], self.escape_html
         for piece in self.pieces:
-            if isinstance(piece, bytes):
+            if piece.__class__ is bytes:
                 out.append(piece)
-            else:
-                filled = piece.render(values, self.escape_html)
-                if filled or not out:  # an empty last line adds no line end after a full one
-                    out.append(qp(filled))
+                continue
+            if piece is None:
+                if not out or out[-1].endswith(_SOFT):
+                    out.append(b"\r\n")
+                continue
+            name, fallback = piece
+            value = values.get(name)
+            if fallback is not None and is_blank(value):
+                out.append(fragment(fallback))
+                continue
+            if value is None:
+                continue
+            value = value if value.__class__ is str else str(value)
+            if escape_html and _HTML_SPECIAL.search(value):
+                value = html.escape(value, quote=True)
+            if value:
+                out.append(fragment(value))
         return b"".join(out)
 
 

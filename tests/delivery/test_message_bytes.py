@@ -1,9 +1,11 @@
 """The bytes of one broadcast e-mail, joined from pieces prepared per chunk: parsed back by
 Python's e-mail parser, personalised, tracked per recipient and the same as the filter path;
-bodies encoded ahead of time equal the encoding of the filled body."""
+bodies encoded ahead of time decode to the filled body within quoted-printable's limits."""
+import binascii
 import random
 import re
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 from email.utils import formataddr
 
@@ -74,11 +76,16 @@ def test_messages_parse_back_with_their_personal_parts(app, db):
         assert f'href="{https}"' in html_body  # the layout's unsubscribe link, not redirected
 
 
-def test_prepared_pieces_give_the_bytes_of_the_filter_path(app, db):
+def test_prepared_pieces_give_the_message_of_the_filter_path(app, db):
     run, factory = _factory(db, reply_to="help@example.org")
     for person in PEOPLE:
         _, _, data = factory.build(person)
-        assert data == factory.template.to_bytes(factory.compose(person))
+        fast, filtered = (BytesParser(policy=policy.default).parsebytes(raw)
+                          for raw in (data, factory.template.to_bytes(factory.compose(person))))
+        assert fast.items() == filtered.items()
+        assert data.split(b"\r\n\r\n", 1)[0] == factory.template.to_bytes(factory.compose(person)).split(b"\r\n\r\n", 1)[0]
+        assert [part.get_content() for part in fast.iter_parts()] == \
+            [part.get_content() for part in filtered.iter_parts()]
 
 
 PIECES = ["Hello ", "{{ name }}", "{{\n name }}", "{{ name | default('x \u00e9') }}",
@@ -88,7 +95,7 @@ VALUES = [{"name": "Zoë <b>Quinn</b>", "url": "https://zoë.example/ü?a=1&b=2"
           {"name": "A\nB\r\nC ", "url": "." + "y" * 100 + " "}, {"name": "", "url": ""}]
 
 
-def test_encoded_bodies_equal_encoding_the_whole_body():
+def test_encoded_bodies_decode_to_the_whole_body_within_the_line_limits():
     rng = random.Random(8)
     for _ in range(400):
         source = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 30)))
@@ -97,15 +104,26 @@ def test_encoded_bodies_equal_encoding_the_whole_body():
             for values in VALUES:
                 whole = body.template.render(values, escape_html)
                 assert body.template == compile_template(source.replace("\r\n", "\n").replace("\r", "\n"))
-                assert body.render(values) == qp(whole), source
+                encoded = body.render(values)
+                assert binascii.a2b_qp(encoded) == binascii.a2b_qp(qp(whole)), source
+                lines = encoded.split(b"\r\n")
+                assert encoded.endswith(b"\r\n") and b"\n" not in encoded.replace(b"\r\n", b"")
+                # RFC 2045 section 6.7: at most 76 characters, no white space ending a line
+                assert all(len(line) <= 76 and not line.endswith((b" ", b"\t")) for line in lines), source
+                assert not any(line.startswith(b".") for line in lines), "no dot-stuffing needed"
+                assert re.fullmatch(rb"([\x21-\x3c\x3e-\x7e \t]|=[0-9A-F]{2}|=\r\n|\r\n)*", encoded), source
 
 
-def test_fixed_lines_are_encoded_once():
-    body = EncodedBody("fixed line é\n" * 3 + "Hi {{ name }}\n" + "tail =\n", False)
-    assert [type(piece).__name__ for piece in body.pieces] == ["bytes", "CompiledTemplate", "bytes"]
+def test_literal_text_is_encoded_once_and_values_alone():
+    body = EncodedBody("fixed line é\n" * 3 + "Hi {{ name }}!\n" + "tail =\n", False)
+    assert [type(piece).__name__ for piece in body.pieces] == ["bytes", "tuple", "bytes"]
     encoded = body.render({"name": "Zoë"})
-    assert encoded.endswith(b"tail =3D\r\n") and b"Hi Zo=C3=AB\r\n" in encoded
+    assert encoded.endswith(b"tail =3D\r\n") and b"Hi =\r\nZo=C3=AB=\r\n!\r\n" in encoded
+    assert body.render({"name": "Ann"}).count(b"Ann=\r\n") == 1  # ASCII values are copied as they are
     assert all(len(line) <= 76 for line in qp("w" * 500 + "\n").split(b"\r\n"))
+    long = EncodedBody("{{ url }}", True).render({"url": "https://x.example/?" + "a=1&" * 60})
+    assert all(len(line) <= 76 for line in long.split(b"\r\n"))
+    assert binascii.a2b_qp(long) == ("https://x.example/?" + "a=1&amp;" * 60 + "\r\n").encode()
 
 
 def test_header_values_stay_on_one_line_and_ascii():
@@ -117,3 +135,21 @@ def test_header_values_stay_on_one_line_and_ascii():
     for name in ("Ada Lovelace", "A. B", 'Bo "The" Best', "x\\y", "Zoë (Q)", " Ada \r\n Bcc: x "):
         assert address(name, "a@example.com") == formataddr((" ".join(name.split()), "a@example.com"),
                                                             charset="utf-8")
+
+
+def test_long_names_and_encoded_word_lookalikes_are_encoded_and_folded(app, db):
+    """RFC 5322 section 2.1.1 (lines of at most 998 characters) and RFC 2047 section 5 (text that
+    looks like an encoded-word is encoded, else mail programs decode it)."""
+    run, factory = _factory(db)
+    long_name, lookalike = "W" * 5000, "=?utf-8?q?encoded?= word"
+    for name in (long_name, lookalike, "Zoë " + "é" * 300):
+        _, _, data = factory.build(Recipient(21, "long@example.com", 9, name, ""))
+        head = data.split(b"\r\n\r\n", 1)[0]
+        assert all(len(line) <= 998 for line in head.split(b"\r\n")) and head.isascii()
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        raw_to = BytesParser(policy=policy.compat32).parsebytes(data)["To"]
+        # decoded as RFC 2047 section 6.2 says (Python's address parser puts a space between words)
+        assert str(make_header(decode_header(raw_to))) == f"{name} <long@example.com>"
+        assert message["To"].addresses[0].addr_spec == "long@example.com"
+        assert message["Subject"] == f"Nieuws voor {name.split()[0]} — november"
+    assert header_text("x" * 2000).startswith("=?utf-8?") and header_text("=?a?b?c?=") != "=?a?b?c?="

@@ -93,3 +93,22 @@ def test_a_connection_lost_after_a_message_is_unknown_never_sent(app, db, script
     assert [m.rcpt_tos for m in scripted_smtp.received] == [[f"p{i}@example.com"] for i in range(1, 5)]
     run = db.session.get(BroadcastRun, run.id)
     assert (run.status, run.sent, run.failed) == ("sent", 3, 0)
+
+
+def test_herald_s_own_refusals_of_many_recipients_in_a_row_never_pause_the_run(app, db, smtp_sink, product, jobs):
+    """A run of addresses the server cannot take (no SMTPUTF8), longer than the failure streak that
+    pauses a run, fails those recipients alone: the streak is the transport's, not theirs."""
+    from app.core.settings.services import set_option
+
+    set_option("delivery.pause_after_failures", 3)
+    db.session.commit()
+    smtp_sink.smtputf8 = False
+    add_customers([(f"ü{i:02d}@example.com", "U") for i in range(12)] + [("zz@example.com", "Z")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+
+    rows = _rows(db, run.id)
+    assert [row.code for email, row in sorted(rows.items()) if email.startswith("ü")] == [553] * 12
+    assert rows["zz@example.com"].status == "sent"
+    run = db.session.get(BroadcastRun, run.id)
+    assert (run.status, run.sent, run.failed) == ("sent", 1, 12), run.status_reason

@@ -1,0 +1,44 @@
+"""The write-ahead record read back as the reaper reads it: which row of a dead job's batch may have
+been delivered is told by the order of the rows and their outcomes alone (one write per message)."""
+from app.delivery import wal
+from app.delivery.outcomes import Outcome
+
+
+def _outcome(row_id: int, status: str = "sent") -> Outcome:
+    return Outcome(row_id, f"r{row_id}@example.com", status, 250, "2.0.0 ok", f"<m{row_id}@x>")
+
+
+def _record(app, token: str, ids, outcomes=(), stopped=None):
+    record = wal.WriteAheadLog(token)
+    record.begin(ids)
+    if outcomes:
+        record.record(list(outcomes))
+    if stopped is not None:
+        record.stopped(stopped)
+    record.close()
+    return wal.read(token)
+
+
+def test_the_first_row_without_an_outcome_is_the_one_that_may_have_been_delivered(app):
+    intact, order, flying, recorded = _record(app, "t-first", [11, 12, 13, 14], [_outcome(11)])
+    assert intact and order == [11, 12, 13, 14] and set(recorded) == {11}
+    assert flying == {12}, "the rows after it never had their content sent"
+
+
+def test_a_refusal_recorded_before_the_previous_reply_does_not_hide_the_message_in_flight(app):
+    # Herald refused row 12 itself while row 11's reply was awaited (its outcome came first)
+    _, _, flying, recorded = _record(app, "t-refused", [11, 12, 13], [_outcome(12, "failed")])
+    assert flying == {11} and set(recorded) == {12}
+
+
+def test_a_batch_that_stopped_and_was_flushed_has_nothing_in_flight(app):
+    _, _, flying, _ = _record(app, "t-stopped", [11, 12, 13, 14], [_outcome(11), _outcome(12)], stopped=13)
+    assert flying == set(), "a pause flushed every message handed over: the rest were never sent"
+
+
+def test_a_finished_batch_and_a_missing_record(app):
+    _, _, flying, _ = _record(app, "t-done", [11, 12], [_outcome(11), _outcome(12)])
+    assert flying == set()
+    intact, order, flying, recorded = wal.read("t-never-written")
+    assert not intact and order == [] and flying == set() and recorded == {}
+
