@@ -86,7 +86,8 @@ def read_json_object() -> dict:
     """The request's JSON object (an empty body is ``{}``).
 
     413 when the body is larger than ``MAX_JSON_BYTES``; 415 when a body is sent with another
-    Content-Type than ``application/json`` (or ``…+json``); 400 when it is not a JSON object, is
+    Content-Type than ``application/json`` (or ``…+json``; a body without one is read as JSON);
+    400 when it is not a JSON object, is
     nested deeper than ``MAX_JSON_DEPTH``, has more than ``MAX_JSON_NODES`` values, a number of
     more than 19 digits, NaN or Infinity, or text with a lone surrogate or a NUL character.
     """
@@ -97,7 +98,7 @@ def read_json_object() -> dict:
         abort(413, f"The JSON body is larger than {MAX_JSON_BYTES:,} bytes.")
     if not raw.strip():
         return {}
-    if not request.is_json:
+    if request.mimetype and not request.is_json:  # no Content-Type at all is read as JSON
         abort(415, "Send the body as JSON with the header Content-Type: application/json "
                    f"(this request says {(request.mimetype or 'nothing')[:100]!r}).")
     try:
@@ -210,8 +211,9 @@ def check_cap(items, label: str, cap: int) -> None:
 
 
 def clean_name(value, label: str = "The name", max_length: int = 200) -> str:
-    """A one-line name, trimmed; ValueError naming ``label`` when it is not text, is longer than
-    ``max_length`` or holds a control character (NUL, CR, LF, tab …) or a lone surrogate."""
+    """A one-line name, as typed (spaces kept: a blank first name gets its fallback); ValueError
+    naming ``label`` when it is not text, is longer than ``max_length`` or holds a control
+    character (NUL, CR, LF, tab …) or a lone surrogate."""
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -220,7 +222,6 @@ def clean_name(value, label: str = "The name", max_length: int = 200) -> str:
     if bad:
         raise ValueError(f"{label} holds a character that is not allowed (U+{ord(bad.group()):04X}, a "
                          "control character such as NUL, CR or LF); use one line of plain text.")
-    value = value.strip()
     if len(value) > max_length:
         raise ValueError(f"{label} is too long (at most {max_length} characters).")
     return value

@@ -78,6 +78,10 @@ def test_the_json_api_the_editor_and_the_preview_answer_4xx(network, admin_clien
     subject = admin_client.patch(f"/network/system-emails/emails/{welcome.id}.json", headers={"X-CSRFToken": token},
                                  json={"subject": nest("{%if a%}", "{%endif%}", 21)})
     assert subject.status_code == 400 and NESTED in subject.get_json()["fields"]["subject"]
+    not_json = admin_client.patch(f"/network/system-emails/emails/{welcome.id}.json", data='{"body": "x"}',
+                                  headers={"X-CSRFToken": token, "Accept": "application/json"},
+                                  content_type="text/plain")
+    assert not_json.status_code == 415 and "Content-Type: application/json" in not_json.get_json()["error"]
 
 
 def test_a_plugin_registering_such_a_default_gets_a_registration_error():
