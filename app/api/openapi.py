@@ -53,8 +53,9 @@ def _operation(summary: str, ok: int = 200, params=(), body=None, errors=(400, 4
     operation = {"summary": summary, "parameters": list(params),
                  "responses": {str(ok): {"description": "OK", "content": {"application/json": {}}},
                                **{str(code): {"$ref": "#/components/responses/Error"} for code in errors}}}
-    if body is not None:
+    if body is not None:  # a body too large (413) or not sent as JSON (415): docs/api.md#errors
         operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": body}}}
+        operation["responses"].update({code: {"$ref": "#/components/responses/Error"} for code in ("413", "415")})
     return operation
 
 

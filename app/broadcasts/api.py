@@ -5,7 +5,7 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from ..api.auth import api_error, require_api_key
 from ..core.extensions import db
-from ..core.inputs import MAX_ID, query_cursor, query_int, read_json_object, whole_number
+from ..core.inputs import MAX_ID, json_type, query_cursor, query_int, read_json_object, whole_number
 from ..network.models import Product
 from ..network.services import search_customers, search_products
 from . import drafts
@@ -73,8 +73,15 @@ def list_():
 def create():
     """Create a draft from a JSON body (``kind`` is required)."""
     data = read_json_object()
-    if data.get("kind") not in ("notice", "email"):
-        return api_error(400, "kind: must be \"notice\" or \"email\".", fields={"kind": "Required."})
+    kind = data.get("kind")
+    if kind not in ("notice", "email"):
+        if "kind" not in data:
+            message = 'Required: "notice" or "email".'
+        elif isinstance(kind, str):
+            message = f'Must be "notice" or "email" (got {kind[:40]!r}).'
+        else:
+            message = f'Must be the text "notice" or "email" (got {json_type(kind)}).'
+        return api_error(400, f"kind: {message}", fields={"kind": message})
     created, error = _apply(None, data)
     if error:
         return error

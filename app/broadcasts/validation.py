@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..core.extensions import db
-from ..core.inputs import check_cap, id_list
+from ..core.content_limits import check_content
+from ..core.inputs import check_cap, id_list, json_type
 from ..core.timezones import is_timezone
 from ..core.utils import utcnow
 from ..mail.addresses import normalise_address
@@ -39,6 +40,8 @@ def _text(value, label, max_length, single_line=True) -> str:
 
 def clean_kind(value):
     """``notice`` or ``email``."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f'Must be the text "notice" or "email" (got {json_type(value)}).')
     if value not in KINDS:
         raise ValueError("Choose Notice or Email.")
     return value
@@ -54,8 +57,11 @@ def clean_subject(value):
 def clean_body(value):
     """Sanitised HTML; its placeholders follow the grammar, are known and stand where no value
     can inject code (``rendering.check_body``). The typed HTML is checked, so positions are the
-    author's; the sanitised HTML again, in case removing markup joined braces into a placeholder."""
+    author's; the sanitised HTML again, in case removing markup joined braces into a placeholder.
+    The limits of ``core.content_limits`` (nesting depth, placeholders) are checked first, in one
+    linear pass: sanitising costs more than linearly in the nesting depth."""
     value = _text(value, "The message", MAX_BODY, single_line=False)
+    check_content(value)
     check_body(value)
     clean = sanitize_html(value)
     try:

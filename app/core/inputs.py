@@ -20,7 +20,11 @@ MAX_JSON_NODES = 100_000  # values in one body (list items, object members)
 MAX_CONTENT_LENGTH = 25 * 1024 * 1024  # any request: the CSV import (20 MB) is the largest
 MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024  # one form field held in memory (a 200,000-character body)
 _DIGITS = re.compile(r"[0-9]{1,19}")
+_SIGNED = re.compile(r"[+-]?[0-9]+")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+# Control characters (C0, DEL, C1), Unicode line and paragraph separators and lone surrogates: none
+# belongs in a one-line name, and CR/LF in a name would reach an e-mail header.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 class IdConverter(IntegerConverter):
@@ -81,7 +85,9 @@ def strict_loads(raw):
 def read_json_object() -> dict:
     """The request's JSON object (an empty body is ``{}``).
 
-    413 when the body is larger than ``MAX_JSON_BYTES``; 400 when it is not a JSON object, is
+    413 when the body is larger than ``MAX_JSON_BYTES``; 415 when a body is sent with another
+    Content-Type than ``application/json`` (or ``…+json``; a body without one is read as JSON);
+    400 when it is not a JSON object, is
     nested deeper than ``MAX_JSON_DEPTH``, has more than ``MAX_JSON_NODES`` values, a number of
     more than 19 digits, NaN or Infinity, or text with a lone surrogate or a NUL character.
     """
@@ -92,6 +98,9 @@ def read_json_object() -> dict:
         abort(413, f"The JSON body is larger than {MAX_JSON_BYTES:,} bytes.")
     if not raw.strip():
         return {}
+    if request.mimetype and not request.is_json:  # no Content-Type at all is read as JSON
+        abort(415, "Send the body as JSON with the header Content-Type: application/json "
+                   f"(this request says {(request.mimetype or 'nothing')[:100]!r}).")
     try:
         data = strict_loads(raw)
     except RecursionError:
@@ -132,7 +141,10 @@ def json_problem(data) -> str | None:
 def whole_number(value, label: str, minimum: int = 0, maximum: int = MAX_INT) -> int:
     """``value`` (an int, not a bool, or a string of ASCII digits) as an int within
     [``minimum``, ``maximum``]; ValueError naming ``label`` otherwise."""
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+    if isinstance(value, str) and _SIGNED.fullmatch(value.strip()):
+        text = value.strip().lstrip("+-").lstrip("0") or "0"
+        if len(text) > 19:  # a whole number all the same, only out of range (no huge int is made)
+            raise ValueError(f"{label} must be between {minimum:,} and {maximum:,}.")
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{label} must be a whole number.")
@@ -196,3 +208,33 @@ def check_cap(items, label: str, cap: int) -> None:
     """ValueError when ``items`` holds more than ``cap`` entries."""
     if len(items) > cap:
         raise ValueError(f"{label}: at most {cap:,} items (got {len(items):,}).")
+
+
+def clean_name(value, label: str = "The name", max_length: int = 200) -> str:
+    """A one-line name, as typed (spaces kept: a blank first name gets its fallback); ValueError
+    naming ``label`` when it is not text, is longer than ``max_length`` or holds a control
+    character (NUL, CR, LF, tab …) or a lone surrogate."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be text.")
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(f"{label} holds a character that is not allowed (U+{ord(bad.group()):04X}, a "
+                         "control character such as NUL, CR or LF); use one line of plain text.")
+    if len(value) > max_length:
+        raise ValueError(f"{label} is too long (at most {max_length} characters).")
+    return value
+
+
+def json_type(value) -> str:
+    """The JSON name of ``value``'s type, for messages: text, a number, true/false, a list …"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, (list, tuple)) else "an object"

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, text
 from ..audit.services import record
 from ..auth.models import User
 from ..core.extensions import db
+from ..core.inputs import clean_name
 from ..core.utils import utcnow
 from ..mail.addresses import normalise_address
 from .models import (
@@ -87,6 +88,8 @@ def seed_customers(count: int, product_ids: list[int], rng, progress) -> None:
     (``normalise_address``) once; a number appended to a dot-atom keeps it valid, so the million
     generated addresses are not checked one by one (about 50 µs each)."""
     local, _, domain = normalise_address(DEMO_ADDRESS).partition("@")
+    for part in (*FIRST, *LAST):  # names go through the rules of register_customer, once per part
+        clean_name(part, "A demo name")
     customer_id, site_id, membership_id = _next_id(Customer), _next_id(Site), _next_id(Membership)
     now = utcnow()
     done = 0

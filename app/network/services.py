@@ -8,7 +8,7 @@ from ..audit.services import record
 from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..core.inputs import id_or_none
+from ..core.inputs import clean_name, id_or_none
 from ..core.settings.services import get_option
 from ..core.utils import keyset_page, utcnow
 from ..mail.addresses import address_key, normalise_address
@@ -95,9 +95,11 @@ def register_customer(email, name="", user=None, locale="en", timezone="UTC") ->
     """Create a customer, fire ``customer_created`` and the welcome (and confirmation) events.
 
     ``email`` is stored as ``mail.addresses.normalise_address`` gives it (the customer's own
-    spelling, domain in lower case); AddressError (a ValueError) when it is not an address. The
+    spelling, domain in lower case); AddressError (a ValueError) when it is not an address, and
+    ValueError when ``name`` holds a control character (``core.inputs.clean_name``). The
     caller commits; the e-mails go out after the commit.
     """
+    name = clean_name(name, "The customer's name")
     customer = Customer(email=normalise_address(email), name=name, user=user, locale=locale,
                         timezone=timezone)
     db.session.add(customer)

@@ -1,11 +1,12 @@
 """The errors of schedule rules and the bounds on expanding them (steps, occurrences, seconds)."""
 import time
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 
 MAX_STEPS = 5_000  # months (years for FREQ=YEARLY) one expansion may walk through
 MAX_YIELDS = 100_000  # occurrences one expansion may generate, before or after the cursor
-MAX_SECONDS = 2.0  # wall-clock time one expansion may take (config SCHEDULE_EXPANSION_SECONDS)
+MAX_SECONDS = 1.0  # wall-clock time one expansion may take (config SCHEDULE_EXPANSION_SECONDS);
+# in a web request, all the expansions of that request together (checking, spacing, preview)
 
 
 class RuleError(ValueError):
@@ -30,7 +31,9 @@ class Budget:
     ``step()`` is called for every month (year) a rule's walk enters and ``spend()`` for every
     occurrence generated (kept or not); past ``steps`` or ``yields`` they raise ExpansionLimit,
     past ``seconds`` ExpansionTimeout. ``seconds`` defaults to the app's
-    ``SCHEDULE_EXPANSION_SECONDS`` (else ``MAX_SECONDS``).
+    ``SCHEDULE_EXPANSION_SECONDS`` (else ``MAX_SECONDS``). In a web request the deadline is
+    shared by every expansion of that request, so the answer comes within about ``seconds``
+    however many times a save checks, spaces and previews the rule.
     """
 
     def __init__(self, steps: int = MAX_STEPS, yields: int = MAX_YIELDS,
@@ -40,6 +43,8 @@ class Budget:
                             if has_app_context() else MAX_SECONDS)
         self.steps, self.left, self.field = steps, yields, field
         self.deadline = time.monotonic() + seconds
+        if has_request_context():
+            self.deadline = g.setdefault("schedule_expansion_deadline", self.deadline)
         self.seconds = seconds
 
     def step(self) -> None:

@@ -9,6 +9,15 @@ from .rules import WEEKDAY_NAMES, RuleError, RuleSpec
 SHORT = {29: "February in common years", 30: "February",
          31: "February, April, June, September and November"}
 BYMONTHDAY = re.compile(r"BYMONTHDAY=([-+\d,]+)")
+UNITS = {"SECONDLY": "second", "MINUTELY": "minute", "HOURLY": "hour", "DAILY": "day", "WEEKLY": "week",
+         "MONTHLY": "month", "YEARLY": "year"}
+SAID_IN_WORDS = {"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYHOUR", "BYMINUTE", "COUNT", "WKST"}
+DAY_CODES = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
+             "SA": "Saturday", "SU": "Sunday"}
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
 
 
 def describe_spec(spec: RuleSpec) -> str:
@@ -28,7 +37,7 @@ def _describe(spec: RuleSpec) -> str:
     if spec.kind == "once":
         return f"Once, on {spec.start:%A %d %B %Y at %H:%M} ({spec.timezone})"
     if spec.kind == "rrule":
-        text = f"By the rule {' '.join(spec.rrule_text.split())}"
+        text = rrule_words(spec.rrule_text, spec.start) or f"By the rule {' '.join(spec.rrule_text.split())}"
         other = describe_zone(spec.rrule_text, spec.timezone)
         if other:
             text += f", in {other} time (from its DTSTART)"
@@ -101,3 +110,53 @@ def notes_for(spec: RuleSpec | None) -> list[str]:
         return []
     return [note[0].upper() + note[1:] + ". Choose “send on the month's last day” to send in "
             "those months too."]
+
+
+def _day_words(code: str) -> str:
+    match = BYDAY.match(code)
+    number = int(match.group(1)) if match.group(1) else None
+    if number is None:
+        return DAY_CODES[match.group(2)]
+    if number not in ORDINALS:
+        raise ValueError(code)
+    return f"the {ORDINALS[number]} {DAY_CODES[match.group(2)]}"
+
+
+def _month_day_words(day: str) -> str:
+    number = int(day)
+    return "the last day" if number == -1 else f"day {number}" if number > 0 else f"day {number} from the end"
+
+
+def rrule_words(text: str, start=None) -> str | None:
+    """One RRULE said in words ("Every 2 weeks on Tuesday, Friday at 10:00, from 05 Jan 2030"),
+    or None when the text holds more than one rule, RDATE/EXDATE lines or parts not said in
+    words (BYSETPOS, BYWEEKNO, BYYEARDAY …): the caller then shows the rule's text."""
+    try:
+        parsed = parse_text(text)
+        if len(parsed.rrules) != 1 or parsed.rdates or parsed.exdates:
+            return None
+        parts, until = parsed.rrules[0]
+        if set(parts) - SAID_IN_WORDS:
+            return None
+        interval, unit = int(parts.get("INTERVAL", "1")), UNITS[parts["FREQ"]]
+        words = "Every " + (unit if interval == 1 else f"{interval} {unit}s")
+        if "BYMONTHDAY" in parts:
+            words += " on " + ", ".join(_month_day_words(d) for d in parts["BYMONTHDAY"].split(","))
+        if "BYDAY" in parts:
+            words += " on " + ", ".join(_day_words(d) for d in parts["BYDAY"].split(","))
+        if "BYMONTH" in parts:
+            words += " in " + ", ".join(MONTHS[int(m) - 1] for m in parts["BYMONTH"].split(","))
+        first = parsed.dtstart.wall if parsed.dtstart else start
+        hours = parts.get("BYHOUR", "").split(",") if "BYHOUR" in parts else [f"{first:%H}"] if first else []
+        minutes = parts.get("BYMINUTE", "").split(",") if "BYMINUTE" in parts else [f"{first:%M}"] if first else []
+        if hours and minutes and unit not in ("second", "minute", "hour"):
+            words += " at " + ", ".join(f"{int(h):02d}:{int(m):02d}" for h in hours for m in minutes)
+        if first:
+            words += f", from {first:%d %b %Y}"
+        if until is not None:
+            words += f" until {until.wall:%d %b %Y}" + (" (UTC)" if until.form == "utc" else "")
+        if "COUNT" in parts:
+            words += f", {int(parts['COUNT'])} times"
+        return words
+    except (RuleError, ValueError, KeyError, IndexError, TypeError):
+        return None

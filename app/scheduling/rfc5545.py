@@ -74,7 +74,21 @@ def parse_text(text: str) -> RuleText:
                             "EXDATE lines only.", FIELD)
     if not result.rrules and not result.rdates:
         raise RuleError("Give an RRULE line (such as FREQ=MONTHLY;BYDAY=2TU) or RDATE lines.", FIELD)
+    _check_until_forms(result)
     return result
+
+
+def _check_until_forms(result: RuleText) -> None:
+    """RFC 5545 3.3.10: with a DTSTART in UTC or with a TZID, UNTIL MUST be in UTC; a floating
+    UNTIL would be read in an unknown zone, so it is refused rather than guessed."""
+    if result.dtstart is None or result.dtstart.form not in ("utc", "tzid"):
+        return
+    for _parts, until in result.rrules:
+        if until is not None and until.form == "floating":
+            raise RuleError(f"UNTIL={until.wall:%Y%m%dT%H%M%S} has no Z, but DTSTART is in "
+                            f"{'UTC' if result.dtstart.form == 'utc' else result.dtstart.zone}: RFC 5545 "
+                            f"3.3.10 requires UNTIL in UTC then (write UNTIL={until.wall:%Y%m%dT%H%M%S}Z).",
+                            FIELD)
 
 
 def _split(line: str) -> tuple[str, list[str], str]:

@@ -111,14 +111,16 @@ def _sends_for(email: SystemEmail, values: dict, admins: list[str]) -> list[Syst
     now = utcnow()
     row = dict(email_id=email.id, event=email.event, style=email.style, customer_id=_customer_id(values),
                created_at=now, scheduled_for=now + timedelta(minutes=email.delay_minutes))
+    recipients = recipients_for(email, values, admins)
     try:
         subject, body = render_subject(email.subject, values), render(email.body, values, email.style)
-    except TemplateLimit as problem:  # over a bound of the sandbox: skipped, the reason logged
-        log.warning("system e-mail %s skipped: %s", email.slug, problem)
-        return [SystemEmailSend(**row, status="skipped", reason=f"skipped: {problem}"[:500])]
-    except TemplateProblem as problem:
-        return [SystemEmailSend(**row, status="failed", reason=str(problem)[:500])]
-    recipients = recipients_for(email, values, admins)
+    except TemplateProblem as problem:  # skipped (over a bound of the sandbox) or failed: logged per recipient
+        status = "skipped" if isinstance(problem, TemplateLimit) else "failed"
+        reason = (f"skipped: {problem}" if status == "skipped" else str(problem))[:500]
+        log.warning("system e-mail %s %s for %s: %s", email.slug, status,
+                    ", ".join(address for _, address in recipients) or "no recipient", problem)
+        return [SystemEmailSend(**row, status=status, reason=reason, role=role, recipient=address)
+                for role, address in recipients or [("customer", "")]]
     if not recipients:
         reason = ("no recipient: the event gave no customer e-mail address"
                   if email.audience == "customer" else "no recipient: no network admin to send to")

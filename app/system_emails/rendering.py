@@ -16,7 +16,8 @@ from functools import lru_cache
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SecurityError
 
-from ..mail.placeholders import Block, Placeholder, PlaceholderError, check, is_blank, position
+from ..core.content_limits import MAX_BLOCK_NESTING, ContentLimit, check_content
+from ..mail.placeholders import Block, Placeholder, PlaceholderError, check, is_blank, position, scan
 from ..mail.placement import check_html
 from .sandbox import BoundedSandbox, LimitExceeded, bounded_render
 
@@ -24,6 +25,7 @@ SAMPLE_GLOBALS = {"network_name": "Herald Network", "network_url": "https://netw
 FORBIDDEN_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block", "trans"}
 _KEYWORD_RE = re.compile(r"\{%[-+]?\s*(\w*)")
+_LIMIT_RE = re.compile(r"too deeply|longer than")  # the messages of BoundedSandbox._parse's bounds
 
 
 class TemplateProblem(ValueError):
@@ -54,7 +56,34 @@ _ENVIRONMENTS = {True: _sandbox(html=True), False: _sandbox(html=False)}
 
 @lru_cache(maxsize=512)
 def _compile(text: str, html: bool):
-    return _ENVIRONMENTS[html].from_string(text)
+    """The compiled template; TemplateLimit when it nests blocks past ``MAX_BLOCK_NESTING`` or
+    Python cannot compile what Jinja made of it (too deep, too large), never a bare SyntaxError."""
+    try:
+        blocks = [item for item in scan(text, blocks=True) if isinstance(item, Block)]
+    except PlaceholderError:
+        blocks = []  # the grammar's own error comes from Jinja's parser below
+    _check_nesting(text, blocks)
+    try:
+        return _ENVIRONMENTS[html].from_string(text)
+    except (SyntaxError, RecursionError, MemoryError) as error:  # IndentationError is a SyntaxError
+        reason = error.msg if isinstance(error, SyntaxError) else "it is nested too deeply"
+        raise TemplateLimit(f"Refused: the template cannot be compiled ({reason}); nest fewer "
+                            "blocks or expressions (a limit of the e-mail sandbox).") from None
+
+
+def _check_nesting(text: str, blocks: list) -> None:
+    """TemplateLimit, at the block, when ``{% … %}`` blocks open more than MAX_BLOCK_NESTING deep."""
+    open_ = 0
+    for block in blocks:
+        word = _keyword(block)
+        if word.startswith("end"):
+            open_ = max(0, open_ - 1)
+        elif word in BLOCK_TAGS or (word == "set" and "=" not in block.source):
+            open_ += 1
+            if open_ > MAX_BLOCK_NESTING:
+                line, column = position(text, block.start)
+                raise TemplateLimit(f"Line {line}, column {column}: blocks ({{% if %}}, {{% for %}} …) "
+                                    f"nest more than {MAX_BLOCK_NESTING} deep (a limit of the e-mail sandbox).")
 
 
 def _problem(text: str, offset, message: str) -> "TemplateProblem":
@@ -90,8 +119,8 @@ def _block_on_line(text: str, blocks: list, line: int, hint: str = ""):
 def _parse(text: str, html: bool, blocks: list):
     try:
         return _ENVIRONMENTS[html].parse(text)
-    except RecursionError:
-        raise TemplateProblem("The template is nested too deeply.") from None
+    except (RecursionError, MemoryError):
+        raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
     except TemplateSyntaxError as error:
         offset = None
         if error.message.startswith("Unexpected end of template") and _unclosed(blocks):
@@ -101,7 +130,10 @@ def _parse(text: str, html: bool, blocks: list):
             offset = _block_on_line(text, blocks, error.lineno or 1, tag.group(1) if tag else "")
         if offset is None:
             offset = _line_start(text, error.lineno or 1)
-        raise _problem(text, offset, error.message.rstrip(".") + ".") from None
+        problem = _problem(text, offset, error.message.rstrip(".") + ".")
+        if _LIMIT_RE.search(error.message or ""):  # the sandbox's size and depth bounds
+            problem = TemplateLimit(str(problem))
+        raise problem from None
 
 
 def _line_start(text: str, line: int) -> int:
@@ -140,12 +172,18 @@ def check_template(text: str, event, style: str = "html") -> None:
     """
     html, text = style == "html", text or ""
     try:
+        check_content(text, "The template", html)
+    except ContentLimit as limit:
+        raise TemplateLimit(str(limit)) from None
+    try:
         items = check(text, blocks=True)
         if html:
             check_html(text, items)
     except PlaceholderError as error:
         raise TemplateProblem(str(error)) from None
-    ast = _parse(text, html, [item for item in items if isinstance(item, Block)])
+    blocks = [item for item in items if isinstance(item, Block)]
+    _check_nesting(text, blocks)
+    ast = _parse(text, html, blocks)
     _refuse_internals(ast)
     allowed = event.placeholders
     unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed),
@@ -167,16 +205,19 @@ def render(text: str, values: dict, style: str = "html") -> str:
     template goes past a bound of the sandbox; its message names the limit."""
     try:
         return bounded_render(_compile(text or "", style == "html"), values)
+    except TemplateProblem:
+        raise
     except LimitExceeded as error:
         raise TemplateLimit(f"Refused: {str(error).rstrip('.')} (a limit of the e-mail sandbox).") from None
     except SecurityError as error:
         raise TemplateProblem(f"Refused by the sandbox: {str(error).rstrip('.')}. Templates may "
                               "only read the event's placeholders.") from None
-    except TemplateSyntaxError as error:
-        raise TemplateProblem(f"Template error on line {error.lineno}: {error.message}.") from None
+    except TemplateSyntaxError as error:  # the sandbox's size and depth bounds are limits too
+        kind = TemplateLimit if _LIMIT_RE.search(error.message or "") else TemplateProblem
+        raise kind(f"Template error on line {error.lineno}: {error.message}.") from None
     except TemplateError as error:
         raise TemplateProblem(f"The template cannot be rendered: {str(error.message).rstrip('.')}.") from None
-    except RecursionError:
+    except (RecursionError, MemoryError):
         raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
     except (ArithmeticError, TypeError, ValueError, LookupError) as error:
         raise TemplateProblem(f"The template cannot be rendered: {error}.") from None

@@ -242,8 +242,11 @@ def preview(email: SystemEmail, subject: str, body: str, style: str) -> dict:
     if errors:
         return {"subject": "", "body": "", "style": style, "errors": errors}
     values = event_values(spec, payload=spec.sample_payload())
-    return {"subject": render_subject(subject, values), "body": render(body, values, style),
-            "style": style, "errors": {}}
+    try:
+        return {"subject": render_subject(subject, values), "body": render(body, values, style),
+                "style": style, "errors": {}}
+    except TemplateProblem as problem:  # a limit only the full values reach: shown, never a 500
+        return {"subject": "", "body": "", "style": style, "errors": {"body": str(problem)}}
 
 
 def send_test(email: SystemEmail, address: str, subject=None, body=None, style=None,

@@ -1,0 +1,61 @@
+"""Every input gets an answer that says what is wrong: out-of-range numbers say their range, a
+wrong JSON type names the type, a body that is not JSON answers 415, and a customer's name with
+a control character (NUL, CR, LF …) is refused wherever customers are made."""
+import pytest
+
+from app.core.extensions import db
+from app.core.inputs import MAX_ID, clean_name, whole_number
+from app.network.cli import FIRST, LAST
+from app.network.services import register_customer
+from tests.broadcasts.test_content_limits import api  # noqa: F401 - the fixture
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize("query", [f"after={HUGE}", "after=-1", "limit=-1", "limit=0", f"limit={HUGE}",
+                                   f"limit=-{HUGE}", "limit=+500"])
+def test_out_of_range_pagination_says_its_range(api, query):  # noqa: F811
+    answer = api("GET", f"/broadcasts?{query}")
+    assert answer.status_code == 400 and "must be between" in answer.get_json()["error"], query
+
+
+def test_whole_numbers_name_their_range_without_building_huge_ints():
+    with pytest.raises(ValueError, match=f"between 1 and {MAX_ID:,}"):
+        whole_number("9" * 100_000, "An id", 1, MAX_ID)
+    with pytest.raises(ValueError, match="must be a whole number"):
+        whole_number("1e3", "An id")
+
+
+@pytest.mark.parametrize("kind, words", [(5, "(got a number)"), (True, "(got true/false)"),
+                                         (["email"], "(got a list)"), ("letter", "(got 'letter')"),
+                                         (None, "(got null)")])
+def test_a_wrong_kind_says_what_is_wrong_with_it(api, kind, words):  # noqa: F811
+    answer = api("POST", "/broadcasts", json={"kind": kind})
+    assert answer.status_code == 400 and words in answer.get_json()["fields"]["kind"]
+    missing = api("POST", "/broadcasts", json={"subject": "Hi"})
+    assert missing.get_json()["fields"]["kind"].startswith("Required")
+
+
+def test_a_body_that_is_not_json_answers_415(api):  # noqa: F811
+    created = api("POST", "/broadcasts", json={"kind": "email"}).get_json()
+    for method, path in (("POST", "/broadcasts"), ("PATCH", f"/broadcasts/{created['id']}"),
+                         ("PUT", f"/broadcasts/{created['id']}/schedule"),
+                         ("POST", f"/broadcasts/{created['id']}/send")):
+        answer = api(method, path, data='{"kind": "email"}', content_type="text/plain")
+        assert answer.status_code == 415, (method, path, answer.status_code)
+        assert "Content-Type: application/json" in answer.get_json()["error"]
+    for content_type in ("application/json; charset=utf-8", None):  # none at all: read as JSON
+        assert api("POST", "/broadcasts", data='{"kind": "email"}', content_type=content_type).status_code == 201
+
+
+@pytest.mark.parametrize("name", ["Ann\x00", "Ann\r\nBcc: x@example.com", "Ann\nLee", "Ann\x1b[31m",
+                                  "Ann\u2028Lee", "Ann\x85", "Ann\tLee"])
+def test_a_customer_name_with_a_control_character_is_refused(app, name):
+    with pytest.raises(ValueError, match="not allowed"):
+        register_customer("ctl@example.com", name)
+    db.session.rollback()
+    assert register_customer("ok@example.com", " Ann Lee").name == " Ann Lee"  # spaces are no control
+
+
+def test_demo_names_pass_the_same_rule():
+    assert all(clean_name(part) == part for part in (*FIRST, *LAST))
