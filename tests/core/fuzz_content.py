@@ -68,7 +68,7 @@ FIELD_NAMES = ["subject", "body", "body_html", "name", "email", "kind", "status"
 
 def json_text(value) -> bytes:
     """``value`` as JSON bytes, lone surrogates kept (the server must refuse them, not crash)."""
-    return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+    return json.dumps(value, allow_nan=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def _csv_cell(text: str) -> str:
@@ -108,5 +108,7 @@ BOUNDARY = {
     "nested template blocks at the limit": _nest(NESTS[3], LIMIT // 33),
     "nested markup (as deep as the sweep goes)": _nest(NESTS[0], LIMIT // 7),
     "placeholders in links at the limit": _repeat(UNITS[8], LIMIT),
+    "placeholders in one link at the limit": '<a href="https://x.example/' + _repeat("{{ customer_email }}", LIMIT - 40)
+    + '">x</a>',
     "combining marks and emoji at the limit": _repeat("🎉a\u0301", LIMIT),
 }

@@ -34,6 +34,7 @@ class Route:
     fields: dict = field(default_factory=dict)  # name -> set of values seen (defaults, options)
     files: set = field(default_factory=set)  # names of file inputs
     texts: set = field(default_factory=set)  # names of free-text fields (text inputs, textareas, JSON text)
+    areas: set = field(default_factory=set)  # names of textareas: the long-text fields
 
     @property
     def endpoint(self) -> str:
@@ -101,6 +102,8 @@ def _learn_form(found, adapter, page_url, attrs, body):
             seen.add(html.unescape(values["value"]))
         if values.get("type") == "file":
             route.files.add(name)
+        if tag.lower() == "textarea":
+            route.areas.add(name)
         if tag.lower() == "textarea" or tag.lower() == "input" and values.get("type", "text") in FREE_TEXT:
             route.texts.add(name)
     for select in re.findall(r'<select\b[^>]*\bname="([^"]+)"[^>]*>(.*?)</select>', body, re.S | re.I):
