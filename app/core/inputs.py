@@ -5,6 +5,9 @@ import math
 import re
 
 from flask import abort, request
+from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import IntegerConverter
 
 # One reader for each kind of input, used by every API module and admin page, so that a bad value
@@ -39,11 +42,25 @@ class IdConverter(IntegerConverter):
 
 def install(app) -> None:
     """Set the request size limits and the ``int`` URL converter of ``app`` (before any route is
-    added) and refuse NUL characters in query and form values before every request."""
+    added), refuse NUL characters in query and form values before every request, and keep JSON
+    bodies out of forms."""
+    FlaskForm.Meta.wrap_formdata = form_data_only
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH)
     app.config.setdefault("MAX_FORM_MEMORY_SIZE", MAX_FORM_MEMORY_SIZE)
     app.url_map.converters["int"] = IdConverter
     app.before_request(refuse_bad_text)
+
+
+def form_data_only(meta, form, formdata):
+    """Flask-WTF's form data without its JSON fallback: a form reads a form body (or files), never
+    a JSON body. Flask-WTF would build the form from ``request.get_json()``, where an array or a
+    string is a 500 and an object's values are lists and objects no field expects; JSON is for the
+    routes that read it with ``read_json_object``."""
+    if formdata is not _Auto:
+        return formdata
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    return CombinedMultiDict((request.files, request.form)) if request.files else (request.form or None)
 
 
 def refuse_bad_text():

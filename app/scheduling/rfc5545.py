@@ -162,7 +162,7 @@ def iana_zone(name: str, prop: str = "DTSTART") -> str:
     try:
         ZoneInfo(key)
         return key
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         pass
     folded = {z.lower(): z for z in available_timezones()}.get(key.lower())
     if folded:

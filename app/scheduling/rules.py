@@ -44,7 +44,7 @@ def zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name``; RuleError (field "timezone") when it is unknown."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file
         raise RuleError(f"Unknown time zone {name!r}.", "timezone") from None
 
 
