@@ -26,12 +26,8 @@ SLOW = 2.0
 MAIN_EXAMPLES, OTHER_EXAMPLES = 6, 2  # per target: the route's own role, and the roles it refuses
 FUZZ = dict(database=None, deadline=None, phases=(Phase.explicit, Phase.generate),
             suppress_health_check=list(HealthCheck), print_blob=False)
-# Findings of review 14 fixed on branch `limits`, not merged yet (see the xfail tests at the end): the
-# sweep tolerates their failures, and only theirs, until the fix lands. Empty this at the merge.
-PENDING_LIMITS = {
-    "F1": lambda f: f["status"] >= 500 and f["endpoint"].startswith("system_emails") and "{%" in f["body"],
-    "F2": lambda f: f["seconds"] >= SLOW and f["endpoint"].startswith("broadcasts") and "<" in f["body"],
-}
+# Findings of review 14 fixed on branch `limits` and merged: none is tolerated any more.
+PENDING_LIMITS: dict = {}
 # Found by this sweep and reported, not fixed yet (outside this change): tolerated, with a warning each run.
 OPEN_FINDINGS = {
     "settings: 200,000 characters of emoji in a setting take 12 s to refuse":
@@ -162,8 +158,6 @@ def test_every_route_method_and_role_answers_below_500_within_2_s(app, fuzz_netw
     assert not unexpected, "\n".join(_describe(f) for f in unexpected)
 
 
-@pytest.mark.xfail(strict=True, reason="F1 (review 14): nested template blocks in a system e-mail answer 500; "
-                                       "fixed on branch `limits`")
 def test_f1_deeply_nested_system_email_blocks_are_refused_not_500(app, fuzz_network):
     roles = Roles(app, fuzz_network)
     body = "{% if customer_name %}" * 99 + "x" + "{% endif %}" * 99
@@ -172,8 +166,6 @@ def test_f1_deeply_nested_system_email_blocks_are_refused_not_500(app, fuzz_netw
     assert response.status_code < 500
 
 
-@pytest.mark.xfail(strict=True, reason="F2 (review 14): '<b>' * 20,000 in a broadcast body takes seconds in "
-                                       "bleach; fixed on branch `limits`")
 def test_f2_deeply_nested_broadcast_html_answers_within_2_s(app, fuzz_network):
     roles = Roles(app, fuzz_network)
     started = time.monotonic()
