@@ -1,7 +1,7 @@
 """HTML content is bounded before any costly work: elements nested past MAX_HTML_DEPTH and fields
 with more than MAX_PLACEHOLDERS placeholders are refused with a message naming the limit, fast,
 at every entry (the API's create and update, the wizard's content step and its live preview)."""
-import time
+import time  # thread_time: the CPU the request spends in this thread, steady on a busy machine
 
 import pytest
 
@@ -52,10 +52,10 @@ def test_api_create_and_update_refuse_over_deep_or_over_large_content_fast(api, 
     draft = api("POST", "/broadcasts", json={"kind": "email", "subject": "Hi"})
     assert draft.status_code == 201
     for kind in ("email", "notice"):
-        started = time.monotonic()
+        started = time.thread_time()
         created = api("POST", "/broadcasts", json={"kind": kind, "subject": "Hi", "body_html": OVER[name][0]})
         updated = api("PATCH", f"/broadcasts/{draft.get_json()['id']}", json={"body_html": OVER[name][0]})
-        assert time.monotonic() - started < 2 * FAST, name
+        assert time.thread_time() - started < 2 * FAST, name
         for answer in (created, updated):
             assert answer.status_code == 400, (name, answer.status_code)
             assert _limit_words(name) in answer.get_json()["fields"]["body_html"]
@@ -65,9 +65,9 @@ def test_api_create_and_update_refuse_over_deep_or_over_large_content_fast(api, 
 def test_the_wizard_and_its_preview_refuse_them_with_a_form_error(wizard, network, name):
     wizard.start("email")
     wizard.post("audience", {"product_ids": [network.starter.id], "product_statuses": ["active"]})
-    started = time.monotonic()
+    started = time.thread_time()
     page = wizard.post("content", {"subject": "Hi", "body_html": OVER[name][0], "timezone": "UTC"})
-    assert time.monotonic() - started < FAST + 0.5
+    assert time.thread_time() - started < FAST + 0.5
     assert page.status_code == 400 and _limit_words(name) in page.get_data(as_text=True)
     preview = wizard.client.post(f"/network/broadcasts/{wizard.broadcast_id}/preview",
                                  data={"csrf_token": wizard.token(wizard.url("content")),
@@ -85,9 +85,9 @@ def test_content_within_the_limits_is_kept_and_answers_fast(app):
                "links": '<a href="https://e.x/{{ customer_email }}">y</a>' * MAX_PLACEHOLDERS,
                "entities": "&amp;" * MAX_HTML_PIECES}
     for name, body in largest.items():
-        started = time.monotonic()
+        started = time.thread_time()
         clean_body(body)
-        assert time.monotonic() - started < 2 * FAST, name  # ~0.3 s measured; doubled for a busy CI
+        assert time.thread_time() - started < 2 * FAST, name  # ~0.3 s measured; doubled for a busy CI
 
 
 def test_each_refusal_names_line_and_column(app):

@@ -4,7 +4,7 @@ past MAX_BLOCK_NESTING are refused before Jinja compiles them, whatever Python s
 At save: a form error or a JSON 400; in a preview: its errors; at send: skipped, with the reason
 and the recipient logged; at registration: a RegistrationError."""
 import logging
-import time
+import time  # thread_time: the CPU the request spends in this thread, steady on a busy machine
 
 import pytest
 
@@ -47,10 +47,10 @@ def test_check_and_render_refuse_what_cannot_compile_with_the_limit(name):
     if "HTML" not in name:  # HTML limits guard saving; rendering never parses the HTML
         attempts.append(lambda: render(template, {"customer_name": "Jane"}, "html"))
     for attempt in attempts:
-        started = time.monotonic()
+        started = time.thread_time()
         with pytest.raises(TemplateLimit, match=words.replace("(", r"\(")):
             attempt()
-        assert time.monotonic() - started < 0.5
+        assert time.thread_time() - started < 0.5
 
 
 def test_every_mix_of_blocks_up_to_the_limit_compiles_and_renders():
