@@ -8,6 +8,7 @@ branch, and activation callbacks.
 import logging
 from pathlib import Path
 
+from app.plugins import Setting
 from app.system_emails import CUSTOMER_PLACEHOLDERS, SAMPLE_CUSTOMER
 
 PLUGIN_INFO = {
@@ -28,7 +29,7 @@ SAMPLE_PAYLOAD = {**SAMPLE_CUSTOMER, "domain": "www.janes-bakery.example", "site
                   "site_url": "https://network.example/janes-bakery", "cname_target": "sites.network.example"}
 SETTINGS = {
     "cname_target": ("sites.herald.localhost", "CNAME target customers point their domains to"),
-    "max_domains_per_site": (5, "Most domains one site may have"),
+    "max_domains_per_site": Setting(5, "Most domains one site may have", min=0, max=1_000, help="0: no limit."),
 }
 
 

@@ -8,6 +8,8 @@ from app.testing import csrf_token
 BAD = {
     "broadcasts.timezone": ("Mars/Olympus_Mons", "is not a known time zone"),
     "network.name": ("   ", "Network name is required"),
+    "network.name ": ("\u200b\u202e", "Network name is required. Invisible characters alone do not count."),
+    "network.name  ": ("A\nB", "Network name holds a character that is not allowed (U+000A"),
     # texts have lengths (they reach e-mail headers): 501 characters of a one-line name
     "system_emails.mail_from": ("a" * 501, "System e-mail sender is too long: at most 500 characters"),
     "delivery.max_attempts": ("0", "Attempts per recipient must be at least 1"),
@@ -20,6 +22,7 @@ BAD = {
 @pytest.mark.parametrize("key", BAD)
 def test_the_settings_page_refuses_a_bad_value_with_a_form_error(admin_client, key):
     value, message = BAD[key]
+    key = key.strip()  # the same setting, one entry per bad value
     token = csrf_token(admin_client, "/network/settings/")
     answer = admin_client.post("/network/settings/", data={"csrf_token": token, key: value})
     assert answer.status_code == 400

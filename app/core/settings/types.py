@@ -1,6 +1,7 @@
 """Setting types: a submitted form string becomes a typed value, and typed values are checked."""
 import math
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -17,6 +18,15 @@ MAX_URL = 2048
 # reach an e-mail header, RFC 5322 section 2.1.1 keeps a line under 998), several lines of ``text``,
 # a ``secret`` (a key or a password). ``email`` (254) and ``url`` (2,048) have their own.
 MAX_LENGTH = {"str": 500, "text": 20_000, "secret": 4_096}
+# One-line texts hold no control character, line or paragraph separator; several lines of ``text``
+# may hold line breaks and tabs, nothing else of C0/C1.
+_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_INVISIBLE = ("Cc", "Cf", "Zs", "Zl", "Zp")  # control, format (U+200B, U+202E), separators
+
+
+def _visible(value: str) -> bool:
+    return any(unicodedata.category(character) not in _INVISIBLE for character in value)
 
 
 def choice_pairs(spec) -> list[tuple]:
@@ -74,11 +84,16 @@ def _check_text(spec, value):
     limit = spec.max if spec.max is not None and spec.type in MAX_LENGTH else MAX_LENGTH.get(spec.type)
     if limit is not None and len(value) > limit:
         raise ValueError(f"{spec.label} is too long: at most {limit:,} characters (this one has {len(value):,}).")
-    if not value:
-        if spec.required:
-            raise ValueError(f"{spec.label} is required.")
-        if spec.type != "choice":
-            return value
+    bad = (_NOT_IN_TEXT if spec.type == "text" else _NOT_IN_LINE).search(value)
+    if bad:
+        lines = "several lines of text" if spec.type == "text" else "one line of text"
+        raise ValueError(f"{spec.label} holds a character that is not allowed (U+{ord(bad.group()):04X}, a "
+                         f"control character or line break); use {lines}.")
+    if spec.required and not _visible(value):
+        raise ValueError(f"{spec.label} is required." + (" Invisible characters alone do not count."
+                                                         if value else ""))
+    if not value and spec.type != "choice":
+        return value
     if spec.type == "choice" and value not in [v for v, _ in choice_pairs(spec)]:
         options = ", ".join(str(label) for _, label in choice_pairs(spec))
         raise ValueError(f"{spec.label} must be one of: {options}.")

@@ -77,6 +77,8 @@ def test_the_limit_per_site_comes_from_the_plugin_setting(network, site, admin_c
     import plugins.domain_mapping
 
     assert herald_plugin.info.module is plugins.domain_mapping  # the module Herald loaded
+    with pytest.raises(ValueError, match="must be at least 0"):  # -1 refused every new mapping
+        herald_plugin.set_setting("max_domains_per_site", -1)
     herald_plugin.set_setting("max_domains_per_site", 2)
     db.session.commit()
     token = csrf_token(admin_client, PAGE)
