@@ -16,6 +16,14 @@ VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "i
 # Elements an HTML parser closes by itself when the next one of the same kind opens (<li>, <p>, <td>).
 SELF_CLOSING_SIBLINGS = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "option", "thead",
                                    "tbody", "tfoot"})
+# What an element may be closed across without undercounting: text-level elements, which HTML
+# closes or reopens around a block, and elements whose end tag may be left out. A start tag closes
+# its open sibling, and an end tag its element, only across these: <li> inside a nested <ul>, or
+# </font> across a <div>, leave the depth as deep as a browser builds it (HTML Standard 13.2.6).
+PHRASING = frozenset({"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "dfn", "em", "font", "i",
+                      "kbd", "label", "mark", "nobr", "q", "s", "samp", "small", "span", "strike",
+                      "strong", "sub", "sup", "tt", "u", "var"})
+CLOSABLE_ACROSS = PHRASING | SELF_CLOSING_SIBLINGS | {"optgroup", "colgroup", "caption", "rb", "rt", "rp"}
 
 
 # Appended to what html.parser reads: it closes whatever the text leaves open at its end (a start
@@ -70,8 +78,8 @@ class _Gauge(HTMLParser):
         self._count(1 + len(attrs) + sum((value or "").count(";") for name, value in attrs if name == "style"))
         if tag in VOID_ELEMENTS:
             return
-        if tag in SELF_CLOSING_SIBLINGS and tag in self.open:
-            del self.open[len(self.open) - 1 - self.open[::-1].index(tag):]
+        if tag in SELF_CLOSING_SIBLINGS:
+            self._close(tag, PHRASING)
         self.open.append(tag)
         if len(self.open) > MAX_HTML_DEPTH:
             self._over(f"nests HTML elements more than {MAX_HTML_DEPTH} deep")
@@ -81,8 +89,14 @@ class _Gauge(HTMLParser):
         self.handle_endtag(tag)
 
     def handle_endtag(self, tag):
+        self._close(tag, CLOSABLE_ACROSS)
+
+    def _close(self, tag: str, across: frozenset) -> None:
+        """Close the innermost open ``tag`` when only elements of ``across`` are open inside it."""
         if tag in self.open:
-            del self.open[len(self.open) - 1 - self.open[::-1].index(tag):]
+            index = len(self.open) - 1 - self.open[::-1].index(tag)
+            if all(inner in across for inner in self.open[index + 1:]):
+                del self.open[index:]
 
     def handle_entityref(self, name):
         self._count()

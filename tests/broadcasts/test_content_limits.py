@@ -28,6 +28,10 @@ OVER = {  # each under the 200,000-character cap, each took seconds (up to 84 s)
                         f"more than {MAX_ATTRIBUTES} attributes"),
     "many entities": ("&amp;" * 39_000, f"more than {MAX_HTML_PIECES:,} HTML elements, attributes"),
     "many style declarations": ('<b style="' + "color: red; " * 15_000 + '">x</b>', f"more than {MAX_HTML_PIECES:,}"),
+    # deep as a browser builds them, shallow as the check read them before (review 14): a <li>
+    # closed the <li> outside its nested list, an end tag closed across a block
+    "lists nested in items": ("<ul>" + "<li><ul>" * 990, f"more than {MAX_HTML_DEPTH} deep"),
+    "misnested font": ("<font><div></font>" * 990, f"more than {MAX_HTML_DEPTH} deep"),
 }
 
 
@@ -80,6 +84,8 @@ def test_content_within_the_limits_is_kept_and_answers_fast(app):
     assert clean_body(nested) == nested
     assert clean_body("<p>a<p>b" * 500).count("<p>") == 1_000  # <p> closes the open <p>: not nested
     assert clean_body("<ul>" + "<li>x" * 1_500 + "</ul>").count("<li>") == 1_500
+    assert clean_body("<p>x<b>y<p>z" * 300).count("<p>") == 600  # <p> closes across inline elements
+    assert clean_body("<table><tr><td>x<td>y</tr><tr><td>z</table>" * 300).count("<td>") == 900
     largest = {"elements": "<b>x</b> " * MAX_HTML_ELEMENTS,
                "styled cells": '<td style="color: red; padding: 2px">x</td>' * (MAX_HTML_PIECES // 4),
                "links": '<a href="https://e.x/{{ customer_email }}">y</a>' * MAX_PLACEHOLDERS,
