@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 
 from ..audit.services import changes_summary, record
 from ..core.extensions import db
+from ..core.inputs import clean_name
 from ..core.settings.services import get_option, set_option
 from ..core.utils import normalise_email, utcnow
 from ..mail.addresses import AddressError, normalise_address
@@ -185,8 +186,10 @@ def content_errors(event_slug: str, subject: str, body: str, style: str) -> dict
             errors[name] = f"The {name} cannot be empty."
             continue
         try:
+            if name == "subject":  # one line, as broadcast subjects (RFC 5322 section 2.2: no CR, LF)
+                clean_name(text, "The subject", 500)
             check_template(text, spec, text_style)
-        except TemplateProblem as problem:
+        except ValueError as problem:  # TemplateProblem is one
             errors[name] = str(problem)
     return errors
 

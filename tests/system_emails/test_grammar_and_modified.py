@@ -134,3 +134,15 @@ def test_the_core_defaults_use_the_fallback_for_a_missing_product(network):
     assert renewal.subject.startswith('Your {{ product_name | default("membership") }} renewal')
     assert render_subject(renewal.subject, {"product_name": "", "amount": "9", "currency": "EUR"}) == \
         "Your membership renewal: 9 EUR"
+
+
+def test_a_subject_with_a_line_break_is_refused_at_save_as_broadcast_subjects_are(network, admin_client):
+    welcome = email("welcome")
+    token = csrf_token(admin_client, "/network/system-emails/")
+    for subject in ("Hi\r\nBcc: all@example.com", "Hi\nthere", "Hi\x1b[31m"):
+        answer = admin_client.patch(f"/network/system-emails/emails/{welcome.id}.json",
+                                    headers={"X-CSRFToken": token}, json={"subject": subject})
+        assert answer.status_code == 400, subject
+        assert "not allowed" in answer.get_json()["fields"]["subject"], subject
+    db.session.expire_all()
+    assert "\n" not in email("welcome").subject
