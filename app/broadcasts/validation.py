@@ -109,7 +109,7 @@ def clean_customer_ids(value):
     if isinstance(value, (list, tuple)) and len(value) > MAX_DIRECT_CUSTOMERS:
         raise ValueError(f"At most {MAX_DIRECT_CUSTOMERS:,} customers can be picked one by one; "
                          "target a product for larger audiences.")
-    ids = id_list(value, "Customers", MAX_DIRECT_CUSTOMERS)
+    ids = id_list(value, "Customers", MAX_DIRECT_CUSTOMERS, text=False)
     missing = sorted(set(ids) - _existing(Customer, ids))
     if missing:
         raise ValueError("Unknown customer id(s): " + ", ".join(map(str, missing[:10])) + ".")
@@ -118,7 +118,7 @@ def clean_customer_ids(value):
 
 def clean_product_ids(value):
     """Ids of existing products (at most MAX_PRODUCTS)."""
-    ids = id_list(value, "Products", MAX_PRODUCTS)
+    ids = id_list(value, "Products", MAX_PRODUCTS, text=False)
     missing = sorted(set(ids) - _existing(Product, ids))
     if missing:
         raise ValueError("Unknown product id(s): " + ", ".join(map(str, missing[:10])) + ".")

@@ -218,9 +218,10 @@ def query_cursor(name: str):
     return query_int(name, None, 0, MAX_ID)
 
 
-def id_list(value, label: str, cap: int) -> list[int]:
+def id_list(value, label: str, cap: int, text: bool = True) -> list[int]:
     """A list of ids, de-duplicated in order; ValueError when it is not a list, holds more than
-    ``cap`` items (checked first, before any parsing) or holds something that is not an id."""
+    ``cap`` items (checked first, before any parsing) or holds something that is not an id.
+    ``text``: items may be ASCII digits (form values); else only whole numbers (JSON)."""
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
@@ -228,6 +229,8 @@ def id_list(value, label: str, cap: int) -> list[int]:
     check_cap(value, label, cap)
     ids = {}
     for item in value:
+        if not text and (isinstance(item, bool) or not isinstance(item, int)):
+            raise ValueError(f"{str(item)[:40]!r} is not a valid id: ids are whole numbers (1, not \"1\").")
         try:
             ids[parse_id(item)] = None
         except ValueError:

@@ -44,7 +44,8 @@ def local_to_utc(local: datetime, zone: str) -> datetime:
     try:
         back = aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
     except OverflowError:
-        raise ValueError(f"{local:%Y-%m-%d %H:%M} is out of range (years 1 to 9999).") from None
+        raise ValueError(f"{local:%Y-%m-%d %H:%M} in {zone} is out of range: in UTC it falls outside the "
+                         "years 1 to 9999.") from None
     if back != local:
         raise ValueError(f"{local:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks skip it "
                          "for daylight saving time); choose another time.")
@@ -76,6 +77,6 @@ def parse_api_datetime(value: str, zone: str) -> datetime:
     except OverflowError:
         raise ValueError(f"{value!r} is out of range (years 1 to 9999).") from None
     except ValueError as error:
-        if "does not exist" in str(error):
+        if "does not exist" in str(error) or "out of range" in str(error):
             raise
         raise ValueError(f"{value!r} is not an ISO 8601 date and time {example}.") from None

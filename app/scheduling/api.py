@@ -65,6 +65,8 @@ def spec_from_json(data: dict, default_zone: str) -> RuleSpec:
     for key in ("interval", "month_day", "count"):
         if data.get(key) is not None and (isinstance(data[key], bool) or not isinstance(data[key], int)):
             raise RuleError("must be a whole number.", key)
+    if data.get("interval") is not None and data["interval"] < 1:  # as the form and INTERVAL= in a rule
+        raise RuleError("must be 1 or more.", "interval")
     short_months = data.get("short_months") or "skip"
     if short_months not in SHORT_MONTHS:
         raise RuleError(f"must be one of {', '.join(SHORT_MONTHS)}.", "short_months")

@@ -152,3 +152,17 @@ def test_markup_left_open_thousands_of_times_is_answered_in_linear_time(api, sha
     body, cpu = UNCLOSED[shape], time.thread_time()
     answer = api("POST", "/broadcasts", json={"kind": "notice", "subject": "Hi", "body_html": body})
     assert answer.status_code in (201, 400) and time.thread_time() - cpu < 2.0, (answer.status_code, time.thread_time() - cpu)
+
+
+def test_api_ids_are_json_whole_numbers_and_odd_values_get_their_own_message(api, network):
+    for ids in (["+1"], [" 1 "], ["01"], ["1"], [1.0], [True]):
+        answer = api("POST", "/broadcasts", json={"kind": "notice", "customer_ids": ids})
+        assert answer.status_code == 400 and "not a valid id" in answer.get_json()["fields"]["customer_ids"], ids
+    late = api("POST", "/broadcasts", json={"kind": "notice", "ends_at": "9999-12-31T23:59",
+                                            "timezone": "America/Los_Angeles"})
+    assert late.status_code == 400 and "in UTC it falls outside the years 1 to 9999" in late.get_json()["fields"]["ends_at"]
+    draft = api("POST", "/broadcasts", json={"kind": "email", "subject": "Hi", "body_html": "<p>x</p>",
+                                             "customer_ids": [network.ann.id]}).get_json()
+    zero = api("PUT", f"/broadcasts/{draft['id']}/schedule", json={"kind": "daily", "interval": 0,
+                                                                    "start": "2031-01-01T09:00"})
+    assert zero.status_code == 400 and "1 or more" in str(zero.get_json()), zero.get_json()
