@@ -11,6 +11,7 @@ from ..core.hooks import apply_filters, do_action
 from ..core.jobs import enqueue_after_commit
 from ..core.settings.services import get_option
 from ..core.utils import normalise_email, utcnow
+from ..mail.addresses import AddressError, normalise_address
 from ..mail.suppression import Suppression
 from . import jobs
 from .models import SystemEmail, SystemEmailSend
@@ -85,14 +86,14 @@ def fire_event(slug: str, customer=None, **payload) -> list[SystemEmailSend]:
 def _admin_addresses() -> list[str]:
     rows = db.session.scalars(select(User.email).where(User.is_super_admin, User.active)
                               .order_by(User.id))
-    return [normalise_email(address) for address in rows]
+    return [spelled(address) for address in rows]
 
 
 def recipients_for(email: SystemEmail, values: dict, admins: list[str]) -> list[tuple[str, str]]:
     """(role, address) pairs an e-mail goes to for these values: customer, admins, copies; no repeats."""
     pairs = []
     if email.audience in ("customer", "both"):
-        address = normalise_email(str(values.get("customer_email") or ""))
+        address = spelled(values.get("customer_email"))
         if address:
             pairs.append(("customer", address))
     if email.audience in ("admins", "both"):
@@ -101,10 +102,20 @@ def recipients_for(email: SystemEmail, values: dict, admins: list[str]) -> list[
         pairs += [("copy", address) for address in admins]
     seen, unique = set(), []
     for role, address in pairs:
-        if address not in seen:
-            seen.add(address)
+        if normalise_email(address) not in seen:  # compared in lower case, sent as spelled
+            seen.add(normalise_email(address))
             unique.append((role, address))
     return unique
+
+
+def spelled(text) -> str:
+    """An address as it goes on the envelope and in To: the owner's own spelling of the local
+    part, the domain in lower case (``mail.addresses.normalise_address``), as broadcasts send it;
+    text that is no address only trimmed (its send fails with the server's or Herald's reason)."""
+    try:
+        return normalise_address(text)
+    except AddressError:
+        return str(text or "").strip()
 
 
 def _sends_for(email: SystemEmail, values: dict, admins: list[str]) -> list[SystemEmailSend]:
@@ -135,14 +146,18 @@ def _customer_id(values):
 
 
 def suppressed_addresses(addresses) -> dict:
-    """{address: reason} for the addresses that bounced or complained (system e-mails skip them)."""
-    addresses = sorted({a for a in addresses if a})
-    if not addresses:
+    """{address: reason} for the addresses that bounced or complained (system e-mails skip them);
+    the list is keyed in lower case, the answer by the addresses as given."""
+    spellings = {}
+    for address in addresses:
+        if address:
+            spellings.setdefault(normalise_email(address), []).append(address)
+    if not spellings:
         return {}
     rows = db.session.execute(select(Suppression.email, Suppression.reason)
-                              .where(Suppression.email.in_(addresses),
+                              .where(Suppression.email.in_(sorted(spellings)),
                                      Suppression.reason.in_(BLOCKING_REASONS)))
-    return dict(rows.all())
+    return {address: reason for key, reason in rows.all() for address in spellings[key]}
 
 
 def _skip_suppressed(sends) -> None:

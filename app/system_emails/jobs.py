@@ -23,7 +23,7 @@ from ..core.hooks import do_action
 from ..core.jobs import after_commit
 from ..core.leases import Lease, redis_run_id
 from ..core.transient import retry_transient, retrying
-from ..core.utils import utcnow
+from ..core.utils import normalise_email, utcnow
 from ..mail.suppression import Suppression
 from ..mail.transport import DeliveryError, TemporaryFailure, UnknownOutcome, make_transport
 from . import events
@@ -169,8 +169,8 @@ def apply(send: SystemEmailSend, outcome: dict) -> str:
         return "deferred"
     if status == "retry":
         status = "failed"
-    if outcome.get("rejected") and db.session.get(Suppression, send.recipient) is None:
-        db.session.add(Suppression(email=send.recipient, reason="bounced", source="system_email",
+    if outcome.get("rejected") and db.session.get(Suppression, normalise_email(send.recipient)) is None:
+        db.session.add(Suppression(email=normalise_email(send.recipient), reason="bounced", source="system_email",
                                    detail=reply[:500]))
     send.status = status
     send.reply = reply[:500] if reply else send.reply

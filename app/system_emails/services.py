@@ -10,7 +10,7 @@ from ..audit.services import changes_summary, record
 from ..core.extensions import db
 from ..core.inputs import clean_name
 from ..core.settings.services import get_option, set_option
-from ..core.utils import normalise_email, utcnow
+from ..core.utils import utcnow
 from ..mail.addresses import AddressError, normalise_address
 from .events import CUSTOMER_PLACEHOLDERS, event_values, fire_event, queue_delivery
 from .models import SystemEmail, SystemEmailSend
@@ -261,7 +261,7 @@ def send_test(email: SystemEmail, address: str, subject=None, body=None, style=N
     ``jobs.deliver_send`` itself, as `flask emails test` does).
     """
     try:
-        address = normalise_email(normalise_address(address))  # system e-mails key addresses in lower case
+        address = normalise_address(address)  # as spelled (events.spelled); compared in lower case
     except AddressError as error:
         raise ValidationFailed({"test_address": "Enter the e-mail address the test goes to. "
                                                 f"{error}"}) from None

@@ -69,3 +69,24 @@ def test_test_sends_are_logged_but_not_counted(network, worker, smtp_sink):
     [message] = smtp_sink.to("tester@example.com")
     assert message.message["subject"] == "Welcome to Herald Network, Jane!"  # the sample payload
     assert email("welcome").sent_count == 0
+
+
+def test_the_customers_own_spelling_goes_on_the_envelope_and_in_to_as_broadcasts_send_it(
+        network, worker, smtp_sink):
+    from app.network.services import register_customer
+    register_customer("Jane.Doe@Example.COM", "Jane Doe")
+    db.session.commit()
+    worker.work()
+    welcome = [s for s in sends("welcome") if s.recipient.lower() == "jane.doe@example.com"]
+    assert [(s.recipient, s.status) for s in welcome] == [("Jane.Doe@example.com", "sent")]  # was jane.doe@…
+    delivered = [m for m in smtp_sink.messages if "Jane.Doe@example.com" in m.rcpt_tos]
+    assert delivered and all(b"\r\nTo: Jane.Doe@example.com\r\n" in m.data for m in delivered)
+    smtp_sink.cues["Jane.Doe@example.com"] = ["550 5.1.1 No such user"]
+    fire_event("customer_registered", customer=find_customer("jane.doe@example.com"))
+    db.session.commit()
+    worker.work()
+    assert db.session.get(Suppression, "jane.doe@example.com").reason == "bounced"  # keyed in lower case
+    fire_event("customer_registered", customer=find_customer("jane.doe@example.com"))
+    db.session.commit()
+    worker.work()
+    assert sends("welcome")[-1].status == "skipped" and "suppressed" in sends("welcome")[-1].reason
