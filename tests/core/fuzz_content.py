@@ -15,7 +15,10 @@ EDGE_TEXT = ["", "0", "-1", "²", "١٢", str(HUGE), "1e400", "NaN", "null", "[]
              "{{ x }}", "{{", "{%", "{% endif %}", "<script>alert(1)</script>", "\u202e\u0000\ufeff", "a\u0301" * 50,
              "\r\n\r\nBcc: x@example.com", "=cmd|' /C calc'!A0", "../../etc/passwd", "%00", "x@example.com",
              "ann@example.com", "FREQ=MINUTELY;INTERVAL=1", "DTSTART:00010101T000000Z\nRRULE:FREQ=SECONDLY",
-             "<img src=x onerror=alert(1)>", "javascript:alert(1)", "🎉" * 100]
+             "<img src=x onerror=alert(1)>", "javascript:alert(1)", "🎉" * 100,
+             # numbers Python prints with an exponent, as rates and counts (review 14: 1000000/h was a 500)
+             "1000000/h", "123456789/h", "0.0000001/s", "999999999999999999999/s", "1e6", "+1", " 1 ", "01",
+             '<a href="/{{ customer_name }}">x</a>', '<a href="https:{{ customer_name }}">x</a>']
 # Units repeated up to the limits: plain, multi-byte, markup, placeholders and entities.
 UNITS = ["x", "é", "🎉", "\u200b", "<b>", "<p>x</p>", "{{ customer_name }}", "{{ customer_email }} ",
          '<a href="https://x.example/{{ customer_email }}">x</a>', "&amp;", "<!--", "<![CDATA[", "\\", "'\"",
