@@ -72,6 +72,9 @@ FROM json_to_recordset(CAST(:rows AS json))
           next_at timestamp)
 WHERE d.id = v.id
 """)
+# The rows are probed by their key whatever the ledger's statistics: on a ledger never analysed
+# (autovacuum off, or a run planned moments ago) the planner read it whole for each batch.
+PROBES_ONLY, PLANNER_DEFAULT = text("SET LOCAL enable_seqscan = off"), text("SET LOCAL enable_seqscan TO DEFAULT")
 
 
 def _string(value) -> str:
@@ -89,13 +92,16 @@ def _parse(value):
 def record_outcomes(outcomes, attempted_at) -> None:
     """Write a batch of outcomes of attempts made at ``attempted_at`` (the claim's time) in one
     statement (PostgreSQL: an UPDATE from one JSON document, one round trip and one parameter to
-    encode) or one executemany (SQLite, in-process). A row a cancel skipped meanwhile gets its
+    encode; planned without sequential scans, ``PROBES_ONLY``) or one executemany (SQLite,
+    in-process). A row a cancel skipped meanwhile gets its
     outcome all the same (its message went out) and loses the cancel's reason."""
     if db.engine.dialect.name == "postgresql":
+        db.session.execute(PROBES_ONLY)
         db.session.execute(OUTCOMES_PG, {"attempted_at": attempted_at, "rows": json.dumps([
             {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
              "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
             for o in outcomes])})
+        db.session.execute(PLANNER_DEFAULT)
         return
     db.session.execute(
         update(Delivery.__table__)
