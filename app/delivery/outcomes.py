@@ -63,18 +63,8 @@ _ESCAPE = json.encoder.encode_basestring_ascii  # a JSON string literal, escaped
 _RUNS = BroadcastRun.__table__
 COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
                   .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
-OUTCOMES_PG = text("""
-UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
-       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, reason = NULL,
-       attempts = d.attempts + 1, last_attempt_at = :attempted_at
-FROM json_to_recordset(CAST(:rows AS json))
-     AS v(id bigint, status text, code integer, reply text, message_id text, sent_at timestamp,
-          next_at timestamp)
-WHERE d.id = v.id
-""")
-# The rows are probed by their key whatever the ledger's statistics: on a ledger never analysed
-# (autovacuum off, or a run planned moments ago) the planner read it whole for each batch.
-PROBES_ONLY, PLANNER_DEFAULT = text("SET LOCAL enable_seqscan = off"), text("SET LOCAL enable_seqscan TO DEFAULT")
+# One UPDATE from a JSON document, planned without sequential scans (migration 0022).
+OUTCOMES_PG = text("SELECT herald_record_outcomes(CAST(:rows AS json), :attempted_at)")
 
 
 def _string(value) -> str:
@@ -91,17 +81,15 @@ def _parse(value):
 
 def record_outcomes(outcomes, attempted_at) -> None:
     """Write a batch of outcomes of attempts made at ``attempted_at`` (the claim's time) in one
-    statement (PostgreSQL: an UPDATE from one JSON document, one round trip and one parameter to
-    encode; planned without sequential scans, ``PROBES_ONLY``) or one executemany (SQLite,
-    in-process). A row a cancel skipped meanwhile gets its
+    statement (PostgreSQL: ``herald_record_outcomes``, an UPDATE from one JSON document planned
+    without sequential scans, one round trip and one parameter to encode) or one executemany
+    (SQLite, in-process). A row a cancel skipped meanwhile gets its
     outcome all the same (its message went out) and loses the cancel's reason."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(PROBES_ONLY)
         db.session.execute(OUTCOMES_PG, {"attempted_at": attempted_at, "rows": json.dumps([
             {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
              "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
             for o in outcomes])})
-        db.session.execute(PLANNER_DEFAULT)
         return
     db.session.execute(
         update(Delivery.__table__)
