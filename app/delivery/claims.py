@@ -76,7 +76,7 @@ class Claims:
     def _statement(self):
         """The claiming SELECT, built once (not per batch): the rows in id order, each with the
         customer's name, first site and any suppression added since planning (scalar subqueries);
-        ``:limit`` is the batch plus as many rows as other claims hold (they are left out)."""
+        ``:limit`` rows at most (``_fetch``)."""
         return (select(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
                        Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
                        *self._personal_columns())
@@ -91,10 +91,7 @@ class Claims:
         if sending:
             if self.statement is None:
                 self.statement = self._statement()
-            taken = claimed_ids(self.run_id, but=self.token)
-            rows = db.session.execute(self.statement, {"limit": self.size + len(taken)}).all()
-            rows = [row for row in rows if row.id not in taken][:self.size]
-            rows = self._skip_suppressed(rows)
+            rows = self._skip_suppressed(self._fetch(claimed_ids(self.run_id, but=self.token)))
         if not rows:
             if held is not None:
                 release(self.token)
@@ -112,6 +109,18 @@ class Claims:
             claimed.append(Claimed(Recipient(row_id, email, customer_id, name or "", site), attempts + 1,
                                    "deferred" if next_at else "queued", next_at))
         return claimed
+
+    def _fetch(self, taken: set) -> list:
+        """The next ``size`` rows that no other claim holds: fetched again with a larger limit only
+        when rows of other claims came back (rare: chunks are disjoint), so a claim never reads
+        the rows of all the run's claims."""
+        limit = self.size
+        while True:
+            rows = db.session.execute(self.statement, {"limit": limit}).all()
+            fresh = [row for row in rows if row.id not in taken]
+            if len(fresh) >= self.size or len(rows) < limit:
+                return fresh[:self.size]
+            limit = self.size + len(rows) - len(fresh)
 
     def _personal_columns(self) -> list:
         # Correlated to the ledger row; spelled out so that ``email = email`` never compares the
