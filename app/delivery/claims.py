@@ -38,6 +38,30 @@ def hold(token: str):
                               .returning(table.c.ids, table.c.claimed_at)).first()
 
 
+@dataclass
+class Held:
+    """This job's claim as read back: the batch's ids (JSON) and the claim's time."""
+    ids: str
+    claimed_at: object
+
+
+def holding(run_id: int, token: str):
+    """(this job's claim or None, the rows other claims of the run hold), once the caller holds the
+    run's row (``lock_run``): on PostgreSQL one read of the run's claims (nobody claims or settles
+    a claim of the run without that lock); on SQLite ``hold`` first, for the write lock."""
+    if db.engine.dialect.name != "postgresql":
+        return hold(token), claimed_ids(run_id, but=token)
+    held, taken = None, set()
+    for owner, ids, claimed_at in db.session.execute(
+            select(DeliveryClaim.token, DeliveryClaim.ids, DeliveryClaim.claimed_at)
+            .where(DeliveryClaim.run_id == run_id)):
+        if owner == token:
+            held = Held(ids, claimed_at)
+        else:
+            taken.update(json.loads(ids))
+    return held, taken
+
+
 def release(token: str) -> None:
     """Forget this job's claim (its rows all have their outcome, or were given back untouched)."""
     db.session.execute(delete(DeliveryClaim.__table__).where(DeliveryClaim.token == token))
@@ -83,15 +107,18 @@ class Claims:
                 .where(Delivery.run_id == self.run_id, *self.where)
                 .order_by(Delivery.id).limit(bindparam("limit")))
 
-    def next(self, held=None, sending: bool = True) -> list[Claimed]:
+    def next(self, held=None, sending: bool = True, taken: set | None = None) -> list[Claimed]:
         """Claim the next batch (none unless the run is ``sending``) and record it in this job's
-        claim row (``held``: the row ``hold`` returned, None if there is none); with no batch the
-        claim row goes. The caller holds the run's row (``lock_run``) and commits."""
+        claim row (``held``: the row ``hold`` returned, None if there is none; ``taken``: the rows of
+        other claims, read here when not given); with no batch the claim row goes. The caller
+        holds the run's row (``lock_run``) and commits."""
         rows = []
         if sending:
             if self.statement is None:
                 self.statement = self._statement()
-            rows = self._skip_suppressed(self._fetch(claimed_ids(self.run_id, but=self.token)))
+            if taken is None:
+                taken = claimed_ids(self.run_id, but=self.token)
+            rows = self._skip_suppressed(self._fetch(taken))
         if not rows:
             if held is not None:
                 release(self.token)

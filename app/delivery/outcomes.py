@@ -63,8 +63,9 @@ _ESCAPE = json.encoder.encode_basestring_ascii  # a JSON string literal, escaped
 _RUNS = BroadcastRun.__table__
 COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
                   .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
-# One UPDATE from a JSON document, planned without sequential scans (migration 0022).
-OUTCOMES_PG = text("SELECT herald_record_outcomes(CAST(:rows AS json), :attempted_at)")
+# The run's counters, then one UPDATE from a JSON document planned without sequential scans
+# (migration 0022): one round trip.
+OUTCOMES_PG = text("SELECT herald_record_outcomes(:run, :sent, :failed, CAST(:rows AS json), :attempted_at)")
 
 
 def _string(value) -> str:
@@ -79,18 +80,21 @@ def _parse(value):
     return datetime.fromisoformat(value) if value else None
 
 
-def record_outcomes(outcomes, attempted_at) -> None:
+def record_outcomes(outcomes, attempted_at, run_id: int, sent: int = 0, failed: int = 0) -> None:
     """Write a batch of outcomes of attempts made at ``attempted_at`` (the claim's time) in one
-    statement (PostgreSQL: ``herald_record_outcomes``, an UPDATE from one JSON document planned
-    without sequential scans, one round trip and one parameter to encode) or one executemany
-    (SQLite, in-process). A row a cancel skipped meanwhile gets its
+    statement with the run's ``sent`` and ``failed`` counters (PostgreSQL: ``herald_record_outcomes``,
+    the counters then an UPDATE from one JSON document planned without sequential scans, one round
+    trip and one parameter to encode) or one executemany after the counters (SQLite, in-process). A row a cancel skipped meanwhile gets its
     outcome all the same (its message went out) and loses the cancel's reason."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(OUTCOMES_PG, {"attempted_at": attempted_at, "rows": json.dumps([
+        db.session.execute(OUTCOMES_PG, {"run": run_id, "sent": sent, "failed": failed,
+                                         "attempted_at": attempted_at, "rows": json.dumps([
             {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
              "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
             for o in outcomes])})
         return
+    if sent or failed:
+        db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
     db.session.execute(
         update(Delivery.__table__)
         .where(Delivery.id == bindparam("row_id"))
@@ -127,11 +131,9 @@ def write_outcomes(run_id: int, outcomes, attempted_at) -> None:
         return
     sent = sum(1 for o in outcomes if o.status == "sent")
     failed = sum(1 for o in outcomes if o.status == "failed")
-    if sent or failed:  # the run's counters, in the same transaction as the outcomes
-        db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
-    else:
+    if not (sent or failed) and db.engine.dialect.name != "postgresql":
         lock_run(run_id)
-    record_outcomes(outcomes, attempted_at)
+    record_outcomes(outcomes, attempted_at, run_id, sent, failed)  # the run's counters first
     rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
     if rejections:  # suppressed as "bounced": the address cannot take mail
         db.session.execute(insert_or_ignore(Suppression.__table__).values(

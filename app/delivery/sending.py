@@ -21,7 +21,7 @@ from ..core.utils import utcnow
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
 from ..mail.transport import pool
 from . import progress, services
-from .claims import Claimed, Claims, hold, release
+from .claims import Claimed, Claims, holding, release
 from .outcomes import UNKNOWN_STOPPED, Outcome, give_back, lock_run, write_outcomes
 from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
@@ -100,7 +100,7 @@ class Sender:
     def _record_and_claim(self, pause_reason) -> list:
         written, untouched = list(self.outcomes), self.batch[self.position:]  # the run was stopped
         run_status = lock_run(self.run_id)  # first: the order a cancel and the reaper lock in
-        held = hold(self.token)
+        held, taken = holding(self.run_id, self.token)
         if held is None:  # no batch yet, or the reaper settled it (our lease lapsed): not ours
             written = []
         write_outcomes(self.run_id, written, held and held.claimed_at)
@@ -112,7 +112,7 @@ class Sender:
         if self.deadline is None or time.monotonic() <= self.deadline:
             if self.claims is None or self.claims.where is not self.where:
                 self.claims = Claims(self.run_id, self.token, self.claim_size, self.needs_site, self.where)
-            batch = self.claims.next(held, sending=run_status == "sending")
+            batch = self.claims.next(held, sending=run_status == "sending", taken=taken)
             stop_reason = "" if batch else ("done" if run_status == "sending" else "stopped")
         elif held is not None:
             release(self.token)
@@ -244,7 +244,7 @@ class Sender:
             done |= {o.id for o in lost}
             untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
             run_status = lock_run(self.run_id)
-            held = hold(self.token)
+            held, _ = holding(self.run_id, self.token)
             if held is None:  # the reaper settled our batch already
                 written = []
             else:

@@ -8,8 +8,9 @@ as a JSON array, how many were queued, the claim's time); the ledger rows stay q
 until their outcome, which writes status, reply, ``attempts + 1`` and the attempt's time at once.
 The reaper finds dead jobs' batches in this table instead of the ledger's ``sending`` rows.
 
-On PostgreSQL a batch's outcomes are written by ``herald_record_outcomes(json, timestamp)``, one
-UPDATE from the JSON document planned with ``enable_seqscan = off`` (and ``jit = off``, as 0021):
+On PostgreSQL a batch's outcomes are written by ``herald_record_outcomes``: the run's sent and
+failed counters (its row first, the order of every writer), then one UPDATE from the JSON
+document, planned with ``enable_seqscan = off`` (and ``jit = off``, as 0021):
 the rows are probed by their key whatever the ledger's statistics (a ledger never analysed, with
 autovacuum off or a run planned moments ago, was otherwise read whole for each batch), in one
 round trip, its plan kept by the connection.
@@ -33,9 +34,13 @@ depends_on = None
 
 
 RECORD_OUTCOMES = """
-CREATE FUNCTION herald_record_outcomes(outcomes json, attempted_at timestamp) RETURNS void
+CREATE FUNCTION herald_record_outcomes(run integer, sent integer, failed integer, outcomes json,
+                                       attempted_at timestamp) RETURNS void
 LANGUAGE plpgsql SET enable_seqscan = off SET jit = off AS $$
 BEGIN
+  UPDATE broadcast_runs SET sent = broadcast_runs.sent + herald_record_outcomes.sent,
+         failed = broadcast_runs.failed + herald_record_outcomes.failed
+  WHERE id = run;
   UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
          message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, reason = NULL,
          attempts = d.attempts + 1, last_attempt_at = herald_record_outcomes.attempted_at
@@ -92,6 +97,6 @@ def downgrade():
                    last_attempt_at = (SELECT h.claimed_at FROM ({held}) AS h WHERE h.id = deliveries.id)
             WHERE status IN ('queued', 'deferred') AND id IN (SELECT h.id FROM ({held}) AS h)""")
     if postgresql:
-        op.execute("DROP FUNCTION herald_record_outcomes(json, timestamp)")
+        op.execute("DROP FUNCTION herald_record_outcomes(integer, integer, integer, json, timestamp)")
     op.drop_index(op.f("ix_delivery_claims_run_id"), table_name="delivery_claims")
     op.drop_table("delivery_claims")
