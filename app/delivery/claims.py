@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, literal_column, null, select, update
 
-from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.utils import utcnow
 from ..mail.builder import Recipient
@@ -38,6 +37,10 @@ def hold(token: str):
                               .returning(table.c.ids, table.c.claimed_at)).first()
 
 
+_CLAIMS = DeliveryClaim.__table__
+CLAIMS_OF_RUN = select(_CLAIMS.c.token, _CLAIMS.c.ids, _CLAIMS.c.claimed_at).where(_CLAIMS.c.run_id == bindparam("run"))
+
+
 @dataclass
 class Held:
     """This job's claim as read back: the batch's ids (JSON) and the claim's time."""
@@ -52,9 +55,7 @@ def holding(run_id: int, token: str):
     if db.engine.dialect.name != "postgresql":
         return hold(token), claimed_ids(run_id, but=token)
     held, taken = None, set()
-    for owner, ids, claimed_at in db.session.execute(
-            select(DeliveryClaim.token, DeliveryClaim.ids, DeliveryClaim.claimed_at)
-            .where(DeliveryClaim.run_id == run_id)):
+    for owner, ids, claimed_at in db.session.connection().execute(CLAIMS_OF_RUN, {"run": run_id}):
         if owner == token:
             held = Held(ids, claimed_at)
         else:
@@ -126,10 +127,11 @@ class Claims:
         now, table = utcnow(), DeliveryClaim.__table__
         values = {"ids": json.dumps([row.id for row in rows]), "claimed_at": now,
                   "queued": sum(1 for row in rows if row.next_attempt_at is None)}
+        connection = db.session.connection()  # Core statements: no ORM overhead per batch
         if held is None:
-            db.session.execute(insert(table).values(token=self.token, run_id=self.run_id, **values))
+            connection.execute(insert(table).values(token=self.token, run_id=self.run_id, **values))
         else:
-            db.session.execute(update(table).where(table.c.token == self.token).values(**values))
+            connection.execute(update(table).where(table.c.token == self.token).values(**values))
         base_url, claimed = current_app.config["BASE_URL"], []
         for row_id, email, customer_id, attempts, next_at, name, _, place in rows:  # unpacking
             site = _site_address(place, base_url) if place else ""
@@ -143,7 +145,7 @@ class Claims:
         the rows of all the run's claims."""
         limit = self.size
         while True:
-            rows = db.session.execute(self.statement, {"limit": limit}).all()
+            rows = db.session.connection().execute(self.statement, {"limit": limit}).all()
             fresh = [row for row in rows if row.id not in taken]
             if len(fresh) >= self.size or len(rows) < limit:
                 return fresh[:self.size]

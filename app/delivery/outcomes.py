@@ -61,6 +61,7 @@ UNKNOWN_STOPPED = ("outcome unknown: the send stopped on an error after the mess
                    "before the server's reply")
 _ESCAPE = json.encoder.encode_basestring_ascii  # a JSON string literal, escaped (C)
 _RUNS = BroadcastRun.__table__
+LOCK_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_for_update()
 COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
                   .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
 # The run's counters, then one UPDATE from a JSON document planned without sequential scans
@@ -86,8 +87,8 @@ def record_outcomes(outcomes, attempted_at, run_id: int, sent: int = 0, failed: 
     the counters then an UPDATE from one JSON document planned without sequential scans, one round
     trip and one parameter to encode) or one executemany after the counters (SQLite, in-process). A row a cancel skipped meanwhile gets its
     outcome all the same (its message went out) and loses the cancel's reason."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(OUTCOMES_PG, {"run": run_id, "sent": sent, "failed": failed,
+    if db.engine.dialect.name == "postgresql":  # on the session's connection: no ORM overhead
+        db.session.connection().execute(OUTCOMES_PG, {"run": run_id, "sent": sent, "failed": failed,
                                          "attempted_at": attempted_at, "rows": json.dumps([
             {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
              "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
@@ -110,7 +111,7 @@ def record_outcomes(outcomes, attempted_at, run_id: int, sent: int = 0, failed: 
 def lock_run(run_id: int) -> str:
     """Lock the run's row and return its status, before any ledger write of the transaction
     (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
-    return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id).with_for_update())
+    return db.session.connection().scalar(LOCK_RUN, {"run": run_id})
 
 
 def give_back(run_id: int, untouched: list, status: str | None) -> None:
