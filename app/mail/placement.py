@@ -22,6 +22,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+from ..core.content_limits import feed_whole
 from .masking import Mask
 from .placeholders import Block, Placeholder, PlaceholderError, is_url_placeholder
 
@@ -52,8 +53,7 @@ class _Placement(HTMLParser):
 
     def check(self) -> None:
         """Parse everything; raises PlaceholderError."""
-        self.feed(self.hidden.text)
-        self.close()
+        feed_whole(self, self.hidden.text)
         self._flush()
 
     def _here(self) -> int:
