@@ -132,3 +132,36 @@ def test_migration_0022_turns_rows_left_sending_into_claims_and_back(tmp_path, r
                                             (3, "sending", 1, "legacy-7"), (4, "sent", 1, None)]
         assert "delivery_claims" not in db.inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_a_job_whose_claim_the_reaper_settled_writes_nothing_after(app, db, product, jobs):
+    """The reaper deletes a dead job's claim under the run's lock; a job that was only slow (its
+    lease lapsed) then finds its claim gone and leaves the reaper's outcomes as they are."""
+    from app.broadcasts.models import BroadcastRun
+    from app.core.utils import utcnow
+    from app.delivery import reaper
+    from app.delivery.outcomes import Outcome
+    from app.delivery.sending import Sender
+
+    run_id = _planned(jobs, product, 4)
+    sender = Sender(run_id, "slowjob")
+    sender.where = [Delivery.status == "queued"]
+    sender.claims = Claims(run_id, "slowjob", 2, False, sender.where)
+    lock_run(run_id)
+    sender.batch = sender.claims.next(hold("slowjob"))
+    db.session.commit()
+    held = [c.recipient for c in sender.batch]
+    assert reaper.settle(run_id, "slowjob") == 2  # no record in Redis: both unknown
+    db.session.commit()
+    sender.position = len(sender.batch)
+    sender.outcomes = [Outcome(r.delivery_id, r.email, "sent", 250, "250 ok", sent_at=utcnow()) for r in held]
+    try:
+        sender._next_batch()  # records (nothing: the claim is gone) and claims the next two rows
+    finally:
+        sender.close()
+    statuses = dict(db.session.execute(select(Delivery.id, Delivery.status).where(Delivery.run_id == run_id)).all())
+    assert [statuses[r.delivery_id] for r in held] == ["unknown", "unknown"]
+    assert db.session.get(BroadcastRun, run_id).sent == 0
+    assert len(sender.batch) == 2 and {c.recipient.delivery_id for c in sender.batch}.isdisjoint(
+        r.delivery_id for r in held)
+    assert progress.status_counts(run_id)["unknown"] == 2
