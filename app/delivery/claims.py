@@ -1,17 +1,23 @@
-"""Claiming a batch of a run's ledger rows for one sending job: one UPDATE ... RETURNING that marks
-them ``sending`` under the job's claim and returns what each message needs."""
+"""Claiming a batch of a run's ledger rows for one sending job: one SELECT returns the rows and
+what each message needs, and one ``delivery_claims`` row records the batch under the job's lease
+token (migration 0022); the ledger rows are written once, with their outcome.
+
+Claims of one run are serialised by the lock on the run's row (``outcomes.lock_run``, taken first
+in the sender's transaction; on SQLite by the write lock ``hold`` takes before anything is read),
+and a claimer excludes the rows of every other claim of the run, so two jobs never hold one row.
+"""
+import json
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, func, literal_column, null, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, null, select, update
 
-from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.utils import utcnow
 from ..mail.builder import Recipient
 from ..mail.suppression import Suppression
 from ..network.models import Customer, Site
-from .models import Delivery
+from .models import Delivery, DeliveryClaim
 
 
 def _site_address(place: str, base_url: str) -> str:
@@ -21,9 +27,60 @@ def _site_address(place: str, base_url: str) -> str:
     return Site.address(None, place, base_url) if place.strip("/") else ""
 
 
+def hold(token: str):
+    """Lock this job's claim row and return it (``ids``, ``claimed_at``), or None when it has none
+    (no batch yet, or the reaper settled it: the job lost its rows). A write, so that on SQLite the
+    transaction holds the write lock before the other claims are read."""
+    table = DeliveryClaim.__table__
+    return db.session.execute(update(table).where(table.c.token == token)
+                              .values(claimed_at=table.c.claimed_at)
+                              .returning(table.c.ids, table.c.claimed_at)).first()
+
+
+_CLAIMS = DeliveryClaim.__table__
+CLAIMS_OF_RUN = select(_CLAIMS.c.token, _CLAIMS.c.ids, _CLAIMS.c.claimed_at).where(_CLAIMS.c.run_id == bindparam("run"))
+
+
+@dataclass
+class Held:
+    """This job's claim as read back: the batch's ids (JSON) and the claim's time."""
+    ids: str
+    claimed_at: object
+
+
+def holding(run_id: int, token: str):
+    """(this job's claim or None, the rows other claims of the run hold), once the caller holds the
+    run's row (``lock_run``): on PostgreSQL one read of the run's claims (nobody claims or settles
+    a claim of the run without that lock); on SQLite ``hold`` first, for the write lock."""
+    if db.engine.dialect.name != "postgresql":
+        return hold(token), claimed_ids(run_id, but=token)
+    held, taken = None, set()
+    for owner, ids, claimed_at in db.session.connection().execute(CLAIMS_OF_RUN, {"run": run_id}):
+        if owner == token:
+            held = Held(ids, claimed_at)
+        else:
+            taken.update(json.loads(ids))
+    return held, taken
+
+
+def release(token: str) -> None:
+    """Forget this job's claim (its rows all have their outcome, or were given back untouched)."""
+    db.session.execute(delete(DeliveryClaim.__table__).where(DeliveryClaim.token == token))
+
+
+def claimed_ids(run_id: int, but: str | None = None) -> set:
+    """The rows of the run held by sending jobs' claims (live or not yet reaped), but job ``but``'s."""
+    taken = set()
+    for ids in db.session.scalars(select(DeliveryClaim.ids).where(DeliveryClaim.run_id == run_id,
+                                                                   DeliveryClaim.token != (but or ""))):
+        taken.update(json.loads(ids))
+    return taken
+
+
 @dataclass
 class Claimed:
-    """A row this job holds in ``sending``; ``previous`` is the status it was claimed from."""
+    """A row this job holds (its ``attempts`` counts this one); ``previous`` is the status it was
+    claimed from, and keeps in the ledger until its outcome is written."""
     recipient: Recipient
     attempts: int
     previous: str
@@ -42,42 +99,61 @@ class Claims:
     statement: object = None
 
     def _statement(self):
-        """The claiming UPDATE, built once (not per batch)."""
-        ids = (select(Delivery.id).where(Delivery.run_id == self.run_id, *self.where)
-               .order_by(Delivery.id).limit(self.size))
-        if db.engine.dialect.name == "postgresql":
-            ids = ids.with_for_update(skip_locked=True)
-        # A CTE is evaluated once: PostgreSQL may re-run a LIMIT subquery inside IN (...) and so
-        # claim more rows than the batch.
-        claimable = ids.cte("claimable")
-        sending = select(BroadcastRun.id).where(BroadcastRun.id == self.run_id,
-                                                BroadcastRun.status == "sending").exists()
-        return (update(Delivery).where(Delivery.id.in_(select(claimable.c.id)), sending, *self.where)
-                .values(status="sending", claim=self.token, attempts=Delivery.attempts + 1,
-                        last_attempt_at=bindparam("now"))
-                .returning(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
-                           Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
-                           *self._personal_columns())
-                .execution_options(synchronize_session=False))
+        """The claiming SELECT, built once (not per batch): the rows in id order, each with the
+        customer's name, first site and any suppression added since planning (scalar subqueries);
+        ``:limit`` rows at most (``_fetch``)."""
+        return (select(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
+                       Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
+                       *self._personal_columns())
+                .where(Delivery.run_id == self.run_id, *self.where)
+                .order_by(Delivery.id).limit(bindparam("limit")))
 
-    def next(self) -> list[Claimed]:
-        """Claim the next batch in one round trip: the UPDATE returns each row with the customer's
-        name, first site and any suppression added since planning (scalar subqueries)."""
-        if self.statement is None:
-            self.statement = self._statement()
-        rows = db.session.execute(self.statement, {"now": utcnow()}).all()
-        rows.sort(key=lambda row: row.id)
-        rows = self._skip_suppressed(rows)
+    def next(self, held=None, sending: bool = True, taken: set | None = None) -> list[Claimed]:
+        """Claim the next batch (none unless the run is ``sending``) and record it in this job's
+        claim row (``held``: the row ``hold`` returned, None if there is none; ``taken``: the rows of
+        other claims, read here when not given); with no batch the claim row goes. The caller
+        holds the run's row (``lock_run``) and commits."""
+        rows = []
+        if sending:
+            if self.statement is None:
+                self.statement = self._statement()
+            if taken is None:
+                taken = claimed_ids(self.run_id, but=self.token)
+            rows = self._skip_suppressed(self._fetch(taken))
+        if not rows:
+            if held is not None:
+                release(self.token)
+            return []
+        now, table = utcnow(), DeliveryClaim.__table__
+        values = {"ids": json.dumps([row.id for row in rows]), "claimed_at": now,
+                  "queued": sum(1 for row in rows if row.next_attempt_at is None)}
+        connection = db.session.connection()  # Core statements: no ORM overhead per batch
+        if held is None:
+            connection.execute(insert(table).values(token=self.token, run_id=self.run_id, **values))
+        else:
+            connection.execute(update(table).where(table.c.token == self.token).values(**values))
         base_url, claimed = current_app.config["BASE_URL"], []
         for row_id, email, customer_id, attempts, next_at, name, _, place in rows:  # unpacking
             site = _site_address(place, base_url) if place else ""
-            claimed.append(Claimed(Recipient(row_id, email, customer_id, name or "", site), attempts,
+            claimed.append(Claimed(Recipient(row_id, email, customer_id, name or "", site), attempts + 1,
                                    "deferred" if next_at else "queued", next_at))
         return claimed
 
+    def _fetch(self, taken: set) -> list:
+        """The next ``size`` rows that no other claim holds: fetched again with a larger limit only
+        when rows of other claims came back (rare: chunks are disjoint), so a claim never reads
+        the rows of all the run's claims."""
+        limit = self.size
+        while True:
+            rows = db.session.connection().execute(self.statement, {"limit": limit}).all()
+            fresh = [row for row in rows if row.id not in taken]
+            if len(fresh) >= self.size or len(rows) < limit:
+                return fresh[:self.size]
+            limit = self.size + len(rows) - len(fresh)
+
     def _personal_columns(self) -> list:
-        # Correlated to the row being updated; spelled out because SQLite's RETURNING drops the
-        # table name from columns (``email = email`` would compare the subquery's own column).
+        # Correlated to the ledger row; spelled out so that ``email = email`` never compares the
+        # subquery's own column.
         customer_id, email = literal_column("deliveries.customer_id"), literal_column("deliveries.email")
 
         # The first site's domain, or "/" and its path: one probe for both (see _site_address).
@@ -95,7 +171,6 @@ class Claims:
             return rows
         db.session.execute(update(Delivery.__table__)
                            .where(Delivery.id == bindparam("row_id"))
-                           .values(status="skipped", reason=bindparam("why"), claim=None,
-                                   attempts=Delivery.attempts - 1),
+                           .values(status="skipped", reason=bindparam("why")),
                            [{"row_id": row.id, "why": row.suppressed} for row in suppressed])
         return [row for row in rows if not row.suppressed]

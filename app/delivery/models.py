@@ -3,8 +3,10 @@ from sqlalchemy import BigInteger, Index, Integer
 
 from ..core.extensions import db
 
-# queued -> sending -> sent | deferred (-> sending again) | failed; skipped (excluded or cancelled);
-# unknown: a worker died between marking the row sending and recording the server's answer.
+# queued -> sent | deferred (-> sent ...) | failed; skipped (excluded or cancelled); unknown: a worker
+# died while the row's message was in flight. A row being sent stays queued (or deferred) in the
+# ledger: the batch a job holds is one ``DeliveryClaim`` row (migration 0022); ``sending`` is what
+# the counters show for it (``progress.status_counts``), and what ledgers before 0022 wrote.
 STATUSES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "unknown")
 PENDING_STATUSES = ("queued", "sending", "deferred")
 EXCLUSION_REASONS = ("unsubscribed", "bounced", "complained", "duplicate")
@@ -17,8 +19,9 @@ class Delivery(db.Model):
 
     Rows are written set-based at planning (one per unique lower-cased address, with the winning
     customer's own ``spelling`` when it differs: messages go to that) and updated in
-    batches by the sending jobs; ``claim`` is the lease token of the job holding a row in
-    ``sending``. ``customer_id`` has no foreign key: the ledger is a record that outlives customers.
+    batches by the sending jobs, once per attempt (the outcome: migration 0022; the batch a job
+    holds is a ``DeliveryClaim``). ``claim`` was the lease token of the job holding a row in
+    ``sending`` before 0022 and is no longer written. ``customer_id`` has no foreign key: the ledger is a record that outlives customers.
     Nor has ``run_id`` (migration 0010): its per-row check is costly at planning (bench/README.md)
     and Herald never deletes a run (only drafts that never ran).
     """
@@ -72,3 +75,19 @@ class DeliveryCount(db.Model):
     run_id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(40), primary_key=True)
     value = db.Column(db.BigInteger, nullable=False)
+
+
+class DeliveryClaim(db.Model):
+    """The batch of ledger rows one sending job holds (migration 0022): one row per job lease
+    ``token`` instead of a write to each ledger row. ``ids`` (a JSON array) are the rows in the
+    batch, ``queued`` how many of them were queued when claimed (the rest deferred), ``claimed_at``
+    the time of the attempt. The rows themselves stay queued (or deferred) until their outcome is
+    written; a claimer of the same run excludes the ids of every other claim (claims of one run
+    are serialised by the lock on the run's row), the reaper settles the claims of dead jobs."""
+    __tablename__ = "delivery_claims"
+
+    token = db.Column(db.String(32), primary_key=True)
+    run_id = db.Column(db.Integer, nullable=False, index=True)
+    ids = db.Column(db.Text, nullable=False)
+    queued = db.Column(db.Integer, nullable=False, default=0)
+    claimed_at = db.Column(db.DateTime, nullable=False)

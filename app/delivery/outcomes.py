@@ -1,7 +1,9 @@
 """Outcomes of sending attempts and writing them to the ledger, for the send loop and the reaper.
 
-An outcome is written for a row only while the row is still claimed by the job that made the
-attempt (``claim = token``), with the run's counters, the suppression of rejected mailboxes and the
+An outcome is written for a row only by the holder of the claim that holds it (the sender, which
+has locked its claim row with ``claims.hold``, or the reaper, which has deleted a dead job's claim
+row): it is the row's one write per attempt (status, reply, ``attempts + 1``, the attempt's time;
+migration 0022), with the run's counters, the suppression of rejected mailboxes and the
 ``delivery_results_recorded`` action in the same transaction; the caller commits. Outcomes also
 travel as JSON through the write-ahead record in Redis (``app/delivery/wal.py``).
 """
@@ -59,16 +61,12 @@ UNKNOWN_STOPPED = ("outcome unknown: the send stopped on an error after the mess
                    "before the server's reply")
 _ESCAPE = json.encoder.encode_basestring_ascii  # a JSON string literal, escaped (C)
 _RUNS = BroadcastRun.__table__
+LOCK_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_for_update()
 COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
                   .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
-OUTCOMES_PG = text("""
-UPDATE deliveries AS d SET status = v.status, code = v.code, reply = v.reply,
-       message_id = v.message_id, sent_at = v.sent_at, next_attempt_at = v.next_at, claim = NULL
-FROM json_to_recordset(CAST(:rows AS json))
-     AS v(id bigint, status text, code integer, reply text, message_id text, sent_at timestamp,
-          next_at timestamp)
-WHERE d.id = v.id AND d.claim = :token
-""")
+# The run's counters, then one UPDATE from a JSON document planned without sequential scans
+# (migration 0022): one round trip.
+OUTCOMES_PG = text("SELECT herald_record_outcomes(:run, :sent, :failed, CAST(:rows AS json), :attempted_at)")
 
 
 def _string(value) -> str:
@@ -83,22 +81,28 @@ def _parse(value):
     return datetime.fromisoformat(value) if value else None
 
 
-def record_outcomes(token: str, outcomes) -> None:
-    """Write a batch of outcomes for rows still claimed by ``token`` in one statement (PostgreSQL:
-    an UPDATE from one JSON document, one round trip and one parameter to encode) or one
-    executemany (SQLite, in-process)."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(OUTCOMES_PG, {"token": token, "rows": json.dumps([
+def record_outcomes(outcomes, attempted_at, run_id: int, sent: int = 0, failed: int = 0) -> None:
+    """Write a batch of outcomes of attempts made at ``attempted_at`` (the claim's time) in one
+    statement with the run's ``sent`` and ``failed`` counters (PostgreSQL: ``herald_record_outcomes``,
+    the counters then an UPDATE from one JSON document planned without sequential scans, one round
+    trip and one parameter to encode) or one executemany after the counters (SQLite, in-process). A row a cancel skipped meanwhile gets its
+    outcome all the same (its message went out) and loses the cancel's reason."""
+    if db.engine.dialect.name == "postgresql":  # on the session's connection: no ORM overhead
+        db.session.connection().execute(OUTCOMES_PG, {"run": run_id, "sent": sent, "failed": failed,
+                                         "attempted_at": attempted_at, "rows": json.dumps([
             {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
              "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
             for o in outcomes])})
         return
+    if sent or failed:
+        db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
     db.session.execute(
         update(Delivery.__table__)
-        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
+        .where(Delivery.id == bindparam("row_id"))
         .values(status=bindparam("new_status"), code=bindparam("new_code"), reply=bindparam("new_reply"),
                 message_id=bindparam("new_message_id"), sent_at=bindparam("new_sent_at"),
-                next_attempt_at=bindparam("new_next"), claim=None),
+                next_attempt_at=bindparam("new_next"), reason=None, attempts=Delivery.attempts + 1,
+                last_attempt_at=attempted_at),
         [{"row_id": o.id, "new_status": o.status, "new_code": o.code, "new_reply": o.reply,
           "new_message_id": o.message_id, "new_sent_at": o.sent_at, "new_next": o.next_attempt_at}
          for o in outcomes])
@@ -107,30 +111,20 @@ def record_outcomes(token: str, outcomes) -> None:
 def lock_run(run_id: int) -> str:
     """Lock the run's row and return its status, before any ledger write of the transaction
     (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
-    return db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == run_id).with_for_update())
+    return db.session.connection().scalar(LOCK_RUN, {"run": run_id})
 
 
-def give_back(run_id: int, token: str, untouched: list, status: str | None) -> None:
-    """Rows claimed by ``token`` and never attempted (``Claimed`` items) go back to the status they
-    were claimed from, or become skipped (cancelled) when the run is cancelled (``status``: the
-    run's, read with ``lock_run`` in this transaction, so a cancel committed before or waits)."""
-    if not untouched:
-        return
-    if status == "sending":  # a stale signal (the run was resumed meanwhile): carry on next time
+def give_back(run_id: int, untouched: list, status: str | None) -> None:
+    """Rows claimed and never attempted (``Claimed`` items) need no write: the ledger still has
+    them in the status they were claimed from, and a cancel has skipped them already (it skips
+    every queued or deferred row). ``status``: the run's, read with ``lock_run`` in this
+    transaction; a stop signal left over on a sending run (resumed meanwhile) is cleared."""
+    if untouched and status == "sending":  # a stale signal: carry on next time
         after_commit(clear_stop, run_id)
-    cancelled = status == "cancelled"
-    db.session.execute(
-        update(Delivery.__table__)
-        .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
-        .values(status=bindparam("back_to"), reason=bindparam("why"), attempts=Delivery.attempts - 1,
-                claim=None, next_attempt_at=bindparam("next_at")),
-        [{"row_id": c.recipient.delivery_id, "back_to": "skipped" if cancelled else c.previous,
-          "why": "cancelled" if cancelled else None, "next_at": None if cancelled else c.next_attempt_at}
-         for c in untouched])
 
 
-def write_outcomes(run_id: int, token: str, outcomes) -> None:
-    """Record ``outcomes`` (rows claimed by ``token``), add them to the run's sent and failed
+def write_outcomes(run_id: int, outcomes, attempted_at) -> None:
+    """Record ``outcomes`` (of rows the caller holds, attempted at ``attempted_at``), add them to the run's sent and failed
     counters, suppress rejected mailboxes as ``bounced`` and fire ``delivery_results_recorded``;
     the caller commits. The run's row comes first (its counters, or a lock), then the ledger: the
     order a cancel takes them in, so the two never deadlock."""
@@ -138,11 +132,9 @@ def write_outcomes(run_id: int, token: str, outcomes) -> None:
         return
     sent = sum(1 for o in outcomes if o.status == "sent")
     failed = sum(1 for o in outcomes if o.status == "failed")
-    if sent or failed:  # the run's counters, in the same transaction as the outcomes
-        db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
-    else:
+    if not (sent or failed) and db.engine.dialect.name != "postgresql":
         lock_run(run_id)
-    record_outcomes(token, outcomes)
+    record_outcomes(outcomes, attempted_at, run_id, sent, failed)  # the run's counters first
     rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
     if rejections:  # suppressed as "bounced": the address cannot take mail
         db.session.execute(insert_or_ignore(Suppression.__table__).values(

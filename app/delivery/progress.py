@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ..core.extensions import db, redis_store
-from .models import PENDING_STATUSES, STATUSES, Delivery, DeliveryCount, DeliveryDuplicate
+from .models import PENDING_STATUSES, STATUSES, Delivery, DeliveryClaim, DeliveryCount, DeliveryDuplicate
 
 RATE_WINDOW = 10  # seconds averaged for the current rate
 STREAK_SCRIPT = """
@@ -105,9 +105,19 @@ def stop_signalled(run_id: int) -> bool:
 
 
 def status_counts(run_id: int) -> dict:
-    """{status: rows} for every status (zeros included), from the live counters."""
+    """{status: rows} for every status (zeros included), from the live counters; the rows held by
+    sending jobs' claims (``delivery_claims``, a handful of rows) count as ``sending``, not in the
+    status the ledger keeps for them until their outcome (queued or deferred)."""
     counts = dict.fromkeys(STATUSES, 0)
     counts.update(_counters(run_id, "status:"))
+    for ids, queued in db.session.execute(select(DeliveryClaim.ids, DeliveryClaim.queued)
+                                          .where(DeliveryClaim.run_id == run_id)):
+        held = ids.count(",") + 1
+        from_queued = min(queued, counts["queued"])
+        from_deferred = min(held - queued, counts["deferred"])
+        counts["queued"] -= from_queued
+        counts["deferred"] -= from_deferred
+        counts["sending"] += from_queued + from_deferred
     return counts
 
 

@@ -1,12 +1,12 @@
-"""The reaper and the run supervisor: rows left in ``sending`` by dead jobs are settled from their
-write-ahead records, lost chunks are sent again, a run no job moves any more is moved on from the
+"""The reaper and the run supervisor: the claims of dead jobs (``delivery_claims``) are settled from
+their write-ahead records, lost chunks are sent again, a run no job moves any more is moved on from the
 database, and a run whose rows are all settled is finished.
 
 A dead job's rows (its lease gone, Redis settled: ``app.core.leases.settled``) get the outcome its
 record holds; a row marked in flight (its final dot may have gone out) without a recorded reply becomes
 ``unknown`` (it may or may not have been delivered, so it is never re-sent automatically: only an
-administrator's "resend unknown" queues it again); the rows it never reached go back to queued
-(or deferred). When the record is missing or from another Redis run, every row without an outcome
+administrator's "resend unknown" queues it again); the rows it never reached are left as they are
+(queued or deferred: a claim writes nothing to them) and its claim goes. When the record is missing or from another Redis run, every row without an outcome
 is unknown. Runs after every chunk job, from the supervisor (``supervisor_tasks``, every pass),
 from ``flask delivery supervise`` and when the run page polls; those callers commit (nothing here
 does).
@@ -21,7 +21,9 @@ import logging
 from functools import partial
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+import json
+
+from sqlalchemy import delete, select, update
 
 from ..broadcasts.models import BroadcastRun
 from ..core import leases
@@ -30,12 +32,11 @@ from ..core.job_tracking import live_jobs
 from ..core.jobs import after_commit, enqueue_after_commit
 from ..core.utils import utcnow
 from . import chunks, jobs, progress, services, wal
-from .models import Delivery
-from .outcomes import Outcome, write_outcomes
+from .models import Delivery, DeliveryClaim
+from .outcomes import Outcome, lock_run, write_outcomes
 from .planning import chunk_ranges, count_status
 
 log = logging.getLogger(__name__)
-UNKNOWN_REPLY = "outcome unknown: the worker stopped between marking this row sending and recording the reply"
 UNKNOWN_IN_SMTP = ("outcome unknown: the worker stopped after this message was sent, before the server's "
                    "reply was read")
 UNKNOWN_RECORD_LOST = ("outcome unknown: the worker stopped and its write-ahead record was lost "
@@ -43,46 +44,46 @@ UNKNOWN_RECORD_LOST = ("outcome unknown: the worker stopped and its write-ahead 
 
 
 def reap(run_id: int) -> int:
-    """Settle the rows held in ``sending`` by jobs that are no longer alive; returns how many."""
-    tokens = set(db.session.scalars(select(Delivery.claim).distinct()
-                                    .where(Delivery.run_id == run_id, Delivery.status == "sending")))
+    """Settle the claims of the run's jobs that are no longer alive; returns how many rows."""
+    tokens = set(db.session.scalars(select(DeliveryClaim.token).where(DeliveryClaim.run_id == run_id)))
     if not tokens or not leases.settled(float(current_app.config["DELIVERY_LEASE_SECONDS"])):
         return 0
-    dead = tokens - chunks.live_tokens(tokens - {None})
-    return sum(settle(run_id, token) for token in dead)
+    dead = tokens - chunks.live_tokens(tokens)
+    return sum(settle(run_id, token) for token in sorted(dead))
 
 
-def settle(run_id: int, token: str | None) -> int:
-    """Settle the rows of dead job ``token`` (None: rows without a claim) from its record."""
-    held = Delivery.claim.is_(None) if token is None else Delivery.claim == token
-    rows = db.session.execute(select(Delivery.id, Delivery.email, Delivery.next_attempt_at)
-                              .where(Delivery.run_id == run_id, Delivery.status == "sending", held)
+def settle(run_id: int, token: str) -> int:
+    """Settle the claim of dead job ``token`` from its record: the run's row is locked first (the
+    order of the send loop and of a cancel), then the claim is deleted; nothing happens when it is
+    gone already (settled by another pass, or the job wrote its outcomes at the last moment)."""
+    lock_run(run_id)
+    table = DeliveryClaim.__table__
+    claim = db.session.execute(delete(table).where(table.c.token == token)
+                               .returning(table.c.ids, table.c.claimed_at)).first()
+    if claim is None:
+        return 0
+    ids = json.loads(claim.ids)
+    rows = db.session.execute(select(Delivery.id, Delivery.email).where(Delivery.id.in_(ids))
                               .order_by(Delivery.id)).all()
-    intact, order, flying, recorded = wal.read(token) if token else (False, [], set(), {})
-    intact = intact and {row.id for row in rows} <= set(order)
+    intact, order, flying, recorded = wal.read(token)
+    intact = intact and set(ids) <= set(order)
     outcomes = [Outcome.from_json(row.id, row.email, recorded[row.id]) for row in rows if row.id in recorded]
     if outcomes:
-        write_outcomes(run_id, token, outcomes)
+        write_outcomes(run_id, outcomes, claim.claimed_at)
     rest = [row for row in rows if row.id not in recorded]
-    back = [row for row in rest if intact and row.id not in flying]
+    back = [row for row in rest if intact and row.id not in flying]  # never reached their dot: left
     unknown = [row.id for row in rest if not (intact and row.id not in flying)]
-    reply = UNKNOWN_REPLY if token is None else UNKNOWN_IN_SMTP if intact else UNKNOWN_RECORD_LOST
+    reply = UNKNOWN_IN_SMTP if intact else UNKNOWN_RECORD_LOST
     if unknown:
-        db.session.execute(update(Delivery).where(Delivery.id.in_(unknown), Delivery.status == "sending")
-                           .values(status="unknown", reply=reply)
+        db.session.execute(update(Delivery).where(Delivery.id.in_(unknown))
+                           .values(status="unknown", reply=reply, reason=None,
+                                   attempts=Delivery.attempts + 1, last_attempt_at=claim.claimed_at)
                            .execution_options(synchronize_session=False))
-    if back:  # never reached their final dot: not an attempt
-        db.session.execute(update(Delivery.__table__)
-                           .where(Delivery.id == bindparam("row_id"), Delivery.claim == token)
-                           .values(status=bindparam("back_to"), attempts=Delivery.attempts - 1, claim=None),
-                           [{"row_id": row.id, "back_to": "deferred" if row.next_attempt_at else "queued"}
-                            for row in back])
-    if token is not None:
-        after_commit(wal.forget, token)
+    after_commit(wal.forget, token)
     sent = sum(1 for o in outcomes if o.status == "sent")
     if sent:
         after_commit(progress.record_sent, run_id, sent)
-    log.warning("run %s: dead job %s settled: %s from its record, %s unknown, %s queued again",
+    log.warning("run %s: dead job %s settled: %s from its record, %s unknown, %s left queued",
                 run_id, token, len(outcomes), len(unknown), len(back))
     return len(rows)
 

@@ -1,4 +1,4 @@
-"""Sending claimed ledger rows: a batch is committed as ``sending`` before any SMTP, sent, then recorded.
+"""Sending claimed ledger rows: a batch's claim is committed before any SMTP, sent, then recorded.
 
 Each cycle is one transaction: record the previous batch's outcomes, claim the next batch and
 commit it before any SMTP; it is retried with backoff on a transient failure, the outcomes kept
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
@@ -22,7 +21,7 @@ from ..core.utils import utcnow
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
 from ..mail.transport import pool
 from . import progress, services
-from .claims import Claimed, Claims
+from .claims import Claimed, Claims, holding, release
 from .outcomes import UNKNOWN_STOPPED, Outcome, give_back, lock_run, write_outcomes
 from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
@@ -100,27 +99,29 @@ class Sender:
 
     def _record_and_claim(self, pause_reason) -> list:
         written, untouched = list(self.outcomes), self.batch[self.position:]  # the run was stopped
-        run_status = lock_run(self.run_id) if untouched else None
-        write_outcomes(self.run_id, self.token, written)
-        give_back(self.run_id, self.token, untouched, run_status)
+        run_status = lock_run(self.run_id)  # first: the order a cancel and the reaper lock in
+        held, taken = holding(self.run_id, self.token)
+        if held is None:  # no batch yet, or the reaper settled it (our lease lapsed): not ours
+            written = []
+        write_outcomes(self.run_id, written, held and held.claimed_at)
+        give_back(self.run_id, untouched, run_status)
         if pause_reason:
             services.pause_run(self.run_id, pause_reason)
+            run_status = "paused"
         batch, stop_reason = [], "timeup"
         if self.deadline is None or time.monotonic() <= self.deadline:
             if self.claims is None or self.claims.where is not self.where:
                 self.claims = Claims(self.run_id, self.token, self.claim_size, self.needs_site, self.where)
-            batch = self.claims.next()
-            stop_reason = "" if batch else self._why_nothing()
+            batch = self.claims.next(held, sending=run_status == "sending", taken=taken)
+            stop_reason = "" if batch else ("done" if run_status == "sending" else "stopped")
+        elif held is not None:
+            release(self.token)
         if batch:
             self.wal.begin([c.recipient.delivery_id for c in batch])
         db.session.commit()
         self.outcomes, self.batch, self.position, self.stop_reason = [], batch, 0, stop_reason
         self.unsent, self.flying = {}, {}
         return written
-
-    def _why_nothing(self) -> str:
-        status = db.session.scalar(select(BroadcastRun.status).where(BroadcastRun.id == self.run_id))
-        return "done" if status == "sending" else "stopped"
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
@@ -242,9 +243,14 @@ class Sender:
             written = self.outcomes + lost
             done |= {o.id for o in lost}
             untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
-            run_status = lock_run(self.run_id) if untouched else None
-            write_outcomes(self.run_id, self.token, written)
-            give_back(self.run_id, self.token, untouched, run_status)
+            run_status = lock_run(self.run_id)
+            held, _ = holding(self.run_id, self.token)
+            if held is None:  # the reaper settled our batch already
+                written = []
+            else:
+                write_outcomes(self.run_id, written, held.claimed_at)
+                release(self.token)
+            give_back(self.run_id, untouched, run_status)
             db.session.commit()
             self.outcomes, self.batch, self.flying, self.unsent = [], [], {}, {}
             self._after_commit(written)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.broadcasts.models import BroadcastRun
 from app.delivery import reaper
+from app.delivery.claims import claimed_ids
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
 from app.delivery.services import resend_unknown
@@ -33,6 +34,14 @@ def _worker(database_url, redis_url, tmp_path, smtp_port):
     return subprocess.Popen([sys.executable, "-m", "flask", "rq", "worker", "--burst", "--simple",
                              "--queues", "delivery"], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _held(db, run_id):
+    """The rows sending jobs hold (their claims, migration 0022), as {id: email}."""
+    ids = claimed_ids(run_id)
+    held = {d.id: d.email for d in db.session.scalars(select(Delivery).where(Delivery.id.in_(ids)))}
+    db.session.rollback()
+    return held
 
 
 def _statuses(db, run_id):
@@ -58,7 +67,7 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
     victim.wait()
     assert 12 <= len(smtp_sink.messages) < 60, "the kill must land mid-run"
     sent_before_restart = Counter(smtp_sink.recipients())
-    in_flight = [e for e, s in _statuses(db, run_id).items() if s == "sending"]
+    in_flight = list(_held(db, run_id).values())
     assert len(in_flight) <= 5  # at most one claimed batch
 
     time.sleep(2.5)  # the dead worker's lease expires
@@ -116,9 +125,7 @@ def test_a_kill_while_a_reply_is_awaited_leaves_only_that_message_unknown(app, d
     time.sleep(0.3)  # the worker now waits for the reply to the first message's dot
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
-    held = sorted((d.id, d.email) for d in db.session.scalars(
-        select(Delivery).where(Delivery.run_id == run_id, Delivery.status == "sending")))
-    db.session.rollback()
+    held = sorted(_held(db, run_id).items())
     assert smtp_sink.data_started == 1 and [email for _, email in held] == addresses[:5]
 
     smtp_sink.delay = 0

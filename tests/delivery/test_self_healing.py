@@ -1,6 +1,7 @@
 """Self-healing under real faults, with real worker processes: the database cut off mid-send, Redis
 restarted empty mid-send, the supervisor's worker SIGKILLed. Nobody gets a message twice, the
 run finishes by itself, and the figures measured go to HERALD_FAULT_REPORT (tests/faults.py)."""
+import json
 import time
 from collections import Counter
 from datetime import timedelta
@@ -17,7 +18,8 @@ from app.core.settings.services import set_option
 from app.core.utils import utcnow
 from app.delivery.chunks import track
 from app.delivery.jobs import plan_run
-from app.delivery.models import Delivery
+from app.delivery.claims import claimed_ids
+from app.delivery.models import Delivery, DeliveryClaim
 from app.scheduling.rules import RuleSpec
 from app.scheduling.services import save_schedule
 from app.testing.settings import PREFIX
@@ -213,11 +215,12 @@ def test_a_killed_worker_batch_is_taken_over_within_the_lease_whichever_worker_d
         _up_for_an_hour(app.extensions["herald_redis"])
         _start(run_id)
 
-        def both_sending():
-            held = db.session.execute(select(Delivery.id, Delivery.claim).where(
-                Delivery.run_id == run_id, Delivery.status == "sending")).all()
+        def both_sending():  # two claims (migration 0022: one row per job's batch)
+            held = db.session.execute(select(DeliveryClaim.token, DeliveryClaim.ids)
+                                      .where(DeliveryClaim.run_id == run_id)).all()
             db.session.rollback()
-            return held if len({claim for _, claim in held}) == 2 else None
+            return [(row_id, token) for token, ids in held for row_id in json.loads(ids)] \
+                if len(held) == 2 else None
         _started(smtp_sink, 20, workers)
         held = wait_for(both_sending, 30, interval=0.02, what="both workers to hold a batch")
         workers.kill(name)
@@ -225,10 +228,9 @@ def test_a_killed_worker_batch_is_taken_over_within_the_lease_whichever_worker_d
         held_ids = [row_id for row_id, _ in held]
 
         def taken_over():
-            left = db.session.scalar(select(func.count()).where(Delivery.id.in_(held_ids),
-                                                                Delivery.status == "sending"))
+            left = claimed_ids(run_id) & set(held_ids)
             db.session.rollback()
-            return left == 0
+            return not left
         wait_for(taken_over, LEASE_SECONDS + 30, interval=0.1, what="the dead worker's batch to be settled")
         takeover = time.monotonic() - killed
         done = _finished(db, run_id, 120, workers)
