@@ -16,7 +16,7 @@ from email.charset import Charset
 from email.header import Header
 from email.utils import quote
 
-from .addresses import wire_address
+from .addresses import is_plain, wire_address
 from .placeholders import CompiledTemplate, Placeholder, compile_template, is_blank
 
 _UTF8 = Charset("utf-8")
@@ -60,7 +60,8 @@ def address(name: str, email: str) -> str:
     holds specials; the address as
     ``addresses.wire_address`` writes it (an IDN domain as A-labels; a non-ASCII local part in
     UTF-8, RFC 6532). Raises AddressError when ``email`` is not an address."""
-    name, email = " ".join((name or "").split()), wire_address(email).header
+    name = " ".join(name.split()) if name else ""
+    email = email if is_plain(email) else wire_address(email).header  # plain: as it is
     if not name:
         return email
     if not _needs_words(name, 200):

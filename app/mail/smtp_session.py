@@ -73,6 +73,7 @@ class SMTPSession:
         self._sock = self._reader = None
         self._pending: _Pending | None = None
         self._rset = False
+        self._plain_sender = None  # the last envelope sender found plain (it seldom changes)
         self.pipelining = self.smtputf8 = self.eightbitmime = False
 
     def _open(self) -> smtplib.SMTP:
@@ -96,9 +97,9 @@ class SMTPSession:
         section 3.5). A connection that fails before this message's content was sent is opened
         again once (a reused one only); a second failure is a temporary 421.
         """
-        if is_plain(sender) and is_plain(recipient):  # nearly always: no conversion to make
-            mail_from = rcpt_to = None
-            utf8 = False
+        if (sender is self._plain_sender or is_plain(sender)) and is_plain(recipient):
+            mail_from = rcpt_to = None  # nearly always: no conversion to make
+            utf8, self._plain_sender = False, sender
         else:
             try:
                 mail_from, rcpt_to = wire_address(sender), wire_address(recipient)

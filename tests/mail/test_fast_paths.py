@@ -138,3 +138,19 @@ def test_dot_stuffing_matches_the_rule_and_skips_only_dot_free_bytes():
         assert dot_stuffed(data) == re.sub(rb"(?m)^\.", b"..", data)
     free = DotFree(b"Subject: x\r\n\r\nno dot starts a line.\r\n")
     assert dot_stuffed(free) is free
+
+
+def test_a_tracked_address_that_is_one_placeholder_is_its_value_unescaped(app):
+    from app.tracking.links import TrackedTemplate
+
+    tracked = TrackedTemplate('<a href="{{ site_url }}">a</a> <a href="{{ site_url }}/x?a=1&amp;b=2">b</a>'
+                              ' <a href="{{ n }}">c</a>', 4, False, True)
+    assert [whole for _, _, whole in tracked.hrefs] == ["site_url", None, "n"]
+    slow = TrackedTemplate.__new__(TrackedTemplate)
+    slow.__dict__.update(tracked.__dict__, hrefs=[(name, href, None) for name, href, _ in tracked.hrefs])
+    rng = random.Random(7)
+    urls = ["https://a.example/?q=1&amp;r=<2>\"'", "&lt;&#x27;&amp;amp;", "", "http://herald.test/u/x"]
+    for value in urls + ["https://" + _text(rng) for _ in range(300)]:
+        for n in (None, 5, "&amp;"):
+            values = {"site_url": value, "n": n}
+            assert tracked.values(9, values) == slow.values(9, values), value
