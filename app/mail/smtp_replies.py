@@ -2,6 +2,8 @@
 import re
 import socket
 
+from ..core.sockets import STALLED, stalled
+
 # Replies of one line each, as nearly every group of a pipelined message gets them
 _ONE_LINE_REPLIES = re.compile(rb"(?:[0-9]{3} [^\r\n]*\r\n)+")
 MAX_BUFFERED = 64 * 1024  # bytes of replies without a complete one: not an SMTP server
@@ -56,7 +58,10 @@ class ReplyReader:
             self._fill()  # the rest of a multiline reply
 
     def _fill(self) -> None:
-        chunk = self._sock.recv(RECV_SIZE)
+        try:
+            chunk = self._sock.recv(RECV_SIZE)
+        except STALLED as error:  # the kernel's receive timeout (app.core.sockets)
+            raise stalled(error) from None
         if not chunk:
             raise ConnectionLost("the server closed the connection")
         self._buffer += chunk

@@ -3,6 +3,7 @@ import re
 import smtplib
 from dataclasses import dataclass
 
+from ..core.sockets import STALLED, kernel_timeouts, stalled
 from .addresses import AddressError, is_plain, wire_address
 from .mime import DotFree
 from .outcomes import (
@@ -140,7 +141,7 @@ class SMTPSession:
         if pending is None:
             return []
         try:
-            self._sock.sendall(b"".join(_content(pending.data)))
+            self._write(b"".join(_content(pending.data)))
             code, text = self._reader.reply()
         except OSError as error:
             self._drop()
@@ -154,7 +155,7 @@ class SMTPSession:
         content never went out; the server drops the unfinished transaction), so ``flush`` first."""
         if self._smtp is not None and self._pending is None:
             try:
-                self._sock.sendall(_QUIT)
+                self._write(_QUIT)
                 self._reader.reply()
             except OSError:
                 pass
@@ -163,11 +164,18 @@ class SMTPSession:
     # -- the connection -------------------------------------------------------------------
     def _connect(self) -> None:
         smtp = self._open()
+        kernel_timeouts(smtp.sock)  # no poll before each send and recv
         self._smtp, self._sock, self._reader = smtp, smtp.sock, ReplyReader(smtp.sock)
         features = smtp.esmtp_features if smtp.does_esmtp else {}
         self.pipelining = "pipelining" in features
         self.smtputf8 = "smtputf8" in features
         self.eightbitmime = "8bitmime" in features
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except STALLED as error:  # the kernel's send timeout (kernel_timeouts)
+            raise stalled(error) from None
 
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -201,7 +209,7 @@ class SMTPSession:
         rset, self._rset = self._rset, False
         replies: list = []
         try:
-            self._sock.sendall(b"".join((*(_content(pending.data) if pending else ()),
+            self._write(b"".join((*(_content(pending.data) if pending else ()),
                                          _RSET if rset else b"", *commands, _DATA)))
             self._reader.replies((pending is not None) + rset + 3, replies)
         except OSError as error:
@@ -224,7 +232,7 @@ class SMTPSession:
         refused = replies[0] if mail // 100 != 2 else replies[1] if rcpt // 100 != 2 else replies[2]
         if data_code == 354:  # DATA accepted without a recipient: end an empty message, never this one
             try:
-                self._sock.sendall(b".\r\n")
+                self._write(b".\r\n")
                 self._reader.reply()
             except OSError:
                 self._drop()
@@ -234,11 +242,11 @@ class SMTPSession:
     def _lockstep(self, key, data: bytes, commands: tuple[bytes, bytes]) -> list[SendResult]:
         try:
             if self._rset:
-                self._sock.sendall(_RSET)
+                self._write(_RSET)
                 self._envelope_replies([], 1)
                 self._rset = False
             for command, expected in zip((*commands, _DATA), (2, 2, 3)):
-                self._sock.sendall(command)
+                self._write(command)
                 (code, text), = self._envelope_replies([], 1)
                 if code // 100 != expected:
                     self._rset = True
