@@ -12,19 +12,18 @@ import time
 from dataclasses import dataclass, field
 from email.utils import formatdate, parseaddr
 
-import css_inline
 from flask import current_app, render_template
 from markupsafe import Markup, escape
 
 from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
+from .inliner import inline_css
 from .masking import Mask
 from .mime import BodyFormat, DotFree, EncodedBody, address, header_text, qp
 from .placeholders import CompiledTemplate, compile_template
 from .textpart import html_to_text
 
 LAYOUT = "mail/layout.html"
-_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 # Quoted-printable (RFC 2045 section 6.7) never writes "==", so this boundary cannot occur in a
 # body; being fixed, the same message is the same bytes whoever builds it.
 BOUNDARY = "==herald-alternative=="
@@ -71,13 +70,14 @@ def prepare_bodies(body: str, subject: str, purpose: str = "bulk", footer_link: 
     """(HTML, text alternative, tracking) of ``body`` in the layout, CSS inlined, as
     CompiledTemplates. Placeholders (none when ``literal``) are hidden from the layout, the CSS
     inliner, the text converter and the tracking (``tracking(html, mask)``, see MessageTemplate),
-    then become the templates' slots: no text an HTML tool produced is ever read as a placeholder."""
+    then become the templates' slots: no text an HTML tool produced is ever read as a placeholder.
+    Raises ContentLimit when the document has too many elements to inline (app.mail.inliner)."""
     mask = Mask()
 
     def hidden(text):
         return mask.hide(text, [] if literal else None).text
     link = hidden(footer_link) if footer_link else None
-    inlined = _INLINER.inline(layout(hidden(body), hidden(subject), purpose, link))
+    inlined = inline_css(layout(hidden(body), hidden(subject), purpose, link))
     text = html_to_text(inlined, mask)
     tracked = tracking(inlined, mask) if tracking else None
     return mask.compile(tracked.html if tracked else inlined), mask.compile(text), tracked

@@ -17,6 +17,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import update
 
+from ..core.content_limits import ContentLimit
 from ..core.extensions import db, redis_store
 from ..core.hooks import do_action
 from ..core.jobs import after_commit
@@ -103,7 +104,10 @@ def _deliver(send: SystemEmailSend, record: Record) -> str:
     if blocked:
         return settle(send.id, {"status": "skipped",
                                 "reason": f"suppressed: the address {blocked[send.recipient]}"}, record)
-    message_id, envelope_from, data = build_message(send)
+    try:
+        message_id, envelope_from, data = build_message(send)
+    except ContentLimit as limit:  # content saved before a limit existed: this send only
+        return settle(send.id, {"status": "skipped", "reason": f"skipped: {limit}"[:500]}, record)
     try:
         transport = make_transport(current_app.config["SMTP_URL"])
     except ValueError as error:

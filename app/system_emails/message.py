@@ -2,7 +2,9 @@
 from email.utils import parseaddr
 
 from flask import current_app
+from markupsafe import escape
 
+from ..core.content_limits import ContentLimit
 from ..core.settings.services import get_option
 from ..mail.builder import MessageTemplate, Recipient
 
@@ -28,8 +30,12 @@ def _template(subject: str, body: str, style: str, headers=(), filter_args=()) -
 
 
 def preview_document(subject: str, body: str, style: str) -> str:
-    """What the preview frame shows: the HTML e-mail, or the plain text in a <pre>."""
-    return _template(subject, body, style).document({})
+    """What the preview frame shows: the HTML e-mail, or the plain text in a <pre>; when the
+    content is past a limit of the builder, a page saying so."""
+    try:
+        return _template(subject, body, style).document({})
+    except ContentLimit as limit:
+        return f"<!doctype html><title>Not shown</title><p>{escape(str(limit))}</p>"
 
 
 def build_message(send) -> tuple[str, str, bytes]:

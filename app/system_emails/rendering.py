@@ -17,6 +17,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefine
 from jinja2.sandbox import SecurityError
 
 from ..core.content_limits import MAX_BLOCK_NESTING, ContentLimit, check_content
+from ..mail.inliner import MAX_BODY_START_TAGS, start_tag_count
 from ..mail.placeholders import Block, Placeholder, PlaceholderError, check, is_blank, position, scan
 from ..mail.placement import check_html
 from .sandbox import BoundedSandbox, LimitExceeded, bounded_render
@@ -202,9 +203,10 @@ def render(text: str, values: dict, style: str = "html") -> str:
     Templates are ``{{ key }}`` placeholders plus Jinja's ``{% if %}``/``{% for %}``, run in
     ``sandbox.BoundedSandbox`` (immutable, no globals, sizes, loops, nesting and time bounded);
     values are HTML-escaped when ``style`` is "html". TemplateLimit (a TemplateProblem) when the
-    template goes past a bound of the sandbox; its message names the limit."""
+    template goes past a bound of the sandbox, or its HTML output holds more elements than the CSS
+    inliner takes (``app.mail.inliner.MAX_BODY_START_TAGS``); its message names the limit."""
     try:
-        return bounded_render(_compile(text or "", style == "html"), values)
+        output = bounded_render(_compile(text or "", style == "html"), values)
     except TemplateProblem:
         raise
     except LimitExceeded as error:
@@ -221,6 +223,10 @@ def render(text: str, values: dict, style: str = "html") -> str:
         raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
     except (ArithmeticError, TypeError, ValueError, LookupError) as error:
         raise TemplateProblem(f"The template cannot be rendered: {error}.") from None
+    if style == "html" and start_tag_count(output) > MAX_BODY_START_TAGS:
+        raise TemplateLimit(f"Refused: the rendered e-mail holds {start_tag_count(output):,} HTML elements; at "
+                            f"most {MAX_BODY_START_TAGS:,} can be prepared for sending (a limit of the CSS inliner).")
+    return output
 
 
 def render_subject(text: str, values: dict) -> str:

@@ -31,7 +31,7 @@ def init_app(app):
     from ..core.extensions import csrf
     from ..core.menu import add_core_menu_item
     from . import admin_views, models, report, views, webhook  # noqa: F401 - models registers the tables
-    from .cli import bounces_cli
+    from .cli import bounces_cli, suppressions_cli
 
     for blueprint in (views.bp, views.preferences_bp, webhook.bp, admin_views.bp):
         app.register_blueprint(blueprint)
@@ -44,6 +44,7 @@ def init_app(app):
     add_core_menu_item(app, "Suppression list", "suppressions.index", 70)
     add_core_menu_item(app, "E-mail preferences", "preferences.preferences", 50, menu="dashboard_menu")
     app.cli.add_command(bounces_cli)
+    app.cli.add_command(suppressions_cli)
     hooks = app.extensions["herald_hooks"]
     hooks.add("delivery_results_recorded", record_rejections)
     hooks.add("broadcast_tracking", tracked_template)

@@ -18,7 +18,7 @@ from .services import (
     suppression_page,
     suppression_query,
 )
-from .suppression_csv import export_csv, import_csv
+from .suppression_csv import MAX_UPLOAD_LINES, export_csv, import_csv
 
 bp = Blueprint("suppressions", __name__, url_prefix="/network/suppressions")
 
@@ -94,7 +94,8 @@ def import_file():
     result = None
     status = 200
     if form.validate_on_submit():
-        result = import_csv(form.file.data.read(), form.reason.data, form.skip_invalid.data)
+        result = import_csv(form.file.data.read(), form.reason.data, form.skip_invalid.data,
+                            max_lines=MAX_UPLOAD_LINES)
         if result.applied:
             record("suppression.imported", ("suppression", None, form.file.data.filename or ""),
                    f"{result.added} added, {result.already} already listed, {len(result.errors)} invalid "
@@ -109,7 +110,8 @@ def import_file():
             status = 400
     elif request.method == "POST":
         status = 400
-    return render_template("tracking/suppression_import.html", form=form, result=result), status
+    return render_template("tracking/suppression_import.html", form=form, result=result,
+                           max_lines=MAX_UPLOAD_LINES), status
 
 
 @bp.route("/export.csv")

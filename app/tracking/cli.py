@@ -1,4 +1,5 @@
-"""``flask bounces``: read the bounce mailbox, or show how Herald reads one message."""
+"""``flask bounces``: read the bounce mailbox, or show how Herald reads one message; ``flask
+suppressions import``: load a suppression list of any length."""
 import os
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from ..core.extensions import db
 from ..core.settings.services import get_option
 from ..core.utils import without_credentials
 from .bounces import parse_bounce
+from ..mail.suppression import REASONS
 from .mailboxes import fetch_bounces
+from .suppression_csv import import_csv
 
 
 @click.group("bounces")
@@ -67,3 +70,34 @@ def show_command(path):
         click.echo("not a bounce or complaint report")
     for report in parsed.reports:
         echo_safe(f"{report.kind} {report.bounce_type or ''} {report.recipient or '-'}: {report.detail}")
+
+
+@click.group("suppressions")
+def suppressions_cli():
+    """The suppression list."""
+
+
+@suppressions_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reason", type=click.Choice(REASONS), default="unsubscribed", show_default=True,
+              help="The reason of rows that name none.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows even when some rows are invalid.")
+@with_appcontext
+def import_command(path, reason, skip_invalid):
+    """Import a CSV file of any length into the suppression list (the admin page's format, without
+    its line limit): every row validated, nothing written when one is bad unless --skip-invalid."""
+    result = import_csv(path.read_bytes(), reason, skip_invalid, max_lines=None, max_bytes=None)
+    for line, message in result.errors[:20]:
+        echo_safe(f"line {line}: {message}" if line else message, err=True)
+    if len(result.errors) > 20:
+        click.echo(f"... and {len(result.errors) - 20:,} more invalid rows", err=True)
+    if not result.applied:
+        db.session.rollback()
+        raise click.ClickException(f"nothing imported: {len(result.errors):,} invalid rows"
+                                   + ("" if result.errors else ", no valid row") + " (--skip-invalid imports the rest)")
+    record("suppression.imported", ("suppression", None, path.name),
+           f"{result.added} added, {result.already} already listed, {len(result.errors)} invalid rows skipped "
+           f"(default reason {reason}; flask suppressions import)")
+    db.session.commit()
+    click.echo(f"{result.rows:,} rows read: {result.added:,} added, {result.already:,} already on the list, "
+               f"{len(result.errors):,} invalid rows skipped.")

@@ -24,9 +24,6 @@ UNITS = ["x", "é", "🎉", "\u200b", "<b>", "<p>x</p>", "{{ customer_name }}", 
 NESTS = [("<b>", "x", "</b>"), ("<div><table><tr><td>", "x", "</td></tr></table></div>"), ("<ul><li>", "x", ""),
          ("{% if customer_name %}", "x", "{% endif %}"), ("{% for a in customer_name %}", "{{ a }}", "{% endfor %}"),
          ("{% if x %}{% for a in b %}", "x", "{% endfor %}{% endif %}"), ("{{ (", "1", ") }}"), ("[", "", "]")]
-# css_inline (app/mail/builder.py) segfaults the process on markup nested 10,000-20,000 deep: the
-# sweep stays below until that is fixed (test_markup_nested_past_the_css_inliner_stack_...).
-MAX_MARKUP_DEPTH = 5_000
 SIZES = st.one_of(st.integers(1, 100), st.integers(100, 5_000), st.integers(5_000, LIMIT + 10),
                   st.sampled_from([LIMIT - 1, LIMIT, LIMIT + 1]))
 
@@ -37,8 +34,6 @@ def _repeat(unit: str, size: int) -> str:
 
 def _nest(nest, depth: int) -> str:
     opening, middle, closing = nest
-    if opening.startswith("<"):
-        depth = min(depth, MAX_MARKUP_DEPTH)
     return opening * depth + middle + closing * depth
 
 

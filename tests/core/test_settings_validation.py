@@ -8,6 +8,8 @@ from app.testing import csrf_token
 BAD = {
     "broadcasts.timezone": ("Mars/Olympus_Mons", "is not a known time zone"),
     "network.name": ("   ", "Network name is required"),
+    # texts have lengths (they reach e-mail headers): 501 characters of a one-line name
+    "system_emails.mail_from": ("a" * 501, "System e-mail sender is too long: at most 500 characters"),
     "delivery.max_attempts": ("0", "Attempts per recipient must be at least 1"),
     "delivery.retry_base_seconds": ("99999999999999999999999", "First retry after (seconds) must be at most 86400"),
     "tracking.soft_bounce_days": ("-3", "Soft bounce window (days) must be at least 1"),
@@ -41,6 +43,9 @@ def test_set_option_refuses_what_the_page_refuses(app):
     with pytest.raises(ValueError, match="Attempts per recipient must be at most 100"):
         set_option("delivery.max_attempts", 10**30)
     set_option("plugin.anything.free", "undeclared keys are stored as they are")
+    with pytest.raises(ValueError, match="Network name is too long: at most 500 characters"):
+        set_option("network.name", "\U0001F600" * 501)
+    set_option("network.name", "\U0001F600" * 500)
 
 
 def _post_as_browser(client, url, change=lambda entries: entries):

@@ -104,3 +104,43 @@ def test_at_send_it_is_skipped_with_the_reason_and_the_recipient_logged(network,
     assert [(s.status, s.recipient) for s in skipped] == [("skipped", "deep@example.com")]
     assert NESTED in skipped[0].reason and skipped[0].reason.startswith("skipped: ")
     assert any("deep@example.com" in r.getMessage() and NESTED in r.getMessage() for r in caplog.records)
+
+
+# 10,000 loop steps writing two start tags each: past what the CSS inliner takes (app.mail.inliner).
+MANY_ELEMENTS = ('{% for a in "0123456789" %}{% for b in "0123456789" %}{% for c in "0123456789" %}'
+                 '{% for d in "0123456789" %}<b></b><i></i>{% endfor %}{% endfor %}{% endfor %}{% endfor %}')
+TOO_MANY = "HTML elements; at most"
+
+
+def test_a_template_rendering_more_elements_than_the_inliner_takes_is_refused_at_save(network, admin_client):
+    welcome = email("welcome")
+    token = csrf_token(admin_client, "/network/system-emails/")
+    answer = admin_client.patch(f"/network/system-emails/emails/{welcome.id}.json",
+                                headers={"X-CSRFToken": token}, json={"body": MANY_ELEMENTS})
+    assert answer.status_code == 400 and TOO_MANY in answer.get_json()["fields"]["body"]
+    preview = admin_client.post(f"/network/system-emails/{welcome.id}/preview",
+                                data={"csrf_token": token, "subject": "Hi", "body": MANY_ELEMENTS, "style": "html"})
+    assert preview.status_code == 200 and TOO_MANY in preview.get_json()["errors"]["body"]
+
+
+def test_at_fire_and_at_send_such_content_is_skipped_with_the_reason(network, worker, smtp_sink):
+    welcome = email("welcome")
+    welcome.body = MANY_ELEMENTS  # stored before the limit existed
+    db.session.commit()
+    register_customer("many@example.com", "Manny")
+    db.session.commit()
+    worker.work()
+    [skipped] = sends("welcome")
+    assert (skipped.status, skipped.recipient) == ("skipped", "many@example.com") and TOO_MANY in skipped.reason
+    welcome.body = "<p>Hello</p>"
+    db.session.commit()
+    register_customer("later@example.com", "Later")  # its send rendered; the body then swapped for a huge one
+    db.session.commit()
+    send = sends("welcome")[-1]
+    send.body = "<b>" * 25_000  # a send row rendered before the limit existed
+    db.session.commit()
+    worker.work()
+    send = sends("welcome")[-1]
+    assert (send.status, send.recipient) == ("skipped", "later@example.com")
+    assert "25,0" in send.reason and "can be prepared for sending" in send.reason
+    assert not [m for m in smtp_sink.messages if b"X-Herald-System-Email: welcome;" in m.data]

@@ -135,3 +135,24 @@ def test_import_fields_past_their_limits_are_errors_by_line_not_500s(admin_clien
     page = response.get_data(as_text=True)
     assert "Internal" not in page and "line" in page
     assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
+
+
+def test_an_upload_past_the_line_limit_is_refused_before_any_work_and_the_cli_takes_any_length(
+        admin_client, db, runner, tmp_path):
+    from app.tracking.suppression_csv import MAX_UPLOAD_LINES
+    rows = "".join(f"user{i}@example{i % 50}.com\n" for i in range(MAX_UPLOAD_LINES + 1)).encode()
+    answer = _upload(admin_client, b"email\n" + rows)
+    assert answer.status_code == 400
+    assert f"an upload takes at most {MAX_UPLOAD_LINES:,}" in answer.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
+    assert _upload(admin_client, rows[:rows.index(b"user9999@")]).status_code == 302  # 9,999 lines: at the limit
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"email,reason\n" + rows + b"not an address,bounced\n")
+    refused = runner.invoke(args=["suppressions", "import", str(path)])
+    assert refused.exit_code == 1 and f"line {MAX_UPLOAD_LINES + 3}: not an address" in refused.output
+    assert "nothing imported: 1 invalid rows" in refused.output
+    done = runner.invoke(args=["suppressions", "import", str(path), "--skip-invalid", "--reason", "bounced"])
+    assert done.exit_code == 0, done.output
+    assert "10,002 rows read: 2 added, 9,999 already on the list, 1 invalid rows skipped." in done.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == MAX_UPLOAD_LINES + 1

@@ -16,7 +16,8 @@ class SettingSpec:
 
     ``type`` is one of ``types.TYPES``: str, text, int, float, bool, choice (``choices``: values
     or (value, label) pairs), email, url or secret (never shown back; a blank field keeps it).
-    ``min``/``max`` bound numbers, ``required`` refuses an empty text.
+    ``min``/``max`` bound numbers, and ``max`` the length of a str, text or secret (else
+    ``types.MAX_LENGTH``); ``required`` refuses an empty text.
     """
     key: str
     default: Any

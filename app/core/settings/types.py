@@ -13,6 +13,10 @@ INT_RE = re.compile(r"[+-]?[0-9]{1,30}")
 FLOAT_RE = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,3})?")
 MAX_HOST = 253  # RFC 1035 section 2.3.4 (a name of 255 octets on the wire: 253 characters)
 MAX_URL = 2048
+# Characters a text setting holds unless ``max`` says otherwise: a one-line ``str`` (a name that may
+# reach an e-mail header, RFC 5322 section 2.1.1 keeps a line under 998), several lines of ``text``,
+# a ``secret`` (a key or a password). ``email`` (254) and ``url`` (2,048) have their own.
+MAX_LENGTH = {"str": 500, "text": 20_000, "secret": 4_096}
 
 
 def choice_pairs(spec) -> list[tuple]:
@@ -67,6 +71,9 @@ def _check_range(spec, value):
 def _check_text(spec, value):
     if not isinstance(value, str):
         raise ValueError(f"{spec.label} must be text.")
+    limit = spec.max if spec.max is not None and spec.type in MAX_LENGTH else MAX_LENGTH.get(spec.type)
+    if limit is not None and len(value) > limit:
+        raise ValueError(f"{spec.label} is too long: at most {limit:,} characters (this one has {len(value):,}).")
     if not value:
         if spec.required:
             raise ValueError(f"{spec.label} is required.")
