@@ -3,8 +3,10 @@
 The wizard and the API both change drafts only through ``update_draft``; the caller commits.
 """
 import json
+import logging
 from dataclasses import asdict
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, insert, literal, select
 
 from ..audit.services import record
@@ -16,6 +18,8 @@ from ..network.models import Product
 from .audience import AudienceCounts, count_audience
 from .models import Broadcast, BroadcastLabel, BroadcastTarget
 from .validation import clean_changes
+
+log = logging.getLogger(__name__)
 
 COUNTS_TTL = 60  # seconds
 AUDIENCE_FIELDS = {"kind", "customer_ids", "product_ids", "product_statuses"}
@@ -96,13 +100,21 @@ def _replace_targets(broadcast, column, ids) -> None:
 
 def audience_counts(broadcast, fresh=False) -> AudienceCounts:
     """``count_audience``, kept a minute in Redis per broadcast revision: a save and the page
-    shown after it count once (counting a million customers takes seconds)."""
+    shown after it count once. Redis is only a cache here: when it does not answer, the count is
+    made without it."""
     key = redis_store.key("audience-counts", broadcast.id, broadcast.revision)
-    cached = None if fresh else redis_store.client.get(key)
+    try:
+        cached = None if fresh else redis_store.client.get(key)
+    except RedisError as error:  # a cache: without Redis, count
+        log.warning("audience counts of broadcast %s not cached: %s", broadcast.id, error)
+        return count_audience(broadcast)
     if cached is not None:
         return AudienceCounts(**json.loads(cached))
     counts = count_audience(broadcast)
-    redis_store.client.set(key, json.dumps(asdict(counts)), ex=COUNTS_TTL)
+    try:
+        redis_store.client.set(key, json.dumps(asdict(counts)), ex=COUNTS_TTL)
+    except RedisError as error:
+        log.warning("audience counts of broadcast %s not cached: %s", broadcast.id, error)
     return counts
 
 

@@ -55,6 +55,9 @@ def load_config(overrides=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Seconds a Redis command may wait for its answer (a stopped Redis must not hold a request);
+        # an RQ worker raises it for its own blocking reads.
+        "REDIS_SOCKET_TIMEOUT": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "5")),
         "HERALD_PREFIX": os.environ.get("HERALD_PREFIX", "herald"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SMTP_URL": os.environ.get("SMTP_URL", "smtp://127.0.0.1:1025"),

@@ -3,6 +3,9 @@ from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
+from .transient import is_transient
+
 MESSAGES = {
     400: "The request could not be understood.",
     401: "You need to log in.",
@@ -13,7 +16,10 @@ MESSAGES = {
     413: "The request is too large.",
     429: "Too many attempts. Please wait and try again.",
     500: "Something went wrong on our side.",
+    503: ("Herald could not reach its database or Redis in time. Try again in a moment; reload "
+          "first to see whether what you sent was saved."),
 }
+RETRY_AFTER_SECONDS = 5
 
 
 def wants_json() -> bool:
@@ -45,5 +51,11 @@ def register_error_handlers(app):
 
     @app.errorhandler(Exception)
     def unexpected(error):
+        if is_transient(error):  # the database or Redis away, locked or timing out: not a bug
+            app.logger.warning("%s %s: 503, a backend did not answer: %s", request.method, request.path,
+                               str(error).splitlines()[0][:300])
+            db.session.rollback()  # the failed transaction ends here, whoever serves the next request
+            body, code = error_response(503)
+            return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS)}
         app.logger.exception("unhandled error")
         return error_response(500)

@@ -41,7 +41,8 @@ class RedisClient:
     def init_app(self, app):
         """Create the app's Redis client from REDIS_URL (connections are made lazily)."""
         app.extensions["herald_redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_connect_timeout=3, health_check_interval=30)
+            app.config["REDIS_URL"], socket_connect_timeout=3, health_check_interval=30,
+            socket_timeout=app.config.get("REDIS_SOCKET_TIMEOUT", 5))
 
     @property
     def client(self) -> redis.Redis:

@@ -21,6 +21,7 @@ from sqlalchemy import event
 
 from . import job_tracking
 from .extensions import db, redis_store
+from .transient import REDIS_TRANSIENT
 
 log = logging.getLogger(__name__)
 QUEUES = ("default", "delivery", "emails", "scheduling")
@@ -106,8 +107,12 @@ def _flush_pending(session) -> None:
     for _transaction, kind, func, args, queue, options in pending:
         if kind is None:
             func(*args)
-        else:
+            continue
+        try:
             _enqueue(func, args, queue, options)
+        except REDIS_TRANSIENT as error:  # committed: the supervisor enqueues it once Redis answers
+            log.warning("%s%r not enqueued (Redis: %s); the supervisor will enqueue it again",
+                        getattr(func, "__name__", func), args, error)
 
 
 def _inside(transaction, rolled_back) -> bool:

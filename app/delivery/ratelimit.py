@@ -14,7 +14,9 @@ from ..core.extensions import redis_store
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
          "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
 UNIT_NAMES = {1: "s", 60: "min", 3600: "h", 86400: "day"}
-RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:(?:/|per)\s*([a-z]+?)s?)?$")
+RATE_RE = re.compile(r"^([0-9]{1,12}(?:\.[0-9]{1,6})?)\s*(?:(?:/|per)\s*([a-z]+?)s?)?$")  # ASCII digits
+MAX_PER_SECOND = 100_000  # far above what one network sends; slots are paced in whole microseconds
+MIN_PER_DAY = 1
 RESERVE_HORIZON = 1.0  # seconds of slots one call may reserve
 STOP_POLL = 0.1  # seconds between two looks at ``stop()`` while waiting for a slot
 
@@ -49,11 +51,15 @@ class Rate:
         return self.period / self.count
 
     def __str__(self):
-        return f"{self.count:g}/{UNIT_NAMES.get(self.period, str(self.period) + 's')}"
+        """The rate as ``parse_rate`` reads it back: plain decimals, never an exponent (1000000/h)."""
+        count = f"{self.count:.6f}".rstrip("0").rstrip(".")
+        return f"{count}/{UNIT_NAMES.get(self.period, str(self.period) + 's')}"
 
 
 def parse_rate(text, default_period: int = 1) -> Rate | None:
-    """Parse "14/s", "30/min", "10000/h", "2 per second" or a bare number (per ``default_period``).
+    """Parse "14/s", "30/min", "10000/h", "2 per second" or a bare number (per ``default_period``):
+    ASCII digits, at most 12 before the point and 6 after, between MIN_PER_DAY a day and
+    MAX_PER_SECOND a second.
 
     Empty means no limit (None). Raises ValueError with a message for anything else.
     """
@@ -68,7 +74,11 @@ def parse_rate(text, default_period: int = 1) -> Rate | None:
     count = float(match.group(1))
     if count <= 0:
         raise ValueError("A rate must be more than zero (leave it empty for no limit).")
-    return Rate(count, UNITS[unit] if unit else default_period)
+    rate = Rate(count, UNITS[unit] if unit else default_period)
+    if rate.interval < 1 / MAX_PER_SECOND or rate.interval > 86400 / MIN_PER_DAY:
+        raise ValueError(f"{text!r} is out of range: a rate is between {MIN_PER_DAY}/day and "
+                         f"{MAX_PER_SECOND:,}/s (leave it empty for no limit).")
+    return rate
 
 
 def rate_validator(default_period: int):

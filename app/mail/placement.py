@@ -5,9 +5,11 @@ leads nor reach CSS or scripts. In an HTML template:
 
 - an address attribute (``href``, ``src``, ``action``, ``formaction``, ``background``,
   ``poster``) may begin with a URL placeholder (``…_url``, ``is_url_placeholder``); any other
-  placeholder only after the address's scheme is fixed (``https://…?who={{ customer_email }}``,
-  ``mailto:{{ customer_email }}``, or a relative ``/…``): a value after ``java`` could complete
-  ``javascript:`` (RFC 3986 section 3.1; tabs and line breaks, which browsers drop, do not count);
+  placeholder only after the address's scheme and host are fixed (``https://shop.example/…?who=
+  {{ customer_email }}``, ``mailto:{{ customer_email }}``, or a relative ``/page…``): a value
+  after ``java`` could complete ``javascript:`` (RFC 3986 section 3.1; tabs and line breaks, which
+  browsers drop, do not count), one after ``https:``, ``/`` or ``https://shop.example`` could
+  start with ``//``, ``@`` or ``.evil.example`` and send the link to another host (section 3.2);
 - no placeholder in a ``style`` attribute, an ``on…`` handler, or inside ``<style>``/``<script>``;
 - placeholders stand in text and attribute values, never in a tag or attribute name;
 - Jinja blocks are not allowed inside address attributes;
@@ -22,6 +24,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+from ..core.content_limits import feed_whole
 from .masking import Mask
 from .placeholders import Block, Placeholder, PlaceholderError, is_url_placeholder
 
@@ -30,6 +33,27 @@ RAW_TEXT_TAGS = frozenset({"style", "script"})
 _SCHEME_ONLY_RE = re.compile(r"[A-Za-z0-9+.\-]*")
 _DROPPED_IN_URLS_RE = re.compile(r"[\t\n\r]")
 _ENCODED_OPENER_RE = re.compile(r"\{[{%]")
+# Browsers read "\" as "/" in http(s) addresses (WHATWG URL Standard, special schemes).
+_HIERARCHICAL = ("http", "https", "ftp", "ws", "wss", "file")
+_AUTHORITY_DONE_RE = re.compile(r"//[^/?#]*[/?#]")
+
+
+def _host_fixed(before: str) -> bool:
+    """True when the address text ``before`` a placeholder already fixes the host (RFC 3986
+    section 3.2: the authority ends at the first "/", "?" or "#" after "//"): a scheme without an
+    authority (``mailto:``), a host followed by one of those, a path with a first segment
+    (``/page``), a query or a fragment. False for ``https:``, ``//``, ``https://shop.example``
+    and ``/``, where a value starting with "//", "@" or ":" would make or change the host."""
+    before = before.replace("\\", "/")
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.\-]*:", before)
+    if scheme:
+        rest = before[scheme.end():]
+        if scheme.group()[:-1].lower() not in _HIERARCHICAL and not rest.startswith("/"):
+            return True  # mailto:, tel:: no host to change
+        return bool(_AUTHORITY_DONE_RE.match(rest))
+    if before.startswith("//"):
+        return bool(_AUTHORITY_DONE_RE.match(before))
+    return before != "/"
 
 
 def check_html(text: str, items: list) -> None:
@@ -52,8 +76,7 @@ class _Placement(HTMLParser):
 
     def check(self) -> None:
         """Parse everything; raises PlaceholderError."""
-        self.feed(self.hidden.text)
-        self.close()
+        feed_whole(self, self.hidden.text)
         self._flush()
 
     def _here(self) -> int:
@@ -104,6 +127,10 @@ class _Placement(HTMLParser):
                 self._fail(item, f"{{{{ {item.name} }}}} cannot begin the address in {name} (<{tag}>): "
                                  "only URL placeholders such as {{ site_url }} can; put it after a "
                                  "fixed https://… or mailto:")
+            if not _host_fixed(before):
+                self._fail(item, f"{{{{ {item.name} }}}} stands where a value could change the host of the "
+                                 f"address in {name} (<{tag}>): put it after the host and a / ? or # "
+                                 "(https://shop.example/…, /page?who=…), never right after https:, // or /")
 
     def handle_endtag(self, tag):
         """Text ends at a tag; ``</style>`` and ``</script>`` end their raw text."""

@@ -43,17 +43,21 @@ def min_gap(kind: str) -> timedelta:
 
 def check_spacing(recurrence: Recurrence, kind: str, now_utc: datetime, display_zone) -> None:
     """Refuse (RuleError on the rule's field) a recurrence whose next SAMPLE sends include two
-    closer than ``min_gap(kind)``; the message names both sends in ``display_zone``."""
+    closer than ``min_gap(kind)`` (the message names both sends in ``display_zone``), or whose
+    next SAMPLE sends cannot all be worked out within the expansion's bounds (ExpansionLimit)."""
     least = min_gap(kind)
-    previous = None
+    previous, seen = None, 0
     try:
         for utc in islice(recurrence.after(now_utc), SAMPLE):
             if previous is not None and utc - previous < least:
                 raise RuleError(_message(kind, least, previous, utc, display_zone), recurrence.field)
-            previous = utc
-    except ExpansionLimit:
+            previous, seen = utc, seen + 1
+    except ExpansionLimit as limit:
         if previous is None:
             raise
+        # Sends past the bound could come closer than allowed: unchecked is refused, never accepted.
+        raise type(limit)(f"Only the next {seen} sends of this rule could be worked out, so the time "
+                          f"between its next {SAMPLE} sends cannot be checked: {limit}", recurrence.field) from None
 
 
 def _message(kind, least, first, second, zone) -> str:

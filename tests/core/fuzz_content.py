@@ -20,6 +20,12 @@ EDGE_TEXT = ["", "0", "-1", "²", "١٢", str(HUGE), "1e400", "NaN", "null", "[]
 UNITS = ["x", "é", "🎉", "\u200b", "<b>", "<p>x</p>", "{{ customer_name }}", "{{ customer_email }} ",
          '<a href="https://x.example/{{ customer_email }}">x</a>', "&amp;", "<!--", "<![CDATA[", "\\", "'\"",
          "{{ customer_name|upper }}", "{% raw %}", "&#x0;", "\n"]
+# Each opens something it never closes, thousands of times: html.parser rescanned to the end from
+# every one (CVE-2025-6069 in the Python Herald runs on), 53 s of CPU for "<a" * 99,999.
+UNCLOSED = {"start tags": "<a" * 99_999, "after a tag": "<p>" + "a<b" * 60_000, "end tags": "</" * 99_999,
+            "instructions": "<?" * 99_999, "comments": "<!--" * 49_999, "quotes": '<a x="' * 33_000,
+            "slashes": "<a/" * 66_000, "declarations": "<!x" * 66_000}
+UNITS += ["<a", "a<b", "</", "<?", '<a x="', "<a/", "<!x"]
 # (opening, middle, closing) of a nest: markup, Jinja blocks and loops.
 NESTS = [("<b>", "x", "</b>"), ("<div><table><tr><td>", "x", "</td></tr></table></div>"), ("<ul><li>", "x", ""),
          ("{% if customer_name %}", "x", "{% endif %}"), ("{% for a in customer_name %}", "{{ a }}", "{% endfor %}"),

@@ -3,6 +3,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.core.settings.services import set_option
 from app.delivery.ratelimit import Rate, RateLimiter, parse_rate
@@ -19,10 +21,35 @@ def test_parse_rate(text, expected):
     assert parse_rate(text) == expected
 
 
-@pytest.mark.parametrize("text", ["fast", "14/fortnight", "-3/s", "/s", "0/s"])
+@pytest.mark.parametrize("text", ["fast", "14/fortnight", "-3/s", "/s", "0/s", "999999999999999999999/s",
+                                  "0.0000001/s", "200000/s", "0.5/day", "\u0663/s", "1e6/h", "inf/s"])
 def test_parse_rate_rejects_nonsense(text):
     with pytest.raises(ValueError):
         parse_rate(text)
+
+
+@given(count=st.decimals(min_value="0.000001", max_value="999999999999", places=6),
+       unit=st.sampled_from(["s", "min", "h", "day", ""]), period=st.sampled_from([1, 3600]))
+@settings(max_examples=300, deadline=None)
+def test_a_rate_is_refused_with_a_message_or_read_back_as_it_was_stored(count, unit, period):
+    """Every stored rate reads back to itself (1000000/h was stored as 1e+06/h and then refused)."""
+    text = f"{count}/{unit}" if unit else str(count)
+    try:
+        rate = parse_rate(text, period)
+    except ValueError as error:
+        assert "out of range" in str(error) or "is not a rate" in str(error)
+        return
+    assert "e" not in str(rate).split("/")[0] and parse_rate(str(rate), period) == rate
+
+
+@pytest.mark.parametrize("text, stored", [("1000000/h", "1000000/h"), ("123456789/day", "123456789/day"),
+                                          ("100000/s", "100000/s"), ("1/day", "1/day")])
+def test_large_and_small_rates_save_from_the_settings_page(admin_client, text, stored):
+    from app.core.settings.services import get_option
+    token = csrf_token(admin_client, "/network/settings/")
+    answer = admin_client.post("/network/settings/", data={"csrf_token": token, "delivery.rate_per_hour": text})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    assert get_option("delivery.rate_per_hour") == stored
 
 
 def test_settings_page_validates_and_normalises_rates(app, admin_client):

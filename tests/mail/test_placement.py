@@ -31,8 +31,29 @@ def test_only_url_placeholders_may_begin_an_address(html, where):
     assert "cannot begin the address" in message and "only URL placeholders" in message
 
 
+@pytest.mark.parametrize("html, where", [
+    ('<a href="/{{ customer_name }}">x</a>', "Line 1, column 11"),  # "//evil.example": another host
+    ('<a href="https:{{ customer_name }}">x</a>', "Line 1, column 16"),  # "//evil.example"
+    ('<a href="https://shop.example{{ customer_name }}">x</a>', "Line 1, column 30"),  # "@evil.example"
+    ('<a href="https://{{ customer_name }}/x">x</a>', "Line 1, column 18"),
+    ('<a href="//{{ customer_name }}">x</a>', "Line 1, column 12"),
+    ('<a href="https://shop.example:{{ customer_name }}/">x</a>', "Line 1, column 31"),  # a port, or "@…"
+    ('<a href="/\\{{ customer_name }}">x</a>', "Line 1, column 12"),  # browsers read "\\" as "/"
+    ('<img src="HTTP://cdn.example{{ customer_email }}">', "Line 1, column 29"),
+])
+def test_no_placeholder_where_a_value_could_change_the_host(html, where):
+    """Seen in review 14: customers named "/evil.example", "//evil.example" and "@evil.example"
+    got links to evil.example from these templates."""
+    message = problem(html)
+    assert message is not None and message.startswith(where), message
+    assert "could change the host" in message
+
+
 @pytest.mark.parametrize("html", [
     '<a href="{{ site_url }}">x</a>',
+    '<a href="https://shop.example/{{ customer_name }}">path</a> <a href="HTTPS://shop.example?x={{ customer_name }}">q</a>',
+    '<a href="//cdn.example/{{ customer_name }}">x</a> <a href="https://shop.example#{{ customer_name }}">x</a>',
+    '<a href="tel:{{ customer_name }}">x</a> <a href="./{{ customer_name }}">x</a>',
     "<a href='{{ unsubscribe_url }}'>x</a>",
     "<a href={{ site_url }}>x</a>",
     '<a href="  {{ site_url }}/shop?who={{ customer_email }}">x</a>',

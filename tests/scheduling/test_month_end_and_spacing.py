@@ -99,3 +99,21 @@ def test_editor_refuses_a_too_close_email_schedule(wizard, network):
         "csrf_token": csrf_token(wizard.client, url), "schedule": "rrule", "timezone": "UTC",
         "rrule_text": "DTSTART:20990101T090000\nFREQ=MINUTELY"})
     assert response.status_code == 400 and "at least 1 hour between sends" in response.get_data(as_text=True)
+
+
+def test_a_rule_whose_next_sends_cannot_all_be_worked_out_is_refused_not_accepted_unchecked(make_broadcast):
+    """Once one send was known, hitting a bound used to accept the rule: these two rules send at
+    2200-03-01 09:00 and 09:10 (review of issue 14), past where the walk stopped."""
+    email = make_broadcast("email")
+    sparse_then_close = RuleSpec("rrule", "UTC", None, rrule_text=(
+        "DTSTART:10000101T000000Z\nRRULE:FREQ=MINUTELY;INTERVAL=13;BYMONTH=2;BYMONTHDAY=29;BYHOUR=0;BYMINUTE=0\n"
+        "RRULE:FREQ=YEARLY;INTERVAL=400;BYMONTH=3;BYMONTHDAY=1;BYHOUR=9;BYMINUTE=0,10"))
+    with pytest.raises(RuleError, match="must leave at least 1 hour|cannot be checked"):  # or the time bound
+        save_schedule(email, sparse_then_close, now=at(2029, 12, 1))
+    monthly_leap_day = RuleSpec("rrule", "UTC", None,
+                                rrule_text="DTSTART:20300101T090000\nRRULE:FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29")
+    with pytest.raises(RuleError, match="cannot be checked") as caught:  # 500 sends: 24,000 months of walking
+        save_schedule(email, monthly_leap_day, now=at(2029, 12, 1))
+    assert caught.value.field == "rrule_text" and "Only the next 101 sends" in str(caught.value)
+    sparse = RuleSpec("rrule", "UTC", None, rrule_text="DTSTART:20300101T090000\nRRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29")
+    assert save_schedule(email, sparse, now=at(2029, 12, 1)).next_at == at(2032, 2, 29, 9)  # 500 leap days: walked

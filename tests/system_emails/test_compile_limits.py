@@ -16,6 +16,7 @@ from app.system_emails.rendering import TemplateLimit, check_template, render
 from app.testing import csrf_token
 
 from sysemail_helpers import email, sends
+from tests.core.fuzz_content import UNCLOSED
 
 EVENT = EventSpec("order_paid", "Order paid", payload_keys={"customer_name": ""},
                   sample={"customer_name": "Jane"})
@@ -144,3 +145,11 @@ def test_at_fire_and_at_send_such_content_is_skipped_with_the_reason(network, wo
     assert (send.status, send.recipient) == ("skipped", "later@example.com")
     assert "25,0" in send.reason and "can be prepared for sending" in send.reason
     assert not [m for m in smtp_sink.messages if b"X-Herald-System-Email: welcome;" in m.data]
+
+
+@pytest.mark.parametrize("shape", UNCLOSED)
+def test_markup_left_open_thousands_of_times_is_answered_in_linear_time(network, admin_client, shape):
+    token, cpu = csrf_token(admin_client, "/network/system-emails/"), time.thread_time()
+    saved = admin_client.patch(f"/network/system-emails/emails/{email('welcome').id}.json",
+                               headers={"X-CSRFToken": token}, json={"body": UNCLOSED[shape], "style": "html"})
+    assert saved.status_code in (200, 400) and time.thread_time() - cpu < 2.0, (saved.status_code, time.thread_time() - cpu)
