@@ -31,6 +31,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..core.extensions import redis_store
 from ..core.leases import redis_run_id
+from ..core.sockets import kernel_timeouts
 
 log = logging.getLogger(__name__)
 TTL_MS = 7 * 86400 * 1000
@@ -69,6 +70,7 @@ class WriteAheadLog:
             if self._sock is None:
                 self._conn = self._client.connection_pool.get_connection()
                 self._sock = self._conn._sock  # connected by the pool: AUTH and SELECT done
+                kernel_timeouts(self._sock)  # no poll per command (the connection is never reused)
             self._sock.sendall(packed or pack(*command))
         except BaseException as error:
             raise self._failed(error) from None

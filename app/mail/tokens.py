@@ -2,8 +2,7 @@
 
 A token is the proof for the public routes that use it: tampering makes it unreadable (404).
 """
-import base64
-import hmac
+import binascii
 import json
 from functools import lru_cache
 
@@ -15,6 +14,10 @@ from ..core.settings.services import get_option
 SALTS = {"unsubscribe": "herald.unsubscribe", "open": "herald.open", "click": "herald.click"}
 COMPRESS_FROM = 200  # bytes of JSON below which itsdangerous's zlib attempt is skipped
 _COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # itsdangerous's
+_JSON_STRING = json.encoder.encode_basestring  # how that encoder writes a str (C, ensure_ascii off)
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))  # RFC 2104: ipad
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))  # RFC 2104: opad
 
 
 @lru_cache(maxsize=32)
@@ -27,30 +30,58 @@ def _serializer(purpose: str) -> URLSafeSerializer:
 
 
 def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """URL-safe base64 without padding (``base64.urlsafe_b64encode`` without its Python layers)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+def _compact_json(payload) -> str:
+    """``_COMPACT_JSON(payload)``, written directly for the send loop's payloads (a list of
+    strings, integers and None); anything else goes to the encoder."""
+    if payload.__class__ is not list:
+        return _COMPACT_JSON(payload)
+    items = []
+    for item in payload:
+        kind = item.__class__
+        if kind is str:
+            items.append(_JSON_STRING(item))
+        elif kind is int:
+            items.append(int.__repr__(item))
+        elif item is None:
+            items.append("null")
+        else:  # bool, float, nested values: the encoder's own rules
+            return _COMPACT_JSON(payload)
+    return "[" + ",".join(items) + "]"
 
 
 class TokenSigner:
     """``URLSafeSerializer.dumps`` for the send loop, which signs a token or two per message.
 
-    The HMAC key is derived once and the keyed HMAC copied per token (itsdangerous derives the key
-    and builds a signer for every token). Payloads shorter than ``COMPRESS_FROM`` bytes of JSON
-    skip the zlib attempt, which costs more than the rest and hardly ever shortens them; tokens
-    are otherwise byte for byte itsdangerous's, and ``read_token`` reads both forms.
+    The HMAC key is derived once and the keyed HMAC (RFC 2104) kept as its two padded hash states,
+    copied per token (itsdangerous derives the key and builds a signer for every token; a copied
+    ``hmac.HMAC`` cost 1.0 µs against 0.6, the one-shot ``hmac.digest`` 1.5). Payloads shorter
+    than ``COMPRESS_FROM`` bytes of JSON skip the zlib attempt, which costs more than the rest and
+    hardly ever shortens them; tokens are otherwise byte for byte itsdangerous's, and
+    ``read_token`` reads both forms.
     """
 
     def __init__(self, serializer: URLSafeSerializer):
         signer = serializer.make_signer()
         self._serializer = serializer
-        self._mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method().name)
+        key, digest = signer.derive_key(), signer.digest_method
+        block = digest().block_size
+        if len(key) > block:
+            key = digest(key).digest()
+        key = key.ljust(block, b"\0")
+        self._inner, self._outer = digest(key.translate(_INNER_PAD)), digest(key.translate(_OUTER_PAD))
 
     def dumps(self, payload) -> str:
         """The signed token of ``payload`` (JSON-able)."""
-        data = _COMPACT_JSON(payload).encode()
+        data = _compact_json(payload).encode()
         value = _b64(data) if len(data) < COMPRESS_FROM else self._serializer.dump_payload(payload)
-        mac = self._mac.copy()  # 2.7 µs; the one-shot hmac.digest took 3.6 (OpenSSL's set-up per call)
-        mac.update(value)
-        return (value + b"." + _b64(mac.digest())).decode("ascii")
+        inner, outer = self._inner.copy(), self._outer.copy()
+        inner.update(value)
+        outer.update(inner.digest())
+        return (value + b"." + _b64(outer.digest())).decode("ascii")
 
 
 @lru_cache(maxsize=32)

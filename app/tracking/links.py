@@ -185,8 +185,13 @@ class TrackedTemplate:
     def personal_href(self, raw: str) -> str:
         """The word of a new placeholder standing for address ``raw`` (holding placeholders),
         filled and tracked per message by ``values``."""
-        self.hrefs.append(self.mask.compile(raw))
-        return self.mask.word(Placeholder.named(f"_tracking_href_{len(self.hrefs) - 1}"))
+        href = self.mask.compile(raw)
+        name = f"_tracking_href_{len(self.hrefs)}"
+        # An address that is one placeholder and nothing else is its value: HTML-escaped, then
+        # unescaped, it is the same string (the loop below skips both)
+        whole = href.parts[0] == href.parts[2] == "" and href.defaults is None and len(href.parts) == 3
+        self.hrefs.append((name, href, href.parts[1] if whole else None))
+        return self.mask.word(Placeholder.named(name))
 
     def values(self, delivery_id: int, values: dict) -> dict:
         """The tracking placeholders' values for one message (``values``: its other ones)."""
@@ -194,9 +199,13 @@ class TrackedTemplate:
         recipient = None
         if self.personal:
             recipient = out[RECIPIENT_SLOT] = self._sign_open.dumps([self.run_id, delivery_id])
-        for index, href in enumerate(self.hrefs):
-            url = html_lib.unescape(href.render(values, escape_html=True))
-            out[f"_tracking_href_{index}"] = self._click_url(url, recipient) or url
+        for name, href, whole in self.hrefs:
+            if whole is not None:
+                url = values.get(whole)
+                url = "" if url is None else url if url.__class__ is str else str(url)
+            else:
+                url = html_lib.unescape(href.render(values, escape_html=True))
+            out[name] = self._click_url(url, recipient) or url
         return out
 
     def _click_url(self, url: str, recipient: str | None) -> str | None:

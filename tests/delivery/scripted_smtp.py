@@ -17,8 +17,8 @@ class Received:
 @dataclass
 class ScriptedSMTP:
     """``rcpt``: {address: reply} for RCPT; ``mail``: {address: reply} for MAIL; ``data_end``:
-    {message number (1-based, counting every content received): reply or None (hang up without
-    answering)}; ``data_without_rcpt``: answer DATA with 354 even when no recipient was accepted
+    {message number (1-based, counting every content received): reply, None (hang up without
+    answering) or "stall" (never answer, the connection left open)}; ``data_without_rcpt``: answer DATA with 354 even when no recipient was accepted
     (a broken server). Everything else is accepted."""
     pipelining: bool = True
     smtputf8: bool = False
@@ -81,6 +81,8 @@ class ScriptedSMTP:
                     reply = self.data_end.get(len(self.received), "250 2.0.0 Ok: queued")
                     if reply is None:
                         return  # hang up: the client never learns what became of this message
+                    if reply == "stall":
+                        continue  # never answer, keep the connection open: the client times out
                     conn.sendall(reply.encode() + b"\r\n")
                     continue
                 reply = self._command(line.rstrip(b"\r").decode("utf-8", "replace"), state)

@@ -78,12 +78,15 @@ def test_messages_parse_back_with_their_personal_parts(app, db):
 
 def test_prepared_pieces_give_the_message_of_the_filter_path(app, db):
     run, factory = _factory(db, reply_to="help@example.org")
+
+    def undated(raw: bytes) -> bytes:  # the builds may fall in different seconds
+        return re.sub(rb"^Date: [^\r]*\r\n", b"", raw)
     for person in PEOPLE:
         _, _, data = factory.build(person)
-        fast, filtered = (BytesParser(policy=policy.default).parsebytes(raw)
-                          for raw in (data, factory.template.to_bytes(factory.compose(person))))
+        composed = factory.template.to_bytes(factory.compose(person))
+        fast, filtered = (BytesParser(policy=policy.default).parsebytes(undated(raw)) for raw in (data, composed))
         assert fast.items() == filtered.items()
-        assert data.split(b"\r\n\r\n", 1)[0] == factory.template.to_bytes(factory.compose(person)).split(b"\r\n\r\n", 1)[0]
+        assert undated(data).split(b"\r\n\r\n", 1)[0] == undated(composed).split(b"\r\n\r\n", 1)[0]
         assert [part.get_content() for part in fast.iter_parts()] == \
             [part.get_content() for part in filtered.iter_parts()]
 

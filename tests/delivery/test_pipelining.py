@@ -84,6 +84,22 @@ def test_connection_lost_at_the_last_message_is_unknown(scripted_smtp):
     assert results["only@example.com"].status == "unknown" and transport.idle
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_server_that_stops_answering_times_out_as_the_url_says(scripted_smtp, pipelining):
+    """The timeouts live in the kernel (app.core.sockets), not in Python: a reply that never comes
+    still ends the wait, as a lost connection (message 2 unknown), and the next message goes out
+    on a new connection."""
+    scripted_smtp.pipelining, scripted_smtp.data_end = pipelining, {2: "stall"}
+    transport = SMTPTransport(SMTPSettings.from_url(scripted_smtp.url + "?timeout=0.3"))
+    results = send_all(transport, ["one@example.com", "two@example.com", "three@example.com"])
+    assert {k: r.status for k, r in results.items()} == {
+        "one@example.com": "sent", "two@example.com": "unknown", "three@example.com": "sent"}
+    assert "timed out" in results["two@example.com"].reply
+    assert scripted_smtp.connections == 2
+    assert transport._sock.gettimeout() is None  # blocking: no poll before each call
+    transport.close()
+
+
 def test_a_server_that_answers_data_without_recipients_gets_an_empty_message(scripted_smtp):
     scripted_smtp.data_without_rcpt = True
     scripted_smtp.rcpt = {"gone@example.com": "550 5.1.1 No such user"}
