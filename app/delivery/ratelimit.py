@@ -19,6 +19,7 @@ MAX_PER_SECOND = 100_000  # far above what one network sends; slots are paced in
 MIN_PER_DAY = 1
 RESERVE_HORIZON = 1.0  # seconds of slots one call may reserve
 STOP_POLL = 0.1  # seconds between two looks at ``stop()`` while waiting for a slot
+RECHECK = 5.0  # seconds between two readings of the settings while waiting for a slot
 
 RESERVE_SCRIPT = """
 local t = redis.call('TIME')
@@ -92,11 +93,21 @@ def rate_validator(default_period: int):
 class RateLimiter:
     """Paces one worker's sends against the shared limits; ``wait()`` before every message."""
 
-    def __init__(self, rates: dict):
-        self.rates = {name: rate for name, rate in rates.items() if rate is not None}
-        self.keys = [redis_store.key("delivery", "ratelimit", name) for name in self.rates]
-        self.intervals = [str(int(rate.interval * 1_000_000)) for rate in self.rates.values()]
+    def __init__(self, rates: dict, current=None):
+        """``rates``: {name: Rate or None}; ``current()``, when given, returns them as the settings
+        say now, asked every RECHECK seconds of a wait: a changed rate ends a wait it made long."""
+        self.current = current
         self.slots: list[float] = []  # monotonic times of reserved slots, oldest first
+        self._configure(rates)
+
+    def _configure(self, rates: dict) -> None:
+        self.rates = {name: rate for name, rate in rates.items() if rate is not None}
+        # The key names the spacing: slots reserved under another rate (one an hour ahead under
+        # 1/h) never hold back sends under the new one.
+        self.intervals = [str(int(rate.interval * 1_000_000)) for rate in self.rates.values()]
+        self.keys = [redis_store.key("delivery", "ratelimit", name, interval)
+                     for name, interval in zip(self.rates, self.intervals)]
+        self.slots.clear()
         if self.rates:
             self._script = redis_store.client.register_script(RESERVE_SCRIPT)
             self._per_call = max(1, int(RESERVE_HORIZON / max(r.interval for r in self.rates.values())))
@@ -132,8 +143,15 @@ class RateLimiter:
         slot = self.slots.pop(0)
         if slot > time.monotonic() and before_sleep is not None:
             before_sleep()
+        recheck = time.monotonic() + RECHECK
         while (left := slot - time.monotonic()) > 0:
             if stop is not None and stop():
                 return False
+            if self.current is not None and time.monotonic() >= recheck:
+                recheck = time.monotonic() + RECHECK
+                rates = {name: rate for name, rate in self.current().items() if rate is not None}
+                if rates != self.rates:  # the admin changed the rate: wait by the new one
+                    self._configure(rates)
+                    return self.wait(remaining, None, stop)
             time.sleep(min(left, STOP_POLL))
         return True

@@ -47,7 +47,7 @@ class Sender:
     lease: object = None  # the job's chunks.Lease: no message goes out once it lapses
 
     def __post_init__(self):
-        self.limiter = RateLimiter(self.policy.rates)
+        self.limiter = RateLimiter(self.policy.rates, current=lambda: SendPolicy.current().rates)
         # A claim holds about a second of sending at the configured rate (at least one message),
         # so a pause or a cancel never waits behind a long batch; unlimited: the full batch.
         self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or self.policy.batch_size)

@@ -109,3 +109,31 @@ def test_with_a_rate_limit_each_message_is_finished_before_the_wait(app, db, scr
     assert len(scripted_smtp.received) == 4
     writes = [chunk for _, chunk in scripted_smtp.reads]
     assert not any(b"\r\n.\r\n" in chunk and b"MAIL FROM" in chunk for chunk in writes)
+
+
+def test_a_changed_rate_is_obeyed_at_once_by_new_and_by_waiting_senders(app, redis_client, monkeypatch):
+    """Review 14b: after 1/h, slots stayed reserved an hour ahead; changing the setting to 100/s
+    left a new run at 0 sent, and a waiting one asleep until a pause and resume."""
+    import app.delivery.ratelimit as ratelimit
+    slow = RateLimiter({"second": parse_rate("1/h")})
+    assert slow.wait() is True  # the first slot is now; the next an hour ahead
+    fast = RateLimiter({"second": parse_rate("100/s")})
+    started = time.monotonic()
+    assert fast.wait() and fast.wait() and time.monotonic() - started < 5  # not behind the 1/h slot
+    monkeypatch.setattr(ratelimit, "RECHECK", 0.2)
+    setting = {"second": parse_rate("2/h")}  # its own key: the first slot is now
+    waiting = RateLimiter(dict(setting), current=lambda: dict(setting))
+    assert waiting.wait() is True
+    done = threading.Event()
+    ctx = app.app_context()
+
+    def second_message():
+        with ctx:
+            done.set() if waiting.wait() else None
+    thread = threading.Thread(target=second_message, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    assert not done.is_set()  # waiting for the slot an hour ahead
+    setting["second"] = parse_rate("100/s")  # the admin saves a faster rate
+    thread.join(timeout=10)
+    assert done.is_set()
