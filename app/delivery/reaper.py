@@ -23,7 +23,7 @@ from functools import partial
 from flask import current_app
 import json
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from ..broadcasts.models import BroadcastRun
 from ..core import leases
@@ -145,9 +145,12 @@ def supervise_throttled(run_id: int, seconds: int = 10) -> None:
 
 
 def active_run_ids() -> list[int]:
-    """Runs that are planning, sending or paused."""
-    return list(db.session.scalars(select(BroadcastRun.id).where(
-        BroadcastRun.status.in_(("planning", "sending", "paused"))).order_by(BroadcastRun.id)))
+    """Runs that are planning, sending or paused, and finished runs whose rows a job still holds
+    (a run cancelled while a job that then died held a batch: its record still says what went out)."""
+    held = select(DeliveryClaim.run_id)
+    return list(db.session.scalars(select(BroadcastRun.id).where(or_(
+        BroadcastRun.status.in_(("planning", "sending", "paused")), BroadcastRun.id.in_(held)))
+        .order_by(BroadcastRun.id)))
 
 
 def supervisor_tasks(tasks: list) -> list:
@@ -156,7 +159,7 @@ def supervisor_tasks(tasks: list) -> list:
 
 
 def run_steps() -> list:
-    """One step per run that is planning, sending or paused."""
+    """One step per run that is planning, sending or paused, or holds a dead job's claim."""
     return [partial(heal, run_id) for run_id in active_run_ids()]
 
 
@@ -172,4 +175,6 @@ def heal(run_id: int) -> str | None:
         return status
     if status in ("sending", "paused"):
         return supervise(run_id, thorough=True, idle=idle)
+    if status is not None:
+        reap(run_id)  # a finished run: only dead jobs' claims to settle
     return status

@@ -29,8 +29,9 @@ SETTINGS = (
                 "(0: never).", "int", min=0, max=1_000_000),
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
-# A batch is what a worker killed with SIGKILL can leave unknown; 100 costs one database round
-# trip cycle per 100 messages (bench/README.md, "Choices measured").
+# A killed worker leaves at most one message unknown while its write-ahead record in Redis lives;
+# a batch is what it leaves unknown when Redis lost that record too. 100 costs one database round
+# trip cycle per 100 messages (bench/README.md, "Choices measured"; 500 measured 2026-12-01).
 CONFIG_DEFAULTS = {
     "DELIVERY_CHUNK_SIZE": 500,
     "DELIVERY_PARALLEL_JOBS": 16,  # runner jobs per run: how many workers can send one run at once

@@ -55,18 +55,23 @@ def spec_from_json(data: dict, default_zone: str) -> RuleSpec:
             return None
         try:
             parsed = kind.fromisoformat(str(value))
+            return _wall_clock(parsed, tz) if kind is datetime else parsed
+        except OverflowError:  # an offset that carries it past year 1 or 9999
+            raise RuleError(f"is out of range: in {tz.key} it falls outside the years 1 to 9999.", key) from None
         except ValueError:
             raise RuleError(f"must be an ISO date{'time' if kind is datetime else ''}.", key) from None
-        return _wall_clock(parsed, tz) if kind is datetime else parsed
 
     weekdays = data.get("weekdays") or []
-    if not isinstance(weekdays, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in weekdays):
-        raise RuleError("must be a list of weekday numbers, 0 = Monday.", "weekdays")
+    if not isinstance(weekdays, list) or len(weekdays) > 7 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in weekdays):
+        raise RuleError("must be a list of at most 7 weekday numbers, 0 = Monday.", "weekdays")
+    weekdays = sorted(set(weekdays))
     for key in ("interval", "month_day", "count"):
         if data.get(key) is not None and (isinstance(data[key], bool) or not isinstance(data[key], int)):
             raise RuleError("must be a whole number.", key)
-    if data.get("interval") is not None and data["interval"] < 1:  # as the form and INTERVAL= in a rule
-        raise RuleError("must be 1 or more.", "interval")
+    for key in ("interval", "month_day", "count"):  # as the form and INTERVAL=, BYMONTHDAY=, COUNT= in a rule
+        if data.get(key) is not None and data[key] < 1:
+            raise RuleError("must be 1 or more.", key)
     short_months = data.get("short_months") or "skip"
     if short_months not in SHORT_MONTHS:
         raise RuleError(f"must be one of {', '.join(SHORT_MONTHS)}.", "short_months")

@@ -166,3 +166,19 @@ def test_api_ids_are_json_whole_numbers_and_odd_values_get_their_own_message(api
     zero = api("PUT", f"/broadcasts/{draft['id']}/schedule", json={"kind": "daily", "interval": 0,
                                                                     "start": "2031-01-01T09:00"})
     assert zero.status_code == 400 and "1 or more" in str(zero.get_json()), zero.get_json()
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00-05:00", "0001-01-01T00:30+01:00", "9999-12-31T23:59:59Z"])
+def test_a_schedule_start_past_year_1_or_9999_in_its_zone_is_400_not_500(api, network, start):
+    draft = api("POST", "/broadcasts", json={"kind": "notice", "subject": "Hi", "body_html": "<p>x</p>",
+                                             "customer_ids": [network.ann.id]}).get_json()
+    for kind in ("daily", "weekly", "monthly"):
+        answer = api("PUT", f"/broadcasts/{draft['id']}/schedule", json={"kind": kind, "start": start,
+                                                                         "timezone": "America/New_York"})
+        assert answer.status_code == 400, (kind, answer.status_code)
+    odd = api("PUT", f"/broadcasts/{draft['id']}/schedule", json={"kind": "monthly", "month_day": 0,
+                                                                  "start": "2031-01-01T09:00"})
+    assert odd.status_code == 400 and "1 or more" in str(odd.get_json())
+    many = api("PUT", f"/broadcasts/{draft['id']}/schedule", json={"kind": "weekly", "weekdays": [0] * 5000,
+                                                                   "start": "2031-01-01T09:00"})
+    assert many.status_code == 400 and "at most 7" in str(many.get_json())

@@ -165,3 +165,26 @@ def test_a_job_whose_claim_the_reaper_settled_writes_nothing_after(app, db, prod
     assert len(sender.batch) == 2 and {c.recipient.delivery_id for c in sender.batch}.isdisjoint(
         r.delivery_id for r in held)
     assert progress.status_counts(run_id)["unknown"] == 2
+
+
+def test_a_dead_jobs_claim_on_a_run_cancelled_meanwhile_is_still_settled(app, db, product, jobs, monkeypatch):
+    """A cancel skips the claimed rows (their messages may be out); the supervisor then settles the
+    dead job's claim from its record as on a sending run, instead of leaving it for good."""
+    from app.delivery import reaper
+    from app.delivery.services import cancel_run
+
+    run_id = _planned(jobs, product, 6)
+    held = _claim(db, run_id, "diedjob", size=3)  # no lease, no record: the job is gone
+    cancel_run(run_id)
+    db.session.commit()
+    statuses = dict(db.session.execute(select(Delivery.id, Delivery.status).where(Delivery.run_id == run_id)).all())
+    assert {statuses[i] for i in held} == {"skipped"}
+    assert run_id in reaper.active_run_ids()  # cancelled, yet a claim is left
+    monkeypatch.setitem(app.config, "DELIVERY_LEASE_SECONDS", 0)  # this Redis is old enough for leases
+    for step in reaper.run_steps():
+        step()
+    db.session.commit()
+    statuses = dict(db.session.execute(select(Delivery.id, Delivery.status).where(Delivery.run_id == run_id)).all())
+    assert {statuses[i] for i in held} == {"unknown"}  # no record: whether they went out is not known
+    assert db.session.scalar(select(DeliveryClaim).where(DeliveryClaim.token == "diedjob")) is None
+    assert run_id not in reaper.active_run_ids()
