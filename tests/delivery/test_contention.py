@@ -109,3 +109,54 @@ def test_a_cancel_waits_for_a_senders_open_transaction(app, db, product, jobs):
     db.session.rollback()
     sender.close()
     assert not done and len(errors) == 1 and "lock timeout" in str(errors[0])
+
+
+def test_migration_0023_keeps_the_counters_both_ways_and_downgrade_sets_sent_and_failed(tmp_path, redis_database):
+    """Upgrade keeps every counter (shard 0); downgrade sums the shards into one row a counter and
+    sets each run's sent and failed from them (not kept per batch while 0023 ran)."""
+    from app import create_app
+    from app.broadcasts.models import Broadcast
+
+    url = f"sqlite:///{tmp_path / 'shards.db'}"
+    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
+    runner = fresh.test_cli_runner()
+
+    def migrate(*args):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, result.output
+
+    def counters(db, shards=True):
+        columns = "name, shard, value" if shards else "name, value"
+        return [tuple(r) for r in db.session.execute(
+            text(f"SELECT {columns} FROM delivery_counts WHERE run_id = :run ORDER BY name"), {"run": run_id})]
+
+    migrate("upgrade", "0022_delivery_claims")
+    with fresh.app_context():
+        from app.core.extensions import db
+        run = BroadcastRun(broadcast=Broadcast(subject="s"), occurrence_at=utcnow(), status="sending")
+        db.session.add(run)
+        db.session.commit()
+        run_id = run.id
+        db.session.execute(text("INSERT INTO delivery_counts (run_id, name, value) VALUES "
+                                "(:run, 'status:sent', 5), (:run, 'status:failed', 2)"), {"run": run_id})
+        db.session.commit()
+        db.engine.dispose()
+    migrate("upgrade")
+    with fresh.app_context():
+        assert counters(db) == [("status:failed", 0, 2), ("status:sent", 0, 5)]
+        db.session.execute(text("INSERT INTO delivery_counts (run_id, name, shard, value) VALUES "
+                                "(:run, 'status:sent', 3, 4), (:run, 'status:queued', 9, 1)"), {"run": run_id})
+        db.session.commit()
+        assert progress.status_counts(run_id)["sent"] == 9
+        db.engine.dispose()
+    migrate("downgrade", "0022_delivery_claims")
+    with fresh.app_context():
+        assert counters(db, shards=False) == [("status:failed", 2), ("status:queued", 1), ("status:sent", 9)]
+        assert tuple(db.session.execute(text("SELECT sent, failed FROM broadcast_runs WHERE id = :run"),
+                                        {"run": run_id}).one()) == (9, 2)
+        db.engine.dispose()
+    migrate("upgrade")
+    with fresh.app_context():
+        assert counters(db) == [("status:failed", 0, 2), ("status:queued", 0, 1), ("status:sent", 0, 9)]
+        db.engine.dispose()
