@@ -15,7 +15,9 @@ from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import apply_filters, registry
 from ..mail.addresses import AddressError, normalise_address
+from ..core.content_limits import ContentLimit
 from ..mail.builder import MessageTemplate, OutgoingMessage, Recipient, network_name
+from ..mail.inliner import refused_document
 from ..mail.placeholders import placeholders_in
 from ..mail.tokens import UnsubscribeLinks
 from ..mail.transport import DeliveryError, make_transport
@@ -117,7 +119,10 @@ def email_document(broadcast, customer=None, **changes) -> str:
     (e.g. ``subject``, ``body_html`` typed but not saved) override the broadcast's fields."""
     fields = {name: getattr(broadcast, name) for name in _DESIGN_FIELDS}
     draft = SimpleNamespace(**{**fields, **changes})
-    return BroadcastMessages(draft, test=True).document(recipient_of(customer))
+    try:
+        return BroadcastMessages(draft, test=True).document(recipient_of(customer))
+    except ContentLimit as limit:  # content stored before a limit existed: the page still shows
+        return refused_document(limit)
 
 
 def parse_addresses(text: str) -> list[str]:

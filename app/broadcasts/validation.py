@@ -64,6 +64,9 @@ def clean_body(value):
     check_content(value)
     check_body(value)
     clean = sanitize_html(value)
+    if len(clean) > MAX_BODY:  # the sanitiser writes out what the browser would build
+        raise ValueError(f"Once sanitised, the message is {len(clean):,} characters long; at most "
+                         f"{MAX_BODY:,} are allowed (close the <b>, <i> … you open).")
     try:
         check_body(clean)
     except PlaceholderError as error:

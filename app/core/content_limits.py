@@ -1,4 +1,5 @@
 """Linear pre-checks that bound HTML and template content before any costly processing."""
+import re
 from html.parser import HTMLParser
 
 # Sanitising HTML (bleach/html5lib) costs more than linearly in the nesting depth, and Jinja's
@@ -11,6 +12,12 @@ MAX_ATTRIBUTES = 30  # attributes of one element
 MAX_HTML_PIECES = 4_000  # elements, attributes, entities, comments and CSS declarations together
 MAX_PLACEHOLDERS = 500  # {{ … }} placeholders in one field
 MAX_BLOCK_NESTING = 20  # {% … %} blocks open inside one another (system e-mails)
+# The sanitiser (html5lib) spends time per "<" (a tag or a character of text) and reads attributes
+# on end tags quadratically: "</a b0 b1 … b29999" took 28 s. Text writes "<" as &lt;, and an end
+# tag is its name.
+MAX_ANGLE_BRACKETS = 2 * MAX_HTML_ELEMENTS + 1_000
+MAX_END_TAG = 100
+_LONG_END_TAG = re.compile("</[^>]{%d}" % MAX_END_TAG)
 VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                            "param", "source", "track", "wbr"})
 # Elements an HTML parser closes by itself when the next one of the same kind opens (<li>, <p>, <td>).
@@ -24,6 +31,7 @@ PHRASING = frozenset({"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "df
                       "kbd", "label", "mark", "nobr", "q", "s", "samp", "small", "span", "strike",
                       "strong", "sub", "sup", "tt", "u", "var"})
 CLOSABLE_ACROSS = PHRASING | SELF_CLOSING_SIBLINGS | {"optgroup", "colgroup", "caption", "rb", "rt", "rp"}
+MARKERS = frozenset({"td", "th", "caption", "applet", "object", "marquee", "template"})
 
 
 # Appended to what html.parser reads: it closes whatever the text leaves open at its end (a start
@@ -58,6 +66,39 @@ class _Gauge(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=False)
         self.open, self.elements, self.pieces = [], 0, 0
+        self.keys = []  # beside ``open``: each open element's tag and attributes
+        self.active = []  # keys of text-level elements a block's end closed, which HTML reopens;
+        # None marks a cell, caption or object: what is before it is not reopened inside it
+
+    def _element(self, tag: str, key, attributes: int = 0, pieces: int = 0) -> None:
+        self.elements += 1
+        if self.elements > MAX_HTML_ELEMENTS:
+            self._over(f"holds more than {MAX_HTML_ELEMENTS:,} HTML elements (as a browser builds them: "
+                       "text-level elements left open are opened again in every block that follows)")
+        self._count(1 + attributes + pieces)
+        self.open.append(tag)
+        self.keys.append(key)
+        if len(self.open) > MAX_HTML_DEPTH:
+            self._over(f"nests HTML elements more than {MAX_HTML_DEPTH} deep")
+
+    def _reopen(self) -> None:
+        """HTML's "reconstruct the active formatting elements" (HTML Standard 13.2.4.3): text or a
+        text-level element after a block that closed open <b>, <i> … opens each of them again, so
+        a few characters can stand for thousands of elements; each reopened one counts."""
+        start = len(self.active) - self.active[::-1].index(None) if None in self.active else 0
+        reopened = self.active[start:]
+        del self.active[start:]
+        for key in reopened:
+            self._element(key[0], key)
+
+    def _remember(self, key) -> None:
+        """Add to the active list; at most three equal ones after the last marker (the "Noah's
+        Ark" clause of HTML Standard 13.2.4.3)."""
+        start = len(self.active) - self.active[::-1].index(None) if None in self.active else 0
+        equal = [i for i in range(start, len(self.active)) if self.active[i] == key]
+        if len(equal) >= 3:
+            del self.active[equal[0]]
+        self.active.append(key)
 
     def _over(self, what: str):
         line, column = self.getpos()
@@ -70,33 +111,47 @@ class _Gauge(HTMLParser):
                        "comments and style declarations")
 
     def handle_starttag(self, tag, attrs):
-        self.elements += 1
-        if self.elements > MAX_HTML_ELEMENTS:
-            self._over(f"holds more than {MAX_HTML_ELEMENTS:,} HTML elements")
         if len(attrs) > MAX_ATTRIBUTES:
             self._over(f"gives a <{tag[:20]}> element more than {MAX_ATTRIBUTES} attributes")
-        self._count(1 + len(attrs) + sum((value or "").count(";") for name, value in attrs if name == "style"))
-        if tag in VOID_ELEMENTS:
-            return
         if tag in SELF_CLOSING_SIBLINGS:
             self._close(tag, PHRASING)
-        self.open.append(tag)
-        if len(self.open) > MAX_HTML_DEPTH:
-            self._over(f"nests HTML elements more than {MAX_HTML_DEPTH} deep")
+        if tag in PHRASING or tag in VOID_ELEMENTS:  # a block does not reopen them; its text does
+            self._reopen()
+        styles = sum((value or "").count(";") for name, value in attrs if name == "style")
+        self._element(tag, (tag, tuple(attrs)), len(attrs), styles)
+        if tag in VOID_ELEMENTS:
+            self.open.pop()
+            self.keys.pop()
+        elif tag in MARKERS:
+            self.active.append(None)
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
         self.handle_endtag(tag)
 
     def handle_endtag(self, tag):
+        closed = [i for i, key in enumerate(self.active) if key is not None and key[0] == tag]
+        if closed:  # </b> for a <b> a block closed: it is not reopened any more
+            del self.active[closed[-1]]
         self._close(tag, CLOSABLE_ACROSS)
 
+    def handle_data(self, data):
+        if self.active and not data.isspace():
+            self._reopen()
+
     def _close(self, tag: str, across: frozenset) -> None:
-        """Close the innermost open ``tag`` when only elements of ``across`` are open inside it."""
+        """Close the innermost open ``tag`` when only elements of ``across`` are open inside it;
+        the text-level ones closed with it are reopened by what follows (``_reopen``)."""
         if tag in self.open:
             index = len(self.open) - 1 - self.open[::-1].index(tag)
             if all(inner in across for inner in self.open[index + 1:]):
-                del self.open[index:]
+                if tag in MARKERS and None in self.active:  # a cell's own formatting ends with it
+                    del self.active[len(self.active) - 1 - self.active[::-1].index(None):]
+                else:
+                    for inner, key in zip(self.open[index + 1:], self.keys[index + 1:]):
+                        if inner in PHRASING:
+                            self._remember(key)
+                del self.open[index:], self.keys[index:]
 
     def handle_entityref(self, name):
         self._count()
@@ -110,7 +165,18 @@ class _Gauge(HTMLParser):
 
 def html_problem(text: str, label: str = "The message") -> str | None:
     """Why ``text`` is too deep or too large as HTML (with the line and column), or None.
-    One pass of ``html.parser``; each tag costs at most ``MAX_HTML_DEPTH`` steps."""
+    Two counts (``<`` characters, end tags' length), then one pass of ``html.parser``; each tag
+    costs at most ``MAX_HTML_DEPTH`` steps."""
+    text = text or ""
+    angles = text.count("<")
+    if angles > MAX_ANGLE_BRACKETS:
+        return (f"{label} holds {angles:,} '<' characters; at most {MAX_ANGLE_BRACKETS:,} (the tags of "
+                f"{MAX_HTML_ELEMENTS:,} elements and more): write a '<' in text as &lt;. See docs/api.md.")
+    long_end = _LONG_END_TAG.search(text)
+    if long_end:
+        line = text.count("\n", 0, long_end.start()) + 1
+        return (f"{label} has an end tag longer than {MAX_END_TAG} characters (line {line}): an end tag is "
+                "</name>, without attributes; see docs/api.md.")
     gauge = _Gauge()
     try:
         feed_whole(gauge, text or "")

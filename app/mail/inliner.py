@@ -3,6 +3,7 @@ import re
 import threading
 
 import css_inline
+from markupsafe import escape
 
 from ..core.content_limits import ContentLimit
 
@@ -19,6 +20,11 @@ MAX_START_TAGS = 20_000
 MAX_BODY_START_TAGS = MAX_START_TAGS - 1_000  # a body's share: the layout holds fewer than 1,000
 INLINER_STACK = 64 * 1024 * 1024
 _START_TAG = re.compile(r"<[A-Za-z]")
+
+
+def refused_document(limit: ContentLimit) -> str:
+    """What a preview shows instead of an e-mail past a limit: a page saying which."""
+    return f"<!doctype html><title>Not shown</title><p>{escape(str(limit))}</p>"
 
 
 def start_tag_count(document: str) -> int:

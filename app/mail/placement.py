@@ -114,15 +114,19 @@ class _Placement(HTMLParser):
                                      "code or load remote content")
         if name not in URL_ATTRIBUTES:
             return
-        for start, _, item in words:
+        url_end = None  # where a URL placeholder that begins the address ends
+        for start, end, item in words:
             if isinstance(item, Block):
                 self._fail(item, f"blocks ({{% … %}}) cannot be used inside {name}")
             if is_url_placeholder(item.name):
-                if not value[:start].strip():
-                    return  # the address begins with a whole URL: what follows cannot change its scheme
+                if url_end is None and not value[:start].strip():
+                    url_end = end  # a whole address, scheme and host (no path: site_url has none)
                 continue
-            before = _DROPPED_IN_URLS_RE.sub("", value[:start]).lstrip("\x00\x01\x02\x03\x04\x05\x06"
-                                                                          "\x07\x08\x0b\x0c\x0e\x0f ")
+            if url_end is not None:  # after {{ site_url }}: as after https://host
+                before = "https://url-placeholder.invalid" + _DROPPED_IN_URLS_RE.sub("", value[url_end:start])
+            else:
+                before = _DROPPED_IN_URLS_RE.sub("", value[:start]).lstrip("\x00\x01\x02\x03\x04\x05\x06"
+                                                                              "\x07\x08\x0b\x0c\x0e\x0f ")
             if _SCHEME_ONLY_RE.fullmatch(before):
                 self._fail(item, f"{{{{ {item.name} }}}} cannot begin the address in {name} (<{tag}>): "
                                  "only URL placeholders such as {{ site_url }} can; put it after a "

@@ -2,11 +2,11 @@
 from email.utils import parseaddr
 
 from flask import current_app
-from markupsafe import escape
 
 from ..core.content_limits import ContentLimit
 from ..core.settings.services import get_option
 from ..mail.builder import MessageTemplate, Recipient
+from ..mail.inliner import refused_document
 
 
 def sender() -> str:
@@ -35,7 +35,7 @@ def preview_document(subject: str, body: str, style: str) -> str:
     try:
         return _template(subject, body, style).document({})
     except ContentLimit as limit:
-        return f"<!doctype html><title>Not shown</title><p>{escape(str(limit))}</p>"
+        return refused_document(limit)
 
 
 def build_message(send) -> tuple[str, str, bytes]:

@@ -40,6 +40,9 @@ def test_only_url_placeholders_may_begin_an_address(html, where):
     ('<a href="https://shop.example:{{ customer_name }}/">x</a>', "Line 1, column 31"),  # a port, or "@…"
     ('<a href="/\\{{ customer_name }}">x</a>', "Line 1, column 12"),  # browsers read "\\" as "/"
     ('<img src="HTTP://cdn.example{{ customer_email }}">', "Line 1, column 29"),
+    # a URL placeholder is a scheme and a host without a path (site_url, network_url): review 14b
+    ('<a href="{{ site_url }}{{ customer_name }}">x</a>', "Line 1, column 24"),
+    ('<a href="{{ network_url }}@{{ customer_name }}">x</a>', "Line 1, column 28"),
 ])
 def test_no_placeholder_where_a_value_could_change_the_host(html, where):
     """Seen in review 14: customers named "/evil.example", "//evil.example" and "@evil.example"
@@ -57,7 +60,7 @@ def test_no_placeholder_where_a_value_could_change_the_host(html, where):
     "<a href='{{ unsubscribe_url }}'>x</a>",
     "<a href={{ site_url }}>x</a>",
     '<a href="  {{ site_url }}/shop?who={{ customer_email }}">x</a>',
-    '<a href="{{ site_url }}{{ customer_name }}">x</a>',
+    '<a href="{{ site_url }}/{{ customer_name }}">x</a> <a href="{{ site_url }}?who={{ customer_name }}">x</a>',
     '<a href="{{ loyalty_url }}">a URL placeholder a plugin declared by its name</a>',
     '<a href="https://shop.example/?who={{ customer_email | default("guest") }}">x</a>',
     "<a href='mailto:{{ customer_email }}'>x</a>",
