@@ -60,12 +60,27 @@ def run_counters(broadcast_ids) -> dict:
     """{broadcast_id: {"runs", "total", "excluded", and "sent"/"failed" when tracked}} in one query."""
     if not broadcast_ids:
         return {}
-    names = ["total", "excluded", *(n for n in OPTIONAL_RUN_COUNTERS if hasattr(BroadcastRun, n))]
+    names = ["total", "excluded"]
     columns = [func.coalesce(func.sum(getattr(BroadcastRun, n)), 0) for n in names]
     rows = db.session.execute(select(BroadcastRun.broadcast_id, func.count(), *columns)
                               .where(BroadcastRun.broadcast_id.in_(broadcast_ids))
                               .group_by(BroadcastRun.broadcast_id))
-    return {row[0]: {"runs": row[1], **dict(zip(names, row[2:]))} for row in rows}
+    counters = {row[0]: {"runs": row[1], **dict(zip(names, row[2:]))} for row in rows}
+    tracked = [n for n in OPTIONAL_RUN_COUNTERS if hasattr(BroadcastRun, n)]
+    if tracked and "delivery_counts" in db.metadata.tables:
+        for counts in counters.values():
+            counts.update(dict.fromkeys(tracked, 0))
+        # The delivery engine's live counters (``status:sent``, ``status:failed``; migration
+        # 0023: the runs' columns are written only when a run finishes), summed over the shards.
+        live = db.metadata.tables["delivery_counts"]
+        prefixed = {f"status:{n}": n for n in tracked}
+        for broadcast_id, name, value in db.session.execute(
+                select(BroadcastRun.broadcast_id, live.c.name, func.sum(live.c.value))
+                .join(live, live.c.run_id == BroadcastRun.id)
+                .where(BroadcastRun.broadcast_id.in_(broadcast_ids), live.c.name.in_(list(prefixed)))
+                .group_by(BroadcastRun.broadcast_id, live.c.name)):
+            counters[broadcast_id][prefixed[name]] = int(value or 0)
+    return counters
 
 
 def all_labels() -> list[str]:

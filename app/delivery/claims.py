@@ -2,15 +2,19 @@
 what each message needs, and one ``delivery_claims`` row records the batch under the job's lease
 token (migration 0022); the ledger rows are written once, with their outcome.
 
-Claims of one run are serialised by the lock on the run's row (``outcomes.lock_run``, taken first
-in the sender's transaction; on SQLite by the write lock ``hold`` takes before anything is read),
-and a claimer excludes the rows of every other claim of the run, so two jobs never hold one row.
+A claimer excludes the rows of every other claim of the run, so two jobs never hold one row. On
+PostgreSQL the claimers of one run are serialised only from the moment they read the other claims
+for the last time until their commit, by a transaction-scoped advisory lock (``CLAIM_LOCK``, the
+run's id): the batch is read before it against the claims seen so far, then checked against the
+claims committed since (migration 0023: the senders' outcomes, their reads and the claim's
+select no longer wait for each other). On SQLite the write lock ``hold`` takes before anything is
+read serialises them.
 """
 import json
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, insert, literal_column, null, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal_column, null, select, text, update
 
 from ..core.extensions import db
 from ..core.utils import utcnow
@@ -38,6 +42,8 @@ def hold(token: str):
 
 
 _CLAIMS = DeliveryClaim.__table__
+# Held from a claimer's last read of the other claims of the run to its commit (PostgreSQL).
+CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(1212437836, :run)")  # 1212437836: "HERL"
 CLAIMS_OF_RUN = select(_CLAIMS.c.token, _CLAIMS.c.ids, _CLAIMS.c.claimed_at).where(_CLAIMS.c.run_id == bindparam("run"))
 
 
@@ -50,8 +56,10 @@ class Held:
 
 def holding(run_id: int, token: str):
     """(this job's claim or None, the rows other claims of the run hold), once the caller holds the
-    run's row (``lock_run``): on PostgreSQL one read of the run's claims (nobody claims or settles
-    a claim of the run without that lock); on SQLite ``hold`` first, for the write lock."""
+    run's row (``lock_run``): on PostgreSQL one read of the run's claims (the reaper, which
+    settles claims, waits for the caller's lock; other claims may be added before the caller's
+    claim, which ``Claims.next`` checks again under ``CLAIM_LOCK``); on SQLite ``hold`` first,
+    for the write lock."""
     if db.engine.dialect.name != "postgresql":
         return hold(token), claimed_ids(run_id, but=token)
     held, taken = None, set()
@@ -112,14 +120,22 @@ class Claims:
         """Claim the next batch (none unless the run is ``sending``) and record it in this job's
         claim row (``held``: the row ``hold`` returned, None if there is none; ``taken``: the rows of
         other claims, read here when not given); with no batch the claim row goes. The caller
-        holds the run's row (``lock_run``) and commits."""
+        holds the run's row (``lock_run``) and commits. On PostgreSQL the rows read against
+        ``taken`` are checked again, under ``CLAIM_LOCK``, against the claims committed since."""
         rows = []
         if sending:
             if self.statement is None:
                 self.statement = self._statement()
             if taken is None:
                 taken = claimed_ids(self.run_id, but=self.token)
-            rows = self._skip_suppressed(self._fetch(taken))
+            rows = self._fetch(taken)
+            if db.engine.dialect.name == "postgresql":
+                connection = db.session.connection()
+                connection.execute(CLAIM_LOCK, {"run": self.run_id})
+                now_taken = claimed_ids(self.run_id, but=self.token)
+                if any(row.id in now_taken for row in rows):  # claimed meanwhile: read again
+                    rows = self._fetch(now_taken)
+            rows = self._skip_suppressed(rows)
         if not rows:
             if held is not None:
                 release(self.token)

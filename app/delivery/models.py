@@ -69,11 +69,14 @@ class DeliveryDuplicate(db.Model):
 
 class DeliveryCount(db.Model):
     """A live counter of one run's ledger, kept by triggers (migration 0015): ``status:<status>``,
-    ``reason:<reason>`` (skipped rows), ``sent_hour:<YYYY-MM-DDTHH>`` (rows sent in that UTC hour)."""
+    ``reason:<reason>`` (skipped rows), ``sent_hour:<YYYY-MM-DDTHH>`` (rows sent in that UTC hour).
+    A counter is the sum of its ``shard`` rows (migration 0023: on PostgreSQL each transaction adds
+    to one of 16 shards, so concurrent senders do not wait for each other's counter rows)."""
     __tablename__ = "delivery_counts"
 
     run_id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(40), primary_key=True)
+    shard = db.Column(db.SmallInteger, primary_key=True, default=0, server_default="0")
     value = db.Column(db.BigInteger, nullable=False)
 
 

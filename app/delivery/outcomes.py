@@ -3,7 +3,7 @@
 An outcome is written for a row only by the holder of the claim that holds it (the sender, which
 has locked its claim row with ``claims.hold``, or the reaper, which has deleted a dead job's claim
 row): it is the row's one write per attempt (status, reply, ``attempts + 1``, the attempt's time;
-migration 0022), with the run's counters, the suppression of rejected mailboxes and the
+migration 0022), with the run's live counters (the ledger's trigger), the suppression of rejected mailboxes and the
 ``delivery_results_recorded`` action in the same transaction; the caller commits. Outcomes also
 travel as JSON through the write-ahead record in Redis (``app/delivery/wal.py``).
 """
@@ -62,11 +62,10 @@ UNKNOWN_STOPPED = ("outcome unknown: the send stopped on an error after the mess
 _ESCAPE = json.encoder.encode_basestring_ascii  # a JSON string literal, escaped (C)
 _RUNS = BroadcastRun.__table__
 LOCK_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_for_update()
-COUNT_OUTCOMES = (update(_RUNS).where(_RUNS.c.id == bindparam("run"))  # built once, not per batch
-                  .values(sent=_RUNS.c.sent + bindparam("sent"), failed=_RUNS.c.failed + bindparam("failed")))
-# The run's counters, then one UPDATE from a JSON document planned without sequential scans
-# (migration 0022): one round trip.
-OUTCOMES_PG = text("SELECT herald_record_outcomes(:run, :sent, :failed, CAST(:rows AS json), :attempted_at)")
+SHARE_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_for_update(read=True)
+# One UPDATE from a JSON document planned without sequential scans (migrations 0022, 0023): one
+# round trip. The run's row is not written: its sent and failed are the ledger's counters.
+OUTCOMES_PG = text("SELECT herald_record_outcomes(CAST(:rows AS json), :attempted_at)")
 
 
 def _string(value) -> str:
@@ -81,21 +80,20 @@ def _parse(value):
     return datetime.fromisoformat(value) if value else None
 
 
-def record_outcomes(outcomes, attempted_at, run_id: int, sent: int = 0, failed: int = 0) -> None:
+def record_outcomes(outcomes, attempted_at) -> None:
     """Write a batch of outcomes of attempts made at ``attempted_at`` (the claim's time) in one
-    statement with the run's ``sent`` and ``failed`` counters (PostgreSQL: ``herald_record_outcomes``,
-    the counters then an UPDATE from one JSON document planned without sequential scans, one round
-    trip and one parameter to encode) or one executemany after the counters (SQLite, in-process). A row a cancel skipped meanwhile gets its
-    outcome all the same (its message went out) and loses the cancel's reason."""
+    statement (PostgreSQL: ``herald_record_outcomes``, an UPDATE from one JSON document planned
+    without sequential scans, one round trip and one parameter to encode) or one executemany
+    (SQLite, in-process). The run's row is not written (migration 0023): its sent and failed are
+    the ledger's ``status:sent`` and ``status:failed`` counters, kept by the trigger in the rows'
+    own shard. A row a cancel skipped meanwhile gets its outcome all the same (its message went
+    out) and loses the cancel's reason."""
     if db.engine.dialect.name == "postgresql":  # on the session's connection: no ORM overhead
-        db.session.connection().execute(OUTCOMES_PG, {"run": run_id, "sent": sent, "failed": failed,
-                                         "attempted_at": attempted_at, "rows": json.dumps([
+        db.session.connection().execute(OUTCOMES_PG, {"attempted_at": attempted_at, "rows": json.dumps([
             {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
              "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
             for o in outcomes])})
         return
-    if sent or failed:
-        db.session.execute(COUNT_OUTCOMES, {"run": run_id, "sent": sent, "failed": failed})
     db.session.execute(
         update(Delivery.__table__)
         .where(Delivery.id == bindparam("row_id"))
@@ -108,10 +106,12 @@ def record_outcomes(outcomes, attempted_at, run_id: int, sent: int = 0, failed: 
          for o in outcomes])
 
 
-def lock_run(run_id: int) -> str:
-    """Lock the run's row and return its status, before any ledger write of the transaction
-    (a cancel locks the run first too: the same order, so no deadlock on the counters)."""
-    return db.session.connection().scalar(LOCK_RUN, {"run": run_id})
+def lock_run(run_id: int, share: bool = False) -> str:
+    """Lock the run's row and return its status, before any ledger write of the transaction (a
+    cancel locks the run first too: the same order, so no deadlock). ``share``: the sending jobs'
+    lock (``FOR SHARE``): senders of one run do not wait for each other, while a cancel, a pause
+    and the reaper (``FOR UPDATE``) wait for every sender's transaction and senders for theirs."""
+    return db.session.connection().scalar(SHARE_RUN if share else LOCK_RUN, {"run": run_id})
 
 
 def give_back(run_id: int, untouched: list, status: str | None) -> None:
@@ -124,17 +124,13 @@ def give_back(run_id: int, untouched: list, status: str | None) -> None:
 
 
 def write_outcomes(run_id: int, outcomes, attempted_at) -> None:
-    """Record ``outcomes`` (of rows the caller holds, attempted at ``attempted_at``), add them to the run's sent and failed
-    counters, suppress rejected mailboxes as ``bounced`` and fire ``delivery_results_recorded``;
-    the caller commits. The run's row comes first (its counters, or a lock), then the ledger: the
-    order a cancel takes them in, so the two never deadlock."""
+    """Record ``outcomes`` (of rows the caller holds, attempted at ``attempted_at``), suppress
+    rejected mailboxes as ``bounced`` and fire ``delivery_results_recorded``; the caller commits,
+    and has locked the run's row (``lock_run``) first: the order a cancel takes them in, so the
+    two never deadlock."""
     if not outcomes:
         return
-    sent = sum(1 for o in outcomes if o.status == "sent")
-    failed = sum(1 for o in outcomes if o.status == "failed")
-    if not (sent or failed) and db.engine.dialect.name != "postgresql":
-        lock_run(run_id)
-    record_outcomes(outcomes, attempted_at, run_id, sent, failed)  # the run's counters first
+    record_outcomes(outcomes, attempted_at)
     rejections = {normalise_email(o.email): o.reply for o in outcomes if o.rejected}
     if rejections:  # suppressed as "bounced": the address cannot take mail
         db.session.execute(insert_or_ignore(Suppression.__table__).values(

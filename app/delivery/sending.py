@@ -99,7 +99,8 @@ class Sender:
 
     def _record_and_claim(self, pause_reason) -> list:
         written, untouched = list(self.outcomes), self.batch[self.position:]  # the run was stopped
-        run_status = lock_run(self.run_id)  # first: the order a cancel and the reaper lock in
+        # First, shared with the run's other senders: the order a cancel and the reaper lock in.
+        run_status = lock_run(self.run_id, share=True)
         held, taken = holding(self.run_id, self.token)
         if held is None:  # no batch yet, or the reaper settled it (our lease lapsed): not ours
             written = []
@@ -243,7 +244,7 @@ class Sender:
             written = self.outcomes + lost
             done |= {o.id for o in lost}
             untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
-            run_status = lock_run(self.run_id)
+            run_status = lock_run(self.run_id, share=True)
             held, _ = holding(self.run_id, self.token)
             if held is None:  # the reaper settled our batch already
                 written = []

@@ -152,6 +152,7 @@ def finish_if_done(run_id: int) -> bool:
     reason = (f"{unknown} recipient(s) unknown: a worker stopped while sending to them."
               if unknown else None)
     set_status(run, "failed" if counts["failed"] and not counts["sent"] else "sent", reason)
+    run.sent, run.failed = counts["sent"], counts["failed"]  # not kept while sending (migration 0023)
     after_commit(chunks.forget_run, run_id)
     return True
 
