@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.content_limits import check_content
-from ..core.inputs import check_cap, id_list, json_type
+from ..core.inputs import check_cap, clean_name, id_list, json_type, visible
 from ..core.timezones import is_timezone
 from ..core.utils import utcnow
 from ..mail.addresses import normalise_address
@@ -33,8 +33,11 @@ def _text(value, label, max_length, single_line=True) -> str:
     value = value.strip()
     if len(value) > max_length:
         raise ValueError(f"{label} is too long (at most {max_length} characters).")
-    if single_line and ("\n" in value or "\r" in value):
-        raise ValueError(f"{label} must be on one line.")
+    if single_line:
+        try:
+            clean_name(value, label, max_length)  # no line break, control character or separator
+        except ValueError:
+            raise ValueError(f"{label} must be on one line, without control characters.") from None
     return value
 
 
@@ -150,6 +153,8 @@ def clean_labels(value):
     labels, seen = [], set()
     for raw in value:
         label = " ".join(_text(raw, "A label", 64).split())
+        if label and not visible(label):
+            raise ValueError(f"A label needs a character that shows (got {label!r}).")
         if label and label.lower() not in seen:
             seen.add(label.lower())
             labels.append(label)

@@ -3,6 +3,7 @@ import builtins
 import json
 import math
 import re
+import unicodedata
 
 from flask import abort, request
 from flask_wtf import FlaskForm
@@ -259,6 +260,19 @@ def clean_name(value, label: str = "The name", max_length: int = 200) -> str:
     if len(value) > max_length:
         raise ValueError(f"{label} is too long (at most {max_length} characters).")
     return value
+
+
+# Blank however they are drawn: control and format characters (U+200B, U+202E), separators,
+# combining marks with nothing to combine with, and letters and symbols that print as blanks
+# (Hangul fillers, the braille blank).
+_INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me")
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+
+
+def visible(text: str) -> bool:
+    """True when ``text`` holds a character that shows: a name of blanks alone is no name."""
+    return any(character not in _BLANK_CHARACTERS and unicodedata.category(character) not in _INVISIBLE_CATEGORIES
+               for character in text)
 
 
 def json_type(value) -> str:

@@ -74,12 +74,39 @@ def address_key(text) -> str:
         return normalise_email(str(text or ""))
 
 
+def _several(text: str) -> bool:
+    """True when ``text`` lists addresses: a comma outside quotes and angle brackets (RFC 5322
+    section 3.4, address-list)."""
+    quoted, angle, escaped = False, 0, False
+    for character in text:
+        if escaped:
+            escaped = False
+        elif character == "\\" and quoted:
+            escaped = True
+        elif character == '"':
+            quoted = not quoted
+        elif not quoted and character in "<>":
+            angle += 1 if character == "<" else -1
+        elif not quoted and angle <= 0 and character == ",":
+            return True
+    return False
+
+
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
 def normalise_sender(text) -> str:
     """A sender such as ``Acme <Hello@Acme.example>`` or a bare address, its address normalised
-    (``normalise_address``) and its name kept: ``Acme <Hello@acme.example>``. AddressError."""
-    name, address = parseaddr(str(text or "").strip())
+    (``normalise_address``) and its name kept: ``Acme <Hello@acme.example>``. AddressError, also
+    for several addresses (``a@b.example, c@d.example``: the first was kept without a word)."""
+    text = str(text or "").strip()
+    if _several(text):
+        raise AddressError(f"{text[:80]} holds more than one address; give one sender.")
+    name, address = parseaddr(text)
     address = normalise_address(address or text)
     name = " ".join(name.split())
+    if _SPECIALS.search(name):  # RFC 5322 section 3.2.3: a display name with specials is quoted
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{name} <{address}>" if name else address
 
 

@@ -182,3 +182,10 @@ def test_a_schedule_start_past_year_1_or_9999_in_its_zone_is_400_not_500(api, ne
     many = api("PUT", f"/broadcasts/{draft['id']}/schedule", json={"kind": "weekly", "weekdays": [0] * 5000,
                                                                    "start": "2031-01-01T09:00"})
     assert many.status_code == 400 and "at most 7" in str(many.get_json())
+
+
+def test_one_line_texts_and_labels_refuse_separators_and_blanks(api):
+    for body, field in (({"subject": "Hi\u2028there"}, "subject"), ({"labels": ["\u200b"]}, "labels"),
+                        ({"labels": ["\u3164"]}, "labels"), ({"from_name": "A\u0085B"}, "from_name")):
+        answer = api("POST", "/broadcasts", json={"kind": "email", **body})
+        assert answer.status_code == 400 and field in answer.get_json()["fields"], (body, answer.get_json())

@@ -1,10 +1,11 @@
 """Setting types: a submitted form string becomes a typed value, and typed values are checked."""
 import math
 import re
-import unicodedata
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
+
+from ..inputs import visible
 
 TYPES = ("str", "text", "int", "float", "bool", "choice", "email", "url", "secret")
 TEXT_TYPES = ("str", "text", "choice", "email", "url", "secret")
@@ -22,11 +23,6 @@ MAX_LENGTH = {"str": 500, "text": 20_000, "secret": 4_096}
 # may hold line breaks and tabs, nothing else of C0/C1.
 _NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_INVISIBLE = ("Cc", "Cf", "Zs", "Zl", "Zp")  # control, format (U+200B, U+202E), separators
-
-
-def _visible(value: str) -> bool:
-    return any(unicodedata.category(character) not in _INVISIBLE for character in value)
 
 
 def choice_pairs(spec) -> list[tuple]:
@@ -89,7 +85,7 @@ def _check_text(spec, value):
         lines = "several lines of text" if spec.type == "text" else "one line of text"
         raise ValueError(f"{spec.label} holds a character that is not allowed (U+{ord(bad.group()):04X}, a "
                          f"control character or line break); use {lines}.")
-    if spec.required and not _visible(value):
+    if spec.required and not visible(value):
         raise ValueError(f"{spec.label} is required." + (" Invisible characters alone do not count."
                                                          if value else ""))
     if not value and spec.type != "choice":
