@@ -58,6 +58,7 @@ AUDITED_COMMANDS = {
     "plugins activate": "plugin.activated", "plugins deactivate": "plugin.deactivated",
     "plugins uninstall": "plugin.uninstalled", "plugins clear-faults": "plugin.faults_cleared",
     "plugins forget-migration": "plugin.migration_forgotten", "bounces fetch": "bounces.fetched",
+    "suppressions import": "suppression.imported",
     "broadcasts send": "broadcast.sent", "delivery pause": "run.paused",
     "delivery resume": "run.resumed", "delivery cancel": "run.cancelled",
     "delivery resend-unknown": "run.resent_unknown", "schedules pause": "schedule.paused",

@@ -52,7 +52,7 @@ def test_check_and_render_refuse_what_cannot_compile_with_the_limit(name):
         started = time.thread_time()
         with pytest.raises(TemplateLimit, match=words.replace("(", r"\(")):
             attempt()
-        assert time.thread_time() - started < 0.5
+        assert time.thread_time() - started < 2.0  # about 0.01 s alone; 0.65 once with two suites on 2 cores
 
 
 def test_every_mix_of_blocks_up_to_the_limit_compiles_and_renders():
