@@ -22,7 +22,6 @@ def html_to_text(source: str, mask: Mask | None = None) -> str:
     mask = Mask() if own else mask
     converter = html2text.HTML2Text()
     converter.body_width = 78
-    converter.wrap_links = False
     converter.ignore_images = True
     converter.ignore_links = True
     converter.unicode_snob = True

@@ -57,3 +57,14 @@ def test_text_part_links_read_text_and_url_byte_for_byte(app, smtp_sink, product
     assert "account </account?n=friend>" in " ".join(text.split())  # no site: the fallback still fills the URL
     raw = received["ann@example.com"].data.decode()
     assert "shop_now <https://shop.example/a_b/[x]?q=3D1&r=3D*2*#frag(1)>" in raw.replace("=\r\n", "")
+
+
+def test_markdown_looking_text_converts_in_linear_time():
+    """Review 14c: '[x](' * 20,000 held a web process or a worker for hours (html2text's link
+    pattern on each paragraph it might wrap, cubic on long lines)."""
+    import time
+    from app.mail.textpart import html_to_text
+    for body in ("<p>" + "[x](" * 20_000, "<p>" + "[x]:" * 20_000, "<ul>" + "<li>[x](" * 1_500 + "</ul>"):
+        started = time.thread_time()
+        html_to_text(body)
+        assert time.thread_time() - started < 2.0
