@@ -69,7 +69,8 @@ def clean_body(value):
     clean = sanitize_html(value)
     if len(clean) > MAX_BODY:  # the sanitiser writes out what the browser would build
         raise ValueError(f"Once sanitised, the message is {len(clean):,} characters long; at most "
-                         f"{MAX_BODY:,} are allowed (close the <b>, <i> … you open).")
+                         f"{MAX_BODY:,} are allowed (it writes a bare & as &amp; and a < in text as &lt;, and "
+                         "closes the elements you leave open).")
     try:
         check_body(clean)
     except PlaceholderError as error:
