@@ -99,6 +99,19 @@ class RateLimiter:
         self.current = current
         self.slots: list[float] = []  # monotonic times of reserved slots, oldest first
         self._configure(rates)
+        self.recheck_at = time.monotonic() + RECHECK
+
+    def _reread(self) -> bool:
+        """Every RECHECK seconds, take the rates the settings give now; True when they changed
+        (reserved slots are then dropped: a lower rate holds from the next message on)."""
+        if self.current is None or time.monotonic() < self.recheck_at:
+            return False
+        self.recheck_at = time.monotonic() + RECHECK
+        rates = {name: rate for name, rate in self.current().items() if rate is not None}
+        if rates == self.rates:
+            return False
+        self._configure(rates)
+        return True
 
     def _configure(self, rates: dict) -> None:
         self.rates = {name: rate for name, rate in rates.items() if rate is not None}
@@ -136,6 +149,7 @@ class RateLimiter:
         in flight, so that its content does not wait a slot for the next envelope). While it
         waits, ``stop()`` is asked every ``STOP_POLL`` seconds at most: when it answers True the
         wait ends at once and ``wait`` returns False (the slot is given up); else True."""
+        self._reread()  # a rate set, changed or removed meanwhile
         if not self.rates:
             return True
         if not self.slots:
@@ -143,15 +157,10 @@ class RateLimiter:
         slot = self.slots.pop(0)
         if slot > time.monotonic() and before_sleep is not None:
             before_sleep()
-        recheck = time.monotonic() + RECHECK
         while (left := slot - time.monotonic()) > 0:
             if stop is not None and stop():
                 return False
-            if self.current is not None and time.monotonic() >= recheck:
-                recheck = time.monotonic() + RECHECK
-                rates = {name: rate for name, rate in self.current().items() if rate is not None}
-                if rates != self.rates:  # the admin changed the rate: wait by the new one
-                    self._configure(rates)
-                    return self.wait(remaining, None, stop)
+            if self._reread():  # the admin changed the rate: wait by the new one
+                return self.wait(remaining, None, stop)
             time.sleep(min(left, STOP_POLL))
         return True

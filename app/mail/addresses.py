@@ -75,8 +75,8 @@ def address_key(text) -> str:
 
 
 def _several(text: str) -> bool:
-    """True when ``text`` lists addresses: a comma outside quotes and angle brackets (RFC 5322
-    section 3.4, address-list)."""
+    """True when ``text`` lists addresses: a comma (or the semicolon many mail programs take for
+    one, or that ends a group) outside quotes and angle brackets (RFC 5322 section 3.4)."""
     quoted, angle, escaped = False, 0, False
     for character in text:
         if escaped:
@@ -87,7 +87,7 @@ def _several(text: str) -> bool:
             quoted = not quoted
         elif not quoted and character in "<>":
             angle += 1 if character == "<" else -1
-        elif not quoted and angle <= 0 and character == ",":
+        elif not quoted and angle <= 0 and character in ",;":
             return True
     return False
 

@@ -28,7 +28,13 @@ from ..core.content_limits import feed_whole
 from .masking import Mask
 from .placeholders import Block, Placeholder, PlaceholderError, is_url_placeholder
 
-URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster"})
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc",
+                            "usemap", "data", "codebase", "archive", "manifest", "icon", "lowsrc",
+                            "dynsrc", "xlink:href"})
+# Attributes that hold several addresses, and elements whose attributes load or redirect
+# (<meta http-equiv="refresh" content="0;url=…">): no placeholder at all.
+LIST_URL_ATTRIBUTES = frozenset({"srcset", "imagesrcset", "ping"})
+NO_PLACEHOLDER_TAGS = frozenset({"meta", "base", "link"})
 RAW_TEXT_TAGS = frozenset({"style", "script"})
 _SCHEME_ONLY_RE = re.compile(r"[A-Za-z0-9+.\-]*")
 _DROPPED_IN_URLS_RE = re.compile(r"[\t\n\r]")
@@ -106,6 +112,11 @@ class _Placement(HTMLParser):
             self._fail(offset, f"the {name} attribute spells {{{{ or {{% with character references "
                                "(&#123;): write placeholders with plain braces")
         words = self.mask.words(value)
+        if tag in NO_PLACEHOLDER_TAGS or name in LIST_URL_ATTRIBUTES:
+            for _, _, item in words:
+                if isinstance(item, (Placeholder, Block)):
+                    self._fail(item, f"placeholders cannot be used in <{tag}> {name}: a value could choose "
+                                     "an address or redirect the reader")
         if name == "style" or name.startswith("on"):
             for _, _, item in words:
                 if isinstance(item, Placeholder):

@@ -12,6 +12,7 @@ BAD = {
     "network.name  ": ("A\nB", "Network name holds a character that is not allowed (U+000A"),
     "network.name   ": ("\u3164\u2800\u0301", "Network name is required. Invisible characters alone"),
     "system_emails.mail_from ": ("a@b.example, d@e.example", "holds more than one address"),
+    "system_emails.mail_from  ": ("a@b.example;d@e.example", "holds more than one address"),
     # texts have lengths (they reach e-mail headers): 501 characters of a one-line name
     "system_emails.mail_from": ("a" * 501, "System e-mail sender is too long: at most 500 characters"),
     "delivery.max_attempts": ("0", "Attempts per recipient must be at least 1"),

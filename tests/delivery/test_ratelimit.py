@@ -137,3 +137,17 @@ def test_a_changed_rate_is_obeyed_at_once_by_new_and_by_waiting_senders(app, red
     setting["second"] = parse_rate("100/s")  # the admin saves a faster rate
     thread.join(timeout=10)
     assert done.is_set()
+
+
+def test_a_lower_or_new_rate_holds_from_the_next_message_whatever_the_wait(app, redis_client, monkeypatch):
+    """Review 14c: going from 1/s to 1/min mid-run, the waits (under 5 s) never reread the
+    settings; with no limit at the start, a limit set later was never read."""
+    import app.delivery.ratelimit as ratelimit
+    monkeypatch.setattr(ratelimit, "RECHECK", 0.0)
+    setting = {"second": None}
+    limiter = RateLimiter(dict(setting), current=lambda: dict(setting))
+    assert limiter.wait() and limiter.wait()  # no limit: at once
+    setting["second"] = parse_rate("3/h")  # set while the run sends: the next slots are 20 minutes apart
+    assert limiter.wait() is True  # the first slot under the new rate
+    stopped_at = time.monotonic()
+    assert limiter.wait(stop=lambda: time.monotonic() - stopped_at > 0.5) is False  # waits for the next

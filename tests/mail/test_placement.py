@@ -109,3 +109,16 @@ def test_blocks_cannot_choose_an_address():
     assert problem('<a href="{% if x %}{{ site_url }}{% endif %}">x</a>').startswith(
         "Line 1, column 10: blocks ({% … %}) cannot be used inside href")
     assert problem('<p title="{% if x %}a{% endif %}">{% if y > 1 %}<b>{{ x }}</b>{% endif %}</p>') is None
+
+
+@pytest.mark.parametrize("html", [
+    '<img srcset="{{ customer_name }} 2x">',  # review 14c: system e-mails are not sanitised
+    '<a ping="{{ customer_name }}" href="{{ site_url }}">x</a>',
+    '<meta http-equiv="refresh" content="0;url={{ customer_name }}">',
+    '<blockquote cite="{{ customer_name }}">x</blockquote>',
+    '<object data="{{ customer_name }}"></object>',
+    '<base href="https://x.example/{{ customer_name }}/">',
+])
+def test_other_address_attributes_and_redirects_take_no_customer_value(html):
+    message = problem(html)
+    assert message is not None and ("cannot be used in" in message or "cannot begin the address" in message), message
