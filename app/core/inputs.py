@@ -30,9 +30,10 @@ MAX_FORM_BYTES = 6 * 1024 * 1024
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _SIGNED = re.compile(r"[+-]?[0-9]+")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
-# Control characters (C0, DEL, C1), Unicode line and paragraph separators and lone surrogates: none
-# belongs in a one-line name, and CR/LF in a name would reach an e-mail header.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Control characters (C0, DEL, C1), Unicode line and paragraph separators, the bidirectional
+# embeddings and overrides (U+202A-U+202E, which make "exe.txt" read "txt.exe") and lone
+# surrogates: none belongs in a one-line name, and CR/LF in a name would reach an e-mail header.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\ud800-\udfff]")
 
 
 class IdConverter(IntegerConverter):

@@ -8,9 +8,10 @@ from app.testing import csrf_token
 BAD = {
     "broadcasts.timezone": ("Mars/Olympus_Mons", "is not a known time zone"),
     "network.name": ("   ", "Network name is required"),
-    "network.name ": ("\u200b\u202e", "Network name is required. Invisible characters alone do not count."),
+    "network.name ": ("\u200b\u2060", "Network name is required. Invisible characters alone do not count."),
     "network.name  ": ("A\nB", "Network name holds a character that is not allowed (U+000A"),
     "network.name   ": ("\u3164\u2800\u0301", "Network name is required. Invisible characters alone"),
+    "network.name    ": ("Acme\u202egnp.exe", "Network name holds a character that is not allowed (U+202E"),
     "system_emails.mail_from ": ("a@b.example, d@e.example", "holds more than one address"),
     "system_emails.mail_from  ": ("a@b.example;d@e.example", "holds more than one address"),
     # texts have lengths (they reach e-mail headers): 501 characters of a one-line name

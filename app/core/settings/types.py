@@ -21,7 +21,7 @@ MAX_URL = 2048
 MAX_LENGTH = {"str": 500, "text": 20_000, "secret": 4_096}
 # One-line texts hold no control character, line or paragraph separator; several lines of ``text``
 # may hold line breaks and tabs, nothing else of C0/C1.
-_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
