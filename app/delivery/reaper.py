@@ -17,12 +17,11 @@ meanwhile makes it a no-op), and a ``sending`` run gets runners for its waiting 
 rows registered again when Redis lost the chunks, a retry job for its deferred rows, and is
 finished once settled; a ``paused`` run only has its dead jobs' rows settled.
 """
+import json
 import logging
 from functools import partial
 
 from flask import current_app
-import json
-
 from sqlalchemy import delete, or_, select, update
 
 from ..broadcasts.models import BroadcastRun

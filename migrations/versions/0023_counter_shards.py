@@ -109,6 +109,15 @@ def _sqlite_rebuild(shard: bool) -> None:
     op.execute("ALTER TABLE delivery_counts_new RENAME TO delivery_counts")
 
 
+def _sqlite_counters(sharded: bool) -> None:
+    """SQLite: the counters' table rebuilt with or without ``shard`` and its triggers made again."""
+    for event in ("insert", "update"):
+        op.execute(f"DROP TRIGGER deliveries_counts_{event}")
+    _sqlite_rebuild(sharded)
+    for event, body in _sqlite_triggers(sharded).items():
+        op.execute(f"CREATE TRIGGER deliveries_counts_{event} {body}")
+
+
 def upgrade():
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
@@ -119,11 +128,7 @@ def upgrade():
         op.execute("DROP FUNCTION herald_record_outcomes(integer, integer, integer, json, timestamp)")
         op.execute(RECORD_OUTCOMES)
     else:
-        for event in ("insert", "update"):
-            op.execute(f"DROP TRIGGER deliveries_counts_{event}")
-        _sqlite_rebuild(True)
-        for event, body in _sqlite_triggers(True).items():
-            op.execute(f"CREATE TRIGGER deliveries_counts_{event} {body}")
+        _sqlite_counters(sharded=True)
 
 
 def downgrade():
@@ -147,8 +152,4 @@ def downgrade():
         op.execute(_live_counters().POSTGRESQL_FUNCTION.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
         op.drop_column("delivery_counts", "shard")
     else:
-        for event in ("insert", "update"):
-            op.execute(f"DROP TRIGGER deliveries_counts_{event}")
-        _sqlite_rebuild(False)
-        for event, body in _sqlite_triggers(False).items():
-            op.execute(f"CREATE TRIGGER deliveries_counts_{event} {body}")
+        _sqlite_counters(sharded=False)
