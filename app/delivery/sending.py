@@ -58,6 +58,7 @@ class Sender:
         self.claims = None  # the Claims of the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
+        self.prepared = None
         self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
         self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
         self.wal = WriteAheadLog(self.token)
@@ -132,23 +133,25 @@ class Sender:
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         self.next_stop_check = 0.0  # look at the start of every batch
+        self.prepared = None  # (Claimed, what _build gave) of the next row, built during a reply wait
+        last = len(self.batch) - 1
         for self.position, claimed in enumerate(self.batch):
             if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._flush,
                                                          self._stopping):
                 break
-            try:
-                message_id, envelope_from, data = self.factory.build(claimed.recipient)
-            except Exception as error:  # noqa: BLE001 - one recipient's message fails, not the run
-                log.warning("run %s: delivery %s not built", self.run_id, claimed.recipient.delivery_id,
-                            exc_info=True)
+            prepared, self.prepared = self.prepared, None
+            built = prepared[1] if prepared is not None and prepared[0] is claimed else self._build(claimed)
+            if isinstance(built, Exception):
                 self._settle([local_result((claimed, None), PermanentFailure(
-                    554, f"5.6.0 not sent: the message could not be built: {error}", local=True))])
+                    554, f"5.6.0 not sent: the message could not be built: {built}", local=True))])
                 continue
+            message_id, envelope_from, data = built
             key = (claimed, message_id)
             whole = not getattr(self.transport, "pipelining", False)  # submit may send it all
             self._mark_in_flight(key if whole else None)
             self.in_smtp = True
-            results = self.transport.submit(key, data, envelope_from, claimed.recipient.email)
+            results = self.transport.submit(key, data, envelope_from, claimed.recipient.email,
+                                            self._prepare_next if self.position < last else None)
             self.in_smtp = False
             self.unsent[claimed.recipient.delivery_id] = key
             self._settle(results)
@@ -157,6 +160,22 @@ class Sender:
         self._flush()
         if self.position < len(self.batch):  # stopped: the rest of the batch never goes out
             self.wal.stopped(self.batch[self.position].recipient.delivery_id)
+
+    def _build(self, claimed: Claimed):
+        """(Message-ID, envelope sender, bytes) of ``claimed``'s message, or the exception that
+        stopped it (one recipient's message fails, not the run)."""
+        try:
+            return self.factory.build(claimed.recipient)
+        except Exception as error:  # noqa: BLE001 - settled as that row's failure
+            log.warning("run %s: delivery %s not built", self.run_id, claimed.recipient.delivery_id,
+                        exc_info=True)
+            return error
+
+    def _prepare_next(self) -> None:
+        """Build the next row's message while the server answers the current write (the
+        transport's ``meanwhile``); it goes out only if the loop gets to it (not after a stop)."""
+        following = self.batch[self.position + 1]
+        self.prepared = (following, self._build(following))
 
     def _flush(self) -> None:
         """Send the content of the messages handed over without an outcome (if any), settle them."""

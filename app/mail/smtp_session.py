@@ -51,9 +51,9 @@ class _Lost(Exception):
     """The connection failed before the current message's content was sent; ``settled`` are the
     outcomes of earlier messages learned on the way (an unknown one among them, possibly)."""
 
-    def __init__(self, settled: list, why):
+    def __init__(self, settled: list, why, meanwhile=None):
         super().__init__(str(why))
-        self.settled, self.why = settled, why
+        self.settled, self.why, self.meanwhile = settled, why, meanwhile
 
 
 class SMTPSession:
@@ -85,13 +85,18 @@ class SMTPSession:
         """True when no message is in flight (nothing left for ``flush``)."""
         return self._pending is None
 
-    def submit(self, key, data: bytes, sender: str, recipient: str) -> list[SendResult]:
+    def submit(self, key, data: bytes, sender: str, recipient: str, meanwhile=None) -> list[SendResult]:
         """Hand over one message (``data``: its bytes, CRLF line ends) from envelope ``sender`` to
         ``recipient`` (stored addresses; see ``addresses.wire_address``). Returns the outcomes known
         now: the previous message's (whose content this write carried) and this one's when it was
         refused before its content; otherwise this one's comes with the next ``submit`` or
         ``flush``. Every message handed over gets exactly one outcome, carrying its ``key``; one
         refused by Herald itself may come before the previous message's.
+
+        ``meanwhile`` (a callable, or None) is called at most once, after the write and before its
+        replies are read, so the caller's work (building the next message) overlaps the server's;
+        it is not called without PIPELINING or when nothing was written. What it raises passes
+        through, the replies unread (the caller then drops the connection).
 
         Refused without a word to the server (``local``): an address that is no address (501
         5.1.3), a non-ASCII local part when the server does not offer SMTPUTF8 (553 5.6.7, RFC 6531
@@ -124,10 +129,11 @@ class SMTPSession:
             commands = self._commands(sender, recipient, utf8)
             try:
                 if self.pipelining:
-                    return settled + self._pipelined(key, data, commands)
+                    return settled + self._pipelined(key, data, commands, meanwhile)
                 return settled + self._lockstep(key, data, commands)
             except _Lost as lost:
                 settled += lost.settled
+                meanwhile = lost.meanwhile and meanwhile  # at most once
                 self._drop()
                 if not reused or attempt == 2:
                     return settled + [local_result(key, TemporaryFailure(
@@ -204,20 +210,21 @@ class SMTPSession:
         return replies
 
     # -- one transaction ------------------------------------------------------------------
-    def _pipelined(self, key, data: bytes, commands: tuple[bytes, bytes]) -> list[SendResult]:
+    def _pipelined(self, key, data: bytes, commands: tuple[bytes, bytes], meanwhile=None) -> list[SendResult]:
         pending, self._pending = self._pending, None
         rset, self._rset = self._rset, False
         replies: list = []
         try:
             self._write(b"".join((*(_content(pending.data) if pending else ()),
                                          _RSET if rset else b"", *commands, _DATA)))
+        except OSError as error:
+            raise self._lost(pending, replies, error, meanwhile) from None
+        if meanwhile is not None:
+            meanwhile()
+        try:
             self._reader.replies((pending is not None) + rset + 3, replies)
         except OSError as error:
-            if pending is None:
-                raise _Lost([], error) from None
-            if not replies:  # its content went out, its reply never came
-                raise _Lost([unknown_result(pending.key, error)], error) from None
-            raise _Lost([reply_result(pending.key, *replies[0])], error) from None
+            raise self._lost(pending, replies, error) from None
         settled = [reply_result(pending.key, *replies[0])] if pending is not None else []
         replies = replies[pending is not None:]  # RSET's (when sent), MAIL's, RCPT's, DATA's
         for code, text in replies:
@@ -238,6 +245,18 @@ class SMTPSession:
                 self._drop()
         settled.append(reply_result(key, *refused))
         return settled
+
+    @staticmethod
+    def _lost(pending, replies: list, error: OSError, meanwhile=None) -> "_Lost":
+        """The failure of a pipelined write or read: the outcome learned of the message whose
+        content it carried (``pending``); ``meanwhile`` when it was not called."""
+        if pending is None:
+            settled = []
+        elif not replies:  # its content went out (or may have), its reply never came
+            settled = [unknown_result(pending.key, error)]
+        else:
+            settled = [reply_result(pending.key, *replies[0])]
+        return _Lost(settled, error, meanwhile)
 
     def _lockstep(self, key, data: bytes, commands: tuple[bytes, bytes]) -> list[SendResult]:
         try:

@@ -110,8 +110,10 @@ class OneAtATime:
     def __init__(self, transport):
         self.transport = transport
 
-    def submit(self, key, message_bytes: bytes, envelope_from: str, recipient: str) -> list[SendResult]:
-        """Send one message now; its outcome (``key`` set)."""
+    def submit(self, key, message_bytes: bytes, envelope_from: str, recipient: str,
+               meanwhile=None) -> list[SendResult]:
+        """Send one message now; its outcome (``key`` set). ``meanwhile`` is never called (nothing
+        to overlap: the plugin's ``send`` waits for its answer)."""
         try:
             result = self.transport.send(message_bytes, envelope_from, recipient)
         except DeliveryError as error:
