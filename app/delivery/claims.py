@@ -105,6 +105,7 @@ class Claims:
     needs_site: bool
     where: list
     statement: object = None
+    claimed_at: object = None  # when the last batch was claimed (naive UTC)
 
     def _statement(self):
         """The claiming SELECT, built once (not per batch): the rows in id order, each with the
@@ -113,36 +114,44 @@ class Claims:
         return (select(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
                        Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
                        *self._personal_columns())
-                .where(Delivery.run_id == self.run_id, *self.where)
+                .where(Delivery.run_id == self.run_id, Delivery.id > bindparam("after"), *self.where)
                 .order_by(Delivery.id).limit(bindparam("limit")))
 
-    def next(self, held=None, sending: bool = True, taken: set | None = None) -> list[Claimed]:
+    def next(self, held=None, sending: bool = True, taken: set | None = None, keep=(),
+             since=None) -> list[Claimed]:
         """Claim the next batch (none unless the run is ``sending``) and record it in this job's
         claim row (``held``: the row ``hold`` returned, None if there is none; ``taken``: the rows of
-        other claims, read here when not given); with no batch the claim row goes. The caller
-        holds the run's row (``lock_run``) and commits. On PostgreSQL the rows read against
-        ``taken`` are checked again, under ``CLAIM_LOCK``, against the claims committed since."""
-        rows = []
-        if sending:
+        other claims, read here when not given). ``keep`` (``Claimed`` rows, in sending order) stay
+        in the claim before the new batch: the batch being sent while this one is claimed ahead;
+        the new rows come after the last of them, and the claim's time stays ``since`` (when they
+        were claimed). With no row to hold the claim row goes; with ``keep`` but no ``held`` (the
+        reaper settled the claim) nothing is claimed. The caller holds the run's row
+        (``lock_run``) and commits. On PostgreSQL the rows read against ``taken`` are checked
+        again, under ``CLAIM_LOCK``, against the claims committed since."""
+        rows, kept = [], [c.recipient.delivery_id for c in keep]
+        if sending and not (kept and held is None):
             if self.statement is None:
                 self.statement = self._statement()
             if taken is None:
                 taken = claimed_ids(self.run_id, but=self.token)
-            rows = self._fetch(taken)
+            after = max(kept, default=0)
+            rows = self._fetch(taken, after)
             if db.engine.dialect.name == "postgresql":
                 connection = db.session.connection()
                 connection.execute(CLAIM_LOCK, {"run": self.run_id})
                 now_taken = claimed_ids(self.run_id, but=self.token)
                 if any(row.id in now_taken for row in rows):  # claimed meanwhile: read again
-                    rows = self._fetch(now_taken)
+                    rows = self._fetch(now_taken, after)
             rows = self._skip_suppressed(rows)
-        if not rows:
+        if not rows and not (kept and held is not None):
             if held is not None:
                 release(self.token)
             return []
-        now, table = utcnow(), DeliveryClaim.__table__
-        values = {"ids": json.dumps([row.id for row in rows]), "claimed_at": now,
-                  "queued": sum(1 for row in rows if row.next_attempt_at is None)}
+        table, self.claimed_at = DeliveryClaim.__table__, utcnow()
+        values = {"ids": json.dumps(kept + [row.id for row in rows]),
+                  "claimed_at": since if kept and since else self.claimed_at,
+                  "queued": sum(1 for c in keep if c.previous == "queued")
+                  + sum(1 for row in rows if row.next_attempt_at is None)}
         connection = db.session.connection()  # Core statements: no ORM overhead per batch
         if held is None:
             connection.execute(insert(table).values(token=self.token, run_id=self.run_id, **values))
@@ -155,13 +164,13 @@ class Claims:
                                    "deferred" if next_at else "queued", next_at))
         return claimed
 
-    def _fetch(self, taken: set) -> list:
-        """The next ``size`` rows that no other claim holds: fetched again with a larger limit only
-        when rows of other claims came back (rare: chunks are disjoint), so a claim never reads
-        the rows of all the run's claims."""
+    def _fetch(self, taken: set, after: int = 0) -> list:
+        """The next ``size`` rows with an id above ``after`` that no other claim holds: fetched
+        again with a larger limit only when rows of other claims came back (rare: chunks are
+        disjoint), so a claim never reads the rows of all the run's claims."""
         limit = self.size
         while True:
-            rows = db.session.connection().execute(self.statement, {"limit": limit}).all()
+            rows = db.session.connection().execute(self.statement, {"limit": limit, "after": after}).all()
             fresh = [row for row in rows if row.id not in taken]
             if len(fresh) >= self.size or len(rows) < limit:
                 return fresh[:self.size]

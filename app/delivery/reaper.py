@@ -64,7 +64,7 @@ def settle(run_id: int, token: str) -> int:
     ids = json.loads(claim.ids)
     rows = db.session.execute(select(Delivery.id, Delivery.email).where(Delivery.id.in_(ids))
                               .order_by(Delivery.id)).all()
-    intact, order, flying, recorded = wal.read(token)
+    intact, order, flying, recorded = wal.read(token, set(ids))
     intact = intact and set(ids) <= set(order)
     outcomes = [Outcome.from_json(row.id, row.email, recorded[row.id]) for row in rows if row.id in recorded]
     if outcomes:

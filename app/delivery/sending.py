@@ -15,13 +15,15 @@ from redis.exceptions import RedisError
 
 from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
+from ..core.background import Background
 from ..core.extensions import db
 from ..core.transient import retrying
 from ..core.utils import utcnow
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
 from ..mail.transport import pool
-from . import progress, services
+from . import progress
 from .claims import Claimed, Claims, holding, release
+from .cycle import Cycle, run_cycle
 from .outcomes import UNKNOWN_STOPPED, Outcome, give_back, lock_run, write_outcomes
 from .ratelimit import STOP_POLL, RateLimiter
 from .settings import SendPolicy
@@ -62,20 +64,41 @@ class Sender:
         self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
         self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
         self.wal = WriteAheadLog(self.token)
+        self.header_log = WriteAheadLog(self.token)  # the background transaction's connection
+        self.background = Background(f"herald-claims-{self.token[:8]}")
+        self.ahead: list[Claimed] = []  # claimed by the background transaction, sent next
+        self.recording: list = []  # outcomes handed to the background transaction, not committed
+        self.previous: list = []  # ids of the batch whose outcomes ``recording`` holds
+        self.claimed_at = None  # when the current batch was claimed
 
     # -- the loop -----------------------------------------------------------
     def run(self, where: list) -> str:
         """Send the rows matched by ``where`` (conditions on Delivery) until none is left, the run
-        stops, or the time box ends; returns why it ended ("done", "stopped", "timeup")."""
+        stops, or the time box ends; returns why it ended ("done", "stopped", "timeup").
+
+        While a batch is sent, the transaction that writes the outcomes of the batch before and
+        claims the next one runs in a background thread (``app/delivery/cycle.py``), so the
+        database's work and waits overlap the sending; a batch that ends without a next one
+        claimed (stopped, the last of the chunk) ends with the same transaction in this thread."""
         self.where = where
         if self.factory is None:
             run = db.session.get(BroadcastRun, self.run_id)
             self.factory = BroadcastMessages(run.broadcast, run.id)
             self.needs_site = self.factory.needs_site
             db.session.commit()
+        if self.claims is None or self.claims.where is not where:
+            self.claims = Claims(self.run_id, self.token, self.claim_size, self.needs_site, where)
         try:
-            while self._next_batch():
+            self._cycle_now()
+            while self.batch:
+                self._cycle_ahead()
                 self._send_batch()
+                self._collect()
+                pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
+                if self.position == len(self.batch) and self.ahead and not pause_reason:
+                    self._next_ahead()
+                else:  # stopped, paused by the failures, or nothing claimed ahead
+                    self._cycle_now(pause_reason)
             return self.stop_reason
         except BaseException:
             self._recover()
@@ -83,53 +106,65 @@ class Sender:
 
     def close(self) -> None:
         """Give the SMTP connection back to the pool (dropped if a transaction was cut short) and
-        the record's connection; the record goes when no row is left in ``sending`` and every
+        the record's connections; the record goes when no row is left in ``sending`` and every
         outcome is committed."""
         if self.transport is not None:
             pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
             self.transport = None
+        self.header_log.close()
         self.wal.close(drop=not self.outcomes and not self.batch)
 
-    def _next_batch(self) -> bool:
-        """Record the outcomes and claim the next batch in one transaction, tried again while the
-        database or Redis fails transiently (the outcomes wait in memory and in the record)."""
-        pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
-        written = retrying(self._record_and_claim, pause_reason, what=f"run {self.run_id}: recording")
-        self._after_commit(written)
-        return bool(self.batch)
+    def _cycle(self, outcomes: list, **work) -> Cycle:
+        """The transaction's work: write ``outcomes``, claim unless the time box is over."""
+        return Cycle(self.run_id, self.token, outcomes,
+                     claim=self.deadline is None or time.monotonic() <= self.deadline, **work)
 
-    def _record_and_claim(self, pause_reason) -> list:
-        written, untouched = list(self.outcomes), self.batch[self.position:]  # the run was stopped
-        # First, shared with the run's other senders: the order a cancel and the reaper lock in.
-        run_status = lock_run(self.run_id, share=True)
-        held, taken = holding(self.run_id, self.token)
-        if held is None:  # no batch yet, or the reaper settled it (our lease lapsed): not ours
-            written = []
-        write_outcomes(self.run_id, written, held and held.claimed_at)
-        give_back(self.run_id, untouched, run_status)
-        if pause_reason:
-            services.pause_run(self.run_id, pause_reason)
-            run_status = "paused"
-        batch, stop_reason = [], "timeup"
-        if self.deadline is None or time.monotonic() <= self.deadline:
-            if self.claims is None or self.claims.where is not self.where:
-                self.claims = Claims(self.run_id, self.token, self.claim_size, self.needs_site, self.where)
-            batch = self.claims.next(held, sending=run_status == "sending", taken=taken)
-            stop_reason = "" if batch else ("done" if run_status == "sending" else "stopped")
-        elif held is not None:
-            release(self.token)
-        if batch:
-            self.wal.begin([c.recipient.delivery_id for c in batch])
-        db.session.commit()
-        self.outcomes, self.batch, self.position, self.stop_reason = [], batch, 0, stop_reason
-        self.unsent, self.flying = {}, {}
-        return written
+    def _transaction(self, cycle: Cycle, record) -> tuple[list, list, str]:
+        """``run_cycle``, tried again while the database or Redis fails transiently (the outcomes
+        wait in memory and in the record)."""
+        return retrying(run_cycle, cycle, self.claims, record, what=f"run {self.run_id}: recording")
+
+    def _cycle_now(self, pause_reason: str | None = None) -> None:
+        """In this thread: write the outcomes held, give back the rows of the batch never
+        attempted and any claimed ahead, pause the run for ``pause_reason`` (the failure streak
+        of the batch), claim the next batch."""
+        cycle = self._cycle(self.outcomes, untouched=self.batch[self.position:] + self.ahead,
+                            header=[c.recipient.delivery_id for c in (*self.batch, *self.ahead)],
+                            pause_reason=pause_reason)
+        db.session.rollback()  # no read transaction of the loop's own left open (SQLite: stale)
+        written, batch, self.stop_reason = self._transaction(cycle, self.wal)
+        self.outcomes, self.batch, self.ahead, self.position = [], batch, [], 0
+        self.previous, self.claimed_at, self.unsent, self.flying = [], self.claims.claimed_at, {}, {}
+        self._after_commit(written)
+
+    def _cycle_ahead(self) -> None:
+        """In the background: write the outcomes of the batch before and claim the next batch
+        after the current one, which stays claimed (``keep``)."""
+        self.recording, self.outcomes = self.outcomes, []
+        cycle = self._cycle(self.recording, keep=self.batch, since=self.claimed_at,
+                            header=self.previous)
+        self.background.start(self._transaction, cycle, self.header_log)
+
+    def _collect(self) -> None:
+        """Wait for the background transaction; keep the batch it claimed ahead (its error is
+        raised here, and ``_recover`` deals with the rest)."""
+        written, self.ahead, _ = self.background.result()
+        self.recording = []
+        self._after_commit(written)
+        if self.position < len(self.batch):  # stopped: the rest of the batch never goes out
+            self.wal.stopped(self.batch[self.position].recipient.delivery_id)
+
+    def _next_ahead(self) -> None:
+        """The batch claimed ahead becomes the current one."""
+        self.previous = [c.recipient.delivery_id for c in self.batch]
+        self.batch, self.ahead, self.position = self.ahead, [], 0
+        self.claimed_at, self.unsent, self.flying = self.claims.claimed_at, {}, {}
 
     # -- sending --------------------------------------------------------------
     def _send_batch(self) -> None:
         """Hand each message to the transport (pipelined), then flush; see docs/delivery.md. When
         the run is paused or cancelled it stops adding messages (``position`` is the first not
-        sent) and flushes those in flight; ``_next_batch`` gives back the rest."""
+        sent) and flushes those in flight; ``_cycle_now`` gives back the rest."""
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         self.next_stop_check = 0.0  # look at the start of every batch
@@ -158,8 +193,6 @@ class Sender:
         else:
             self.position = len(self.batch)
         self._flush()
-        if self.position < len(self.batch):  # stopped: the rest of the batch never goes out
-            self.wal.stopped(self.batch[self.position].recipient.delivery_id)
 
     def _build(self, claimed: Claimed):
         """(Message-ID, envelope sender, bytes) of ``claimed``'s message, or the exception that
@@ -252,17 +285,24 @@ class Sender:
         self.wal.settle(outcomes)
 
     def _recover(self) -> None:
-        """After an error: keep the outcomes we have, record the rows in flight as unknown and give
-        back the rows never sent. What cannot be written now stays in the record for the reaper."""
+        """After an error: wait for the background transaction, keep the outcomes we have, record
+        the rows in flight as unknown and give back the rows never sent (and any claimed ahead).
+        What cannot be written now stays in the record for the reaper."""
         try:
+            if self.background.pending:
+                try:
+                    self._collect()
+                except BaseException:  # noqa: BLE001 - not committed: its outcomes are written below
+                    log.warning("run %s: the transaction in flight failed", self.run_id, exc_info=True)
             db.session.rollback()
-            done = {o.id for o in self.outcomes}
+            pending = self.recording + self.outcomes
+            done = {o.id for o in pending}
             lost = [Outcome(c.recipient.delivery_id, c.recipient.email, UNKNOWN, None,
                             UNKNOWN_STOPPED, message_id)
                     for row_id, (c, message_id) in self.flying.items() if row_id not in done]
-            written = self.outcomes + lost
+            written = pending + lost
             done |= {o.id for o in lost}
-            untouched = [c for c in self.batch if c.recipient.delivery_id not in done]
+            untouched = [c for c in self.batch if c.recipient.delivery_id not in done] + self.ahead
             run_status = lock_run(self.run_id, share=True)
             held, _ = holding(self.run_id, self.token)
             if held is None:  # the reaper settled our batch already
@@ -272,7 +312,8 @@ class Sender:
                 release(self.token)
             give_back(self.run_id, untouched, run_status)
             db.session.commit()
-            self.outcomes, self.batch, self.flying, self.unsent = [], [], {}, {}
+            self.recording, self.outcomes, self.batch, self.ahead = [], [], [], []
+            self.flying, self.unsent = {}, {}
             self._after_commit(written)
         except Exception:  # the reaper settles what we could not write back, from the record
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)

@@ -2,8 +2,10 @@
 ledger is written, so the reaper knows the fate of the rows a dead job held.
 
 One hash per job lease, ``<prefix>:delivery:wal:<token>``, with
-- ``h``: the batch header, ``{"redis": <server run_id>, "ids": [rows in sending order]}``, written
-  and acknowledged before the claim of the batch commits;
+- ``h``: the header, ``{"redis": <server run_id>, "ids": [rows in sending order]}``, written and
+  acknowledged before a claim commits: the rows of the batch whose outcomes that transaction
+  writes, of the batch being sent and of the batch it claims (``app/delivery/cycle.py``), so it
+  covers the job's claim whether the transaction commits or not;
 - ``s``: the first row of a batch that stopped early (a pause or cancel): none from it on was sent;
 - ``<row id>``: the row's outcome (``Outcome.to_json``), written right after the server's replies
   are read, one command for all the outcomes one read gave.
@@ -151,19 +153,20 @@ class WriteAheadLog:
         self._unread, self._buffer = 0, b""
 
 
-def read(token: str):
+def read(token: str, held=None):
     """A dead job's record: (intact, header row ids, row ids that may have been delivered without a
     recorded outcome, {row id: JSON}). ``intact`` is False when the header is missing or was
     written to another Redis run. The row that may have been delivered is the first of the header
-    without an outcome (see the module docstring; a record of an earlier version names them in
-    ``f``)."""
+    without an outcome among the rows of the claim (``held``, a set of row ids; None: every row of
+    the header), see the module docstring; a record of an earlier version names them in ``f``."""
     raw = {field.decode(): value for field, value in redis_store.client.hgetall(wal_key(token)).items()}
     header = json.loads(raw.pop("h")) if "h" in raw else None
     flying = {int(row_id) for row_id in raw.pop("f", b"").decode().split(",") if row_id}
     stop = int(raw.pop("s")) if "s" in raw else None
     outcomes = {int(field): value for field, value in raw.items()}
     order = (header or {}).get("ids", [])
-    first = next((row_id for row_id in order if row_id not in outcomes), None)
+    first = next((row_id for row_id in order if row_id not in outcomes and (held is None or row_id in held)),
+                 None)
     if first is not None and first != stop:
         flying.add(first)
     intact = header is not None and header["redis"] == redis_run_id()

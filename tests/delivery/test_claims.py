@@ -156,7 +156,7 @@ def test_a_job_whose_claim_the_reaper_settled_writes_nothing_after(app, db, prod
     sender.position = len(sender.batch)
     sender.outcomes = [Outcome(r.delivery_id, r.email, "sent", 250, "250 ok", sent_at=utcnow()) for r in held]
     try:
-        sender._next_batch()  # records (nothing: the claim is gone) and claims the next two rows
+        sender._cycle_now()  # records (nothing: the claim is gone) and claims the next two rows
     finally:
         sender.close()
     statuses = dict(db.session.execute(select(Delivery.id, Delivery.status).where(Delivery.run_id == run_id)).all())

@@ -59,7 +59,7 @@ def test_a_senders_open_transaction_does_not_block_another_senders_claim(app, db
         if seen:
             return
         seen.append(True)
-        thread = threading.Thread(target=_in_context, args=(app, errors, done, second._next_batch))
+        thread = threading.Thread(target=_in_context, args=(app, errors, done, second._cycle_now))
         threads.append(thread)
         thread.start()
         thread.join(WAIT)
@@ -68,7 +68,7 @@ def test_a_senders_open_transaction_does_not_block_another_senders_claim(app, db
     threads = []
     app.extensions["herald_hooks"].add("delivery_results_recorded", inside_first)
     try:
-        first._next_batch()
+        first._cycle_now()
     finally:
         for thread in threads:  # blocked by the first job's locks, it ends once they go
             thread.join()

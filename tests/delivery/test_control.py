@@ -56,9 +56,12 @@ def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_cli
     jobs.start(run)  # the admin presses Pause while the first chunk is being sent
     assert pages[0].status_code == 200 and b"Sending is paused" in pages[0].data
     assert db.session.get(BroadcastRun, run_id).status == "paused"
-    assert len(smtp_sink.messages) == 5  # the batch claimed next was given back, not sent
+    # The outcomes of batch 1 are committed while batch 2 is sent (claimed ahead): batch 2 may
+    # finish (it is under a second of sending), the batch claimed after it is given back.
+    sent = len(smtp_sink.messages)
+    assert sent in (5, 10)
     jobs.work()  # the waiting chunk jobs were withdrawn: nothing is sent while paused
-    assert len(smtp_sink.messages) == 5 and _statuses(db, run_id) == {"sent": 5, "queued": 45}
+    assert len(smtp_sink.messages) == sent and _statuses(db, run_id) == {"sent": sent, "queued": 50 - sent}
 
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/resume",
                                  headers={"X-CSRFToken": token})
@@ -81,8 +84,9 @@ def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product,
     jobs.start(run)
     assert results[0].exit_code == 0, results[0].output
     jobs.work()
-    assert _statuses(db, run_id) == {"sent": 5, "skipped": 40}  # the claimed batch too
-    assert len(smtp_sink.messages) == 5
+    # The cancel lands while batch 2 (claimed ahead) is sent: it may finish, nothing after it
+    sent = len(smtp_sink.messages)
+    assert sent in (5, 10) and _statuses(db, run_id) == {"sent": sent, "skipped": 45 - sent}
     run = db.session.get(BroadcastRun, run_id)
     assert run.status == "cancelled" and run.broadcast.status == "cancelled" and run.finished_at
     assert set(db.session.scalars(select(Delivery.reason).where(Delivery.status == "skipped"))) == {"cancelled"}

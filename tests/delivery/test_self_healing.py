@@ -284,7 +284,8 @@ def test_a_broadcast_scheduled_ahead_is_planned_and_sent_while_others_write(app,
 def test_redis_lost_together_with_a_worker_leaves_at_most_its_batch_unknown(app, db, database_url, tmp_path,
                                                                             smtp_sink, product, private_redis):
     """What is guaranteed when Redis dies with the write-ahead records: the killed worker's batch
-    (DELIVERY_BATCH_SIZE rows, 20 here) may be unknown, never re-sent; nothing else is."""
+    and the one it claimed ahead (2 × DELIVERY_BATCH_SIZE rows, 40 here) may be unknown, never
+    re-sent; nothing else is."""
     smtp_sink.delay = 0.04
     add_customers([(f"b{i:03d}@example.com", "B") for i in range(160)], product)
     run_id = make_run(products=[product]).id
@@ -310,5 +311,5 @@ def test_redis_lost_together_with_a_worker_leaves_at_most_its_batch_unknown(app,
            unknown=len(unknown), unknown_delivered=len(unknown & set(received)),
            finished_after_return_seconds=round(done - back, 1))
     assert _status(db, run_id) == "sent"
-    assert set(counts) <= {"sent", "unknown"} and len(unknown) <= 20
+    assert set(counts) <= {"sent", "unknown"} and len(unknown) <= 40
     assert {e for e, s in statuses.items() if s == "sent"} == set(received) - unknown

@@ -1,0 +1,99 @@
+"""The next batch is claimed while the current one is sent (a background transaction of the job),
+and a dead job's claim that holds both is settled right: the reaper looks only at the claim's
+rows, the batch claimed ahead goes back to the queue, the one message in flight is unknown."""
+import json
+import threading
+import time
+
+from sqlalchemy import select
+
+from app.core.background import Background
+from app.delivery import reaper, wal
+from app.delivery.chunks import Lease
+from app.delivery.models import Delivery, DeliveryClaim
+from app.delivery.outcomes import Outcome
+from app.delivery.sending import Sender
+
+from .test_claims import _claim, _planned
+
+
+def _claims(db):
+    rows = {c.token: json.loads(c.ids) for c in db.session.scalars(select(DeliveryClaim))}
+    db.session.rollback()
+    return rows
+
+
+def test_the_next_batch_is_claimed_while_the_current_one_is_sent(app, db, smtp_sink, product, jobs):
+    smtp_sink.delay = 0.05  # 5 messages (a batch) take a quarter of a second
+    run_id = _planned(jobs, product, 12)
+    seen, errors = [], []
+
+    def send():
+        with app.app_context():
+            try:
+                with Lease() as lease:
+                    sender = Sender(run_id, lease.token)
+                    try:
+                        seen.append(sender.run([Delivery.status == "queued"]))
+                    finally:
+                        sender.close()
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    held = []
+    while thread.is_alive() and len(smtp_sink.messages) < 4:
+        held.append(max((len(ids) for ids in _claims(db).values()), default=0))
+        time.sleep(0.01)
+    thread.join(30)
+    assert not errors and seen == ["done"]
+    assert max(held) == 10, "batch 1 being sent, batch 2 claimed ahead of it (one claim row)"
+    assert sorted(smtp_sink.recipients()) == [f"c{i:02d}@example.com" for i in range(12)]
+    assert _claims(db) == {}, "the claim goes with the last outcomes"
+    statuses = set(db.session.scalars(select(Delivery.status).where(Delivery.run_id == run_id)))
+    assert statuses == {"sent"}
+
+
+def test_a_dead_claim_holding_a_batch_ahead_is_settled_from_its_record(app, db, product, jobs):
+    """The header lists the batch before (outcomes written, no longer claimed), the batch being
+    sent and the batch claimed ahead; the claim holds the last two. Rows recorded get their
+    outcome, the first of the claim without one is unknown, the batch ahead is queued again."""
+    run_id = _planned(jobs, product, 12)
+    before = _claim(db, run_id, "other", size=2)  # stands for the batch whose outcomes were written
+    current = _claim(db, run_id, "dead", size=5)
+    ahead = _claim(db, run_id, "dead-ahead", size=5)
+    db.session.execute(DeliveryClaim.__table__.delete().where(DeliveryClaim.token.in_(("other", "dead-ahead"))))
+    db.session.execute(DeliveryClaim.__table__.update().where(DeliveryClaim.token == "dead")
+                       .values(ids=json.dumps(current + ahead)))
+    db.session.commit()
+    record = wal.WriteAheadLog("dead")
+    record.begin(before + current + ahead)
+    email = dict(db.session.execute(select(Delivery.id, Delivery.email)).all())
+    record.record([Outcome(i, email[i], "sent", 250, "2.0.0 ok", f"<m{i}@x>") for i in current[:2]])
+    record.close()
+
+    assert reaper.settle(run_id, "dead") == 10
+    db.session.commit()
+    status = dict(db.session.execute(select(Delivery.id, Delivery.status)).all())
+    assert [status[i] for i in before] == ["queued", "queued"], "not the claim's: left alone"
+    assert [status[i] for i in current] == ["sent", "sent", "unknown", "queued", "queued"]
+    assert [status[i] for i in ahead] == ["queued"] * 5
+    assert _claims(db) == {}
+
+
+def test_background_returns_the_value_or_raises_the_error_in_the_caller(app):
+    background = Background()
+    background.start(lambda a, b: a + b, 2, 3)
+    assert background.pending and background.result() == 5 and not background.pending
+
+    def fails():
+        raise LookupError("from the thread")
+    background.start(fails)
+    try:
+        background.result()
+    except LookupError as error:
+        assert str(error) == "from the thread"
+    else:
+        raise AssertionError("the thread's error must reach the caller")
+    assert background.result() is None, "nothing in flight"
