@@ -113,6 +113,8 @@ def cut_lines(text: str) -> bytes:
     at most 75 characters and a soft break each, never inside an escape; a dot that would start
     a line is written ``=2E`` (rule 1), so that no line starts with one."""
     if "=" not in text and "." not in text[::75]:  # text[::75]: the first character of each line
+        if len(text) <= 150:  # most links: one or two lines, written without a list
+            return (text if len(text) <= 75 else f"{text[:75]}=\r\n{text[75:]}").encode("ascii") + SOFT
         lines = [text[start:start + 75] for start in range(0, len(text), 75)]
     else:
         lines, start, end = [], 0, len(text)
