@@ -54,7 +54,8 @@ class BodyFormat:
         self.plain = tuple(names)  # the values' names, each once
         self.names = tuple((name, HTML_KEY + name) for name in names)
         self.slots = _getter(keys)
-        # The plain fast path: slot i takes encoded value order[i] (0: the head), in either part
+        # For plain values (``fill``): each slot's index in [head, encoded values in ``plain`` order],
+        # the same for a value's slot in either part
         position = {name: index + 1 for index, name in enumerate(self.plain)}
         self.same = _getter([0] + [position[key.removeprefix(HTML_KEY)] for key in keys[1:]])
 
