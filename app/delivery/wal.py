@@ -118,8 +118,9 @@ class WriteAheadLog:
     def record(self, outcomes) -> None:
         """The server answered for ``outcomes`` (one command for all of them)."""
         parts = [b"*%d\r\n" % (2 + 2 * len(outcomes)), self._hset_key]
-        for outcome in outcomes:
-            parts += (_bulk(outcome.id), _bulk(outcome.to_json()))
+        for outcome in outcomes:  # each: its row id and its JSON, two bulk strings
+            field, value = b"%d" % outcome.id, outcome.to_json().encode()
+            parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(field), field, len(value), value))
         self._send(packed=b"".join(parts))
 
     def settle(self, outcomes) -> None:

@@ -19,7 +19,8 @@ from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
 from .inliner import inline_css
 from .masking import Mask
-from .mime import BodyFormat, DotFree, EncodedBody, address, header_text, qp
+from .bodyfill import BodyFormat
+from .mime import DotFree, EncodedBody, address, header_text, qp
 from .placeholders import CompiledTemplate, compile_template
 from .textpart import html_to_text
 
@@ -225,7 +226,7 @@ class MessageTemplate:
         if unsubscribe:
             head += f"List-Unsubscribe: <{unsubscribe[1]}>,\r\n <{unsubscribe[0]}>\r\n"
         if self._body is not None:
-            data = head.encode("utf-8") + self._body.fill(values)
+            data = self._body.fill(values, head.encode("utf-8"))
         else:  # a fallback in a body: each piece rendered in turn
             parts = [head.encode("utf-8"), self._after_headers, self.encoded_text.render(values)]
             if self.encoded_html is not None:

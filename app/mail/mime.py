@@ -10,7 +10,6 @@ a message built entirely of such pieces and of header lines is marked ``DotFree`
 """
 import binascii
 import html
-import operator
 import re
 from email.charset import Charset
 from email.header import Header
@@ -78,9 +77,9 @@ def address(name: str, email: str) -> str:
     return f"{_encoded_words(name)}\r\n <{email}>"
 
 
-_SOFT = b"=\r\n"  # a soft line break (RFC 2045 section 6.7, rule 5)
+SOFT = b"=\r\n"  # a soft line break (RFC 2045 section 6.7, rule 5)
 _LEADING_DOT_RE = re.compile(rb"(?m)^\.{1,72}")
-_HTML_SPECIAL = re.compile(r"[&<>\"']")
+HTML_SPECIAL = re.compile(r"[&<>\"']")
 
 
 def fragment(text: str) -> bytes:
@@ -88,13 +87,9 @@ def fragment(text: str) -> bytes:
     that what follows starts a new encoded line (every line at most 76 characters, rule 5)."""
     if text.isascii() and text.isprintable():  # nearly every value: only "=" to encode (rule 2)
         escaped = text.replace("=", "=3D") if "=" in text else text
-        if len(escaped) <= 75:
-            if escaped[:1] != ".":
-                return escaped.encode("ascii") + _SOFT
-        else:
-            lines = _cut(escaped)
-            if lines is not None:
-                return lines
+        if len(escaped) <= 75 and escaped[:1] != ".":
+            return escaped.encode("ascii") + SOFT
+        return cut_lines(escaped)
     text = _lf(text)
     encoded = binascii.b2a_qp(text.replace("\n", "\r\n").encode("utf-8"), istext=True)
     if "\n" not in text:  # binascii ends its soft breaks as the text's first line end, else LF
@@ -102,8 +97,8 @@ def fragment(text: str) -> bytes:
     head, end, last = encoded.rpartition(b"\n")
     if len(last) > 75:  # the "=" of the soft break must fit: cut before, not inside, an =XX
         cut = 73 if b"=" not in last[71:73] else last.rindex(b"=", 71, 73)
-        last = last[:cut] + _SOFT + last[cut:]
-    return _undotted(head + end + last + _SOFT)
+        last = last[:cut] + SOFT + last[cut:]
+    return _undotted(head + end + last + SOFT)
 
 
 class DotFree(bytes):
@@ -113,23 +108,25 @@ class DotFree(bytes):
     __slots__ = ()
 
 
-def _cut(text: str) -> bytes | None:
+def cut_lines(text: str) -> bytes:
     """Printable ASCII ``text`` already quoted-printable (only "=3D" escapes) cut into lines of
-    at most 75 characters and a soft break each, never inside an escape; None when a line would
-    start with a dot."""
-    if "=" not in text:
+    at most 75 characters and a soft break each, never inside an escape; a dot that would start
+    a line is written ``=2E`` (rule 1), so that no line starts with one."""
+    if "=" not in text and "." not in text[::75]:  # text[::75]: the first character of each line
+        if len(text) <= 150:  # most links: one or two lines, written without a list
+            return (text if len(text) <= 75 else f"{text[:75]}=\r\n{text[75:]}").encode("ascii") + SOFT
         lines = [text[start:start + 75] for start in range(0, len(text), 75)]
     else:
         lines, start, end = [], 0, len(text)
         while start < end:
-            cut = start + 75
+            dot = "=2E" if text[start] == "." else ""
+            start += 1 if dot else 0
+            cut = start + 75 - len(dot)
             if cut < end and "=" in text[cut - 2:cut]:
                 cut = text.rindex("=", cut - 2, cut)
-            lines.append(text[start:cut])
+            lines.append(dot + text[start:cut])
             start = cut
-    if "\n." in "\n" + "\n".join(lines):
-        return None
-    return "=\r\n".join(lines).encode("ascii") + _SOFT
+    return "=\r\n".join(lines).encode("ascii") + SOFT
 
 
 def _undotted(encoded: bytes) -> bytes:
@@ -137,7 +134,7 @@ def _undotted(encoded: bytes) -> bytes:
     its leading dots, so that SMTP never has to dot-stuff the message (RFC 5321 section 4.5.2)."""
     if not (encoded.startswith(b".") or b"\n." in encoded):
         return encoded
-    return _LEADING_DOT_RE.sub(lambda dots: b"=2E" + dots.group()[1:] + _SOFT, encoded)
+    return _LEADING_DOT_RE.sub(lambda dots: b"=2E" + dots.group()[1:] + SOFT, encoded)
 
 
 def _literal_piece(text: str, open_end: bool) -> bytes:
@@ -203,7 +200,7 @@ class EncodedBody:
                 out.append(piece)
                 continue
             if piece is None:
-                if not out or out[-1].endswith(_SOFT):
+                if not out or out[-1].endswith(SOFT):
                     out.append(b"\r\n")
                 continue
             name, fallback = piece
@@ -214,62 +211,11 @@ class EncodedBody:
             if value is None:
                 continue
             value = value if value.__class__ is str else str(value)
-            if escape_html and _HTML_SPECIAL.search(value):
+            if escape_html and HTML_SPECIAL.search(value):
                 value = html.escape(value, quote=True)
             if value:
                 out.append(fragment(value))
         return b"".join(out)
-
-
-HTML_KEY = "\x00html:"  # prefix of the keys of HTML-escaped values in ``BodyFormat``
-
-
-class BodyFormat:
-    """Several ``formattable`` EncodedBodies and the fixed bytes around them, filled at once.
-
-    ``parts`` are bytes (kept as they are) and EncodedBodies, in order. ``fill(values)`` returns
-    the same bytes as joining each literal part and each body's ``render(values)``, but encodes
-    each value once per message (a value that needs no HTML escaping is the same in both parts)
-    and joins the whole with one ``bytes %`` (C) instead of a Python loop over the pieces.
-    """
-
-    def __init__(self, parts):
-        pieces, keys, names = [], [], {}
-        for part in parts:
-            if part.__class__ is bytes:
-                pieces.append(part.replace(b"%", b"%%"))
-                continue
-            prefix = HTML_KEY if part.escape_html else ""
-            form, slots = part.format_pieces(prefix)
-            pieces.append(form)
-            keys += slots
-            for key in slots:
-                names[key[len(prefix):]] = None
-        self.format = b"".join(pieces)
-        self.names = tuple((name, HTML_KEY + name) for name in names)
-        if len(keys) == 1:  # itemgetter of one key returns the item, not a tuple
-            key = keys[0]
-            self.slots = lambda encoded: (encoded[key],)
-        else:
-            self.slots = operator.itemgetter(*keys) if keys else (lambda encoded: ())
-
-    def fill(self, values: dict) -> bytes:
-        """The parts joined, every value encoded as ``EncodedBody.render`` encodes it."""
-        encoded, long = {}, {}  # long: values too long for a line, often the same link twice
-        for name, html_key in self.names:
-            value = values.get(name)
-            if value is None:
-                encoded[name] = encoded[html_key] = b""
-                continue
-            if value.__class__ is not str:
-                value = str(value)
-            if len(value) > 75:
-                plain = encoded[name] = long.get(value) or long.setdefault(value, fragment(value))
-            else:
-                plain = encoded[name] = fragment(value) if value else b""
-            encoded[html_key] = fragment(html.escape(value, quote=True)) \
-                if _HTML_SPECIAL.search(value) else plain
-        return self.format % self.slots(encoded)
 
 
 def _pieces(template: CompiledTemplate) -> list:

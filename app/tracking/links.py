@@ -108,11 +108,18 @@ def read_click_token(link: str, recipient: str | None = None):
 def is_trackable_url(url: str, base_url: str | None = None) -> bool:
     """True for absolute http(s) URLs that are not Herald's own unsubscribe or tracking links
     (``base_url``: Herald's, from the config when not given)."""
+    return _trackable(url, _own_prefixes(base_url or current_app.config["BASE_URL"]))
+
+
+def _own_prefixes(base_url: str) -> tuple[str, str]:
+    """The lower-case beginnings of Herald's own links under ``base_url`` (never tracked)."""
+    base = base_url.lower()
+    return f"{base}/u/", f"{base}/t/"
+
+
+def _trackable(url: str, own: tuple[str, str]) -> bool:
     lowered = url.strip().lower()
-    if not lowered.startswith(("http://", "https://")):
-        return False
-    base = (base_url or current_app.config["BASE_URL"]).lower()
-    return not lowered.startswith((f"{base}/u/", f"{base}/t/"))
+    return lowered.startswith(("http://", "https://")) and not lowered.startswith(own)
 
 
 def _rewrite_anchor(tag: str, run_id, recipient, track_all: bool, template=None) -> str:
@@ -177,6 +184,7 @@ class TrackedTemplate:
         self.run_id, self.personal, self.mask = run_id, per_recipient(), mask
         self.hrefs = []  # compiled address templates of the links filled per message
         self._base = current_app.config["BASE_URL"]
+        self._own = _own_prefixes(self._base)
         self._filtered = registry().has("track_link")
         self._sign_open, self._sign_click = token_signer("open"), token_signer("click")
         recipient = mask.word(Placeholder.named(RECIPIENT_SLOT)) if self.personal else recipient_token(run_id, None)
@@ -210,7 +218,7 @@ class TrackedTemplate:
 
     def _click_url(self, url: str, recipient: str | None) -> str | None:
         """``click_url`` for an address seen once (no cache), with the settings read once."""
-        if not is_trackable_url(url, self._base) or (
+        if not _trackable(url, self._own) or (
                 self._filtered and not apply_filters("track_link", True, url, self.run_id)):
             return None
         return _redirect_url(self._base, self._sign_click.dumps([self.run_id, url]), recipient)

@@ -1,5 +1,7 @@
 """The write-ahead record read back as the reaper reads it: which row of a dead job's batch may have
 been delivered is told by the order of the rows and their outcomes alone (one write per message)."""
+import json
+
 from app.delivery import wal
 from app.delivery.outcomes import Outcome
 
@@ -42,3 +44,23 @@ def test_a_finished_batch_and_a_missing_record(app):
     intact, order, flying, recorded = wal.read("t-never-written")
     assert not intact and order == [] and flying == set() and recorded == {}
 
+
+
+def test_outcomes_of_every_shape_come_back_as_they_were_recorded(app):
+    from datetime import datetime
+
+    now = datetime(2026, 12, 1, 13, 5, 7, 123456)
+    outcomes = [Outcome(21, "a@example.com", "sent", 250, "250 2.0.0 Ok: queued as 4ABC", "<m21@x>", sent_at=now),
+                Outcome(22, "b@example.com", "deferred", 451, '451 4.3.0 "busy"\\ \u00e9\u2028\ttry later', "<m22@x>",
+                        next_attempt_at=now),
+                Outcome(23, "c@example.com", "failed", 550, "550 5.1.1 no such user", None, rejected=True),
+                Outcome(24, "d@example.com", "unknown", None, "outcome unknown", "<m24@x>")]
+    _, _, flying, recorded = _record(app, "t-shapes", [21, 22, 23, 24], outcomes)
+    assert flying == set()
+    for outcome in outcomes:  # the JSON the earlier versions wrote too: their records still read
+        fields = [outcome.status, outcome.code, outcome.reply, outcome.message_id,
+                  outcome.sent_at and outcome.sent_at.isoformat(),
+                  outcome.next_attempt_at and outcome.next_attempt_at.isoformat(), outcome.rejected]
+        assert json.loads(recorded[outcome.id]) == fields
+        assert json.loads(outcome.to_json()) == fields
+        assert Outcome.from_json(outcome.id, outcome.email, recorded[outcome.id]) == outcome
