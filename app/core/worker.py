@@ -46,10 +46,15 @@ def work_until_stopped(worker, burst: bool = False, with_scheduler: bool = False
         if time.monotonic() - started > 60:
             delay = 1.0
         log.warning("worker %s stopped unexpectedly; starting again in %.0f s", worker.name, delay)
-        if _sleep_unless_stopped(delay):
-            return
-        delay = min(delay * 2, RECONNECT_MAX_DELAY)
-        worker = make_worker(queues, simple)
+        while True:  # a worker is made on Redis (its name, its address): wait until it is back
+            if _sleep_unless_stopped(delay):
+                return
+            delay = min(delay * 2, RECONNECT_MAX_DELAY)
+            try:
+                worker = make_worker(queues, simple)
+                break
+            except RedisError as error:
+                log.warning("cannot start a worker yet (Redis: %s); trying again in %.0f s", error, delay)
 
 
 def _sleep_unless_stopped(seconds: float) -> bool:

@@ -200,6 +200,29 @@ def test_redis_restarted_empty_mid_send_heals_by_itself(app, db, database_url, t
     assert len(_once_each(smtp_sink, 160)) == 160
 
 
+def test_a_sending_worker_outlives_redis_down_longer_than_its_first_reconnect_waits(
+        app, db, database_url, tmp_path, smtp_sink, product, private_redis):
+    """A job that meets Redis down ends RQ's loop; making the next worker needs Redis too (its
+    name, its address), so while Redis stays down the worker waits 1, 2, 4 … s and tries again
+    instead of exiting (it used to exit when Redis was still down at the first try, after 1 s)."""
+    smtp_sink.delay = 0.03
+    add_customers([(f"i{i:02d}@example.com", "I") for i in range(80)], product)
+    run_id = make_run(products=[product]).id
+    workers = _workers(tmp_path, database_url, private_redis.url, smtp_sink)
+    try:
+        workers.start("w1", "--with-scheduler")
+        workers.wait_ready(private_redis.url)
+        _start(run_id)
+        _started(smtp_sink, 10, workers)
+        private_redis.restart_empty(down_seconds=5)
+        _finished(db, run_id, 120, workers)
+        alive = workers.alive()
+    finally:
+        workers.stop_all()
+    assert alive == ["w1"], "the worker waits for Redis rather than exit"
+    assert _status(db, run_id) == "sent" and len(_once_each(smtp_sink, 80)) == 80
+
+
 @pytest.mark.parametrize("victim", ["supervisor", "rq_scheduler"])
 def test_a_killed_worker_batch_is_taken_over_within_the_lease_whichever_worker_died(
         app, db, database_url, redis_database, tmp_path, smtp_sink, product, victim):
