@@ -123,8 +123,9 @@ class Claims:
         claim row (``held``: the row ``hold`` returned, None if there is none; ``taken``: the rows of
         other claims, read here when not given). ``keep`` (``Claimed`` rows, in sending order) stay
         in the claim before the new batch: the batch being sent while this one is claimed ahead;
-        the new rows come after the last of them, and the claim's time stays ``since`` (when they
-        were claimed). With no row to hold the claim row goes; with ``keep`` but no ``held`` (the
+        the new rows come after the last of them (or, once none is left there, from any row the
+        claim does not hold), and the claim's time stays ``since`` (when they were claimed), so
+        an empty answer means no row is left for ``where``. With no row to hold the claim row goes; with ``keep`` but no ``held`` (the
         reaper settled the claim) nothing is claimed. The caller holds the run's row
         (``lock_run``) and commits. On PostgreSQL the rows read against ``taken`` are checked
         again, under ``CLAIM_LOCK``, against the claims committed since."""
@@ -134,14 +135,16 @@ class Claims:
                 self.statement = self._statement()
             if taken is None:
                 taken = claimed_ids(self.run_id, but=self.token)
-            after = max(kept, default=0)
+            after, own = max(kept, default=0), set(kept)
             rows = self._fetch(taken, after)
+            if after and len(rows) < self.size:  # the last rows above the kept ones: all, once
+                after, rows = 0, self._fetch(taken | own, 0)
             if db.engine.dialect.name == "postgresql":
                 connection = db.session.connection()
                 connection.execute(CLAIM_LOCK, {"run": self.run_id})
                 now_taken = claimed_ids(self.run_id, but=self.token)
                 if any(row.id in now_taken for row in rows):  # claimed meanwhile: read again
-                    rows = self._fetch(now_taken, after)
+                    rows = self._fetch(now_taken | own, after)
             rows = self._skip_suppressed(rows)
         if not rows and not (kept and held is not None):
             if held is not None:

@@ -78,8 +78,9 @@ class Sender:
 
         While a batch is sent, the transaction that writes the outcomes of the batch before and
         claims the next one runs in a background thread (``app/delivery/cycle.py``), so the
-        database's work and waits overlap the sending; a batch that ends without a next one
-        claimed (stopped, the last of the chunk) ends with the same transaction in this thread."""
+        database's work and waits overlap the sending; a batch that stops early or pauses the
+        run ends with the same transaction in this thread. The outcomes of the last batch wait
+        for the next ``run``'s first transaction (one per chunk) or for ``close``."""
         self.where = where
         if self.factory is None:
             run = db.session.get(BroadcastRun, self.run_id)
@@ -95,40 +96,49 @@ class Sender:
                 self._send_batch()
                 self._collect()
                 pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
-                if self.position == len(self.batch) and self.ahead and not pause_reason:
-                    self._next_ahead()
-                else:  # stopped, paused by the failures, or nothing claimed ahead
+                if self.position < len(self.batch) or pause_reason:  # stopped, or failing: give back
                     self._cycle_now(pause_reason)
+                elif self.ahead:
+                    self._next_ahead()
+                else:  # nothing left: the outcomes go with the next transaction (or ``close``)
+                    break
             return self.stop_reason
         except BaseException:
             self._recover()
             raise
 
     def close(self) -> None:
-        """Give the SMTP connection back to the pool (dropped if a transaction was cut short) and
-        the record's connections; the record goes when no row is left in ``sending`` and every
-        outcome is committed."""
+        """Write the last batch's outcomes (``run`` leaves them for the next chunk's first
+        transaction), give the SMTP connection back to the pool (dropped if a transaction was cut
+        short) and the record's connections; the record goes when no row is left in ``sending``
+        and every outcome is committed. What cannot be written is left to the reaper."""
+        if self.outcomes or self.batch:
+            try:
+                self._cycle_now(claim=False)
+            except Exception:  # noqa: BLE001 - the record keeps them; the reaper writes them
+                log.exception("run %s: cannot write the last outcomes", self.run_id)
+                self._recover()
         if self.transport is not None:
             pool.release(self.policy.smtp_url, self.transport, healthy=not self.in_smtp)
             self.transport = None
         self.header_log.close()
         self.wal.close(drop=not self.outcomes and not self.batch)
 
-    def _cycle(self, outcomes: list, **work) -> Cycle:
-        """The transaction's work: write ``outcomes``, claim unless the time box is over."""
+    def _cycle(self, outcomes: list, claim: bool = True, **work) -> Cycle:
+        """The transaction's work: write ``outcomes``, claim (``claim``) unless the time box is over."""
         return Cycle(self.run_id, self.token, outcomes,
-                     claim=self.deadline is None or time.monotonic() <= self.deadline, **work)
+                     claim=claim and (self.deadline is None or time.monotonic() <= self.deadline), **work)
 
     def _transaction(self, cycle: Cycle, record) -> tuple[list, list, str]:
         """``run_cycle``, tried again while the database or Redis fails transiently (the outcomes
         wait in memory and in the record)."""
         return retrying(run_cycle, cycle, self.claims, record, what=f"run {self.run_id}: recording")
 
-    def _cycle_now(self, pause_reason: str | None = None) -> None:
+    def _cycle_now(self, pause_reason: str | None = None, claim: bool = True) -> None:
         """In this thread: write the outcomes held, give back the rows of the batch never
         attempted and any claimed ahead, pause the run for ``pause_reason`` (the failure streak
-        of the batch), claim the next batch."""
-        cycle = self._cycle(self.outcomes, untouched=self.batch[self.position:] + self.ahead,
+        of the batch), claim the next batch (unless ``claim`` is False)."""
+        cycle = self._cycle(self.outcomes, claim, untouched=self.batch[self.position:] + self.ahead,
                             header=[c.recipient.delivery_id for c in (*self.batch, *self.ahead)],
                             pause_reason=pause_reason)
         db.session.rollback()  # no read transaction of the loop's own left open (SQLite: stale)
@@ -148,8 +158,8 @@ class Sender:
     def _collect(self) -> None:
         """Wait for the background transaction; keep the batch it claimed ahead (its error is
         raised here, and ``_recover`` deals with the rest)."""
-        written, self.ahead, _ = self.background.result()
-        self.recording = []
+        written, self.ahead, reason = self.background.result()
+        self.recording, self.stop_reason = [], reason
         self._after_commit(written)
         if self.position < len(self.batch):  # stopped: the rest of the batch never goes out
             self.wal.stopped(self.batch[self.position].recipient.delivery_id)

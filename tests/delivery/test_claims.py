@@ -157,12 +157,13 @@ def test_a_job_whose_claim_the_reaper_settled_writes_nothing_after(app, db, prod
     sender.outcomes = [Outcome(r.delivery_id, r.email, "sent", 250, "250 ok", sent_at=utcnow()) for r in held]
     try:
         sender._cycle_now()  # records (nothing: the claim is gone) and claims the next two rows
+        claimed = list(sender.batch)
     finally:
-        sender.close()
+        sender.close()  # gives them back (none was sent)
     statuses = dict(db.session.execute(select(Delivery.id, Delivery.status).where(Delivery.run_id == run_id)).all())
     assert [statuses[r.delivery_id] for r in held] == ["unknown", "unknown"]
     assert db.session.get(BroadcastRun, run_id).sent == 0
-    assert len(sender.batch) == 2 and {c.recipient.delivery_id for c in sender.batch}.isdisjoint(
+    assert len(claimed) == 2 and {c.recipient.delivery_id for c in claimed}.isdisjoint(
         r.delivery_id for r in held)
     assert progress.status_counts(run_id)["unknown"] == 2
 

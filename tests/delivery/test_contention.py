@@ -72,8 +72,14 @@ def test_a_senders_open_transaction_does_not_block_another_senders_claim(app, db
     finally:
         for thread in threads:  # blocked by the first job's locks, it ends once they go
             thread.join()
-        first.close()
+    try:
+        _check_both_recorded_and_claimed(db, run_id, first, second, before, errors, seen)
+    finally:
+        first.close()  # gives their new batches back
         second.close()
+
+
+def _check_both_recorded_and_claimed(db, run_id, first, second, before, errors, seen):
     assert not errors, errors
     assert seen == [True, True], "the second job waited for the first job's transaction"
     # Both recorded their four rows, and their next batches are disjoint and new.
