@@ -13,13 +13,18 @@ Measured on a replay of the send loop's outcome write (batches of 100, the backe
   ``[id, status, code, reply, message_id, sent_at, next_at]`` (``outcomes.record_outcomes``):
   ``json_to_recordset`` built a hash table for every object; the array elements are read by
   position (about 0.5 µs less a message, and a smaller document to encode).
+- the ledger's primary key and ``uq_deliveries_run_email`` leave half of each leaf page free
+  (``fillfactor`` 50, PostgreSQL; the pages of runs planned before keep their layout): the
+  outcome's update is never HOT (``status`` is indexed) and adds an entry to every index; it no
+  longer splits those leaves or has PostgreSQL clean them first (bottom-up deletion: a visit of
+  the heap), about 1 µs less a message.
 - ``ix_sites_customer_id`` becomes ``ix_sites_customer_id_id`` (customer_id, id): the claim's
   "first site of the customer" (``ORDER BY id LIMIT 1``) reads the first entry instead of sorting
   the customer's sites for every claimed row (about 0.7 µs less a message; SQLite alike).
 
 Workers must be stopped while upgrading (as for 0022 and 0023): an older worker calls
-``herald_record_outcomes`` with JSON objects. Downgrade restores 0023's function and trigger body
-and the single-column index; counters are never rewritten, both ways.
+``herald_record_outcomes`` with JSON objects. Downgrade restores 0023's function and trigger body,
+the indexes' default fill and the single-column index; counters are never rewritten, both ways.
 
 Revision ID: 0024_cheaper_batch_writes
 Revises: 0023_counter_shards
@@ -103,10 +108,15 @@ END $$
 """
 
 
+HALF_FULL = ("pk_deliveries", "uq_deliveries_run_email")
+
+
 def upgrade():
     op.create_index("ix_sites_customer_id_id", "sites", ["customer_id", "id"])
     op.drop_index("ix_sites_customer_id", table_name="sites")
     if op.get_bind().dialect.name == "postgresql":
+        for index in HALF_FULL:
+            op.execute(f"ALTER INDEX {index} SET (fillfactor = 50)")
         op.execute(COUNT_DELIVERIES)
         op.execute("DROP FUNCTION herald_record_outcomes(json, timestamp)")
         op.execute(RECORD_OUTCOMES)
@@ -117,6 +127,8 @@ def downgrade():
     op.create_index("ix_sites_customer_id", "sites", ["customer_id"])
     op.drop_index("ix_sites_customer_id_id", table_name="sites")
     if op.get_bind().dialect.name == "postgresql":
+        for index in HALF_FULL:
+            op.execute(f"ALTER INDEX {index} RESET (fillfactor)")
         op.execute("DROP FUNCTION herald_lock_claims(integer, text)")
         previous = _counter_shards()
         op.execute(previous._pg_function())
