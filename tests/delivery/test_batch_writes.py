@@ -1,14 +1,19 @@
 """Migration 0024: the counters' trigger groups a statement's rows before naming its counters, the
 outcomes travel as arrays, a customer's first site is one index probe; the counters stay exact for
 every kind of ledger write, the outcomes are written as given, and the migration goes both ways."""
+import threading
+import time
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import case, inspect, insert, null, select, update
 
-from app.delivery.models import Delivery
+from app.delivery.claims import CLAIM_LOCK, locked_claimed_ids
+from app.delivery.models import Delivery, DeliveryClaim
 from app.delivery.outcomes import Outcome, record_outcomes
 
 from .conftest import make_run
+from .test_contention import WAIT, _in_context
 from .test_counters import _counters, _recount
 
 HOUR = datetime(2026, 12, 1, 7, 59, 30)
@@ -68,6 +73,28 @@ def test_outcomes_are_written_as_given_and_counted(app, db):
         ("sent", 250, '2.0.0 Ok "quoted" \\ ünïcode ✓', "<m0@x>", HOUR, None, 1, attempted),
         ("deferred", 451, "4.3.0 later", None, None, NEXT_HOUR, 1, attempted),
         ("unknown", None, "no reply", None, None, None, 1, attempted)]
+
+
+@pytest.mark.committed
+def test_the_claim_check_sees_a_claim_committed_while_it_waited_for_the_lock(app, db):
+    """``herald_lock_claims`` reads the other claims after the advisory lock is granted: a claim
+    committed by the lock's holder meanwhile is seen (its rows are never claimed twice)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the claimers' advisory lock is PostgreSQL's (TEST_DATABASE_URL)")
+    run_id = make_run().id
+    found, errors, done = [], [], []
+    with db.engine.connect() as holder:
+        holder.execute(CLAIM_LOCK, {"run": run_id, "token": "holder"}).all()
+        holder.execute(insert(DeliveryClaim.__table__).values(token="holder", run_id=run_id, ids="[7, 8]",
+                                                             queued=2, claimed_at=HOUR))
+        waiter = threading.Thread(target=_in_context, args=(
+            app, errors, done, lambda: found.append(locked_claimed_ids(run_id, "waiter"))))
+        waiter.start()
+        time.sleep(0.5)
+        assert waiter.is_alive(), ("the claim check did not wait for the advisory lock", errors)
+        holder.commit()
+        waiter.join(WAIT)
+    assert not errors and done and found == [{7, 8}], (errors, found)
 
 
 def test_migration_0024_swaps_the_sites_index_both_ways(tmp_path, redis_database):
