@@ -244,7 +244,13 @@ def database_backend():
 
 
 def process_cpu(pid) -> float:
-    """CPU seconds (user + system) of process ``pid`` on this machine, 0 when unknown."""
+    """CPU seconds (user + system) of process ``pid`` on this machine, 0 when unknown: the
+    scheduler's nanoseconds on a CPU (``/proc/PID/schedstat``) where the kernel keeps them, else
+    clock ticks (``/proc/PID/stat``: 10 ms, 2 µs a message over 5,000 messages)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, TypeError, ValueError, IndexError):
+        pass
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, TypeError):

@@ -7,7 +7,8 @@ PostgreSQL the claimers of one run are serialised only from the moment they read
 for the last time until their commit, by a transaction-scoped advisory lock (``CLAIM_LOCK``, the
 run's id): the batch is read before it against the claims seen so far, then checked against the
 claims committed since (migration 0023: the senders' outcomes, their reads and the claim's
-select no longer wait for each other). On SQLite the write lock ``hold`` takes before anything is
+select no longer wait for each other; migration 0024: the lock and that read are one round trip,
+``herald_lock_claims``). On SQLite the write lock ``hold`` takes before anything is
 read serialises them.
 """
 import json
@@ -42,8 +43,10 @@ def hold(token: str):
 
 
 _CLAIMS = DeliveryClaim.__table__
-# Held from a claimer's last read of the other claims of the run to its commit (PostgreSQL).
-CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(1212437836, :run)")  # 1212437836: "HERL"
+# Held from a claimer's last read of the other claims of the run to its commit (PostgreSQL): the
+# advisory lock (1212437836, the run's id; 1212437836 is "HERL"), then the ids of the run's other
+# claims, read after it (migration 0024).
+CLAIM_LOCK = text("SELECT herald_lock_claims(:run, :token)")
 CLAIMS_OF_RUN = select(_CLAIMS.c.token, _CLAIMS.c.ids, _CLAIMS.c.claimed_at).where(_CLAIMS.c.run_id == bindparam("run"))
 
 
@@ -74,6 +77,15 @@ def holding(run_id: int, token: str):
 def release(token: str) -> None:
     """Forget this job's claim (its rows all have their outcome, or were given back untouched)."""
     db.session.execute(delete(DeliveryClaim.__table__).where(DeliveryClaim.token == token))
+
+
+def locked_claimed_ids(run_id: int, token: str) -> set:
+    """``CLAIM_LOCK`` taken (PostgreSQL), the rows held by the run's claims but job ``token``'s,
+    read once the lock is held: every claim committed before is seen."""
+    taken = set()
+    for ids in db.session.connection().scalars(CLAIM_LOCK, {"run": run_id, "token": token}):
+        taken.update(json.loads(ids))
+    return taken
 
 
 def claimed_ids(run_id: int, but: str | None = None) -> set:
@@ -140,9 +152,7 @@ class Claims:
             if after and len(rows) < self.size:  # the last rows above the kept ones: all, once
                 after, rows = 0, self._fetch(taken | own, 0)
             if db.engine.dialect.name == "postgresql":
-                connection = db.session.connection()
-                connection.execute(CLAIM_LOCK, {"run": self.run_id})
-                now_taken = claimed_ids(self.run_id, but=self.token)
+                now_taken = locked_claimed_ids(self.run_id, self.token)
                 if any(row.id in now_taken for row in rows):  # claimed meanwhile: read again
                     rows = self._fetch(now_taken | own, after)
             rows = self._skip_suppressed(rows)

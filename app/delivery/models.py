@@ -45,6 +45,8 @@ class Delivery(db.Model):
 
     __table_args__ = (
         # One row per address and run (a second planning is a no-op); serves e-mail prefix search.
+        # On PostgreSQL it and the primary key fill their leaves half (migration 0024): an outcome
+        # adds an entry to every index (never a HOT update) without a page split.
         Index("uq_deliveries_run_email", "run_id", "email", unique=True,
               postgresql_ops={"email": "text_pattern_ops"}),
         # Counts by status, the reaper, and the log (keyset by id: per status, or merged across

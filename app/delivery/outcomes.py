@@ -66,8 +66,9 @@ _RUNS = BroadcastRun.__table__
 LOCK_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_for_update()
 SHARE_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_for_update(read=True)
 # One UPDATE from a JSON document planned without sequential scans (migrations 0022, 0023): one
-# round trip. The run's row is not written: its sent and failed are the ledger's counters.
-OUTCOMES_PG = text("SELECT herald_record_outcomes(CAST(:rows AS json), :attempted_at)")
+# round trip. The run's row is not written: its sent and failed are the ledger's counters. Each
+# outcome is an array read by position (migration 0024: cheaper than an object's keys).
+OUTCOMES_PG = text("SELECT herald_record_outcomes(CAST(:rows AS jsonb), :attempted_at)")
 
 
 def _iso(moment):
@@ -81,15 +82,15 @@ def _parse(value):
 def record_outcomes(outcomes, attempted_at) -> None:
     """Write a batch of outcomes of attempts made at ``attempted_at`` (the claim's time) in one
     statement (PostgreSQL: ``herald_record_outcomes``, an UPDATE from one JSON document planned
-    without sequential scans, one round trip and one parameter to encode) or one executemany
+    without sequential scans, one round trip and one parameter to encode: an array
+    ``[id, status, code, reply, message_id, sent_at, next_at]`` per outcome) or one executemany
     (SQLite, in-process). The run's row is not written (migration 0023): its sent and failed are
     the ledger's ``status:sent`` and ``status:failed`` counters, kept by the trigger in the rows'
     own shard. A row a cancel skipped meanwhile gets its outcome all the same (its message went
     out) and loses the cancel's reason."""
     if db.engine.dialect.name == "postgresql":  # on the session's connection: no ORM overhead
         db.session.connection().execute(OUTCOMES_PG, {"attempted_at": attempted_at, "rows": json.dumps([
-            {"id": o.id, "status": o.status, "code": o.code, "reply": o.reply,
-             "message_id": o.message_id, "sent_at": _iso(o.sent_at), "next_at": _iso(o.next_attempt_at)}
+            (o.id, o.status, o.code, o.reply, o.message_id, _iso(o.sent_at), _iso(o.next_attempt_at))
             for o in outcomes])})
         return
     db.session.execute(
