@@ -137,8 +137,8 @@ class Claims:
         in the claim before the new batch: the batch being sent while this one is claimed ahead;
         the new rows come after the last of them (or, once none is left there, from any row the
         claim does not hold), and the claim's time stays ``since`` (when they were claimed), so
-        an empty answer means no row is left for ``where``. With no row to hold the claim row goes; with ``keep`` but no ``held`` (the
-        reaper settled the claim) nothing is claimed. The caller holds the run's row
+        an empty answer means no row is left for ``where``. With no row to hold the claim row
+        goes; with ``keep`` but no ``held`` (the reaper settled the claim) nothing is claimed. The caller holds the run's row
         (``lock_run``) and commits. On PostgreSQL the rows read against ``taken`` are checked
         again, under ``CLAIM_LOCK``, against the claims committed since."""
         rows, kept = [], [c.recipient.delivery_id for c in keep]
