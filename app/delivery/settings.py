@@ -30,12 +30,14 @@ SETTINGS = (
 )
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
 # A killed worker leaves at most one message unknown while its write-ahead record in Redis lives;
-# a batch is what it leaves unknown when Redis lost that record too. 100 costs one database round
-# trip cycle per 100 messages (bench/README.md, "Choices measured"; 500 measured 2026-12-01).
+# its claim (the batch it sends and the one claimed ahead: two batches) is what it leaves unknown
+# when Redis lost that record too. 200 rather than 100: per message, about 8 µs less of the
+# worker's CPU and 3-5 µs less of PostgreSQL's (bench/README.md, "Issue 13 §5, 2026-12-01
+# evening"), for at most 400 rows unknown instead of 200 in that double fault.
 CONFIG_DEFAULTS = {
     "DELIVERY_CHUNK_SIZE": 500,
     "DELIVERY_PARALLEL_JOBS": 16,  # runner jobs per run: how many workers can send one run at once
-    "DELIVERY_BATCH_SIZE": 100,
+    "DELIVERY_BATCH_SIZE": 200,
     "DELIVERY_LEASE_SECONDS": 60,
     "DELIVERY_JOB_SECONDS": 60,
 }
