@@ -2,7 +2,7 @@
 
 ``python -m bench.stop [--rates "3/s,30/min,"] [--repeat 5] [-n 400] [--database URL]`` plans a
 run of the benchmark broadcast to ``n`` customers for each rate (empty: no limit) and each
-repeat, sends it with the real ``Sender`` (``DELIVERY_BATCH_SIZE`` 100, the default) on a thread
+repeat, sends it with the real ``Sender`` (``DELIVERY_BATCH_SIZE``, 200 by default) on a thread
 to a local sink (Postfix's smtp-sink, else aiosmtpd), pauses the run from the main thread (one
 transaction, as the page does) a random moment 1–2 s in (no limit: 0–0.1 s after the first
 batch was recorded), and measures
