@@ -62,6 +62,7 @@ class Sender(Recording):
         self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
         self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
         self.wal = WriteAheadLog(self.token)
+        self.failed = False  # run() raised: the outcomes it could not write are left to the reaper
         self.header_log = WriteAheadLog(self.token)  # the background transaction's connection
         self.background = Background(f"herald-claims-{self.token[:8]}")
         self.ahead: list[Claimed] = []  # claimed by the background transaction, sent next
@@ -102,6 +103,7 @@ class Sender(Recording):
                     break
             return self.stop_reason
         except BaseException:
+            self.failed = True  # what _recover cannot write is the reaper's, not close()'s
             self._recover()
             raise
 
@@ -110,7 +112,7 @@ class Sender(Recording):
         transaction), give the SMTP connection back to the pool (dropped if a transaction was cut
         short) and the record's connections; the record goes when no row is left in ``sending``
         and every outcome is committed. What cannot be written is left to the reaper."""
-        if self.outcomes or self.batch:
+        if (self.outcomes or self.batch) and not self.failed:
             try:
                 self._cycle_now(claim=False)
             except Exception:  # noqa: BLE001 - the record keeps them; the reaper writes them
