@@ -97,3 +97,25 @@ def test_background_returns_the_value_or_raises_the_error_in_the_caller(app):
     else:
         raise AssertionError("the thread's error must reach the caller")
     assert background.result() is None, "nothing in flight"
+
+
+def test_the_claim_ahead_also_finds_rows_below_the_batch_being_sent(app, db, product, jobs):
+    """Ahead of a batch the claim looks above its last row first; once nothing is left there it
+    looks at every row the claim does not hold, so a row another claim gave back meanwhile is
+    not left behind (an empty answer ends the chunk)."""
+    from app.delivery.claims import Claims, hold
+    from app.delivery.outcomes import lock_run
+
+    run_id = _planned(jobs, product, 12)
+    gone = _claim(db, run_id, "other", size=2)  # rows 1-2, given back below
+    claims = Claims(run_id, "job", 10, False, [Delivery.status == "queued"])
+    lock_run(run_id)
+    sending = claims.next(hold("job"))
+    db.session.commit()
+    db.session.execute(DeliveryClaim.__table__.delete().where(DeliveryClaim.token == "other"))
+    db.session.commit()
+    lock_run(run_id)
+    ahead = claims.next(hold("job"), keep=sending, since=claims.claimed_at)
+    db.session.commit()
+    assert [c.recipient.delivery_id for c in ahead] == gone
+    assert _claims(db) == {"job": [c.recipient.delivery_id for c in sending] + gone}
