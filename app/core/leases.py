@@ -31,7 +31,15 @@ class LeaseLost(RuntimeError):
 class Lease:
     """``key`` set with a ``ttl`` (seconds) and refreshed every ``ttl / 3`` by a daemon thread
     until the ``with`` block ends; ``on_beat(pipe)`` adds commands to each refresh. Entering
-    raises RedisError when Redis does not answer; a failed refresh is logged and tried again."""
+    raises RedisError when Redis does not answer; a failed refresh is logged and tried again.
+
+    A ``fenced`` lease (a class attribute) that went half its time without a refresh is lost for
+    good: the holder was frozen (SIGSTOP, a paused VM) or cut from Redis long enough for others
+    to count it dead and take its work over, so it is never set again and ``check()`` raises
+    from then on, even once Redis answers again (a refresh on waking would let the holder go on
+    with work that is no longer its own)."""
+
+    fenced = False
 
     def __init__(self, key: str, ttl: float, on_beat=None):
         self.key, self.ttl, self.on_beat = key, float(ttl), on_beat
@@ -40,6 +48,7 @@ class Lease:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{key}", daemon=True)
         self.beaten_at = None  # time.monotonic() of the last refresh that Redis acknowledged
+        self.lost = False  # a fenced lease that lapsed
 
     def __enter__(self):
         self.beat()
@@ -47,7 +56,11 @@ class Lease:
         return self
 
     def beat(self) -> None:
-        """Set the key again for ``ttl`` (and start the Redis epoch if it is new)."""
+        """Set the key again for ``ttl`` (and start the Redis epoch if it is new); a fenced lease
+        that lapsed is not set again."""
+        if self.fenced and (self.lost or self._lapsed()):
+            self.lost = True
+            return
         run_id = redis_run_id(self._client)
         pipe = self._client.pipeline(transaction=False)
         pipe.set(self.key, 1, px=int(self.ttl * 1000))
@@ -58,9 +71,14 @@ class Lease:
         pipe.execute()
         self.beaten_at = started
 
+    def _lapsed(self) -> bool:
+        return self.beaten_at is not None and time.monotonic() - self.beaten_at > self.ttl / 2
+
     def check(self) -> None:
-        """Raise LeaseLost when no refresh went through for half the lease (seconds)."""
-        if self.beaten_at is None or time.monotonic() - self.beaten_at > self.ttl / 2:
+        """Raise LeaseLost when no refresh went through for half the lease (seconds), and for a
+        fenced lease from then on."""
+        if self.beaten_at is None or self._lapsed() or self.lost:
+            self.lost = self.fenced
             raise LeaseLost(f"lease {self.key} not refreshed for {self.ttl / 2:.0f} s")
 
     def _run(self):

@@ -45,7 +45,11 @@ def track(run_id: int) -> str:
 
 class Lease(leases.Lease):
     """A sending job's lease (``DELIVERY_LEASE_SECONDS``); its random ``token`` is also the claim
-    of the rows the job holds in ``sending`` and names its write-ahead record."""
+    of the rows the job holds in ``sending`` and names its write-ahead record. Fenced: once it
+    lapsed the job sends no more (the reaper may have settled its claim, another job taken its
+    rows), even if it wakes up and Redis answers."""
+
+    fenced = True
 
     def __init__(self, ttl: float | None = None):
         self.token = secrets.token_hex(8)
