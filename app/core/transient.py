@@ -45,7 +45,9 @@ def is_transient(error: BaseException) -> bool:
     return True
 
 
-def _rollback() -> None:
+def rollback_after_failure() -> None:
+    """Roll the session back after a failed statement; a session whose connection is gone is
+    removed instead (it starts afresh on next use). Never raises."""
     try:
         db.session.rollback()
     except Exception:  # the connection is gone: the session starts afresh next time
@@ -76,7 +78,7 @@ def retrying(func, *args, what: str = "", seconds: float | None = None, **kwargs
         except Exception as error:
             if not is_transient(error):
                 raise
-            _rollback()
+            rollback_after_failure()
             left = deadline - time.monotonic()
             if left <= 0:
                 log.error("%s: giving up after a transient failure: %s", name, error)

@@ -5,11 +5,15 @@ time of the next free slot (GCRA with no burst). Slots are spaced exactly ``peri
 on Redis's clock, so "14/s" is 14 messages a second and "30/min" one every two seconds, however
 many workers share the limit. A worker reserves up to one second of slots per call.
 """
+import logging
 import re
 import time
 from dataclasses import dataclass
 
 from ..core.extensions import redis_store
+from ..core.transient import is_transient, rollback_after_failure
+
+log = logging.getLogger(__name__)
 
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
          "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -107,7 +111,16 @@ class RateLimiter:
         if self.current is None or time.monotonic() < self.recheck_at:
             return False
         self.recheck_at = time.monotonic() + RECHECK
-        rates = {name: rate for name, rate in self.current().items() if rate is not None}
+        try:
+            rates = {name: rate for name, rate in self.current().items() if rate is not None}
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            # The database away: the rates in force hold until it answers (a failure here, in
+            # the middle of a batch, would stop the send and cost the record its stop marker).
+            log.warning("cannot read the sending rates, keeping %s: %s", self.rates, error)
+            rollback_after_failure()
+            return False
         if rates == self.rates:
             return False
         self._configure(rates)

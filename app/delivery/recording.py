@@ -74,6 +74,19 @@ class Recording:
         self.batch, self.ahead, self.position = self.ahead, [], 0
         self.claimed_at, self.unsent, self.flying = self.claims.claimed_at, {}, {}
 
+    def _note_stop(self) -> None:
+        """Tell the record where the batch stopped (``wal.stopped``): the first row from
+        ``position`` on that no transport call may have sent (a row marked in flight may have
+        been), so the reaper queues it again rather than calling it unknown if this job dies
+        before it writes its outcomes. Best effort: without Redis the reaper is cautious."""
+        rest = [c for c in self.batch[self.position:] if c.recipient.delivery_id not in self.flying]
+        if not rest:
+            return
+        try:
+            self.wal.stopped(rest[0].recipient.delivery_id)
+        except RedisError as error:
+            log.warning("run %s: cannot note where the batch stopped: %s", self.run_id, error)
+
     def _after_commit(self, outcomes) -> None:
         """Redis bookkeeping of committed outcomes (rate, record); a failure here loses nothing."""
         if not outcomes:
@@ -94,6 +107,7 @@ class Recording:
                     self._collect()
                 except BaseException:  # noqa: BLE001 - not committed: its outcomes are written below
                     log.warning("run %s: the transaction in flight failed", self.run_id, exc_info=True)
+            self._note_stop()
             db.session.rollback()
             pending = self.recording + self.outcomes
             done = {o.id for o in pending}
