@@ -5,7 +5,8 @@ A job enqueued with ``track="<name>"`` is listed in the hash ``<prefix>:jobs:<na
 job id, value: when it is due, Unix seconds) and carries the name in its meta. While it runs,
 ``HeraldJob`` keeps a lease ``<prefix>:jobs:alive:<job id>`` (``JOB_LEASE_SECONDS``) whose beat
 also lists the job again (so a job survives Redis restarting empty); it leaves the list at its end.
-A listed job is alive while RQ still holds it queued or deferred, scheduled and not overdue by
+A listed job is alive while RQ still holds it queued (in its queue, or taken from it less than a
+lease ago) or deferred, scheduled and not overdue by
 more than the lease (no scheduler may be running), or started with its lease kept
 (``leases.alive``; or started less than a lease ago). Anything else — finished, failed, gone with
 Redis, killed — is dropped.
@@ -15,6 +16,7 @@ import time
 import uuid
 
 from flask import current_app
+from rq import Queue
 from rq.job import Job
 from rq.utils import utcparse
 
@@ -22,7 +24,6 @@ from .extensions import redis_store
 from .leases import Lease, alive
 
 TRACK_TTL = 30 * 86400  # a list nobody touched for a month is forgotten
-WAITING = (b"queued", b"deferred")
 
 
 def track_key(track: str) -> str:
@@ -92,14 +93,19 @@ def live_jobs(track: str) -> int:
     lease = float(current_app.config["JOB_LEASE_SECONDS"])
     pipe = client.pipeline(transaction=False)
     for job_id in listed:
-        pipe.hmget(Job.key_for(job_id), "status", "started_at")
+        pipe.hmget(Job.key_for(job_id), "status", "started_at", "origin")
     answers = pipe.execute()
+    in_queue = _in_their_queues(client, listed, answers)
     running = alive([alive_key(job_id) for job_id in listed], lease)
     now, live, dead = time.time(), 0, []
     for index, job_id in enumerate(listed):
-        status, started_at = answers[index]
+        status, started_at, _ = answers[index]
         running_now = alive_key(job_id) in running
-        if (status in WAITING or running_now
+        # "queued" but in no queue: taken by a worker that died before starting it (RQ leaves
+        # it in its intermediate list until its own cleanup), unless taken within a lease
+        waiting = status == b"deferred" or (status == b"queued" and (
+            job_id in in_queue or now < listed[job_id] + lease))
+        if (waiting or running_now
                 or (status == b"scheduled" and now < listed[job_id] + lease)
                 or (status == b"started" and _started_within(started_at, lease, now))):
             live += 1
@@ -108,6 +114,18 @@ def live_jobs(track: str) -> int:
     if dead:
         client.hdel(track_key(track), *dead)
     return live
+
+
+def _in_their_queues(client, listed, answers) -> set:
+    """The ids among ``listed`` with status "queued" that their queue (``origin``) still lists."""
+    queued = [(job_id, origin) for job_id, (status, _, origin) in zip(listed, answers)
+              if status == b"queued" and origin]
+    if not queued:
+        return set()
+    pipe = client.pipeline(transaction=False)
+    for job_id, origin in queued:
+        pipe.lpos(Queue.redis_queue_namespace_prefix + origin.decode(), job_id)
+    return {job_id for (job_id, _), position in zip(queued, pipe.execute()) if position is not None}
 
 
 def _started_within(started_at, seconds: float, now: float) -> bool:

@@ -49,6 +49,26 @@ def test_a_tracked_job_lost_with_redis_is_not_alive(app, redis_client):
     assert live_jobs("t3") == 0
 
 
+def test_a_tracked_job_taken_by_a_worker_that_died_before_starting_it_is_not_alive(app, redis_client):
+    """RQ moves a job from its queue to the queue's intermediate list when a worker takes it; a
+    worker killed before it starts the job leaves it "queued" in no queue (until RQ's own
+    cleanup, minutes later). Alive for a lease after it was due (a worker may be starting it),
+    then dead, so the supervisor sees the run idle and starts the work again."""
+    from app.core.jobs import get_queue
+
+    app.config["JOB_LEASE_SECONDS"] = 2  # the listing keeps whole seconds
+    job = enqueue_now(note_liveness, "t5", track="t5")
+    queue = get_queue("default")
+    assert redis_client.lrem(queue.key, 0, job.id) == 1  # taken as a worker takes it
+    redis_client.lpush(queue.intermediate_queue_key, job.id)
+    assert live_jobs("t5") == 1, "just taken: a worker may be starting it"
+    other = enqueue_now(note_liveness, "t6", track="t6")
+    time.sleep(3.1)
+    assert live_jobs("t5") == 0, "a lease later, not started: its worker died"
+    assert live_jobs("t6") == 1, "waiting in its queue, however long"
+    redis_client.lrem(queue.key, 0, other.id)
+
+
 def test_transient_failures_are_told_from_bugs(app):
     refused = _error_of(lambda: redis.Redis(port=free_port(), socket_connect_timeout=0.5).ping())
     assert is_transient(refused)
