@@ -31,13 +31,14 @@ SETTINGS = (
 # Deployment knobs (environment): rows per chunk job, rows claimed per batch, lease and time box.
 # A killed worker leaves at most one message unknown while its write-ahead record in Redis lives;
 # its claim (the batch it sends and the one claimed ahead: two batches) is what it leaves unknown
-# when Redis lost that record too. 200 rather than 100: per message, about 8 µs less of the
-# worker's CPU and 3-5 µs less of PostgreSQL's (bench/README.md, "Issue 13 §5, 2026-12-01
-# evening"), for at most 400 rows unknown instead of 200 in that double fault.
+# when Redis lost that record too. Batches of 500 in chunks of 2,000 rather than 100 in 500: two
+# workers send about a fifth more (fewer claims and chunk changes to serialise on), for at most
+# 1,000 rows unknown instead of 200 in that double fault (bench/README.md, "Issue 13 §5 on
+# 2026-12-01, third session"). With a rate limit a claim still holds about a second of sending.
 CONFIG_DEFAULTS = {
-    "DELIVERY_CHUNK_SIZE": 500,
+    "DELIVERY_CHUNK_SIZE": 2000,
     "DELIVERY_PARALLEL_JOBS": 16,  # runner jobs per run: how many workers can send one run at once
-    "DELIVERY_BATCH_SIZE": 200,
+    "DELIVERY_BATCH_SIZE": 500,
     "DELIVERY_LEASE_SECONDS": 60,
     "DELIVERY_JOB_SECONDS": 60,
 }
