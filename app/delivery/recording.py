@@ -35,8 +35,10 @@ class Recording:
 
     def _transaction(self, cycle: Cycle, record) -> tuple[list, list, str]:
         """``run_cycle``, tried again while the database or Redis fails transiently (the outcomes
-        wait in memory and in the record)."""
-        return retrying(run_cycle, cycle, self.claims, record, what=f"run {self.run_id}: recording")
+        wait in memory and in the record), for the budget of the job's own thread (the RQ job's
+        timeout caps it; the background thread has no job of its own)."""
+        return retrying(run_cycle, cycle, self.claims, record, what=f"run {self.run_id}: recording",
+                        seconds=self.retry_seconds)
 
     def _cycle_now(self, pause_reason: str | None = None, claim: bool = True) -> None:
         """In this thread: write the outcomes held, give back the rows of the batch never

@@ -16,6 +16,7 @@ from ..broadcasts.mail import BroadcastMessages
 from ..broadcasts.models import BroadcastRun
 from ..core.background import Background
 from ..core.extensions import db
+from ..core.transient import retry_budget
 from ..core.utils import utcnow
 from ..mail.outcomes import SENT, UNKNOWN, DeliveryError, PermanentFailure, TemporaryFailure, local_result
 from ..mail.transport import pool
@@ -63,6 +64,7 @@ class Sender(Recording):
         self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
         self.wal = WriteAheadLog(self.token)
         self.failed = False  # run() raised: the outcomes it could not write are left to the reaper
+        self.retry_seconds = retry_budget()  # read in the job's thread (its RQ job's timeout)
         self.header_log = WriteAheadLog(self.token)  # the background transaction's connection
         self.background = Background(f"herald-claims-{self.token[:8]}")
         self.ahead: list[Claimed] = []  # claimed by the background transaction, sent next
