@@ -21,6 +21,8 @@ import subprocess
 import tempfile
 import time
 
+from .cpushare import CpuMeter
+
 SENDER = "bench@herald.localhost"
 
 
@@ -30,11 +32,14 @@ def _children_cpu() -> tuple[float, float]:
     return usage.ru_utime, usage.ru_stime
 
 
-def _cpu_figures(before: tuple[float, float], messages: int) -> dict:
-    """The client's CPU µs per message since ``before`` (the kernel's share is most of it)."""
+def _cpu_figures(before: tuple[float, float], messages: int, meter: CpuMeter, seconds: float) -> dict:
+    """The client's CPU µs per message since ``before`` (the kernel's share is most of it), and
+    the machine's by kind of process (``bench.cpushare``; the clients exited: counted from
+    ``before``)."""
     user, system = (after - was for after, was in zip(_children_cpu(), before))
     return {"client_cpu_us_per_message": round((user + system) / messages * 1e6, 1),
-            "client_user_us_per_message": round(user / messages * 1e6, 1)}
+            "client_user_us_per_message": round(user / messages * 1e6, 1),
+            "cpu_us_per_message": meter.stop(messages, seconds, {"clients": user + system})}
 
 
 def _reply(reader) -> int:
@@ -109,6 +114,7 @@ def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) ->
         while not ready.wait(0.1):
             if not worker.is_alive():
                 raise RuntimeError("a baseline process died before sending")
+    meter = CpuMeter().start()
     started = time.perf_counter()
     go.set()
     for worker in workers:
@@ -119,7 +125,7 @@ def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) ->
     sent = share * processes
     return {"processes": processes, "messages": sent, "seconds": round(seconds, 3),
             "messages_per_second": round(sent / seconds, 1), "round_trips_per_message": 1,
-            **_cpu_figures(cpu, sent)}
+            **_cpu_figures(cpu, sent, meter, seconds)}
 
 
 def smtp_source_path() -> str | None:
@@ -140,6 +146,7 @@ def smtp_source_rate(port: int, total: int, payload: bytes, sessions: int = 2) -
         message.flush()
         command = [binary, "-d", "-s", str(sessions), "-m", str(total), "-F", message.name,
                    "-f", SENDER, "-t", "r@example.com", "-N", f"127.0.0.1:{port}"]
+        meter = CpuMeter().start()
         started, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
         seconds = time.perf_counter() - started
@@ -147,4 +154,4 @@ def smtp_source_rate(port: int, total: int, payload: bytes, sessions: int = 2) -
         raise RuntimeError(f"smtp-source failed: {done.stderr.decode(errors='replace').strip()}")
     return {"sessions": sessions, "messages": total, "seconds": round(seconds, 3),
             "messages_per_second": round(total / seconds, 1), "round_trips_per_message": 4,
-            **_cpu_figures(cpu, total)}
+            **_cpu_figures(cpu, total, meter, seconds)}

@@ -7,6 +7,8 @@ from app.broadcasts.models import Broadcast, BroadcastRun, BroadcastTarget
 from app.core.extensions import db
 from app.core.utils import utcnow
 
+from .cpushare import CpuMeter
+from .memory import children
 from .workers import PeakMemory, start_workers, stop
 
 BODY = """<h1>Hello {{ customer_first_name }}</h1>
@@ -39,13 +41,16 @@ def delivered(run_id: int) -> dict:
 
 
 def send_and_wait(broadcast, workers: int, env: dict, timeout: float = 3600, simple=True) -> dict:
-    """Send ``broadcast`` with ``workers`` worker processes; messages/s and worker peak RSS."""
+    """Send ``broadcast`` with ``workers`` worker processes; messages/s, worker peak RSS and the
+    machine's CPU per message by kind of process (``bench.cpushare``; the workers are the clients)."""
     from app.broadcasts.sending import send_now
 
     processes = start_workers(workers, env, simple)
     memory = PeakMemory(processes)
     time.sleep(2.0)  # let the workers import the app and listen
+    meter = CpuMeter(lambda: [pid for p in processes for pid in (p.pid, *children(p.pid))])
     try:
+        meter.start()
         started, clicked = time.perf_counter(), utcnow()
         run = send_now(broadcast)
         db.session.commit()
@@ -59,6 +64,7 @@ def send_and_wait(broadcast, workers: int, env: dict, timeout: float = 3600, sim
                 break
         polled = time.perf_counter() - started
         counts = delivered(run_id)
+        cpu = meter.stop(counts.get("sent", 0) or 1, polled)
         elapsed = send_seconds(run_id, clicked) or polled
     finally:
         peak = memory.stop()
@@ -66,7 +72,8 @@ def send_and_wait(broadcast, workers: int, env: dict, timeout: float = 3600, sim
     sent = counts.get("sent", 0)
     return {"workers": workers, "status": status, "sent": sent, "counts": counts,
             "seconds": round(elapsed, 3), "seconds_polled": round(polled, 2),
-            "messages_per_second": round(sent / elapsed, 1), "worker_peak_rss_mb": peak}
+            "messages_per_second": round(sent / elapsed, 1), "worker_peak_rss_mb": peak,
+            "cpu_us_per_message": cpu}
 
 
 def send_seconds(run_id: int, clicked) -> float | None:
