@@ -11,7 +11,9 @@ small network (SQLite in bench/work by default), plans a run of the benchmark br
   counted apart.
 
 CPU is this process's (``time.process_time``); with PostgreSQL on this machine the CPU of the
-backend that served the loop is shown too (``/proc``), the sink's is not counted.
+backend that served the loop is shown too (``/proc``), and with Redis on this machine the CPU of the
+whole redis-server process during the send (all its threads, serving every client: other clients'
+commands count too); the sink's is not counted.
 ``--profile`` prints the most expensive functions of one phase (cProfile on CPU time; environment:
 ``PERMESSAGE_SORT``, default ``tottime``, ``PERMESSAGE_TOP``, default 25). The database is
 ``--database`` or ``PERMESSAGE_DATABASE_URL``; Redis ``--redis`` or ``BENCH_REDIS_URL``.
@@ -170,8 +172,8 @@ def per_message(n: int, sink, profile: str | None = None) -> dict:
                 return sender.run([Delivery.status == "queued"])
             finally:
                 sender.close()
-    backend = database_backend()
-    server_before = process_cpu(backend)
+    backend, redis_pid = database_backend(), redis_server()
+    server_before, redis_before = process_cpu(backend), process_cpu(redis_pid)
     wall, own = time.perf_counter(), time.thread_time()
     with timed(BroadcastMessages, "build") as in_build, timed(SMTPTransport, "submit") as in_submit, \
             timed(SMTPTransport, "flush") as in_smtp:
@@ -180,12 +182,14 @@ def per_message(n: int, sink, profile: str | None = None) -> dict:
     in_smtp[0] += in_submit[0]
     wall = time.perf_counter() - wall
     server_cpu = process_cpu(backend) - server_before if backend and database_backend() == backend else None
+    redis_cpu = process_cpu(redis_pid) - redis_before if redis_pid and redis_server() == redis_pid else None
     sent = db.session.scalar(select(func.count()).where(Delivery.run_id == run_id, Delivery.status == "sent"))
     rest = send_cpu - in_build[0] - in_smtp[0]
     figures.update(sent=sent, send_loop_us=us(send_cpu, count), build_us=us(in_build[0], count),
                    smtp_us=us(in_smtp[0], count), ledger_and_loop_us=us(rest, count),
                    background_us=us(send_cpu - own, count),
-                   wall_us=us(wall, count), database_us=us(server_cpu, count) if server_cpu is not None else None)
+                   wall_us=us(wall, count), database_us=us(server_cpu, count) if server_cpu is not None else None,
+                   redis_us=us(redis_cpu, count) if redis_cpu is not None else None)
     print(f"send loop      {figures['send_loop_us']:8.1f} µs CPU/message ({sent} sent to {sink.kind}, {reason}; "
           f"{figures['wall_us']:.0f} µs wall)")
     print(f"  of which     {figures['build_us']:8.1f} build, {figures['smtp_us']:.1f} smtp (the job's thread), "
@@ -193,6 +197,9 @@ def per_message(n: int, sink, profile: str | None = None) -> dict:
           f"({figures['background_us']:.1f} of it in the background thread)")
     if server_cpu is not None:
         print(f"database       {figures['database_us']:8.1f} µs CPU/message (the PostgreSQL backend)")
+    if redis_cpu is not None:
+        print(f"redis          {figures['redis_us']:8.1f} µs CPU/message (the whole redis-server process: "
+              f"other clients count too)")
     return figures
 
 
@@ -243,12 +250,40 @@ def database_backend():
     return pid
 
 
-def process_cpu(pid) -> float:
-    """CPU seconds (user + system) of process ``pid`` on this machine, 0 when unknown: the
-    scheduler's nanoseconds on a CPU (``/proc/PID/schedstat``) where the kernel keeps them, else
-    clock ticks (``/proc/PID/stat``: 10 ms, 2 µs a message over 5,000 messages)."""
+def redis_server():
+    """The pid of the redis-server process serving the app's Redis when it runs on this machine
+    (``INFO server``'s ``process_id``, checked in ``/proc``: a redis-server holding the socket
+    listening on its port), else None (another machine, or another pid namespace)."""
+    from app.core.extensions import redis_store
+
+    info = redis_store.client.info("server")
+    pid, port = info.get("process_id"), info.get("tcp_port")
     try:
-        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+        if not Path(f"/proc/{pid}/comm").read_text().startswith("redis-server"):
+            return None
+        sockets = {os.readlink(fd.path) for fd in os.scandir(f"/proc/{pid}/fd")}
+    except (OSError, TypeError):
+        return None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:  # sl local_address rem_address st ... inode: listening is state 0A
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port \
+                    and f"socket:[{fields[9]}]" in sockets:
+                return pid
+    return None
+
+
+def process_cpu(pid) -> float:
+    """CPU seconds (user + system) of process ``pid`` on this machine, all its threads, 0 when
+    unknown: the scheduler's nanoseconds on a CPU (``/proc/PID/task/*/schedstat``) where the kernel
+    keeps them, else clock ticks (``/proc/PID/stat``: 10 ms, 2 µs a message over 5,000 messages)."""
+    try:
+        return sum(int(Path(task.path, "schedstat").read_text().split()[0])
+                   for task in os.scandir(f"/proc/{pid}/task")) / 1e9
     except (OSError, TypeError, ValueError, IndexError):
         pass
     try:

@@ -130,6 +130,7 @@ def bench_sending(args, results, send_product, env, sink):
     results["permessage"] = figures
     results["worker_cpu_us_per_message"] = figures["send_loop_us"]
     results["database_cpu_us_per_message"] = figures["database_us"]
+    results["redis_cpu_us_per_message"] = figures.get("redis_us")
 
 
 def median_round(rounds: list) -> dict:
@@ -238,6 +239,7 @@ def summarise(results):
         ("1 to 2 workers speed-up", round(two["messages_per_second"] / max(one["messages_per_second"], 1), 2), ""),
         ("Worker CPU per message (µs)", get("worker_cpu_us_per_message", "-"), "<= 120"),
         ("PostgreSQL CPU per message (µs)", get("database_cpu_us_per_message", "-"), "<= 20"),
+        ("Redis server CPU per message (µs)", get("redis_cpu_us_per_message", "-"), ""),
         ("Worker peak RSS, send (MB)", max(one["worker_peak_rss_mb"], two["worker_peak_rss_mb"]), "< 200"),
     ]
     if "planning_postgres" in results:
