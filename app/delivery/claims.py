@@ -47,6 +47,9 @@ _CLAIMS = DeliveryClaim.__table__
 # advisory lock (1212437836, the run's id; 1212437836 is "HERL"), then the ids of the run's other
 # claims, read after it (migration 0024).
 CLAIM_LOCK = text("SELECT herald_lock_claims(:run, :token)")
+# Positions in the rows of the claiming SELECT (``Claims._statement``): read by index, as a name
+# costs a Row a failed attribute lookup first (~2,000 instructions; 5 a row a claim).
+_ID, _NEXT_AT, _SUPPRESSED = 0, 4, 6
 CLAIMS_OF_RUN = select(_CLAIMS.c.token, _CLAIMS.c.ids, _CLAIMS.c.claimed_at).where(_CLAIMS.c.run_id == bindparam("run"))
 
 
@@ -97,7 +100,7 @@ def claimed_ids(run_id: int, but: str | None = None) -> set:
     return taken
 
 
-@dataclass
+@dataclass(slots=True)
 class Claimed:
     """A row this job holds (its ``attempts`` counts this one); ``previous`` is the status it was
     claimed from, and keeps in the ledger until its outcome is written."""
@@ -122,7 +125,8 @@ class Claims:
     def _statement(self):
         """The claiming SELECT, built once (not per batch): the rows in id order, each with the
         customer's name, first site and any suppression added since planning (scalar subqueries);
-        ``:limit`` rows at most (``_fetch``)."""
+        ``:limit`` rows at most (``_fetch``). The columns' order is what ``next`` unpacks and what
+        ``_ID``, ``_NEXT_AT`` and ``_SUPPRESSED`` say."""
         return (select(Delivery.id, func.coalesce(Delivery.spelling, Delivery.email),  # sent to
                        Delivery.customer_id, Delivery.attempts, Delivery.next_attempt_at,
                        *self._personal_columns())
@@ -153,7 +157,7 @@ class Claims:
                 after, rows = 0, self._fetch(taken | own, 0)
             if db.engine.dialect.name == "postgresql":
                 now_taken = locked_claimed_ids(self.run_id, self.token)
-                if any(row.id in now_taken for row in rows):  # claimed meanwhile: read again
+                if any(row[_ID] in now_taken for row in rows):  # claimed meanwhile: read again
                     rows = self._fetch(now_taken | own, after)
             rows = self._skip_suppressed(rows)
         if not rows and not (kept and held is not None):
@@ -161,10 +165,10 @@ class Claims:
                 release(self.token)
             return []
         table, self.claimed_at = DeliveryClaim.__table__, utcnow()
-        values = {"ids": json.dumps(kept + [row.id for row in rows]),
+        values = {"ids": json.dumps(kept + [row[_ID] for row in rows]),
                   "claimed_at": since if kept and since else self.claimed_at,
                   "queued": sum(1 for c in keep if c.previous == "queued")
-                  + sum(1 for row in rows if row.next_attempt_at is None)}
+                  + sum(1 for row in rows if row[_NEXT_AT] is None)}
         connection = db.session.connection()  # Core statements: no ORM overhead per batch
         if held is None:
             connection.execute(insert(table).values(token=self.token, run_id=self.run_id, **values))
@@ -184,7 +188,7 @@ class Claims:
         limit = self.size
         while True:
             rows = db.session.connection().execute(self.statement, {"limit": limit, "after": after}).all()
-            fresh = [row for row in rows if row.id not in taken]
+            fresh = [row for row in rows if row[_ID] not in taken]
             if len(fresh) >= self.size or len(rows) < limit:
                 return fresh[:self.size]
             limit = self.size + len(rows) - len(fresh)
@@ -204,11 +208,11 @@ class Claims:
 
     def _skip_suppressed(self, rows):
         """Rows whose address was suppressed since planning are skipped, not sent."""
-        suppressed = [row for row in rows if row.suppressed]
+        suppressed = [row for row in rows if row[_SUPPRESSED]]
         if not suppressed:
             return rows
         db.session.execute(update(Delivery.__table__)
                            .where(Delivery.id == bindparam("row_id"))
                            .values(status="skipped", reason=bindparam("why")),
-                           [{"row_id": row.id, "why": row.suppressed} for row in suppressed])
-        return [row for row in rows if not row.suppressed]
+                           [{"row_id": row[_ID], "why": row[_SUPPRESSED]} for row in suppressed])
+        return [row for row in rows if not row[_SUPPRESSED]]

@@ -58,10 +58,13 @@ def failure_streak(run_id: int, outcomes, threshold: int) -> str | None:
     outcomes = [o for o in outcomes if not o.own_refusal]
     if not outcomes or threshold <= 0:
         return None
-    last_sent = max((i for i, o in enumerate(outcomes) if o.status == "sent"), default=None)
-    failures = len(outcomes) - (last_sent + 1 if last_sent is not None else 0)
+    failures = 0  # after the last one sent: looked for from the end (nearly always the last)
+    for outcome in reversed(outcomes):
+        if outcome.status == "sent":
+            break
+        failures += 1
     script = redis_store.client.register_script(STREAK_SCRIPT)
-    streak = int(script(keys=[_streak_key(run_id)], args=[1 if last_sent is not None else 0, failures]))
+    streak = int(script(keys=[_streak_key(run_id)], args=[1 if failures < len(outcomes) else 0, failures]))
     if streak < threshold or not failures:
         return None
     last = outcomes[-1]

@@ -64,3 +64,32 @@ def test_outcomes_of_every_shape_come_back_as_they_were_recorded(app):
         assert json.loads(recorded[outcome.id]) == fields
         assert json.loads(outcome.to_json()) == fields
         assert Outcome.from_json(outcome.id, outcome.email, recorded[outcome.id]) == outcome
+
+
+def test_committed_outcomes_are_trimmed_and_an_error_among_the_replies_is_raised(app):
+    import pytest
+    from redis.exceptions import ResponseError
+
+    from app.core.extensions import redis_store
+
+    record = wal.WriteAheadLog("t-trim")
+    record.begin([31, 32, 33])
+    record.record([_outcome(31), _outcome(32)])
+    record.record([_outcome(33)])
+    record.settle([_outcome(31), _outcome(33)])  # committed: their entries go, the header stays
+    record.close()
+    intact, order, _, recorded = wal.read("t-trim")
+    assert intact and order == [31, 32, 33] and set(recorded) == {32}
+
+    record = wal.WriteAheadLog("t-wrong")
+    record.record([_outcome(41)])  # answered with an integer, read later
+    record.record([])  # an HSET without a field: an error after the integer
+    with pytest.raises(ResponseError, match="wrong number of arguments"):
+        record.confirm()
+    record.close()
+    redis_store.client.set(wal.wal_key("t-wrong"), "not a hash")
+    record = wal.WriteAheadLog("t-wrong")
+    record.record([_outcome(42)])  # HSET on a string: the first reply is the error
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        record.confirm()
+    record.close()
