@@ -2,13 +2,14 @@
 
 ``CpuMeter.start()`` and ``.stop(messages)`` bracket a send; the result is the CPU it cost per
 message (µs, all cores together) by kind of process — the sending clients (Herald's workers or
-the baseline's processes), PostgreSQL, Redis, the SMTP sink, anything else — plus the kernel's
-interrupt work (``softirq``: most of loopback TCP's receive path is accounted there, not to a
-process) and the machine's busy and idle time over the window. A process's figure is its own
-``utime + stime`` (all its threads, ``/proc/<pid>/stat``), so the shares add up to about the
-busy time. Processes that exit inside the window are counted through ``extra`` (the caller's
-``RUSAGE_CHILDREN`` difference, say); others that exit are lost, which the small ``unaccounted``
-figure shows.
+the baseline's processes), PostgreSQL, Redis, the SMTP sink, anything else — and the machine's
+busy time (``total``) and idle cores over the window. A process's figure is its own ``utime +
+stime`` (all its threads, ``/proc/<pid>/stat``), which includes the kernel's work done while it
+ran: loopback TCP's receive path mostly runs as a softirq in the sender's context, so it counts to
+whoever sent. ``softirq`` is the part of ``total`` the kernel accounted to interrupt work, shown
+for information (it is inside the processes' figures where it ran in their context, so the kinds
+add up to about ``total`` without it). Processes that exit inside the window are counted through
+``extra`` (the caller's ``RUSAGE_CHILDREN`` difference, say).
 """
 import os
 from pathlib import Path
@@ -18,7 +19,8 @@ KINDS = {"postgres": "postgresql", "redis-server": "redis", "smtp-sink": "sink"}
 
 
 def _processes() -> dict:
-    """{pid: (command name, CPU seconds)} of every process now."""
+    """{pid: (command name, start time, CPU seconds)} of every process now (a kernel worker's
+    name changes with its work, so a process is known again by its pid and start time)."""
     seen = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -29,7 +31,7 @@ def _processes() -> dict:
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
-        seen[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK)
+        seen[int(entry.name)] = (name, fields[19], (int(fields[11]) + int(fields[12])) / TICK)
     return seen
 
 
@@ -61,9 +63,9 @@ class CpuMeter:
         after, machine = _processes(), _machine()
         clients, own = set(self.clients()), os.getpid()
         spent = dict.fromkeys(("clients", "postgresql", "redis", "sink", "bench", "other"), 0.0)
-        for pid, (name, cpu) in after.items():
+        for pid, (name, started, cpu) in after.items():
             was = self.before.get(pid)
-            used = cpu - (was[1] if was and was[0] == name else 0.0)
+            used = cpu - (was[2] if was and was[1] == started else 0.0)
             if used <= 0:
                 continue
             kind = "clients" if pid in clients else "bench" if pid == own else KINDS.get(name, "other")
@@ -72,7 +74,6 @@ class CpuMeter:
             spent[kind] += seconds_used
         busy = machine["busy"] - self.machine["busy"]
         spent["softirq"] = machine["softirq"] - self.machine["softirq"]
-        spent["unaccounted"] = max(busy - sum(spent.values()), 0.0)
         figures = {kind: round(used / messages * 1e6, 1) for kind, used in spent.items()}
         figures["total"] = round(busy / messages * 1e6, 1)
         figures["cores_busy"] = round(busy / seconds, 2) if seconds else None

@@ -258,13 +258,13 @@ def summarise(results):
 
 
 def _split(figures: dict) -> str:
-    """``total = clients + postgresql + ...`` of a send's ``cpu_us_per_message`` (cores busy)."""
+    """A send's ``cpu_us_per_message``: the machine's, then by kind of process (``bench.cpushare``)."""
     cpu = figures.get("cpu_us_per_message")
     if not cpu:
         return "-"
-    parts = " + ".join(f"{kind} {cpu[kind]}" for kind in ("clients", "postgresql", "redis", "sink", "softirq",
-                                                          "bench", "other", "unaccounted") if cpu.get(kind, 0) >= 0.5)
-    return f"{cpu['total']} = {parts} ({cpu['cores_busy']} cores busy)"
+    parts = ", ".join(f"{kind} {cpu[kind]}" for kind in ("clients", "postgresql", "redis", "sink", "bench", "other")
+                      if cpu.get(kind, 0) >= 0.5)
+    return f"{cpu['total']}: {parts}; softirq {cpu['softirq']} of it; {cpu['cores_busy']} cores busy"
 
 
 if __name__ == "__main__":
