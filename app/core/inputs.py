@@ -34,6 +34,29 @@ _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 # embeddings and overrides (U+202A-U+202E, which make "exe.txt" read "txt.exe") and lone
 # surrogates: none belongs in a one-line name, and CR/LF in a name would reach an e-mail header.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\ud800-\udfff]")
+# What ``escape_controls`` writes visibly: C0 and C1 controls and DEL (ECMA-48: they start
+# terminal escape sequences; PostgreSQL stores no NUL), the bidirectional overrides and isolates
+# (they reorder what a terminal or page shows) and lone surrogates (no UTF-8 encodes them).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text, keep_newlines: bool = False) -> str:
+    """``text`` (any value, made a str) with every character ``_UNSAFE`` names written as a
+    visible escape (``\\x00``, ``\\x1b``, ``\\u202e``): for text from outside (an SMTP server's
+    reply, a bounce, a webhook) that is stored, shown or printed, so it can neither fail the
+    database (NUL, a lone surrogate) nor move a terminal's cursor. ``keep_newlines`` keeps line
+    feeds (a multiline reply, a traceback). The same text always gives the same result."""
+    text = str(text)
+    if _UNSAFE.search(text) is None:  # nearly always: no copy
+        return text
+    if keep_newlines:
+        return "\n".join(_UNSAFE.sub(_escape, line) for line in text.split("\n"))
+    return _UNSAFE.sub(_escape, text)
 
 
 class IdConverter(IntegerConverter):

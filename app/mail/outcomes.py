@@ -2,6 +2,8 @@
 import re
 from dataclasses import dataclass
 
+from ..core.inputs import escape_controls
+
 MAILBOX_CODES = {550, 551, 553}
 POLICY_STATUS_RE = re.compile(r"\s*5\.7\.\d+")
 SENT, TEMPORARY, PERMANENT, UNKNOWN = "sent", "temporary", "permanent", "unknown"
@@ -50,7 +52,8 @@ class UnknownOutcome(TemporaryFailure):
 
 def classify(code: int, reply) -> DeliveryError:
     """The right exception for an SMTP reply code (4xx temporary, anything else permanent)."""
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    text = escape_controls(reply.decode(errors="replace") if isinstance(reply, bytes) else reply,
+                           keep_newlines=True)
     return (TemporaryFailure if 400 <= code < 500 else PermanentFailure)(code, text)
 
 

@@ -2,10 +2,13 @@
 import re
 import socket
 
+from ..core.inputs import escape_controls
 from ..core.sockets import STALLED, stalled
 
-# Replies of one line each, as nearly every group of a pipelined message gets them
-_ONE_LINE_REPLIES = re.compile(rb"(?:[0-9]{3} [^\r\n]*\r\n)+")
+# Replies of one line each, as nearly every group of a pipelined message gets them, their text
+# printable ASCII (RFC 5321 section 4.2 allows a tab too): any other byte (a tab, UTF-8 of RFC
+# 6531, a control) goes through ``_take``, which writes controls, tabs included, visibly
+_ONE_LINE_REPLIES = re.compile(rb"(?:[0-9]{3} [\x20-\x7e]*\r\n)+")
 MAX_BUFFERED = 64 * 1024  # bytes of replies without a complete one: not an SMTP server
 RECV_SIZE = 65536
 
@@ -27,7 +30,9 @@ class ReplyReader:
 
     ``reply()`` returns ``(code, text)``: the three-digit code and the text after it, the lines of
     a multiline reply (``250-...`` then ``250 ...``, RFC 5321 section 4.2.1) joined by newlines,
-    decoded as UTF-8 (RFC 6531 servers may reply in UTF-8; anything else is replaced). Raises
+    decoded as UTF-8 (RFC 6531 servers may reply in UTF-8; anything else is replaced), control
+    characters written visibly (``inputs.escape_controls``: a NUL from a broken server would fail
+    the ledger's write on PostgreSQL, an escape sequence an admin's terminal). Raises
     ConnectionLost when the connection ends first, ProtocolError on a malformed line, and the
     socket's own OSError (e.g. ``socket.timeout``) otherwise.
     """
@@ -88,7 +93,7 @@ class ReplyReader:
                 text, texts = b"\n".join(texts), []
             else:
                 text = line[4:]
-            into.append((int(code), text.decode("utf-8", "replace")))
+            into.append((int(code), escape_controls(text.decode("utf-8", "replace"), keep_newlines=True)))
             if len(into) == wanted:
                 break
         self._buffer = b"\n".join(lines[used - len(texts):]) if used < len(lines) - 1 or texts \

@@ -3,6 +3,7 @@
 The ledger belongs to the delivery domain; tracking only reads it, to match a bounce to the
 delivery and run it came from, and reads its live counters to count sends for the report.
 """
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Table, select
@@ -30,9 +31,15 @@ def deliveries_table() -> Table | None:
 
 
 def bare_message_id(value: str | None) -> str | None:
-    """A Message-ID without angle brackets or spaces, or None."""
+    """A Message-ID without angle brackets or spaces, or None when there is none or it cannot be
+    one: RFC 5322 section 3.6.4 makes it printable ASCII (``_MESSAGE_ID``), and the ledger's
+    column holds 255 characters, so a NUL or a 10,000-character value from a bounce or a webhook
+    matches nothing instead of failing the lookup."""
     value = (value or "").strip().strip("<>").strip()
-    return value or None
+    return value if value and _MESSAGE_ID.fullmatch(value) else None
+
+
+_MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def find_delivery(message_id: str | None = None, verp_token: str | None = None) -> DeliveryRef | None:

@@ -14,6 +14,7 @@ from sqlalchemy import distinct, func, select, tuple_
 from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import do_action
+from ..core.inputs import escape_controls
 from ..core.settings.services import get_option
 from ..core.utils import normalise_email, utcnow
 from ..mail.addresses import normalise_address
@@ -61,7 +62,9 @@ def checked_address(text: str) -> str:
 
 
 def _clip(text, size=500):
-    return None if text is None else str(text)[:size]
+    """Text from outside (a bounce's diagnostic, a webhook's detail) as stored: controls written
+    visibly (``inputs.escape_controls``: PostgreSQL stores no NUL), then cut to ``size``."""
+    return None if text is None else escape_controls(text)[:size]
 
 
 def suppression_for(email: str) -> Suppression | None:

@@ -14,13 +14,14 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..core.inputs import strict_loads
+from ..core.inputs import clean_name, strict_loads
 from ..core.settings.services import get_option
 from .services import checked_address, record_bounce, record_complaint
 
 bp = Blueprint("tracking_hooks", __name__, url_prefix="/hooks")
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
+MAX_EVENT_ID = 200  # characters of an event id ("webhook:" + it is a 300-character unique key)
 
 
 def webhook_secret() -> str:
@@ -39,7 +40,11 @@ def _error(status, message, **extra):
 
 
 def validate_event(event) -> tuple[dict | None, str | None]:
-    """One event checked and normalised, or ``(None, message)``."""
+    """One event checked and normalised, or ``(None, message)``. ``id`` is one line of at most
+    ``MAX_EVENT_ID`` characters without controls (it becomes the event's unique key, compared as
+    it is); ``detail`` and ``message_id`` are free text from the provider, stored with their
+    controls written visibly (``services._clip``) and matched only when a Message-ID can be one
+    (``ledger.bare_message_id``)."""
     if not isinstance(event, dict):
         return None, "an event must be a JSON object"
     kind = event.get("type")
@@ -55,6 +60,11 @@ def validate_event(event) -> tuple[dict | None, str | None]:
     for name in ("id", "message_id", "detail"):
         if event.get(name) is not None and not isinstance(event[name], (str, int)):
             return None, f"{name} must be a string"
+    if event.get("id") is not None:  # the key a provider's retry is recognised by: kept as sent
+        try:
+            clean_name(str(event["id"]), "id", MAX_EVENT_ID)
+        except ValueError as error:
+            return None, str(error)
     return {"type": kind, "email": email, "bounce_type": bounce_type,
             "id": str(event["id"]) if event.get("id") is not None else None,
             "message_id": event.get("message_id"), "detail": event.get("detail")}, None

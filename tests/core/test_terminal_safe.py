@@ -3,6 +3,7 @@ control characters come out as visible escapes."""
 from app.api.keys import issue_key
 from app.audit.services import record
 from app.core.cli import terminal_safe
+from app.core.inputs import escape_controls
 from app.testing import make_broadcast, make_user
 
 ATTACK = "x\x1b]0;owned\x07\x1b[2J\u202eevil\x9b"
@@ -12,6 +13,18 @@ def test_control_characters_become_visible_escapes():
     assert terminal_safe(ATTACK) == "x\\x1b]0;owned\\x07\\x1b[2J\\u202eevil\\x9b"
     assert terminal_safe("line\nnext\r", keep_newlines=True) == "line\nnext\\x0d"
     assert terminal_safe("Zoë 日本 tab\there") == "Zoë 日本 tab\\x09here"
+
+
+def test_text_from_outside_is_stored_with_its_controls_visible():
+    """What PostgreSQL cannot store (NUL, a lone surrogate) and what drives a terminal comes out
+    as visible escapes; the same text always gives the same result, and escaping twice changes
+    nothing (an escaped reply written again, an event id compared again)."""
+    raw = "5.1.1 no\x00such\ud800 \x1b[2J\u2066x\u2069"
+    once = escape_controls(raw)
+    assert once == "5.1.1 no\\x00such\\ud800 \\x1b[2J\\u2066x\\u2069"
+    assert escape_controls(once) == once and once.encode("utf-8")
+    assert escape_controls("plain text, Zoë 日本") == "plain text, Zoë 日本"
+    assert escape_controls(None) == "None" and escape_controls(42) == "42"
 
 
 def test_audit_list_broadcasts_list_and_api_keys_list_print_no_control_characters(db, runner):

@@ -122,3 +122,22 @@ def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_sent_twice(app, d
     assert rows["fine@example.com"].status == "sent"
     assert smtp_sink.recipients().count("hangup@example.com") == 1, "not retried as a 4xx would be"
     assert db.session.get(BroadcastRun, run.id).status == "sent"
+
+
+def test_replies_with_control_characters_are_written_to_the_ledger(app, db, smtp_sink, product, jobs):
+    """A NUL in a server's reply failed the batch's outcome write on PostgreSQL (every outcome of
+    the batch, again at each retry): the reply is kept with its controls written visibly."""
+    _settings(retry_base_seconds=3600, max_attempts=3)
+    smtp_sink.cues = {"soft@example.com": ["451 4.3.0 later\x00\x1b[2J"],
+                      "hard@example.com": ["550 5.1.1 no\x00such user"]}
+    add_customers([("ok@example.com", "Ok"), ("soft@example.com", "Soft"), ("hard@example.com", "Hard")],
+                  product)
+    run = make_run(products=[product])
+    jobs.start(run)
+
+    rows = _rows(run.id)
+    assert (rows["ok@example.com"].status, rows["ok@example.com"].code) == ("sent", 250)
+    assert (rows["soft@example.com"].status, rows["soft@example.com"].reply) == (
+        "deferred", "451 4.3.0 later\\x00\\x1b[2J")
+    assert (rows["hard@example.com"].status, rows["hard@example.com"].reply) == (
+        "failed", "550 5.1.1 no\\x00such user")

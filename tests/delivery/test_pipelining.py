@@ -140,6 +140,21 @@ def test_multiline_replies_are_read_whole(scripted_smtp):
     assert scripted_smtp.received[0].data.endswith(b"body of message 1\r\n")
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_control_characters_in_replies_come_out_visible(scripted_smtp, pipelining):
+    """A broken or hostile server's NUL would fail the ledger's write on PostgreSQL (the whole
+    batch's outcomes) and its escape sequences would reach an admin's terminal."""
+    scripted_smtp.pipelining = pipelining
+    scripted_smtp.rcpt = {"gone@example.com": "550 5.1.1 no\x00such \x1b[2J user"}
+    scripted_smtp.data_end = {1: "250-2.0.0 Ok\x00\r\n250 2.0.0 queued \x7f\u202e as 4F2 \u00e9t\u00e9\tend"}
+    transport = SMTPTransport(SMTPSettings.from_url(scripted_smtp.url))
+    results = send_all(transport, ["a@example.com", "gone@example.com"])
+    assert results["a@example.com"].reply == "2.0.0 Ok\\x00\n2.0.0 queued \\x7f\\u202e as 4F2 \u00e9t\u00e9\\x09end"
+    assert (results["gone@example.com"].status, results["gone@example.com"].reply) == (
+        "permanent", "5.1.1 no\\x00such \\x1b[2J user")
+    transport.close()
+
+
 @pytest.mark.parametrize("offered", [True, False])
 def test_smtputf8_is_asked_for_only_by_messages_that_need_it(scripted_smtp, offered):
     scripted_smtp.smtputf8 = offered

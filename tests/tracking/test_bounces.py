@@ -217,3 +217,16 @@ def test_soft_bounces_count_once_per_delivery_not_per_report(app, db, run, ledge
     assert process_message(first.replace(b"run7.d4243.1763913729", b"run8.d5243.1763999999")) == "bounce"
     assert soft_bounce_count("slow@example.org") == 2
     assert suppression_for("slow@example.org").detail.startswith("2 soft bounces in 30 days")
+
+
+def test_a_bounce_with_control_characters_is_recorded_with_them_visible(app, db, run, ledger, dsn):
+    """A DSN's diagnostic holding a NUL and an escape sequence is stored (PostgreSQL refuses a
+    NUL) with them written visibly; an original Message-ID that cannot be one matches nothing."""
+    ledger.add(4242, run.id, "nobody@example.net", "<run7.d4242.1763913729@herald.test>")
+    raw = dsn("postfix_hard_550.eml").replace(b"Diagnostic-Code: smtp; 550", b"Diagnostic-Code: smtp; 550 \x00\x1b[31m")
+    assert process_message(raw) == "bounce"
+    db.session.commit()
+    assert "550 \\x00\\x1b[31m 5.1.1" in suppression_for("nobody@example.net").detail
+    assert find_delivery(message_id="<run7.d4242.1763913729\x00@herald.test>") is None
+    assert find_delivery(message_id="<" + "x" * 300 + "@herald.test>") is None
+    assert find_delivery(message_id="<run7.d4242.1763913729@herald.test>").id == 4242

@@ -135,3 +135,20 @@ def test_a_plugin_adapts_a_provider(make_app, plugin_dir, db):
     assert response.status_code == 200, response.json
     with other.app_context():
         assert suppression_for("p@example.com").source == "webhook"
+
+
+def test_control_characters_and_long_ids_get_a_clear_answer(client, db, run, ledger):
+    """A detail or Message-ID with a NUL (PostgreSQL refuses it: a 500 until now) is recorded
+    with it written visibly; an event id with one, or longer than 200 characters, is a 422."""
+    ledger.add(502, run.id, "hard@example.com", "<m502@herald.test>")
+    response = _post(client, {"events": [
+        {"type": "bounce", "email": "hard@example.com", "id": "ev-9", "message_id": "<m502@herald.test>\x00",
+         "detail": "550 5.1.1 user\x00 \x1b[2J unknown \ud800"}]})
+    assert response.status_code == 200, response.json
+    assert response.json["results"][0]["run_id"] is None  # no Message-ID holds a NUL: no match
+    row = suppression_for("hard@example.com")
+    assert row.detail == "550 5.1.1 user\\x00 \\x1b[2J unknown \\ud800"
+    for bad in ("ev\x00", "x" * 201):
+        response = _post(client, {"events": [{"type": "bounce", "email": "a@example.com", "id": bad}]})
+        assert response.status_code == 422 and "id" in response.json["errors"][0]["error"]
+    assert _post(client, {"events": [{"type": "bounce", "email": "a@example.com", "id": "x" * 200}]}).status_code == 200
