@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..core.csv_export import csv_stream, unquote_cell
 from ..core.extensions import db
+from ..core.inputs import escape_controls
 from ..core.utils import utcnow
 from ..mail.suppression import REASONS, Suppression
 from .services import checked_address, insert_ignore
@@ -60,7 +61,7 @@ def _check_row(row, columns, default_reason):
     if reason not in REASONS:
         return None, f"reason must be one of {', '.join(REASONS)}, not {reason!r}"
     return {"email": email, "reason": reason, "source": "import",
-            "detail": _cell(row, columns, "detail")[:500] or None}, None
+            "detail": escape_controls(_cell(row, columns, "detail"))[:500] or None}, None
 
 
 def read_csv(data: bytes, default_reason: str = "unsubscribed", max_lines: int | None = None,

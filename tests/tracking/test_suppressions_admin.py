@@ -110,6 +110,13 @@ def test_import_never_500s_on_bad_files(admin_client, db):
     assert response.status_code == 400 and b"Choose a CSV file" in response.data
 
 
+def test_an_imported_detail_with_control_characters_is_kept_visible(admin_client, db):
+    """A NUL in a detail cell (PostgreSQL refuses it: a 500 until now) is stored written visibly."""
+    response = _upload(admin_client, b"email,reason,detail\nnul@example.com,bounced,bad\x00cell \x1b[2J\n")
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]  # imported
+    assert suppression_for("nul@example.com").detail == "bad\\x00cell \\x1b[2J"
+
+
 def test_export_round_trips_and_defuses_formulas(admin_client, db):
     suppress("reader@example.com", "unsubscribed", "one-click")
     suppress("evil@example.com", "bounced", "dsn", "=HYPERLINK(\"http://x\")")
