@@ -27,9 +27,11 @@ none, means the record may be incomplete: then every row without an outcome is u
 """
 import json
 import logging
+import socket
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (BusyLoadingError, NoPermissionError, OutOfMemoryError, ReadOnlyError,
+                              RedisError, ResponseError, TryAgainError)
 
 from ..core.extensions import redis_store
 from ..core.leases import redis_run_id
@@ -37,6 +39,20 @@ from ..core.sockets import kernel_timeouts
 
 log = logging.getLogger(__name__)
 TTL_MS = 7 * 86400 * 1000
+
+
+# Redis's error prefixes (https://redis.io/docs/latest/develop/reference/protocol-spec/#simple-errors)
+# as redis-py's own parser classes them, so ``core.transient`` sees a read-only replica or a
+# loading server as transient here too; any other error is a ResponseError.
+_ERRORS = {"OOM": OutOfMemoryError, "READONLY": ReadOnlyError, "LOADING": BusyLoadingError,
+           "TRYAGAIN": TryAgainError, "NOPERM": NoPermissionError}
+
+
+def redis_error(message: str) -> RedisError:
+    """The exception for an error reply ``message`` (without its ``-``)."""
+    prefix, _, rest = message.partition(" ")
+    kind = _ERRORS.get(prefix)
+    return kind(rest) if kind else ResponseError(message)
 
 
 def wal_key(token: str) -> str:
@@ -100,7 +116,7 @@ class WriteAheadLog:
         if replies.startswith(b"-") or b"\n-" in replies:  # an error among the integers (rare)
             error = next(line for line in replies.split(b"\r\n") if line.startswith(b"-"))
             self._drop_connection()
-            raise ResponseError(error[1:].decode(errors="replace"))
+            raise redis_error(error[1:].decode(errors="replace"))
 
     def begin(self, row_ids) -> None:
         """Start the record of a batch claimed (not yet committed): rows in sending order."""
@@ -117,12 +133,35 @@ class WriteAheadLog:
         self._send("HSET", self.key, "s", row_id)
 
     def record(self, outcomes) -> None:
-        """The server answered for ``outcomes`` (one command for all of them)."""
+        """The server answered for ``outcomes`` (one command for all of them). Raises as soon as
+        Redis is seen to have refused an earlier record (``_poll``)."""
         parts = [b"*%d\r\n" % (2 + 2 * len(outcomes)), self._hset_key]
         for outcome in outcomes:  # each: its row id and its JSON, two bulk strings
             field, value = b"%d" % outcome.id, outcome.to_json().encode()
             parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(field), field, len(value), value))
         self._send(packed=b"".join(parts))
+        self._poll()
+
+    def _poll(self) -> None:
+        """Take the replies Redis has sent so far, without waiting (one ``recv`` that does not
+        block), and raise ResponseError when one is an error: a write refused (``OOM`` under
+        ``maxmemory`` with ``noeviction``, ``READONLY`` on a replica, ``MISCONF``) leaves outcomes
+        that are only in memory, so the loop must stop sending then (``Sender._recover`` writes
+        them to the ledger) rather than at the batch's end, when a SIGKILL in between would have
+        the reaper queue delivered rows again. A refused record is seen one reply group after it
+        at the latest: the loop stops after at most that one more message."""
+        try:
+            data = self._sock.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:  # nothing yet: nearly always
+            return
+        except BaseException as error:
+            raise self._failed(error) from None
+        if not data:
+            raise self._failed(OSError("connection closed by Redis"))
+        window = self._buffer[-1:] + data  # an error line starts the reply or follows a line end
+        self._buffer += data
+        if b"\n-" in window or self._buffer.startswith(b"-"):
+            self.confirm()  # reads the rest of the line if needed, drops the connection, raises
 
     def settle(self, outcomes) -> None:
         """The outcomes are committed to the ledger: their entries can go (best effort)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from app.core.settings.services import set_option
 from app.core.utils import utcnow
 from app.delivery.chunks import track
 from app.delivery.jobs import plan_run
+from app.delivery.services import resume_run
 from app.delivery.claims import claimed_ids
 from app.delivery.models import Delivery, DeliveryClaim
 from app.scheduling.rules import RuleSpec
@@ -198,6 +200,55 @@ def test_redis_restarted_empty_mid_send_heals_by_itself(app, db, database_url, t
     assert alive == ["w1", "w2"], "the workers reconnect rather than exit"
     assert counts == {"sent": 160}, "workers that survive write what they sent: nothing unknown"
     assert len(_once_each(smtp_sink, 160)) == 160
+
+
+def test_redis_refusing_the_record_stops_the_send_before_a_kill_can_duplicate(
+        app, db, database_url, tmp_path, smtp_sink, product, private_redis):
+    """Redis refusing writes mid-send (``maxmemory`` with ``noeviction``: OOM) with the failure
+    streak's pause off: the write-ahead record's replies were read only at the batch's end, so
+    the loop went on sending with outcomes only in memory, and a SIGKILL then had the reaper
+    queue them again (10-11 duplicates in 2 of 3 runs of the review). The loop now sees the
+    refusal one message later and stops, writing what it sent to the ledger."""
+    set_option("delivery.pause_after_failures", 0)  # "never": the Lua streak check no longer stops it
+    db.session.commit()
+    smtp_sink.delay = 0.02
+    add_customers([(f"o{i:03d}@example.com", "O") for i in range(200)], product)
+    run_id = make_run(products=[product]).id
+    workers = _workers(tmp_path, database_url, private_redis.url, smtp_sink)
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        workers.start("w1", "--with-scheduler")
+        workers.wait_ready(private_redis.url)
+        _start(run_id)
+        _started(smtp_sink, 40, workers)
+        client.config_set("maxmemory", 1)
+        refused_at = len(smtp_sink.messages)
+        deadline = time.monotonic() + 3
+        while len(smtp_sink.messages) < refused_at + 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent_after = len(smtp_sink.messages) - refused_at
+        workers.kill("w1")
+        client.config_set("maxmemory", 0)
+        time.sleep(LEASE_SECONDS + 1)
+        workers.start("w2", "--with-scheduler")
+        wait_for(lambda: _status(db, run_id) in ("paused", "sent"), 60, what="the run pauses or ends")
+        reason = db.session.scalar(select(BroadcastRun.status_reason).where(BroadcastRun.id == run_id))
+        paused = _status(db, run_id) == "paused"
+        db.session.rollback()
+        if paused:  # a full Redis is the operator's to fix: the run says why and waits
+            resume_run(run_id)
+            db.session.commit()
+        _finished(db, run_id, 90, workers)
+    finally:
+        workers.stop_all()
+    counts = _counts(db, run_id)
+    report("redis_refuses_the_record", dialect=db.engine.dialect.name, sent_after_refusal=sent_after,
+           unknown=counts.get("unknown", 0), paused=paused, reason=reason)
+    assert sent_after <= 3, "the loop stops one message after the refusal (and the one in flight)"
+    assert not paused or "OOM" in (reason or "") or "memory" in (reason or ""), reason
+    assert _status(db, run_id) == "sent"
+    assert sum(counts.values()) == 200 and counts.get("unknown", 0) <= 1
+    assert len(_once_each(smtp_sink, 200)) == 200 - counts.get("unknown", 0)
 
 
 def test_a_sending_worker_outlives_redis_down_longer_than_its_first_reconnect_waits(
