@@ -142,7 +142,10 @@ class Claims:
         the new rows come after the last of them (or, once none is left there, from any row the
         claim does not hold), and the claim's time stays ``since`` (when they were claimed), so
         an empty answer means no row is left for ``where``. With no row to hold the claim row
-        goes; with ``keep`` but no ``held`` (the reaper settled the claim) nothing is claimed. The caller holds the run's row
+        goes; with ``keep`` but no ``held`` (the reaper settled the claim) nothing is claimed.
+        Rows suppressed since planning are skipped (``_skip_suppressed``) and the next ones read:
+        an empty answer never hides rows behind a batch that was all suppressed (it ended the
+        chunk's job early, the rest waiting for the supervisor). The caller holds the run's row
         (``lock_run``) and commits. On PostgreSQL the rows read against ``taken`` are checked
         again, under ``CLAIM_LOCK``, against the claims committed since."""
         rows, kept = [], [c.recipient.delivery_id for c in keep]
@@ -152,14 +155,17 @@ class Claims:
             if taken is None:
                 taken = claimed_ids(self.run_id, but=self.token)
             after, own = max(kept, default=0), set(kept)
-            rows = self._fetch(taken, after)
-            if after and len(rows) < self.size:  # the last rows above the kept ones: all, once
-                after, rows = 0, self._fetch(taken | own, 0)
-            if db.engine.dialect.name == "postgresql":
-                now_taken = locked_claimed_ids(self.run_id, self.token)
-                if any(row[_ID] in now_taken for row in rows):  # claimed meanwhile: read again
-                    rows = self._fetch(now_taken | own, after)
-            rows = self._skip_suppressed(rows)
+            while True:  # until a row to send, or none left: a batch all suppressed is skipped
+                rows = self._fetch(taken, after)
+                if after and len(rows) < self.size:  # the last rows above the kept ones: all, once
+                    after, rows = 0, self._fetch(taken | own, 0)
+                if db.engine.dialect.name == "postgresql":
+                    now_taken = locked_claimed_ids(self.run_id, self.token)
+                    if any(row[_ID] in now_taken for row in rows):  # claimed meanwhile: read again
+                        rows = self._fetch(now_taken | own, after)
+                fetched, rows = bool(rows), self._skip_suppressed(rows)
+                if rows or not fetched:  # the skipped rows are no longer "queued": not read again
+                    break
         if not rows and not (kept and held is not None):
             if held is not None:
                 release(self.token)

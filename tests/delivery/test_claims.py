@@ -2,9 +2,11 @@
 job, the ledger rows stay queued until their outcome, two claimers never hold one row, and the
 migration turns rows left in ``sending`` into claims and back."""
 import json
+from collections import Counter
 
 from sqlalchemy import select, text
 
+from app.broadcasts.models import BroadcastRun
 from app.core.jobs import enqueue_now
 from app.delivery import progress
 from app.delivery.claims import Claims, claimed_ids, hold
@@ -12,7 +14,7 @@ from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery, DeliveryClaim
 from app.delivery.outcomes import lock_run
 
-from .conftest import add_customers, make_run
+from .conftest import add_customers, make_run, suppress
 
 
 def _planned(jobs, product, count):
@@ -189,3 +191,21 @@ def test_a_dead_jobs_claim_on_a_run_cancelled_meanwhile_is_still_settled(app, db
     assert {statuses[i] for i in held} == {"unknown"}  # no record: whether they went out is not known
     assert db.session.scalar(select(DeliveryClaim).where(DeliveryClaim.token == "diedjob")) is None
     assert run_id not in reaper.active_run_ids()
+
+
+def test_a_batch_all_suppressed_after_planning_does_not_end_the_chunk(app, db, smtp_sink, product, jobs):
+    """Every row of a batch suppressed after planning: the claim skips them and reads on. It
+    answered "nothing left", so the chunk's job ended and its other rows waited for the
+    supervisor's idle pass (fresh-clone review, 2026-12-01)."""
+    add_customers([(f"b{i:02d}@example.com", "B") for i in range(60)], product)
+    run = make_run(products=[product])
+    enqueue_now(plan_run, run.id, queue="delivery")
+    jobs.work(max_jobs=1)  # planned; the chunks' jobs wait (chunks of 20, batches of 5)
+    for i in range(20, 27):  # the second chunk's first batch and two more
+        suppress(f"b{i:02d}@example.com", "complained")
+    jobs.work()
+    db.session.expire_all()
+    statuses = Counter(db.session.scalars(select(Delivery.status).where(Delivery.run_id == run.id)))
+    assert statuses == {"sent": 53, "skipped": 7}
+    assert db.session.get(BroadcastRun, run.id).status == "sent"
+    assert len(smtp_sink.messages) == 53
