@@ -121,6 +121,7 @@ def bench_sending(args, results, send_product, env, sink):
         figures["ratios"] = ratios(figures)
         rounds.append(figures)
     results.update(median_round(rounds))
+    results["rounds_figures"] = rounds  # every round's figures, for ``warnings``; not written
     results["rounds"] = [{**{key: value["messages_per_second"] for key, value in figures.items()
                              if isinstance(value, dict) and "messages_per_second" in value},
                           "ratios": figures["ratios"]} for figures in rounds]
@@ -206,12 +207,14 @@ def main():
     if not (args.no_sqlite or args.send_only):
         bench_sqlite(args, results)
     results["machine"]["load_average_at_end"] = os.getloadavg()  # other work shares the cores too
+    results["warnings"] = warnings(results)
     summarise(results)
     path = HERE / ("results-quick.json" if args.quick else "results.json")
     if path.exists():  # the benchmarks run on their own (bench.scale, .reach, .runpage, .stop) stay
         kept = json.loads(path.read_text())
         results.update({key: value for key, value in kept.items()
                         if key.startswith(("scale", "reach")) or key in ("run_page", "stop")})
+    results.pop("rounds_figures", None)
     path.write_text(json.dumps(results, indent=2))
 
 
@@ -255,6 +258,27 @@ def summarise(results):
     print(f"\n{'measure'.ljust(width)}  {'result':>14}  target")
     for name, value, target in rows:
         print(f"{name.ljust(width)}  {str(value):>14}  {target}")
+    for warning in results.get("warnings", []):
+        print(f"warning: {warning}")
+
+
+def warnings(results) -> list[str]:
+    """What makes this run's sending figures doubtful: other work on the machine during a send or
+    a baseline (its ``other`` CPU over a tenth of the total), or the loop in 2 processes slower
+    than in 1 (the cores were saturated, so the ratio's denominator is low), in any round."""
+    found = []
+    for number, figures in enumerate(results.get("rounds_figures", []), 1):
+        for key, value in figures.items():
+            cpu = value.get("cpu_us_per_message") if isinstance(value, dict) else None
+            if cpu and cpu["total"] and cpu["other"] > cpu["total"] / 10:
+                found.append(f"round {number}, {key}: other processes took {cpu['other']} of {cpu['total']} "
+                             "µs a message: the machine was not otherwise idle")
+        one, two = (figures.get(f"baseline_pipelined_{n}_processes", {}).get("messages_per_second")
+                    for n in (1, 2))
+        if one and two and two < one:
+            found.append(f"round {number}: the loop in 2 processes ({two}) was slower than in 1 ({one}): "
+                         "the cores were saturated")
+    return found
 
 
 def _split(figures: dict) -> str:
