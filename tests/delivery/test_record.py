@@ -1,9 +1,11 @@
 """The write-ahead record read back as the reaper reads it: which row of a dead job's batch may have
 been delivered is told by the order of the rows and their outcomes alone (one write per message)."""
 import json
+import select
 
 from app.delivery import wal
 from app.delivery.outcomes import Outcome
+from tests.faults import wait_for
 
 
 def _outcome(row_id: int, status: str = "sent") -> Outcome:
@@ -83,13 +85,20 @@ def test_committed_outcomes_are_trimmed_and_an_error_among_the_replies_is_raised
 
     record = wal.WriteAheadLog("t-wrong")
     record.record([_outcome(41)])  # answered with an integer, read later
-    record.record([])  # an HSET without a field: an error after the integer
     with pytest.raises(ResponseError, match="wrong number of arguments"):
-        record.confirm()
+        record.record([])  # an HSET without a field: an error after the integer, raised by the
+        record.confirm()  # next record's look at the replies already there (_poll), or here
+    record.close()
+    record = wal.WriteAheadLog("t-poll")
+    record.record([])  # refused; its error reply is in the socket once Redis has answered
+    wait_for(lambda: select.select([record._sock], [], [], 0)[0], 2, what="Redis's reply")
+    with pytest.raises(ResponseError, match="wrong number of arguments"):
+        record.record([_outcome(43)])  # the next record sees it without waiting for the batch's end
+    assert record._sock is None  # the connection is dropped: its replies can no longer be matched
     record.close()
     redis_store.client.set(wal.wal_key("t-wrong"), "not a hash")
     record = wal.WriteAheadLog("t-wrong")
-    record.record([_outcome(42)])  # HSET on a string: the first reply is the error
     with pytest.raises(ResponseError, match="WRONGTYPE"):
+        record.record([_outcome(42)])  # HSET on a string: the first reply is the error
         record.confirm()
     record.close()
