@@ -50,6 +50,7 @@ CLAIM_LOCK = text("SELECT herald_lock_claims(:run, :token)")
 # Positions in the rows of the claiming SELECT (``Claims._statement``): read by index, as a name
 # costs a Row a failed attribute lookup first (~2,000 instructions; 5 a row a claim).
 _ID, _NEXT_AT, _SUPPRESSED = 0, 4, 6
+SKIP_READ = 500  # rows read at a time past a stretch of rows suppressed since planning
 CLAIMS_OF_RUN = select(_CLAIMS.c.token, _CLAIMS.c.ids, _CLAIMS.c.claimed_at).where(_CLAIMS.c.run_id == bindparam("run"))
 
 
@@ -155,17 +156,21 @@ class Claims:
             if taken is None:
                 taken = claimed_ids(self.run_id, but=self.token)
             after, own = max(kept, default=0), set(kept)
+            exclude, size = taken | own, self.size  # own rows: only below ``after`` (a no-op) or once wrapped
             while True:  # until a row to send, or none left: a batch all suppressed is skipped
-                rows = self._fetch(taken, after)
+                rows = self._fetch(exclude, after, size)
                 if after and len(rows) < self.size:  # the last rows above the kept ones: all, once
-                    after, rows = 0, self._fetch(taken | own, 0)
+                    after, rows = 0, self._fetch(exclude, 0, size)
                 if db.engine.dialect.name == "postgresql":
                     now_taken = locked_claimed_ids(self.run_id, self.token)
                     if any(row[_ID] in now_taken for row in rows):  # claimed meanwhile: read again
-                        rows = self._fetch(now_taken | own, after)
+                        exclude = now_taken | own
+                        rows = self._fetch(exclude, after, size)
                 fetched, rows = bool(rows), self._skip_suppressed(rows)
                 if rows or not fetched:  # the skipped rows are no longer "queued": not read again
                     break
+                size = max(size, SKIP_READ)  # a suppressed stretch: read on in larger steps
+            rows = rows[:self.size]
         if not rows and not (kept and held is not None):
             if held is not None:
                 release(self.token)
@@ -187,17 +192,19 @@ class Claims:
                                    "deferred" if next_at else "queued", next_at))
         return claimed
 
-    def _fetch(self, taken: set, after: int = 0) -> list:
-        """The next ``size`` rows with an id above ``after`` that no other claim holds: fetched
-        again with a larger limit only when rows of other claims came back (rare: chunks are
-        disjoint), so a claim never reads the rows of all the run's claims."""
-        limit = self.size
+    def _fetch(self, taken: set, after: int = 0, size: int | None = None) -> list:
+        """The next ``size`` (the claim's size by default) rows with an id above ``after`` that
+        ``taken`` (other claims', and the job's own) does not hold: fetched again with a larger
+        limit only when rows of other claims came back (rare: chunks are disjoint), so a claim
+        never reads the rows of all the run's claims."""
+        size = size or self.size
+        limit = size
         while True:
             rows = db.session.connection().execute(self.statement, {"limit": limit, "after": after}).all()
             fresh = [row for row in rows if row[_ID] not in taken]
-            if len(fresh) >= self.size or len(rows) < limit:
-                return fresh[:self.size]
-            limit = self.size + len(rows) - len(fresh)
+            if len(fresh) >= size or len(rows) < limit:
+                return fresh[:size]
+            limit = size + len(rows) - len(fresh)
 
     def _personal_columns(self) -> list:
         # Correlated to the ledger row; spelled out so that ``email = email`` never compares the

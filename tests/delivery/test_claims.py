@@ -4,6 +4,7 @@ migration turns rows left in ``sending`` into claims and back."""
 import json
 from collections import Counter
 
+import pytest
 from sqlalchemy import select, text
 
 from app.broadcasts.models import BroadcastRun
@@ -209,3 +210,31 @@ def test_a_batch_all_suppressed_after_planning_does_not_end_the_chunk(app, db, s
     assert statuses == {"sent": 53, "skipped": 7}
     assert db.session.get(BroadcastRun, run.id).status == "sent"
     assert len(smtp_sink.messages) == 53
+
+
+class TestAChunksTailSuppressed:
+    """Claims of 3 rows in chunks of 20 (a claim size that does not divide the chunk, as with any
+    rate limit): the chunk's last 2 rows suppressed after planning."""
+
+    @pytest.fixture
+    def app_config(self):
+        return {"DELIVERY_CHUNK_SIZE": 20, "DELIVERY_BATCH_SIZE": 3, "DELIVERY_LEASE_SECONDS": 2,
+                "DELIVERY_JOB_SECONDS": 60, "MAIL_FROM": "Herald Network <noreply@herald.test>"}
+
+    def test_is_skipped_and_nothing_is_sent_twice(self, app, db, smtp_sink, product, jobs):
+        """The claim made while the batch before the tail was sent found only suppressed rows above
+        it, read the chunk again from its start and took the rows it was sending a second time
+        (the first version of the skip: 21 messages for 18, fresh-clone review)."""
+        add_customers([(f"t{i:02d}@example.com", "T") for i in range(20)], product)
+        run = make_run(products=[product])
+        enqueue_now(plan_run, run.id, queue="delivery")
+        jobs.work(max_jobs=1)
+        emails = db.session.scalars(select(Delivery.email).where(Delivery.run_id == run.id)
+                                    .order_by(Delivery.id)).all()
+        for email in emails[-2:]:
+            suppress(email, "complained")
+        jobs.work()
+        db.session.expire_all()
+        statuses = Counter(db.session.scalars(select(Delivery.status).where(Delivery.run_id == run.id)))
+        assert statuses == {"sent": 18, "skipped": 2}
+        assert sorted(smtp_sink.recipients()) == sorted(emails[:-2])  # each once
