@@ -35,7 +35,7 @@ def bare_message_id(value: str | None) -> str | None:
     one: RFC 5322 section 3.6.4 makes it printable ASCII (``_MESSAGE_ID``), and the ledger's
     column holds 255 characters, so a NUL or a 10,000-character value from a bounce or a webhook
     matches nothing instead of failing the lookup."""
-    value = (value or "").strip().strip("<>").strip()
+    value = ("" if value is None else str(value)).strip().strip("<>").strip()
     return value if value and _MESSAGE_ID.fullmatch(value) else None
 
 

@@ -67,7 +67,12 @@ def validate_event(event) -> tuple[dict | None, str | None]:
             return None, str(error)
     return {"type": kind, "email": email, "bounce_type": bounce_type,
             "id": str(event["id"]) if event.get("id") is not None else None,
-            "message_id": event.get("message_id"), "detail": event.get("detail")}, None
+            "message_id": _text(event.get("message_id")), "detail": _text(event.get("detail"))}, None
+
+
+def _text(value):
+    """A string field that may come as a number (``validate_event`` allows both), as text."""
+    return None if value is None else str(value)
 
 
 def _record(event) -> dict:

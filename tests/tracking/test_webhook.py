@@ -152,3 +152,6 @@ def test_control_characters_and_long_ids_get_a_clear_answer(client, db, run, led
         response = _post(client, {"events": [{"type": "bounce", "email": "a@example.com", "id": bad}]})
         assert response.status_code == 422 and "id" in response.json["errors"][0]["error"]
     assert _post(client, {"events": [{"type": "bounce", "email": "a@example.com", "id": "x" * 200}]}).status_code == 200
+    for kind in ("bounce", "complaint"):  # numbers where text is expected (a 500 until now)
+        response = _post(client, {"type": kind, "email": "n@example.com", "message_id": 12345, "detail": 7})
+        assert response.status_code == 200, response.json
