@@ -8,6 +8,7 @@ full 5.2.2, message too big 5.2.3/5.3.4, policy or spam blocks 5.7.x), which cou
 every 4.x.x.
 """
 import base64
+import binascii
 import hashlib
 import quopri
 import re
@@ -92,7 +93,11 @@ def _part_text(part) -> str:
     body = raw.split("\n\n", 1)[1] if "\n\n" in raw else ""
     encoding = (part.get("content-transfer-encoding") or "").strip().lower()
     if encoding == "base64":
-        return base64.b64decode("".join(body.split())).decode("utf-8", "replace")
+        data = "".join(body.split())
+        try:  # a sender's broken padding or stray characters: what can be read is read
+            return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-8", "replace")
+        except binascii.Error:
+            return body
     if encoding == "quoted-printable":
         return quopri.decodestring(body.encode()).decode("utf-8", "replace")
     return body
@@ -168,11 +173,20 @@ def _legacy_reports(message, text: str) -> list:
                             _status_code(diagnostic), diagnostic)]
 
 
+def _decoded(payload, charset) -> str:
+    """A part's bytes as text in its ``charset``, or UTF-8 when Python knows no such charset (a
+    made-up ``x-bogus-8`` stopped the whole mailbox's fetch at that message)."""
+    try:
+        return (payload or b"").decode(charset or "utf-8", "replace")
+    except LookupError:
+        return (payload or b"").decode("utf-8", "replace")
+
+
 def _plain_text(message) -> str:
     chunks = []
     for part in message.walk():
         if part.get_content_type() == "text/plain" and not part.is_multipart():
-            chunks.append(part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8", "replace"))
+            chunks.append(_decoded(part.get_payload(decode=True), part.get_content_charset()))
     return "\n".join(chunks)
 
 

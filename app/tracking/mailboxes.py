@@ -8,16 +8,20 @@ Results are committed before a message is deleted, and DSNs are recorded under a
 so a crash in between never counts a bounce twice.
 """
 import imaplib
+import logging
 import mailbox
 import re
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from ..core.extensions import db
 from ..mail.tokens import read_token
 from .bounces import parse_bounce
 from .ledger import find_delivery
 from .services import record_bounce, record_complaint, unsubscribe
+
+log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SUBJECT_RE = re.compile(r"^\s*unsubscribe\s+(\S+)\s*$", re.IGNORECASE)
 
@@ -140,7 +144,13 @@ def fetch_bounces(url: str, keep: bool = False, limit: int | None = None, commit
         for key, raw in source.messages(skip_seen=keep):
             if limit is not None and sum(counts.values()) >= limit:
                 break
-            outcome = process_message(raw)
+            try:
+                outcome = process_message(raw)
+            except Exception:  # noqa: BLE001 - one unreadable message must not stop the others
+                log.exception("bounce mailbox: message %s could not be read; left in place", key)
+                db.session.rollback()
+                counts["unreadable"] += 1
+                continue
             if commit is not None:
                 commit()
             counts[outcome] += 1

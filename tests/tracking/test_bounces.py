@@ -14,6 +14,11 @@ from app.tracking.services import (record_bounce, record_complaint, resubscribe,
 from app.core.utils import utcnow
 from app.testing import audit_entries
 
+def dsn_bytes(name: str) -> bytes:
+    from pathlib import Path
+    return (Path(__file__).resolve().parent.parent / "fixtures" / "dsn" / name).read_bytes()
+
+
 SAMPLES = [  # file, kind, bounce type, recipient, status, original Message-ID
     ("postfix_hard_550.eml", "bounce", "hard", "nobody@example.net", "5.1.1", "<run7.d4242.1763913729@herald.test>"),
     ("postfix_soft_timeout.eml", "bounce", "soft", "slow@example.org", "4.4.1", "<run7.d4243.1763913729@herald.test>"),
@@ -171,6 +176,22 @@ def test_mailto_unsubscribe_request_is_processed(app, db, maildir, runner):
     result = runner.invoke(args=["bounces", "fetch", str(maildir.path)])
     assert "1 unsubscribe" in result.output and "1 unknown" in result.output
     assert suppression_for("reader@example.com").source == "mailto"
+
+
+def test_a_message_that_cannot_be_read_never_stops_the_fetch(app, db, run, ledger, maildir, runner):
+    """An unknown charset or a DSN's broken base64 raised out of the parser and stopped every fetch
+    at that message (second fresh-clone review): both are read as far as they can be, and a
+    message the parser cannot read at all is left in place and counted, the others processed."""
+    ledger.add(4242, run.id, "nobody@example.net", "<run7.d4242.1763913729@herald.test>")
+    maildir.add(b"From: x@example.com\nSubject: hi\nContent-Type: text/plain; charset=x-bogus-8\n\nhello\n")
+    broken = dsn_bytes("postfix_soft_timeout.eml").replace(
+        b"Content-Type: message/delivery-status", b"Content-Type: message/delivery-status\nContent-Transfer-Encoding: base64")
+    maildir.add(broken)
+    maildir.put("postfix_hard_550.eml")
+    result = runner.invoke(args=["bounces", "fetch", str(maildir.path)])
+    assert result.exit_code == 0, result.output
+    assert "1 bounce" in result.output and "2 unknown" in result.output, result.output
+    assert suppression_for("nobody@example.net").reason == "bounced"
 
 
 def test_fetch_errors_are_clean(runner, tmp_path, app):
