@@ -8,6 +8,8 @@ from typing import Callable, Optional
 
 from flask import current_app
 
+from ..core.inputs import clean_name
+from .budget import MAX_SOURCE
 from .rendering import TemplateProblem, check_template
 
 AUDIENCES = {"customer": "The customer", "admins": "The network admins",
@@ -119,6 +121,7 @@ class SystemEmailRegistry:
                        plugin=None) -> EventSpec:
         """Register event ``slug``; ``payload_keys`` is a list of names or a {name: description} dict."""
         _check_slug(slug, "event")
+        _check_texts(f"event {slug}", name=name, description=description)
         keys = payload_keys or {}
         if not isinstance(keys, dict):
             keys = {key: "" for key in keys}
@@ -138,6 +141,7 @@ class SystemEmailRegistry:
                        style="html", delay=0, plugin=None) -> EmailDefault:
         """Register a default e-mail sent on ``event``; its placeholders are checked against the event."""
         _check_slug(slug, "system e-mail")
+        _check_texts(f"system e-mail {slug}", name=name, description=description, subject=subject, body=body)
         if event not in self.events:
             raise RegistrationError(f"system e-mail {slug}: register event {event!r} first")
         if audience not in AUDIENCES:
@@ -162,6 +166,28 @@ class SystemEmailRegistry:
     def defaults_of(self, event: str) -> list[EmailDefault]:
         """The defaults registered for ``event``."""
         return [d for d in self.defaults.values() if d.event == event]
+
+
+# The texts a registration stores (``SystemEmail``'s columns): (one line?, most characters)
+_TEXTS = {"name": (True, 200), "description": (True, 500), "subject": (True, 500), "body": (False, MAX_SOURCE)}
+_NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")  # no database or UTF-8 stores them
+
+
+def _check_texts(what: str, **texts) -> None:
+    """RegistrationError naming ``what`` and the field when a text a registration stores is not
+    a str, is too long for its column, or holds what the column cannot store (NUL, a lone
+    surrogate) or a one-line field cannot hold (a control character): said at registration,
+    where the plugin's author sees it, not as a database error when an admin imports it."""
+    for label, value in texts.items():
+        one_line, most = _TEXTS[label]
+        try:
+            if one_line:
+                clean_name(value, label, most)
+            elif not isinstance(value, str) or len(value) > most or _NUL_OR_SURROGATE.search(value):
+                raise ValueError(f"{label} must be text of at most {most:,} characters, without NUL "
+                                 "or lone surrogates.")
+        except ValueError as error:
+            raise RegistrationError(f"{what}: {error}") from None
 
 
 def _check_slug(slug, what):

@@ -49,6 +49,13 @@ def test_plugins_register_events_and_defaults_tagged_with_their_slug(make_app, p
     ({"body": "{% if secret.__class__ %}x{% endif %}"}, "Refused"),
     ({"body": "{{ secret.__class__ }}"}, "body: Line 1, column 10: expected }} or"),
     ({"delay": "soon"}, "delay 'soon' is not understood"),
+    # what the database cannot store, said at registration, not as a 500 when an admin imports it
+    ({"subject": "Paid\x00"}, "system e-mail receipt: subject holds a character that is not allowed \\(U\\+0000"),
+    ({"body": "Thanks\x00"}, "system e-mail receipt: body must be text of at most 200,000 characters, without NUL"),
+    ({"body": "x" * 200_001}, "body must be text of at most 200,000"),
+    ({"name": "R" * 201}, "name is too long \\(at most 200"),
+    ({"description": "\ud800"}, "description holds a character that is not allowed"),
+    ({"subject": 42}, "subject must be text"),
 ])
 def test_wrong_registrations_say_what_to_fix(kwargs, message):
     registry = SystemEmailRegistry()
@@ -58,6 +65,11 @@ def test_wrong_registrations_say_what_to_fix(kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(RegistrationError, match=message):
         registry.register_email(**arguments)
+
+
+def test_an_event_whose_name_cannot_be_stored_is_refused():
+    with pytest.raises(RegistrationError, match="event paid: name holds a character"):
+        SystemEmailRegistry().register_event("paid", "Pa\x00id")
 
 
 def test_an_event_slug_belongs_to_one_plugin():
