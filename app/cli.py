@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .auth.forms import MIN_PASSWORD_LENGTH
 from .auth.services import create_user
-from .core.cli import echo_safe
+from .core.cli import echo_safe, refuse_undecodable_arguments
 from .core.extensions import db
 from .core.health import ServiceUnavailable, check_services
 from .core.worker import rq_cli
@@ -140,3 +140,4 @@ def register_cli(app):
     app.cli.add_command(dev_command)
     db_group.add_command(upgrade_command)
     db_group.add_command(downgrade_command)
+    refuse_undecodable_arguments(app.cli)  # every command, the domains' and plugins' too

@@ -1,4 +1,6 @@
 """Helpers for the CLI commands of every domain."""
+import functools
+import re
 
 import click
 
@@ -25,3 +27,31 @@ def terminal_safe(text, keep_newlines: bool = False) -> str:
 def echo_safe(text, keep_newlines: bool = False, **options) -> None:
     """``click.echo`` of a line that holds stored or outside text, through ``terminal_safe``."""
     click.echo(terminal_safe(text, keep_newlines), **options)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # how Python keeps a byte of argv it cannot decode
+
+
+def refuse_undecodable_arguments(group: click.Group) -> None:
+    """Make every command under ``group`` answer an argument or option holding a byte the
+    terminal's encoding cannot decode (Python keeps it as a lone surrogate, which no database
+    and no UTF-8 stores) with a usage error naming the parameter, instead of a traceback when
+    the value reaches the database."""
+    for command in list(group.commands.values()):
+        if isinstance(command, click.Group):
+            refuse_undecodable_arguments(command)
+        elif command.callback is not None and not getattr(command.callback, "checks_text", False):
+            command.callback = _checked(command.callback)
+
+
+def _checked(callback):
+    @functools.wraps(callback)
+    def checked(*args, **kwargs):
+        for name, value in kwargs.items():
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, str) and _SURROGATE.search(item):
+                    raise click.BadParameter("holds a byte that is not UTF-8 text; type it again in UTF-8.",
+                                             param_hint=f"'{name.replace('_', '-')}'")
+        return callback(*args, **kwargs)
+    checked.checks_text = True
+    return checked

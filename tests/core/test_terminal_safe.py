@@ -37,3 +37,16 @@ def test_audit_list_broadcasts_list_and_api_keys_list_print_no_control_character
         output = runner.invoke(args=args).output
         assert "\\x1b]0;owned\\x07\\x1b[2J\\u202eevil" in output, args
         assert not any(char in output for char in "\x1b\x07\u202e\x9b"), args
+
+
+def test_an_argument_that_is_not_utf8_gets_a_usage_error_not_a_traceback(db, runner):
+    """A byte the terminal's encoding cannot decode reaches Python as a lone surrogate, which the
+    database refuses: every command (here three domains' and a nested group's) says which
+    parameter instead of failing with a traceback (second fresh-clone review)."""
+    bad = "r\udcff"  # what Python makes of the argument bytes b"r\xff"
+    for args in (["audit", "list", "--actor", bad], ["broadcasts", "list", "--label", bad],
+                 ["payments", "record", "--customer", "1", "--amount", "5", "--reference", bad]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2 and "not UTF-8 text" in result.output, (args, result.output)
+        assert not isinstance(result.exception, UnicodeError) and "Traceback" not in result.output
+    assert runner.invoke(args=["audit", "list", "--actor", "root"]).exit_code == 0
