@@ -90,7 +90,7 @@ def test_committed_outcomes_are_trimmed_and_an_error_among_the_replies_is_raised
         record.confirm()  # next record's look at the replies already there (_poll), or here
     record.close()
     record = wal.WriteAheadLog("t-poll")
-    record.record([])  # refused; its error reply is in the socket once Redis has answered
+    record._send(packed=wal.pack("HSET", record.key))  # refused (no field), and not looked at yet
     wait_for(lambda: select.select([record._sock], [], [], 0)[0], 2, what="Redis's reply")
     with pytest.raises(ResponseError, match="wrong number of arguments"):
         record.record([_outcome(43)])  # the next record sees it without waiting for the batch's end
