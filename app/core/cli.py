@@ -1,11 +1,10 @@
 """Helpers for the CLI commands of every domain."""
 import functools
-import re
 
 import click
 
 from .extensions import db
-from .inputs import escape_controls
+from .inputs import clean_text, escape_controls
 
 
 def fetch_or_fail(model, ident, label: str):
@@ -29,9 +28,6 @@ def echo_safe(text, keep_newlines: bool = False, **options) -> None:
     click.echo(terminal_safe(text, keep_newlines), **options)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")  # how Python keeps a byte of argv it cannot decode
-
-
 def refuse_undecodable_arguments(group: click.Group) -> None:
     """Make every command under ``group`` answer an argument or option holding a byte the
     terminal's encoding cannot decode (Python keeps it as a lone surrogate, which no database
@@ -49,9 +45,12 @@ def _checked(callback):
     def checked(*args, **kwargs):
         for name, value in kwargs.items():
             for item in value if isinstance(value, (list, tuple)) else (value,):
-                if isinstance(item, str) and _SURROGATE.search(item):
+                try:  # a byte of argv Python cannot decode is kept as a lone surrogate
+                    if isinstance(item, str):
+                        clean_text(item)
+                except ValueError:
                     raise click.BadParameter("holds a byte that is not UTF-8 text; type it again in UTF-8.",
-                                             param_hint=f"'{name.replace('_', '-')}'")
+                                             param_hint=f"'{name.replace('_', '-')}'") from None
         return callback(*args, **kwargs)
     checked.checks_text = True
     return checked

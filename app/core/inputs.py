@@ -269,6 +269,19 @@ def check_cap(items, label: str, cap: int) -> None:
         raise ValueError(f"{label}: at most {cap:,} items (got {len(items):,}).")
 
 
+def clean_text(value, label: str = "The text", max_length: int | None = None) -> str:
+    """Text of any number of lines, as given; ValueError naming ``label`` when it is not text, is
+    longer than ``max_length`` or holds what no database or UTF-8 stores (NUL, a lone
+    surrogate: what ``refuse_bad_text`` refuses in a request)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{label} must be text.")
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{label} is too long (at most {max_length:,} characters).")
+    if _BAD_TEXT.search(value):
+        raise ValueError(f"{label} holds a NUL or a lone surrogate, which cannot be stored.")
+    return value
+
+
 def clean_name(value, label: str = "The name", max_length: int = 200) -> str:
     """A one-line name, as typed (spaces kept: a blank first name gets its fallback); ValueError
     naming ``label`` when it is not text, is longer than ``max_length`` or holds a control

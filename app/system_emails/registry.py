@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 from flask import current_app
 
-from ..core.inputs import clean_name
+from ..core.inputs import clean_name, clean_text
 from .budget import MAX_SOURCE
 from .rendering import TemplateProblem, check_template
 
@@ -170,7 +170,6 @@ class SystemEmailRegistry:
 
 # The texts a registration stores (``SystemEmail``'s columns): (one line?, most characters)
 _TEXTS = {"name": (True, 200), "description": (True, 500), "subject": (True, 500), "body": (False, MAX_SOURCE)}
-_NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")  # no database or UTF-8 stores them
 
 
 def _check_texts(what: str, **texts) -> None:
@@ -181,11 +180,7 @@ def _check_texts(what: str, **texts) -> None:
     for label, value in texts.items():
         one_line, most = _TEXTS[label]
         try:
-            if one_line:
-                clean_name(value, label, most)
-            elif not isinstance(value, str) or len(value) > most or _NUL_OR_SURROGATE.search(value):
-                raise ValueError(f"{label} must be text of at most {most:,} characters, without NUL "
-                                 "or lone surrogates.")
+            (clean_name if one_line else clean_text)(value, label, most)
         except ValueError as error:
             raise RegistrationError(f"{what}: {error}") from None
 

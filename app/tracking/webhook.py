@@ -66,7 +66,7 @@ def validate_event(event) -> tuple[dict | None, str | None]:
         except ValueError as error:
             return None, str(error)
     return {"type": kind, "email": email, "bounce_type": bounce_type,
-            "id": str(event["id"]) if event.get("id") is not None else None,
+            "id": _text(event.get("id")),
             "message_id": _text(event.get("message_id")), "detail": _text(event.get("detail"))}, None
 
 
