@@ -95,6 +95,17 @@ def _wire_bytes(payload: bytes) -> bytes:
     return payload + (b"" if payload.endswith(b"\r\n") else b"\r\n") + b".\r\n"
 
 
+def start_all(processes: list, readies: list) -> None:
+    """Start ``processes`` and wait until each has set its event of ``readies`` (RuntimeError
+    when one dies first)."""
+    for process in processes:
+        process.start()
+    for ready, process in zip(readies, processes):
+        while not ready.wait(0.1):
+            if not process.is_alive():
+                raise RuntimeError(f"{process.name} died before sending")
+
+
 def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) -> dict:
     """``processes`` bare pipelined loops (separate processes) sharing ``total`` messages.
 
@@ -108,12 +119,7 @@ def pipelined_rate(port: int, total: int, payload: bytes, processes: int = 1) ->
     readies = [context.Event() for _ in range(processes)]
     workers = [context.Process(target=_pipelined_loop, args=(port, i * share, share, data, ready, go))
                for i, ready in enumerate(readies)]
-    for worker in workers:
-        worker.start()
-    for ready, worker in zip(readies, workers):
-        while not ready.wait(0.1):
-            if not worker.is_alive():
-                raise RuntimeError("a baseline process died before sending")
+    start_all(workers, readies)
     meter = CpuMeter().start()
     started = time.perf_counter()
     go.set()

@@ -19,6 +19,7 @@ from app import create_app
 from app.core.extensions import db
 
 from .baseline import pipelined_rate, smtp_source_rate
+from .floor import floor_send
 from .permessage import per_message
 from .latency import count_latency, dashboard_latency, ensure_live_notices, ensure_login
 from .planning import planning_time
@@ -95,11 +96,11 @@ def bench_postgres(args, results):
 
 
 def bench_sending(args, results, send_product, env, sink):
-    """Herald's sends and the baselines on the same sink, interleaved: ``args.rounds`` rounds of
-    1 worker, the loop in 1 process, 2 workers, the loop in 2 processes, smtp-source (as many
-    messages of the same size each), so a slower stretch of the machine hits both sides of a
-    ratio. The figures kept are the round with the median ratio of 2 workers to the loop in 2
-    processes (``rounds`` lists every round); then the CPU per message (bench.permessage)."""
+    """Herald's sends and the baselines on one sink, interleaved: ``args.rounds`` rounds of 1
+    worker, the loop in 1 process, 2 workers, the loop and the floor (``bench.floor``) in 2
+    processes, smtp-source (as many messages each), so a slower stretch of the machine hits both
+    sides of a ratio. The round with the median ratio of 2 workers to the loop in 2 processes is
+    kept (``rounds`` lists every round); then the CPU per message (bench.permessage)."""
     payload = sample_message(send_product)
     results["message_bytes"] = len(payload)
     rounds = []
@@ -114,9 +115,10 @@ def bench_sending(args, results, send_product, env, sink):
             total = sent["sent"] or args.send
             log(f"round {number}: bare pipelined loop, {workers} process(es), {total:,} messages")
             figures[f"baseline_pipelined_{workers}_processes"] = pipelined_rate(sink.port, total, payload, workers)
+        log(f"round {number}: the floor, 2 processes, {total:,} messages")
+        figures["floor_2_processes"] = floor_send(total, sink.url)
         log(f"round {number}: Postfix smtp-source, 2 sessions, {total:,} messages")
-        source = smtp_source_rate(sink.port, total, payload, 2)
-        if source is not None:
+        if (source := smtp_source_rate(sink.port, total, payload, 2)) is not None:
             figures["smtp_source_2_sessions"] = source
         figures["ratios"] = ratios(figures)
         rounds.append(figures)
@@ -148,7 +150,9 @@ def ratios(results) -> dict:
             if isinstance(value, dict) and "messages_per_second" in value}
     pairs = {"send_1_workers / baseline_pipelined_1_processes": ("send_1_workers", "baseline_pipelined_1_processes"),
              "send_2_workers / baseline_pipelined_2_processes": ("send_2_workers", "baseline_pipelined_2_processes"),
-             "send_2_workers / smtp_source_2_sessions": ("send_2_workers", "smtp_source_2_sessions")}
+             "send_2_workers / smtp_source_2_sessions": ("send_2_workers", "smtp_source_2_sessions"),
+             "floor_2_processes / baseline_pipelined_2_processes": ("floor_2_processes", "baseline_pipelined_2_processes"),
+             "send_2_workers / floor_2_processes": ("send_2_workers", "floor_2_processes")}
     return {name: round(rate[a] / rate[b], 2) for name, (a, b) in pairs.items() if a in rate and rate.get(b)}
 
 
@@ -239,6 +243,7 @@ def summarise(results):
         ("Machine CPU per message, loop in 2 processes (µs)", _split(get("baseline_pipelined_2_processes", {})), ""),
         ("1 worker / pipelined loop, 1 process", ratio.get("send_1_workers / baseline_pipelined_1_processes", "-"), ""),
         ("2 workers / smtp-source, 2 sessions", ratio.get("send_2_workers / smtp_source_2_sessions", "-"), ""),
+        ("Floor in 2 processes / loop", ratio.get("floor_2_processes / baseline_pipelined_2_processes", "-"), ""),
         ("1 to 2 workers speed-up", round(two["messages_per_second"] / max(one["messages_per_second"], 1), 2), ""),
         ("Worker CPU per message (µs)", get("worker_cpu_us_per_message", "-"), "<= 120"),
         ("PostgreSQL CPU per message (µs)", get("database_cpu_us_per_message", "-"), "<= 20"),
