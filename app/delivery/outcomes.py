@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select, text, update
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
 from ..core.hooks import do_action, registry
+from ..core.inputs import escape_controls
 from ..core.jobs import after_commit
 from ..core.utils import normalise_email, utcnow
 from ..mail.suppression import Suppression
@@ -59,10 +60,14 @@ class Outcome:
 
     @classmethod
     def from_json(cls, row_id: int, email: str, data) -> "Outcome":
-        """The outcome ``to_json`` wrote for row ``row_id`` (address ``email``)."""
+        """The outcome ``to_json`` wrote for row ``row_id`` (address ``email``). The server's text
+        (the reply, the Message-ID) gets its controls written visibly (``escape_controls``, as
+        where replies are read): a record written by an earlier version may hold a
+        raw NUL, which PostgreSQL refuses, so the reaper's outcome write failed at every retry.
+        Text already escaped comes back unchanged."""
         status, code, reply, message_id, sent_at, next_at, rejected = json.loads(data)
-        return cls(row_id, email, status, code, reply, message_id, _parse(sent_at), _parse(next_at),
-                   rejected)
+        return cls(row_id, email, status, code, _visible(reply, keep_newlines=True), _visible(message_id),
+                   _parse(sent_at), _parse(next_at), rejected)
 
 
 UNKNOWN_STOPPED = ("outcome unknown: the send stopped on an error after the message was sent, "
@@ -76,6 +81,10 @@ SHARE_RUN = select(_RUNS.c.status).where(_RUNS.c.id == bindparam("run")).with_fo
 # outcome is an array read by position (migration 0024: cheaper than an object's keys): its row id,
 # then ``Outcome.to_json``'s elements (the function reads the first six; ``rejected`` is not used).
 OUTCOMES_PG = text("SELECT herald_record_outcomes(CAST(:rows AS jsonb), :attempted_at)")
+
+
+def _visible(text, keep_newlines: bool = False):
+    return None if text is None else escape_controls(text, keep_newlines)
 
 
 def _parse(value):

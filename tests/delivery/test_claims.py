@@ -238,3 +238,26 @@ class TestAChunksTailSuppressed:
         statuses = Counter(db.session.scalars(select(Delivery.status).where(Delivery.run_id == run.id)))
         assert statuses == {"sent": 18, "skipped": 2}
         assert sorted(smtp_sink.recipients()) == sorted(emails[:-2])  # each once
+
+
+def test_a_record_of_an_earlier_version_with_a_nul_in_a_reply_is_settled(app, db, product, jobs):
+    """A write-ahead record written before replies were escaped where they are read may hold a raw
+    NUL: the reaper's outcome write failed on PostgreSQL at every retry, the row stayed claimed."""
+    from app.core.extensions import redis_store
+    from app.core.leases import redis_run_id
+    from app.delivery import reaper, wal
+
+    run_id = _planned(jobs, product, 2)
+    held = _claim(db, run_id, "oldjob", size=2)  # no lease: the job is gone
+    reply, message_id = "250 2.0.0 Ok: queued as \x00AB\x1b[2J\ndone", "<m\x00@x>"
+    redis_store.client.hset(wal.wal_key("oldjob"), mapping={  # as the earlier version wrote it
+        "h": json.dumps({"redis": redis_run_id(), "ids": held}),
+        str(held[0]): json.dumps(["sent", 250, reply, message_id, "2026-12-01T04:00:00", None, False]),
+        str(held[1]): json.dumps(["failed", 550, "550 no\x00such user", None, None, None, False])})
+    assert reaper.settle(run_id, "oldjob") == 2
+    db.session.commit()
+    rows = db.session.execute(select(Delivery.status, Delivery.reply, Delivery.message_id)
+                              .where(Delivery.id.in_(held)).order_by(Delivery.id)).all()
+    assert [tuple(r) for r in rows] == [("sent", "250 2.0.0 Ok: queued as \\x00AB\\x1b[2J\ndone", "<m\\x00@x>"),
+                                        ("failed", "550 no\\x00such user", None)]
+    assert db.session.scalar(select(DeliveryClaim).where(DeliveryClaim.token == "oldjob")) is None
