@@ -40,7 +40,9 @@ class Cycle:
 def run_cycle(cycle: Cycle, claims: Claims, record) -> tuple[list, list, str]:
     """Do ``cycle`` in one transaction and commit it; returns (the outcomes written, the rows
     claimed as ``Claimed`` items in sending order, why none was: "" when some were, "done",
-    "stopped" or "timeup"). ``record`` (a ``WriteAheadLog``) gets the header of the claim, its
+    "stopped", "timeup" or "skipping": ``claims.SKIP_MOST`` rows suppressed since planning were
+    skipped and none to send found yet, so rows may be left and the caller claims again in
+    another transaction). ``record`` (a ``WriteAheadLog``) gets the header of the claim, its
     rows in sending order, acknowledged before the commit. The run's row is locked first
     (``lock_run``, shared with its other senders), the order a cancel and the reaper take.
 
@@ -58,7 +60,8 @@ def run_cycle(cycle: Cycle, claims: Claims, record) -> tuple[list, list, str]:
     sending = run_status == "sending"
     batch = claims.next(held, sending=sending and cycle.claim, taken=taken, keep=cycle.keep,
                         since=cycle.since)
-    reason = "" if batch else "timeup" if not cycle.claim else "done" if sending else "stopped"
+    reason = ("" if batch else "skipping" if claims.skipping else "timeup" if not cycle.claim
+              else "done" if sending else "stopped")
     if batch:
         record.begin([*cycle.header, *(c.recipient.delivery_id for c in (*cycle.keep, *batch))])
     db.session.commit()

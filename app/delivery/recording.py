@@ -7,7 +7,7 @@ thread; after an error it writes what it can and gives back the rest. It uses th
 state: ``batch`` (``Claimed`` rows being sent, ``position`` the first not sent), ``ahead`` (claimed
 after them), ``outcomes`` (not yet handed to a transaction), ``recording`` (handed to the
 background one, not committed), ``flying`` (rows whose final dot may be out), ``claims``,
-``wal`` and ``header_log`` (write-ahead records), ``background``.
+``wal`` and ``header_log`` (write-ahead records), ``background``, ``lease`` (the job's, or None).
 """
 import logging
 import time
@@ -43,15 +43,24 @@ class Recording:
     def _cycle_now(self, pause_reason: str | None = None, claim: bool = True) -> None:
         """In this thread: write the outcomes held, give back the rows of the batch never
         attempted and any claimed ahead, pause the run for ``pause_reason`` (the failure streak
-        of the batch), claim the next batch (unless ``claim`` is False)."""
-        cycle = self._cycle(self.outcomes, claim, untouched=self.batch[self.position:] + self.ahead,
-                            header=[c.recipient.delivery_id for c in (*self.batch, *self.ahead)],
-                            pause_reason=pause_reason)
-        db.session.rollback()  # no read transaction of the loop's own left open (SQLite: stale)
-        written, batch, self.stop_reason = self._transaction(cycle, self.wal)
-        self.outcomes, self.batch, self.ahead, self.position = [], batch, [], 0
-        self.previous, self.claimed_at, self.unsent, self.flying = [], self.claims.claimed_at, {}, {}
-        self._after_commit(written)
+        of the batch), claim the next batch (unless ``claim`` is False). A claim that skipped
+        ``SKIP_MOST`` suppressed rows without one to send (``"skipping"``) is committed and the
+        claim goes on in another transaction, the lease (``LeaseLost``) and the time box looked
+        at in between: no transaction holds the run's claim lock for the whole stretch."""
+        while True:
+            cycle = self._cycle(self.outcomes, claim, untouched=self.batch[self.position:] + self.ahead,
+                                header=[c.recipient.delivery_id for c in (*self.batch, *self.ahead)],
+                                pause_reason=pause_reason)
+            db.session.rollback()  # no read transaction of the loop's own left open (SQLite: stale)
+            written, batch, self.stop_reason = self._transaction(cycle, self.wal)
+            self.outcomes, self.batch, self.ahead, self.position = [], batch, [], 0
+            self.previous, self.claimed_at, self.unsent, self.flying = [], self.claims.claimed_at, {}, {}
+            self._after_commit(written)
+            if self.stop_reason != "skipping":
+                return
+            pause_reason = None  # paused already, if it was to be
+            if self.lease is not None:
+                self.lease.check()
 
     def _cycle_ahead(self) -> None:
         """In the background: write the outcomes of the batch before and claim the next batch

@@ -97,8 +97,8 @@ class Sender(Recording):
                 self._send_batch()
                 self._collect()
                 pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
-                if self.position < len(self.batch) or pause_reason:  # stopped, or failing: give back
-                    self._cycle_now(pause_reason)
+                if self.position < len(self.batch) or pause_reason or self.stop_reason == "skipping":
+                    self._cycle_now(pause_reason)  # stopped or failing (give back), or skip on
                 elif self.ahead:
                     self._next_ahead()
                 else:  # nothing left: the outcomes go with the next transaction (or ``close``)
