@@ -1,4 +1,5 @@
 """The shell answers: login page, role rules and the admin pages render."""
+from app.testing import csrf_token
 
 
 def test_login_page_renders(client):
@@ -7,6 +8,15 @@ def test_login_page_renders(client):
     page = response.get_data(as_text=True)
     assert 'name="csrf_token"' in page and 'name="email"' in page and 'type="password"' in page
     assert "Log out" not in page  # nobody is logged in
+    # A field without errors says nothing of them (an "aria-invalid" of "None" reads as invalid)
+    assert "aria-invalid" not in page and '"None"' not in page
+
+
+def test_a_field_with_an_error_is_marked_invalid_and_described(client):
+    page = client.post("/login", data={"csrf_token": csrf_token(client), "email": "", "password": ""}
+                       ).get_data(as_text=True)
+    assert 'aria-invalid="true"' in page and 'aria-describedby="email-help"' in page
+    assert '"None"' not in page
 
 
 def test_admin_pages_render(admin_client, customer):
