@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi
-REDIS_URL ?= redis://127.0.0.1:6379/0
-export REDIS_URL
+# The Redis the app uses: REDIS_URL from the environment, else from .env, else the default.
+REDIS_URL_OF_APP = $(BIN)/python -c 'from app.core.config import redis_url; print(redis_url())'
 HOST ?= 127.0.0.1
 PORT ?= 5000
 MAIL_PORT ?= 1025
@@ -39,13 +39,14 @@ system-packages:
 
 # Redis must answer at REDIS_URL; if none does, start a private redis-server under instance/redis.
 redis: install
-	@if ! $(BIN)/python -c 'import redis,os; redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=2).ping()' 2>/dev/null; then \
+	@url=$$($(REDIS_URL_OF_APP)); \
+	if ! $(BIN)/python -c 'import redis,sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=2).ping()' "$$url" 2>/dev/null; then \
 	  if ! command -v redis-server >/dev/null; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	      apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	    else echo "Redis does not answer at $(REDIS_URL): install it (sudo apt-get install redis-server) or set REDIS_URL." >&2; exit 1; fi; \
+	    else echo "Redis does not answer at $$url: install it (sudo apt-get install redis-server) or set REDIS_URL." >&2; exit 1; fi; \
 	  fi; \
-	  port=$$($(BIN)/python -c 'import os; from urllib.parse import urlparse; print(urlparse(os.environ["REDIS_URL"]).port or 6379)'); \
+	  port=$$($(BIN)/python -c 'import sys; from urllib.parse import urlparse; print(urlparse(sys.argv[1]).port or 6379)' "$$url"); \
 	  mkdir -p instance/redis; echo "Starting a private redis-server on 127.0.0.1:$$port (instance/redis)"; \
 	  redis-server --daemonize yes --bind 127.0.0.1 --port $$port --dir $(CURDIR)/instance/redis --save "" \
 	    --appendonly no --pidfile $(CURDIR)/instance/redis/redis.pid --logfile $(CURDIR)/instance/redis/redis.log; \

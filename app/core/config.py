@@ -37,6 +37,16 @@ def _secret_key(instance_path: Path, production: bool) -> str:
     return key
 
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """REDIS_URL as Herald reads it: the environment, else the project's ``.env``, else the
+    default (``make``'s ``redis`` target asks this, so that it checks the Redis the app will use)."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
 def load_config(overrides=None) -> dict:
     """Build the configuration mapping from the environment, then apply ``overrides``."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
@@ -54,7 +64,7 @@ def load_config(overrides=None) -> dict:
         "INSTANCE_PATH": str(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
         # Seconds a Redis command may wait for its answer (a stopped Redis must not hold a request);
         # an RQ worker raises it for its own blocking reads.
         "REDIS_SOCKET_TIMEOUT": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "5")),
