@@ -113,6 +113,10 @@ class SMTPSession:
                 return [local_result(key, PermanentFailure(501, f"5.1.3 {error}", local=True))]
             sender, recipient = mail_from.envelope, rcpt_to.envelope
             utf8 = mail_from.smtputf8 or rcpt_to.smtputf8
+        # Bytes past ASCII are a header in UTF-8 (RFC 6532: the builder writes bodies as
+        # quoted-printable and names as encoded-words), e.g. a Reply-To with a non-ASCII local
+        # part: the message needs SMTPUTF8 even when its envelope is ASCII (RFC 6531 section 3.4)
+        utf8 = utf8 or not data.isascii()
         settled: list[SendResult] = []
         for attempt in (1, 2):
             reused = self._smtp is not None
@@ -122,10 +126,12 @@ class SMTPSession:
                 except DeliveryError as error:
                     return settled + [local_result(key, error)]
             if utf8 and not self.smtputf8:
-                needs = mail_from.header if mail_from.smtputf8 else rcpt_to.header
+                needs = (f"non-ASCII address {mail_from.header}" if mail_from and mail_from.smtputf8
+                         else f"non-ASCII address {rcpt_to.header}" if rcpt_to and rcpt_to.smtputf8
+                         else "message's header in UTF-8 (RFC 6532)")
                 return settled + [local_result(key, PermanentFailure(
-                    553, f"5.6.7 the SMTP server does not offer SMTPUTF8 (RFC 6531), which the "
-                         f"non-ASCII address {needs} needs", local=True))]
+                    553, f"5.6.7 the SMTP server does not offer SMTPUTF8 (RFC 6531), which the {needs} needs",
+                    local=True))]
             commands = self._commands(sender, recipient, utf8)
             try:
                 if self.pipelining:

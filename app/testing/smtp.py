@@ -19,6 +19,7 @@ class Captured:
     data: bytes
     at: float
     peer: tuple = ()
+    mail_options: list = field(default_factory=list)  # MAIL FROM's parameters, e.g. "SMTPUTF8"
 
     @cached_property
     def message(self):
@@ -110,7 +111,8 @@ class SMTPSink:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
-                                          envelope.original_content, time.monotonic(), session.peer))
+                                          envelope.original_content, time.monotonic(), session.peer,
+                                          list(envelope.mail_options)))
         if self.hang_up & set(envelope.rcpt_tos):
             server.transport.close()  # kept, but the client never hears so
         return "250 2.0.0 Message accepted"

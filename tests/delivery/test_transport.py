@@ -82,6 +82,26 @@ def test_internationalised_addresses_go_out_as_idna_or_with_smtputf8(smtp_sink):
     assert len(smtp_sink.messages) == 3
 
 
+def test_a_header_in_utf8_goes_out_with_smtputf8_even_to_an_ascii_envelope(smtp_sink):
+    """A Reply-To with a non-ASCII local part is a header in UTF-8 (RFC 6532): the transaction
+    says SMTPUTF8 though both envelope addresses are ASCII (RFC 6531 section 3.4); a server
+    without it gets no such message (refused locally, naming the header), others still go."""
+    message = "Reply-To: 用户@例子.广告\r\nSubject: t\r\n\r\nbody\r\n".encode()
+    transport = SMTPTransport(SMTPSettings.from_url(f"smtp://127.0.0.1:{smtp_sink.port}"))
+    assert transport.send(message, "from@example.com", "anna@example.com").code == 250
+    assert transport.send(MESSAGE, "from@example.com", "anna@example.com").code == 250
+    transport.close()
+    assert ["SMTPUTF8" in m.mail_options for m in smtp_sink.messages] == [True, False]
+    smtp_sink.smtputf8 = False
+    transport = SMTPTransport(SMTPSettings.from_url(f"smtp://127.0.0.1:{smtp_sink.port}"))
+    with pytest.raises(PermanentFailure) as refused:
+        transport.send(message, "from@example.com", "anna@example.com")
+    assert refused.value.code == 553 and "header in UTF-8" in refused.value.reply and refused.value.local
+    assert transport.send(MESSAGE, "from@example.com", "anna@example.com").code == 250
+    transport.close()
+    assert len(smtp_sink.messages) == 3
+
+
 def test_pool_reuses_connections_and_drops_idle_ones(smtp_sink, app):
     url = f"smtp://127.0.0.1:{smtp_sink.port}"
     pool = TransportPool(size=1, max_idle=60)
