@@ -132,10 +132,12 @@ def init_plugins(app, config):
 def init_templates(app, config):
     """Serve plugin templates as ``plugin_<slug>/...`` and add the layout's globals."""
     from .core.menu import admin_menu, dashboard_menu
+    from .core.submissions import submission_field
 
     host = app.extensions["herald_plugins"]
     app.jinja_env.loader = host.template_loader(app.jinja_env.loader)
-    app.jinja_env.globals.update(admin_menu=admin_menu, dashboard_menu=dashboard_menu)
+    app.jinja_env.globals.update(admin_menu=admin_menu, dashboard_menu=dashboard_menu,
+                                 submission_field=submission_field)
 
 
 def init_errors(app, config):

@@ -1,8 +1,9 @@
 """The Payments page (list and record form) and its JSON endpoint."""
-from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from ..core.extensions import db
 from ..core.inputs import query_cursor, read_json_object
+from ..core.submissions import AlreadySubmitted, once
 from ..network.services import find_customer
 from .forms import PaymentForm
 from .services import PaymentError, payment_dict, record_payment, search_payments
@@ -17,12 +18,17 @@ def payments():
     status = 200
     if form.validate_on_submit():
         try:
-            payment = record_payment(find_customer(form.customer.data), form.amount.data,
-                                     form.currency.data, form.status.data, form.kind.data,
-                                     form.reference.data, form.membership_id.data)
-            db.session.commit()
+            with once(request.form) as submission:
+                payment = record_payment(find_customer(form.customer.data), form.amount.data,
+                                         form.currency.data, form.status.data, form.kind.data,
+                                         form.reference.data, form.membership_id.data)
+                db.session.commit()
+                submission.result(url_for(".payments"))
             flash(f"Payment #{payment.id} of {payment.amount} {payment.currency} recorded.", "success")
             return redirect(url_for(".payments"))
+        except AlreadySubmitted as seen:
+            flash("This form was already sent: the payment is recorded once.", "info")
+            return redirect(seen.url or url_for(".payments"))
         except PaymentError as error:
             db.session.rollback()
             getattr(form, error.field).errors.append(str(error))

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from ..core.extensions import db
 from ..core.hooks import apply_filters
 from ..core.inputs import query_cursor
+from ..core.submissions import AlreadySubmitted, once
 from ..network.models import Customer, Product
 from . import drafts
 from .forms import ActionForm
@@ -78,8 +79,14 @@ def _checked_post():
 def duplicate(broadcast_id):
     """Copy a broadcast into a new draft and open its review."""
     _checked_post()
-    copy = drafts.duplicate(get_broadcast(broadcast_id), current_user._get_current_object())
-    db.session.commit()
+    try:
+        with once(request.form) as submission:
+            copy = drafts.duplicate(get_broadcast(broadcast_id), current_user._get_current_object())
+            db.session.commit()
+            submission.result(BROADCAST_WIZARD.url(copy, "review"))
+    except AlreadySubmitted as seen:
+        flash("This form was already sent: the broadcast is copied once.", "info")
+        return redirect(seen.url or url_for(".detail", broadcast_id=broadcast_id))
     flash(f"Copied into draft #{copy.id}.", "success")
     return redirect(BROADCAST_WIZARD.url(copy, "review"))
 
