@@ -177,10 +177,15 @@ class Claims:
                     if any(row[_ID] in now_taken for row in rows):  # claimed meanwhile: read again
                         exclude = now_taken | own
                         rows = self._fetch(exclude, after, size)
-                fetched, rows = len(rows), self._skip_suppressed(rows)
+                fetched, last, rows = len(rows), rows[-1][_ID] if rows else 0, self._skip_suppressed(rows)
                 if rows or not fetched:  # the skipped rows are no longer "queued": not read again
                     break
                 skipped, size = skipped + fetched, max(size, SKIP_READ)  # read on in larger steps
+                # ... from past them: every row below ``last`` this read could take was in it, and
+                # an index scan from lower would walk the entries of the rows just skipped again
+                # (their old versions, dead only once committed): a cost per read that grew with
+                # the stretch skipped
+                after = max(after, last)
                 if skipped + size > SKIP_MOST:  # enough for one transaction: the caller commits them
                     self.skipping = True
                     break
