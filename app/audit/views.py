@@ -1,5 +1,6 @@
 """Network → Audit log: the entries with filters, keyset pages and a CSV export (read only)."""
 from datetime import datetime
+from functools import partial
 
 from flask import Blueprint, render_template, request
 
@@ -44,4 +45,4 @@ def export():
     """The entries matching the page's filters as CSV (formula cells neutralised)."""
     filters = AuditFilters.from_args(request.args)
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    return csv_response(csv_stream(EXPORT_COLUMNS, export_rows(filters)), f"audit-log-{stamp}.csv")
+    return csv_response(partial(csv_stream, EXPORT_COLUMNS, export_rows(filters)), f"audit-log-{stamp}.csv")

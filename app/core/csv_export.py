@@ -7,7 +7,7 @@ writes its rows through ``csv_stream`` or ``safe_cell``, which prefix such a cel
 import csv
 import io
 from datetime import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 
 from flask import Response, stream_with_context
 
@@ -43,8 +43,22 @@ def csv_stream(header: Iterable[str], rows: Iterable[Iterable], batch: int = 100
     yield buffer.getvalue()
 
 
-def csv_response(chunks, filename: str) -> Response:
-    """A streamed ``text/csv`` download of ``chunks`` (from csv_stream) named ``filename``."""
-    return Response(stream_with_context(chunks), mimetype="text/csv", headers={
+def csv_response(make_chunks: Callable[[], Iterable[str]], filename: str) -> Response:
+    """A streamed ``text/csv`` download named ``filename`` of the chunks ``make_chunks()`` returns
+    (e.g. ``partial(csv_stream, header, rows)``).
+
+    ``make_chunks`` is called once the body streams, not in the view: by then the request's
+    database session has been closed (its app context was torn down when the view returned) and
+    a new one serves the stream, so a query run in the view could not be read any more (a
+    server-side cursor gone on PostgreSQL, a closed identity map on SQLite). Raises TypeError
+    when ``make_chunks`` is not callable.
+    """
+    if not callable(make_chunks):
+        raise TypeError("csv_response takes a callable that returns the chunks, called as the body streams")
+
+    def body():
+        yield from make_chunks()
+
+    return Response(stream_with_context(body()), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"',
         "X-Content-Type-Options": "nosniff"})

@@ -1,5 +1,7 @@
 """The run report pages under /network/broadcasts/<id>/runs: progress, counts, exclusions,
 the per-recipient log, duplicates, CSV export and the pause/resume/cancel/resend buttons."""
+from functools import partial
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -60,7 +62,7 @@ def duplicates(broadcast_id, run_id):
 def export(broadcast_id, run_id):
     """The run's ledger (as filtered on the page) as CSV, streamed."""
     _run_or_404(broadcast_id, run_id)
-    lines = csv_lines(run_id, request.args.get("q", ""), request.args.get("status", ""))
+    lines = partial(csv_lines, run_id, request.args.get("q", ""), request.args.get("status", ""))
     return csv_response(lines, f"broadcast-{broadcast_id}-run-{run_id}.csv")
 
 

@@ -28,6 +28,7 @@ _EXPORTS = {
     "SMTPSink": "smtp",
     "write_plugin": "plugins",
     "mail_frames": "web",
+    "served_get": "web",
 }
 __all__ = sorted([*_EXPORTS, "csrf_token", "login"])
 

@@ -1,4 +1,5 @@
 """Web fixtures: the admin and the customer with their logged-in clients, a live server, Chromium."""
+import contextvars
 import os
 import re
 import threading
@@ -76,3 +77,19 @@ def mail_frames(client, page: str) -> str:
     urls = MAIL_FRAME_RE.findall(page)
     assert urls, "no sandboxed mail preview frame on the page"
     return "".join(client.get(url).get_data(as_text=True) for url in urls)
+
+
+def served_get(client, url: str):
+    """``client.get(url)`` as a server runs it, the body read whole; returns the response.
+
+    The request runs outside the test's app context (in a fresh ``contextvars`` context), so it
+    pushes its own, whose teardown closes the request's database session when the view returns,
+    before a streamed body is read. Requests made in the test's context share its session and
+    would not show a stream that reads what the view's closed session loaded.
+    """
+    def fetch():
+        response = client.get(url)
+        response.get_data()
+        return response
+
+    return contextvars.Context().run(fetch)

@@ -13,7 +13,7 @@ from app.audit.models import AppendOnlyError, AuditEntry
 from app.audit.services import record
 from app.core.extensions import db
 from app.network.models import Product
-from app.testing import audit_entries, csrf_token, login, make_user, write_plugin
+from app.testing import audit_entries, csrf_token, login, make_user, served_get, write_plugin
 
 
 def _entries(db, **where):
@@ -165,7 +165,7 @@ def test_page_filters_pages_and_csv_export(db, admin_client):
     filtered = admin_client.get("/network/audit/?action=api_key&object_id=7").get_data(as_text=True)
     assert "api_key.revoked" in filtered and "News" not in filtered.split("<tbody>")[1]
     assert admin_client.get("/network/audit/?since=yesterday").status_code == 400
-    export = admin_client.get("/network/audit/export.csv?object_type=api_key")
+    export = served_get(admin_client, "/network/audit/export.csv?object_type=api_key")
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert export.mimetype == "text/csv" and len(rows) == 1
     assert rows[0]["summary"] == "'=HYPERLINK(\"http://evil\")" and rows[0]["actor"].startswith("cli:") is False
