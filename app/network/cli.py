@@ -81,8 +81,9 @@ def seed_products(count: int, rng) -> list[int]:
     return [r["id"] for r in rows]
 
 
-def seed_customers(count: int, product_ids: list[int], rng, progress) -> None:
-    """Insert ``count`` customers with sites and memberships in batches, advancing ``progress``.
+def seed_customers(count: int, product_ids: list[int], rng, progress) -> range:
+    """Insert ``count`` customers with sites and memberships in batches, advancing ``progress``;
+    returns the ids of the customers it inserted (consecutive, after every id already used).
 
     Addresses are ``customer<n>@example.com``: their pattern goes through the address rules
     (``normalise_address``) once; a number appended to a dot-atom keeps it valid, so the million
@@ -123,14 +124,24 @@ def seed_customers(count: int, product_ids: list[int], rng, progress) -> None:
         db.session.commit()
         done += size
         progress.update(size)
+    return range(customer_id - count, customer_id)
 
 
-def seed_demo_users(rng) -> list[str]:
-    """Give the first three customers a login (password DEMO_PASSWORD); return their e-mails."""
+def seed_demo_users(seeded: range) -> list[str]:
+    """Give the first three customers of ``seeded`` (ids this seed created) a login with the known
+    password DEMO_PASSWORD; return their e-mails, lowest id first. The caller commits.
+
+    Only customers of ``seeded`` get one: a customer who was there before (a real person) never
+    gets a login with a password printed in the README. One whose address already has a login
+    (a shared demo address) is passed over.
+    """
     password_hash = None
     emails = []
-    for customer in db.session.scalars(select(Customer).where(Customer.user_id.is_(None))
-                                       .order_by(Customer.id).limit(3)):
+    if not seeded:
+        return emails
+    for customer in db.session.scalars(select(Customer).where(
+            Customer.id.between(seeded.start, seeded[-1]), Customer.user_id.is_(None))
+            .order_by(Customer.id).limit(3)):
         if User.find_by_email(customer.email):
             continue
         user = User(email=customer.email, name=customer.name)
@@ -141,7 +152,6 @@ def seed_demo_users(rng) -> list[str]:
         customer.user = user
         db.session.add(user)
         emails.append(customer.email)
-    db.session.commit()
     return emails
 
 
@@ -151,15 +161,18 @@ def seed_demo_users(rng) -> list[str]:
 @click.option("--seed", default=42, show_default=True, help="Random seed, for repeatable networks.")
 @with_appcontext
 def seed_demo_command(customer_count, product_count, seed):
-    """Fill the network with fake customers, sites, products and memberships."""
+    """Fill the network with fake customers, sites, products and memberships.
+
+    A demo tool: the first three customers it creates get a login with the known password
+    demo-customer (printed); customers already in the database never get one."""
     rng = random.Random(seed)
     product_ids = seed_products(product_count, rng)
     db.session.commit()
     with click.progressbar(length=customer_count, label="Seeding customers") as progress:
-        seed_customers(customer_count, product_ids, rng, progress)
+        seeded = seed_customers(customer_count, product_ids, rng, progress)
     _fix_sequences("products", "customers", "sites", "memberships")
     db.session.commit()
-    emails = seed_demo_users(rng)
+    emails = seed_demo_users(seeded)
     record("network.seeded", ("network", None, "demo data"),
            f"{customer_count} customers, {product_count} products, seed {seed}; customer logins: "
            f"{', '.join(emails) or 'none'}")
@@ -167,6 +180,8 @@ def seed_demo_command(customer_count, product_count, seed):
     click.echo(f"Seeded {customer_count} customers and {product_count} products.")
     for email in emails:
         click.echo(f"  customer login: {email} / {DEMO_PASSWORD}")
+    if not emails:
+        click.echo("No customer logins: they are given only to customers this command seeds.")
 
 
 @click.command("expire-memberships")

@@ -123,6 +123,26 @@ def test_seed_demo_builds_a_realistic_network(runner, db):
     assert new.id > highest
 
 
+def test_seed_demo_gives_logins_only_to_customers_it_creates(runner, db):
+    from app.auth.models import User
+    from app.network.cli import DEMO_PASSWORD
+    from app.testing import make_customer
+
+    real = [make_customer(f"real{n}@example.org", f"Real {n}") for n in range(4)]
+    nothing = runner.invoke(args=["seed-demo", "--customers", "0", "--products", "1"])
+    assert nothing.exit_code == 0, nothing.output
+    assert "customer login:" not in nothing.output and "No customer logins" in nothing.output
+    result = runner.invoke(args=["seed-demo", "--customers", "5", "--products", "1"])
+    assert result.exit_code == 0, result.output
+    for person in real:
+        db.session.refresh(person)
+        assert person.user_id is None and User.find_by_email(person.email) is None
+    first = real[-1].id + 1
+    logins = [f"customer{n}@example.com" for n in range(first, first + 3)]
+    assert [line.split()[2] for line in result.output.splitlines() if "customer login:" in line] == logins
+    assert all(User.find_by_email(email).check_password(DEMO_PASSWORD) for email in logins)
+
+
 def test_mail_catcher_keeps_mail_and_shows_it(app, admin_client, tmp_path):
     from aiosmtpd.controller import Controller
 
