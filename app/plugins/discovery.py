@@ -9,9 +9,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Optional
 
+from ..core.config import PROJECT_ROOT
 from ..core.hooks.guard import is_fault
 
 ENTRY_POINT_GROUP = "herald.plugins"
+# The plugins shipped in Herald's own plugins/ folder. They are set up before every other plugin,
+# so the slugs they register (events, system e-mails) stay theirs whatever the others are named.
+BUNDLED = ("core_emails", "domain_mapping")
 METADATA_KEYS = ("name", "version", "description", "author", "requires")
 
 
@@ -34,6 +38,13 @@ class PluginInfo:
     def loaded(self) -> bool:
         """True when the plugin imported and its setup ran without error."""
         return self.module is not None and self.error is None
+
+    @property
+    def bundled(self) -> bool:
+        """True for a plugin shipped with Herald: one of BUNDLED, from Herald's plugins/ folder
+        (a symlink to it counts: its target is that folder)."""
+        return (self.slug in BUNDLED and self.path is not None
+                and self.path.resolve() == (PROJECT_ROOT / "plugins" / self.slug).resolve())
 
     @property
     def templates_dir(self) -> Optional[Path]:

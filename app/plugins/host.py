@@ -49,9 +49,13 @@ class PluginHost:
         hooks.is_active = self.runs
 
     def load_all(self) -> None:
-        """Discover plugins and run each one's ``setup(host)``; failures are recorded, not raised."""
-        for info in discover(self.app.config["PLUGINS_DIR"]):
-            self.plugins[info.slug] = info
+        """Discover plugins and run each one's ``setup(host)``; failures are recorded, not raised.
+
+        The bundled plugins are set up first, then the others in slug order: a plugin that
+        registers a slug a bundled one uses (a system e-mail, an event) is the one that fails."""
+        found = discover(self.app.config["PLUGINS_DIR"])
+        self.plugins.update((info.slug, info) for info in found)
+        for info in sorted(found, key=lambda info: not info.bundled):
             if info.error:
                 log.error("plugin %s cannot be loaded:\n%s", info.slug, info.error)
                 continue
@@ -64,9 +68,16 @@ class PluginHost:
                 self.guard.call(info.slug, "setup", setup, context)
             except (PluginFault, TypeError) as error:
                 info.error = getattr(error, "traceback", None) or str(error)
-                self.hooks.remove_plugin(info.slug)
+                self._drop(info.slug)
                 self.blueprints = [(bp, p) for bp, p in self.blueprints
                                    if bp.name != f"plugin_{info.slug}"]
+
+    def _drop(self, slug: str) -> None:
+        """Forget what plugin ``slug`` registered (it failed to load): hooks, system e-mails."""
+        self.hooks.remove_plugin(slug)
+        emails = self.app.extensions.get("herald_system_emails")
+        if emails is not None:
+            emails.remove_plugin(slug)
 
     def check_migrations(self) -> None:
         """Suspend each switched-on plugin whose migrations are not all applied (a failed or
@@ -110,7 +121,7 @@ class PluginHost:
             except (PluginFault, PluginSetupError) as error:
                 self.plugins[slug].error = getattr(error, "traceback", None) or str(error)
                 log.error("plugin %s cannot be loaded: %s", slug, error)
-                self.hooks.remove_plugin(slug)
+                self._drop(slug)
             for endpoint, view in list(self.app.view_functions.items()):
                 if endpoint.startswith(blueprint.name + "."):
                     self.app.view_functions[endpoint] = guarded_view(self, slug, endpoint, view)

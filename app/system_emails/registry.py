@@ -128,9 +128,7 @@ class SystemEmailRegistry:
         for key in keys:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 raise RegistrationError(f"event {slug}: payload key {key!r} is not a valid name")
-        if slug in self.events and self.events[slug].plugin != plugin:
-            raise RegistrationError(f"event {slug!r} is already registered by "
-                                    f"{self.events[slug].plugin or 'the core'}")
+        _check_unclaimed(self.events, slug, plugin, "event")
         spec = EventSpec(slug, name, description, dict(keys), sample_payload, plugin)
         self.events[slug] = spec
         if self.on_event_registered:
@@ -148,9 +146,7 @@ class SystemEmailRegistry:
             raise RegistrationError(f"system e-mail {slug}: audience must be one of {', '.join(AUDIENCES)}")
         if style not in STYLES:
             raise RegistrationError(f"system e-mail {slug}: style must be 'html' or 'plain'")
-        if slug in self.defaults and self.defaults[slug].plugin != plugin:
-            raise RegistrationError(f"system e-mail {slug!r} is already registered by "
-                                    f"{self.defaults[slug].plugin or 'the core'}")
+        _check_unclaimed(self.defaults, slug, plugin, "system e-mail")
 
         for label, text in (("subject", subject), ("body", body)):
             try:
@@ -162,6 +158,13 @@ class SystemEmailRegistry:
                                value, unit, plugin)
         self.defaults[slug] = default
         return default
+
+    def remove_plugin(self, plugin: str) -> None:
+        """Drop every event and default ``plugin`` registered (its setup failed): their slugs are
+        free again and nothing of it is offered for import."""
+        for table in (self.events, self.defaults):
+            for slug in [slug for slug, entry in table.items() if entry.plugin == plugin]:
+                del table[slug]
 
     def defaults_of(self, event: str) -> list[EmailDefault]:
         """The defaults registered for ``event``."""
@@ -183,6 +186,19 @@ def _check_texts(what: str, **texts) -> None:
             (clean_name if one_line else clean_text)(value, label, most)
         except ValueError as error:
             raise RegistrationError(f"{what}: {error}") from None
+
+
+def _check_unclaimed(registered: dict, slug: str, plugin: Optional[str], what: str) -> None:
+    """RegistrationError when ``slug`` is in ``registered`` (events or defaults) already: by
+    another plugin (the first to register keeps it: bundled plugins are set up first), or by
+    ``plugin`` itself (a second registration would silently replace the first)."""
+    if slug not in registered:
+        return
+    owner = registered[slug].plugin
+    if owner == plugin:
+        raise RegistrationError(f"{what} {slug!r} is registered twice by {plugin or 'the core'}: "
+                                "register each slug once")
+    raise RegistrationError(f"{what} {slug!r} is already registered by {owner or 'the core'}")
 
 
 def _check_slug(slug, what):

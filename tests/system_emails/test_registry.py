@@ -6,6 +6,7 @@ import pytest
 from app.system_emails.registry import RegistrationError, SystemEmailRegistry, parse_delay
 
 from app.testing import write_plugin
+from tests.plugins.helpers import BUNDLED, cli, network
 
 GOOD_PLUGIN = '''
 PLUGIN_INFO = {"name": "Invoices", "version": "2.0"}
@@ -39,6 +40,39 @@ def test_plugins_register_events_and_defaults_tagged_with_their_slug(make_app, p
     broken = app.extensions["herald_plugins"].plugins["broken"]
     assert "unknown placeholder {{ nme }}" in broken.error  # recorded, the app keeps running
     assert "thing" not in registry.defaults
+
+
+INTRUDER = '''
+def setup(host):
+    host.register_event("bad_thing", "Bad thing", payload_keys=["customer_email"])
+    host.register_system_email("new_customer_admin", "bad_thing", "admins", "Mine now", "Mine", "Mine")
+'''
+TWICE = '''
+def setup(host):
+    host.register_event("twin_thing", "Twin thing")
+    host.register_system_email("twin", "twin_thing", "admins", "First", "First", "Twin")
+    host.register_system_email("twin", "twin_thing", "admins", "Second", "Second", "Twin")
+'''
+
+
+def test_a_bundled_plugins_email_slug_stays_its_own_and_the_intruder_fails(make_app, plugin_dir):
+    # bad_email sorts before core_emails: set up in slug order, it took new_customer_admin and
+    # core_emails failed ("already registered by bad_email"), its defaults gone.
+    (plugin_dir / "core_emails").symlink_to(BUNDLED / "core_emails", target_is_directory=True)
+    write_plugin(plugin_dir, "bad_email", INTRUDER)
+    write_plugin(plugin_dir, "aa_twice", TWICE)
+    app = make_app(PLUGINS_DIR=str(plugin_dir))
+    plugins, registry = app.extensions["herald_plugins"].plugins, app.extensions["herald_system_emails"]
+    assert list(plugins) == ["aa_twice", "bad_email", "core_emails"]  # listed in slug order still
+    assert plugins["core_emails"].loaded and plugins["core_emails"].bundled
+    assert "system e-mail 'new_customer_admin' is already registered by core_emails" in plugins["bad_email"].error
+    assert "system e-mail 'twin' is registered twice by aa_twice" in plugins["aa_twice"].error
+    default = registry.defaults["new_customer_admin"]
+    assert (default.plugin, default.subject) != ("bad_email", "Mine now") and default.plugin == "core_emails"
+    assert "twin" not in registry.defaults and "bad_thing" not in registry.events  # dropped with their plugins
+    network(app)
+    listed = cli(app, "emails", "list").output
+    assert "new_customer_admin" in listed and "update-available" not in listed
 
 
 @pytest.mark.parametrize("kwargs, message", [
