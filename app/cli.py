@@ -1,5 +1,7 @@
 """CLI commands of the shell: create-admin, check, `flask db upgrade` across plugin branches, an
 audited `flask db downgrade`, helpers."""
+import re
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -91,6 +93,23 @@ def upgrade_command(revision, sql):
 
 
 AUDIT_LOG_REVISION = "0012_security"  # creates audit_entries: reverting it drops the audit log
+RELATIVE_STEPS = re.compile(r"^-\d+$")  # "-1": steps down from the head, without saying which
+
+
+def refuse_ambiguous_steps(revision: str) -> None:
+    """ClickException when the database has several heads (the core and plugin branches): a
+    relative ``revision`` such as -1 does not say which to revert, and Alembic would only warn
+    and pick one (it reverted the core's newest migration). Names every head and the REVISION
+    that reverts it alone."""
+    from .plugins.schema import head_downgrades
+
+    heads = head_downgrades()
+    if len(heads) < 2:
+        return
+    lines = "\n".join(f"  {head} ({owner}): flask db downgrade {target}" for head, owner, target in heads)
+    raise click.ClickException(
+        f"The database has {len(heads)} heads, so {revision!r} does not say which to revert. "
+        f"Nothing was changed. Name the revision to go down to:\n{lines}")
 
 
 @click.command("downgrade")
@@ -113,6 +132,8 @@ def downgrade_command(revision, sql, force):
     from .audit.services import record
     from .plugins.schema import revisions_to_revert
 
+    if RELATIVE_STEPS.match(revision):
+        refuse_ambiguous_steps(revision)
     try:
         reverted = revisions_to_revert(revision)
     except (CommandError, RevisionError) as error:

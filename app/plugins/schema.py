@@ -65,6 +65,26 @@ def orphan_revisions() -> list[str]:
     return found
 
 
+def head_downgrades() -> list[tuple[str, str, str]]:
+    """For each stored head: (revision, whose it is, the REVISION of ``flask db downgrade
+    REVISION`` that reverts that head alone), e.g. ("0024_x", "the core", "0023_y") or
+    ("notes_0001", "plugin notes", "notes@-1")."""
+    found = []
+    for revision in sorted(stored_revisions()):
+        try:
+            script = scripts().get_revision(revision)
+        except Exception:
+            found.append((revision, "no migration folder ships it", revision))
+            continue
+        label = next(iter(sorted(script.branch_labels)), None)
+        downs = _downs(script.down_revision)
+        if label is not None:
+            found.append((revision, f"plugin {label}", f"{label}@-1"))
+        else:
+            found.append((revision, "the core", downs[0] if len(downs) == 1 else f"{revision}@-1"))
+    return found
+
+
 def applied_revisions() -> set[str]:
     """Every revision applied to the database: the stored heads and all they stand on."""
     orphans = orphan_revisions()

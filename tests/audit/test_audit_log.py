@@ -155,6 +155,22 @@ def test_downgrading_is_audited_and_never_drops_the_log_without_force(tmp_path, 
         db.engine.dispose()
 
 
+def test_a_relative_downgrade_with_several_heads_is_refused_and_changes_nothing(db, runner):
+    # The run's database has the core's head and the bundled domain_mapping branch. Before the
+    # refusal, Alembic only warned that "-1" was ambiguous and reverted the core's newest migration.
+    versions = text("SELECT version_num FROM alembic_version ORDER BY version_num")
+    before = db.session.execute(versions).scalars().all()
+    assert len(before) == 2 and "domain_mapping_0001" in before
+    for args in (["db", "downgrade"], ["db", "downgrade", "--", "-2"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, result.output
+        assert "The database has 2 heads" in result.output and "Nothing was changed" in result.output
+        assert "(the core): flask db downgrade 00" in result.output
+        assert "domain_mapping_0001 (plugin domain_mapping): flask db downgrade domain_mapping@-1" in result.output
+    assert db.session.execute(versions).scalars().all() == before
+    assert audit_entries(action="database.downgraded") == []
+
+
 def test_page_filters_pages_and_csv_export(db, admin_client):
     for i in range(55):
         record("broadcast.sent", ("broadcast", i, f"News {i}"), f"sent to {i} recipients")
