@@ -3,7 +3,7 @@ import click
 from flask.cli import AppGroup
 
 from ..auth.models import User
-from ..core.cli import echo_safe, fetch_or_fail
+from ..core.cli import ROW_ID, echo_safe, fetch_or_fail
 from ..core.extensions import db
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
@@ -42,7 +42,7 @@ def list_command(email):
 
 
 @api_keys_cli.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=ROW_ID)
 def revoke_command(key_id):
     """Revoke key KEY_ID at once."""
     key = fetch_or_fail(ApiKey, key_id, "API key")

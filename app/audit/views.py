@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 
 from ..core.csv_export import csv_response, csv_stream
 from ..core.extensions import db
+from ..core.inputs import query_cursor
 from ..core.utils import keyset_page
 from .models import ACTOR_KINDS, AuditEntry
 from .services import AuditFilters, entries_query, known_values
@@ -15,18 +16,13 @@ EXPORT_COLUMNS = ("id", "created_at", "actor_kind", "actor", "action", "object_t
                   "object_label", "summary", "ip")
 
 
-def _cursor(name):
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @bp.route("/")
 def index():
     """The audit log, newest first, filtered by actor, action, object, text and dates."""
     filters = AuditFilters.from_args(request.args)
     bad_dates = [name for name in ("since", "until")
                  if request.args.get(name) and getattr(filters, name) is None]
-    page = keyset_page(entries_query(filters), AuditEntry.id, _cursor("after"), _cursor("before"))
+    page = keyset_page(entries_query(filters), AuditEntry.id, query_cursor("after"), query_cursor("before"))
     return render_template("audit/index.html", page=page, filters=filters, active=filters.as_args(),
                            actions=known_values(AuditEntry.action),
                            object_types=known_values(AuditEntry.object_type),

@@ -2,6 +2,7 @@
 import click
 from flask.cli import AppGroup
 
+from ..core.cli import ROW_ID
 from ..core.extensions import db
 from ..network.services import find_customer
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES
@@ -17,7 +18,7 @@ payments_cli = AppGroup("payments", help="Record payments (they fire the payment
 @click.option("--status", type=click.Choice(PAYMENT_STATUSES), default="paid", show_default=True)
 @click.option("--kind", type=click.Choice(PAYMENT_KINDS), default="payment", show_default=True)
 @click.option("--reference", default="")
-@click.option("--membership", "membership_id", type=int, default=None, help="Membership number.")
+@click.option("--membership", "membership_id", type=ROW_ID, default=None, help="Membership number.")
 def record_command(customer, amount, currency, status, kind, reference, membership_id):
     """Record a payment of CUSTOMER."""
     try:

@@ -1,9 +1,9 @@
 """The admin's form to record a payment."""
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..core.forms import choices
+from ..core.forms import IdField, choices
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES
 
 
@@ -16,4 +16,4 @@ class PaymentForm(FlaskForm):
     kind = SelectField("Kind", choices=choices({k: k.capitalize() for k in PAYMENT_KINDS}),
                        default=PAYMENT_KINDS[0])
     reference = StringField("Reference", validators=[Optional(), Length(max=100)])
-    membership_id = IntegerField("Membership number (optional)", validators=[Optional()])
+    membership_id = IdField("Membership number (optional)", validators=[Optional()])

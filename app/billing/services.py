@@ -7,7 +7,7 @@ from ..audit.services import record
 from ..core.events import announce
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..core.utils import keyset_page, select
+from ..core.utils import get_row, keyset_page, select
 from ..network.models import Membership
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES, Payment
 
@@ -54,7 +54,7 @@ def record_payment(customer, amount, currency="EUR", status="paid", kind="paymen
     currency = (currency or "").strip().upper()
     if len(currency) != CURRENCY_LENGTH or not currency.isalpha():
         raise PaymentError("currency", "The currency must be a three-letter code such as EUR.")
-    membership = db.session.get(Membership, membership_id) if membership_id else None
+    membership = get_row(Membership, membership_id) if membership_id else None
     if membership_id and (membership is None or membership.customer_id != customer.id):
         raise PaymentError("membership_id", "That membership does not belong to this customer.")
     payment = Payment(customer=customer, membership=membership, amount=parse_amount(amount),

@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from ..core.cli import echo_safe, fetch_or_fail
+from ..core.cli import ROW_ID, echo_safe, fetch_or_fail
 from ..core.extensions import db
 from .listing import ListFilters, list_broadcasts, run_counters
 from .models import KINDS, STATUSES, Broadcast
@@ -32,7 +32,7 @@ def list_command(kind, status, label, limit):
 
 
 @broadcasts_cli.command("send")
-@click.argument("broadcast_id", type=int)
+@click.argument("broadcast_id", type=ROW_ID)
 def send_command(broadcast_id):
     """Send draft BROADCAST_ID now (a notice is published, an e-mail goes to the delivery queue)."""
     broadcast = fetch_or_fail(Broadcast, broadcast_id, "broadcast")

@@ -8,7 +8,6 @@ from wtforms import (
     DateTimeLocalField,
     Field,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -18,7 +17,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..core.forms import choices
+from ..core.forms import IdField, choices
 from ..core.inputs import id_list
 from ..core.timezones import timezone_names
 from ..network.models import MEMBERSHIP_STATUSES
@@ -68,7 +67,7 @@ class AudienceForm(FlaskForm):
                                                           for s in MEMBERSHIP_STATUSES))
     customer_q = StringField("Find customers", validators=[Optional()])
     product_q = StringField("Find products", validators=[Optional()])
-    grant_product = IntegerField("Grant mailing permission", validators=[Optional()])
+    grant_product = IdField("Grant mailing permission", validators=[Optional()])
 
 
 class ContentForm(FlaskForm):
@@ -98,7 +97,7 @@ class ReviewForm(FlaskForm):
     """Step 5: send a test, then send or schedule (``revision`` guards against a changed draft)."""
     revision = HiddenField()
     test_addresses = TextAreaField("Test addresses")
-    test_customer_id = IntegerField("Render for customer id", validators=[Optional()])
+    test_customer_id = IdField("Render for customer id", validators=[Optional()])
 
 
 class ActionForm(FlaskForm):

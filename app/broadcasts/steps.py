@@ -6,6 +6,7 @@ from ..core.extensions import db
 from ..core.forms import choices
 from ..core.inputs import MAX_ID, query_cursor, query_int, whole_number
 from ..core.timezones import local_to_utc, utc_to_local
+from ..core.utils import get_row
 from ..core.wizard import StepInvalid, Wizard, WizardStep
 from ..network.models import Customer, Product
 from ..network.services import search_customers, search_products
@@ -56,7 +57,7 @@ class AudienceStep(WizardStep):
             changes["product_statuses"] = form.product_statuses.data
         update(draft, changes)
         if form.grant_product.data is not None:
-            product = db.session.get(Product, form.grant_product.data)
+            product = get_row(Product, form.grant_product.data)
             if product is None or product.id not in draft.product_ids:
                 raise StepInvalid({"product_ids": "Choose the product before granting permission."})
             drafts.grant_mailing(product, current_user._get_current_object())
@@ -225,7 +226,9 @@ class ReviewStep(WizardStep):
         except ValueError as error:
             raise StepInvalid({"test_addresses": str(error)}) from None
         chosen = form.test_customer_id.data
-        customer = (db.session.get(Customer, chosen) if chosen else None) or sample_customer(draft)
+        customer = get_row(Customer, chosen) if chosen else sample_customer(draft)
+        if customer is None and chosen:
+            raise StepInvalid({"test_customer_id": f"There is no customer {chosen}."})
         for result in send_test(draft, addresses, customer):
             if result.ok:
                 flash(f"Test sent to {result.address}.", "success")

@@ -3,13 +3,32 @@ import functools
 
 import click
 
-from .extensions import db
-from .inputs import clean_text, escape_controls
+from .inputs import MAX_ID, clean_text, escape_controls, parse_id
+from .utils import get_row
+
+
+class RowId(click.ParamType):
+    """A row's id on the command line (``type=ROW_ID``): a whole number from 1 to ``MAX_ID``
+    (PostgreSQL ``integer``), else a usage error naming the parameter and the range (exit 2),
+    never a database error."""
+    name = "id"
+
+    def convert(self, value, param, ctx):
+        """``value`` (text from argv, or an int default) as an int; ``self.fail`` otherwise."""
+        try:
+            return parse_id(value if isinstance(value, int) else str(value).strip(), "An id")
+        except ValueError:
+            self.fail(f"{str(value)[:40]!r} is not an id: ids are whole numbers from 1 to {MAX_ID:,}.",
+                      param, ctx)
+
+
+ROW_ID = RowId()
 
 
 def fetch_or_fail(model, ident, label: str):
-    """The ``model`` row with primary key ``ident``, or a ClickException saying there is none."""
-    row = db.session.get(model, ident)
+    """The ``model`` row with primary key ``ident``, or a ClickException saying there is none
+    (``ident`` not an id at all included: ``utils.get_row``)."""
+    row = get_row(model, ident)
     if row is None:
         raise click.ClickException(f"There is no {label} {ident}.")
     return row

@@ -215,9 +215,11 @@ def digits(text) -> int | None:
     return int(text) if isinstance(text, str) and _DIGITS.fullmatch(text) else None
 
 
-def id_or_none(text) -> int | None:
-    """``text`` as a database id (1 to MAX_ID), or None when it is anything else."""
-    number = digits(text)
+def id_or_none(value) -> int | None:
+    """``value`` (ASCII digits, or an int that is not a bool) as a database id (1 to MAX_ID), or
+    None when it is anything else: a number past MAX_ID is no row's id (PostgreSQL's ``integer``
+    column would answer it with an error, not with no row)."""
+    number = value if isinstance(value, int) and not isinstance(value, bool) else digits(value)
     return number if number is not None and 1 <= number <= MAX_ID else None
 
 

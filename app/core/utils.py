@@ -1,10 +1,11 @@
-"""Small helpers shared by every domain: UTC time, e-mail normalisation, keyset pagination."""
+"""Small helpers shared by every domain: UTC time, a row by its id, e-mail normalisation, keyset pagination."""
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 
 from .extensions import db
+from .inputs import id_or_none
 
 
 def utcnow() -> datetime:
@@ -16,6 +17,14 @@ def utcnow() -> datetime:
 
 
 _combine = datetime.combine
+
+
+def get_row(model, value):
+    """The ``model`` row whose id is ``value`` (an int or ASCII digits, from a form, a query, JSON
+    or the command line), or None when there is none or ``value`` is no id (not a whole number, 0
+    or less, or past ``inputs.MAX_ID``, which PostgreSQL would refuse with an error)."""
+    ident = id_or_none(value)
+    return None if ident is None else db.session.get(model, ident)
 
 
 def normalise_email(address: str) -> str:

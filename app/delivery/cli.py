@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..broadcasts.models import BroadcastRun
-from ..core.cli import echo_safe
+from ..core.cli import ROW_ID, echo_safe, fetch_or_fail
 from ..core.extensions import db
 from . import duration, progress
 from .reaper import active_run_ids, heal
@@ -17,14 +17,11 @@ delivery_cli = AppGroup("delivery", help="Broadcast e-mail delivery: progress an
 
 def _run(run_id) -> BroadcastRun:
     db.session.expire_all()
-    run = db.session.get(BroadcastRun, run_id)
-    if run is None:
-        raise click.ClickException(f"There is no broadcast run {run_id}.")
-    return run
+    return fetch_or_fail(BroadcastRun, run_id, "broadcast run")
 
 
 @delivery_cli.command("status")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ROW_ID)
 def status_command(run_id):
     """Show a run's status, sent and processed of total, and counts by status (live counters)."""
     snap = progress.snapshot(_run(run_id))
@@ -54,21 +51,21 @@ def _control(action, run_id):
 
 
 @delivery_cli.command("pause")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ROW_ID)
 def pause_command(run_id):
     """Pause a sending run."""
     _control("pause", run_id)
 
 
 @delivery_cli.command("resume")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ROW_ID)
 def resume_command(run_id):
     """Resume a paused run."""
     _control("resume", run_id)
 
 
 @delivery_cli.command("cancel")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ROW_ID)
 @click.confirmation_option(prompt="Cancel this run? Recipients not sent yet will be skipped.")
 def cancel_command(run_id):
     """Cancel a run for good."""
@@ -76,7 +73,7 @@ def cancel_command(run_id):
 
 
 @delivery_cli.command("resend-unknown")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ROW_ID)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def resend_unknown_command(run_id, yes):
     """Queue again the recipients whose outcome is unknown (a worker died while sending to them);
@@ -96,7 +93,7 @@ def resend_unknown_command(run_id, yes):
 
 
 @delivery_cli.command("watch")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=ROW_ID)
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
 def watch_command(run_id, interval):
     """Follow a run with a progress bar until it is finished or paused."""
@@ -116,7 +113,7 @@ def watch_command(run_id, interval):
 
 
 @delivery_cli.command("supervise")
-@click.argument("run_id", type=int, required=False)
+@click.argument("run_id", type=ROW_ID, required=False)
 def supervise_command(run_id):
     """One supervisor pass by hand (every worker already runs one): settle rows left in sending
     by dead workers, re-plan or re-dispatch runs no job moves, finish settled runs (all active

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from ..broadcasts.models import Broadcast
-from ..core.cli import echo_safe
+from ..core.cli import ROW_ID, echo_safe, fetch_or_fail
 from ..core.extensions import db
 from ..core.utils import utcnow
 from .describe import describe_spec, notes_for
@@ -81,9 +81,7 @@ def preview_command(rule, zone_name, start, email, limit):
 
 
 def _change(broadcast_id, action):
-    broadcast = db.session.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise click.ClickException(f"There is no broadcast {broadcast_id}.")
+    broadcast = fetch_or_fail(Broadcast, broadcast_id, "broadcast")
     try:
         change_state(broadcast, action)
     except ScheduleError as error:
@@ -93,21 +91,21 @@ def _change(broadcast_id, action):
 
 
 @schedules_cli.command("pause")
-@click.argument("broadcast_id", type=int)
+@click.argument("broadcast_id", type=ROW_ID)
 def pause_command(broadcast_id):
     """Pause the schedule of BROADCAST_ID."""
     _change(broadcast_id, "pause")
 
 
 @schedules_cli.command("resume")
-@click.argument("broadcast_id", type=int)
+@click.argument("broadcast_id", type=ROW_ID)
 def resume_command(broadcast_id):
     """Resume the schedule of BROADCAST_ID (missed sends are not caught up)."""
     _change(broadcast_id, "resume")
 
 
 @schedules_cli.command("end")
-@click.argument("broadcast_id", type=int)
+@click.argument("broadcast_id", type=ROW_ID)
 def end_command(broadcast_id):
     """End the schedule of BROADCAST_ID for good."""
     _change(broadcast_id, "end")

@@ -4,6 +4,7 @@ import re
 from sqlalchemy import func, select
 
 from app.core.extensions import db
+from app.core.utils import get_row
 from app.network.models import Site
 from app.system_emails import fire_event
 
@@ -36,7 +37,7 @@ def clean_domain(value: str) -> str:
 
 def map_domain(host, site_id, domain) -> DomainMapping:
     """Map ``domain`` to site ``site_id`` and fire ``domain_mapping_created``; the caller commits."""
-    site = db.session.get(Site, site_id) if site_id else None
+    site = get_row(Site, site_id)
     if site is None:
         raise MappingError("site", "There is no site with that number.")
     domain = clean_domain(domain)

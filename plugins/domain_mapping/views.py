@@ -1,17 +1,18 @@
 """The plugin's admin page (blueprint ``plugin_domain_mapping``), made fresh for each app."""
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from app.core.extensions import db
+from app.core.forms import IdField
 
 from .services import MappingError, map_domain, recent_mappings, remove_mapping
 
 
 class MapDomainForm(FlaskForm):
     """Which site, which domain."""
-    site = IntegerField("Site number", validators=[DataRequired()])
+    site = IdField("Site number", validators=[DataRequired()])
     domain = StringField("Domain", validators=[DataRequired(), Length(max=253)])
 
 

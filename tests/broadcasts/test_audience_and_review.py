@@ -2,6 +2,8 @@
 permission) and the review step (sample rendering, test sends through a real SMTP server)."""
 import re
 
+import pytest
+
 from app.broadcasts.models import Broadcast, BroadcastRun
 from app.core.extensions import db
 from app.network.models import Product
@@ -137,6 +139,15 @@ def test_send_test_errors_are_shown_next_to_the_field(wizard, network, smtp_sink
     eleven = ",".join(f"a{i}@example.com" for i in range(11))
     response = wizard.post("review", {"test_addresses": eleven}, nav="test")
     assert response.status_code == 400 and "At most 10" in response.get_data(as_text=True)
+    assert smtp_sink.messages == []
+
+
+@pytest.mark.parametrize("number", ["99999999999", "2147483648", "2147483647"])
+def test_send_test_for_a_customer_no_row_has_is_a_field_error(wizard, network, smtp_sink, number):
+    walk_to_review(wizard, network)  # past 2,147,483,647 no PostgreSQL integer column holds it
+    response = wizard.post("review", {"test_addresses": "qa@example.com", "test_customer_id": number}, nav="test")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and ("There is no such number" in page or f"There is no customer {number}" in page)
     assert smtp_sink.messages == []
 
 

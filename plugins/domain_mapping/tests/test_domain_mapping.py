@@ -60,7 +60,8 @@ def test_activate_import_map_and_the_customer_gets_the_dns_email(network, site, 
 def test_mapping_errors_are_field_errors_and_nothing_is_mapped(network, site, admin_client):
     token = csrf_token(admin_client, PAGE)
     for data, message in (({"site": site.id, "domain": "not a domain"}, "Enter a domain such as"),
-                          ({"site": 9999, "domain": "ok.example"}, "There is no site with that number.")):
+                          ({"site": 9999, "domain": "ok.example"}, "There is no site with that number."),
+                          ({"site": 99999999999, "domain": "ok.example"}, "There is no such number")):
         response = admin_client.post(PAGE, data={"csrf_token": token, **data})
         assert response.status_code == 400 and message in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(DomainMapping)) == 0
