@@ -7,7 +7,7 @@ for ``flask`` commands, else "system" (workers, the scheduler).
 """
 import getpass
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import click
 from flask import g, has_request_context, request
@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect, or_, select
 
 from ..core.extensions import db
 from ..core.hooks import do_action
-from ..core.utils import utcnow
+from ..core.utils import day_after, utcnow
 from .models import AuditEntry
 
 LABEL_ATTRIBUTES = ("subject", "title", "name", "email", "slug", "prefix")
@@ -104,7 +104,7 @@ class AuditFilters:
     object_id: str = ""
     q: str = ""
     since: datetime | None = None
-    until: datetime | None = None
+    until: datetime | None = None  # the last day shown, inclusive (midnight of that day)
 
     @classmethod
     def from_args(cls, args) -> "AuditFilters":
@@ -114,10 +114,9 @@ class AuditFilters:
                 return datetime.strptime(args.get(name, "").strip(), "%Y-%m-%d")
             except ValueError:
                 return None
-        until = day("until")
         return cls(*(args.get(name, "").strip()[:200] for name in ("actor", "action", "object_type",
                                                                   "object_id", "q")),
-                   since=day("since"), until=until + timedelta(days=1) if until else None)
+                   since=day("since"), until=day("until"))
 
     def as_args(self) -> dict:
         """The filters as query arguments (for links and the export)."""
@@ -125,7 +124,7 @@ class AuditFilters:
         if self.since:
             args["since"] = self.since.strftime("%Y-%m-%d")
         if self.until:
-            args["until"] = (self.until - timedelta(days=1)).strftime("%Y-%m-%d")
+            args["until"] = self.until.strftime("%Y-%m-%d")
         return args
 
 
@@ -151,8 +150,9 @@ def entries_query(filters: AuditFilters):
                                 func.lower(AuditEntry.object_label).like(pattern, escape="\\")))
     if filters.since:
         query = query.where(AuditEntry.created_at >= filters.since)
-    if filters.until:
-        query = query.where(AuditEntry.created_at < filters.until)
+    end = day_after(filters.until) if filters.until else None
+    if end is not None:  # none after 9999-12-31: every entry is before its end
+        query = query.where(AuditEntry.created_at < end)
     return query
 
 

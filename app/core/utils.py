@@ -1,6 +1,6 @@
-"""Small helpers shared by every domain: UTC time, a row by its id, e-mail normalisation, keyset pagination."""
+"""Small helpers shared by every domain: UTC time, date filters' ends, rows by id, e-mail, keyset pages."""
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -17,6 +17,15 @@ def utcnow() -> datetime:
 
 
 _combine = datetime.combine
+
+
+def day_after(day: datetime) -> datetime | None:
+    """Midnight after ``day``: the exclusive end of a date filter whose last day (inclusive) is
+    ``day``. None after 9999-12-31, where no later datetime exists (``+ timedelta(days=1)``
+    would raise OverflowError): such a filter has no end."""
+    if day.date() == datetime.max.date():
+        return None
+    return _combine(day.date(), datetime.min.time()) + timedelta(days=1)
 
 
 def get_row(model, value):

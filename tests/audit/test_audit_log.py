@@ -3,6 +3,7 @@ transaction; its page, filters, CSV export and command; plugins' entries; nothin
 import csv
 import io
 import textwrap
+from datetime import date, timedelta
 
 import pytest
 from flask import g
@@ -10,8 +11,9 @@ from sqlalchemy import delete, select, text, update
 
 from app.api.keys import issue_key
 from app.audit.models import AppendOnlyError, AuditEntry
-from app.audit.services import record
+from app.audit.services import AuditFilters, record
 from app.core.extensions import db
+from app.core.utils import utcnow
 from app.network.models import Product
 from app.testing import audit_entries, csrf_token, login, make_user, served_get, write_plugin
 
@@ -195,6 +197,21 @@ def test_audit_list_command(db, runner):
     assert "product.mailing_granted" in output and "Pro plan" in output and "api_key" not in output
     assert "api_key.revoked" in runner.invoke(args=["audit", "list", "--action", "api_key"]).output
     assert runner.invoke(args=["audit", "list", "--since", "May"]).exit_code == 2
+
+
+def test_the_last_day_is_inclusive_up_to_the_year_9999(db, admin_client, runner):
+    record("api_key.revoked", ("api_key", 7, "deploy"), "key hk_abc")
+    db.session.commit()
+    today = utcnow().date()  # entries are stamped in UTC
+    yesterday = today - timedelta(days=1)
+    for until, shown in ((today, True), (yesterday, False), (date.max, True)):
+        page = admin_client.get(f"/network/audit/?until={until:%Y-%m-%d}")
+        assert page.status_code == 200 and ("key hk_abc" in page.get_data(as_text=True)) is shown, until
+        export = admin_client.get(f"/network/audit/export.csv?until={until:%Y-%m-%d}")
+        assert export.status_code == 200 and ("key hk_abc" in export.get_data(as_text=True)) is shown
+        listed = runner.invoke(args=["audit", "list", "--until", f"{until:%Y-%m-%d}"])
+        assert listed.exit_code == 0 and ("key hk_abc" in listed.output) is shown, listed.output
+    assert AuditFilters.from_args({"until": "9999-12-31"}).as_args() == {"until": "9999-12-31"}  # links keep it
 
 
 PLUGIN = textwrap.dedent('''
