@@ -64,7 +64,9 @@ ACTION = {"name": "action", "in": "path", "required": True}
 PATHS = {
     "/broadcasts": {
         "get": _operation("List broadcasts, newest first", params=[
-            *PAGE, {"name": "kind", "in": "query", "schema": TEXT}, {"name": "status", "in": "query", "schema": TEXT},
+            *PAGE, {"name": "kind", "in": "query", "schema": {"enum": ["notice", "email"]}},
+            {"name": "status", "in": "query", "schema": {"enum": [
+                "draft", "scheduled", "sending", "sent", "paused", "cancelled", "failed"]}},
             {"name": "label", "in": "query", "schema": TEXT}]),
         "post": _operation("Create a draft", 201, body={**BROADCAST_FIELDS, "required": ["kind"]})},
     "/broadcasts/{broadcast_id}": {

@@ -5,12 +5,20 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from ..api.auth import api_error, require_api_key
 from ..core.extensions import db
-from ..core.inputs import MAX_ID, json_type, query_cursor, query_int, read_json_object, whole_number
+from ..core.inputs import (
+    MAX_ID,
+    check_query,
+    json_type,
+    query_cursor,
+    query_int,
+    read_json_object,
+    whole_number,
+)
 from ..network.models import Product
 from ..network.services import search_customers, search_products
 from . import drafts
 from .listing import ListFilters, list_broadcasts
-from .models import Broadcast
+from .models import KINDS, STATUSES, Broadcast
 from .sending import SendError, cancel, send_later, send_now
 from .serializers import (
     broadcast_changes,
@@ -23,6 +31,9 @@ from .when import is_scheduled
 
 bp = Blueprint("broadcasts_api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 200
+PAGE_ARGS = {"after": None, "limit": None}  # the query arguments of every list (_page_args)
+SEARCH_ARGS = {"q": None, **PAGE_ARGS}
+BROADCAST_ARGS = {"kind": KINDS, "status": STATUSES, "label": None, **SEARCH_ARGS}
 bp.before_request(require_api_key)
 
 
@@ -64,7 +75,9 @@ def _page_json(page, key, serialize):
 
 @bp.get("/broadcasts")
 def list_():
-    """Broadcasts, newest first; filters ``kind``, ``status``, ``label``, ``q``; ``after``, ``limit``."""
+    """Broadcasts, newest first; filters ``kind``, ``status``, ``label``, ``q``; ``after``, ``limit``
+    (400 naming any other argument, or a kind or status that is none of ``KINDS``/``STATUSES``)."""
+    check_query(BROADCAST_ARGS)
     page = list_broadcasts(ListFilters.from_args(request.args), **_page_args())
     return _page_json(page, "broadcasts", broadcast_json)
 
@@ -150,13 +163,15 @@ def cancel_(broadcast_id):
 @bp.get("/customers")
 def customers():
     """Customers by id, or e-mail or name prefix (``q``), newest first; ``after``, ``limit``."""
+    check_query(SEARCH_ARGS)
     page = search_customers(request.args.get("q", ""), **_page_args())
     return _page_json(page, "customers", customer_json)
 
 
 @bp.get("/products")
 def products():
-    """Products whose name or slug contains ``q``."""
+    """Products whose name or slug contains ``q``; ``after``, ``limit``."""
+    check_query(SEARCH_ARGS)
     page = search_products(request.args.get("q", ""), **_page_args())
     return _page_json(page, "products", product_json)
 

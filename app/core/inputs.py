@@ -13,7 +13,8 @@ from werkzeug.routing import IntegerConverter
 
 # One reader for each kind of input, used by every API module and admin page, so that a bad value
 # is a 4xx with a message (never a 500, never seconds of work): read_json_object() for JSON
-# bodies, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, id_list() and
+# bodies, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, check_query()
+# for the names and choices of a list's query arguments, id_list() and
 # check_cap() for lists (the cap checked before any work), IdConverter for ids in URLs, and
 # refuse_bad_text() for NUL characters in query and form values.
 MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer`` columns
@@ -238,6 +239,23 @@ def query_int(name: str, default=None, minimum: int = 0, maximum: int = MAX_INT)
         return whole_number(value, f"The query argument {name!r}", minimum, maximum)
     except ValueError as error:
         abort(400, str(error))
+
+
+def check_query(allowed: dict) -> None:
+    """400 naming the argument unless every query argument is a name of ``allowed`` given once
+    with, where ``allowed[name]`` lists the values (a tuple), one of them (or empty); None allows
+    any text. For the API's lists: a filter they do not know (``?stauts=sent``) or a value none
+    of their rows has (``?status=canceled``) would otherwise answer everything with 200."""
+    for name in request.args:
+        if name not in allowed:
+            abort(400, f"Unknown query argument {name[:40]!r}; this list takes: {', '.join(allowed)}.")
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            abort(400, f"The query argument {name!r} is given {len(values)} times; give it once.")
+        choices = allowed[name]
+        if choices is not None and values[0] != "" and values[0] not in choices:
+            abort(400, f"The query argument {name!r} must be one of: {', '.join(choices)} "
+                       f"(got {values[0][:40]!r}).")
 
 
 def query_cursor(name: str):

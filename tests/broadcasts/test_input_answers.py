@@ -3,6 +3,8 @@ wrong JSON type names the type, a body that is not JSON answers 415, and a custo
 a control character (NUL, CR, LF …) is refused wherever customers are made."""
 import pytest
 
+from app.api.openapi import SPEC
+from app.broadcasts.models import KINDS, STATUSES
 from app.core.extensions import db
 from app.core.inputs import MAX_ID, clean_name, whole_number
 from app.network.cli import FIRST, LAST
@@ -59,3 +61,30 @@ def test_a_customer_name_with_a_control_character_is_refused(app, name):
 
 def test_demo_names_pass_the_same_rule():
     assert all(clean_name(part) == part for part in (*FIRST, *LAST))
+
+
+@pytest.mark.parametrize("query, words", [
+    ("status=bogus", "'status' must be one of: draft, scheduled, sending, sent, paused, cancelled, failed (got 'bogus')"),
+    ("status=canceled", "(got 'canceled')"), ("kind=bogus", "'kind' must be one of: notice, email"),
+    ("kind=Email", "(got 'Email')"), ("stauts=sent", "Unknown query argument 'stauts'; this list takes: kind, status"),
+    ("status=draft&status=sent", "'status' is given 2 times")])
+def test_a_list_filter_it_does_not_know_is_a_400_naming_it(api, query, words):  # noqa: F811
+    answer = api("GET", f"/broadcasts?{query}")
+    assert answer.status_code == 400 and words in answer.get_json()["error"], answer.get_json()
+
+
+def test_known_list_filters_still_filter_and_every_list_checks_its_arguments(api):  # noqa: F811
+    draft = api("POST", "/broadcasts", json={"kind": "email"}).get_json()
+    for query in ("status=draft", "status=", "kind=email&status=draft&label=&q=&limit=5"):
+        answer = api("GET", f"/broadcasts?{query}")
+        assert answer.status_code == 200 and [b["id"] for b in answer.get_json()["broadcasts"]] == [draft["id"]]
+    assert api("GET", "/broadcasts?status=sent").get_json()["broadcasts"] == []
+    for path in ("/customers", "/products"):
+        assert api("GET", f"{path}?q=a&limit=5&after=1").status_code == 200
+        answer = api("GET", f"{path}?status=active")
+        assert answer.status_code == 400 and "this list takes: q, after, limit" in answer.get_json()["error"]
+
+
+def test_the_description_lists_the_filters_choices():
+    params = {p["name"]: p["schema"] for p in SPEC["paths"]["/broadcasts"]["get"]["parameters"]}
+    assert params["kind"]["enum"] == list(KINDS) and params["status"]["enum"] == list(STATUSES)
