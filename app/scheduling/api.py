@@ -22,6 +22,8 @@ bp = Blueprint("scheduling_api", __name__, url_prefix="/api/v1/broadcasts/<int:b
 bp.before_request(require_api_key)
 csrf.exempt(bp)
 JSON_KEYS = {"rrule_text": "rrule", "send_at_local": "start"}  # rule fields named as in the JSON body
+FIELDS = ("kind", "timezone", "start", "interval", "weekdays", "month_day", "until", "count", "rrule",
+          "short_months")  # what a PUT body may hold
 
 
 def schedule_json(schedule) -> dict:
@@ -41,8 +43,12 @@ def spec_from_json(data: dict, default_zone: str) -> RuleSpec:
     """A RuleSpec from a JSON body; RuleError names the bad key.
 
     ``start`` is local wall-clock time in ``timezone``; one with an offset or Z is converted to
-    that zone's wall clock (its instant is kept). ``short_months`` is "skip" or "last_day".
+    that zone's wall clock (its instant is kept). ``short_months`` is "skip" or "last_day". A key
+    that is none of ``FIELDS`` is refused, as the broadcasts' API refuses one.
     """
+    unknown = next((key for key in data if key not in FIELDS), None)
+    if unknown is not None:
+        raise RuleError(f"Unknown field; a schedule has: {', '.join(FIELDS)}.", unknown[:40])
     for key in ("kind", "timezone", "rrule", "short_months"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise RuleError("must be a string.", key)
@@ -119,7 +125,8 @@ def replace(broadcast_id):
             broadcast.send_at, broadcast.timezone = None, spec.timezone
     except RuleError as error:
         db.session.rollback()
-        return api_error(400, f"{JSON_KEYS.get(error.field, error.field)}: {error}")
+        name = JSON_KEYS.get(error.field, error.field)
+        return api_error(400, f"{name}: {error}", fields={name: str(error)})
     db.session.commit()
     return jsonify(schedule_json(schedule))
 

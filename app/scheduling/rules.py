@@ -3,7 +3,7 @@
 Rules are expanded in local wall-clock time and each occurrence is then converted to UTC, so a
 daily 09:00 stays 09:00 across daylight-saving changes. A local time that does not exist (the
 spring-forward gap) is taken with the offset before the change, i.e. shifted forward, as
-RFC 5545 3.3.5 says for FORM #3 date-times.
+RFC 5545 3.3.5 says for FORM #3 date-times; a one-off send at such a time is refused (``check_start``).
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule
 
+from ..core.timezones import local_to_utc
 from .bounds import ExpansionLimit, RuleError
 from .expand import Recurrence, to_local, to_utc
 from .recurrence_text import recurrence_from_text
 
-__all__ = ["RuleError", "RuleSpec", "build_rule", "next_after", "occurrences_between", "preview",
-           "zone", "to_local", "to_utc"]
+__all__ = ["RuleError", "RuleSpec", "build_rule", "check_start", "next_after", "occurrences_between",
+           "preview", "zone", "to_local", "to_utc"]
 KINDS = ("once", "daily", "weekly", "monthly", "rrule")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SHORT_MONTHS = ("skip", "last_day")  # what a monthly day past a short month's end does there
@@ -57,6 +58,8 @@ def build_rule(spec: RuleSpec) -> Recurrence:
     a month with no day d is skipped, as 3.3.10 requires for invalid dates.
     """
     tz = zone(spec.timezone)
+    if spec.kind not in KINDS:
+        raise RuleError(f"Unknown schedule kind {str(spec.kind)[:40]!r}; use one of: {', '.join(KINDS)}.", "kind")
     if spec.kind == "rrule":
         return recurrence_from_text(spec.rrule_text or "", tz, spec.start)
     if spec.start is None:
@@ -92,6 +95,19 @@ def build_rule(spec: RuleSpec) -> Recurrence:
             options.update(bymonthday=day)
         return Recurrence(tz, [rrule(MONTHLY, **options)], field="month_day")
     raise RuleError(f"Unknown schedule kind {spec.kind!r}.", "kind")
+
+
+def check_start(spec: RuleSpec) -> None:
+    """RuleError (field "start") when a one-off send's wall-clock time does not exist in its zone
+    (the clocks skip it for daylight saving time) or falls outside the years 1 to 9999 in UTC:
+    the rule of the wizard's and the API's ``send_at`` (``core.timezones.local_to_utc``), for every
+    path that saves or previews a schedule. An occurrence of a recurring rule in such a gap keeps
+    RFC 5545's shift (3.3.5); a stored rule is expanded as before."""
+    if spec.kind == "once" and spec.start is not None:
+        try:
+            local_to_utc(spec.start, zone(spec.timezone).key)
+        except ValueError as error:
+            raise RuleError(str(error), "start") from None
 
 
 def next_after(recurrence: Recurrence, after_utc: datetime) -> datetime | None:
@@ -130,6 +146,7 @@ def preview(spec: RuleSpec, now_utc: datetime, limit: int = MAX_PREVIEW) -> list
     ExpansionLimit (a RuleError) when a bound is hit before the first one is found.
     """
     tz = zone(spec.timezone)
+    check_start(spec)
     found = upcoming_utc(build_rule(spec), now_utc, limit)
     if not found:
         raise RuleError("This schedule has no occurrence in the future.", "start")

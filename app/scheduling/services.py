@@ -19,6 +19,7 @@ from .rules import (
     RuleError,
     RuleSpec,
     build_rule,
+    check_start,
     next_after,
     preview,
     zone,
@@ -43,11 +44,13 @@ def spec_of(schedule: Schedule) -> RuleSpec:
 def check_rule(spec: RuleSpec, kind: str, now=None):
     """Validate ``spec`` for a broadcast of ``kind``: (Recurrence, next send as naive UTC).
 
-    Raises RuleError (``field`` names the form field) when the rule is invalid, has no future
+    Raises RuleError (``field`` names the form field) when the rule is invalid (a one-off time
+    that does not exist in its zone included: ``rules.check_start``), has no future
     occurrence, sends closer together than ``spacing.min_gap(kind)``, or when expanding it hits
     a bound (ExpansionLimit, see ``bounds``). Reads the database (a setting), never writes.
     """
     now = now or utcnow()
+    check_start(spec)
     recurrence = build_rule(spec)
     first = next_after(recurrence, now)
     if first is None:

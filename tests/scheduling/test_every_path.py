@@ -118,3 +118,39 @@ def test_scheduler_pauses_a_stored_rule_it_cannot_expand_and_fires_the_others(ap
     resume = runner.invoke(args=["schedules", "resume", str(bad.id)])
     assert resume.exit_code == 1 and "cannot resume" in resume.output
     assert db.session.get(Broadcast, bad.id).status == "paused"
+
+
+GAP = "2099-03-29T02:30"  # the clocks of Europe/Amsterdam jump from 02:00 to 03:00 that night
+GONE = "2099-03-29 02:30 does not exist in Europe/Amsterdam (the clocks skip it for daylight saving time)"
+
+
+def test_a_one_off_time_that_does_not_exist_is_refused_on_every_path(wizard, network, runner):
+    broadcast = _scheduled(wizard, network)
+    put, get = _api(wizard, runner, broadcast)
+    api = put({"kind": "once", "start": GAP, "timezone": "Europe/Amsterdam"})
+    assert api.status_code == 400 and api.get_json()["error"] == f"start: {GONE}; choose another time."
+    assert api.get_json()["fields"] == {"start": f"{GONE}; choose another time."}
+    editor = f"/network/scheduling/broadcasts/{broadcast.id}"
+    page = wizard.client.post(editor, data={"csrf_token": csrf_token(wizard.client, editor), "schedule": "once",
+                                            "timezone": "Europe/Amsterdam", "send_at_local": GAP})
+    assert page.status_code == 400 and GONE in page.get_data(as_text=True)
+    preview = wizard.client.get("/network/scheduling/preview", query_string={
+        "schedule": "once", "timezone": "Europe/Amsterdam", "send_at_local": GAP})
+    assert GONE in preview.get_data(as_text=True)
+    db.session.expire_all()
+    assert broadcast.schedule.kind == "daily" and get().get_json()["kind"] == "daily"  # nothing was saved
+    _draft_to_when(wizard, network)  # the wizard's own answer, the same words
+    step = wizard.post("when", {"schedule": "once", "timezone": "Europe/Amsterdam", "send_at_local": GAP})
+    assert step.status_code == 400 and GONE in step.get_data(as_text=True)
+    ok = put({"kind": "once", "start": "2099-03-29T03:30", "timezone": "Europe/Amsterdam"})
+    assert ok.status_code == 200 and ok.get_json()["next_at_utc"] == "2099-03-29T01:30:00Z"
+
+
+def test_a_schedule_body_names_a_bad_kind_and_unknown_fields(wizard, network, runner):
+    put, _get = _api(wizard, runner, _scheduled(wizard, network))
+    for body, field, words in (({"kind": "bogus"}, "kind", "Unknown schedule kind 'bogus'; use one of: once, daily"),
+                               ({}, "kind", "Unknown schedule kind ''"),
+                               ({"kind": "daily", "start": "2099-01-01T09:00", "every": 2}, "every",
+                                "Unknown field; a schedule has: kind, timezone, start")):
+        answer = put(body).get_json()
+        assert answer["error"].startswith(f"{field}: {words}") and words in answer["fields"][field], answer
