@@ -197,6 +197,15 @@ def test_audit_list_command(db, runner):
     assert "product.mailing_granted" in output and "Pro plan" in output and "api_key" not in output
     assert "api_key.revoked" in runner.invoke(args=["audit", "list", "--action", "api_key"]).output
     assert runner.invoke(args=["audit", "list", "--since", "May"]).exit_code == 2
+    for option, value, words in (("--object", "bogus", "no entry has the object type 'bogus'; the log holds: api_key, product."),
+                                 ("--object", ":7", "use TYPE or TYPE:ID"),
+                                 ("--action", "bogus", "no entry has the action or object 'bogus'"),
+                                 ("--action", "api_key.made", "the log holds: api_key.revoked, product.mailing_granted")):
+        refused = runner.invoke(args=["audit", "list", option, value])
+        assert refused.exit_code == 2 and words in refused.output, refused.output
+    for option, value in (("--object", "api_key:99"), ("--action", "api_key."), ("--action", "product")):
+        result = runner.invoke(args=["audit", "list", option, value])  # known, nothing or something matches
+        assert result.exit_code == 0 and result.output, (value, result.output)
 
 
 def test_the_last_day_is_inclusive_up_to_the_year_9999(db, admin_client, runner):
