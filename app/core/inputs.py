@@ -172,9 +172,9 @@ def read_json_object() -> dict:
     return data
 
 
-def json_problem(data) -> str | None:
-    """Why decoded JSON ``data`` is refused (too deep, too many values, bad text), or None;
-    walks it without recursion."""
+def json_problem(data, text: bool = True) -> str | None:
+    """Why decoded JSON ``data`` is refused (too deep, too many values, bad text unless ``text``
+    is False), or None; walks it without recursion."""
     stack, count = [(data, 1)], 0
     while stack:
         value, depth = stack.pop()
@@ -185,12 +185,12 @@ def json_problem(data) -> str | None:
             return f"The JSON body holds more than {MAX_JSON_NODES:,} values."
         if isinstance(value, dict):
             for key, item in value.items():
-                if _BAD_TEXT.search(key):
+                if text and _BAD_TEXT.search(key):
                     return "A key holds a character that is not allowed (a lone surrogate or NUL)."
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str) and _BAD_TEXT.search(value):
+        elif text and isinstance(value, str) and _BAD_TEXT.search(value):
             return "A text value holds a character that is not allowed (a lone surrogate or NUL)."
     return None
 

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..core.inputs import clean_name, strict_loads
+from ..core.inputs import MAX_JSON_DEPTH, clean_name, json_problem, strict_loads
 from ..core.settings.services import get_option
 from .services import checked_address, record_bounce, record_complaint
 
@@ -58,8 +58,9 @@ def validate_event(event) -> tuple[dict | None, str | None]:
     if kind == "bounce" and bounce_type not in ("hard", "soft"):
         return None, 'bounce_type must be "hard" or "soft"'
     for name in ("id", "message_id", "detail"):
-        if event.get(name) is not None and not isinstance(event[name], (str, int)):
-            return None, f"{name} must be a string"
+        value = event.get(name)
+        if value is not None and (value.__class__ is bool or not isinstance(value, (str, int))):
+            return None, f"{name} must be a string"  # a whole number is taken as its digits
     if event.get("id") is not None:  # the key a provider's retry is recognised by: kept as sent
         try:
             clean_name(str(event["id"]), "id", MAX_EVENT_ID)
@@ -99,8 +100,13 @@ def bounces():
         return _error(401, "missing or bad signature" if secret else "the webhook has no secret configured")
     try:
         payload = strict_loads(body)
+    except RecursionError:  # deeper than the decoder goes
+        return _error(400, f"body is nested more than {MAX_JSON_DEPTH} levels deep")
     except (ValueError, UnicodeDecodeError) as error:
         return _error(400, f"body is not valid JSON: {error}")
+    problem = json_problem(payload, text=False)  # its text is checked field by field (validate_event)
+    if problem:
+        return _error(400, problem)
     payload = apply_filters("bounce_webhook_payload", payload, request.headers)
     events = payload.get("events") if isinstance(payload, dict) and "events" in payload else [payload]
     if not isinstance(events, list) or not events or len(events) > MAX_EVENTS:

@@ -74,6 +74,19 @@ def test_bad_json_is_400_json(client, db):
         assert response.status_code == 400 and "not valid JSON" in response.json["error"], number
 
 
+def test_deeply_nested_json_is_400_not_500(client, db):
+    for depth in (5000, 100):  # past the decoder's recursion, and past Herald's own limit of 32
+        response = _post(client, None, raw=b'{"events": ' + b"[" * depth + b"]" * depth + b"}")
+        assert response.status_code == 400 and "nested more than 32 levels" in response.json["error"], depth
+    assert _count(db, Suppression) == 0
+
+
+def test_a_boolean_id_is_refused_as_a_number_is_taken(client, db):
+    response = _post(client, {"type": "bounce", "email": "a@example.com", "id": True})
+    assert response.status_code == 422 and "id must be a string" in response.json["errors"][0]["error"]
+    assert _post(client, {"type": "bounce", "email": "a@example.com", "id": 17}).status_code == 200
+
+
 def test_invalid_event_rejects_the_whole_batch(client, db):
     response = _post(client, {"events": [
         {"type": "bounce", "email": "ok@example.com"},
