@@ -17,6 +17,7 @@ def init_app(app):
     from .api import bp as api_bp
     from .api import keyed as keyed_api_bp
     from .cli import delivery_cli
+    from .progress import sent_and_failed
     from .reaper import supervisor_tasks
     from .services import on_broadcast_sent, on_run_cancelled
     from .settings import declare
@@ -29,6 +30,7 @@ def init_app(app):
     csrf.exempt(keyed_api_bp)
     app.cli.add_command(delivery_cli)
     app.add_template_filter(duration, "delivery_duration")
+    app.add_template_global(sent_and_failed, "delivery_sent_and_failed")
     hooks = app.extensions["herald_hooks"]
     hooks.add("network_dashboard_panels", active_runs_panel)
     hooks.add("broadcast_sent", on_broadcast_sent)

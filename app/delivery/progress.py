@@ -88,6 +88,22 @@ def _counters(run_id: int, prefix: str) -> dict:
     return {name[len(prefix):]: int(value) for name, value in rows if value}
 
 
+def sent_and_failed(run_ids) -> dict:
+    """{run id: {"sent": n, "failed": n}} of ``run_ids`` from the live counters, in one query (a
+    run's own ``sent`` and ``failed`` columns are written only when it finishes: a run sending,
+    paused or cancelled showed 0 sent)."""
+    run_ids = list(run_ids)
+    figures = {run_id: {"sent": 0, "failed": 0} for run_id in run_ids}
+    if run_ids:
+        rows = db.session.execute(select(DeliveryCount.run_id, DeliveryCount.name, func.sum(DeliveryCount.value))
+                                  .where(DeliveryCount.run_id.in_(run_ids),
+                                         DeliveryCount.name.in_(["status:sent", "status:failed"]))
+                                  .group_by(DeliveryCount.run_id, DeliveryCount.name))
+        for run_id, name, value in rows:
+            figures[run_id][name.removeprefix("status:")] = int(value or 0)
+    return figures
+
+
 def _stop_key(run_id):
     return redis_store.key("delivery", "stop", run_id)
 

@@ -38,6 +38,19 @@ def test_broadcast_page_and_list_show_sent_counts_and_link_the_run_report(app, c
     assert "Engagement" in report and "<svg" in report
 
 
+def test_the_broadcast_page_counts_what_a_cancelled_run_sent(app, client, smtp_sink, product, jobs):
+    """A run's own sent and failed are written only when it finishes; a run cancelled (or still
+    sending, or paused) is counted from the ledger's live counters."""
+    add_customers([("a@example.com", "A"), ("b@example.com", "B")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    run.status, run.sent = "cancelled", 0  # as a cancel after these messages leaves the run's row
+    db.session.commit()
+    login(client, make_user("ops@example.com", super_admin=True))
+    page = client.get(f"/network/broadcasts/{run.broadcast_id}").get_data(as_text=True)
+    assert "cancelled · 2 sent of 2" in " ".join(page.split())
+
+
 def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_sink, product, jobs):
     """The whole path: Send (broadcasts) -> plan_run -> chunks -> SMTP, through a real worker."""
     from app.broadcasts.models import Broadcast, BroadcastTarget
