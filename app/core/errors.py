@@ -23,8 +23,10 @@ RETRY_AFTER_SECONDS = 5
 
 
 def wants_json() -> bool:
-    """True for API requests, which get JSON errors."""
-    return (request.path.startswith(("/api/", "/hooks/"))
+    """True for API requests, which get JSON errors: the key API (/api/), webhooks (/hooks/), the
+    admin's session API (/network/api/), the admin's ``.json`` endpoints, or a client asking for
+    JSON first."""
+    return (request.path.startswith(("/api/", "/hooks/", "/network/api/")) or request.path.endswith(".json")
             or request.accept_mimetypes.best == "application/json")
 
 

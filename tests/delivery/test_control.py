@@ -120,6 +120,9 @@ def test_api_errors_are_json(app, db, admin_client, smtp_sink, product, jobs):
     jobs.start(run)
     token = csrf_token(admin_client, "/network/")
     assert admin_client.get("/network/api/v1/delivery/runs/999").status_code == 404
+    for run in ("2147483648", "-1", "x"):  # no route matches: still the API's JSON error
+        missing = admin_client.get(f"/network/api/v1/delivery/runs/{run}")
+        assert missing.status_code == 404 and missing.is_json and missing.json["status"] == 404, run
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/pause", headers={"X-CSRFToken": token})
     assert response.status_code == 409 and "only a sending run can be paused" in response.json["error"]
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/explode", headers={"X-CSRFToken": token})
