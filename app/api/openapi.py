@@ -92,9 +92,11 @@ PATHS = {
                            errors=(401, 404))},
     "/delivery/runs/{run_id}": {"get": _operation("A run's progress", params=[R])},
     "/delivery/runs/{run_id}/{action}": {
-        "post": _operation("Pause, resume, cancel or resend-unknown a run", params=[
+        "post": _operation("Pause, resume, cancel or resend-unknown a run (resend-unknown: the body "
+                           "confirms the number of unknown rows, else 422; docs/delivery.md)", params=[
             R, {**ACTION, "schema": {"enum": ["pause", "resume", "cancel", "resend-unknown"]}}],
-            errors=(401, 404, 409))},
+            body=_object({"expected_unknown": {"type": "integer", "minimum": 0}}),
+            errors=(400, 401, 404, 409, 422))},
     "/openapi.json": {"get": _operation("This description", errors=(401,))},
 }
 SPEC = {

@@ -4,15 +4,16 @@ Served twice: at /api/v1/delivery/... for scripts, with an API key (``Authorizat
 no cookies, so no CSRF token), and at /network/api/v1/delivery/... with the admin session for
 the run page's live progress (session POSTs carry the CSRF token in ``X-CSRFToken``).
 """
-from flask import Blueprint, jsonify
+from flask import Blueprint, abort, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..api.auth import require_api_key
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
+from ..core.inputs import read_json_object, whole_number
 from . import progress
 from .reaper import supervise_throttled
-from .services import ACTIONS, RunStateError, run_action
+from .services import ACTIONS, RunStateError, UnknownCountChanged, run_action
 
 bp = Blueprint("delivery_api", __name__, url_prefix="/network/api/v1/delivery")
 
@@ -40,18 +41,38 @@ def run_progress(run_id):
     return jsonify(_snapshot(run_id))
 
 
+def _expected_unknown(action) -> int | None:
+    """resend-unknown's confirmation: the JSON body's ``expected_unknown`` (a whole number; 422
+    when it is not one), None when absent or for the other actions (which read no body)."""
+    if action != "resend-unknown":
+        return None
+    value = read_json_object().get("expected_unknown")
+    try:
+        return None if value is None else whole_number(value, "expected_unknown")
+    except ValueError as error:
+        abort(422, str(error))
+
+
 @bp.route("/runs/<int:run_id>/<action>", methods=["POST"])
 def run_control(run_id, action):
-    """Pause, resume, cancel or resend-unknown; answers the message and the new progress."""
+    """Pause, resume, cancel or resend-unknown; answers the message and the new progress.
+    resend-unknown needs ``{"expected_unknown": N}``, N the run's number of unknown rows: 422
+    with ``unknown`` (the number now) and ``unknown_reasons`` when it is missing or another."""
     if action not in ACTIONS:
         return jsonify(error=f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.",
                        status=404), 404
+    expected = _expected_unknown(action)
     try:
-        message = run_action(run_id, action)
+        message = run_action(run_id, action, expected)
         db.session.commit()
     except LookupError as error:
         db.session.rollback()
         return jsonify(error=str(error), status=404), 404
+    except UnknownCountChanged as error:
+        db.session.rollback()
+        hint = f' Confirm with the JSON body {{"expected_unknown": {error.count}}}.' if error.count else ""
+        return jsonify(error=str(error) + hint, status=422, unknown=error.count,
+                       unknown_reasons=progress.unknown_reasons(run_id)), 422
     except RunStateError as error:
         db.session.rollback()
         return jsonify(error=str(error), status=409), 409

@@ -10,7 +10,7 @@ from ..core.cli import ROW_ID, echo_safe, fetch_or_fail
 from ..core.extensions import db
 from . import duration, progress
 from .reaper import active_run_ids, heal
-from .services import RunStateError, run_action
+from .services import RunStateError, resend_question, run_action
 
 delivery_cli = AppGroup("delivery", help="Broadcast e-mail delivery: progress and control of runs.")
 
@@ -39,10 +39,10 @@ def status_command(run_id):
         echo_safe(f"  unknown: {count} {reason}")  # a reason may hold a server's words
 
 
-def _control(action, run_id):
+def _control(action, run_id, expected_unknown=None):
     _run(run_id)
     try:
-        message = run_action(run_id, action)
+        message = run_action(run_id, action, expected_unknown)
         db.session.commit()
     except RunStateError as error:
         db.session.rollback()
@@ -87,9 +87,8 @@ def resend_unknown_command(run_id, yes):
     for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
         echo_safe(f"  {count:>7}  {reason}")
     if not yes:
-        click.confirm(f"Their message may already have been delivered. Send it again to these "
-                      f"{total} recipient(s)?", abort=True)
-    _control("resend-unknown", run_id)
+        click.confirm(resend_question(total), abort=True)
+    _control("resend-unknown", run_id, total)  # refused when the number changed meanwhile
 
 
 @delivery_cli.command("watch")

@@ -112,21 +112,52 @@ def on_run_cancelled(run: BroadcastRun, previous: str) -> None:
     do_action("delivery_run_status_changed", run, previous)
 
 
-def resend_unknown(run_id: int) -> int:
-    """Queue again the rows whose fate is unknown (they may have been delivered already); the
-    caller commits.
+class UnknownCountChanged(RunStateError):
+    """A resend of unknown rows was not confirmed with the run's current number of them.
 
-    Returns how many rows were queued. A finished run goes back to sending; a paused one sends
-    them when resumed.
+    ``count``: the rows whose outcome is unknown now; ``expected``: the number the caller
+    confirmed (None when it confirmed none). The message says both."""
+
+    def __init__(self, run_id: int, count: int, expected: int | None):
+        self.count, self.expected = count, expected
+        if expected is not None:
+            message = (f"Run {run_id} has {count} recipient(s) with an unknown outcome now, not the "
+                       f"{expected} you confirmed: look at them again before resending.")
+        elif count:
+            message = f"Resending needs a confirmation: {resend_question(count)}"
+        else:
+            message = f"Run {run_id} has no recipient with an unknown outcome."
+        super().__init__(message)
+
+
+def resend_question(count: int) -> str:
+    """The question the page, the API and the CLI ask before resending ``count`` unknown rows."""
+    return (f"Their message may already have been delivered. Send it again to these {count} "
+            "recipient(s)?")
+
+
+def resend_unknown(run_id: int, expected: int | None) -> int:
+    """Queue again the rows whose fate is unknown (they may have been delivered already), once
+    the caller confirmed how many: ``expected`` is the number of them the administrator saw and
+    agreed to. The caller commits.
+
+    Returns how many rows were queued (``expected``). Raises UnknownCountChanged when
+    ``expected`` is None or not the number of unknown rows under the run's lock (the rows may
+    already be queued in the session then: the caller rolls back, as after any RunStateError).
+    A finished run goes back to sending; a paused one sends them when resumed.
     """
     run = get_run(run_id, lock=True)
     if run.status in ("cancelled", "planning"):
         raise RunStateError(f"Run {run_id} is {run.status}: nothing can be resent.")
+    if expected is None:
+        raise UnknownCountChanged(run_id, progress.status_counts(run_id)["unknown"], None)
     count = db.session.execute(update(Delivery)
                                .where(Delivery.run_id == run_id, Delivery.status == "unknown")
                                .values(status="queued", claim=None, next_attempt_at=None,
                                        reply="queued again by an administrator after an unknown outcome")
                                .execution_options(synchronize_session=False)).rowcount
+    if count != expected:
+        raise UnknownCountChanged(run_id, count, expected)
     record("run.resent_unknown", run, f"{count} recipients with an unknown outcome queued again")
     if count and run.status in FINISHED:
         set_status(run, "sending")
@@ -160,9 +191,12 @@ def finish_if_done(run_id: int) -> bool:
 ACTIONS = ("pause", "resume", "cancel", "resend-unknown")
 
 
-def run_action(run_id: int, action: str) -> str:
+def run_action(run_id: int, action: str, expected_unknown: int | None = None) -> str:
     """Apply one of ``ACTIONS`` to a run; returns a message for people; the caller commits.
-    Raises RunStateError (action not possible now) or LookupError (no such run or action)."""
+    ``expected_unknown``: for resend-unknown, the number of unknown rows the administrator
+    confirmed (``resend_unknown``). Raises RunStateError (action not possible now; its
+    UnknownCountChanged when a resend is not confirmed with the current number) or LookupError
+    (no such run or action)."""
     if action == "pause":
         pause_run(run_id)
         return "Sending is paused: messages in flight finish, the rest waits for Resume."
@@ -173,6 +207,6 @@ def run_action(run_id: int, action: str) -> str:
         cancel_run(run_id)
         return "The run is cancelled: recipients not sent yet are skipped."
     if action == "resend-unknown":
-        count = resend_unknown(run_id)
+        count = resend_unknown(run_id, expected_unknown)
         return f"{count} recipient(s) with an unknown outcome are queued again."
     raise LookupError(f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.")

@@ -1,5 +1,5 @@
 """The run report pages under /network/broadcasts/<id>/runs: progress, counts, exclusions,
-the per-recipient log, duplicates, CSV export and the pause/resume/cancel/resend buttons."""
+the per-recipient log, duplicates, CSV export, pause/resume/cancel and resend-unknown (confirmed)."""
 from functools import partial
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,11 +11,11 @@ from ..broadcasts.models import Broadcast, BroadcastRun
 from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..core.inputs import query_cursor
+from ..core.inputs import digits, query_cursor
 from . import progress
 from .models import EXCLUSION_REASONS, STATUSES
 from .report import csv_lines, delivery_log, duplicates_page
-from .services import ACTIONS, RunStateError, run_action
+from .services import ACTIONS, RunStateError, UnknownCountChanged, resend_question, run_action
 
 bp = Blueprint("delivery", __name__, url_prefix="/network/broadcasts")
 
@@ -66,14 +66,24 @@ def export(broadcast_id, run_id):
     return csv_response(lines, f"broadcast-{broadcast_id}-run-{run_id}.csv")
 
 
+def _checked_form() -> FlaskForm:
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return form
+
+
+def _back(broadcast_id, run_id):
+    return redirect(url_for("delivery.run", broadcast_id=broadcast_id, run_id=run_id))
+
+
 @bp.route("/<int:broadcast_id>/runs/<int:run_id>/<action>", methods=["POST"])
 def control(broadcast_id, run_id, action):
-    """Pause, resume, cancel, or resend the unknown recipients (a form POST with CSRF token)."""
+    """Pause, resume or cancel (a form POST with CSRF token); resend-unknown has its own page."""
     _run_or_404(broadcast_id, run_id)
     if action not in ACTIONS:
         abort(404)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    _checked_form()
     try:
         message = run_action(run_id, action)
         db.session.commit()
@@ -81,7 +91,40 @@ def control(broadcast_id, run_id, action):
     except RunStateError as error:
         db.session.rollback()
         flash(str(error), "error")
-    return redirect(url_for("delivery.run", broadcast_id=broadcast_id, run_id=run_id))
+    return _back(broadcast_id, run_id)
+
+
+@bp.route("/<int:broadcast_id>/runs/<int:run_id>/resend-unknown", methods=["GET", "POST"])
+def resend_unknown(broadcast_id, run_id):
+    """GET, or a POST without ``expected``: how many recipients have an unknown outcome and why,
+    with a form to confirm. A POST (CSRF) whose ``expected`` is that number queues them again;
+    when the number changed meanwhile the page shows the new one (409) and resends nothing."""
+    item = _run_or_404(broadcast_id, run_id)
+    error = None
+    if request.method == "POST":
+        _checked_form()
+        expected = digits(request.form.get("expected", ""))
+        if expected is not None:
+            try:
+                message = run_action(run_id, "resend-unknown", expected)
+                db.session.commit()
+                flash(message, "success")
+                return _back(broadcast_id, run_id)
+            except UnknownCountChanged as changed:
+                db.session.rollback()
+                error = str(changed)
+            except RunStateError as refused:
+                db.session.rollback()
+                flash(str(refused), "error")
+                return _back(broadcast_id, run_id)
+    reasons = progress.unknown_reasons(run_id)
+    count = sum(reasons.values())
+    if not count and error is None:
+        flash(f"Run {run_id} has no recipient with an unknown outcome.", "info")
+        return _back(broadcast_id, run_id)
+    return render_template("delivery/resend_unknown.html", run=item, broadcast=item.broadcast,
+                           form=FlaskForm(), count=count, reasons=reasons, error=error,
+                           question=resend_question(count)), 409 if error else 200
 
 
 def active_runs_panel(panels):

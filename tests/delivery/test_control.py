@@ -9,8 +9,11 @@ from app.broadcasts.models import BroadcastRun
 from app.core.jobs import after_commit, enqueue_now
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
+from app.core.extensions import db as _db
 from app.delivery.reaper import UNKNOWN_IN_SMTP, UNKNOWN_RECORD_LOST
-from app.testing import csrf_token, login, make_user
+from app.delivery.services import resend_question
+from app.testing import audit_entries, csrf_token, login, make_user
+from app.testing.browser_forms import browser_submission
 
 from .conftest import add_customers, make_run, suppress
 
@@ -206,18 +209,24 @@ def test_dashboard_lists_runs_being_sent(app, db, admin_client, smtp_sink, produ
     assert f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}" in page
 
 
-def test_unknown_rows_are_counted_with_their_reason_and_resent_only_after_confirmation(
-        app, db, runner, admin, client, smtp_sink, product, jobs):
-    add_customers([(f"u{i}@example.com", "U") for i in range(4)], product)
+def _with_unknown(jobs, product, count=4, unknown=3):
+    """A run sent to ``count`` customers whose first ``unknown`` rows are left unknown, as the
+    reaper leaves them after a kill (one in SMTP, the others' record lost)."""
+    add_customers([(f"u{i}@example.com", "U") for i in range(count)], product)
     run = make_run(products=[product])
     jobs.start(run)
-    rows = db.session.scalars(select(Delivery).where(Delivery.run_id == run.id).order_by(Delivery.id)).all()
-    for row, reply in zip(rows, (UNKNOWN_IN_SMTP, UNKNOWN_RECORD_LOST, UNKNOWN_RECORD_LOST)):
-        row.status, row.reply = "unknown", reply  # what the reaper leaves after a kill
-    db.session.commit()
+    rows = _db.session.scalars(select(Delivery).where(Delivery.run_id == run.id).order_by(Delivery.id)).all()
+    for row, reply in zip(rows[:unknown], (UNKNOWN_IN_SMTP, *[UNKNOWN_RECORD_LOST] * (unknown - 1))):
+        row.status, row.reply = "unknown", reply
+    _db.session.commit()
+    return run, rows
 
+
+def test_unknown_rows_are_counted_with_their_reason_and_resent_only_after_confirmation(
+        app, db, runner, admin, client, smtp_sink, product, jobs):
+    run, _ = _with_unknown(jobs, product)
     page = login(client, admin).get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}").get_data(as_text=True)
-    assert "These 3 recipients may already have received the message" in page
+    assert "Resend unknown (3)" in page and f"/runs/{run.id}/resend-unknown" in page
     assert str(escape(UNKNOWN_IN_SMTP)) in page and str(escape(UNKNOWN_RECORD_LOST)) in page
     progress = client.get(f"/network/api/v1/delivery/runs/{run.id}").get_json()
     assert progress["unknown_reasons"] == {UNKNOWN_IN_SMTP: 1, UNKNOWN_RECORD_LOST: 2}
@@ -230,3 +239,61 @@ def test_unknown_rows_are_counted_with_their_reason_and_resent_only_after_confir
     assert done.exit_code == 0 and "3 recipient(s) with an unknown outcome are queued again" in done.output
     jobs.work()
     assert _statuses(db, run.id) == Counter({"sent": 4})
+
+
+def test_resend_unknown_on_the_page_is_confirmed_on_the_server_with_the_number(
+        app, db, admin, client, smtp_sink, product, jobs):
+    """Without JavaScript: a plain POST (the old button's) only asks; the confirmation page says how
+    many and why and posts that number; a number that changed meanwhile resends nothing."""
+    run, rows = _with_unknown(jobs, product)
+    base = f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}"
+    login(client, make_user("someone@example.com"))
+    assert client.get(base + "/resend-unknown").status_code == 403
+    assert client.post(base + "/resend-unknown", data={"csrf_token": csrf_token(client, "/login"),
+                                                       "expected": "3"}).status_code == 403
+    login(client, admin)
+    token = csrf_token(client, base)
+    asked = client.post(base + "/resend-unknown", data={"csrf_token": token})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "<strong>3</strong> recipient(s) with an unknown outcome" in page
+    assert str(escape(UNKNOWN_IN_SMTP)) in page and "2 — " + str(escape(UNKNOWN_RECORD_LOST)) in page
+    assert str(escape(resend_question(3))) in page
+    assert _statuses(db, run.id)["unknown"] == 3, "a POST without the confirmed number resends nothing"
+    form = browser_submission(client.get(base + "/resend-unknown").get_data(as_text=True),
+                              base + "/resend-unknown")
+    assert ("expected", "3") in form
+    assert client.post(base + "/resend-unknown", data={"expected": "3"}).status_code == 400  # no CSRF
+
+    rows[3].status, rows[3].reply = "unknown", UNKNOWN_RECORD_LOST  # one more while the admin reads
+    db.session.commit()
+    stale = client.post(base + "/resend-unknown", data=dict(form))
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 409 and "has 4 recipient(s) with an unknown outcome now, not the 3" in page
+    assert _statuses(db, run.id)["unknown"] == 4
+    form = browser_submission(page, base + "/resend-unknown")
+    assert ("expected", "4") in form
+    done = client.post(base + "/resend-unknown", data=dict(form), follow_redirects=True)
+    assert "4 recipient(s) with an unknown outcome are queued again" in done.get_data(as_text=True)
+    jobs.work()
+    assert _statuses(db, run.id) == Counter({"sent": 4})
+    assert [e.summary[:12] for e in audit_entries(action="run.resent_unknown")] == ["4 recipients"]
+    nothing = client.get(base + "/resend-unknown", follow_redirects=True).get_data(as_text=True)
+    assert f"Run {run.id} has no recipient with an unknown outcome." in nothing
+
+
+def test_resend_unknown_by_api_needs_the_expected_number(app, db, admin_client, smtp_sink, product, jobs):
+    run, _ = _with_unknown(jobs, product)
+    url = f"/network/api/v1/delivery/runs/{run.id}/resend-unknown"
+    headers = {"X-CSRFToken": csrf_token(admin_client, "/network/")}
+    bare = admin_client.post(url, headers=headers)
+    assert bare.status_code == 422 and bare.json["unknown"] == 3
+    assert '{"expected_unknown": 3}' in bare.json["error"] and resend_question(3) in bare.json["error"]
+    assert bare.json["unknown_reasons"] == {UNKNOWN_IN_SMTP: 1, UNKNOWN_RECORD_LOST: 2}
+    wrong = admin_client.post(url, headers=headers, json={"expected_unknown": "three"})
+    assert wrong.status_code == 422 and "expected_unknown must be a whole number" in wrong.json["error"]
+    stale = admin_client.post(url, headers=headers, json={"expected_unknown": 2})
+    assert stale.status_code == 422 and "has 3 recipient(s) with an unknown outcome now, not the 2" in stale.json["error"]
+    assert _statuses(db, run.id)["unknown"] == 3
+    done = admin_client.post(url, headers=headers, json={"expected_unknown": 3})
+    assert done.status_code == 200 and done.json["message"].startswith("3 recipient(s)")
+    assert _statuses(db, run.id)["unknown"] == 0

@@ -64,7 +64,7 @@ def test_counters_equal_a_recount_after_failures_retries_and_a_resend(app, db, s
     assert statuses == {"sent": 11, "failed": 2, "unknown": 1, "skipped": 2}
     assert _counters(db, run_id) == _recount(db, run_id)
 
-    assert resend_unknown(run_id) == 1
+    assert resend_unknown(run_id, 1) == 1
     db.session.commit()
     jobs.work()
     counters = _counters(db, run_id)

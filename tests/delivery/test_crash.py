@@ -95,7 +95,7 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
     if unknown:
         assert f"{len(unknown)} recipient(s) unknown" in run.status_reason
         # The admin's explicit choice: send the unknown ones again.
-        assert resend_unknown(run_id) == len(unknown)
+        assert resend_unknown(run_id, len(unknown)) == len(unknown)
         jobs.work()
         assert set(_statuses(db, run_id).values()) == {"sent"}
         assert db.session.get(BroadcastRun, run_id).status == "sent"
