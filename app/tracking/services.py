@@ -36,6 +36,19 @@ class HygieneOutcome:
     recorded: bool  # False for a duplicate (same DSN or webhook event seen before)
     suppressed: bool  # the address is on the suppression list afterwards
     delivery: DeliveryRef | None = None
+    email: str = ""  # the address recorded and suppressed (the delivery's when one matched)
+
+
+def _reported(email: str, message_id: str | None, delivery: DeliveryRef | None, what: str):
+    """The delivery a report is about (given, else found by ``message_id``) and the address it
+    applies to: the one Herald sent that delivery to, whatever address the report names (a
+    report naming another address never suppresses it); ``email`` when no delivery matched.
+    ValueError when there is no address at all."""
+    delivery = delivery or (find_delivery(message_id=message_id) if message_id else None)
+    email = normalise_email(delivery.email if delivery else email)
+    if not email:
+        raise ValueError(f"a {what} needs the recipient's address")
+    return delivery, email
 
 
 def insert_ignore(model, rows: list[dict], key_columns: list[str]) -> int:
@@ -151,18 +164,16 @@ def record_bounce(email: str, kind: str = "hard", source: str = "smtp", detail: 
                   event_key: str | None = None) -> HygieneOutcome:
     """Record a bounce of ``email`` and apply the policy (hard: suppress; soft: after a threshold).
 
-    ``delivery`` when the caller knows it (else it is looked up by ``message_id``); ``event_key``
-    makes the call idempotent (a DSN's Message-ID, a provider's event id).
+    ``delivery`` when the caller knows it (else it is looked up by ``message_id``); when a
+    delivery matched, the bounce is that delivery's address's (``HygieneOutcome.email``), not
+    ``email``'s. ``event_key`` makes the call idempotent (a DSN's Message-ID, a provider's event id).
     """
     if kind not in BOUNCE_TYPES:
         raise ValueError(f"bounce kind must be hard or soft, not {kind!r}")
-    email = normalise_email(email)
-    if not email:
-        raise ValueError("a bounce needs the recipient's address")
-    delivery = delivery or (find_delivery(message_id=message_id) if message_id else None)
+    delivery, email = _reported(email, message_id, delivery, "bounce")
     if not _record_event("bounced", email, source, detail=detail, bounce_type=kind,
                          delivery=delivery, message_id=message_id, event_key=event_key):
-        return HygieneOutcome(False, suppression_for(email) is not None, delivery)
+        return HygieneOutcome(False, suppression_for(email) is not None, delivery, email)
     if kind == "hard":
         suppress(email, "bounced", source, detail)
     else:
@@ -173,23 +184,21 @@ def record_bounce(email: str, kind: str = "hard", source: str = "smtp", detail: 
             suppress(email, "bounced", source, f"{count} soft bounces in {days} days; last: {detail}")
     suppressed = suppression_for(email) is not None
     do_action("bounce_recorded", email, kind, source, detail, suppressed, delivery)
-    return HygieneOutcome(True, suppressed, delivery)
+    return HygieneOutcome(True, suppressed, delivery, email)
 
 
 def record_complaint(email: str, source: str = "webhook", detail: str | None = None,
                      message_id: str | None = None, delivery: DeliveryRef | None = None,
                      event_key: str | None = None) -> HygieneOutcome:
-    """Record a spam complaint about ``email`` and suppress the address at once."""
-    email = normalise_email(email)
-    if not email:
-        raise ValueError("a complaint needs the recipient's address")
-    delivery = delivery or (find_delivery(message_id=message_id) if message_id else None)
+    """Record a spam complaint about ``email`` and suppress the address at once (the matched
+    delivery's address instead, as ``record_bounce``)."""
+    delivery, email = _reported(email, message_id, delivery, "complaint")
     if not _record_event("complained", email, source, detail=detail, delivery=delivery,
                          message_id=message_id, event_key=event_key):
-        return HygieneOutcome(False, suppression_for(email) is not None, delivery)
+        return HygieneOutcome(False, suppression_for(email) is not None, delivery, email)
     suppress(email, "complained", source, detail)
     do_action("complaint_recorded", email, source, detail, delivery)
-    return HygieneOutcome(True, True, delivery)
+    return HygieneOutcome(True, True, delivery, email)
 
 
 @dataclass

@@ -83,8 +83,14 @@ def _record(event) -> dict:
         outcome = record_complaint(event["email"], "webhook", **args)
     else:
         outcome = record_bounce(event["email"], event["bounce_type"], "webhook", **args)
-    return {"email": event["email"], "recorded": outcome.recorded, "suppressed": outcome.suppressed,
-            "run_id": outcome.delivery.run_id if outcome.delivery else None}
+    result = {"email": outcome.email, "recorded": outcome.recorded, "suppressed": outcome.suppressed,
+              "run_id": outcome.delivery.run_id if outcome.delivery else None}
+    if outcome.email != event["email"]:  # the message_id names a delivery to another address
+        result["ignored_email"] = event["email"]
+        result["note"] = (f"message_id is the message sent to {outcome.email} (run "
+                          f"{outcome.delivery.run_id}): the {event['type']} applies to that address; "
+                          f"{event['email']} was left alone.")
+    return result
 
 
 @bp.route("/bounces", methods=["POST"])

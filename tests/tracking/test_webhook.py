@@ -168,3 +168,28 @@ def test_control_characters_and_long_ids_get_a_clear_answer(client, db, run, led
     for kind in ("bounce", "complaint"):  # numbers where text is expected (a 500 until now)
         response = _post(client, {"type": kind, "email": "n@example.com", "message_id": 12345, "detail": 7})
         assert response.status_code == 200, response.json
+
+
+def test_an_event_naming_another_address_applies_to_the_address_herald_sent_to(client, db, run, ledger):
+    """The message_id matches run's delivery to real@: the bounce (or complaint) is real@'s, as
+    the bounce mailbox decides; the stranger the event names is not suppressed, and the answer
+    says so."""
+    ledger.add(503, run.id, "real@example.com", "<m503@herald.test>")
+    ledger.add(504, run.id, "other@example.com", "<m504@herald.test>")
+    response = _post(client, {"events": [
+        {"type": "bounce", "email": "Stranger@example.com", "id": "ev-s1", "message_id": "<m503@herald.test>"},
+        {"type": "complaint", "email": "stranger2@example.com", "id": "ev-s2", "message_id": "m504@herald.test"}]})
+    assert response.status_code == 200, response.json
+    first, second = response.json["results"]
+    assert (first["email"], first["run_id"], first["ignored_email"]) == ("real@example.com", run.id,
+                                                                         "stranger@example.com")
+    assert "applies to that address; stranger@example.com was left alone" in first["note"]
+    assert (second["email"], second["ignored_email"]) == ("other@example.com", "stranger2@example.com")
+    assert suppression_for("stranger@example.com") is None and suppression_for("stranger2@example.com") is None
+    assert suppression_for("real@example.com").reason == "bounced"
+    assert suppression_for("other@example.com").reason == "complained"
+    events = db.session.execute(select(TrackingEvent.email, TrackingEvent.run_id, TrackingEvent.delivery_id)
+                                .order_by(TrackingEvent.id)).all()
+    assert [tuple(e) for e in events] == [("real@example.com", run.id, 503), ("other@example.com", run.id, 504)]
+    same = _post(client, {"type": "bounce", "email": "real@example.com", "message_id": "<m503@herald.test>"})
+    assert "note" not in same.json["results"][0]
