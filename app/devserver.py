@@ -61,8 +61,8 @@ def login_hint() -> str:
 
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--mail-port", default=1025, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--mail-port", default=1025, show_default=True, type=click.IntRange(1, 65535))
 @with_appcontext
 def dev_command(host, port, mail_port):
     """Run the development stack until Ctrl-C: web server, one RQ worker, local mail catcher."""

@@ -73,3 +73,17 @@ def _checked(callback):
         return callback(*args, **kwargs)
     checked.checks_text = True
     return checked
+
+
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds, so the
+    range alone lets it through): ``--interval nan`` is a usage error, not a traceback later."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        """The value as a float within the bounds; a usage error (exit 2) otherwise."""
+        number = super().convert(value, param, ctx)
+        if number != number:  # NaN is the one float unequal to itself
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..broadcasts.models import BroadcastRun
-from ..core.cli import ROW_ID, echo_safe, fetch_or_fail
+from ..core.cli import ROW_ID, FiniteRange, echo_safe, fetch_or_fail
 from ..core.extensions import db
 from . import duration, progress
 from .reaper import active_run_ids, heal
@@ -93,7 +93,8 @@ def resend_unknown_command(run_id, yes):
 
 @delivery_cli.command("watch")
 @click.argument("run_id", type=ROW_ID)
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--interval", default=1.0, show_default=True, type=FiniteRange(0.1, 3600),
+              help="Seconds between refreshes (0.1 to 3600).")
 def watch_command(run_id, interval):
     """Follow a run with a progress bar until it is finished or paused."""
     snap = progress.snapshot(_run(run_id))

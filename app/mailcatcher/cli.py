@@ -11,7 +11,7 @@ from .store import MaildirHandler
 
 @click.command("mailcatcher")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=1025, show_default=True, type=int)
+@click.option("--port", default=1025, show_default=True, type=click.IntRange(1, 65535))
 @with_appcontext
 def mailcatcher_command(host, port):
     """Accept every message on HOST:PORT and keep it for the Caught mail page."""

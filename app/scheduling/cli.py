@@ -55,7 +55,8 @@ def list_command():
 @click.option("--timezone", "zone_name", default="UTC", show_default=True, help="The schedule's time zone.")
 @click.option("--start", help="First send when the rule has no DTSTART (local, e.g. 2030-01-31T09:00).")
 @click.option("--email", is_flag=True, help="Also apply the e-mail minimum interval.")
-@click.option("--limit", default=5, show_default=True, help="How many sends to show.")
+@click.option("--limit", default=5, show_default=True, type=click.IntRange(1, 100),
+              help="How many sends to show (1 to 100).")
 def preview_command(rule, zone_name, start, email, limit):
     """The next sends of RULE (RFC 5545 lines; "-" reads them from standard input) without saving.
 
@@ -70,7 +71,7 @@ def preview_command(rule, zone_name, start, email, limit):
     spec = RuleSpec("rrule", zone_name, first, rrule_text=text)
     try:
         check_rule(spec, "email" if email else "notice")
-        sends = preview(spec, utcnow(), max(1, min(limit, 100)))
+        sends = preview(spec, utcnow(), limit)
     except RuleError as error:
         raise click.ClickException(str(error)) from None
     click.echo(describe_spec(spec))

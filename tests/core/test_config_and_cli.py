@@ -166,3 +166,17 @@ def test_mail_catcher_keeps_mail_and_shows_it(app, admin_client, tmp_path):
 
     assert "<p>Hello</p>" in mail_frames(admin_client, detail)  # in a sandboxed frame of its own
     assert admin_client.get("/network/caught-mail/nope").status_code == 404
+
+
+@pytest.mark.parametrize("args", [
+    *(["delivery", "watch", "1", "--interval", bad] for bad in ("-1", "0", "nan", "NaN", "inf", "1e9")),
+    *(["schedules", "preview", "FREQ=DAILY", "--limit", bad] for bad in ("0", "-5", "101")),
+    *(["mailcatcher", "--port", bad] for bad in ("-1", "0", "70000")),
+    *(["dev", option, "99999"] for option in ("--port", "--mail-port")),
+])
+def test_numeric_options_out_of_range_are_usage_errors(runner, args):
+    """Before: a ValueError traceback (``watch --interval -1`` in time.sleep, nan looped without
+    sleeping), a silent clamp (``preview --limit``), an OverflowError from the socket (ports)."""
+    result = runner.invoke(args=args)
+    assert result.exit_code == 2 and f"Invalid value for '{args[-2]}'" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
