@@ -117,8 +117,10 @@ def watch_command(run_id, interval):
 def supervise_command(run_id):
     """One supervisor pass by hand (every worker already runs one): settle rows left in sending
     by dead workers, re-plan or re-dispatch runs no job moves, finish settled runs (all active
-    runs when no RUN_ID)."""
-    for item in [run_id] if run_id else active_run_ids():
+    runs when no RUN_ID). A RUN_ID that is no run is an error, as in the other commands."""
+    if run_id is not None:
+        _run(run_id)
+    for item in [run_id] if run_id is not None else active_run_ids():
         status = heal(item)
         db.session.commit()
         click.echo(f"Run {item}: {status}")

@@ -111,8 +111,10 @@ def test_cli_status_pause_watch_and_errors(app, db, runner, smtp_sink, product, 
     jobs.work()
     watch = runner.invoke(args=["delivery", "watch", str(run_id)])
     assert "is sent: sent 5 of 5" in watch.output
-    missing = runner.invoke(args=["delivery", "status", "999"])
-    assert missing.exit_code == 1 and "no broadcast run 999" in missing.output
+    for command in ("status", "supervise", "watch"):
+        for missing_id in ("999", "0"):  # supervise 0 said nothing (0 read as "no RUN_ID")
+            missing = runner.invoke(args=["delivery", command, missing_id])
+            assert missing.exit_code == 1 and f"no broadcast run {missing_id}." in missing.output
     assert runner.invoke(args=["delivery", "pause", str(run_id)]).exit_code == 1
 
 
