@@ -30,9 +30,12 @@ def status_command(run_id):
         click.echo(f"  {snap['status_reason']}")
     if snap["status"] == "cancelled":
         click.echo(f"  cancelled after {snap['processed']} of {snap['total']}")
+    if snap["finished"]:
+        pace = "" if snap["average_rate"] is None else f"{snap['average_rate']}/s on average, "
+    else:
+        pace = f"{snap['rate']}/s, time left {duration(snap['eta_seconds'])}, "
     click.echo(f"  sent {snap['sent']}, processed {snap['processed']} of {snap['total']} "
-               f"({snap['percent']}% processed), {snap['rate']}/s, "
-               f"time left {duration(snap['eta_seconds'])}, excluded {snap['excluded']}")
+               f"({snap['percent']}% processed), {pace}excluded {snap['excluded']}")
     for name, count in snap["counts"].items():
         click.echo(f"  {name:9} {count:>9}")
     for reason, count in snap["unknown_reasons"].items():

@@ -168,12 +168,22 @@ def sent_per_hour(run_id: int) -> dict:
             for hour, count in _counters(run_id, "sent_hour:").items()}
 
 
+def average_rate(run, sent: int) -> float | None:
+    """Messages sent per second from a finished run's start to its finish (pauses included),
+    rounded to 0.1; None while it is not finished, or when it never started or took no time."""
+    if run.status not in ("sent", "cancelled", "failed") or not (run.started_at and run.finished_at):
+        return None
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    return round(sent / seconds, 1) if seconds > 0 else None
+
+
 def snapshot(run) -> dict:
     """Everything the run page and the API show about a run's progress, JSON-ready.
 
     ``processed``: rows with a final outcome (sent, failed, unknown, or skipped by a suppression
     added since planning); rows skipped by a cancel are not processed, so a cancelled run shows
-    how far it got. ``percent`` is processed of ``total``.
+    how far it got. ``percent`` is processed of ``total``. ``rate`` is the current rate (0.0
+    unless sending); ``average_rate`` a finished run's messages/s from start to finish, else None.
     """
     counts = status_counts(run.id)
     pending = sum(counts[s] for s in PENDING_STATUSES)
@@ -194,6 +204,7 @@ def snapshot(run) -> dict:
         "pending": pending,
         "percent": round(100.0 * processed / total, 1) if total else 100.0,
         "rate": round(rate, 1),
+        "average_rate": average_rate(run, counts["sent"]),
         "eta_seconds": int(pending / rate) if rate > 0 and pending else None,
         "counts": counts,
         "unknown_reasons": unknown_reasons(run.id) if counts["unknown"] else {},

@@ -1,6 +1,7 @@
 """Pause, resume and cancel from the run page, the JSON API and the CLI; the report pages."""
 import re
 from collections import Counter
+from datetime import timedelta
 
 from markupsafe import escape
 from sqlalchemy import select
@@ -111,6 +112,9 @@ def test_cli_status_pause_watch_and_errors(app, db, runner, smtp_sink, product, 
     jobs.work()
     watch = runner.invoke(args=["delivery", "watch", str(run_id)])
     assert "is sent: sent 5 of 5" in watch.output
+    status = runner.invoke(args=["delivery", "status", str(run_id)]).output
+    assert "/s on average" in status or "processed), excluded" in status  # no live rate once sent
+    assert "0.0/s" not in status and "time left" not in status
     for command in ("status", "supervise", "watch"):
         for missing_id in ("999", "0"):  # supervise 0 said nothing (0 read as "no RUN_ID")
             missing = runner.invoke(args=["delivery", command, missing_id])
@@ -144,9 +148,15 @@ def test_report_page_log_search_filter_pages_and_csv(app, db, admin_client, smtp
     run_id, broadcast_id = run.id, run.broadcast_id
     jobs.start(run)
     base = f"/network/broadcasts/{broadcast_id}/runs/{run_id}"
+    run = db.session.get(BroadcastRun, run_id)
+    run.started_at = run.finished_at - timedelta(seconds=10)  # 58 sent in 10 s
+    db.session.commit()
 
     page = admin_client.get(base).get_data(as_text=True)
     assert 'data-count="sent">58<' in page and 'data-count="failed">1<' in page
+    # A finished run has no live rate ("0.0 messages/s" until now) nor time left: its average.
+    assert "5.8 messages/s on average" in page and 'data-field="rate"' not in page and "time left" not in page
+    assert admin_client.get(f"/network/api/v1/delivery/runs/{run_id}").json["average_rate"] == 5.8
     assert "Excluded at planning (2)" in page and "complained" in page
     first = re.findall(r"<tr><td>(r\d+@example.com)", page)
     assert len(first) == 50 and "Older" in page  # one page of 50 rows, newest first
