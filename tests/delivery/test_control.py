@@ -6,6 +6,7 @@ from datetime import timedelta
 from markupsafe import escape
 from sqlalchemy import select
 
+from app.api.keys import issue_key
 from app.broadcasts.models import BroadcastRun
 from app.core.jobs import after_commit, enqueue_now
 from app.delivery.jobs import plan_run
@@ -293,8 +294,13 @@ def test_resend_unknown_on_the_page_is_confirmed_on_the_server_with_the_number(
     assert f"Run {run.id} has no recipient with an unknown outcome." in nothing
 
 
-def test_resend_unknown_by_api_needs_the_expected_number(app, db, admin_client, smtp_sink, product, jobs):
+def test_resend_unknown_by_api_needs_the_expected_number(app, db, admin, admin_client, smtp_sink, product, jobs):
     run, _ = _with_unknown(jobs, product)
+    _, secret = issue_key(admin, "script")
+    db.session.commit()
+    keyed = admin_client.post(f"/api/v1/delivery/runs/{run.id}/resend-unknown",
+                              headers={"Authorization": f"Bearer {secret}"})
+    assert keyed.status_code == 422 and keyed.json["unknown"] == 3  # the API-key route: the same rule
     url = f"/network/api/v1/delivery/runs/{run.id}/resend-unknown"
     headers = {"X-CSRFToken": csrf_token(admin_client, "/network/")}
     bare = admin_client.post(url, headers=headers)
