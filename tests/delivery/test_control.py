@@ -245,6 +245,12 @@ def test_unknown_rows_are_counted_with_their_reason_and_resent_only_after_confir
     assert str(escape(UNKNOWN_IN_SMTP)) in page and str(escape(UNKNOWN_RECORD_LOST)) in page
     progress = client.get(f"/network/api/v1/delivery/runs/{run.id}").get_json()
     assert progress["unknown_reasons"] == {UNKNOWN_IN_SMTP: 1, UNKNOWN_RECORD_LOST: 2}
+    run.status = "cancelled"  # nothing of a cancelled run can be resent: no button that always fails
+    db.session.commit()
+    page = client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}").get_data(as_text=True)
+    assert "Resend unknown (" not in page
+    run.status = "sent"
+    db.session.commit()
 
     refused = runner.invoke(args=["delivery", "resend-unknown", str(run.id)], input="n\n")
     assert "3 recipient(s) of run" in refused.output and UNKNOWN_RECORD_LOST in refused.output
