@@ -148,6 +148,7 @@ def test_mail_catcher_keeps_mail_and_shows_it(app, admin_client, tmp_path):
 
     from app.mailcatcher.store import MaildirHandler
 
+    app.config["MAILCATCHER_DIR"] = str(tmp_path / "caught-mail")  # its own: later tests count theirs
     controller = Controller(MaildirHandler(app.config["MAILCATCHER_DIR"]), hostname="127.0.0.1",
                             port=_free_port())
     controller.start()
