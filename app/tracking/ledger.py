@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, select
 
 from ..core.extensions import db
+from ..core.inputs import MAX_ID
 from ..delivery.models import Delivery
 from ..delivery.progress import sent_per_hour, status_counts
 from ..mail.verp import delivery_id_from_token
@@ -40,6 +41,8 @@ def bare_message_id(value: str | None) -> str | None:
 
 
 _MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
+# Herald's Message-IDs (``MessageTemplate.message_id``): herald.<run>.<delivery>@<sender's domain>
+_OWN_MESSAGE_ID = re.compile(r"herald\.\d{1,10}\.(\d{1,10})@\S+", re.IGNORECASE)
 
 
 def find_delivery(message_id: str | None = None, verp_token: str | None = None) -> DeliveryRef | None:
@@ -58,7 +61,11 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
         where = table.c.id == delivery_id
     elif bare_message_id(message_id) and "message_id" in table.c:
         bare = bare_message_id(message_id)
-        where = table.c.message_id.in_([bare, f"<{bare}>"])
+        own = _OWN_MESSAGE_ID.fullmatch(bare)
+        own = own if own and int(own[1]) <= MAX_ID else None
+        # Herald's own ids name their delivery: found by it whatever case a provider wrote the id
+        # in (RFC 5322 leaves the domain's case free), then checked against the stored id
+        where = table.c.id == int(own[1]) if own else table.c.message_id.in_([bare, f"<{bare}>"])
     if where is None:
         return None
     columns = [table.c.id, table.c.run_id, table.c.email]
@@ -67,7 +74,10 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
                              .limit(1)).first()
     if row is None:
         return None
-    return DeliveryRef(row[0], row[1], row[2], row[3] if len(row) > 3 else None)
+    stored = row[3] if len(row) > 3 else None
+    if delivery_id is None and (stored or "").strip("<>").lower() != bare.lower():
+        return None  # an id of Herald's shape that is not this delivery's
+    return DeliveryRef(row[0], row[1], row[2], stored)
 
 
 def sent_count(run_id: int) -> int:

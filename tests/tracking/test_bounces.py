@@ -118,6 +118,14 @@ def test_find_delivery_by_message_id_and_verp(db, run, ledger):
     assert find_delivery(message_id="<unknown@x>") is None
 
 
+def test_herald_message_ids_match_whatever_case_a_provider_wrote_them_in(db, run, ledger):
+    ledger.add(4243, run.id, "case@example.net", f"<herald.{run.id}.4243@Herald.Test>")
+    for written in (f"herald.{run.id}.4243@herald.test", f"<HERALD.{run.id}.4243@HERALD.TEST>"):
+        assert find_delivery(message_id=written).id == 4243, written
+    assert find_delivery(message_id=f"herald.{run.id}.4243@other.test") is None  # another's id
+    assert find_delivery(message_id=f"herald.{run.id}.9999999999@herald.test") is None  # no such row
+
+
 def test_record_bounce_by_message_id_attributes_the_run(db, run, ledger):
     ledger.add(4300, run.id, "a@example.org", "<m.4300@herald.test>")
     outcome = record_bounce("a@example.org", "hard", "smtp", "550 5.1.1", message_id="<m.4300@herald.test>")
