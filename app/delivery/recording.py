@@ -15,7 +15,7 @@ import time
 from redis.exceptions import RedisError
 
 from ..core.extensions import db
-from ..core.transient import retrying
+from ..core.transient import retrying, rollback_after_failure
 from ..mail.outcomes import UNKNOWN
 from . import progress
 from .claims import holding, release
@@ -35,10 +35,22 @@ class Recording:
 
     def _transaction(self, cycle: Cycle, record) -> tuple[list, list, str]:
         """``run_cycle``, tried again while the database or Redis fails transiently (the outcomes
-        wait in memory and in the record), for the budget of the job's own thread (the RQ job's
-        timeout caps it; the background thread has no job of its own)."""
-        return retrying(run_cycle, cycle, self.claims, record, what=f"run {self.run_id}: recording",
-                        seconds=self.retry_seconds)
+        wait in memory), for the budget of the job's own thread (the RQ job's timeout caps it; the
+        background thread has no job of its own). Before each new try the record is written again
+        (``_keep_record``): Redis may have restarted empty meanwhile, and a header written to it
+        by the next try must not come without the outcomes held for its rows."""
+        tries = 0
+
+        def attempt():
+            nonlocal tries
+            if tries:
+                held = {o.id: o for o in (*cycle.recording, *self.outcomes)}  # the batch being sent's too
+                stop = cycle.untouched[0].recipient.delivery_id if cycle.untouched else None
+                self._keep_record(record, [*cycle.header, *(c.recipient.delivery_id for c in cycle.keep)],
+                                  list(held.values()), stop)
+            tries += 1
+            return run_cycle(cycle, self.claims, record)
+        return retrying(attempt, what=f"run {self.run_id}: recording", seconds=self.retry_seconds)
 
     def _cycle_now(self, pause_reason: str | None = None, claim: bool = True) -> None:
         """In this thread: write the outcomes held, give back the rows of the batch never
@@ -85,18 +97,15 @@ class Recording:
         self.batch, self.ahead, self.position = self.ahead, [], 0
         self.claimed_at, self.unsent, self.flying = self.claims.claimed_at, {}, {}
 
-    def _note_stop(self) -> None:
-        """Tell the record where the batch stopped (``wal.stopped``): the first row from
-        ``position`` on that no transport call may have sent (a row marked in flight may have
-        been), so the reaper queues it again rather than calling it unknown if this job dies
-        before it writes its outcomes. Best effort: without Redis the reaper is cautious."""
-        rest = [c for c in self.batch[self.position:] if c.recipient.delivery_id not in self.flying]
-        if not rest:
-            return
+    def _keep_record(self, record, row_ids, outcomes, stop: int | None = None) -> None:
+        """Write the record again (``WriteAheadLog.rewrite``) with what the job holds and has not
+        committed, so the reaper settles from it if the job dies before its outcomes are written,
+        even when Redis restarted empty since they were recorded. Best effort: without Redis the
+        next try writes it again."""
         try:
-            self.wal.stopped(rest[0].recipient.delivery_id)
+            record.rewrite(row_ids, outcomes, stop)
         except RedisError as error:
-            log.warning("run %s: cannot note where the batch stopped: %s", self.run_id, error)
+            log.warning("run %s: cannot write the record again: %s", self.run_id, error)
 
     def _after_commit(self, outcomes) -> None:
         """Redis bookkeeping of committed outcomes (rate, record); a failure here loses nothing."""
@@ -111,35 +120,47 @@ class Recording:
     def _recover(self) -> None:
         """After an error: wait for the background transaction, keep the outcomes we have, record
         the rows in flight as unknown and give back the rows never sent (and any claimed ahead).
-        What cannot be written now stays in the record for the reaper."""
+        The record is written again first (Redis may have lost it) and the write is tried again
+        with backoff while the database or Redis fails transiently, within the job's budget; what
+        cannot be written then stays in the record for the reaper."""
         try:
             if self.background.pending:
                 try:
                     self._collect()
                 except BaseException:  # noqa: BLE001 - not committed: its outcomes are written below
                     log.warning("run %s: the transaction in flight failed", self.run_id, exc_info=True)
-            self._note_stop()
-            db.session.rollback()
             pending = self.recording + self.outcomes
             done = {o.id for o in pending}
             lost = [Outcome(c.recipient.delivery_id, c.recipient.email, UNKNOWN, None,
                             UNKNOWN_STOPPED, message_id)
                     for row_id, (c, message_id) in self.flying.items() if row_id not in done]
-            written = pending + lost
             done |= {o.id for o in lost}
             untouched = [c for c in self.batch if c.recipient.delivery_id not in done] + self.ahead
-            run_status = lock_run(self.run_id, share=True)
-            held, _ = holding(self.run_id, self.token)
-            if held is None:  # the reaper settled our batch already
-                written = []
-            else:
-                write_outcomes(self.run_id, written, held.claimed_at)
-                release(self.token)
-            give_back(self.run_id, untouched, run_status)
-            db.session.commit()
+            header = [*(o.id for o in self.recording),
+                      *(c.recipient.delivery_id for c in (*self.batch, *self.ahead))]
+            stop = untouched[0].recipient.delivery_id if untouched else None  # none from it on was sent
+            written = retrying(self._write_back, header, pending + lost, untouched, stop,
+                               what=f"run {self.run_id}: recording after an error", seconds=self.retry_seconds)
             self.recording, self.outcomes, self.batch, self.ahead = [], [], [], []
             self.flying, self.unsent = {}, {}
             self._after_commit(written)
         except Exception:  # the reaper settles what we could not write back, from the record
             log.exception("run %s: cannot record the outcomes after an error", self.run_id)
-            db.session.rollback()
+            rollback_after_failure()
+
+    def _write_back(self, header: list, outcomes: list, untouched: list, stop: int | None) -> list:
+        """One try of ``_recover``'s transaction: the record written again, then ``outcomes``
+        written and the claim released unless the reaper settled it already, the ``untouched``
+        rows given back; returns the outcomes written."""
+        self._keep_record(self.wal, header, outcomes, stop)
+        db.session.rollback()
+        run_status = lock_run(self.run_id, share=True)
+        held, _ = holding(self.run_id, self.token)
+        if held is None:  # the reaper settled our batch already
+            outcomes = []
+        else:
+            write_outcomes(self.run_id, outcomes, held.claimed_at)
+            release(self.token)
+        give_back(self.run_id, untouched, run_status)
+        db.session.commit()
+        return outcomes

@@ -128,6 +128,21 @@ class WriteAheadLog:
         self._send("PEXPIRE", self.key, TTL_MS)
         self.confirm()
 
+    def rewrite(self, row_ids, outcomes, stop: int | None = None) -> None:
+        """Write the whole record again: the header of ``row_ids`` (every row of the job's claim,
+        in sending order), the ``outcomes`` the job holds in memory and has not committed, and
+        ``stop`` (the first of the rows never sent, if any: ``stopped``). For a job that cannot
+        write its outcomes to the ledger yet: when Redis restarted empty (or failed over)
+        meanwhile, the record went with it, and the reaper would settle a job that dies now
+        with every row ``unknown``, or, with a header written since and no outcomes, queue
+        delivered rows again. Raises RedisError (nothing is known to be written then)."""
+        self.begin(row_ids)
+        if outcomes:
+            self.record(outcomes)
+        if stop is not None:
+            self.stopped(stop)
+        self.confirm()
+
     def stopped(self, row_id: int) -> None:
         """The batch stopped before ``row_id``: it and the rows after it are never sent."""
         self._send("HSET", self.key, "s", row_id)

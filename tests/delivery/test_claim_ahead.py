@@ -122,18 +122,23 @@ def test_the_claim_ahead_also_finds_rows_below_the_batch_being_sent(app, db, pro
 
 
 def test_a_batch_cut_short_by_an_error_notes_where_it_stopped(app, db, product, jobs):
-    """After an error mid-batch the record says where sending stopped (the first row no transport
-    call may have sent), so if the job dies before writing its outcomes the reaper queues that
-    row again instead of calling it unknown."""
+    """After an error mid-batch the record is written again with the outcomes held and where
+    sending stopped (the first row no transport call may have sent), even when Redis lost it
+    meanwhile (restarted empty), so if the job dies before writing its outcomes the reaper
+    writes them and queues that row again instead of calling it unknown."""
     from app.delivery.claims import Claimed
     from app.mail.builder import Recipient
 
     sender = Sender(1, "cut-short")
     sender.batch = [Claimed(Recipient(i, f"r{i}@example.com", i, "R", ""), 1, "queued") for i in (1, 2, 3, 4)]
     sender.wal.begin([1, 2, 3, 4])
-    sender.wal.record([Outcome(1, "r1@example.com", "sent", 250, "2.0.0 ok", "<m1@x>")])
-    sender.position = 1  # row 2's envelope may be out, its content never was (PIPELINING)
-    sender._note_stop()
+    sender.outcomes = [Outcome(1, "r1@example.com", "sent", 250, "2.0.0 ok", "<m1@x>")]
+    sender.wal.record(sender.outcomes)
     sender.wal.close()
-    _, _, flying, recorded = wal.read("cut-short", {1, 2, 3, 4})
+    assert app.extensions["herald_redis"].delete(wal.wal_key("cut-short")) == 1  # gone with Redis
+    sender.position = 1  # row 2's envelope may be out, its content never was (PIPELINING)
+    sender._recover()  # no claim of "cut-short" in the ledger: nothing to write there
+    sender.wal.close()
+    intact, order, flying, recorded = wal.read("cut-short", {1, 2, 3, 4})
+    assert intact and order == [1, 2, 3, 4]
     assert set(recorded) == {1} and flying == set(), "row 2 and the rest were never sent"

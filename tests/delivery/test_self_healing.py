@@ -4,6 +4,7 @@ run finishes by itself, and the figures measured go to HERALD_FAULT_REPORT (test
 import json
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -128,6 +129,26 @@ def _once_each(smtp_sink, expected: int) -> Counter:
     return received
 
 
+def _sending(workers, redis_url, smtp_sink, run_id, started: int = 30) -> None:
+    """Start w1 (with RQ's scheduler) and w2, start the run, wait until ``started`` messages
+    reached the sink."""
+    workers.start("w1", "--with-scheduler")
+    workers.start("w2")
+    workers.wait_ready(redis_url)
+    _start(run_id)
+    _started(smtp_sink, started, workers)
+
+
+@contextmanager
+def _cut(fault):
+    """The database away (``fault``, from ``_outage``) inside the block, back after it."""
+    fault.cut()
+    try:
+        yield
+    finally:
+        fault.restore()
+
+
 def _outage(database_url):
     """The database's outage for this dialect: the TCP proxy cut (PostgreSQL), or SQLite's write
     lock held (every writer then fails with "database is locked" after a 1 s busy timeout)."""
@@ -145,24 +166,16 @@ def test_database_outage_mid_send_heals_by_itself(app, db, database_url, redis_d
     run_id = make_run(products=[product]).id
     fault, worker_url, extra = _outage(database_url)
     workers = _workers(tmp_path, worker_url, redis_database.url, smtp_sink, **extra)
-    cut = False
     try:
-        workers.start("w1", "--with-scheduler")
-        workers.start("w2")
-        workers.wait_ready(redis_database.url)
-        _start(run_id)
-        _started(smtp_sink, 30, workers)
-        fault.cut()
-        cut, before = True, len(smtp_sink.messages)
-        time.sleep(OUTAGE_SECONDS)
-        during = len(smtp_sink.messages) - before
-        fault.restore()
-        cut, back = False, time.monotonic()
+        _sending(workers, redis_database.url, smtp_sink, run_id)
+        with _cut(fault):
+            before = len(smtp_sink.messages)
+            time.sleep(OUTAGE_SECONDS)
+            during = len(smtp_sink.messages) - before
+        back = time.monotonic()
         done = _finished(db, run_id, 120, workers)
         alive = workers.alive()
     finally:
-        if cut:
-            fault.restore()
         workers.stop_all()
     counts = _counts(db, run_id)
     report("database_outage", dialect=db.engine.dialect.name, outage_seconds=OUTAGE_SECONDS,
@@ -182,11 +195,7 @@ def test_redis_restarted_empty_mid_send_heals_by_itself(app, db, database_url, t
     run_id = make_run(products=[product]).id
     workers = _workers(tmp_path, database_url, private_redis.url, smtp_sink)
     try:
-        workers.start("w1", "--with-scheduler")
-        workers.start("w2")
-        workers.wait_ready(private_redis.url)
-        _start(run_id)
-        _started(smtp_sink, 30, workers)
+        _sending(workers, private_redis.url, smtp_sink, run_id)
         private_redis.restart_empty(down_seconds=2)
         back = time.monotonic()
         done = _finished(db, run_id, 120, workers)
