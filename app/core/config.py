@@ -100,11 +100,15 @@ def load_config(overrides=None) -> dict:
     config.update(overrides)
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(Path(config["INSTANCE_PATH"]), production)
+    # pool_pre_ping: a pooled connection is tried (one round trip) each time it is taken from
+    # the pool, and replaced when a database restart or a network cut broke it, rather than
+    # failing the request or job it was given to (each one failed once, minutes after an outage).
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # WAL mode: app/core/extensions.py
         config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
-                          {"connect_args": {"timeout": config["SQLITE_BUSY_SECONDS"]}})
+                          {"connect_args": {"timeout": config["SQLITE_BUSY_SECONDS"]}, "pool_pre_ping": True})
     elif config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # No JIT: Herald's big statements (planning, counts) are index- and sort-bound, and JIT
         # compilation costs more than it saves (bench/README.md, "Choices measured").
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"options": "-c jit=off"}})
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          {"connect_args": {"options": "-c jit=off"}, "pool_pre_ping": True})
     return config
