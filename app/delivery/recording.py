@@ -140,7 +140,8 @@ class Recording:
                       *(c.recipient.delivery_id for c in (*self.batch, *self.ahead))]
             stop = untouched[0].recipient.delivery_id if untouched else None  # none from it on was sent
             written = retrying(self._write_back, header, pending + lost, untouched, stop,
-                               what=f"run {self.run_id}: recording after an error", seconds=self.retry_seconds)
+                               what=f"run {self.run_id}: recording after an error",
+                               seconds=self.retry_seconds)
             self.recording, self.outcomes, self.batch, self.ahead = [], [], [], []
             self.flying, self.unsent = {}, {}
             self._after_commit(written)
