@@ -59,6 +59,7 @@ class Sender(Recording):
         self.claims = None  # the Claims of the current ``where``
         self.batch: list[Claimed] = []
         self.position, self.in_smtp = 0, False
+        self.waiting = False  # the record names the row at ``position`` as waiting for its slot
         self.prepared = None
         self.unsent: dict = {}  # row id -> (Claimed, message id): handed over, no outcome yet
         self.flying: dict = {}  # the same, marked in flight (its dot may be out), no outcome yet
@@ -137,7 +138,7 @@ class Sender(Recording):
         self.prepared = None  # (Claimed, what _build gave) of the next row, built during a reply wait
         last = len(self.batch) - 1
         for self.position, claimed in enumerate(self.batch):
-            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._flush,
+            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._before_wait,
                                                          self._stopping):
                 break
             prepared, self.prepared = self.prepared, None
@@ -150,6 +151,9 @@ class Sender(Recording):
             key = (claimed, message_id)
             whole = not getattr(self.transport, "pipelining", False)  # submit may send it all
             self._mark_in_flight(key if whole else None)
+            if self.waiting:  # before the row's first SMTP write, on the record's connection
+                self.wal.started()
+                self.waiting = False
             self.in_smtp = True
             results = self.transport.submit(key, data, envelope_from, claimed.recipient.email,
                                             self._prepare_next if self.position < last else None)
@@ -175,6 +179,15 @@ class Sender(Recording):
         transport's ``meanwhile``); it goes out only if the loop gets to it (not after a stop)."""
         following = self.batch[self.position + 1]
         self.prepared = (following, self._build(following))
+
+    def _before_wait(self) -> None:
+        """Before sleeping until the next rate-limit slot: flush the messages in flight (no
+        ``DATA`` stays open across a wait), then name the next row in the record as not started
+        (``wal.waiting``), so a worker killed while it sleeps leaves that row queued, not unknown.
+        Only a wait costs this command (and ``wal.started`` after it): none at full speed."""
+        self._flush()
+        self.wal.waiting(self.batch[self.position].recipient.delivery_id)
+        self.waiting = True
 
     def _flush(self) -> None:
         """Send the content of the messages handed over without an outcome (if any), settle them."""

@@ -7,6 +7,8 @@ One hash per job lease, ``<prefix>:delivery:wal:<token>``, with
   writes, of the batch being sent and of the batch it claims (``app/delivery/cycle.py``), so it
   covers the job's claim whether the transaction commits or not;
 - ``s``: the first row of a batch that stopped early (a pause or cancel): none from it on was sent;
+- ``n``: the next row while the loop waits for its rate-limit slot, nothing open on the SMTP
+  connection (written only before such a wait, deleted before that row's first SMTP write);
 - ``<row id>``: the row's outcome (``Outcome.to_json``), written right after the server's replies
   are read, one command for all the outcomes one read gave.
 
@@ -22,7 +24,8 @@ connection taken from the pool (authenticated, database selected), because redis
 packing cost more CPU than the rest of the record. A SIGKILLed worker loses nothing it wrote: the
 kernel already handed the bytes to Redis. The reaper reads a dead job's record (``read``): rows
 with an outcome get it; the first row without one is unknown (its content may have gone out, its
-reply was not read); the other rows are queued again. A header from another Redis ``run_id``, or
+reply was not read) unless ``s`` or ``n`` names it (its envelope was never written); the other
+rows are queued again. A header from another Redis ``run_id``, or
 none, means the record may be incomplete: then every row without an outcome is unknown.
 """
 import json
@@ -124,7 +127,9 @@ class WriteAheadLog:
             self._server = redis_run_id(self._client)
         header = json.dumps({"redis": self._server, "ids": list(row_ids)})
         self._send("HSET", self.key, "h", header)
-        self._send("HDEL", self.key, "f", "s")  # "f": written by earlier versions
+        # "f": written by earlier versions; "n" is the loop's own (this may run in its background
+        # thread, on another connection, while the loop waits for a slot)
+        self._send("HDEL", self.key, "f", "s")
         self._send("PEXPIRE", self.key, TTL_MS)
         self.confirm()
 
@@ -146,6 +151,17 @@ class WriteAheadLog:
     def stopped(self, row_id: int) -> None:
         """The batch stopped before ``row_id``: it and the rows after it are never sent."""
         self._send("HSET", self.key, "s", row_id)
+
+    def waiting(self, row_id: int) -> None:
+        """The loop waits for a rate-limit slot before ``row_id``, every message before it settled:
+        nothing of ``row_id`` has gone to the server. ``started`` must follow before its first
+        SMTP write (the sender keeps that promise whatever batch comes next). Not acknowledged: the
+        bytes are with the kernel, so a SIGKILL loses nothing."""
+        self._send("HSET", self.key, "n", row_id)
+
+    def started(self) -> None:
+        """The row ``waiting`` named goes to the server now: it may be in flight from here on."""
+        self._send("HDEL", self.key, "n")
 
     def record(self, outcomes) -> None:
         """The server answered for ``outcomes`` (one command for all of them). Raises as soon as
@@ -222,12 +238,13 @@ def read(token: str, held=None):
     raw = {field.decode(): value for field, value in redis_store.client.hgetall(wal_key(token)).items()}
     header = json.loads(raw.pop("h")) if "h" in raw else None
     flying = {int(row_id) for row_id in raw.pop("f", b"").decode().split(",") if row_id}
-    stop = int(raw.pop("s")) if "s" in raw else None
+    # rows never written to the server: where a batch stopped, the row waiting for its slot
+    never_sent = {int(raw.pop(name)) for name in ("s", "n") if name in raw}
     outcomes = {int(field): value for field, value in raw.items()}
     order = (header or {}).get("ids", [])
     first = next((row_id for row_id in order if row_id not in outcomes and (held is None or row_id in held)),
                  None)
-    if first is not None and first != stop:
+    if first is not None and first not in never_sent:
         flying.add(first)
     intact = header is not None and header["redis"] == redis_run_id()
     return intact, order, flying, outcomes

@@ -49,6 +49,26 @@ def _statuses(db, run_id):
     return {d.email: d.status for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
 
 
+def _planned(addresses, product, jobs):
+    """A run to ``addresses`` (customers of ``product``), planned: its chunk jobs wait in RQ."""
+    add_customers([(address, "P") for address in addresses], product)
+    run_id = make_run(products=[product]).id
+    from app.core.jobs import enqueue_now
+    enqueue_now(plan_run, run_id, queue="delivery")
+    jobs.work(max_jobs=1)
+    return run_id
+
+
+def _kill_once(victim, ready, then: float) -> None:
+    """SIGKILL ``victim``'s process group ``then`` seconds after ``ready()`` (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while not ready() and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.005)
+    time.sleep(then)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+
+
 def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, database_url, redis_database,
                                                                     tmp_path, smtp_sink, product, jobs):
     smtp_sink.delay = 0.02  # 50 messages/s: the kill lands in the middle of the run
@@ -112,19 +132,10 @@ def test_a_kill_while_a_reply_is_awaited_leaves_only_that_message_unknown(app, d
     third included (its envelope accepted, its content never sent), are sent once."""
     smtp_sink.delay, smtp_sink.smtputf8 = 8, False  # each reply to a final dot 8 s late
     addresses = ["p0@example.com", "p1ü@example.com", *(f"p{i}@example.com" for i in range(2, 6))]
-    add_customers([(address, "P") for address in addresses], product)
-    run_id = make_run(products=[product]).id
-    from app.core.jobs import enqueue_now
-    enqueue_now(plan_run, run_id, queue="delivery")
-    jobs.work(max_jobs=1)
-
+    run_id = _planned(addresses, product, jobs)
     victim = _worker(database_url, redis_database.url, tmp_path, smtp_sink.port)
-    deadline = time.monotonic() + 60
-    while smtp_sink.data_started < 1 and time.monotonic() < deadline and victim.poll() is None:
-        time.sleep(0.01)
-    time.sleep(0.3)  # the worker now waits for the reply to the first message's dot
-    os.killpg(victim.pid, signal.SIGKILL)
-    victim.wait()
+    # 0.3 s after the first content arrived the worker waits for the reply to its dot
+    _kill_once(victim, lambda: smtp_sink.data_started >= 1, 0.3)
     held = sorted(_held(db, run_id).items())
     # the batch of five and the one row claimed ahead of it
     assert smtp_sink.data_started == 1 and [email for _, email in held] == addresses
@@ -168,3 +179,39 @@ def test_two_worker_processes_send_one_run_in_parallel(app, db, database_url, re
     (a_start, a_end), (b_start, b_end) = sorted(spans.values())[:2]
     assert b_start < a_end, "at the same time"
     assert set(_statuses(db, run_id).values()) == {"sent"}
+
+
+def test_a_kill_while_waiting_for_a_rate_limit_slot_leaves_nothing_unknown(app, db, database_url,
+                                                                             redis_database, tmp_path,
+                                                                             smtp_sink, product, jobs):
+    """At 1/s the worker sleeps about a second before each message, its previous message flushed
+    and answered: nothing is open on the SMTP connection. Killed in that sleep, its record names
+    the next row as waiting for its slot (``wal.waiting``), so the reaper queues it again with the
+    rest instead of calling it unknown ("the worker stopped after this message was sent"): every
+    row is sent once, none unknown. Before the marker the waiting row was unknown."""
+    from app.core.settings.services import set_option
+    set_option("delivery.rate_per_second", "1/s")
+    db.session.commit()
+    addresses = [f"slot{i}@example.com" for i in range(5)]
+    run_id = _planned(addresses, product, jobs)
+    victim = _worker(database_url, redis_database.url, tmp_path, smtp_sink.port)
+    # 0.4 s after the second message: answered and recorded, the next slot 0.6 s away
+    _kill_once(victim, lambda: len(smtp_sink.messages) >= 2, 0.4)
+    delivered = Counter(smtp_sink.recipients())
+    held = _held(db, run_id)
+    assert len(delivered) == 2 and held and not set(held.values()) & set(delivered), \
+        "killed while it slept: it held rows it had not begun"
+
+    time.sleep(2.5)  # the dead worker's lease expires
+    reaper.supervise(run_id, thorough=True)  # the reaper settles the dead job's claim
+    db.session.commit()  # as the supervisor does
+    assert set(_statuses(db, run_id).values()) == {"sent", "queued"}, "nothing unknown"
+    survivor = _worker(database_url, redis_database.url, tmp_path, smtp_sink.port)
+    assert survivor.wait(timeout=120) == 0
+    reaper.supervise(run_id, thorough=True)
+    jobs.work()
+
+    report("sigkill-waiting-for-slot", dialect=db.engine.dialect.name, held_at_kill=len(held))
+    assert _statuses(db, run_id) == dict.fromkeys(addresses, "sent")
+    assert Counter(smtp_sink.recipients()) == Counter(addresses), "everyone once"
+    assert db.session.get(BroadcastRun, run_id).status == "sent"
