@@ -39,7 +39,7 @@ class Outcome:
     rejected: bool = False  # a mailbox rejection (5xx at RCPT or DATA): the address is suppressed
     # Refused for good by Herald itself for this recipient alone (no address, no SMTPUTF8 at the
     # server, a message that cannot be built): says nothing of the transport, so it neither makes
-    # nor breaks the failure streak (``progress.failure_streak``). Not kept in the record.
+    # nor breaks the failure streak (``progress.Streak``). Not kept in the record.
     own_refusal: bool = False
     # ``to_json``'s text, made once: the record and the ledger's document (``record_outcomes``)
     # both use it. An outcome is not changed once made.

@@ -7,6 +7,7 @@ failures in a row across workers; a pause or cancel is signalled to the run's se
 Redis key they look at between messages.
 """
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -51,25 +52,54 @@ def current_rate(run_id: int) -> float:
     return sum(int(v) for v in values if v) / RATE_WINDOW
 
 
-def failure_streak(run_id: int, outcomes, threshold: int) -> str | None:
-    """Add a batch's outcomes to the run's streak of failures; a pause reason when it is too long.
+@dataclass
+class Streak:
+    """One job's part of its run's failure streak, shared by all the run's senders in Redis (so
+    auto-pause sees failures in a row across workers). ``add`` counts each outcome in memory;
+    the shared streak is updated (``push``) at each batch's end and, mid-batch, as soon as the
+    failures in a row seen here could reach ``threshold`` with the streak Redis gave last: then
+    ``reason`` is set and the loop stops the batch. So one worker pauses after ``threshold``
+    failures, not a batch later, and a batch all sent costs no Redis command but its end's.
     Herald's own refusals of one recipient (``Outcome.own_refusal``) are left out: only what the
     transport says can pause a run (a bad address never stops the others)."""
-    outcomes = [o for o in outcomes if not o.own_refusal]
-    if not outcomes or threshold <= 0:
-        return None
-    failures = 0  # after the last one sent: looked for from the end (nearly always the last)
-    for outcome in reversed(outcomes):
-        if outcome.status == "sent":
-            break
-        failures += 1
-    script = redis_store.client.register_script(STREAK_SCRIPT)
-    streak = int(script(keys=[_streak_key(run_id)], args=[1 if failures < len(outcomes) else 0, failures]))
-    if streak < threshold or not failures:
-        return None
-    last = outcomes[-1]
-    return (f"Paused automatically after {streak} consecutive failures. "
-            f"Last reply for {last.email}: {last.reply}")[:500]
+    run_id: int
+    threshold: int  # failures in a row that pause the run; 0: never
+    known: int = 0  # the run's streak as Redis last answered
+    pending: list = field(default_factory=list)  # outcomes not yet added to the shared streak
+    failures: int = 0  # failures in a row at the end of ``pending``
+    reason: str | None = None  # set once the streak reached ``threshold``: pause the run
+
+    def add(self, outcomes) -> None:
+        """Count ``outcomes`` (in the order the server answered them)."""
+        for outcome in outcomes:
+            if not outcome.own_refusal:
+                self.pending.append(outcome)
+                self.failures = 0 if outcome.status == "sent" else self.failures + 1
+        before = self.known if len(self.pending) == self.failures else 0  # reset by a sent one
+        if self.threshold > 0 and self.failures and before + self.failures >= self.threshold:
+            self.reason = self._add_pending() or self.reason
+
+    def push(self) -> str | None:
+        """At a batch's end: add the outcomes counted since the last look to the run's streak in
+        Redis; returns the pause reason (then forgotten) when the streak reached ``threshold``
+        with a failure last, now or earlier in the batch."""
+        reason, self.reason = self._add_pending() or self.reason, None
+        return reason
+
+    def _add_pending(self) -> str | None:
+        """One script call: the run's streak grows by ``pending``'s failures, or starts again from
+        those after its last sent one; a pause reason when it reached ``threshold``."""
+        pending, failures, self.pending, self.failures = self.pending, self.failures, [], 0
+        if not pending or self.threshold <= 0:
+            return None
+        script = redis_store.client.register_script(STREAK_SCRIPT)
+        self.known = int(script(keys=[_streak_key(self.run_id)],
+                                args=[1 if failures < len(pending) else 0, failures]))
+        if self.known < self.threshold or not failures:
+            return None
+        last = pending[-1]
+        return (f"Paused automatically after {self.known} consecutive failures. "
+                f"Last reply for {last.email}: {last.reply}")[:500]
 
 
 def reset_streak(run_id: int) -> None:

@@ -51,6 +51,7 @@ class Sender(Recording):
         self.limiter = RateLimiter(self.policy.rates, current=lambda: SendPolicy.current().rates)
         # A claim holds about a second of sending at the configured rate (at least one message),
         # so a pause or a cancel never waits behind a long batch; unlimited: the full batch.
+        self.streak = progress.Streak(self.run_id, self.policy.pause_after)
         self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or self.policy.batch_size)
         self.next_stop_check = 0.0
         self.factory, self.needs_site = None, False
@@ -97,7 +98,7 @@ class Sender(Recording):
                 self._cycle_ahead()
                 self._send_batch()
                 self._collect()
-                pause_reason = progress.failure_streak(self.run_id, self.outcomes, self.policy.pause_after)
+                pause_reason = self.streak.push()
                 if self.position < len(self.batch) or pause_reason or self.stop_reason == "skipping":
                     self._cycle_now(pause_reason)  # stopped or failing (give back), or skip on
                 elif self.ahead:
@@ -138,7 +139,7 @@ class Sender(Recording):
         self.prepared = None  # (Claimed, what _build gave) of the next row, built during a reply wait
         last = len(self.batch) - 1
         for self.position, claimed in enumerate(self.batch):
-            if self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._before_wait,
+            if self.streak.reason or self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._before_wait,
                                                          self._stopping):
                 break
             prepared, self.prepared = self.prepared, None
@@ -237,6 +238,7 @@ class Sender(Recording):
             self.flying.pop(recipient.delivery_id, None)
             self.unsent.pop(recipient.delivery_id, None)
         self.wal.record(self.outcomes[start:])
+        self.streak.add(self.outcomes[start:])
 
     def _failure(self, claimed: Claimed, error: DeliveryError, message_id) -> Outcome:
         recipient, reply = claimed.recipient, f"{error.code} {error.reply}"[:500]

@@ -110,6 +110,29 @@ def test_run_pauses_itself_after_consecutive_failures(app, db, product, jobs):
     assert [d.status for d in _rows(run.id).values()].count("queued") == statuses.count("queued")
 
 
+def test_the_run_pauses_at_the_threshold_not_a_batch_later(app, db, smtp_sink, product, jobs):
+    """The streak is looked at per outcome, not once per batch: with a batch of 100 and a server
+    refusing everyone with 451, a threshold of 5 pauses the run after 5 failures (until
+    2026-12-01 after the whole batch: 40 here, 316 with the default 50 in the fresh-clone review);
+    the rows of the batch never tried are given back untouched, no attempt used."""
+    _settings(pause_after_failures=5, retry_base_seconds=300)
+    app.config.update(DELIVERY_CHUNK_SIZE=500, DELIVERY_BATCH_SIZE=100)
+    addresses = [f"busy{i:02d}@example.com" for i in range(40)]
+    smtp_sink.cues = {address: ["451 4.3.0 Try again later"] for address in addresses}
+    add_customers([(address, "B") for address in addresses], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+
+    run = db.session.get(BroadcastRun, run.id)
+    db.session.refresh(run)
+    rows = _rows(run.id).values()
+    tried = [d for d in rows if d.status == "deferred"]
+    assert run.status == "paused" and 5 <= len(tried) <= 6
+    assert f"after {len(tried)} consecutive failures" in run.status_reason and "451" in run.status_reason
+    assert all(d.status == "queued" and d.attempts == 0 for d in rows if d not in tried)
+    assert sum(smtp_sink.attempts.values()) == len(tried), "no RCPT for the rows given back"
+
+
 def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_sent_twice(app, db, smtp_sink, product, jobs):
     smtp_sink.hang_up = {"hangup@example.com"}  # the server keeps the message, then drops the line
     add_customers([("hangup@example.com", "H"), ("fine@example.com", "F")], product)
