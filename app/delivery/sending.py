@@ -29,6 +29,9 @@ from .settings import SendPolicy
 from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
+CLAIM_SECONDS = 1.0  # of sending a claim holds (issue section 3), at the rate limit or as measured
+FIRST_CLAIM = 10  # rows of a job's first claims without a rate limit, before any is measured
+LEAST_CLAIM = 3  # rows a claim holds at least without a rate limit, however slow the server
 
 
 @dataclass
@@ -49,10 +52,10 @@ class Sender(Recording):
 
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates, current=lambda: SendPolicy.current().rates)
-        # A claim holds about a second of sending at the configured rate (at least one message),
-        # so a pause or a cancel never waits behind a long batch; unlimited: the full batch.
         self.streak = progress.Streak(self.run_id, self.policy.pause_after)
-        self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or self.policy.batch_size)
+        # A claim holds about a second of sending: at the configured rate, or without one at the
+        # rate measured on the batches before (``_follow_rate``), starting with FIRST_CLAIM rows.
+        self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or FIRST_CLAIM)
         self.next_stop_check = 0.0
         self.factory, self.needs_site = None, False
         self.transport = None
@@ -95,6 +98,7 @@ class Sender(Recording):
         try:
             self._cycle_now()
             while self.batch:
+                self.claims.size = self.claim_size  # no transaction of the job is running now
                 self._cycle_ahead()
                 self._send_batch()
                 self._collect()
@@ -136,6 +140,7 @@ class Sender(Recording):
         if self.transport is None:
             self.transport = pool.acquire(self.policy.smtp_url)
         self.next_stop_check = 0.0  # look at the start of every batch
+        started = time.monotonic()
         self.prepared = None  # (Claimed, what _build gave) of the next row, built during a reply wait
         last = len(self.batch) - 1
         for self.position, claimed in enumerate(self.batch):
@@ -164,6 +169,19 @@ class Sender(Recording):
         else:
             self.position = len(self.batch)
         self._flush()
+        self._follow_rate(self.position, time.monotonic() - started)
+
+    def _follow_rate(self, sent: int, seconds: float) -> None:
+        """Size the next claims (``claim_size``) to about CLAIM_SECONDS of sending: the rate
+        limit's reservation when one is set; else the rate at which the batch just sent went
+        (``sent`` rows in ``seconds``, the database's work done meanwhile in the background),
+        between LEAST_CLAIM rows and the batch size. A fast server keeps full batches; a slow
+        one gets small claims, so progress moves and a claim is given back about every second."""
+        batch_size = self.policy.batch_size
+        if self.limiter.active:
+            self.claim_size = min(batch_size, self.limiter.slots_per_call)
+        elif sent and seconds > 0:
+            self.claim_size = min(batch_size, max(LEAST_CLAIM, int(sent / seconds * CLAIM_SECONDS)))
 
     def _build(self, claimed: Claimed):
         """(Message-ID, envelope sender, bytes) of ``claimed``'s message, or the exception that

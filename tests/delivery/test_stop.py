@@ -114,3 +114,29 @@ def test_a_stale_stop_signal_does_not_stop_a_sending_run(app, db, smtp_sink, pro
     progress.signal_stop(run.id, "paused")  # left over: the run is sending
     jobs.start(run)
     assert len(smtp_sink.messages) == 12 and not progress.stop_signalled(run.id)
+
+
+def test_without_a_limit_a_claim_holds_about_a_second_of_a_slow_server(app, db, smtp_sink, product, jobs):
+    """No rate limit, a server taking 20 ms per message (at most 50 a second), batches of 500:
+    the claims follow the rate measured on the batches before (about 50 rows, 10 at first), so
+    the progress moves about every second and a pause gives back all but what was in flight.
+    Until 2026-12-01 the first claim took all 150 rows: 3 s of sending, counted at its end."""
+    app.config.update(DELIVERY_BATCH_SIZE=500)
+    smtp_sink.delay = 0.02
+    add_customers([(f"slow{i:03d}@example.com", "S") for i in range(150)], product)
+    run = make_run(products=[product])
+    run_id, recorded, paused_at = run.id, [], []
+    app.extensions["herald_hooks"].add("delivery_results_recorded",
+                                       lambda _, outcomes: recorded.append((time.monotonic(), len(outcomes))))
+    _after_first_batch(app, lambda: (pause_run(run_id), paused_at.append(time.monotonic())), delay=1.5)
+    jobs.start(run)
+
+    sizes, times = [size for _, size in recorded], [at for at, _ in recorded]
+    assert max(sizes) <= 75, f"a claim holds about a second of sending (50 a second at most): {sizes}"
+    assert len(sizes) >= 3 and max(b - a for a, b in zip(times, times[1:])) <= 1.6, \
+        f"the progress moves about every second: {times}"
+    rows, sent = _rows(db, run_id), len(smtp_sink.messages)
+    assert Counter(status for status, _, _ in rows.values()) == {"sent": sent, "queued": 150 - sent}
+    assert 30 <= sent <= 120 and sum(sizes) == sent
+    assert all(message.at <= paused_at[0] + 0.5 for message in smtp_sink.messages), "the pause stops it at once"
+    assert all(attempts == 0 for status, _, attempts in rows.values() if status == "queued")
