@@ -144,8 +144,8 @@ class Sender(Recording):
         self.prepared = None  # (Claimed, what _build gave) of the next row, built during a reply wait
         last = len(self.batch) - 1
         for self.position, claimed in enumerate(self.batch):
-            if self.streak.reason or self._stopping() or not self.limiter.wait(len(self.batch) - self.position, self._before_wait,
-                                                         self._stopping):
+            if self.streak.reason or self._stopping() or not self.limiter.wait(
+                    len(self.batch) - self.position, self._before_wait, self._stopping):
                 break
             prepared, self.prepared = self.prepared, None
             built = prepared[1] if prepared is not None and prepared[0] is claimed else self._build(claimed)

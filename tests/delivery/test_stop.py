@@ -138,5 +138,6 @@ def test_without_a_limit_a_claim_holds_about_a_second_of_a_slow_server(app, db, 
     rows, sent = _rows(db, run_id), len(smtp_sink.messages)
     assert Counter(status for status, _, _ in rows.values()) == {"sent": sent, "queued": 150 - sent}
     assert 30 <= sent <= 120 and sum(sizes) == sent
-    assert all(message.at <= paused_at[0] + 0.5 for message in smtp_sink.messages), "the pause stops it at once"
+    assert all(message.at <= paused_at[0] + 0.5 for message in smtp_sink.messages), \
+        "the pause stops the sending at once"
     assert all(attempts == 0 for status, _, attempts in rows.values() if status == "queued")
