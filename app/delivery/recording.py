@@ -45,7 +45,7 @@ class Recording:
             nonlocal tries
             if tries:
                 held = {o.id: o for o in (*cycle.recording, *self.outcomes)}  # the batch being sent's too
-                stop = cycle.untouched[0].recipient.delivery_id if cycle.untouched else None
+                stop = cycle.untouched[0].recipient.delivery_id if cycle.untouched else self._stopped_at()
                 self._keep_record(record, [*cycle.header, *(c.recipient.delivery_id for c in cycle.keep)],
                                   list(held.values()), stop)
             tries += 1
@@ -96,6 +96,17 @@ class Recording:
         self.previous = [c.recipient.delivery_id for c in self.batch]
         self.batch, self.ahead, self.position = self.ahead, [], 0
         self.claimed_at, self.unsent, self.flying = self.claims.claimed_at, {}, {}
+
+    def _stopped_at(self) -> int | None:
+        """Once the loop stopped on an error (``failed``: it sends nothing more; ``_recover`` then
+        waits for this thread), the first row of its batch that no transport call may have sent,
+        as ``_recover`` names it; else None (the loop may still send). Without it a background
+        retry that writes the record again on a restarted Redis left that row looking in flight."""
+        if not self.failed:
+            return None
+        done = {o.id for o in (*self.recording, *self.outcomes)} | set(self.flying)
+        rest = (c.recipient.delivery_id for c in self.batch if c.recipient.delivery_id not in done)
+        return next(rest, None)
 
     def _keep_record(self, record, row_ids, outcomes, stop: int | None = None) -> None:
         """Write the record again (``WriteAheadLog.rewrite``) with what the job holds and has not
