@@ -56,10 +56,13 @@ def current_rate(run_id: int) -> float:
 class Streak:
     """One job's part of its run's failure streak, shared by all the run's senders in Redis (so
     auto-pause sees failures in a row across workers). ``add`` counts each outcome in memory;
-    the shared streak is updated (``push``) at each batch's end and, mid-batch, as soon as the
-    failures in a row seen here could reach ``threshold`` with the streak Redis gave last: then
-    ``reason`` is set and the loop stops the batch. So one worker pauses after ``threshold``
-    failures, not a batch later, and a batch all sent costs no Redis command but its end's.
+    the shared streak is updated (``push``) at each batch's end and, mid-batch, after every
+    outcome group that ends with a failure, and after the first sent one that follows a streak
+    (which it ends for every sender): so the streak Redis answers is the run's, every sender's
+    failures included, and once it reaches ``threshold`` ``reason`` is set and the loop stops
+    the batch. So the run pauses after ``threshold`` failures in a row plus at most one
+    message in flight per other sender (not one streak per sender, nor a batch later), and a
+    batch all sent costs no Redis command but its end's.
     Herald's own refusals of one recipient (``Outcome.own_refusal``) are left out: only what the
     transport says can pause a run (a bad address never stops the others)."""
     run_id: int
@@ -75,8 +78,8 @@ class Streak:
             if not outcome.own_refusal:
                 self.pending.append(outcome)
                 self.failures = 0 if outcome.status == "sent" else self.failures + 1
-        before = self.known if len(self.pending) == self.failures else 0  # reset by a sent one
-        if self.threshold > 0 and self.failures and before + self.failures >= self.threshold:
+        # a failure: other senders' count too, ask now; a sent one after a streak: end it for all
+        if self.threshold > 0 and (self.failures or (self.known and self.pending)):
             self.reason = self._add_pending() or self.reason
 
     def push(self) -> str | None:

@@ -164,3 +164,27 @@ def test_replies_with_control_characters_are_written_to_the_ledger(app, db, smtp
         "deferred", "451 4.3.0 later\\x00\\x1b[2J")
     assert (rows["hard@example.com"].status, rows["hard@example.com"].reply) == (
         "failed", "550 5.1.1 no\\x00such user")
+
+
+def test_two_senders_pause_the_run_at_the_threshold_together(app, db, product):
+    """Each sender asks Redis after every failure, so the run's streak is every sender's: two
+    senders of one run, each meeting refusals in turn, reach a threshold of 6 after 6 failures in
+    all (until 2026-12-01 each counted up to the threshold in memory before asking: 10 here, one
+    streak per sender, on the real shared streak in Redis)."""
+    from app.delivery.outcomes import Outcome
+    from app.delivery.progress import Streak, reset_streak
+
+    reset_streak(4242)
+    senders = [Streak(4242, 6), Streak(4242, 6)]
+    failures = 0
+    while not any(sender.reason for sender in senders) and failures < 20:
+        sender = senders[failures % 2]
+        sender.add([Outcome(failures, f"r{failures}@example.com", "deferred", 451, "451 4.3.0 busy")])
+        failures += 1
+    assert failures == 6 and "after 6 consecutive failures" in (senders[1].reason or "")
+    reset_streak(4242)
+    sent_between = [Streak(4242, 3), Streak(4242, 3)]  # a sent one starts the streak again
+    for index, status in enumerate(["deferred", "deferred", "sent", "deferred", "deferred"]):
+        sent_between[index % 2].add([Outcome(index, "x@example.com", status, 451, "451")])
+    assert not any(sender.reason for sender in sent_between)
+    reset_streak(4242)
