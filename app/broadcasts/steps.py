@@ -253,4 +253,4 @@ class ReviewStep(WizardStep):
 BROADCAST_WIZARD = Wizard("broadcasts.wizard_step",
                           [KindStep(), AudienceStep(), ContentStep(), WhenStep(), ReviewStep()],
                           done_endpoint="broadcasts.detail", editable=lambda d: d.status == "draft",
-                          id_arg="broadcast_id")
+                          id_arg="broadcast_id", index_endpoint="broadcasts.index")

@@ -9,6 +9,7 @@ checked in two layers: what can be saved (always) and what is required to go on 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from .extensions import db
+from .submissions import AlreadySubmitted, once
 
 
 class StepInvalid(Exception):
@@ -55,13 +56,14 @@ class Wizard:
     """Ordered steps with the routing logic.
 
     ``endpoint`` takes the draft's id (as ``id_arg``) and ``step``; ``done_endpoint`` (the id only)
-    is where a finished or locked draft goes; ``editable(draft)`` tells whether it may change.
+    is where a finished or locked draft goes; ``editable(draft)`` tells whether it may change;
+    ``index_endpoint`` (no arguments) lists the drafts.
     """
 
     def __init__(self, endpoint: str, steps, done_endpoint: str, editable=lambda draft: True,
-                 id_arg: str = "draft_id"):
+                 id_arg: str = "draft_id", index_endpoint: str | None = None):
         self.endpoint, self.done_endpoint, self.editable = endpoint, done_endpoint, editable
-        self.id_arg = id_arg
+        self.id_arg, self.index_endpoint = id_arg, index_endpoint
         self.steps = list(steps)
         self._by_name = {step.name: step for step in self.steps}
 
@@ -92,13 +94,22 @@ class Wizard:
         return url_for(self.done_endpoint, **{self.id_arg: draft.id})
 
     def start(self, create_draft):
-        """The first step before any draft exists; a valid POST creates it with ``create_draft(form)``."""
+        """The first step before any draft exists; a valid POST creates it with ``create_draft(form)``,
+        once per rendered form (``core.submissions``: a double click or a resent POST opens the
+        draft the first one made instead of making another)."""
         step = self.steps[0]
         form = step.make_form(None, request.form if request.method == "POST" else None)
         if request.method == "POST" and form.validate():
-            draft = create_draft(form)
-            step.save(draft, form, "next")
-            return self._advance(draft, step)
+            try:
+                with once(request.form) as submission:
+                    draft = create_draft(form)
+                    step.save(draft, form, "next")
+                    response = self._advance(draft, step)  # commits
+                    submission.result(response.location)
+            except AlreadySubmitted as seen:
+                flash("This form was already sent: the draft was created once.", "info")
+                return redirect(seen.url or (url_for(self.index_endpoint) if self.index_endpoint else request.path))
+            return response
         return self.render(None, step, form, 400 if request.method == "POST" else 200)
 
     def handle(self, draft, name: str):

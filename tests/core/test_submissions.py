@@ -52,3 +52,19 @@ def test_a_duplicate_button_pressed_twice_makes_one_copy(admin_client, admin, cu
     again = admin_client.post(f"/network/broadcasts/{draft.id}/duplicate", data=hidden)
     assert again.location == first.location  # to the one copy
     assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 2
+
+
+def test_the_wizards_first_step_sent_twice_makes_one_draft(admin_client):
+    """Choosing the kind creates the draft: a double click on Next, or the POST resent, opens the
+    one draft the first request made (until 2026-12-01 each made a draft of its own)."""
+    hidden = _form_of(admin_client, "/network/broadcasts/new")
+    first = admin_client.post("/network/broadcasts/new", data={**hidden, "kind": "email", "nav": "next"})
+    again = admin_client.post("/network/broadcasts/new", data={**hidden, "kind": "email", "nav": "next"})
+    assert first.status_code == again.status_code == 302 and first.location.endswith("/edit/audience")
+    assert again.location == first.location
+    assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 1
+    assert "already sent" in admin_client.get(again.location).get_data(as_text=True)
+    refused = admin_client.post("/network/broadcasts/new", data={**_form_of(admin_client, "/network/broadcasts/new"),
+                                                                 "kind": "fax"})
+    assert refused.status_code == 400  # an invalid choice claims no nonce and makes no draft
+    assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 1
