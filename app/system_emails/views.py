@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..core.extensions import db
 from ..core.headers import mail_frame_url
 from ..core.inputs import query_cursor
+from ..core.submissions import AlreadySubmitted, once
 from ..core.utils import keyset_page
 from ..network.services import find_customer
 from . import services
@@ -159,11 +160,16 @@ def fire(slug):
     try:
         if customer is None:
             raise services.ServiceError(f"No customer {form.customer.data!r}.")
-        sends = services.fire_event_by_hand(slug, customer)
-        db.session.commit()
+        with once(request.form) as submission:  # a double click sends the e-mails once
+            sends = services.fire_event_by_hand(slug, customer)
+            db.session.commit()
+            submission.result(url_for(".events"))
     except services.ServiceError as error:
         flash(str(error), "error")
         return redirect(url_for(".events"))
+    except AlreadySubmitted as seen:
+        flash("This form was already sent: the event was fired once.", "info")
+        return redirect(seen.url or url_for(".events"))
     queued = sum(1 for s in sends if s.status == "queued")
     flash(f"Fired {slug} for {customer.email}: {queued} message(s) queued, "
           f"{len(sends) - queued} skipped or failed (see each e-mail's log).", "success")

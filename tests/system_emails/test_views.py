@@ -1,4 +1,6 @@
 """The admin pages: list, editor (save, errors, no-JS preview, live preview, test), diff, log, delete."""
+
+import re
 from app.core.extensions import db
 from app.plugins.services import activate
 
@@ -165,3 +167,19 @@ def test_customers_cannot_reach_the_pages(network, customer_client):
     assert changed.status_code == 403
     db.session.expire_all()
     assert email("welcome").subject.startswith("Welcome")
+
+
+def test_an_event_fired_by_hand_twice_with_one_form_sends_once(network, admin_client, customer, worker, smtp_sink):
+    """Firing an event sends real e-mails: the same form sent twice fires it once."""
+    worker.work()
+    html = admin_client.get("/network/system-emails/events").get_data(as_text=True)
+    hidden = {"csrf_token": csrf_token(admin_client, "/network/system-emails/events"),
+              "submission": re.search(r'name="submission" value="([^"]+)"', html).group(1)}
+    for _ in range(2):
+        answer = admin_client.post("/network/system-emails/events/payment_failed/fire",
+                                   data={**hidden, "customer": customer.email})
+        assert answer.status_code == 302
+    assert "already sent" in admin_client.get(answer.location).get_data(as_text=True)
+    worker.work()
+    subjects = [m.message["subject"] for m in smtp_sink.to(customer.email)]
+    assert subjects.count("Your payment of 19.00 EUR did not go through") == 1
