@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..core.inputs import query_cursor
+from ..core.inputs import query_cursor, unknown_choices
 from ..core.submissions import AlreadySubmitted, once
 from ..network.models import Customer, Product
 from . import drafts
@@ -27,11 +27,11 @@ def get_broadcast(broadcast_id) -> Broadcast:
 @bp.route("/")
 def index():
     """All broadcasts, newest first, filtered by kind, status and label, searchable by subject."""
-    filters = ListFilters.from_args(request.args)
+    filters, problems = ListFilters.from_args(request.args), unknown_choices({"kind": KINDS, "status": STATUSES})
     page = list_broadcasts(filters, query_cursor("after"), query_cursor("before"))
     return render_template("broadcasts/list.html", page=page, filters=filters, kinds=KINDS,
-                           statuses=STATUSES, labels=all_labels(),
-                           counters=run_counters([b.id for b in page.items]))
+                           statuses=STATUSES, labels=all_labels(), problems=problems,
+                           counters=run_counters([b.id for b in page.items])), 400 if problems else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -258,6 +258,15 @@ def check_query(allowed: dict) -> None:
                        f"(got {values[0][:40]!r}).")
 
 
+def unknown_choices(choices: dict) -> dict:
+    """{argument: message} for each query argument of ``choices`` ({name: the values it takes})
+    given a value none of them: an HTML list says so (with a 400) and lists as if the argument
+    were absent, rather than quietly listing everything or nothing (the API's lists refuse the
+    request instead, ``check_query``)."""
+    return {name: f"No {name} is called “{request.args[name][:40]}”; showing every {name}."
+            for name, values in choices.items() if request.args.get(name) and request.args[name] not in values}
+
+
 def query_cursor(name: str):
     """A keyset cursor (an id) from the query string, or None; 400 when it is not an id."""
     return query_int(name, None, 0, MAX_ID)

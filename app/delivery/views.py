@@ -11,7 +11,7 @@ from ..broadcasts.models import Broadcast, BroadcastRun
 from ..core.csv_export import csv_response
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..core.inputs import digits, query_cursor
+from ..core.inputs import digits, query_cursor, unknown_choices
 from . import progress
 from .models import EXCLUSION_REASONS, STATUSES
 from .report import csv_lines, delivery_log, duplicates_page
@@ -40,13 +40,14 @@ def runs(broadcast_id):
 def run(broadcast_id, run_id):
     """A run's report: live progress, counts by status, exclusions and the recipient log."""
     item = _run_or_404(broadcast_id, run_id)
-    q, status = request.args.get("q", "").strip(), request.args.get("status", "")
+    q, problems = request.args.get("q", "").strip(), unknown_choices({"status": STATUSES})
+    status = "" if problems else request.args.get("status", "")
     page = delivery_log(run_id, q, status, after=query_cursor("after"), before=query_cursor("before"))
     return render_template("delivery/run.html", run=item, broadcast=item.broadcast,
                            panels=apply_filters("delivery_run_panels", [], item),
                            snapshot=progress.snapshot(item), excluded=progress.exclusion_counts(run_id),
                            reasons=EXCLUSION_REASONS, statuses=STATUSES, page=page, q=q,
-                           status=status if status in STATUSES else "")
+                           status=status, problems=problems), 400 if problems else 200
 
 
 @bp.route("/<int:broadcast_id>/runs/<int:run_id>/duplicates")
@@ -62,6 +63,9 @@ def duplicates(broadcast_id, run_id):
 def export(broadcast_id, run_id):
     """The run's ledger (as filtered on the page) as CSV, streamed."""
     _run_or_404(broadcast_id, run_id)
+    problems = unknown_choices({"status": STATUSES})
+    if problems:  # an export of every row under a filter's name misleads
+        abort(400, problems["status"])
     lines = partial(csv_lines, run_id, request.args.get("q", ""), request.args.get("status", ""))
     return csv_response(lines, f"broadcast-{broadcast_id}-run-{run_id}.csv")
 

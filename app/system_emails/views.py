@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from ..core.extensions import db
 from ..core.headers import mail_frame_url
-from ..core.inputs import query_cursor
+from ..core.inputs import query_cursor, unknown_choices
 from ..core.submissions import AlreadySubmitted, once
 from ..core.utils import keyset_page
 from ..network.services import find_customer
 from . import services
 from .forms import EmailEditorForm, FireEventForm, SelectionForm
 from .message import preview_document
-from .models import SystemEmail, SystemEmailSend
+from .models import SEND_STATUSES, SystemEmail, SystemEmailSend
 from .registry import available_events, registry
 
 bp = Blueprint("system_emails", __name__, url_prefix="/network/system-emails")
@@ -99,12 +99,14 @@ def log(email_id):
     """Every send of this e-mail, newest first, paginated by id."""
     email = _email(email_id)
     query = select(SystemEmailSend).where(SystemEmailSend.email_id == email.id)
-    status = request.args.get("status", "")
+    problems = unknown_choices({"status": SEND_STATUSES})
+    status = "" if problems else request.args.get("status", "")
     if status:
         query = query.where(SystemEmailSend.status == status)
     after, before = query_cursor("after"), query_cursor("before")
     page = keyset_page(query, SystemEmailSend.id, after, before)
-    return render_template("system_emails/log.html", email=email, page=page, status=status)
+    return render_template("system_emails/log.html", email=email, page=page, status=status,
+                           statuses=SEND_STATUSES, problems=problems), 400 if problems else 200
 
 
 @bp.route("/<int:email_id>/delete", methods=["GET", "POST"])

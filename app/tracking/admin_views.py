@@ -3,11 +3,12 @@ and export. Super-admin only (everything under /network/ is, centrally)."""
 from datetime import datetime
 from functools import partial
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..audit.services import record
 from ..core.csv_export import csv_response
 from ..core.extensions import db
+from ..core.inputs import unknown_choices
 from ..core.utils import normalise_email
 from ..mail.suppression import REASONS
 from .forms import AddSuppressionForm, ImportSuppressionsForm, RemoveSuppressionForm
@@ -26,8 +27,10 @@ bp = Blueprint("suppressions", __name__, url_prefix="/network/suppressions")
 
 def _filters():
     args = request.args
-    filters = {"q": args.get("q", "").strip(), "reason": args.get("reason", ""),
-               "source": args.get("source", ""), "since": args.get("since", "").strip()}
+    problems = unknown_choices({"reason": REASONS, "source": SOURCES})
+    filters = {"q": args.get("q", "").strip(), "reason": "" if "reason" in problems else args.get("reason", ""),
+               "source": "" if "source" in problems else args.get("source", ""),
+               "since": args.get("since", "").strip()}
     error = None
     since = None
     if filters["since"]:
@@ -36,17 +39,18 @@ def _filters():
         except ValueError:
             error = "Use a date like 2026-01-31."
     query = suppression_query(filters["q"], filters["reason"], filters["source"], since)
-    return filters, query, error
+    return filters, query, error, problems
 
 
 @bp.route("/")
 def index():
     """The list, newest first, with search, filters and keyset pages."""
-    filters, query, since_error = _filters()
+    filters, query, since_error, problems = _filters()
     page = suppression_page(query, request.args.get("cursor"))
-    return render_template("tracking/suppressions.html", page=page, filters=filters,
+    return render_template("tracking/suppressions.html", page=page, filters=filters, problems=problems,
                            since_error=since_error, reasons=REASONS, sources=SOURCES,
-                           add_form=AddSuppressionForm(), active={k: v for k, v in filters.items() if v})
+                           add_form=AddSuppressionForm(), active={k: v for k, v in filters.items() if v}
+                           ), 400 if problems or since_error else 200
 
 
 @bp.route("/add", methods=["POST"])
@@ -54,10 +58,10 @@ def add():
     """Suppress one address."""
     form = AddSuppressionForm()
     if not form.validate_on_submit():
-        filters, query, since_error = _filters()
+        filters, query, since_error, problems = _filters()
         return render_template("tracking/suppressions.html", page=suppression_page(query), filters=filters,
                                since_error=since_error, reasons=REASONS, sources=SOURCES,
-                               add_form=form, active={}), 400
+                               add_form=form, active={}, problems=problems), 400
     added = suppress(form.email.data, form.reason.data, "admin", form.detail.data or None)
     if added:
         record("suppression.added", ("suppression", normalise_email(form.email.data)),
@@ -118,6 +122,8 @@ def import_file():
 @bp.route("/export.csv")
 def export():
     """The list (with the current filters) as CSV, streamed."""
-    _, query, _ = _filters()
+    _, query, since_error, problems = _filters()
+    if problems or since_error:  # an export of everything under a filter's name misleads
+        abort(400, " ".join([*problems.values(), *([f"since: {since_error}"] if since_error else [])]))
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
     return csv_response(partial(export_csv, query), f"suppressions-{stamp}.csv")

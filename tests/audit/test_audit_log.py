@@ -221,6 +221,8 @@ def test_the_last_day_is_inclusive_up_to_the_year_9999(db, admin_client, runner)
         listed = runner.invoke(args=["audit", "list", "--until", f"{until:%Y-%m-%d}"])
         assert listed.exit_code == 0 and ("key hk_abc" in listed.output) is shown, listed.output
     assert AuditFilters.from_args({"until": "9999-12-31"}).as_args() == {"until": "9999-12-31"}  # links keep it
+    refused = admin_client.get("/network/audit/export.csv?since=last+week")  # not every date instead
+    assert refused.status_code == 400 and "key hk_abc" not in refused.get_data(as_text=True)
 
 
 PLUGIN = textwrap.dedent('''

@@ -45,7 +45,12 @@ def test_list_shows_everything_and_filters(boss, several):
     assert titles(boss, "?label=newsletter") == ["Spring newsletter", "Summer newsletter"]
     assert titles(boss, "?q=NEWSL") == ["Spring newsletter", "Summer newsletter"]
     assert titles(boss, "?q=100%25") == []
-    assert titles(boss, "?kind=bogus&status=nope") == titles(boss)  # unknown filters are ignored
+    assert titles(boss, "?kind=bogus&status=nope") == titles(boss)  # unknown filters are left out
+    answer = boss.get("/network/broadcasts/?kind=bogus&status=%3Cb%3Enope")  # and the page says so
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "No kind is called “bogus”; showing every kind." in text
+    assert "No status is called “&lt;b&gt;nope”" in text and "<b>nope" not in text
+    assert boss.get("/network/broadcasts/?kind=notice").status_code == 200
 
 
 def test_list_pages_by_keyset(boss, network):

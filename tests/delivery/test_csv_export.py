@@ -33,3 +33,7 @@ def test_the_delivery_log_export_neutralises_addresses_and_replies(db, admin_cli
     assert sorted(row["email"] for row in rows) == sorted("'" + address for address in evil)
     for row in rows:
         assert not any(value.startswith(FORMULA_START) for value in row.values()), row
+    page = f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}"
+    unknown = admin_client.get(page + "?status=delivered")  # none of the ledger's statuses
+    assert unknown.status_code == 400 and "No status is called “delivered”" in unknown.get_data(as_text=True)
+    assert admin_client.get(page + "/export.csv?status=delivered").status_code == 400

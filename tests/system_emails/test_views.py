@@ -114,6 +114,9 @@ def test_diff_log_and_delete_pages(network, admin_client, customer, worker, smtp
     assert "So glad!" in diff
     log = admin_client.get(f"/network/system-emails/{row.id}/log").get_data(as_text=True)
     assert "carol@example.com" in log and "250 2.0.0 Message accepted" in log
+    unknown = admin_client.get(f"/network/system-emails/{row.id}/log?status=sennt")  # none of the statuses
+    assert unknown.status_code == 400 and "No status is called “sennt”" in unknown.get_data(as_text=True)
+    assert "carol@example.com" in unknown.get_data(as_text=True)  # every status, not none
     confirm = admin_client.get(f"/network/system-emails/{row.id}/delete").get_data(as_text=True)
     assert "Deleting loses this e-mail's statistics and send log for good" in confirm and "(1 sent, 0 failed)" in confirm
     token = csrf_token(admin_client, f"/network/system-emails/{row.id}/delete")

@@ -41,6 +41,22 @@ def test_list_search_and_filters(admin_client, db):
     assert "Use a date like" in admin_client.get(LIST + "?since=yesterday").get_data(as_text=True)
 
 
+def test_a_filter_value_that_is_no_choice_is_said_not_quietly_dropped(admin_client, db):
+    """A reason or source that is none of the list's (a hand-edited or old link) lists every
+    reason or source with a 400 and says so; an export under such a filter is refused rather than
+    exporting every address (until 2026-12-01 an unknown source listed nothing, an unknown reason
+    everything, both with a 200, and the export followed them)."""
+    _seed(db)
+    page = admin_client.get(LIST + "?reason=spam&source=fax")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 400 and "No reason is called “spam”; showing every reason." in text
+    assert "No source is called “fax”" in text and "old@example.com" in text and "reader@" in text
+    for query in ("?reason=spam", "?source=fax", "?since=yesterday"):
+        export = admin_client.get(LIST + "export.csv" + query)
+        assert export.status_code == 400 and "old@example.com" not in export.get_data(as_text=True), query
+    assert admin_client.get(LIST + "export.csv?reason=bounced").status_code == 200
+
+
 def test_keyset_pages(admin_client, db):
     for i in range(55):
         suppress(f"user{i:02d}@example.com", "unsubscribed", "admin")
