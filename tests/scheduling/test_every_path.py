@@ -57,7 +57,11 @@ def test_wizard_reads_a_tzid_dtstart_and_shows_its_plan(wizard, network):
     assert wizard.client.get(wizard.url("review")).status_code == 200
 
 
-def test_pathological_rules_answer_400_quickly_on_every_path(wizard, network, runner):
+def test_pathological_rules_answer_400_quickly_on_every_path(app, wizard, network, runner):
+    # The step and occurrence bounds must give each rule its own message; with the default 1 s
+    # a loaded machine (the two suites at once, load 8) answered the page with the clock's
+    # message instead, also a 400 (the clock's own refusal is test_scheduler_pauses_...'s).
+    app.config["SCHEDULE_EXPANSION_SECONDS"] = 8.0
     broadcast = _scheduled(wizard, network)
     put, _get = _api(wizard, runner, broadcast)
     editor = f"/network/scheduling/broadcasts/{broadcast.id}"
