@@ -114,9 +114,16 @@ def import_defaults(slugs) -> list[SystemEmail]:
     importable = {d.slug: d for d in importable_defaults()}
     missing = [slug for slug in slugs if slug not in importable]
     if missing:
-        raise ServiceError(f"Nothing to import for {', '.join(missing)}: unknown, from an inactive "
+        raise ServiceError(f"Nothing to import for {_named(missing)}: unknown, from an inactive "
                            "plugin, or already installed.")
     return [install_default(importable[slug]) for slug in slugs]
+
+
+def _named(slugs, most: int = 5) -> str:
+    """Slugs as a message names them: quoted, the first ``most``, each cut to 40 characters (they
+    come from the request; the message travels in the session cookie)."""
+    named = ", ".join(f"“{slug[:40]}”" for slug in slugs[:most])
+    return named + (f" and {len(slugs) - most:,} more" if len(slugs) > most else "")
 
 
 def resettable_states() -> list[EmailState]:
@@ -139,7 +146,7 @@ def reset_emails(slugs) -> list[SystemEmail]:
     emails = {e.slug: e for e in db.session.scalars(select(SystemEmail).where(SystemEmail.slug.in_(slugs)))}
     missing = [slug for slug in slugs if slug not in emails]
     if missing:
-        raise ServiceError(f"No installed e-mail {', '.join(missing)}.")
+        raise ServiceError(f"No installed e-mail is called {_named(missing)}.")
     return [reset_email(emails[slug]) for slug in slugs]
 
 

@@ -126,10 +126,13 @@ def delete(email_id):
 def reset_import():
     """Import registered defaults not installed; reset installed e-mails that differ from theirs."""
     form = SelectionForm()
+    status = 200
     if form.validate_on_submit():
         slugs = request.form.getlist("slug")
         action = request.form.get("action")
         try:
+            if action not in ("import", "reset"):
+                raise services.ServiceError("Choose Import selected or Reset selected.")
             if not slugs:
                 raise services.ServiceError("Choose at least one e-mail first.")
             done = (services.import_defaults if action == "import" else services.reset_emails)(slugs)
@@ -137,12 +140,13 @@ def reset_import():
             verb = "Imported" if action == "import" else "Reset"
             flash(f"{verb}: {', '.join(e.name for e in done)}.", "success")
             return redirect(url_for(".reset_import"))
-        except services.ServiceError as error:
+        except services.ServiceError as error:  # an unknown slug or action, nothing chosen: said, with a 400
             db.session.rollback()
             flash(str(error), "error")
+            status = 400
     return render_template("system_emails/reset_import.html", form=form,
                            importable=services.importable_defaults(),
-                           resettable=services.resettable_states(), events=registry().events)
+                           resettable=services.resettable_states(), events=registry().events), status
 
 
 @bp.route("/events", methods=["GET"])

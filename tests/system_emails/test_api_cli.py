@@ -50,7 +50,7 @@ def test_cli_list_import_reset(network, runner):
     assert "modified" in runner.invoke(args=["emails", "list"]).output
     assert "Reset 1: welcome" in runner.invoke(args=["emails", "reset", "welcome"]).output
     failed = runner.invoke(args=["emails", "reset", "nope"])
-    assert failed.exit_code == 1 and "No installed e-mail nope." in failed.output
+    assert failed.exit_code == 1 and "No installed e-mail is called “nope”." in failed.output
 
 
 def test_cli_test_sends_now_and_prints_the_server_reply(network, runner, smtp_sink):

@@ -144,6 +144,24 @@ def test_reset_and_import_through_the_page(network, admin_client):
     assert "Choose at least one e-mail first." in nothing.get_data(as_text=True)
 
 
+def test_reset_and_import_refuse_an_unknown_slug_or_action_with_a_400_naming_it(network, admin_client):
+    token = csrf_token(admin_client, "/network/system-emails/reset-import")
+    before = email("welcome").subject
+    for action, slugs, message in (
+            ("import", ["../x"], "Nothing to import for “../x”: unknown"),
+            ("reset", ["welcome", "nope"], "No installed e-mail is called “nope”."),
+            ("reset", [f"s{i}" for i in range(8)], "“s0”, “s1”, “s2”, “s3”, “s4” and 3 more"),
+            ("reset", ["x" * 5000], f"“{'x' * 40}”."),
+            ("reset", [], "Choose at least one e-mail first."),
+            ("delete", ["welcome"], "Choose Import selected or Reset selected.")):
+        page = admin_client.post("/network/system-emails/reset-import",
+                                 data={"csrf_token": token, "action": action, "slug": slugs})
+        assert page.status_code == 400, (action, slugs)
+        assert message in page.get_data(as_text=True).replace("&#34;", '"'), (action, slugs)
+    db.session.expire_all()
+    assert email("welcome").subject == before
+
+
 def test_an_admin_fires_an_event_by_hand_for_a_customer(network, admin_client, customer, worker, smtp_sink):
     worker.work()
     token = csrf_token(admin_client, "/network/system-emails/events")
