@@ -10,6 +10,7 @@ run in a bounded sandbox (``sandbox.BoundedSandbox``: immutable, no globals, siz
 nesting and time bounded), so an edited template cannot reach Python internals or exhaust a worker; ``default`` applies to blank values as everywhere (``is_blank``); values are
 HTML-escaped in HTML e-mails; unknown placeholders are refused on save.
 """
+import difflib
 import re
 from functools import lru_cache
 
@@ -27,6 +28,7 @@ FORBIDDEN_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "with", "autoescape", "raw", "block", "trans"}
 _KEYWORD_RE = re.compile(r"\{%[-+]?\s*(\w*)")
 _LIMIT_RE = re.compile(r"too deeply|longer than")  # the messages of BoundedSandbox._parse's bounds
+_UNKNOWN_RE = re.compile(r"No (filter|test) named '(\w+)'")  # Jinja's, when it compiles or runs
 
 
 class TemplateProblem(ValueError):
@@ -123,18 +125,37 @@ def _parse(text: str, html: bool, blocks: list):
     except (RecursionError, MemoryError):
         raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
     except TemplateSyntaxError as error:
-        offset = None
-        if error.message.startswith("Unexpected end of template") and _unclosed(blocks):
-            offset = _unclosed(blocks)[-1].start
-        if offset is None:
-            tag = re.search(r"unknown tag '(\w+)'", error.message)
-            offset = _block_on_line(text, blocks, error.lineno or 1, tag.group(1) if tag else "")
-        if offset is None:
-            offset = _line_start(text, error.lineno or 1)
-        problem = _problem(text, offset, error.message.rstrip(".") + ".")
-        if _LIMIT_RE.search(error.message or ""):  # the sandbox's size and depth bounds
-            problem = TemplateLimit(str(problem))
-        raise problem from None
+        raise _syntax_problem(text, blocks, error, html) from None
+
+
+def _syntax_problem(text: str, blocks: list, error: TemplateSyntaxError, html: bool) -> TemplateProblem:
+    """What Jinja found reading or compiling ``text`` (a syntax error; an unknown filter or test,
+    which Jinja finds when it compiles), at the block at fault."""
+    offset = None
+    if error.message.startswith("Unexpected end of template") and _unclosed(blocks):
+        offset = _unclosed(blocks)[-1].start
+    if offset is None:
+        tag = re.search(r"unknown tag '(\w+)'", error.message)
+        offset = _block_on_line(text, blocks, error.lineno or 1, tag.group(1) if tag else "")
+    if offset is None:
+        offset = _line_start(text, error.lineno or 1)
+    problem = _problem(text, offset, _explained(error.message, html))
+    if _LIMIT_RE.search(error.message or ""):  # the sandbox's size and depth bounds
+        problem = TemplateLimit(str(problem))
+    return problem
+
+
+def _explained(message: str, html: bool) -> str:
+    """Jinja's ``message`` as a sentence; for an unknown filter or test, the nearest names."""
+    message = str(message or "").rstrip(".") + "."
+    unknown = _UNKNOWN_RE.search(message)
+    if unknown:
+        kind, name = unknown.groups()
+        names = getattr(_ENVIRONMENTS[html], "filters" if kind == "filter" else "tests")
+        near = difflib.get_close_matches(name, [n for n in names if not n.startswith("herald_")], 3)
+        message = f"no {kind} is called '{name}'." + (
+            f" Did you mean {' or '.join(repr(n) for n in near)}?" if near else "")
+    return message
 
 
 def _line_start(text: str, line: int) -> int:
@@ -187,7 +208,13 @@ def check_template(text: str, event, style: str = "html") -> None:
     ast = _parse(text, html, blocks)
     _refuse_internals(ast)
     allowed = event.placeholders
-    unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed),
+    try:  # Jinja compiles the template to find its variables: unknown filters and tests show here
+        used = meta.find_undeclared_variables(ast)
+    except TemplateSyntaxError as error:
+        raise _syntax_problem(text, blocks, error, html) from None
+    except (RecursionError, MemoryError):
+        raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
+    unknown = sorted(used - set(allowed),
                      key=lambda name: (_first_use(text, items, name) or 0, name))
     if unknown:
         names = ", ".join("{{ %s }}" % name for name in unknown)
@@ -205,8 +232,9 @@ def render(text: str, values: dict, style: str = "html") -> str:
     values are HTML-escaped when ``style`` is "html". TemplateLimit (a TemplateProblem) when the
     template goes past a bound of the sandbox, or its HTML output holds more elements than the CSS
     inliner takes (``app.mail.inliner.MAX_BODY_START_TAGS``); its message names the limit."""
+    html = style == "html"
     try:
-        output = bounded_render(_compile(text or "", style == "html"), values)
+        output = bounded_render(_compile(text or "", html), values)
     except TemplateProblem:
         raise
     except LimitExceeded as error:
@@ -216,17 +244,37 @@ def render(text: str, values: dict, style: str = "html") -> str:
                               "only read the event's placeholders.") from None
     except TemplateSyntaxError as error:  # the sandbox's size and depth bounds are limits too
         kind = TemplateLimit if _LIMIT_RE.search(error.message or "") else TemplateProblem
-        raise kind(f"Template error on line {error.lineno}: {error.message}.") from None
-    except TemplateError as error:
-        raise TemplateProblem(f"The template cannot be rendered: {str(error.message).rstrip('.')}.") from None
+        raise kind(f"Line {error.lineno or 1}: {_explained(error.message, html)}") from None
     except (RecursionError, MemoryError):
         raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError) as error:
-        raise TemplateProblem(f"The template cannot be rendered: {error}.") from None
+    except Exception as error:  # noqa: BLE001 - whatever the template's code raised is the template's problem
+        raise _runtime_problem(error, html) from None
     if style == "html" and start_tag_count(output) > MAX_BODY_START_TAGS:
         raise TemplateLimit(f"Refused: the rendered e-mail holds {start_tag_count(output):,} HTML elements; at "
                             f"most {MAX_BODY_START_TAGS:,} can be prepared for sending (a limit of the CSS inliner).")
     return output
+
+
+def _runtime_problem(error: Exception, html: bool) -> TemplateProblem:
+    """What went wrong running a template (an undefined value, a filter, test or method given a
+    value it cannot take, a division by zero …), with the template's line where Jinja knows it."""
+    if isinstance(error, TemplateError):
+        reason = _explained(error.message, html)
+    else:
+        reason = f"{str(error).rstrip('.') or type(error).__name__}."
+    line = _template_line(error.__traceback__)
+    message = f"the template cannot be rendered: {reason[:1].lower() + reason[1:]}"
+    return TemplateProblem(f"Line {line}: {message}" if line else message[:1].upper() + message[1:])
+
+
+def _template_line(trace):
+    """The line of the template (the innermost) in ``trace``, as Jinja rewrites it, or None."""
+    line = None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
 
 
 def render_subject(text: str, values: dict) -> str:

@@ -3,8 +3,8 @@ from functools import wraps
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator
-from jinja2.exceptions import TemplateSyntaxError
-from jinja2.runtime import LoopContext
+from jinja2.exceptions import TemplateError, TemplateRuntimeError, TemplateSyntaxError
+from jinja2.runtime import LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .budget import (
@@ -28,6 +28,7 @@ from .budget import (
 )
 
 ITER_FILTER = "herald_bounded_loop"
+LAZY_FILTERS = frozenset({"select", "reject", "selectattr", "rejectattr", "map"})  # they return generators
 
 
 class BoundedCodeGenerator(CodeGenerator):
@@ -54,7 +55,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     ``str.format``, padding, ``replace``, ``join``, filters), all of them together at most
     ``MAX_BUILT``; loop iterations and calls number at most ``MAX_STEPS``; calls nest at most
     ``MAX_DEPTH`` deep (a macro calling itself); a render stops after ``MAX_SECONDS``. Going
-    past a bound raises ``LimitExceeded`` (a SecurityError) whose message names the limit.
+    past a bound raises ``LimitExceeded`` (a SecurityError) whose message names the limit; a
+    filter given a value or argument it cannot take raises ``FilterFailed``, naming the filter.
     """
 
     code_generator_class = BoundedCodeGenerator
@@ -187,14 +189,52 @@ def _guarded(name, func):
         spend = budget()
         spend.tick()
         values = list(args[1:] if passes else args)
-        if values:
-            spend.fits(text_size(values[0]))
-            check_numbers(values[1:], kwargs)
-            values[0] = _FILTER_CHECKS.get(name, _no_check)(spend, *values, **kwargs)
-        result = func(*(args[:1] if passes else ()), *values, **kwargs)
+        given = values[0] if values else None
+        try:
+            if values:
+                spend.fits(text_size(values[0]))
+                check_numbers(values[1:], kwargs)
+                values[0] = _FILTER_CHECKS.get(name, _no_check)(spend, *values, **kwargs)
+            result = func(*(args[:1] if passes else ()), *values, **kwargs)
+        except _THEIRS:
+            raise
+        except Exception as error:  # noqa: BLE001 - a value or argument the filter cannot take
+            raise FilterFailed(name, given, error, len(values) > 1 or kwargs) from None
+        if name in LAZY_FILTERS:  # their work (and its errors) happens as their result is read
+            return _named_errors(name, given, result, len(values) > 1 or kwargs)
         spend.build(text_size(result))
         return result
     return guarded
+
+
+class FilterFailed(TemplateRuntimeError):
+    """A filter given a value or an argument it cannot take; the message names the filter."""
+
+    def __init__(self, name, value, error, arguments=False):
+        reason = str(error).rstrip(".") or type(error).__name__
+        given = f"{_kind(value)} with these arguments" if arguments else _kind(value)
+        super().__init__(f"the filter '{name}' cannot take {given} ({reason})")
+
+
+_THEIRS = (TemplateError, RecursionError, MemoryError)  # LimitExceeded is a TemplateError too
+
+
+def _kind(value) -> str:
+    for kinds, word in ((Undefined, "an undefined value"), (bool, "true or false"), (str, "a text"),
+                        ((int, float), "a number"), (dict, "a mapping"), ((list, tuple), "a list")):
+        if isinstance(value, kinds):
+            return word
+    return "this value"
+
+
+def _named_errors(name, value, items, arguments):
+    """``items`` (the generator a lazy filter returns), its errors naming the filter."""
+    try:
+        yield from items
+    except _THEIRS:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise FilterFailed(name, value, error, arguments) from None
 
 
 def _no_check(spend, value, *args, **kwargs):
