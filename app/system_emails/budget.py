@@ -17,6 +17,14 @@ MAX_SOURCE = 200_000  # characters of a template
 MAX_INT_BITS = 4096  # numbers a template computes
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(\d*)[,_]?(?:\.(\d+))?")
+# Filters whose work is Python code per character (regular expressions with callbacks, textwrap):
+# the most characters each takes, so that one call costs a small part of MAX_SECONDS.
+FILTER_TEXT = {"urlize": 20_000, "wordwrap": 100_000, "title": 100_000, "wordcount": 200_000,
+               "pprint": 100_000, "urlencode": 200_000, "striptags": 200_000}
+# Filters that run Python code for each item of their input (a test, a key, an attribute): each
+# item they read counts as a loop iteration (sandbox._check_items).
+ITEM_FILTERS = ("select", "reject", "selectattr", "rejectattr", "map", "unique", "sort", "groupby",
+                "max", "min")  # and dictsort, batch and sum, which take their input whole
 REFUSED_METHODS = {"translate", "maketrans"}  # str methods whose output size cannot be foreseen
 
 

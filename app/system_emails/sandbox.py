@@ -8,6 +8,8 @@ from jinja2.runtime import LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .budget import (
+    FILTER_TEXT,
+    ITEM_FILTERS,
     MAX_DEPTH,
     MAX_INT_BITS,
     MAX_SOURCE,
@@ -54,9 +56,12 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     checked *before* an operation that could make a larger one (``*``, ``+``, ``~``, ``%``,
     ``str.format``, padding, ``replace``, ``join``, filters), all of them together at most
     ``MAX_BUILT``; loop iterations and calls number at most ``MAX_STEPS``; calls nest at most
-    ``MAX_DEPTH`` deep (a macro calling itself); a render stops after ``MAX_SECONDS``. Going
-    past a bound raises ``LimitExceeded`` (a SecurityError) whose message names the limit; a
-    filter given a value or argument it cannot take raises ``FilterFailed``, naming the filter.
+    ``MAX_DEPTH`` deep (a macro calling itself); a render stops after ``MAX_SECONDS``, checked at
+    every step. Filters that run Python code per item count each item they read as a step
+    (``ITEM_FILTERS``), those that do per character take at most ``FILTER_TEXT`` characters, so
+    one operation between two checks stays a small part of the time. Going past a bound raises
+    ``LimitExceeded`` (a SecurityError) whose message names the limit; a filter given a value or
+    argument it cannot take raises ``FilterFailed``, naming the filter.
     """
 
     code_generator_class = BoundedCodeGenerator
@@ -192,7 +197,10 @@ def _guarded(name, func):
         given = values[0] if values else None
         try:
             if values:
-                spend.fits(text_size(values[0]))
+                size = text_size(values[0])
+                spend.fits(size)
+                if size > FILTER_TEXT.get(name, MAX_TEXT):  # Python code per character
+                    raise LimitExceeded(f"the filter '{name}' takes at most {FILTER_TEXT[name]:,} characters")
                 check_numbers(values[1:], kwargs)
                 values[0] = _FILTER_CHECKS.get(name, _no_check)(spend, *values, **kwargs)
             result = func(*(args[:1] if passes else ()), *values, **kwargs)
@@ -283,10 +291,36 @@ def _check_sum(spend, value, attribute=None, start=0, **kwargs):
     return bounded_list(value, "a sum")
 
 
+def _check_items(spend, value, *args, **kwargs):
+    """Filters that run Python code for each item (a test, a key, an attribute): each item they
+    read is a loop iteration, so the steps and the deadline are checked while they work."""
+    if isinstance(value, Undefined):
+        return value
+    return bounded_loop(value)
+
+
+def _check_dictsort(spend, value, *args, **kwargs):
+    """dictsort reads a mapping's items: charged at once, one step an item."""
+    if isinstance(value, dict):
+        spend.tick(len(value))
+    return value
+
+
+def _counted(check):
+    """``check``, then an item of its (listed) result one step."""
+    def counted(spend, value, *args, **kwargs):
+        items = check(spend, value, *args, **kwargs)
+        if isinstance(items, (list, str, dict)):
+            spend.tick(len(items))
+        return items
+    return counted
+
+
 _FILTER_CHECKS = {"indent": _check_indent, "wordwrap": _check_wordwrap, "format": _check_format,
                   "replace": _check_replace, "join": _check_join, "slice": _check_slice,
-                  "batch": lambda spend, value, *a, **k: bounded_list(value, "a batch"),
-                  "sum": _check_sum}
+                  "batch": _counted(lambda spend, value, *a, **k: bounded_list(value, "a batch")),
+                  "sum": _counted(_check_sum),
+                  "dictsort": _check_dictsort, **{name: _check_items for name in ITEM_FILTERS}}
 
 
 def bounded_render(template, values: dict) -> str:
