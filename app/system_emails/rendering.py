@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.sandbox import SecurityError
+from rq.timeouts import JobTimeoutException
 
 from ..core.content_limits import MAX_BLOCK_NESTING, ContentLimit, check_content
 from ..mail.inliner import MAX_BODY_START_TAGS, start_tag_count
@@ -247,6 +248,8 @@ def render(text: str, values: dict, style: str = "html") -> str:
         raise kind(f"Line {error.lineno or 1}: {_explained(error.message, html)}") from None
     except (RecursionError, MemoryError):
         raise TemplateLimit("Refused: the template is nested too deeply (a limit of the e-mail sandbox).") from None
+    except JobTimeoutException:  # must reach the worker so it can stop the job
+        raise
     except Exception as error:  # noqa: BLE001 - whatever the template's code raised is the template's problem
         raise _runtime_problem(error, html) from None
     if style == "html" and start_tag_count(output) > MAX_BODY_START_TAGS:

@@ -6,6 +6,7 @@ from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import TemplateError, TemplateRuntimeError, TemplateSyntaxError
 from jinja2.runtime import LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from rq.timeouts import JobTimeoutException
 
 from .budget import (
     FILTER_TEXT,
@@ -204,7 +205,7 @@ def _guarded(name, func):
                 check_numbers(values[1:], kwargs)
                 values[0] = _FILTER_CHECKS.get(name, _no_check)(spend, *values, **kwargs)
             result = func(*(args[:1] if passes else ()), *values, **kwargs)
-        except _THEIRS:
+        except PASS_THROUGH:
             raise
         except Exception as error:  # noqa: BLE001 - a value or argument the filter cannot take
             raise FilterFailed(name, given, error, len(values) > 1 or kwargs) from None
@@ -224,7 +225,9 @@ class FilterFailed(TemplateRuntimeError):
         super().__init__(f"the filter '{name}' cannot take {given} ({reason})")
 
 
-_THEIRS = (TemplateError, RecursionError, MemoryError)  # LimitExceeded is a TemplateError too
+# Not the filter's problem: Jinja's own errors (LimitExceeded is one), limits of the process, and
+# RQ's job timeout, which must reach the worker so it can stop the job.
+PASS_THROUGH = (TemplateError, RecursionError, MemoryError, JobTimeoutException)
 
 
 def _kind(value) -> str:
@@ -239,7 +242,7 @@ def _named_errors(name, value, items, arguments):
     """``items`` (the generator a lazy filter returns), its errors naming the filter."""
     try:
         yield from items
-    except _THEIRS:
+    except PASS_THROUGH:
         raise
     except Exception as error:  # noqa: BLE001
         raise FilterFailed(name, value, error, arguments) from None

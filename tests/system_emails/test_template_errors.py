@@ -8,6 +8,7 @@ import time  # thread_time: the CPU this thread spends, steady on a busy machine
 
 import pytest
 from markupsafe import escape
+from rq.timeouts import JobTimeoutException
 
 from app.core.extensions import db
 from app.network.services import register_customer
@@ -60,6 +61,20 @@ def test_every_template_problem_is_a_template_problem_with_its_place(name):
 def test_at_render_too_a_runtime_error_is_a_template_problem():
     with pytest.raises(TemplateProblem, match="the filter 'truncate' cannot take a text"):
         render("{{ customer_name }}{% set y = customer_name|truncate(-1) %}", {"customer_name": "J"}, "html")
+
+
+class TimedOut:
+    """A value whose text is asked for when RQ's job timeout strikes."""
+
+    def __str__(self):
+        raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+
+
+@pytest.mark.parametrize("template", ["{{ customer_name }}", "{% set y = customer_name|upper %}{{ y }}",
+                                      "{% set y = [customer_name]|map('upper')|list %}"])
+def test_the_job_timeout_still_reaches_the_worker(template):
+    with pytest.raises(JobTimeoutException):
+        render(template, {"customer_name": TimedOut()}, "plain")
 
 
 def test_a_plugin_registering_such_a_default_gets_a_registration_error():
