@@ -164,11 +164,11 @@ def read_json_object() -> dict:
         abort(400, f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, the hooks' refusals
         abort(400, f"The body is not valid JSON ({error}).")
-    if not isinstance(data, dict):
-        abort(400, "The body must be a JSON object (Content-Type: application/json).")
-    problem = json_problem(data)
+    problem = json_problem(data)  # first: a body too deep is refused as such, whatever its shape
     if problem:
         abort(400, problem)
+    if not isinstance(data, dict):
+        abort(400, "The body must be a JSON object (Content-Type: application/json).")
     return data
 
 

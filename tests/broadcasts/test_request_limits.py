@@ -65,6 +65,10 @@ def test_json_nested_thousands_deep_is_400(api):
              400, "nested")
     deep = '{"kind": "notice", "labels": ' + "[" * 40 + "]" * 40 + "}"
     _refused(api("POST", "/broadcasts", data=deep, content_type="application/json"), 400, "nested more than 32")
+    # A top-level array 40 deep is refused for its depth (docs/api.md), not as "must be a JSON
+    # object": the depth is checked before the shape (review d, item 12).
+    _refused(api("POST", "/broadcasts", data="[" * 40 + "]" * 40, content_type="application/json"),
+             400, "nested more than 32")
 
 
 def test_lone_surrogates_and_nul_in_json_text_are_400(api):
