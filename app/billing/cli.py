@@ -4,7 +4,6 @@ from flask.cli import AppGroup
 
 from ..core.cli import ROW_ID
 from ..core.extensions import db
-from ..network.services import find_customer
 from .models import PAYMENT_KINDS, PAYMENT_STATUSES
 from .services import PaymentError, record_payment
 
@@ -22,7 +21,7 @@ payments_cli = AppGroup("payments", help="Record payments (they fire the payment
 def record_command(customer, amount, currency, status, kind, reference, membership_id):
     """Record a payment of CUSTOMER."""
     try:
-        payment = record_payment(find_customer(customer), amount, currency, status, kind, reference,
+        payment = record_payment(customer, amount, currency, status, kind, reference,
                                  membership_id)
     except PaymentError as error:
         raise click.ClickException(str(error))

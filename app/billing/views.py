@@ -2,9 +2,8 @@
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from ..core.extensions import db
-from ..core.inputs import query_cursor, read_json_object
+from ..core.inputs import FieldError, json_fields, query_cursor, read_json_object
 from ..core.submissions import AlreadySubmitted, once
-from ..network.services import find_customer
 from .forms import PaymentForm
 from .services import PaymentError, payment_dict, record_payment, search_payments
 
@@ -19,7 +18,7 @@ def payments():
     if form.validate_on_submit():
         try:
             with once(request.form) as submission:
-                payment = record_payment(find_customer(form.customer.data), form.amount.data,
+                payment = record_payment(form.customer.data, form.amount.data,
                                          form.currency.data, form.status.data, form.kind.data,
                                          form.reference.data, form.membership_id.data)
                 db.session.commit()
@@ -38,15 +37,23 @@ def payments():
     return render_template("billing/payments.html", form=form, page=search_payments(after, before)), status
 
 
+# The fields of payments.json and the JSON types each may have (checked before anything reads them).
+JSON_FIELDS = {"customer": (int, str), "amount": (str, float), "currency": (str,), "status": (str,),
+               "kind": (str,), "reference": (str, None), "membership_id": (int, str, None)}
+
+
 @bp.route("/network/payments.json", methods=["POST"])
 def record_json():
-    """Record a payment from JSON: customer (id or e-mail), amount, currency, status, kind, reference."""
-    data = read_json_object()
+    """Record a payment from JSON: customer (id or e-mail), amount, currency, status, kind,
+    reference, membership_id; an unknown field or a value of another type is a 400 naming it."""
     try:
-        payment = record_payment(find_customer(str(data.get("customer", ""))), data.get("amount", ""),
+        data = json_fields(read_json_object(), JSON_FIELDS)
+        payment = record_payment(data.get("customer", ""), data.get("amount", ""),
                                  data.get("currency", "EUR"), data.get("status", "paid"),
                                  data.get("kind", "payment"), data.get("reference", ""),
                                  data.get("membership_id"))
+    except FieldError as error:
+        return jsonify(error=str(error), field=error.field), 400
     except PaymentError as error:
         db.session.rollback()
         return jsonify(error=str(error), field=error.field), 400

@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 # One reader for each kind of input, used by every API module and admin page, so that a bad value
 # is a 4xx with a message (never a 500, never seconds of work): read_json_object() for JSON
-# bodies, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, check_query()
+# bodies and json_fields() for the names and JSON types of their fields, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, check_query()
 # for the names and choices of a list's query arguments, id_list() and
 # check_cap() for lists (the cap checked before any work), IdConverter for ids in URLs, and
 # refuse_bad_text() for NUL characters in query and form values.
@@ -32,9 +32,10 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 _SIGNED = re.compile(r"[+-]?[0-9]+")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 # Control characters (C0, DEL, C1), Unicode line and paragraph separators, the bidirectional
-# embeddings and overrides (U+202A-U+202E, which make "exe.txt" read "txt.exe") and lone
-# surrogates: none belongs in a one-line name, and CR/LF in a name would reach an e-mail header.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\ud800-\udfff]")
+# embeddings and overrides (U+202A-U+202E, which make "exe.txt" read "txt.exe"), the isolates
+# (U+2066-U+2069, which reorder text as well) and lone surrogates: none belongs in a one-line
+# name, and CR/LF in a name would reach an e-mail header.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # What ``escape_controls`` writes visibly: C0 and C1 controls and DEL (ECMA-48: they start
 # terminal escape sequences; PostgreSQL stores no NUL), the bidirectional overrides and isolates
 # (they reorder what a terminal or page shows) and lone surrogates (no UTF-8 encodes them).
@@ -169,6 +170,38 @@ def read_json_object() -> dict:
         abort(400, problem)
     if not isinstance(data, dict):
         abort(400, "The body must be a JSON object (Content-Type: application/json).")
+    return data
+
+
+class FieldError(ValueError):
+    """A field of a JSON body that is unknown or of the wrong type; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+_TYPE_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
+               list: "a list", dict: "an object", type(None): "null"}
+
+
+def json_fields(data: dict, fields: dict) -> dict:
+    """``data`` (a JSON object) when each key is one of ``fields`` and its value has one of the
+    JSON types ``fields[key]`` lists (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``,
+    ``None``; ``int`` never admits true/false, ``float`` admits whole numbers); FieldError naming
+    the first key that is unknown or of another type. Every JSON endpoint checks its body with it
+    before any code that expects text or a number sees a value: a list where text belongs is a
+    400 that says so, never a 500 or text made of the list."""
+    for key, value in data.items():
+        if key not in fields:
+            raise FieldError(key[:40], f"Unknown field; this body takes: {', '.join(fields)}.")
+        allowed = tuple(type(None) if kind is None else kind for kind in fields[key])
+        kind = type(value)
+        if kind is int and float in allowed:
+            continue
+        if kind not in allowed:
+            wanted = " or ".join(_TYPE_NAMES[k] for k in allowed)
+            raise FieldError(key, f"Must be {wanted} (got {json_type(value)}).")
     return data
 
 
