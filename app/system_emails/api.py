@@ -7,12 +7,15 @@ can be mounted there unchanged.
 from flask import Blueprint, jsonify, request
 
 from ..core.extensions import db
-from ..core.inputs import read_json_object
+from ..core.inputs import FieldError, json_fields, read_json_object
 from . import services
 from .models import SystemEmail
 from .registry import available_events
 
 api_bp = Blueprint("system_emails_api", __name__, url_prefix="/network/system-emails")
+# The JSON type of each field a PATCH may change (subject and body null: empty).
+JSON_FIELDS = {"subject": (str, None), "body": (str, None), "style": (str,), "audience": (str,),
+               "active": (bool,), "copy_admins": (bool,), "delay_value": (int,), "delay_unit": (str,)}
 
 
 def _error(message, status, **extra):
@@ -61,6 +64,10 @@ def email_detail(email_id):
         unknown = sorted(set(data) - set(services.EDITABLE_FIELDS))
         if unknown:
             return _error(f"Fields that cannot be changed: {', '.join(unknown)}.", 400)
+        try:
+            json_fields(data, JSON_FIELDS)
+        except FieldError as error:
+            return _error(str(error), 400, fields={error.field: error.message})
         try:
             services.update_email(email, data)
         except services.ValidationFailed as failure:

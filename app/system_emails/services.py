@@ -206,12 +206,14 @@ def clean_changes(email: SystemEmail, data: dict) -> dict:
     errors, clean = {}, {}
     for name, choices in (("style", STYLES), ("audience", AUDIENCES), ("delay_unit", DELAY_UNITS)):
         if name in data:
-            if data[name] not in choices:
+            if not isinstance(data[name], str) or data[name] not in choices:  # a list is no key
                 errors[name] = f"Choose one of: {', '.join(choices)}."
             clean[name] = data[name]
     for name in ("subject", "body"):
         if name in data:
-            clean[name] = line_ends(str(data[name] or ""))
+            if data[name] is not None and not isinstance(data[name], str):  # never the text of a list
+                errors[name] = "Must be text."
+            clean[name] = line_ends(data[name] if isinstance(data[name], str) else "")
     for name in ("active", "copy_admins"):
         if name in data:
             if not isinstance(data[name], bool):
@@ -226,7 +228,7 @@ def clean_changes(email: SystemEmail, data: dict) -> dict:
         clean["delay_value"] = value
     if len(clean.get("subject", "")) > 500:
         errors["subject"] = "The subject cannot be longer than 500 characters."
-    if not errors.keys() & {"subject", "style"}:
+    if not errors.keys() & {"subject", "body", "style"}:
         merged = {name: clean.get(name, getattr(email, name)) for name in ("subject", "body", "style")}
         errors = {**content_errors(email.event, **merged), **errors}
     if errors:

@@ -75,3 +75,20 @@ def test_cli_setup_and_fire(app, runner, customer, worker, smtp_sink):
         "Your Business plan membership has expired"]
     assert [s.status for s in sends("membership_expired")] == ["sent"]
     assert runner.invoke(args=["emails", "fire", "nope", "--customer", "carol@example.com"]).exit_code == 1
+
+
+def test_api_refuses_a_value_of_the_wrong_json_type_naming_its_field(network, admin_client):
+    """A list where a choice belongs was a 500 (unhashable in the choices' dict); a number, a list
+    or an object as the subject or body was stored as its Python text ("['a']") (review d, item 2)."""
+    welcome = email("welcome")
+    url = f"/network/system-emails/emails/{welcome.id}.json"
+    headers = {"X-CSRFToken": csrf_token(admin_client, "/network/system-emails/")}
+    before = {name: getattr(welcome, name) for name in ("subject", "body", "style", "audience", "delay_unit")}
+    for field, value in [("style", ["html"]), ("audience", {"a": 1}), ("delay_unit", ["minutes"]),
+                         ("subject", ["Hi"]), ("subject", 12), ("body", {"a": 1}), ("body", True),
+                         ("active", "false"), ("delay_value", 1.5)]:
+        answer = admin_client.patch(url, json={field: value}, headers=headers)
+        assert answer.status_code == 400, (field, value, answer.get_data(as_text=True))
+        assert list(answer.get_json()["fields"]) == [field]
+    db.session.expire_all()
+    assert {name: getattr(email("welcome"), name) for name in before} == before
