@@ -153,6 +153,8 @@ def clean_labels(value):
     check_cap(value, "Labels", MAX_LABELS * 5)
     labels, seen = [], set()
     for raw in value:
+        if not isinstance(raw, str):  # a null or a number is no label, not one left out quietly
+            raise ValueError(f"Each label must be text (got {json_type(raw)}).")
         label = " ".join(_text(raw, "A label", 64).split())
         if label and not visible(label):
             raise ValueError(f"A label needs a character that shows (got {label!r}).")
@@ -178,7 +180,7 @@ def clean_reply_to(value):
 def clean_timezone(value):
     """An IANA time zone name such as Europe/Amsterdam."""
     if not isinstance(value, str) or not is_timezone(value):
-        raise ValueError(f"{value!r} is not a known time zone (use a name like Europe/Amsterdam).")
+        raise ValueError(f"{str(value)[:64]!r} is not a known time zone (use a name like Europe/Amsterdam).")
     return value
 
 

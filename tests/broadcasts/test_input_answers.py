@@ -38,6 +38,19 @@ def test_a_wrong_kind_says_what_is_wrong_with_it(api, kind, words):  # noqa: F81
     assert missing.get_json()["fields"]["kind"].startswith("Required")
 
 
+@pytest.mark.parametrize("labels, words", [([None], "(got null)"), (["news", 7], "(got a number)"),
+                                           ([["news"]], "(got a list)")])
+def test_a_label_that_is_not_text_is_refused_not_left_out(api, labels, words):  # noqa: F811
+    """[null] made a draft with no label at all (review d: a wrong JSON type is said, never dropped)."""
+    answer = api("POST", "/broadcasts", json={"kind": "notice", "labels": labels})
+    assert answer.status_code == 400 and words in answer.get_json()["fields"]["labels"]
+
+
+def test_a_time_zone_of_the_wrong_type_gets_a_short_message(api):  # noqa: F811
+    answer = api("POST", "/broadcasts", json={"kind": "notice", "timezone": ["Europe/Amsterdam"] * 10_000})
+    assert answer.status_code == 400 and len(answer.get_json()["fields"]["timezone"]) < 200
+
+
 def test_a_body_that_is_not_json_answers_415(api):  # noqa: F811
     created = api("POST", "/broadcasts", json={"kind": "email"}).get_json()
     for method, path in (("POST", "/broadcasts"), ("PATCH", f"/broadcasts/{created['id']}"),
@@ -51,7 +64,7 @@ def test_a_body_that_is_not_json_answers_415(api):  # noqa: F811
 
 
 @pytest.mark.parametrize("name", ["Ann\x00", "Ann\r\nBcc: x@example.com", "Ann\nLee", "Ann\x1b[31m",
-                                  "Ann\u2028Lee", "Ann\x85", "Ann\tLee"])
+                                  "Ann\u2028Lee", "Ann\x85", "Ann\tLee", "Ann\u2066Lee\u2069"])
 def test_a_customer_name_with_a_control_character_is_refused(app, name):
     with pytest.raises(ValueError, match="not allowed"):
         register_customer("ctl@example.com", name)
