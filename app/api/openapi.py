@@ -88,8 +88,9 @@ PATHS = {
     "/customers": {"get": _operation("Customers by id, or e-mail or name prefix", params=PAGE)},
     "/products": {"get": _operation("Products whose name or slug contains q", params=PAGE)},
     "/products/{product_id}/mailing-permission": {
-        "post": _operation("Allow e-mail broadcasts to the product's members", params=[_path_id("product_id")],
-                           errors=(401, 404))},
+        "post": _operation("Allow e-mail broadcasts to the product's members (a revoke, "
+                           '{"allowed": false}, is refused: docs/api.md)', params=[_path_id("product_id")],
+                           body=_object({"allowed": {"type": "boolean"}}), errors=(400, 401, 404))},
     "/delivery/runs/{run_id}": {"get": _operation("A run's progress", params=[R])},
     "/delivery/runs/{run_id}/{action}": {
         "post": _operation("Pause, resume, cancel or resend-unknown a run (resend-unknown: the body "

@@ -7,7 +7,9 @@ from ..api.auth import api_error, require_api_key
 from ..core.extensions import db
 from ..core.inputs import (
     MAX_ID,
+    FieldError,
     check_query,
+    json_fields,
     json_type,
     query_cursor,
     query_int,
@@ -176,10 +178,27 @@ def products():
     return _page_json(page, "products", product_json)
 
 
+# Why ``{"allowed": false}`` is refused: the permission is checked when a broadcast is sent or
+# scheduled (sending.readiness_problems), not at each run of a schedule, so a revoke would leave
+# the e-mails already scheduled to the product's members going out.
+NO_REVOKE = ("Revoking the mailing permission is not supported: it is checked when an e-mail broadcast "
+             "is sent or scheduled, not at each run, so broadcasts already scheduled to this product's "
+             "members would still be sent. Cancel them (POST /api/v1/broadcasts/ID/cancel) or remove the "
+             "product from them; send no body, {} or {\"allowed\": true} to grant.")
+
+
 @bp.post("/products/<int:product_id>/mailing-permission")
 def grant_mailing(product_id):
-    """Allow e-mail broadcasts to this product's members (recorded with the key's user)."""
+    """Allow e-mail broadcasts to this product's members (recorded with the key's user). The body
+    is empty, ``{}`` or ``{"allowed": true}``; ``{"allowed": false}`` (a revoke) and any other field
+    are refused with 400, so a script meant to revoke never grants."""
     product = db.session.get(Product, product_id) or abort(404, f"There is no product {product_id}.")
+    try:
+        data = json_fields(read_json_object(), {"allowed": (bool,)})
+    except FieldError as error:
+        return api_error(400, str(error), fields={error.field: error.message})
+    if data.get("allowed") is False:
+        return api_error(400, f"allowed: {NO_REVOKE}", fields={"allowed": NO_REVOKE})
     drafts.grant_mailing(product, g.api_user)
     db.session.commit()
     return jsonify(product_json(product))

@@ -6,6 +6,7 @@ from app.api.models import ApiKey
 from app.broadcasts.models import Broadcast, BroadcastRun
 from app.core.extensions import db
 from app.core.jobs import get_queue
+from app.network.models import Product
 from app.testing import login
 
 
@@ -124,3 +125,19 @@ def test_search_customers_and_products(api, network):
     assert len(page["customers"]) == 3 and page["next_after"]
     assert [p["slug"] for p in api("GET", "/products?q=busi").get_json()["products"]] == ["business"]
     assert api("GET", "/customers?after=abc").status_code == 400
+
+
+def test_the_mailing_permission_reads_its_body_and_never_grants_on_a_revoke(api, network):
+    """{"allowed": false, "revoke": true} answered 200 with the permission granted: a script meant
+    to revoke granted instead (review d, item 5). Unknown fields and a revoke are 400; nothing is granted."""
+    url = f"/products/{network.business.id}/mailing-permission"
+    for body, field in (({"allowed": False, "revoke": True}, "revoke"), ({"allowed": False}, "allowed"),
+                        ({"allowed": "false"}, "allowed"), ({"allowd": True}, "allowd")):
+        refused = api("POST", url, json=body)
+        assert refused.status_code == 400 and list(refused.get_json()["fields"]) == [field], body
+    assert "not supported" in api("POST", url, json={"allowed": False}).get_json()["error"]
+    db.session.expire_all()
+    assert db.session.get(Product, network.business.id).mailing_allowed_at is None
+    granted = api("POST", url, json={"allowed": True})
+    assert granted.status_code == 200 and granted.get_json()["mailing_allowed"]
+    assert api("POST", f"/products/{network.starter.id}/mailing-permission", json={}).status_code == 200
