@@ -1,5 +1,5 @@
 """API keys on the admin's profile page: the list, issuing a key (shown once) and revoking one."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -8,6 +8,7 @@ from wtforms.validators import Length
 
 from ..auth.profile import render_profile
 from ..core.extensions import db
+from ..core.submissions import AlreadySubmitted, once
 from .keys import ApiKeyError, issue_key, keys_of, revoke
 from .models import ApiKey
 
@@ -29,15 +30,24 @@ def api_keys_panel(panels, user):
 
 @bp.route("", methods=["POST"])
 def create():
-    """Issue a key and show its secret once, in this response (never stored or redirected)."""
+    """Issue a key and show its secret once, in this response (never stored or redirected).
+
+    Once per rendered form (``core.submissions``): a double click or a resent POST issued a second
+    live key whose secret only the discarded first answer showed. The repeat issues nothing and
+    says so; the one key's secret cannot be shown again (it is stored hashed)."""
     form = NewKeyForm()
     if not form.validate_on_submit():
         abort(400, "; ".join(e for errors in form.errors.values() for e in errors))
     try:
-        key, secret = issue_key(current_user._get_current_object(), form.name.data)
+        with once(request.form) as submission:
+            key, secret = issue_key(current_user._get_current_object(), form.name.data)
+            db.session.commit()
+            submission.result(url_for("auth.profile"))
+    except AlreadySubmitted:
+        return render_profile(message=Markup(render_template("api/key_already_created.html")))
     except ApiKeyError as error:
+        db.session.rollback()
         abort(403, str(error))
-    db.session.commit()
     message = Markup(render_template("api/new_key.html", key=key, secret=secret))
     return render_profile(status=201, message=message)
 

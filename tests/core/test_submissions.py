@@ -2,6 +2,7 @@
 click, a resent POST) records no second payment and copies no second broadcast."""
 import re
 
+from app.api.models import ApiKey
 from app.billing.models import Payment
 from app.broadcasts.drafts import create_draft
 from app.broadcasts.models import Broadcast
@@ -68,3 +69,25 @@ def test_the_wizards_first_step_sent_twice_makes_one_draft(admin_client):
                                                                  "kind": "fax"})
     assert refused.status_code == 400  # an invalid choice claims no nonce and makes no draft
     assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 1
+
+
+def _key_form(client) -> dict:
+    """The hidden fields of the profile page's Create API key form."""
+    html = client.get("/network/profile").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="/network/profile/api-keys".*?</form>', html, re.S).group()
+    return {"csrf_token": csrf_token(client, "/network/profile"),
+            "submission": re.search(r'name="submission" value="([^"]+)"', form).group(1), "name": "deploy"}
+
+
+def test_the_create_api_key_form_sent_twice_issues_one_key(admin_client, admin):
+    """A double click issued two live keys, the first shown once and lost (review d, item 4a)."""
+    hidden = _key_form(admin_client)
+    first = admin_client.post("/network/profile/api-keys", data=hidden)
+    again = admin_client.post("/network/profile/api-keys", data=hidden)
+    assert first.status_code == 201 and 'id="new-api-key"' in first.get_data(as_text=True)
+    assert again.status_code == 200 and 'id="new-api-key"' not in again.get_data(as_text=True)
+    assert "already sent: one API key was created" in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(ApiKey)) == 1
+    other = _key_form(admin_client)  # a new rendering: a new key
+    assert admin_client.post("/network/profile/api-keys", data=other).status_code == 201
+    assert db.session.scalar(db.select(db.func.count()).select_from(ApiKey)) == 2
