@@ -46,16 +46,20 @@ def edit(email_id):
     status = 200
     if form.validate_on_submit():
         try:
-            if action == "test":
-                services.send_test(email, form.test_address.data or "", form.subject.data,
-                                   form.body.data, form.style.data)
-                db.session.commit()
+            if action == "test":  # once per rendered form: a double click sends one test
+                with once(request.form) as submission:
+                    services.send_test(email, form.test_address.data or "", form.subject.data,
+                                       form.body.data, form.style.data)
+                    db.session.commit()
+                    submission.result(url_for(".edit", email_id=email.id))
                 flash(f"A test was queued for {form.test_address.data}.", "success")
             elif action == "save":
                 services.update_email(email, form.changes())
                 db.session.commit()
                 flash(f"{email.name} saved.", "success")
                 return redirect(url_for(".edit", email_id=email.id))
+        except AlreadySubmitted:  # the page again, edits kept, no second test
+            flash("This test was already sent: it was queued once.", "info")
         except services.ValidationFailed as failure:
             db.session.rollback()
             form.add_errors(failure.errors)

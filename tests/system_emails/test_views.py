@@ -104,6 +104,23 @@ def test_send_test_sends_the_unsaved_content_to_any_address(network, admin_clien
     assert missing.status_code == 400 and "Enter the e-mail address the test goes to." in missing.get_data(as_text=True)
 
 
+def test_send_test_pressed_twice_sends_one_test(network, admin_client, worker, smtp_sink):
+    """The editor's form carries the submission nonce: a double click on Send test queued two
+    tests (review d, item 4: creating forms without the guard)."""
+    row = email("welcome")
+    page = admin_client.get(f"/network/system-emails/{row.id}").get_data(as_text=True)
+    nonce = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+    data = editor_form(admin_client, row, action="test", test_address="qa@example.org", submission=nonce,
+                       subject="Draft for {{ customer_name }}")
+    first = admin_client.post(f"/network/system-emails/{row.id}", data=data)
+    again = admin_client.post(f"/network/system-emails/{row.id}", data=data)
+    assert first.status_code == again.status_code == 200
+    assert "already sent: it was queued once" in again.get_data(as_text=True)
+    assert "Draft for {{ customer_name }}" in again.get_data(as_text=True)  # the unsaved edit is kept
+    worker.work()
+    assert len(smtp_sink.to("qa@example.org")) == 1 and len(sends("welcome")) == 1
+
+
 def test_diff_log_and_delete_pages(network, admin_client, customer, worker, smtp_sink):
     worker.work()
     row = email("welcome")
