@@ -5,6 +5,7 @@ Without JavaScript the same things happen through the wizard's own forms.
 from flask import jsonify, render_template, request
 from flask_wtf import FlaskForm
 
+from ..core.errors import json_errors
 from ..core.headers import mail_frame_url
 from ..core.inputs import query_cursor
 from ..network.services import search_customers, search_products
@@ -27,6 +28,7 @@ def product_json(product) -> dict:
 
 
 @bp.route("/search/customers")
+@json_errors
 def search_customers_json():
     """Customers whose id, e-mail or name starts with ``q`` (20 per page, ``after`` for more)."""
     q = request.args.get("q", "").strip()
@@ -37,6 +39,7 @@ def search_customers_json():
 
 
 @bp.route("/search/products")
+@json_errors
 def search_products_json():
     """Products whose name or slug contains ``q``."""
     page = search_products(request.args.get("q", "").strip(), after=query_cursor("after"), per_page=50)
@@ -44,6 +47,7 @@ def search_products_json():
 
 
 @bp.route("/<int:broadcast_id>/preview", methods=["POST"])
+@json_errors
 def live_preview(broadcast_id):
     """The typed subject and body, sanitised and rendered for the sample customer (not saved)."""
     broadcast = get_broadcast(broadcast_id)

@@ -1,5 +1,5 @@
 """Error pages: HTML for people, JSON with a message under /api/."""
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -22,11 +22,20 @@ MESSAGES = {
 RETRY_AFTER_SECONDS = 5
 
 
+def json_errors(view):
+    """Mark ``view`` (below its ``route`` decorator) as a JSON endpoint whose URL does not say so
+    (the wizard's searches, the live previews): its errors are JSON whatever the request accepts,
+    so a script calling it never gets an HTML error page."""
+    view.json_errors = True
+    return view
+
+
 def wants_json() -> bool:
     """True for API requests, which get JSON errors: the key API (/api/), webhooks (/hooks/), the
-    admin's session API (/network/api/), the admin's ``.json`` endpoints, or a client asking for
-    JSON first."""
+    admin's session API (/network/api/), the admin's ``.json`` endpoints, views marked with
+    ``json_errors``, or a client asking for JSON first."""
     return (request.path.startswith(("/api/", "/hooks/", "/network/api/")) or request.path.endswith(".json")
+            or getattr(current_app.view_functions.get(request.endpoint), "json_errors", False)
             or request.accept_mimetypes.best == "application/json")
 
 

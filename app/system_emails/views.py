@@ -11,6 +11,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from ..core.errors import json_errors
 from ..core.extensions import db
 from ..core.headers import mail_frame_url
 from ..core.inputs import query_cursor, unknown_choices
@@ -79,6 +80,7 @@ def _editor_context(email, form) -> dict:
 
 
 @bp.route("/<int:email_id>/preview", methods=["POST"])
+@json_errors
 def preview(email_id):
     """The preview of submitted (unsaved) content as JSON, for the editor's live preview."""
     email = _email(email_id)

@@ -40,6 +40,18 @@ def test_search_as_you_type_json_endpoints(wizard, network):
                          "mailing_allowed": True}]
 
 
+@pytest.mark.parametrize("method, url", [("get", "/network/broadcasts/search/customers?q=a&after=-1"),
+                                         ("get", "/network/broadcasts/search/products?after=x"),
+                                         ("post", "/network/broadcasts/999999/preview"),
+                                         ("post", "/network/system-emails/999999/preview")])
+def test_the_wizards_json_endpoints_answer_errors_in_json(wizard, network, method, url):
+    """A script without an Accept header got an HTML error page from these JSON endpoints
+    (review d, item 12: ?after=-1 on the customer search)."""
+    answer = getattr(wizard.client, method)(url, data={"csrf_token": wizard.token()} if method == "post" else None)
+    assert answer.status_code in (400, 404) and answer.is_json, answer.get_data(as_text=True)[:200]
+    assert answer.get_json()["status"] == answer.status_code and answer.get_json()["error"]
+
+
 def test_statuses_default_to_active_and_trialing_and_counts_show_exclusions(wizard, network):
     wizard.start("email")
     page = wizard.client.get(wizard.url("audience")).get_data(as_text=True)
