@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from ..api.auth import require_api_key
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
-from ..core.inputs import read_json_object, whole_number
+from ..core.inputs import FieldError, json_fields, read_json_object, whole_number
 from . import progress
 from .reaper import supervise_throttled
 from .services import ACTIONS, RunStateError, UnknownCountChanged, run_action
@@ -43,10 +43,14 @@ def run_progress(run_id):
 
 def _expected_unknown(action) -> int | None:
     """resend-unknown's confirmation: the JSON body's ``expected_unknown`` (a whole number; 422
-    when it is not one), None when absent or for the other actions (which read no body)."""
+    when it is not one, 400 for any other field or a list, object or true/false), None when absent
+    or for the other actions (which read no body)."""
     if action != "resend-unknown":
         return None
-    value = read_json_object().get("expected_unknown")
+    try:  # a misspelt key is said, not taken for a missing confirmation
+        value = json_fields(read_json_object(), {"expected_unknown": (int, str, None)}).get("expected_unknown")
+    except FieldError as error:
+        abort(400, str(error))
     try:
         return None if value is None else whole_number(value, "expected_unknown")
     except ValueError as error:

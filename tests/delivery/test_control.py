@@ -317,6 +317,10 @@ def test_resend_unknown_by_api_needs_the_expected_number(app, db, admin, admin_c
     assert bare.json["unknown_reasons"] == {UNKNOWN_IN_SMTP: 1, UNKNOWN_RECORD_LOST: 2}
     wrong = admin_client.post(url, headers=headers, json={"expected_unknown": "three"})
     assert wrong.status_code == 422 and "expected_unknown must be a whole number" in wrong.json["error"]
+    for body, words in (({"expected_unknwon": 3}, "expected_unknwon: Unknown field"),
+                        ({"expected_unknown": [3]}, "expected_unknown: Must be a whole number or text")):
+        refused = admin_client.post(url, headers=headers, json=body)  # not a missing confirmation
+        assert refused.status_code == 400 and words in refused.json["error"], refused.json
     stale = admin_client.post(url, headers=headers, json={"expected_unknown": 2})
     assert stale.status_code == 422 and "has 3 recipient(s) with an unknown outcome now, not the 2" in stale.json["error"]
     assert _statuses(db, run.id)["unknown"] == 3
