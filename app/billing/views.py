@@ -2,7 +2,7 @@
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from ..core.extensions import db
-from ..core.inputs import FieldError, json_fields, query_cursor, read_json_object
+from ..core.inputs import json_fields, query_cursor, read_json_object
 from ..core.submissions import AlreadySubmitted, once
 from .forms import PaymentForm
 from .services import PaymentError, payment_dict, record_payment, search_payments
@@ -52,8 +52,6 @@ def record_json():
                                  data.get("currency", "EUR"), data.get("status", "paid"),
                                  data.get("kind", "payment"), data.get("reference", ""),
                                  data.get("membership_id"))
-    except FieldError as error:
-        return jsonify(error=str(error), field=error.field), 400
     except PaymentError as error:
         db.session.rollback()
         return jsonify(error=str(error), field=error.field), 400

@@ -7,7 +7,6 @@ from ..api.auth import api_error, require_api_key
 from ..core.extensions import db
 from ..core.inputs import (
     MAX_ID,
-    FieldError,
     check_query,
     json_fields,
     json_type,
@@ -151,8 +150,9 @@ def send(broadcast_id):
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
 def cancel_(broadcast_id):
-    """Cancel a draft, a schedule, a live notice or an unfinished e-mail."""
+    """Cancel a draft, a schedule, a live notice or an unfinished e-mail (no body fields: 400)."""
     broadcast = _broadcast(broadcast_id)
+    json_fields(read_json_object(), {})
     try:
         cancel(broadcast)
     except SendError as error:
@@ -193,10 +193,7 @@ def grant_mailing(product_id):
     is empty, ``{}`` or ``{"allowed": true}``; ``{"allowed": false}`` (a revoke) and any other field
     are refused with 400, so a script meant to revoke never grants."""
     product = db.session.get(Product, product_id) or abort(404, f"There is no product {product_id}.")
-    try:
-        data = json_fields(read_json_object(), {"allowed": (bool,)})
-    except FieldError as error:
-        return api_error(400, str(error), fields={error.field: error.message})
+    data = json_fields(read_json_object(), {"allowed": (bool,)})
     if data.get("allowed") is False:
         return api_error(400, f"allowed: {NO_REVOKE}", fields={"allowed": NO_REVOKE})
     drafts.grant_mailing(product, g.api_user)

@@ -4,6 +4,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .inputs import FieldError
 from .transient import is_transient
 
 MESSAGES = {
@@ -54,6 +55,11 @@ def register_error_handlers(app):
     def csrf_error(error):
         return error_response(400, "The form expired or was sent from elsewhere (CSRF check "
                                    "failed). Reload the page and try again.")
+
+    @app.errorhandler(FieldError)
+    def field_error(error):  # core.inputs.json_fields: an unknown field or one of the wrong JSON type
+        db.session.rollback()
+        return jsonify(error=str(error), status=400, field=error.field, fields={error.field: error.message}), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error):

@@ -191,10 +191,12 @@ def json_fields(data: dict, fields: dict) -> dict:
     ``None``; ``int`` never admits true/false, ``float`` admits whole numbers); FieldError naming
     the first key that is unknown or of another type. Every JSON endpoint checks its body with it
     before any code that expects text or a number sees a value: a list where text belongs is a
-    400 that says so, never a 500 or text made of the list."""
+    400 that says so, never a 500 or text made of the list. FieldError needs no handling in a
+    view: ``core.errors`` answers it with a JSON 400 (``error``, ``field`` and ``fields``)."""
     for key, value in data.items():
         if key not in fields:
-            raise FieldError(key[:40], f"Unknown field; this body takes: {', '.join(fields)}.")
+            raise FieldError(key[:40], f"Unknown field; this body takes: {', '.join(fields)}." if fields
+                             else "Unknown field; this request takes no fields (send no body, or {}).")
         allowed = tuple(type(None) if kind is None else kind for kind in fields[key])
         kind = type(value)
         if kind is int and float in allowed:

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from ..api.auth import require_api_key
 from ..broadcasts.models import BroadcastRun
 from ..core.extensions import db
-from ..core.inputs import FieldError, json_fields, read_json_object, whole_number
+from ..core.inputs import json_fields, read_json_object, whole_number
 from . import progress
 from .reaper import supervise_throttled
 from .services import ACTIONS, RunStateError, UnknownCountChanged, run_action
@@ -44,13 +44,12 @@ def run_progress(run_id):
 def _expected_unknown(action) -> int | None:
     """resend-unknown's confirmation: the JSON body's ``expected_unknown`` (a whole number; 422
     when it is not one, 400 for any other field or a list, object or true/false), None when absent
-    or for the other actions (which read no body)."""
+    or for the other actions (whose body may hold no field)."""
+    fields = {"expected_unknown": (int, str, None)} if action == "resend-unknown" else {}
+    # a misspelt key is a 400 (FieldError), not taken for a missing confirmation (or ignored)
+    value = json_fields(read_json_object(), fields).get("expected_unknown")
     if action != "resend-unknown":
         return None
-    try:  # a misspelt key is said, not taken for a missing confirmation
-        value = json_fields(read_json_object(), {"expected_unknown": (int, str, None)}).get("expected_unknown")
-    except FieldError as error:
-        abort(400, str(error))
     try:
         return None if value is None else whole_number(value, "expected_unknown")
     except ValueError as error:

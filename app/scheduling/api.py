@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify
 from ..api.auth import api_error, require_api_key
 from ..broadcasts.models import Broadcast
 from ..core.extensions import csrf, db
-from ..core.inputs import read_json_object
+from ..core.inputs import json_fields, read_json_object
 from .rules import SHORT_MONTHS, RuleError, RuleSpec, zone
 from .services import (
     ScheduleError,
@@ -133,10 +133,11 @@ def replace(broadcast_id):
 
 @bp.post("/<any(pause, resume, end):action>")
 def change(broadcast_id, action):
-    """Pause, resume or end a live schedule."""
+    """Pause, resume or end a live schedule (no body fields: 400)."""
     broadcast = _broadcast(broadcast_id)
     if broadcast is None:
         return api_error(404, "There is no such broadcast.")
+    json_fields(read_json_object(), {})
     try:
         change_state(broadcast, action)
     except ScheduleError as error:

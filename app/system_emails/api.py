@@ -7,7 +7,7 @@ can be mounted there unchanged.
 from flask import Blueprint, jsonify, request
 
 from ..core.extensions import db
-from ..core.inputs import FieldError, json_fields, read_json_object
+from ..core.inputs import json_fields, read_json_object
 from . import services
 from .models import SystemEmail
 from .registry import available_events
@@ -64,10 +64,7 @@ def email_detail(email_id):
         unknown = sorted(set(data) - set(services.EDITABLE_FIELDS))
         if unknown:
             return _error(f"Fields that cannot be changed: {', '.join(unknown)}.", 400)
-        try:
-            json_fields(data, JSON_FIELDS)
-        except FieldError as error:
-            return _error(str(error), 400, fields={error.field: error.message})
+        json_fields(data, JSON_FIELDS)
         try:
             services.update_email(email, data)
         except services.ValidationFailed as failure:

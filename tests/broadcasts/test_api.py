@@ -78,6 +78,9 @@ def test_create_update_send_cancel_a_notice_without_csrf_token(api, network):
     assert again.status_code == 409 and "already" in again.get_json()["error"]
     assert api("PATCH", f"/broadcasts/{created['id']}", json={"subject": "x"}).status_code == 409
 
+    kept = api("POST", f"/broadcasts/{created['id']}/cancel", json={"dry_run": True})  # never ignored
+    assert kept.status_code == 400 and list(kept.get_json()["fields"]) == ["dry_run"]
+    assert api("GET", f"/broadcasts/{created['id']}").get_json()["status"] == "sent"
     response = api("POST", f"/broadcasts/{created['id']}/cancel")
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
     assert db.session.scalars(db.select(BroadcastRun.status)).all() == ["cancelled"]

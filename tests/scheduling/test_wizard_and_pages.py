@@ -114,6 +114,9 @@ def test_api_reads_replaces_and_controls_a_schedule(wizard, network, runner):
         {"kind": "rrule", "timezone": "Europe/Amsterdam", "rrule": "DTSTART:20990101T090000\nFREQ=MONTHLY;BYDAY=2TU"}))
     assert good.status_code == 200 and good.get_json()["upcoming"][0] == "2099-01-13T09:00:00"
     assert client.post(f"{url}/resume", headers=headers).status_code == 409
+    odd = client.post(f"{url}/end", headers=headers, json={"at": "2099-06-01"})  # a field it has not: refused
+    assert odd.status_code == 400 and list(odd.get_json()["fields"]) == ["at"]
+    assert client.get(url, headers=headers).get_json()["status"] == "active"
     assert client.post(f"{url}/pause", headers=headers).get_json()["status"] == "paused"
 
 
