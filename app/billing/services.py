@@ -46,7 +46,8 @@ def clean_currency(value) -> str:
     """An ISO 4217 code: three ASCII letters, in capitals."""
     text = value.strip() if isinstance(value, str) else None
     if text is None or not _CURRENCY.fullmatch(text):
-        raise PaymentError("currency", "The currency must be a three-letter code such as EUR (the letters A-Z).")
+        raise PaymentError("currency", "The currency must be a three-letter code such as EUR "
+                                       "(the letters A-Z).")
     return text.upper()
 
 
@@ -56,7 +57,8 @@ def clean_reference(value) -> str:
     if value is None:
         return ""
     try:
-        return clean_name(value.strip() if isinstance(value, str) else value, "The reference", REFERENCE_LENGTH)
+        text = value.strip() if isinstance(value, str) else value
+        return clean_name(text, "The reference", REFERENCE_LENGTH)
     except ValueError as error:
         raise PaymentError("reference", str(error)) from None
 

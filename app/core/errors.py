@@ -59,7 +59,8 @@ def register_error_handlers(app):
     @app.errorhandler(FieldError)
     def field_error(error):  # core.inputs.json_fields: an unknown field or one of the wrong JSON type
         db.session.rollback()
-        return jsonify(error=str(error), status=400, field=error.field, fields={error.field: error.message}), 400
+        return jsonify(error=str(error), status=400, field=error.field,
+                       fields={error.field: error.message}), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error):

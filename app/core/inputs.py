@@ -13,10 +13,11 @@ from werkzeug.routing import IntegerConverter
 
 # One reader for each kind of input, used by every API module and admin page, so that a bad value
 # is a 4xx with a message (never a 500, never seconds of work): read_json_object() for JSON
-# bodies and json_fields() for the names and JSON types of their fields, whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, check_query()
-# for the names and choices of a list's query arguments, id_list() and
-# check_cap() for lists (the cap checked before any work), IdConverter for ids in URLs, and
-# refuse_bad_text() for NUL characters in query and form values.
+# bodies and json_fields() for the names and JSON types of their fields,
+# whole_number()/parse_id()/query_int()/query_cursor() for numbers and ids, check_query() for
+# the names and choices of a list's query arguments, id_list() and check_cap() for lists (the
+# cap checked before any work), IdConverter for ids in URLs, and refuse_bad_text() for NUL
+# characters in query and form values.
 MAX_ID = 2**31 - 1  # ids are PostgreSQL ``integer`` columns
 MAX_INT = 2**63 - 1  # any other whole number (a 64-bit column or setting)
 MAX_JSON_BYTES = 1_000_000

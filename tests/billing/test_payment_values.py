@@ -73,7 +73,8 @@ def test_payments_json_records_ascii_amounts_and_json_numbers(admin_client, cust
     number = admin_client.post("/network/payments.json", json=_valid(amount=19.99, customer=customer.id,
                                                                      reference=None), headers=headers)
     assert text.status_code == number.status_code == 201
-    assert (text.get_json()["amount"], text.get_json()["currency"], text.get_json()["reference"]) == ("12.50", "USD", "INV-7")
+    made = text.get_json()
+    assert (made["amount"], made["currency"], made["reference"]) == ("12.50", "USD", "INV-7")
     assert (number.get_json()["amount"], number.get_json()["reference"]) == ("19.99", "")
 
 
@@ -85,5 +86,6 @@ def test_the_payment_form_applies_the_same_rules(admin_client, customer, changes
     answer = admin_client.post(PAGE, data=form)
     assert answer.status_code == 400
     html = answer.get_data(as_text=True)
-    assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*name="{field}"|<input[^>]*name="{field}"[^>]*aria-invalid="true"', html)
+    assert re.search(rf'<input[^>]*aria-invalid="true"[^>]*name="{field}"'
+                     rf'|<input[^>]*name="{field}"[^>]*aria-invalid="true"', html)
     assert _count() == 0

@@ -47,7 +47,8 @@ def test_search_as_you_type_json_endpoints(wizard, network):
 def test_the_wizards_json_endpoints_answer_errors_in_json(wizard, network, method, url):
     """A script without an Accept header got an HTML error page from these JSON endpoints
     (review d, item 12: ?after=-1 on the customer search)."""
-    answer = getattr(wizard.client, method)(url, data={"csrf_token": wizard.token()} if method == "post" else None)
+    data = {"csrf_token": wizard.token()} if method == "post" else None
+    answer = getattr(wizard.client, method)(url, data=data)
     assert answer.status_code in (400, 404) and answer.is_json, answer.get_data(as_text=True)[:200]
     assert answer.get_json()["status"] == answer.status_code and answer.get_json()["error"]
 

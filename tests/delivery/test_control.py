@@ -138,7 +138,7 @@ def test_api_errors_are_json(app, db, admin_client, smtp_sink, product, jobs):
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/pause", headers={"X-CSRFToken": token})
     assert response.status_code == 409 and "only a sending run can be paused" in response.json["error"]
     odd = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/cancel", headers={"X-CSRFToken": token},
-                            json={"keep_sent": True})  # a field the action has not: refused, nothing cancelled
+                            json={"keep_sent": True})  # a field it has not: refused, nothing cancelled
     assert odd.status_code == 400 and "keep_sent: Unknown field" in odd.json["error"]
     assert admin_client.get(f"/network/api/v1/delivery/runs/{run_id}").json["status"] != "cancelled"
     response = admin_client.post(f"/network/api/v1/delivery/runs/{run_id}/explode", headers={"X-CSRFToken": token})
