@@ -66,10 +66,11 @@ def parse_rate(text, default_period: int = 1) -> Rate | None:
     ASCII digits, at most 12 before the point and 6 after, between MIN_PER_DAY a day and
     MAX_PER_SECOND a second.
 
-    Empty means no limit (None). Raises ValueError with a message for anything else.
+    Empty means no limit (None). Raises ValueError with a message for anything else, "0" too:
+    a rate of zero is no rate (as "0/s" is refused), and no limit is written as an empty field.
     """
     text = (str(text) if text is not None else "").strip().lower()
-    if not text or text == "0":
+    if not text:
         return None
     match = RATE_RE.match(text)
     unit = match.group(2) if match else None

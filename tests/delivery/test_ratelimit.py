@@ -21,7 +21,7 @@ def test_parse_rate(text, expected):
     assert parse_rate(text) == expected
 
 
-@pytest.mark.parametrize("text", ["fast", "14/fortnight", "-3/s", "/s", "0/s", "999999999999999999999/s",
+@pytest.mark.parametrize("text", ["fast", "14/fortnight", "-3/s", "/s", "0/s", "0", "0.0", "00", "999999999999999999999/s",
                                   "0.0000001/s", "200000/s", "0.5/day", "\u0663/s", "1e6/h", "inf/s"])
 def test_parse_rate_rejects_nonsense(text):
     with pytest.raises(ValueError):
@@ -63,6 +63,17 @@ def test_settings_page_validates_and_normalises_rates(app, admin_client):
     assert admin_client.post("/network/settings/", data=form).status_code == 302
     from app.core.settings.services import get_option
     assert get_option("delivery.rate_per_second") == "30/min"
+
+
+@pytest.mark.parametrize("key", ["delivery.rate_per_second", "delivery.rate_per_hour"])
+def test_a_rate_of_zero_is_refused_on_the_settings_page(app, admin_client, key):
+    """"0" was saved and meant no limit, while "0/s" was refused and the help says "Empty: no
+    limit": zero is refused like any other rate that is not more than zero."""
+    from app.core.settings.services import get_option
+    token = csrf_token(admin_client, "/network/settings/")
+    response = admin_client.post("/network/settings/", data={"csrf_token": token, key: "0"})
+    assert response.status_code == 400 and b"more than zero" in response.data
+    assert get_option(key) == ""
 
 
 def test_two_workers_share_one_exact_limit(app, redis_client):
