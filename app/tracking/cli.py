@@ -87,6 +87,8 @@ def import_command(path, reason, skip_invalid):
     """Import a CSV file of any length into the suppression list (the admin page's format, without
     its line limit): every row validated, nothing written when one is bad unless --skip-invalid."""
     result = import_csv(path.read_bytes(), reason, skip_invalid, max_lines=None, max_bytes=None)
+    if result.file_error:
+        raise click.ClickException(f"nothing imported: {result.file_error}")
     for line, message in result.errors[:20]:
         echo_safe(f"line {line}: {message}" if line else message, err=True)
     if len(result.errors) > 20:

@@ -31,12 +31,15 @@ BATCH = 1000
 
 @dataclass
 class ImportResult:
-    """What an import did: rows read, added, already listed, and errors as (line, message)."""
+    """What an import did: rows read, added, already listed, errors as (line, message) of rows,
+    and ``file_error``: why the file as a whole was not read (too large, too many lines, not
+    UTF-8, empty, a header alone), which is no invalid row."""
     rows: int = 0
     added: int = 0
     already: int = 0
     errors: list = field(default_factory=list)
     applied: bool = False
+    file_error: str | None = None
 
 
 def _columns(first_row):
@@ -67,20 +70,22 @@ def _check_row(row, columns, default_reason):
 def read_csv(data: bytes, default_reason: str = "unsubscribed", max_lines: int | None = None,
              max_bytes: int | None = MAX_IMPORT_BYTES) -> tuple[list, ImportResult]:
     """Parse and validate ``data``; the valid rows (unique addresses) and the result so far.
-    Past ``max_bytes`` or ``max_lines`` (None: no limit) nothing is read: one error says so."""
+    Past ``max_bytes`` or ``max_lines`` (None: no limit), or when it is not UTF-8 text, nothing is
+    read and ``file_error`` says so; so it does for a file with no row."""
     result = ImportResult()
     if max_bytes is not None and len(data) > max_bytes:
-        result.errors.append((0, f"the file is larger than {max_bytes // (1024 * 1024)} MB"))
+        result.file_error = f"the file is larger than {max_bytes // (1024 * 1024)} MB"
         return [], result
     lines = data.count(b"\n") + (not data.endswith(b"\n"))  # at least the rows (a quoted cell may span lines)
     if max_lines is not None and lines > max_lines:
-        result.errors.append((0, f"the file has {lines:,} lines; an upload takes at most {max_lines:,}: import it "
-                                 "in parts, or with `flask suppressions import FILE` (no line limit)"))
+        result.file_error = (f"the file has {lines:,} lines; an upload takes at most {max_lines:,}: import it "
+                             "in parts, or with `flask suppressions import FILE` (no line limit)")
         return [], result
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        result.errors.append((0, "the file is not UTF-8 text (save it as CSV UTF-8)"))
+    except UnicodeDecodeError as error:
+        result.file_error = (f"the file is not UTF-8 text (byte {error.start + 1:,} is not UTF-8): "
+                             "save it as CSV UTF-8")
         return [], result
     reader = csv.reader(io.StringIO(text, newline=""))
     valid, seen, columns = [], set(), None
@@ -102,7 +107,8 @@ def read_csv(data: bytes, default_reason: str = "unsubscribed", max_lines: int |
     except csv.Error as error:
         result.errors.append((reader.line_num, f"unreadable CSV: {error}"))
     if result.rows == 0 and not result.errors:
-        result.errors.append((0, "the file has no rows"))
+        result.file_error = ("the file is empty" if not text.strip() else
+                             "the file has no rows, only a header" if columns else "the file has no rows")
     return valid, result
 
 
@@ -114,7 +120,7 @@ def import_csv(data: bytes, default_reason: str = "unsubscribed", skip_invalid: 
     The caller commits. Imported rows fire no hooks (a bulk load, not a person's action).
     """
     valid, result = read_csv(data, default_reason, max_lines, max_bytes)
-    if (result.errors and not skip_invalid) or not valid:
+    if (result.errors and not skip_invalid) or not valid or result.file_error:
         return result
     now = utcnow()
     for start in range(0, len(valid), BATCH):

@@ -3,6 +3,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.mail.suppression import Suppression
@@ -119,12 +120,33 @@ def test_import_skip_invalid_and_existing_entries(admin_client, db):
 
 def test_import_never_500s_on_bad_files(admin_client, db):
     assert "not UTF-8" in _upload(admin_client, b"\xff\xfe\x00bad").get_data(as_text=True)
-    assert "no rows" in _upload(admin_client, b"").get_data(as_text=True)
+    assert "the file is empty" in _upload(admin_client, b"").get_data(as_text=True)
     assert "no rows" in _upload(admin_client, b"email,reason\n").get_data(as_text=True)
     response = _upload(admin_client, b'"unterminated,quote\n' + b"a" * 200)
     assert response.status_code == 400
     response = admin_client.post(LIST + "import", data={"csrf_token": csrf_token(admin_client, LIST + "import")})
     assert response.status_code == 400 and b"Choose a CSV file" in response.data
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "the file is empty"), (b" \n\n", "the file is empty"),
+    (b"email,reason\n", "the file has no rows, only a header"),
+    (b"ok@example.com\n\xff\xfe\x00bad\n", "the file is not UTF-8 text (byte 16 is not UTF-8)"),
+])
+def test_a_file_that_cannot_be_read_says_why_not_one_invalid_row(admin_client, db, runner, tmp_path,
+                                                                   content, reason):
+    """An empty file, a header alone or bytes that are not UTF-8 were reported as "1 invalid row:
+    nothing was imported", on the page and by the CLI ("nothing imported: 1 invalid rows")."""
+    response = _upload(admin_client, content)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"Nothing was imported: {reason}" in page and "invalid row" not in page
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    refused = runner.invoke(args=["suppressions", "import", str(path)])
+    assert refused.exit_code == 1 and f"nothing imported: {reason}" in refused.output
+    assert "invalid row" not in refused.output
+    assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
 
 
 def test_an_imported_detail_with_control_characters_is_kept_visible(admin_client, db):
@@ -183,7 +205,9 @@ def test_an_upload_past_the_line_limit_is_refused_before_any_work_and_the_cli_ta
     rows = "".join(f"user{i}@example{i % 50}.com\n" for i in range(MAX_UPLOAD_LINES + 1)).encode()
     answer = _upload(admin_client, b"email\n" + rows)
     assert answer.status_code == 400
-    assert f"an upload takes at most {MAX_UPLOAD_LINES:,}" in answer.get_data(as_text=True)
+    page = answer.get_data(as_text=True)
+    assert f"Nothing was imported: the file has {MAX_UPLOAD_LINES + 2:,} lines; an upload takes at most " \
+           f"{MAX_UPLOAD_LINES:,}" in page and "invalid row" not in page
     assert db.session.scalar(select(func.count()).select_from(Suppression)) == 0
     assert _upload(admin_client, rows[:rows.index(b"user9999@")]).status_code == 302  # 9,999 lines: at the limit
     path = tmp_path / "big.csv"
