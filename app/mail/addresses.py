@@ -7,6 +7,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 
+from ..core.hostnames import MAX_LOCAL_PART, HostNameError, check_address
 from ..core.utils import normalise_email
 
 # An unquoted ASCII addr-spec with a dot-atom local part and LDH domain labels: what nearly
@@ -51,17 +52,27 @@ def normalise_address(text) -> str:
     / UTS #46): ``Bob@Example.COM`` -> ``Bob@example.com``, ``a@xn--bcher-kva.example`` ->
     ``a@bücher.example``. Raises AddressError (a ValueError) with a readable reason: empty,
     syntax (RFC 5322 section 3.4.1; no quoted local parts, no display names), more than 254
-    octets (RFC 5321 section 4.5.3.1.3; email-validator leaves the 64-octet local-part limit of
-    section 4.5.3.1.1 to its strict mode, as real addresses exceed it), reserved domains (RFC
-    6761; ``.test`` is allowed outside production).
+    octets (RFC 5321 section 4.5.3.1.3), a local part of more than 64 octets (section
+    4.5.3.1.1), of full-width or other compatibility characters (``Ａ@example.com``: the message
+    says to write ``A@example.com``) or of mixed scripts (a Cyrillic ``а`` in ``аdmin``;
+    ``core.hostnames.local_part_problem``), a domain ``core.hostnames.host_name`` refuses
+    (the one domain check: mixed scripts in a label), reserved domains (RFC 6761; ``.test`` is
+    allowed outside production). docs/addresses.md says why.
     """
     text = str(text if text is not None else "").strip()
     if not text:
         raise AddressError("An e-mail address is required.")
     try:
-        return _validated(text, _test_domains()).normalized
-    except EmailNotValidError as error:
+        return _normalised(text, _test_domains())
+    except (EmailNotValidError, HostNameError) as error:
         raise AddressError(f"{text} is not a valid e-mail address: {error}") from None
+
+
+@lru_cache(maxsize=4096)
+def _normalised(text: str, test_domains: bool) -> str:
+    checked = _validated(text, test_domains)
+    check_address(checked.local_part, checked.domain)
+    return checked.normalized
 
 
 def address_key(text) -> str:
@@ -132,6 +143,7 @@ def stored_problem(address: str, key: bool = False) -> str | None:
     once per domain): about a microsecond."""
     domain = address.rpartition("@")[2]
     if (is_plain(address) and len(address) <= 254 and "xn--" not in domain
+            and len(address) - len(domain) - 1 <= MAX_LOCAL_PART
             and (address if key else domain) == (address.lower() if key else domain.lower())
             and _domain_accepted(domain, _test_domains())):
         return None

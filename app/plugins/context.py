@@ -14,7 +14,7 @@ from ..core.settings.services import SettingSpec, check, get_option, set_option
 class Setting:
     """A typed plugin setting for ``host.register_settings``.
 
-    ``type``: str, text, int, float, bool, choice, email, url or secret; guessed from the
+    ``type``: str, text, int, float, bool, choice, email, url, host (a domain name) or secret; guessed from the
     default when left empty (choice when ``choices`` are given). ``choices``: values or
     (value, label) pairs; ``min``/``max`` bound numbers; ``required`` refuses an empty text;
     ``validate(value) -> value`` may refine the check and raises ValueError with a message.

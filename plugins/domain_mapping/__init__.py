@@ -28,7 +28,8 @@ PAYLOAD_KEYS = {**CUSTOMER_PLACEHOLDERS,
 SAMPLE_PAYLOAD = {**SAMPLE_CUSTOMER, "domain": "www.janes-bakery.example", "site_title": "Jane's Bakery",
                   "site_url": "https://network.example/janes-bakery", "cname_target": "sites.network.example"}
 SETTINGS = {
-    "cname_target": ("sites.herald.localhost", "CNAME target customers point their domains to"),
+    "cname_target": Setting("sites.herald.localhost", "CNAME target customers point their domains to", "host",
+                            help="A domain name; it goes into the customer's e-mail."),
     "max_domains_per_site": Setting(5, "Most domains one site may have", min=0, max=1_000, help="0: no limit."),
 }
 

@@ -4,15 +4,13 @@ import re
 from sqlalchemy import func, select
 
 from app.core.extensions import db
+from app.core.hostnames import HostNameError, host_name
 from app.core.utils import get_row
 from app.network.models import Site
 from app.system_emails import fire_event
 
 from . import EVENT
 from .models import DomainMapping
-
-DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
 
 class MappingError(ValueError):
     """A mapping that cannot be made; ``field`` names the wrong value."""
@@ -23,16 +21,14 @@ class MappingError(ValueError):
 
 
 def clean_domain(value: str) -> str:
-    """The domain lower-cased, IDNA-encoded and without scheme or path; raises MappingError."""
-    domain = (value or "").strip().lower()
-    domain = re.sub(r"^[a-z]+://", "", domain).split("/", 1)[0].rstrip(".")
+    """The domain as Herald stores host names (``app.core.hostnames.host_name``: IDNA 2008 A-labels,
+    UTS #46 nontransitional, as browsers look it up: ``straße.de`` -> ``xn--strae-oqa.de``),
+    without a scheme or path; raises MappingError."""
+    domain = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", (value or "").strip()).split("/", 1)[0]
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise MappingError("domain", "That is not a valid domain name.") from None
-    if not DOMAIN_RE.match(domain):
-        raise MappingError("domain", "Enter a domain such as www.example.com.")
-    return domain
+        return host_name(domain, "The domain")
+    except HostNameError as error:
+        raise MappingError("domain", str(error)) from None
 
 
 def map_domain(host, site_id, domain) -> DomainMapping:

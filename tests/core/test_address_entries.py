@@ -1,6 +1,8 @@
 """Every way an address comes in goes through mail.addresses.normalise_address (issue 14):
 email-validator's rules, the person's own spelling kept, the domain lower-cased in Unicode."""
+import html
 import io
+import re
 
 import pytest
 from sqlalchemy import select
@@ -110,3 +112,40 @@ def test_seeded_addresses_follow_the_rules(app, db):
     seed_customers(50, [], random.Random(1), Progress())
     emails = db.session.scalars(select(Customer.email)).all()
     assert len(emails) == 50 and all(normalise_address(email) == email for email in emails)
+
+
+LOOK_ALIKES = (
+    ("a" * 65 + "@example.com", "65 octets long; at most 64"),  # RFC 5321 section 4.5.3.1.1
+    ("\uff21@example.com", "write it 'A'"),  # full-width Ａ: it was stored and keyed as ａ, never a
+    ("\u0430dmin@herald.test", "mixes scripts (Cyrillic and Latin)"),  # a Cyrillic а
+)
+
+
+@pytest.mark.parametrize("address, why", LOOK_ALIKES)
+def test_every_entry_refuses_long_full_width_and_mixed_script_local_parts(app, admin_client, db, runner,
+                                                                          tmp_path, address, why):
+    """Suppressions took a 65-octet local part, Ａ@example.com (keyed ａ@example.com, which never
+    matches a@example.com) and аdmin@herald.test with a Cyrillic а, without a word; so did
+    customers, users and settings: one rule (core.hostnames.local_part_problem) for all."""
+    for entry in (normalise_address, checked_address, register_customer,
+                  lambda text: create_user(text, "password123"),
+                  lambda text: coerce(registry().specs["tracking.unsubscribe_mailbox"], text),
+                  lambda text: coerce(registry().specs["system_emails.mail_from"], f"Acme <{text}>")):
+        with pytest.raises(ValueError, match=re.escape(why)):
+            entry(address)
+    page = "/network/suppressions/"
+    added = admin_client.post(page + "add", data={"csrf_token": csrf_token(admin_client, page),
+                                                  "email": address, "reason": "unsubscribed"})
+    assert added.status_code == 400 and why in html.unescape(added.get_data(as_text=True))
+    imported = admin_client.post(page + "import", data={
+        "csrf_token": csrf_token(admin_client, page + "import"), "reason": "unsubscribed",
+        "file": (io.BytesIO(f"email\n{address}\n".encode()), "l.csv")}, content_type="multipart/form-data")
+    assert imported.status_code == 400 and why in html.unescape(imported.get_data(as_text=True))
+    path = tmp_path / "list.csv"
+    path.write_text(f"email\n{address}\n", encoding="utf-8")
+    result = runner.invoke(args=["suppressions", "import", str(path)])
+    assert result.exit_code == 1 and why in result.output
+    assert db.session.scalars(select(Suppression.email)).all() == []
+    assert normalise_address("a" * 64 + "@example.com") == "a" * 64 + "@example.com"
+    assert normalise_address("山田.たろう@example.jp") == "山田.たろう@example.jp"  # Han with kana: one script
+    assert normalise_address("jörg.müller@bücher.example") == "jörg.müller@bücher.example"

@@ -15,7 +15,8 @@ class SettingSpec:
     """A declared setting: its key, default, label, help text, type and owner (core or plugin).
 
     ``type`` is one of ``types.TYPES``: str, text, int, float, bool, choice (``choices``: values
-    or (value, label) pairs), email, url or secret (never shown back; a blank field keeps it).
+    or (value, label) pairs), email, url, host (a domain name, checked by ``core.hostnames.host_name``
+    and stored as A-labels) or secret (never shown back; a blank field keeps it).
     ``min``/``max`` bound numbers, and ``max`` the length of a str, text or secret (else
     ``types.MAX_LENGTH``); ``required`` refuses an empty text.
     """

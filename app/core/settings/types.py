@@ -1,14 +1,16 @@
 """Setting types: a submitted form string becomes a typed value, and typed values are checked."""
+import ipaddress
 import math
 import re
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..hostnames import HostNameError, check_address, host_name
 from ..inputs import visible
 
-TYPES = ("str", "text", "int", "float", "bool", "choice", "email", "url", "secret")
-TEXT_TYPES = ("str", "text", "choice", "email", "url", "secret")
+TYPES = ("str", "text", "int", "float", "bool", "choice", "email", "url", "host", "secret")
+TEXT_TYPES = ("str", "text", "choice", "email", "url", "host", "secret")
 TRUE_WORDS = {"1", "on", "true", "yes"}
 # ASCII digits only: int() and float() also read "٣" (Arabic-Indic three), "1_000", "nan", "inf"
 INT_RE = re.compile(r"[+-]?[0-9]{1,30}")
@@ -23,6 +25,14 @@ MAX_LENGTH = {"str": 500, "text": 20_000, "secret": 4_096}
 # may hold line breaks and tabs, nothing else of C0/C1.
 _NOT_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
 _NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def choice_pairs(spec) -> list[tuple]:
@@ -95,9 +105,16 @@ def _check_text(spec, value):
         raise ValueError(f"{spec.label} must be one of: {options}.")
     if spec.type == "email":
         try:
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as error:
+            checked = validate_email(value, check_deliverability=False)
+            check_address(checked.local_part, checked.domain)  # as mail.addresses.normalise_address
+        except (EmailNotValidError, HostNameError) as error:
             raise ValueError(f"{spec.label} is not a valid e-mail address: {error}") from None
+        return checked.normalized
+    if spec.type == "host":  # the one domain check (core.hostnames), stored as A-labels
+        try:
+            return host_name(value, spec.label)
+        except HostNameError as error:
+            raise ValueError(str(error)) from None
     if spec.type == "url":
         try:
             parts = urlsplit(value)
@@ -109,4 +126,9 @@ def _check_text(spec, value):
         if len(host) > MAX_HOST or len(value) > MAX_URL:
             raise ValueError(f"{spec.label} is too long: at most {MAX_HOST} characters for the host "
                              f"name (RFC 1035) and {MAX_URL} for the address.")
+        if not _ip_address(host):
+            try:
+                host_name(host, f"The host name of {spec.label}", need_dot=False)
+            except HostNameError as error:
+                raise ValueError(str(error)) from None
     return value

@@ -59,7 +59,7 @@ def test_activate_import_map_and_the_customer_gets_the_dns_email(network, site, 
 @pytest.mark.herald_plugin("domain_mapping")
 def test_mapping_errors_are_field_errors_and_nothing_is_mapped(network, site, admin_client):
     token = csrf_token(admin_client, PAGE)
-    for data, message in (({"site": site.id, "domain": "not a domain"}, "Enter a domain such as"),
+    for data, message in (({"site": site.id, "domain": "not a domain"}, "is not a valid domain name"),
                           ({"site": 9999, "domain": "ok.example"}, "There is no site with that number."),
                           ({"site": 99999999999, "domain": "ok.example"}, "There is no such number")):
         response = admin_client.post(PAGE, data={"csrf_token": token, **data})
@@ -102,3 +102,47 @@ def test_the_plugin_has_its_own_alembic_branch_and_prefixed_table(app):
         "domain_mapping_0001", None, "0001_core")
     assert "domain_mapping" in revision.branch_labels
     assert DomainMapping.__table__.name.startswith("domain_mapping_")
+
+
+@pytest.mark.herald_plugin("domain_mapping")
+def test_domains_are_idna_2008_as_browsers_look_them_up_and_agree_with_addresses(network, site, admin_client):
+    """IDNA 2003 (Python's ``idna`` codec) stored straße.de as strasse.de, another domain, and took
+    😀.example.com, the invalid A-label xn--zz.com and ex<U+200B>ample.com (as example.com), which
+    the suppression page refuses in an address: one check (app.core.hostnames) serves both."""
+    from app.mail.addresses import AddressError, normalise_address
+
+    token = csrf_token(admin_client, PAGE)
+    ok = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id, "domain": "Straße.DE"})
+    assert ok.status_code == 302
+    assert db.session.scalar(select(DomainMapping.domain)) == "xn--strae-oqa.de"
+    for domain, why in (("😀.example.com", "not a valid domain name"), ("xn--zz.com", "not a valid domain name"),
+                        ("ex\u200bample.com", "U+200B ZERO WIDTH SPACE"),
+                        ("\u0430pple.com", "mixes scripts in one label (Cyrillic and Latin)"),
+                        ("1.2.3.4", "IP address"), ("localhost", "one label")):
+        refused = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id, "domain": domain})
+        assert refused.status_code == 400 and why in refused.get_data(as_text=True), domain
+        with pytest.raises(AddressError):
+            normalise_address(f"someone@{domain}")
+        page = "/network/suppressions/"
+        answer = admin_client.post(page + "add", data={"csrf_token": csrf_token(admin_client, page),
+                                                       "email": f"someone@{domain}", "reason": "unsubscribed"})
+        assert answer.status_code == 400, domain
+    assert db.session.scalars(select(DomainMapping.domain)).all() == ["xn--strae-oqa.de"]
+
+
+@pytest.mark.herald_plugin("domain_mapping")
+def test_the_cname_target_is_a_checked_host_name(network, admin_client):
+    """cname_target=<b>x</b> was saved and went into the customers' e-mails."""
+    from app.core.settings.services import get_option
+
+    key = "plugin.domain_mapping.cname_target"
+    for bad, why in (("<b>x</b>", "not a valid domain name"), ("sites.example\u200b.com", "U+200B"),
+                     ("sites", "one label")):
+        token = csrf_token(admin_client, "/network/settings/")
+        answer = admin_client.post("/network/settings/", data={"csrf_token": token, key: bad})
+        assert answer.status_code == 400 and why in answer.get_data(as_text=True), bad
+        assert get_option(key) == "sites.herald.localhost"
+    token = csrf_token(admin_client, "/network/settings/")
+    saved = admin_client.post("/network/settings/", data={"csrf_token": token, key: "Sites.Straße.example."})
+    assert saved.status_code == 302
+    assert get_option(key) == "sites.xn--strae-oqa.example"
