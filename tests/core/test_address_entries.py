@@ -11,7 +11,7 @@ from app.auth.services import create_user
 from app.broadcasts.mail import parse_addresses
 from app.broadcasts.validation import clean_reply_to
 from app.core.settings.services import coerce, registry
-from app.mail.addresses import AddressError, address_key, normalise_address, wire_address
+from app.mail.addresses import AddressError, address_key, normalise_address, stored_problem, wire_address
 from app.mail.suppression import Suppression
 from app.network.cli import seed_customers
 from app.network.models import Customer
@@ -146,6 +146,9 @@ def test_every_entry_refuses_long_full_width_and_mixed_script_local_parts(app, a
     result = runner.invoke(args=["suppressions", "import", str(path)])
     assert result.exit_code == 1 and why in result.output
     assert db.session.scalars(select(Suppression.email)).all() == []
+    stored = address.lower() if address.startswith("\uff21") else address  # as the list keyed it
+    assert stored_problem(stored, key=True).startswith("not an address")  # flask check lists old rows
     assert normalise_address("a" * 64 + "@example.com") == "a" * 64 + "@example.com"
+    assert stored_problem("a" * 64 + "@example.com") is None
     assert normalise_address("山田.たろう@example.jp") == "山田.たろう@example.jp"  # Han with kana: one script
     assert normalise_address("jörg.müller@bücher.example") == "jörg.müller@bücher.example"
