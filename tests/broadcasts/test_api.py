@@ -144,3 +144,16 @@ def test_the_mailing_permission_reads_its_body_and_never_grants_on_a_revoke(api,
     granted = api("POST", url, json={"allowed": True})
     assert granted.status_code == 200 and granted.get_json()["mailing_allowed"]
     assert api("POST", f"/products/{network.starter.id}/mailing-permission", json={}).status_code == 200
+
+
+@pytest.mark.parametrize("reply_to, why", [
+    ("a" * 65 + "@example.com", "65 octets long; at most 64"), ("\uff21@example.com", "write it 'A'"),
+    ("\u0430dmin@herald.test", "mixes scripts (Cyrillic and Latin)"),
+    ("help@ex\u200bample.com", "ZERO WIDTH SPACE"),
+])
+def test_the_api_refuses_the_addresses_every_other_entry_refuses(api, network, reply_to, why):
+    """The JSON API checks a Reply-To with the same rules as forms, the CLI and CSV imports
+    (mail.addresses.normalise_address with core.hostnames)."""
+    answer = api("POST", "/broadcasts", json={"kind": "email", "subject": "Hi", "reply_to": reply_to})
+    assert answer.status_code == 400 and why in str(answer.get_json()), answer.get_json()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Broadcast)) == 0
