@@ -15,6 +15,7 @@ from .auth.services import create_user
 from .core.cli import echo_safe, refuse_undecodable_arguments
 from .core.extensions import db
 from .core.health import ServiceUnavailable, check_services
+from .core.settings.services import stored_problems
 from .core.worker import rq_cli
 from .devserver import dev_command
 from .network.stored_addresses import report_lines, stored_address_reports
@@ -42,8 +43,8 @@ def create_admin_command(email, name, password):
 @click.option("--no-addresses", is_flag=True, help="Only check that the database and Redis answer.")
 @with_appcontext
 def check_command(no_addresses):
-    """Check that the database and Redis answer (one line each), report plugin problems, then
-    stored e-mail addresses the address rules refuse or write differently (never rewritten).
+    """Check that the database and Redis answer (one line each), report plugin problems, stored
+    settings their rules refuse now, then stored e-mail addresses the address rules refuse or write differently (never rewritten).
     Exits with status 1 when a plugin problem was reported."""
     from .plugins.status import problem_lines
 
@@ -57,6 +58,11 @@ def check_command(no_addresses):
         echo_safe(line)
     if not plugin_problems:
         click.echo("plugins ok")
+    setting_problems = stored_problems()
+    for key, reason in setting_problems:  # saved before a rule came: saved again on the Settings page
+        echo_safe(f"setting {key} to fix on the Settings page: {reason}")
+    if not setting_problems:
+        click.echo("settings ok")
     if not no_addresses:
         try:
             lines = report_lines(stored_address_reports())

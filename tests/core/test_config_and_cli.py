@@ -87,6 +87,23 @@ def test_check_reports_stored_addresses_the_rules_refuse_and_rewrites_none(runne
     assert "addresses" not in runner.invoke(args=["check", "--no-addresses"]).output
 
 
+def test_check_reports_stored_settings_the_rules_refuse_now(runner, app, db):
+    """A rate of 0 (no limit until 2026-12-01, refused since) or a host-name setting saved before
+    it was checked is listed by flask check, not left to go out in e-mails unnoticed."""
+    from app.core.settings.models import Option
+
+    assert "settings ok" in runner.invoke(args=["check", "--no-addresses"]).output
+    db.session.add_all([Option(key="delivery.rate_per_second", value="0"),
+                        Option(key="network.name", value="Fine")])
+    db.session.commit()
+    result = runner.invoke(args=["check", "--no-addresses"])
+    assert result.exit_code == 0, result.output
+    assert "setting delivery.rate_per_second to fix on the Settings page: A rate must be more than zero" \
+        in result.output
+    assert "network.name" not in result.output and "settings ok" not in result.output
+    assert db.session.get(Option, "delivery.rate_per_second").value == "0"  # nothing rewritten
+
+
 def test_create_admin_command(runner, app):
     from app.auth.models import User
 

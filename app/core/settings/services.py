@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..extensions import db
 from .models import Option
@@ -74,6 +75,20 @@ def get_option(key: str, default=None):
         return row.value
     spec = registry().specs.get(key)
     return spec.default if spec is not None else default
+
+
+def stored_problems() -> list[tuple[str, str]]:
+    """(key, reason) for each stored option that its declared setting refuses now: a value saved
+    before a rule came (a rate of 0, a ``cname_target`` that is no host name). ``flask check``
+    lists them; nothing is rewritten (an admin saves the setting again)."""
+    specs = registry().specs
+    problems = []
+    for row in db.session.scalars(select(Option).where(Option.key.in_(list(specs))).order_by(Option.key)):
+        try:
+            check(specs[row.key], row.value)
+        except ValueError as error:
+            problems.append((row.key, str(error)))
+    return problems
 
 
 def set_option(key: str, value) -> None:

@@ -131,7 +131,7 @@ def test_domains_are_idna_2008_as_browsers_look_them_up_and_agree_with_addresses
 
 
 @pytest.mark.herald_plugin("domain_mapping")
-def test_the_cname_target_is_a_checked_host_name(network, admin_client):
+def test_the_cname_target_is_a_checked_host_name(network, admin_client, runner):
     """cname_target=<b>x</b> was saved and went into the customers' e-mails."""
     from app.core.settings.services import get_option
 
@@ -146,3 +146,10 @@ def test_the_cname_target_is_a_checked_host_name(network, admin_client):
     saved = admin_client.post("/network/settings/", data={"csrf_token": token, key: "Sites.Straße.example."})
     assert saved.status_code == 302
     assert get_option(key) == "sites.xn--strae-oqa.example"
+    from app.core.settings.models import Option
+
+    db.session.get(Option, key).value = "<b>x</b>"  # saved before the setting was a host name
+    db.session.commit()
+    listed = runner.invoke(args=["check", "--no-addresses"]).output
+    assert f"setting {key} to fix on the Settings page: CNAME target customers point their domains to " \
+           "'<b>x</b>' is not a valid domain name" in listed
