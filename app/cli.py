@@ -58,11 +58,14 @@ def check_command(no_addresses):
         echo_safe(line)
     if not plugin_problems:
         click.echo("plugins ok")
-    setting_problems = stored_problems()
-    for key, reason in setting_problems:  # saved before a rule came: saved again on the Settings page
-        echo_safe(f"setting {key} to fix on the Settings page: {reason}")
-    if not setting_problems:
-        click.echo("settings ok")
+    try:
+        setting_lines = [f"setting {key} to fix on the Settings page: {reason}"  # saved before a rule came
+                         for key, reason in stored_problems()] or ["settings ok"]
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        setting_lines = [f"settings not checked: {str(getattr(error, 'orig', error)).splitlines()[0]}"]
+    for line in setting_lines:
+        echo_safe(line)
     if not no_addresses:
         try:
             lines = report_lines(stored_address_reports())
