@@ -14,9 +14,9 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 SETTINGS = (
     SettingSpec("delivery.rate_per_second", "", "Sending rate",
                 "Most messages sent per second by all workers together, exact: e.g. 14/s or 30/min. "
-                "Empty: no limit.", validate=rate_validator(1)),
+                "Empty: no limit (0 is refused: a rate is more than zero).", validate=rate_validator(1)),
     SettingSpec("delivery.rate_per_hour", "", "Hourly sending limit",
-                "Most messages per hour, spread evenly: e.g. 10000/h. Empty: no limit.",
+                "Most messages per hour, spread evenly: e.g. 10000/h. Empty: no limit (0 is refused).",
                 validate=rate_validator(3600)),
     SettingSpec("delivery.max_attempts", 5, "Attempts per recipient",
                 "How many times a temporary failure (421, 450, 451, 452, 454, lost connection) is "
