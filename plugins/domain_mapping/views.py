@@ -28,7 +28,9 @@ def make_blueprint(host) -> Blueprint:
             try:
                 mapping = map_domain(host, form.site.data, form.domain.data)
                 db.session.commit()
-                flash(f"{mapping.domain} now points to {mapping.site.title}.", "success")
+                shown = mapping.domain if mapping.unicode_domain == mapping.domain else \
+                    f"{mapping.unicode_domain} ({mapping.domain})"
+                flash(f"{shown} now points to {mapping.site.title}.", "success")
                 return redirect(url_for(".index"))
             except MappingError as error:
                 db.session.rollback()

@@ -115,6 +115,8 @@ def test_domains_are_idna_2008_as_browsers_look_them_up_and_agree_with_addresses
     ok = admin_client.post(PAGE, data={"csrf_token": token, "site": site.id, "domain": "Straße.DE"})
     assert ok.status_code == 302
     assert db.session.scalar(select(DomainMapping.domain)) == "xn--strae-oqa.de"
+    shown = admin_client.get(PAGE).get_data(as_text=True)
+    assert "straße.de (xn--strae-oqa.de) now points to" in shown and "(straße.de)" in shown
     for domain, why in (("😀.example.com", "not a valid domain name"), ("xn--zz.com", "not a valid domain name"),
                         ("ex\u200bample.com", "U+200B ZERO WIDTH SPACE"),
                         ("\u0430pple.com", "mixes scripts in one label (Cyrillic and Latin)"),
