@@ -5,6 +5,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from .settings.types import check_url
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 
@@ -98,6 +100,10 @@ def load_config(overrides=None) -> dict:
         "SQLITE_BUSY_SECONDS": float(os.environ.get("SQLITE_BUSY_SECONDS", "30")),
     }
     config.update(overrides)
+    try:  # it starts every link in every e-mail: the URL rules of url settings
+        check_url(config["BASE_URL"], "BASE_URL")
+    except ValueError as error:
+        raise ConfigError(f"{error} (got {config['BASE_URL'][:100]!r})") from None
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(Path(config["INSTANCE_PATH"]), production)
     # pool_pre_ping: a pooled connection is tried (one round trip) each time it is taken from

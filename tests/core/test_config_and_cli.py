@@ -1,4 +1,5 @@
 """Configuration, start-up checks and the shell's CLI commands."""
+import re
 import smtplib
 import socket
 
@@ -21,6 +22,18 @@ def test_production_refuses_to_start_without_secret_key(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_config({"INSTANCE_PATH": str(tmp_path), "PRODUCTION": True})
+
+
+@pytest.mark.parametrize("url, why", [("http://ex\u200bample.com", "U+200B"), ("herald.example", "full http"),
+                                      ("https://<b>x</b>/", "not a valid domain name"),
+                                      ("https://😀.example.com", "not a valid domain name")])
+def test_base_url_is_checked_as_url_settings_are(tmp_path, url, why):
+    """BASE_URL starts every link in every e-mail; its host name goes through the one host-name
+    check (core.hostnames), as the host of url settings does."""
+    with pytest.raises(ConfigError, match=re.escape(why)):
+        load_config({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", "BASE_URL": url})
+    for fine in ("http://127.0.0.1:5000", "http://localhost:5000", "https://net.example/herald"):
+        assert load_config({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k", "BASE_URL": fine})["BASE_URL"] == fine
 
 
 def test_environment_variables_are_read(tmp_path, monkeypatch):

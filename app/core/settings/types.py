@@ -35,6 +35,27 @@ def _ip_address(host: str) -> bool:
     return True
 
 
+def check_url(value: str, label: str) -> None:
+    """ValueError naming ``label`` unless ``value`` is a full http(s) URL whose host is an IP
+    address or a host name ``core.hostnames.host_name`` takes (one label allowed: localhost), of
+    at most ``MAX_HOST`` characters and ``MAX_URL`` in all: url settings and BASE_URL."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("http", "https") or not host or " " in value:
+        raise ValueError(f"{label} must be a full http:// or https:// address.")
+    if len(host) > MAX_HOST or len(value) > MAX_URL:
+        raise ValueError(f"{label} is too long: at most {MAX_HOST} characters for the host "
+                         f"name (RFC 1035) and {MAX_URL} for the address.")
+    if not _ip_address(host):
+        try:
+            host_name(host, f"The host name of {label}", need_dot=False)
+        except HostNameError as error:
+            raise ValueError(str(error)) from None
+
+
 def choice_pairs(spec) -> list[tuple]:
     """The (value, label) pairs of a choice setting; plain values are their own label."""
     return [tuple(c) if isinstance(c, (tuple, list)) else (c, str(c)) for c in spec.choices]
@@ -116,19 +137,5 @@ def _check_text(spec, value):
         except HostNameError as error:
             raise ValueError(str(error)) from None
     if spec.type == "url":
-        try:
-            parts = urlsplit(value)
-            host = parts.hostname or ""
-        except ValueError:
-            parts, host = None, ""
-        if parts is None or parts.scheme not in ("http", "https") or not host or " " in value:
-            raise ValueError(f"{spec.label} must be a full http:// or https:// address.")
-        if len(host) > MAX_HOST or len(value) > MAX_URL:
-            raise ValueError(f"{spec.label} is too long: at most {MAX_HOST} characters for the host "
-                             f"name (RFC 1035) and {MAX_URL} for the address.")
-        if not _ip_address(host):
-            try:
-                host_name(host, f"The host name of {spec.label}", need_dot=False)
-            except HostNameError as error:
-                raise ValueError(str(error)) from None
+        check_url(value, spec.label)
     return value
