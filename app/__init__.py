@@ -131,13 +131,15 @@ def init_plugins(app, config):
 
 def init_templates(app, config):
     """Serve plugin templates as ``plugin_<slug>/...`` and add the layout's globals."""
+    from .core.form_errors import page_has_errors, page_problems
     from .core.menu import admin_menu, dashboard_menu
     from .core.submissions import submission_field
 
     host = app.extensions["herald_plugins"]
     app.jinja_env.loader = host.template_loader(app.jinja_env.loader)
     app.jinja_env.globals.update(admin_menu=admin_menu, dashboard_menu=dashboard_menu,
-                                 submission_field=submission_field)
+                                 submission_field=submission_field, page_problems=page_problems,
+                                 page_has_errors=page_has_errors)
 
 
 def init_errors(app, config):

@@ -13,4 +13,14 @@
   document.addEventListener("focusin", function (event) {
     if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) { event.target.select(); }
   });
+  // A page whose form has errors: the focus goes to their summary, and its links to the fields.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var target = link && document.getElementById(decodeURIComponent(link.getAttribute("href").slice(1)));
+      if (target) { event.preventDefault(); target.scrollIntoView({block: "center"}); target.focus(); }
+    });
+  }
 })();

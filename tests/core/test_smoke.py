@@ -15,7 +15,7 @@ def test_login_page_renders(client):
 def test_a_field_with_an_error_is_marked_invalid_and_described(client):
     page = client.post("/login", data={"csrf_token": csrf_token(client), "email": "", "password": ""}
                        ).get_data(as_text=True)
-    assert 'aria-invalid="true"' in page and 'aria-describedby="email-help"' in page
+    assert 'aria-invalid="true"' in page and 'aria-describedby="email-error"' in page and 'id="email-error"' in page
     assert '"None"' not in page
 
 

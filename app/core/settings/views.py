@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
 
 from ..extensions import db
+from ..form_errors import FieldProblem
 from ..hooks import do_action
 from .services import coerce, get_option, registry, set_option
 from .types import TRUE_WORDS
@@ -53,7 +54,10 @@ def settings_form(specs, template, **context):
 
     groups = [(owner, [(s, shown(s)) for s in items])
               for owner, items in groupby(specs, key=lambda s: s.owner)]
-    return (render_template(template, form=form, groups=groups, errors=errors, **context),
+    problems = [FieldProblem(spec.label, errors[spec.key], f"f-{spec.key}")
+                for spec in specs if spec.key in errors]  # the error summary's links
+    return (render_template(template, form=form, groups=groups, errors=errors, field_problems=problems,
+                            **context),
             400 if errors else 200)
 
 
