@@ -23,4 +23,13 @@
       if (target) { event.preventDefault(); target.scrollIntoView({block: "center"}); target.focus(); }
     });
   }
+  // A table's scroll region (macros/ui.html scroll_table) is a tab stop only while it scrolls.
+  function scrollRegionTabStops() {
+    document.querySelectorAll("[data-scroll-region]").forEach(function (region) {
+      if (region.scrollWidth > region.clientWidth) { region.setAttribute("tabindex", "0"); }
+      else if (region !== document.activeElement) { region.removeAttribute("tabindex"); }
+    });
+  }
+  scrollRegionTabStops();
+  window.addEventListener("resize", scrollRegionTabStops);
 })();
