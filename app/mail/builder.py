@@ -19,6 +19,7 @@ from ..core.hooks import apply_filters, registry
 from ..core.settings.services import get_option
 from .inliner import inline_css
 from .masking import Mask
+from .message_ids import tagger
 from .bodyfill import BodyFormat
 from .mime import DotFree, EncodedBody, address, header_text, qp
 from .placeholders import CompiledTemplate, compile_template
@@ -131,6 +132,8 @@ class MessageTemplate:
                                   ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")] if bulk else [])]
         self._prepare_pieces()
         self._date_second, self._date = None, ""
+        self._tag = tagger().tag
+        self._id_run = self.run_id if self.run_id is not None else "m"
 
     def _prepare_pieces(self) -> None:
         if self.encoded_html is None:
@@ -158,9 +161,12 @@ class MessageTemplate:
 
     def message_id(self, key) -> str:
         """A Message-ID (RFC 5322 section 3.6.4) under the sender's domain; ``key`` makes it
-        stable (a delivery's retries share one), None makes it random."""
-        key = key if key is not None else f"x{secrets.token_hex(10)}"
-        return f"<herald.{self.run_id if self.run_id is not None else 'm'}.{key}@{self.domain}>"
+        stable (a delivery's retries share one) and adds the tag that makes it unguessable
+        (``message_ids``: a bounce quoting it is matched only when the tag holds), None makes it
+        random."""
+        if key is None:
+            return f"<herald.{self._id_run}.x{secrets.token_hex(10)}@{self.domain}>"
+        return f"<herald.{self._id_run}.{key}.{self._tag(self.run_id, key)}@{self.domain}>"
 
     def date(self) -> str:
         """The Date header value (RFC 5322 section 3.3), formatted at most once a second."""

@@ -12,8 +12,8 @@ from ..core.extensions import db
 from ..core.inputs import MAX_ID
 from ..delivery.models import Delivery
 from ..delivery.progress import sent_per_hour, status_counts
+from ..mail.message_ids import is_own_shape, tagger
 from ..mail.verp import delivery_id_from_token
-
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,16 @@ def bare_message_id(value: str | None) -> str | None:
 
 
 _MESSAGE_ID = re.compile(r"[\x21-\x7e]{1,255}")
-# Herald's Message-IDs (``MessageTemplate.message_id``): herald.<run>.<delivery>@<sender's domain>
-_OWN_MESSAGE_ID = re.compile(r"herald\.\d{1,10}\.(\d{1,10})@\S+", re.IGNORECASE)
 
 
 def find_delivery(message_id: str | None = None, verp_token: str | None = None) -> DeliveryRef | None:
     """The delivery a bounce is about, by VERP token (checked signature) or original Message-ID.
 
     ``verp_token`` is the part after ``+`` in a VERP return path (``app.mail.verp``), tried
-    first; ``message_id`` (with or without brackets) when there is no valid token.
+    first; ``message_id`` (with or without brackets) when there is no valid token. A Message-ID
+    of Herald's shape (``herald.<run>.<delivery>.<tag>@...``, ``app.mail.message_ids``) matches
+    only when its tag holds, in any case: an untagged one (guessed, or from before tags) or a
+    forged tag matches nothing. Other ids must equal the stored one exactly.
     """
 
     table = deliveries_table()
@@ -61,11 +62,15 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
         where = table.c.id == delivery_id
     elif bare_message_id(message_id) and "message_id" in table.c:
         bare = bare_message_id(message_id)
-        own = _OWN_MESSAGE_ID.fullmatch(bare)
-        own = own if own and int(own[1]) <= MAX_ID else None
+        own = tagger().verified(bare)
+        if own is None and is_own_shape(bare):
+            return None  # Herald's shape without a valid tag: guessable, so never trusted
+        if own is not None and max(own) > MAX_ID:
+            return None
         # Herald's own ids name their delivery: found by it whatever case a provider wrote the id
         # in (RFC 5322 leaves the domain's case free), then checked against the stored id
-        where = table.c.id == int(own[1]) if own else table.c.message_id.in_([bare, f"<{bare}>"])
+        where = (table.c.id == own[1]) & (table.c.run_id == own[0]) if own \
+            else table.c.message_id.in_([bare, f"<{bare}>"])
     if where is None:
         return None
     columns = [table.c.id, table.c.run_id, table.c.email]

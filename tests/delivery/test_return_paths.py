@@ -133,3 +133,92 @@ def test_return_path_settings_fit_a_local_part_or_refuse_to_start(app):
                 {"RETURN_PATH_DOMAIN": "not a domain"}):
         with pytest.raises(ConfigError, match="RETURN_PATH"):
             create_app({**app.config, **bad})
+
+
+ARF = """From: abuse@isp.example
+To: {to}
+Subject: complaint
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="AA"
+
+--AA
+Content-Type: text/plain
+
+A complaint.
+--AA
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: x/1.0
+Version: 1
+
+--AA
+Content-Type: text/rfc822-headers
+
+Message-ID: {message_id}
+To: someone@else.example
+
+--AA--
+"""
+
+
+def _signed_post(client, payload):
+    import json
+
+    from app.tracking.webhook import sign
+    body = json.dumps(payload).encode()
+    return client.post("/hooks/bounces", data=body, content_type="application/json",
+                       headers={"X-Herald-Signature": sign(body, "hook-secret")})
+
+
+def test_a_forged_bounce_or_complaint_with_a_guessed_message_id_suppresses_no_one(
+        app, db, smtp_sink, product, jobs, client, runner, tmp_path):
+    """Review E: Message-IDs were herald.<run>.<delivery>@domain, sequential, so a DSN or an ARF
+    report quoting a guessed one suppressed that recipient (complained blocks system e-mails too).
+    Now the id carries a tag (HMAC under SECRET_KEY) and an id of Herald's shape matches only with
+    it: by mail (process_message and `flask bounces fetch`) and by the webhook."""
+    import mailbox
+
+    app.config["BOUNCE_WEBHOOK_SECRET"] = "hook-secret"
+    add_customers([("ann@example.com", "Ann"), ("bob@example.com", "Bob")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    rows = _rows(db, run.id)
+    ann, bob = rows["ann@example.com"], rows["bob@example.com"]
+    assert bob.message_id.startswith(f"<herald.{run.id}.{bob.id}.")
+    by_recipient = {m.rcpt_tos[0]: m for m in smtp_sink.messages}
+    assert by_recipient["bob@example.com"].message["Message-ID"] == bob.message_id
+    guessed = f"<HERALD.{run.id}.{bob.id}@HERALD.TEST>"
+    forged_token = f"rp+d{ann.id}-0123456789ab@bounces.herald.test"
+    forged_tag = f"<herald.{run.id}.{bob.id}.{'a' * 16}@herald.test>"
+    forged = [dsn(to="rp@bounces.herald.test", recipient="bob@example.com", message_id=guessed),
+              dsn(to=forged_token, recipient="bob@example.com", message_id=guessed),
+              dsn(to="rp@bounces.herald.test", recipient="bob@example.com", message_id=forged_tag),
+              ARF.format(to="rp@bounces.herald.test", message_id=guessed).encode(),
+              ARF.format(to="rp@bounces.herald.test", message_id=forged_tag).encode()]
+    for raw in forged:
+        assert process_message(raw) == "unknown"
+    assert suppression_for("bob@example.com") is None and suppression_for("ann@example.com") is None
+
+    # the same through `flask bounces fetch`: forged ones left in the mailbox, nothing suppressed
+    box = mailbox.Maildir(str(tmp_path / "box"), create=True)
+    for raw in forged:
+        box.add(raw)
+    result = runner.invoke(args=["bounces", "fetch", str(tmp_path / "box")])
+    assert result.exit_code == 0 and "nothing matched; 5 unknown" in result.output, result.output
+    assert len(box) == len(forged) and suppression_for("bob@example.com") is None
+
+    # the webhook: a guessed message_id is no delivery's, so the event applies to its own email
+    response = _signed_post(client, {"type": "complaint", "email": "mallory@example.org", "message_id": guessed})
+    assert response.json["results"][0]["email"] == "mallory@example.org", response.json
+    assert suppression_for("bob@example.com") is None
+
+    # the real ids still match, in any case, by every path
+    assert process_message(dsn(recipient="bob@example.com", message_id=bob.message_id.upper())) == "bounce"
+    assert suppression_for("bob@example.com").reason == "bounced"
+    box.add(ARF.format(to="rp@bounces.herald.test", message_id=ann.message_id).encode())
+    result = runner.invoke(args=["bounces", "fetch", str(tmp_path / "box")])
+    assert ": 1 complaint;" in result.output, result.output
+    assert suppression_for("ann@example.com").reason == "complained"
+    response = _signed_post(client, {"type": "bounce", "email": "someone@example.org", "message_id": bob.message_id})
+    assert response.json["results"][0]["email"] == "bob@example.com", response.json

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from app.broadcasts.models import BroadcastRun
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
+from app.mail.message_ids import tagger
 
 from .conftest import add_customers, make_run, suppress
 
@@ -51,7 +52,8 @@ def test_message_headers_mime_structure_and_text_part(app, db, smtp_sink, produc
     assert message["To"].addresses[0].display_name == "Zoë <b>Bold</b> Quinn"
     assert message["From"].addresses[0].display_name == "Team Ünicode"
     assert message["Reply-To"] == "help@example.org"
-    assert message["Date"] and message["Message-ID"] == f"<herald.{run.id}.{_rows(db, run.id)['zoe@example.com'].id}@herald.test>"
+    zoe = _rows(db, run.id)['zoe@example.com'].id
+    assert message["Date"] and message["Message-ID"] == f"<herald.{run.id}.{zoe}.{tagger().tag(run.id, zoe)}@herald.test>"
     assert message["X-Herald-Broadcast-Run"] == f"{run.id}; broadcast={run.broadcast_id}"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     mailto, https = [part.strip().strip("<>") for part in message["List-Unsubscribe"].split(",")]

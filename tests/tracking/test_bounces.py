@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.mail.message_ids import tagger
 from app.mail.verp import ReturnPaths, delivery_id_from_token
 from app.tracking.bounces import classify, parse_bounce
 from app.tracking.ledger import find_delivery
@@ -119,11 +120,31 @@ def test_find_delivery_by_message_id_and_verp(db, run, ledger):
 
 
 def test_herald_message_ids_match_whatever_case_a_provider_wrote_them_in(db, run, ledger):
-    ledger.add(4243, run.id, "case@example.net", f"<herald.{run.id}.4243@Herald.Test>")
-    for written in (f"herald.{run.id}.4243@herald.test", f"<HERALD.{run.id}.4243@HERALD.TEST>"):
+    tag = tagger().tag(run.id, 4243)
+    ledger.add(4243, run.id, "case@example.net", f"<herald.{run.id}.4243.{tag}@Herald.Test>")
+    for written in (f"herald.{run.id}.4243.{tag}@herald.test", f"<HERALD.{run.id}.4243.{tag.upper()}@HERALD.TEST>"):
         assert find_delivery(message_id=written).id == 4243, written
-    assert find_delivery(message_id=f"herald.{run.id}.4243@other.test") is None  # another's id
-    assert find_delivery(message_id=f"herald.{run.id}.9999999999@herald.test") is None  # no such row
+    assert find_delivery(message_id=f"herald.{run.id}.4243.{tag}@other.test") is None  # another's id
+    other = tagger().tag(run.id, 999999999)
+    assert find_delivery(message_id=f"herald.{run.id}.999999999.{other}@herald.test") is None  # no such row
+
+
+def test_a_herald_message_id_without_its_tag_matches_nothing(db, run, ledger):
+    """Run and delivery ids are sequential: an id of Herald's shape is trusted only with its tag
+    (HMAC under SECRET_KEY), so a forged bounce cannot name another recipient's message."""
+    tag = tagger().tag(run.id, 4244)
+    ledger.add(4244, run.id, "victim@example.net", f"<herald.{run.id}.4244.{tag}@herald.test>")
+    for forged in (f"<herald.{run.id}.4244@herald.test>",  # guessed: the shape before tags
+                   f"<herald.{run.id}.4244.{'0' * 16}@herald.test>",  # a made-up tag
+                   f"<herald.{run.id + 1}.4244.{tag}@herald.test>",  # the tag of another run
+                   f"<herald.{run.id}.4245.{tag}@herald.test>"):  # the tag of another delivery
+        assert find_delivery(message_id=forged) is None, forged
+    # a delivery stored before tags (its id has none) is not matched by that id either
+    ledger.add(4246, run.id, "old@example.net", f"<herald.{run.id}.4246@herald.test>")
+    assert find_delivery(message_id=f"<herald.{run.id}.4246@herald.test>") is None
+    outcome = record_bounce("attacker@example.org", "hard", "webhook", "550",
+                            message_id=f"<herald.{run.id}.4244@herald.test>")
+    assert outcome.email == "attacker@example.org" and suppression_for("victim@example.net") is None
 
 
 def test_record_bounce_by_message_id_attributes_the_run(db, run, ledger):
