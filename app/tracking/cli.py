@@ -12,7 +12,7 @@ from ..core.cli import echo_safe
 from ..core.extensions import db
 from ..core.settings.services import get_option
 from ..core.utils import without_credentials
-from .bounces import parse_bounce
+from .bounces import MAX_READ_BYTES, BounceRefused, parse_bounce
 from ..mail.suppression import REASONS
 from .mailboxes import fetch_bounces
 from .suppression_csv import import_csv
@@ -32,30 +32,41 @@ def _default_mailbox() -> str:
 @click.argument("mailbox", required=False)
 @click.option("--keep", is_flag=True, help="Flag processed messages as seen instead of deleting them.")
 @click.option("--limit", type=click.IntRange(min=1), help="Read at most this many messages.")
+@click.option("--recheck", is_flag=True, help="Read again the messages earlier fetches left in place "
+              "(unknown, refused, unreadable), which are otherwise skipped for 30 days.")
 @with_appcontext
-def fetch_command(mailbox, keep, limit):
+def fetch_command(mailbox, keep, limit, recheck):
     """Read DSNs and complaint reports from MAILBOX and record them.
 
     MAILBOX is imaps://user:pass@host/INBOX, imap://...?starttls=1, or the path of a Maildir
     (default: BOUNCE_MAILBOX or the tracking.bounce_mailbox setting). Messages not matched to a
-    delivery are left untouched.
+    delivery are left untouched, and skipped by later fetches for 30 days (--recheck reads
+    them again); so are messages past the parser's limits (refused, each said on a line).
     """
     mailbox = mailbox or _default_mailbox()
     if not mailbox:
         raise click.ClickException("Give a MAILBOX or set BOUNCE_MAILBOX (imaps://user:pass@host/INBOX "
                                    "or a Maildir path).")
+    notes = []
     try:
-        counts = fetch_bounces(mailbox, keep=keep, limit=limit, commit=db.session.commit)
+        counts = fetch_bounces(mailbox, keep=keep, limit=limit, commit=db.session.commit,
+                               recheck=recheck, notes=notes)
     except ValueError as error:
         raise click.ClickException(str(error))
-    total = sum(counts.values())
+    for note in notes:
+        echo_safe(note, err=True)
+    total = sum(counts.values()) - counts["skipped"]
     parts = [f"{counts[k]} {k}" for k in ("bounce", "complaint", "delay", "unsubscribe") if counts[k]]
     if total:
         record("bounces.fetched", ("mailbox", None, without_credentials(mailbox)),
                f"{total} messages read: {', '.join(parts) or 'nothing matched'}")
         db.session.commit()
+    left = [f"{counts[k]} {k}" for k in ("refused", "unreadable") if counts[k]]
     click.echo(f"{total} messages read: {', '.join(parts) or 'nothing matched'}; "
-               f"{counts['unknown']} unknown left untouched.")
+               f"{counts['unknown']} unknown left untouched"
+               + (f" ({', '.join(left)} also left)" if left else "")
+               + (f"; {counts['skipped']} left by earlier fetches skipped (--recheck reads them)"
+                  if counts["skipped"] else "") + ".")
 
 
 @bounces_cli.command("show")
@@ -63,7 +74,15 @@ def fetch_command(mailbox, keep, limit):
 @with_appcontext
 def show_command(path):
     """Show what Herald reads in one message file (to check a provider's bounce format)."""
-    parsed = parse_bounce(path.read_bytes())
+    with path.open("rb") as file:
+        raw = file.read(MAX_READ_BYTES)
+    try:
+        parsed = parse_bounce(raw)
+    except BounceRefused as refusal:
+        raise click.ClickException(f"refused: {refusal}")
+    size = path.stat().st_size
+    if size > len(raw):
+        click.echo(f"{size:,} bytes: only the first {len(raw):,} read")
     echo_safe(f"original Message-ID: {parsed.original_message_id or '-'}")
     echo_safe(f"VERP token: {parsed.verp_token or '-'}")
     if not parsed.reports:

@@ -6,24 +6,37 @@ are deleted (or, with ``keep``, flagged as seen and skipped next time); every ot
 left untouched: not deleted, not flagged, not even marked as read (IMAP ``BODY.PEEK``).
 Results are committed before a message is deleted, and DSNs are recorded under a fingerprint,
 so a crash in between never counts a bounce twice.
+
+Work per message is bounded: only its first ``bounces.MAX_READ_BYTES`` are fetched (IMAP partial
+``BODY.PEEK[]<0.n>``) or read, and the parser refuses what is past its limits. A message left in
+the mailbox (unknown, refused, unreadable) is remembered in Redis for ``REMEMBER_DAYS`` by its
+Maildir key or IMAP UID (with the folder's UIDVALIDITY) and skipped by later fetches, so one
+hostile or foreign message is read once, not on every run (``recheck`` reads them again).
 """
+import hashlib
 import imaplib
 import logging
 import mailbox
+import os
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..core.extensions import db
+from ..core.extensions import db, redis_store
+from ..core.utils import without_credentials
 from ..mail.tokens import read_token
-from .bounces import parse_bounce
+from .bounces import MAX_READ_BYTES, BounceRefused, parse_bounce
 from .ledger import find_delivery
 from .services import record_bounce, record_complaint, unsubscribe
 
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SUBJECT_RE = re.compile(r"^\s*unsubscribe\s+(\S+)\s*$", re.IGNORECASE)
+IMAP_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)")
+REMEMBER_DAYS = 30  # how long a message left in the mailbox is skipped by later fetches
+LEFT_OUTCOMES = ("unknown", "refused", "unreadable")  # outcomes that leave a message in place
 
 
 class MaildirSource:
@@ -33,13 +46,36 @@ class MaildirSource:
         if not all((Path(path) / sub).is_dir() for sub in ("cur", "new", "tmp")):
             raise ValueError(f"{path} is not a Maildir (it needs cur/, new/ and tmp/)")
         self.box = mailbox.Maildir(path, factory=None, create=False)
+        self.path, self.skipped = Path(path), 0
+        self.identity = f"maildir:{self.path.resolve()}"
 
-    def messages(self, skip_seen: bool):
-        """Yield ``(key, raw bytes)`` for each message (unseen ones only when ``skip_seen``)."""
+    def _seen(self) -> set:
+        """Keys of the messages flagged seen (from their file names: no message is parsed)."""
+        seen = set()
+        for name in os.listdir(self.path / "cur"):
+            key, _, info = name.partition(self.box.colon)
+            if info.startswith("2,") and "S" in info[2:]:
+                seen.add(key)
+        return seen
+
+    def messages(self, skip_seen: bool, skip=frozenset()):
+        """Yield ``(key, first MAX_READ_BYTES bytes, size)`` for each message (unseen ones only
+        when ``skip_seen``; none whose key is in ``skip``)."""
+        seen = self._seen() if skip_seen else set()
         for key in list(self.box.keys()):
-            if skip_seen and "S" in self.box.get_message(key).get_flags():
+            if key in seen:
                 continue
-            yield key, self.box.get_bytes(key)
+            if key in skip:
+                self.skipped += 1
+                continue
+            try:
+                with self.box.get_file(key) as file:
+                    head = file.read(MAX_READ_BYTES)
+                    file.seek(0, os.SEEK_END)
+                    size = file.tell()
+            except KeyError:  # gone meanwhile (another reader)
+                continue
+            yield key, head, size
 
     def processed(self, key, keep: bool) -> None:
         """Delete a processed message, or flag it seen when ``keep``."""
@@ -73,20 +109,28 @@ class ImapSource:
             raise ValueError(f"cannot open {parsed.scheme}://{parsed.hostname}:{port}: {error}") from None
         if status != "OK":
             raise ValueError(f"cannot select folder {parsed.path!r}")
-        self.deleted = False
+        self.deleted, self.skipped = False, 0
+        validity = (self.imap.response("UIDVALIDITY")[1] or [b""])[0] or b""
+        self.identity = (f"imap:{parsed.username or ''}@{parsed.hostname}:{port}/{parsed.path.lstrip('/')}"
+                         f";uidvalidity={validity.decode('ascii', 'replace')}")
 
-    def messages(self, skip_seen: bool):
-        """Yield ``(uid, raw bytes)`` without setting the \\Seen flag."""
+    def messages(self, skip_seen: bool, skip=frozenset()):
+        """Yield ``(uid, first MAX_READ_BYTES bytes, size)`` without setting the \\Seen flag
+        (none whose uid is in ``skip``: those are not fetched at all)."""
         _, data = self.imap.uid("SEARCH", None, "UNSEEN" if skip_seen else "ALL")
         for uid in (data[0] or b"").split():
-            _, parts = self.imap.uid("FETCH", uid, "(BODY.PEEK[])")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
-            if raw is not None:
-                yield uid, raw
+            if uid.decode() in skip:
+                self.skipped += 1
+                continue
+            _, parts = self.imap.uid("FETCH", uid, f"(RFC822.SIZE BODY.PEEK[]<0.{MAX_READ_BYTES}>)")
+            part = next((p for p in parts if isinstance(p, tuple)), None)
+            if part is not None:
+                size = IMAP_SIZE_RE.search(b" ".join(p if isinstance(p, bytes) else p[0] for p in parts))
+                yield uid.decode(), part[1], int(size.group(1)) if size else len(part[1])
 
     def processed(self, uid, keep: bool) -> None:
         """Flag a processed message \\Deleted (expunged on close), or \\Seen when ``keep``."""
-        self.imap.uid("STORE", uid, "+FLAGS", r"(\Seen)" if keep else r"(\Deleted)")
+        self.imap.uid("STORE", str(uid), "+FLAGS", r"(\Seen)" if keep else r"(\Deleted)")
         self.deleted = self.deleted or not keep
 
     def close(self) -> None:
@@ -106,9 +150,15 @@ def open_mailbox(url: str):
     return MaildirSource(url[len("maildir:"):] if url.startswith("maildir:") else url)
 
 
-def process_message(raw: bytes) -> str:
-    """Act on one message; its outcome: bounce, complaint, delay, unsubscribe or unknown."""
-    parsed = parse_bounce(raw)
+def process_message(raw: bytes, why: list | None = None) -> str:
+    """Act on one message; its outcome: bounce, complaint, delay, unsubscribe, unknown, or
+    refused (past a limit of the parser; the reason is appended to ``why``)."""
+    try:
+        parsed = parse_bounce(raw)
+    except BounceRefused as refusal:
+        if why is not None:
+            why.append(str(refusal))
+        return "refused"
     if not parsed.reports:
         match = UNSUBSCRIBE_SUBJECT_RE.match(" ".join(parsed.subject.split()))
         payload = read_token("unsubscribe", match.group(1)) if match else None
@@ -132,30 +182,75 @@ def process_message(raw: bytes) -> str:
     return report.kind
 
 
-def fetch_bounces(url: str, keep: bool = False, limit: int | None = None, commit=None) -> Counter:
+class LeftMessages:
+    """The messages of one mailbox that fetches left in place, remembered in Redis (a sorted set
+    of keys scored by when) for REMEMBER_DAYS."""
+
+    def __init__(self, identity: str):
+        self.key = redis_store.key("bounces", "left", hashlib.sha256(identity.encode()).hexdigest()[:24])
+
+    def keys(self) -> set:
+        """The keys remembered (older ones forgotten first)."""
+        client = redis_store.client
+        client.zremrangebyscore(self.key, "-inf", time.time() - REMEMBER_DAYS * 86400)
+        return {member.decode() for member in client.zrange(self.key, 0, -1)}
+
+    def remember(self, message_key: str) -> None:
+        """Skip ``message_key`` in later fetches."""
+        client = redis_store.client
+        client.zadd(self.key, {message_key: time.time()})
+        client.expire(self.key, REMEMBER_DAYS * 86400)
+
+    def forget(self) -> None:
+        """Read every message again (``flask bounces fetch --recheck``)."""
+        redis_store.client.delete(self.key)
+
+
+def fetch_bounces(url: str, keep: bool = False, limit: int | None = None, commit=None,
+                  recheck: bool = False, notes: list | None = None) -> Counter:
     """Process up to ``limit`` messages of the mailbox at ``url``; counts by outcome.
 
     ``commit`` (the caller's, e.g. the CLI's ``db.session.commit``) is called after each message,
     before the message is deleted or flagged, so a crash never loses a report: it is read again.
+    Messages an earlier fetch left in place are skipped (counted as ``skipped``) unless
+    ``recheck``; a line for each refused, cut or unreadable message goes to ``notes`` and the log.
     """
     source = open_mailbox(url)
     counts = Counter()
+    notes = notes if notes is not None else []
+    left = LeftMessages(source.identity)
+    if recheck:
+        left.forget()
+    skip = left.keys()
     try:
-        for key, raw in source.messages(skip_seen=keep):
+        for key, raw, size in source.messages(skip_seen=keep, skip=skip):
             if limit is not None and sum(counts.values()) >= limit:
                 break
+            key = str(key)
+            if size > len(raw):
+                note = (f"message {key}: {size:,} bytes, only its first {len(raw):,} read")
+                log.info("bounce mailbox %s: %s", without_credentials(url), note)
+                notes.append(note)
+            why = []
             try:
-                outcome = process_message(raw)
+                outcome = process_message(raw, why)
             except Exception:  # noqa: BLE001 - one unreadable message must not stop the others
                 log.exception("bounce mailbox: message %s could not be read; left in place", key)
                 db.session.rollback()
-                counts["unreadable"] += 1
-                continue
-            if commit is not None:
+                outcome = "unreadable"
+                notes.append(f"message {key}: unreadable (see the log); left in place")
+            if outcome == "refused":
+                note = f"message {key}: refused ({why[0]}); left in place"
+                log.warning("bounce mailbox %s: %s", without_credentials(url), note)
+                notes.append(note)
+            if commit is not None and outcome != "unreadable":
                 commit()
             counts[outcome] += 1
-            if outcome != "unknown":
+            if outcome in LEFT_OUTCOMES:
+                left.remember(key)
+            else:
                 source.processed(key, keep)
     finally:
         source.close()
+    counts["skipped"] = source.skipped
     return counts

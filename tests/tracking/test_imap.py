@@ -82,3 +82,27 @@ def test_fetch_over_imap(app, db, run, ledger, dsn, imap_server, runner):
     gone = [uid for uid in before if uid not in after]
     assert len(gone) == 1 and b"typo.name@gmail.com" in before[gone[0]][1]
     assert after == {uid: before[uid] for uid in after}  # the rest: same bytes, same flags, unread
+
+
+def test_imap_fetch_reads_the_head_of_a_huge_message_once(app, db, run, ledger, dsn, imap_server, runner):
+    """Only the first MAX_READ_BYTES are fetched (a partial BODY.PEEK), and a message left in the
+    folder is skipped by UID (with UIDVALIDITY) next time: not fetched nor parsed again."""
+    from test_hostile_bounces import many_blocks, many_tokens
+
+    from app.tracking.bounces import MAX_READ_BYTES
+    imap = _inbox(imap_server)
+    for raw in (many_tokens(60_000), many_blocks(2_000), dsn("out_of_office.eml")):
+        imap.append("INBOX", None, None, raw.replace(b"\n", b"\r\n"))
+    before = _state(imap)
+    imap.logout()
+    url = f"imap://{USER}:{PASSWORD}@127.0.0.1:{imap_server}/INBOX"
+    result = runner.invoke(args=["bounces", "fetch", url])
+    assert result.exit_code == 0, result.output
+    assert f"only its first {MAX_READ_BYTES:,} read" in result.output
+    assert "refused (more than 100 recipient blocks in one report)" in result.output
+    assert f"{len(before)} messages read" in result.output, result.output
+    again = runner.invoke(args=["bounces", "fetch", url])
+    assert "0 messages read" in again.output and f"{len(before)} left by earlier fetches skipped" in again.output
+    imap = _inbox(imap_server)
+    assert _state(imap) == before  # same bytes, same flags, unread
+    imap.logout()
