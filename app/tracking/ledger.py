@@ -80,8 +80,10 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
     if row is None:
         return None
     stored = row[3] if len(row) > 3 else None
-    if delivery_id is None and (stored or "").strip("<>").lower() != bare.lower():
-        return None  # an id of Herald's shape that is not this delivery's
+    if delivery_id is None and (stored is not None or own is None) \
+            and (stored or "").strip("<>").lower() != bare.lower():
+        return None  # not this delivery's id (a verified tag with no id stored yet is: a report
+        # can come back before the send's outcome is written)
     return DeliveryRef(row[0], row[1], row[2], stored)
 
 

@@ -280,3 +280,12 @@ def test_a_bounce_with_control_characters_is_recorded_with_them_visible(app, db,
     assert find_delivery(message_id="<run7.d4242.1763913729\x00@herald.test>") is None
     assert find_delivery(message_id="<" + "x" * 300 + "@herald.test>") is None
     assert find_delivery(message_id="<run7.d4242.1763913729@herald.test>").id == 4242
+
+
+def test_a_tagged_id_matches_its_delivery_before_the_send_outcome_stored_it(db, run, ledger):
+    """The tag proves the id is Herald's for that run and delivery: a DSN read before the send's
+    outcome wrote the id (the mailbox skips what it left once) still matches."""
+    ledger.add(4250, run.id, "early@example.net", None)
+    written = f"<herald.{run.id}.4250.{tagger().tag(run.id, 4250)}@herald.test>"
+    assert find_delivery(message_id=written).id == 4250
+    assert find_delivery(message_id=f"<herald.{run.id}.4250@herald.test>") is None
