@@ -4,7 +4,9 @@ Authenticated by ``X-Herald-Signature: sha256=<hex HMAC-SHA256 of the raw body>`
 shared secret (config ``BOUNCE_WEBHOOK_SECRET`` or setting ``tracking.webhook_secret``); the
 ``bounce_webhook_verify`` and ``bounce_webhook_payload`` filters let a plugin accept a provider's
 own signature and format. The whole batch is validated before anything is recorded (422 lists
-every error by index), and an event ``id`` makes provider retries harmless. See docs/bounces.md.
+every error by index), and an event ``id`` makes provider retries harmless. An event is matched
+to its delivery by ``return_path`` (a VERP return path, signature checked) first, then by
+``message_id`` (Herald's ids only with their tag). See docs/bounces.md.
 """
 import hashlib
 import hmac
@@ -16,12 +18,15 @@ from ..core.extensions import db
 from ..core.hooks import apply_filters
 from ..core.inputs import MAX_JSON_DEPTH, clean_name, json_problem, strict_loads
 from ..core.settings.services import get_option
+from ..mail.verp import TOKEN_RE
+from .ledger import find_delivery
 from .services import checked_address, record_bounce, record_complaint
 
 bp = Blueprint("tracking_hooks", __name__, url_prefix="/hooks")
 MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
 MAX_EVENT_ID = 200  # characters of an event id ("webhook:" + it is a 300-character unique key)
+MAX_RETURN_PATH = 320  # characters of a return path (an address: 64 + 1 + 255)
 
 
 def webhook_secret() -> str:
@@ -57,6 +62,9 @@ def validate_event(event) -> tuple[dict | None, str | None]:
     bounce_type = event.get("bounce_type", "hard")
     if kind == "bounce" and bounce_type not in ("hard", "soft"):
         return None, 'bounce_type must be "hard" or "soft"'
+    return_path = event.get("return_path")
+    if return_path is not None and (not isinstance(return_path, str) or len(return_path) > MAX_RETURN_PATH):
+        return None, f"return_path must be an address of at most {MAX_RETURN_PATH} characters"
     for name in ("id", "message_id", "detail"):
         value = event.get(name)
         if value is not None and (value.__class__ is bool or not isinstance(value, (str, int))):
@@ -66,8 +74,9 @@ def validate_event(event) -> tuple[dict | None, str | None]:
             clean_name(str(event["id"]), "id", MAX_EVENT_ID)
         except ValueError as error:
             return None, str(error)
+    token = TOKEN_RE.search(return_path) if return_path else None
     return {"type": kind, "email": email, "bounce_type": bounce_type,
-            "id": _text(event.get("id")),
+            "id": _text(event.get("id")), "verp_token": token.group(1) if token else None,
             "message_id": _text(event.get("message_id")), "detail": _text(event.get("detail"))}, None
 
 
@@ -78,16 +87,18 @@ def _text(value):
 
 def _record(event) -> dict:
     key = f"webhook:{event['id']}" if event["id"] else None
-    args = dict(detail=event["detail"], message_id=event["message_id"], event_key=key)
+    # the return path first (its VERP token, signature checked), then the Message-ID, as by mail
+    delivery = find_delivery(verp_token=event["verp_token"]) if event["verp_token"] else None
+    args = dict(detail=event["detail"], message_id=event["message_id"], event_key=key, delivery=delivery)
     if event["type"] == "complaint":
         outcome = record_complaint(event["email"], "webhook", **args)
     else:
         outcome = record_bounce(event["email"], event["bounce_type"], "webhook", **args)
     result = {"email": outcome.email, "recorded": outcome.recorded, "suppressed": outcome.suppressed,
               "run_id": outcome.delivery.run_id if outcome.delivery else None}
-    if outcome.email != event["email"]:  # the message_id names a delivery to another address
+    if outcome.email != event["email"]:  # the delivery matched was sent to another address
         result["ignored_email"] = event["email"]
-        result["note"] = (f"message_id is the message sent to {outcome.email} (run "
+        result["note"] = (f"{'return_path' if delivery else 'message_id'} is the message sent to {outcome.email} (run "
                           f"{outcome.delivery.run_id}): the {event['type']} applies to that address; "
                           f"{event['email']} was left alone.")
     return result

@@ -222,3 +222,35 @@ def test_a_forged_bounce_or_complaint_with_a_guessed_message_id_suppresses_no_on
     assert suppression_for("ann@example.com").reason == "complained"
     response = _signed_post(client, {"type": "bounce", "email": "someone@example.org", "message_id": bob.message_id})
     assert response.json["results"][0]["email"] == "bob@example.com", response.json
+
+
+def test_the_webhook_matches_by_return_path_first_then_by_message_id(app, db, smtp_sink, product, jobs, client):
+    """Review E: webhook events matched by Message-ID only. The optional return_path (the address
+    the bounce was sent to) is matched first, its VERP signature checked as by mail."""
+    app.config["BOUNCE_WEBHOOK_SECRET"] = "hook-secret"
+    add_customers([("ann@example.com", "Ann"), ("bob@example.com", "Bob"), ("cy@example.com", "Cy")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    rows = _rows(db, run.id)
+    by_recipient = {m.rcpt_tos[0]: m.mail_from for m in smtp_sink.messages}
+    ann, bob = rows["ann@example.com"], rows["bob@example.com"]
+    # Ann's return path wins over Bob's Message-ID and over the event's email
+    response = _signed_post(client, {"type": "bounce", "email": "other@example.org", "id": "w1",
+                                     "return_path": f"<{by_recipient['ann@example.com'].upper()}>",
+                                     "message_id": bob.message_id})
+    result = response.json["results"][0]
+    assert result["email"] == "ann@example.com" and result["run_id"] == run.id, response.json
+    assert result["note"].startswith("return_path is the message sent to ann@example.com")
+    assert suppression_for("ann@example.com") and suppression_for("bob@example.com") is None
+    # a forged signature is ignored: the Message-ID (Bob's) decides
+    response = _signed_post(client, {"type": "complaint", "email": "bob@example.com", "id": "w2",
+                                     "return_path": f"rp+d{rows['cy@example.com'].id}-0123456789ab@bounces.herald.test",
+                                     "message_id": bob.message_id})
+    assert response.json["results"][0]["email"] == "bob@example.com"
+    assert suppression_for("bob@example.com").reason == "complained" and suppression_for("cy@example.com") is None
+    # a return path alone is enough; one that is not an address is refused
+    response = _signed_post(client, {"type": "bounce", "email": "x@example.org", "bounce_type": "soft",
+                                     "return_path": by_recipient["cy@example.com"]})
+    event = db.session.scalar(select(TrackingEvent).where(TrackingEvent.email == "cy@example.com"))
+    assert event.delivery_id == rows["cy@example.com"].id and event.bounce_type == "soft"
+    assert _signed_post(client, {"type": "bounce", "email": "x@example.org", "return_path": 5}).status_code == 422
