@@ -24,6 +24,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from redis.exceptions import RedisError
+
 from ..core.extensions import db, redis_store
 from ..core.utils import without_credentials
 from ..mail.tokens import read_token
@@ -184,22 +186,30 @@ def process_message(raw: bytes, why: list | None = None) -> str:
 
 class LeftMessages:
     """The messages of one mailbox that fetches left in place, remembered in Redis (a sorted set
-    of keys scored by when) for REMEMBER_DAYS."""
+    of keys scored by when) for REMEMBER_DAYS. Without Redis the fetch goes on, reading them all
+    (logged): remembering saves work, it decides nothing."""
 
     def __init__(self, identity: str):
         self.key = redis_store.key("bounces", "left", hashlib.sha256(identity.encode()).hexdigest()[:24])
 
     def keys(self) -> set:
         """The keys remembered (older ones forgotten first)."""
-        client = redis_store.client
-        client.zremrangebyscore(self.key, "-inf", time.time() - REMEMBER_DAYS * 86400)
-        return {member.decode() for member in client.zrange(self.key, 0, -1)}
+        try:
+            client = redis_store.client
+            client.zremrangebyscore(self.key, "-inf", time.time() - REMEMBER_DAYS * 86400)
+            return {member.decode() for member in client.zrange(self.key, 0, -1)}
+        except RedisError as error:
+            log.warning("bounce mailbox: Redis unavailable (%s): every message is read", error)
+            return set()
 
     def remember(self, message_key: str) -> None:
         """Skip ``message_key`` in later fetches."""
-        client = redis_store.client
-        client.zadd(self.key, {message_key: time.time()})
-        client.expire(self.key, REMEMBER_DAYS * 86400)
+        try:
+            with redis_store.client.pipeline() as pipe:
+                pipe.zadd(self.key, {message_key: time.time()}).expire(self.key, REMEMBER_DAYS * 86400)
+                pipe.execute()
+        except RedisError as error:
+            log.warning("bounce mailbox: message %s not remembered (%s)", message_key, error)
 
     def forget(self) -> None:
         """Read every message again (``flask bounces fetch --recheck``)."""

@@ -117,3 +117,14 @@ def test_show_says_what_it_refused(app, runner, tmp_path):
     path.write_bytes(many_tokens(100_000))
     result = runner.invoke(args=["bounces", "show", str(path)])
     assert result.exit_code == 0 and f"only the first {MAX_READ_BYTES:,} read" in result.output
+
+
+def test_without_redis_the_fetch_reads_every_message(app, db, run, ledger, runner, tmp_path, monkeypatch):
+    import redis
+    monkeypatch.setitem(app.extensions, "herald_redis",
+                        redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5))
+    box = mailbox.Maildir(str(tmp_path / "box"), create=True)
+    box.add(folded_junk(10))
+    for _ in range(2):
+        result = runner.invoke(args=["bounces", "fetch", str(tmp_path / "box")])
+        assert result.exit_code == 0 and "1 messages read" in result.output, result.output
