@@ -168,6 +168,8 @@ class Sender(Recording):
             self._settle(results)
         else:
             self.position = len(self.batch)
+        if self.position < len(self.batch) and self.unsent:
+            self._abandon()  # stopped: the message whose content has not gone out stays unsent
         self._flush()
         self._follow_rate(self.position, time.monotonic() - started)
 
@@ -207,6 +209,20 @@ class Sender(Recording):
         self._flush()
         self.wal.waiting(self.batch[self.position].recipient.delivery_id)
         self.waiting = True
+
+    def _abandon(self) -> None:
+        """The batch stopped (pause, cancel, the failure streak, a rate-limit wait cut short) with
+        a message whose envelope the server accepted and whose content has not gone out (at a
+        slow server its content would go a whole reply later, after the stop): the connection is
+        closed before it, the server drops that transaction, and the row is given back with the
+        rest of the batch (``position`` moves back to it), never counted as an attempt."""
+        abandon = getattr(self.transport, "abandon", None)  # a plugin's transport may not have it
+        key = abandon() if abandon is not None else None
+        if key is None:
+            return
+        self.unsent.pop(key[0].recipient.delivery_id, None)
+        self.flying.pop(key[0].recipient.delivery_id, None)
+        self.position = min(self.position, self.batch.index(key[0]))
 
     def _flush(self) -> None:
         """Send the content of the messages handed over without an outcome (if any), settle them."""

@@ -162,6 +162,15 @@ class SMTPSession:
             self._drop()
         return [reply_result(pending.key, code, text)]
 
+    def abandon(self):
+        """Close the connection without sending the content of the message in flight; its key
+        (None when none was). A mail transaction ends only with the end-of-data line (RFC 5321
+        section 4.1.1.4), so the server discards this one: the message was not sent. For a stop
+        (pause, cancel) that must not let one more message out at a slow server."""
+        pending = self._pending
+        self._drop()
+        return pending.key if pending is not None else None
+
     def close(self) -> None:
         """QUIT and close the connection. A message still in flight is abandoned unsent (its
         content never went out; the server drops the unfinished transaction), so ``flush`` first."""

@@ -124,6 +124,10 @@ class OneAtATime:
         """Nothing is ever left in flight."""
         return []
 
+    def abandon(self):
+        """Nothing is ever left in flight: None."""
+        return None
+
     def send(self, message_bytes: bytes, envelope_from: str, recipient: str) -> SendResult:
         """The plugin transport's own ``send``."""
         return self.transport.send(message_bytes, envelope_from, recipient)

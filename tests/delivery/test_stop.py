@@ -141,3 +141,35 @@ def test_without_a_limit_a_claim_holds_about_a_second_of_a_slow_server(app, db, 
     assert all(message.at <= paused_at[0] + 0.5 for message in smtp_sink.messages), \
         "the pause stops the sending at once"
     assert all(attempts == 0 for status, _, attempts in rows.values() if status == "queued")
+
+
+def test_a_pause_at_a_slow_server_sends_no_content_after_it(app, db, smtp_sink, product, jobs):
+    """At a server answering each message after 0.4 s, a pause lands while the next message's
+    envelope is accepted and its content not yet sent (PIPELINING sends it with the one after):
+    the loop closes the connection before that content, so the server drops the transaction, and
+    the row goes back to the queue untried; resumed, it is sent once. Until 2026-12-01 its content
+    went out after the stop, a whole reply later (fresh-clone review: 2.5 s after a pause at
+    1.5 s a message, two messages a worker)."""
+    smtp_sink.delay = 0.4
+    add_customers([(f"slow{i}@example.com", "S") for i in range(8)], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    pause = threading.Timer(1.0, _in_own_context, (app, lambda: pause_run(run_id), run_id, []))
+    pause.start()
+    jobs.start(run)
+    pause.join()
+
+    rows = _rows(db, run_id)
+    enveloped = {address for address, count in smtp_sink.attempts.items() if count}
+    delivered = {message.rcpt_tos[0] for message in smtp_sink.messages}
+    abandoned = enveloped - delivered
+    assert len(abandoned) == 1, (enveloped, delivered)
+    assert rows[abandoned.pop()] == ("queued", None, 0)
+    assert {address for address, (status, _, _) in rows.items() if status == "sent"} == delivered
+    assert _db.session.get(BroadcastRun, run_id).status == "paused"
+
+    from app.delivery.services import resume_run
+    resume_run(run_id)
+    _db.session.commit()
+    jobs.work()
+    assert Counter(message.rcpt_tos[0] for message in smtp_sink.messages) == Counter(list(rows))  # each once
