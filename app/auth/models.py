@@ -7,14 +7,14 @@ from sqlalchemy import Index, event, func
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.extensions import db
-from ..core.utils import normalise_email, utcnow
+from ..core.utils import ADDRESS_TYPE, normalise_email, utcnow
 
 
 class User(UserMixin, db.Model):
     """Somebody who can log in: a network super admin or a customer."""
     __tablename__ = "users"
     id = db.Column(db.Integer, primary_key=True)
-    email = db.Column(db.String(254), nullable=False)
+    email = db.Column(ADDRESS_TYPE, nullable=False)  # lower(email) is the key: core.utils
     password_hash = db.Column(db.String(256), nullable=False, default="")
     name = db.Column(db.String(200), nullable=False, default="")
     is_super_admin = db.Column(db.Boolean, nullable=False, default=False)
@@ -53,7 +53,7 @@ class User(UserMixin, db.Model):
 
     @staticmethod
     def find_by_email(email: str):
-        """The user with this e-mail address, compared case-insensitively, or None."""
+        """The user with this e-mail address, compared by its key (ASCII letters folded), or None."""
         return db.session.scalar(db.select(User).where(
             func.lower(User.email) == normalise_email(email)))
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 
 from .extensions import db
 from .inputs import id_or_none
@@ -36,9 +36,25 @@ def get_row(model, value):
     return None if ident is None else db.session.get(model, ident)
 
 
+# A to Z only: the one case Herald folds in an address (``normalise_email``).
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+# The type of a column whose ``lower()`` is an address's key (``customers.email``, ``users.email``):
+# on PostgreSQL in the "C" collation, where ``lower`` folds ASCII letters only, as SQLite's does.
+ADDRESS_TYPE = String(254).with_variant(String(254, collation="C"), "postgresql")
+
+
 def normalise_email(address: str) -> str:
-    """Trim and lower-case an e-mail address for comparison and de-duplication."""
-    return (address or "").strip().lower()
+    """An address trimmed with its ASCII letters in lower case: Herald's one definition of "the
+    same address", which SQL computes alike as ``lower(email)`` (SQLite folds ASCII only;
+    PostgreSQL's ``customers.email`` and ``users.email`` are ``COLLATE "C"``, where ``lower``
+    folds ASCII only whatever the database's locale; migration 0025). Other letters are compared
+    as written: ``ΣΙΣΥΦΟΣ@example.com`` and ``σισυφος@example.com`` are two addresses (RFC 5321
+    section 2.4: a local part is case-sensitive; Unicode's case rules differ by language and
+    engine, final sigma, dotted I). docs/delivery.md, "The same address: the key"."""
+    address = (address or "").strip()
+    return address.lower() if address.isascii() else address.translate(_ASCII_LOWER)
 
 
 @dataclass

@@ -17,9 +17,9 @@ LedgerId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's rowid alia
 class Delivery(db.Model):
     """One recipient address of one run: its status, attempts, the server's last reply, times.
 
-    Rows are written set-based at planning (one per unique lower-cased address, with the winning
-    customer's own ``spelling`` when it differs: messages go to that) and updated in
-    batches by the sending jobs, once per attempt (the outcome: migration 0022; the batch a job
+    Rows are written set-based at planning (one per address key, ``core.utils.normalise_email``,
+    with the winning customer's own ``spelling`` when it differs: messages go to that) and updated
+    in batches by the sending jobs, once per attempt (the outcome: migration 0022; the batch a job
     holds is a ``DeliveryClaim``). ``claim`` was the lease token of the job holding a row in
     ``sending`` before 0022 and is no longer written. ``customer_id`` has no foreign key: the ledger is a record that outlives customers.
     Nor has ``run_id`` (migration 0010): its per-row check is costly at planning (bench/README.md)
@@ -30,7 +30,7 @@ class Delivery(db.Model):
     id = db.Column(LedgerId, primary_key=True)
     run_id = db.Column(db.Integer, nullable=False)
     customer_id = db.Column(db.Integer, nullable=True)
-    email = db.Column(db.String(254), nullable=False)  # lower case: the key (unique per run)
+    email = db.Column(db.String(254), nullable=False)  # the address key (unique per run)
     spelling = db.Column(db.String(254), nullable=True)  # the customer's own, when not ``email``
     status = db.Column(db.String(16), nullable=False, default="queued")
     reason = db.Column(db.String(32), nullable=True)  # why skipped: a suppression reason, cancelled

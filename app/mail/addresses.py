@@ -18,8 +18,8 @@ _PLAIN_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 # Every address that comes in (registration, users, the API, CSV imports, the suppression list,
 # settings, test sends) passes through ``normalise_address``; de-duplication and the suppression
-# list compare ``app.core.utils.normalise_email`` (lower case) of its result. On the way out,
-# ``wire_address`` writes each address for MAIL FROM/RCPT TO and the headers.
+# list compare ``app.core.utils.normalise_email`` (ASCII letters in lower case) of its result.
+# On the way out, ``wire_address`` writes each address for MAIL FROM/RCPT TO and the headers.
 
 
 class AddressError(ValueError):
@@ -76,9 +76,12 @@ def _normalised(text: str, test_domains: bool) -> str:
 
 
 def address_key(text) -> str:
-    """What de-duplication, lookups and the suppression list compare: ``normalise_address`` in
-    lower case (``a@XN--BCHER-KVA.example`` -> ``a@bücher.example``); text that is no address is
-    only trimmed and lower-cased, so a lookup finds nothing instead of failing."""
+    """What de-duplication, lookups and the suppression list compare: ``normalise_address`` with
+    its ASCII letters in lower case (``core.utils.normalise_email``; ``a@XN--BCHER-KVA.example`` ->
+    ``a@bücher.example``, whose domain IDNA's mapping has already folded; ``ΣΙΣΥΦΟΣ@Example.com``
+    -> ``ΣΙΣΥΦΟΣ@example.com``), as SQL's ``lower(email)`` computes it on both databases; text
+    that is no address is only trimmed and folded alike, so a lookup finds nothing instead of
+    failing."""
     try:
         return normalise_email(normalise_address(text))
     except AddressError:

@@ -2,7 +2,7 @@
 from sqlalchemy import Index, func
 
 from ..core.extensions import db
-from ..core.utils import utcnow
+from ..core.utils import ADDRESS_TYPE, utcnow
 
 PRODUCT_KINDS = ("plan", "package", "service")
 MEMBERSHIP_STATUSES = ("active", "trialing", "pending", "on-hold", "expired", "cancelled")
@@ -15,7 +15,7 @@ class Customer(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), unique=True)
-    email = db.Column(db.String(254), nullable=False)  # mail.addresses.normalise_address's form
+    email = db.Column(ADDRESS_TYPE, nullable=False)  # mail.addresses.normalise_address's form
     name = db.Column(db.String(200), nullable=False, default="")
     locale = db.Column(db.String(16), nullable=False, default="en")
     timezone = db.Column(db.String(64), nullable=False, default="UTC")
@@ -37,7 +37,7 @@ Index("ix_customers_name_lower", func.lower(Customer.name).label("name_lower"),
 
 
 class Address(db.Model):
-    """A lower-cased e-mail address and how many customers use it.
+    """An address key (``core.utils.normalise_email``) and how many customers use it.
 
     Kept by database triggers on ``customers`` (migrations 0009, 0016) with an atomic upsert, so it is
     exact under concurrent writes, bulk inserts and raw SQL alike; the triggers list the
@@ -201,7 +201,7 @@ class CustomerCombo(db.Model):
 
 
 class AddressReach(db.Model):
-    """A flagged address (lower-cased; used by more than one customer, or suppressed and used):
+    """A flagged address (its key; used by more than one customer, or suppressed and used):
     the combination of all its customers' pairs, and its flags (migration 0020)."""
     __tablename__ = "address_reach"
 

@@ -10,7 +10,7 @@ from ..core.extensions import db
 from ..core.hooks import do_action
 from ..core.inputs import clean_name, id_or_none
 from ..core.settings.services import get_option
-from ..core.utils import keyset_page, utcnow
+from ..core.utils import keyset_page, normalise_email, utcnow
 from ..mail.addresses import address_key, normalise_address
 from .models import MEMBERSHIP_STATUSES, Customer, Membership, MembershipCount, Product, Site
 
@@ -22,15 +22,16 @@ def _like_prefix(text: str) -> str:
 
 def customer_search_clause(q: str):
     """A WHERE clause matching customers by id, or e-mail/name prefix (index-backed)."""
-    q = (q or "").strip().lower()
+    raw = (q or "").strip()
+    q = raw.lower()
     if not q:
         return None
     if q.isdigit():  # a customer number: an id, or one that cannot exist
         number = id_or_none(q)
         return Customer.id == number if number else false()
-    pattern = _like_prefix(q)
-    return or_(func.lower(Customer.email).like(pattern, escape="\\"),
-               func.lower(Customer.name).like(pattern, escape="\\"))
+    # an address prefix in the key's folding (ASCII letters only, as lower() of the "C" column)
+    return or_(func.lower(Customer.email).like(_like_prefix(normalise_email(raw)), escape="\\"),
+               func.lower(Customer.name).like(_like_prefix(q), escape="\\"))
 
 
 def search_customers(q="", after=None, before=None, per_page=50):

@@ -69,7 +69,7 @@ def insert_ignore(model, rows: list[dict], key_columns: list[str]) -> int:
 
 
 def checked_address(text: str) -> str:
-    """``text`` as the suppression list keys it: ``mail.addresses.normalise_address``, lower-cased.
+    """``text`` as the suppression list keys it: ``mail.addresses.address_key`` (ASCII letters folded).
     Raises AddressError (a ValueError) with a readable message when it is not an address."""
     return normalise_email(normalise_address(text))
 

@@ -53,7 +53,10 @@ def test_registration_users_and_lookups(app, db):
     db.session.commit()
     assert customer.email == "Zoë.Quinn@bücher.example"
     assert find_customer("zoë.quinn@xn--bcher-kva.example").id == customer.id
-    assert find_customer("ZOË.QUINN@bücher.example").id == customer.id
+    assert find_customer("ZOë.QUINN@BÜCHER.example").id == customer.id
+    # the key folds ASCII letters only (docs/delivery.md, "The same address: the key"), in SQL as
+    # in Python: Ë is not ë, on SQLite and on PostgreSQL alike
+    assert find_customer("ZOË.QUINN@bücher.example") is None
     with pytest.raises(ValueError, match="not a valid e-mail address"):
         register_customer("zoe@@example.com")
     assert create_user("Admin@Example.ORG", "password123").email == "Admin@example.org"

@@ -1,0 +1,209 @@
+"""One definition of "the same address" in Python and SQL, on SQLite and PostgreSQL alike: its ASCII
+letters in lower case, every other character as written (core.utils.normalise_email, migration
+0025). Before, Python keyed with str.lower and SQL with lower(), which PostgreSQL applies by the
+database's locale (C.UTF-8: ``ΣΙΣΥΦΟΣ`` -> ``σισυφοσ`` in SQL, ``σισυφος`` in Python; ``İVAN`` ->
+``ivan`` in SQL, ``i̇van`` in Python) and SQLite to ASCII only: suppressed customers were sent to,
+one key was sent twice, and a complaint did not block system e-mails (review E item 3)."""
+from collections import Counter
+
+from sqlalchemy import create_engine, select, text
+
+from app.core.utils import normalise_email
+from app.delivery.jobs import plan_run
+from app.delivery.models import Delivery
+from app.mail.addresses import address_key
+from app.network.services import find_customer, search_customers
+from app.tracking.services import blocks_mail
+from app.tracking.services import suppress as suppress_address
+
+from .conftest import add_customers, make_run
+
+GREEK = ["ΟΔΥΣΣΕΥΣ@example.com", "οδυσσευς@example.com", "ΣΙΣΥΦΟΣ@example.com", "σισυφοσ@example.com"]
+
+
+def test_the_key_folds_ascii_letters_only():
+    assert address_key("ΣΙΣΥΦΟΣ@Example.COM") == "ΣΙΣΥΦΟΣ@example.com"
+    assert address_key("İVAN@example.com") == "İvan@example.com"
+    assert address_key("ZOË.Smith@Example.com") == address_key("zoË.smith@example.com") == "zoË.smith@example.com"
+    assert address_key("σισυφος@example.com") != address_key("σισυφοσ@example.com")  # as written
+    assert normalise_email("  Bob@Example.COM ") == "bob@example.com"
+
+
+def _ledger(db, run_id):
+    return {d.email: d for d in db.session.scalars(select(Delivery).where(Delivery.run_id == run_id))}
+
+
+def test_planning_dedupes_and_suppresses_by_the_key_python_computes(app, db, smtp_sink, product, jobs):
+    customers = add_customers([(email, "Greek") for email in GREEK]
+                              + [("ZOË@example.com", "Zoë"), ("zoË@example.com", "Zoë twin"),
+                                 ("İVAN@example.com", "Ivan"), ("ivan@example.com", "ivan")], product)
+    suppress_address("ΣΙΣΥΦΟΣ@example.com", "unsubscribed", "admin")
+    db.session.commit()
+    run = make_run(products=[product])
+    jobs.start(run)
+
+    rows = _ledger(db, run.id)
+    # one row per key Python computes, under that key: SQL and Python agree, whatever the database
+    assert set(rows) == {address_key(c.email) for c in customers}
+    assert len(rows) == len(customers) - 1  # ZOË and zoË: one address
+    assert rows["ΣΙΣΥΦΟΣ@example.com"].status == "skipped"
+    assert rows["ΣΙΣΥΦΟΣ@example.com"].reason == "unsubscribed"
+    sent_to = Counter(m.rcpt_tos[0] for m in smtp_sink.messages)
+    assert "ΣΙΣΥΦΟΣ@example.com" not in sent_to
+    assert set(sent_to.values()) == {1}
+    assert sorted(sent_to) == sorted(["ΟΔΥΣΣΕΥΣ@example.com", "οδυσσευς@example.com", "σισυφοσ@example.com",
+                                      "ZOË@example.com", "İVAN@example.com", "ivan@example.com"])
+    assert {address_key(a) for a in sent_to} == {e for e, row in rows.items() if row.status == "sent"}
+
+
+def test_a_suppression_added_after_planning_stops_the_send(app, db, smtp_sink, product, jobs):
+    add_customers([("ΣΙΣΥΦΟΣ@example.com", "S"), ("İVAN@example.com", "I"), ("bob@example.com", "B")], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    from app.core.jobs import enqueue_now
+    enqueue_now(plan_run, run_id, queue="delivery")
+    jobs.work(max_jobs=1)  # planned; the chunks wait
+    suppress_address("ΣΙΣΥΦΟΣ@example.com", "unsubscribed", "admin")
+    suppress_address("İVAN@example.com", "complained", "admin")
+    db.session.commit()
+    jobs.work()
+    rows = _ledger(db, run_id)
+    assert {e: (r.status, r.reason) for e, r in rows.items()} == {
+        "ΣΙΣΥΦΟΣ@example.com": ("skipped", "unsubscribed"), "İvan@example.com": ("skipped", "complained"),
+        "bob@example.com": ("sent", None)}
+    assert [m.rcpt_tos[0] for m in smtp_sink.messages] == ["bob@example.com"]
+
+
+def test_a_complaint_through_the_ledger_blocks_system_emails(app, db, smtp_sink, product, jobs):
+    """A complaint is stored under the ledger's key (SQL's); system e-mails ask with Python's."""
+    add_customers([("İVAN@example.com", "Ivan"), ("ΣΙΣΥΦΟΣ@example.com", "S")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    for row in _ledger(db, run.id).values():
+        suppress_address(row.email, "complained", "dsn")
+    db.session.commit()
+    assert blocks_mail("İVAN@example.com", system=True)
+    assert blocks_mail("İVAN@EXAMPLE.com", system=True)
+    assert blocks_mail("ΣΙΣΥΦΟΣ@example.com", system=True)
+    assert not blocks_mail("σισυφος@example.com", system=True)  # another address, as written
+
+
+def test_a_customer_is_found_by_its_address_in_any_ascii_case(app, db, product):
+    sisyphus, zoe = add_customers([("ΣΙΣΥΦΟΣ@example.com", "S"), ("ZOë.Quinn@example.com", "Zoë")], product)
+    assert find_customer("ΣΙΣΥΦΟΣ@EXAMPLE.COM").id == sisyphus.id
+    assert find_customer("σισυφος@example.com") is None
+    # the list's search: an address prefix folded as the key is
+    assert [c.id for c in search_customers("ΣΙΣΥ").items] == [sisyphus.id]
+    assert [c.id for c in search_customers("zoë.q").items] == [zoe.id]
+
+
+def test_a_user_logs_in_by_the_key(app, db):
+    from app.auth.models import User
+    from app.auth.services import create_user
+
+    user = create_user("ΣΙΣΥΦΟΣ@example.com", "password123")
+    db.session.commit()
+    assert User.find_by_email("ΣΙΣΥΦΟΣ@EXAMPLE.com").id == user.id
+    assert User.find_by_email("σισυφος@example.com") is None
+
+
+# Migration 0025 on a populated database, both ways, on the run's kind of database.
+
+POPULATION = ["ΣΙΣΥΦΟΣ@example.com", "σισυφος@example.com", "ΟΔΥΣΣΕΥΣ@example.com", "οδυσσευς@example.com",
+              "İVAN@example.com", "ivan@example.com", "ZOË@example.com", "zoË@example.com", "Bob@example.com",
+              "bob@example.com", "ann@example.com"]
+
+
+def _scratch_database(herald_settings, tmp_path):
+    """A database of its own (the run's kind): the URL and a function that drops it."""
+    if not herald_settings.postgresql:
+        return f"sqlite:///{tmp_path / 'case.db'}", lambda: None
+    base, _, name = herald_settings.database_url.rpartition("/")
+    scratch = f"{name}_0025"
+    admin = create_engine(herald_settings.database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}"'))
+        connection.execute(text(f'CREATE DATABASE "{scratch}" TEMPLATE template0'))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        admin.dispose()
+    return f"{base}/{scratch}", drop
+
+
+def _state(engine):
+    with engine.connect() as connection:
+        def rows(sql):
+            return sorted(tuple(row) for row in connection.execute(text(sql)))
+        return {
+            "addresses": rows("SELECT email, customers FROM addresses"),
+            "recount": rows("SELECT lower(email), count(*) FROM customers GROUP BY lower(email)"),
+            "shared": rows("SELECT customer_id, email FROM shared_addresses"),
+            "shared_recount": rows("SELECT c.id, lower(c.email) FROM customers c WHERE (SELECT count(*) FROM "
+                                   "customers o WHERE lower(o.email) = lower(c.email)) > 1"),
+            "suppressed": rows("SELECT customer_id, email, reason FROM suppressed_customers"),
+            "suppressed_recount": rows("SELECT c.id, s.email, s.reason FROM customers c "
+                                       "JOIN suppressions s ON s.email = lower(c.email)"),
+            "suppressions": rows("SELECT email, reason FROM suppressions"),
+            "customers": rows("SELECT id, email FROM customers"),
+        }
+
+
+def test_migration_0025_both_ways_on_a_populated_database(tmp_path, redis_database, herald_settings):
+    from app import create_app
+
+    url, drop = _scratch_database(herald_settings, tmp_path)
+    try:
+        fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                            "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
+        runner = fresh.test_cli_runner()
+
+        def migrate(*args):
+            result = runner.invoke(args=["db", *args])
+            assert result.exit_code == 0, result.output
+
+        migrate("upgrade", "0024_cheaper_batch_writes")
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as connection:
+            for n, email in enumerate(POPULATION, start=1):
+                connection.execute(text("INSERT INTO customers (id, email, name, locale, timezone, created_at) "
+                                        "VALUES (:id, :email, 'x', 'en', 'UTC', CURRENT_TIMESTAMP)"),
+                                   {"id": n, "email": email})
+            # keyed by the old Python rule (str.lower), as suppress() stored them
+            for email, reason in (("σισυφος@example.com", "unsubscribed"), ("i̇van@example.com", "complained")):
+                connection.execute(text("INSERT INTO suppressions (email, reason, source, created_at) "
+                                        "VALUES (:email, :reason, 'admin', CURRENT_TIMESTAMP)"),
+                                   {"email": email, "reason": reason})
+        before = _state(engine)
+
+        migrate("upgrade")
+        after = _state(engine)
+        keys = Counter(normalise_email(email) for email in POPULATION)
+        assert after["customers"] == before["customers"]
+        assert after["addresses"] == after["recount"] == sorted(keys.items())
+        assert after["shared"] == after["shared_recount"]
+        assert {email for _, email in after["shared"]} == {"bob@example.com", "zoË@example.com"}
+        # the old keys stay; each customer they covered is covered under its new key too
+        assert after["suppressions"] == sorted(before["suppressions"] + [
+            ("ΣΙΣΥΦΟΣ@example.com", "unsubscribed"), ("İvan@example.com", "complained")])
+        assert after["suppressed"] == after["suppressed_recount"]
+        assert {email for _, email, _ in after["suppressed"]} == {"ΣΙΣΥΦΟΣ@example.com", "σισυφος@example.com",
+                                                                 "İvan@example.com"}
+
+        migrate("downgrade", "0024_cheaper_batch_writes")
+        down = _state(engine)
+        assert down["customers"] == before["customers"]
+        assert down["addresses"] == down["recount"] == before["recount"]
+        assert down["shared"] == down["shared_recount"]
+        assert down["suppressed"] == down["suppressed_recount"]
+
+        migrate("upgrade")
+        assert _state(engine) == after
+        engine.dispose()
+        with fresh.app_context():
+            from app.core.extensions import db
+            db.engine.dispose()
+    finally:
+        drop()
+
