@@ -27,6 +27,7 @@ from email.utils import getaddresses
 
 from flask import has_app_context
 
+from ..core.utils import normalise_email
 from ..mail.verp import TOKEN_RE, delivery_id_from_token
 
 STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -147,7 +148,7 @@ def _address(value: str | None) -> str | None:
     if not value:
         return None
     value = value.split(";", 1)[1] if ";" in value else value
-    return value.strip().strip("<>").strip().lower() or None
+    return normalise_email(value.strip().strip("<>")) or None  # the address key
 
 
 def _delivery_status_reports(text: str) -> list:
@@ -206,7 +207,7 @@ def _legacy_reports(message, text: str) -> list:
     kind, bounce_type = classify("failed" if permanent else None, None, diagnostic)
     if kind is None:
         kind, bounce_type = "bounce", "hard" if permanent else "soft"
-    return [RecipientReport(kind, bounce_type, failed.group(1).lower() if failed else None,
+    return [RecipientReport(kind, bounce_type, normalise_email(failed.group(1)) if failed else None,
                             _status_code(diagnostic), diagnostic)]
 
 

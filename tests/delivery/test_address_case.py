@@ -207,3 +207,15 @@ def test_migration_0025_both_ways_on_a_populated_database(tmp_path, redis_databa
     finally:
         drop()
 
+
+
+def test_a_bounce_names_its_recipient_by_the_key(app):
+    """A bounce that matches no delivery suppresses the address it names: under its key."""
+    from pathlib import Path
+
+    from app.tracking.bounces import parse_bounce
+
+    raw = (Path(__file__).parents[1] / "fixtures" / "dsn" / "exim_legacy_plain.eml").read_bytes()
+    raw = raw.replace(b"old@example.com", "ΣΙΣΥΦΟΣ@Example.com".encode())
+    [report] = parse_bounce(raw).reports
+    assert report.recipient == address_key("ΣΙΣΥΦΟΣ@example.com") == "ΣΙΣΥΦΟΣ@example.com"
