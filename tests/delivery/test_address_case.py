@@ -8,6 +8,7 @@ from collections import Counter
 
 from sqlalchemy import create_engine, select, text
 
+from app.broadcasts.audience import count_audience
 from app.core.utils import normalise_email
 from app.delivery.jobs import plan_run
 from app.delivery.models import Delivery
@@ -40,6 +41,9 @@ def test_planning_dedupes_and_suppresses_by_the_key_python_computes(app, db, smt
     suppress_address("ΣΙΣΥΦΟΣ@example.com", "unsubscribed", "admin")
     db.session.commit()
     run = make_run(products=[product])
+    # the wizard's count (migration 0020's tables, kept by the triggers) says what planning does
+    counts = count_audience(run.broadcast)
+    assert (counts.customers, counts.addresses, counts.excluded) == (8, 7, {"unsubscribed": 1})
     jobs.start(run)
 
     rows = _ledger(db, run.id)
