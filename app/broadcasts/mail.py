@@ -14,6 +14,7 @@ from flask import current_app
 from ..audit.services import record
 from ..core.extensions import db
 from ..core.hooks import apply_filters, registry
+from ..core.utils import normalise_email
 from ..mail.addresses import AddressError, normalise_address
 from ..core.content_limits import ContentLimit
 from ..mail.builder import MessageTemplate, OutgoingMessage, Recipient, network_name
@@ -109,7 +110,7 @@ def recipient_of(customer, address: str | None = None) -> Recipient:
     the display name is the customer's only when the address is their own."""
     if customer is None:
         return Recipient(None, address or SAMPLE["email"], None, SAMPLE["name"], current_app.config["BASE_URL"])
-    own = address is None or address.lower() == (customer.email or "").lower()
+    own = address is None or normalise_email(address) == normalise_email(customer.email)  # by the key
     return Recipient(None, address or customer.email, customer.id, customer.name,
                      first_site_url(customer.id), None if own else "")
 

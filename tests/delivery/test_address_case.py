@@ -223,3 +223,11 @@ def test_a_bounce_names_its_recipient_by_the_key(app):
     raw = raw.replace(b"old@example.com", "ΣΙΣΥΦΟΣ@Example.com".encode())
     [report] = parse_bounce(raw).reports
     assert report.recipient == address_key("ΣΙΣΥΦΟΣ@example.com") == "ΣΙΣΥΦΟΣ@example.com"
+
+
+def test_a_test_send_names_the_customer_only_at_the_customers_address(app, db, product):
+    from app.broadcasts.mail import recipient_of
+
+    sisyphus, = add_customers([("ΣΙΣΥΦΟΣ@example.com", "Sisyphus")], product)
+    assert recipient_of(sisyphus, "ΣΙΣΥΦΟΣ@EXAMPLE.com").to_name is None  # their own: their name
+    assert recipient_of(sisyphus, "σισυφος@example.com").to_name == ""  # another address
