@@ -17,10 +17,13 @@ key changes) are moved to an ASCII placeholder through the triggers (which take 
 out of ``addresses``, ``shared_addresses``, ``suppressed_customers`` and the audience counts),
 the columns change collation (their indexes are rebuilt), and the addresses are written back (the
 triggers file them under their new keys); in batches of 5,000 customers. Then, on both databases,
-a suppression stored under the old Python key of a customer's non-ASCII address (``σισυφος@...``
-for ``ΣΙΣΥΦΟΣ@...``) is copied under the new key of that address (same reason, source and date),
-so nobody suppressed before is mailed after. Downgrade moves the columns back to the database's
-collation the same way; the copied suppressions stay (removing them would mail suppressed people).
+a suppression stored under an old key of a customer's non-ASCII address is copied under the new
+key of that address (same reason, source and date; the strongest when several): Python's
+(``σισυφος@...`` for ``ΣΙΣΥΦΟΣ@...``, as ``suppress`` stored it) and, on PostgreSQL, SQL's by the
+locale (``οδυσσευσ@...`` for ``ΟΔΥΣΣΕΥΣ@...``, ``ivan@...`` for ``İVAN@...``: the ledger's key,
+under which bounces and complaints were stored), so nobody suppressed before is mailed after.
+Downgrade moves the columns back to the database's collation the same way; the copied
+suppressions stay (removing them would mail suppressed people).
 Runs planned before keep the keys they were planned with.
 
 Revision ID: 0025_address_case
@@ -46,11 +49,11 @@ def _non_ascii(bind, column: str) -> str:
     return f"length({column}) <> length(CAST({column} AS BLOB))"
 
 
-def _batches(bind, table: str, where: str):
-    """The (id, email) rows of ``table`` matching ``where``, BATCH at a time by id."""
+def _batches(bind, table: str, where: str, extra: str = ""):
+    """The (id, email[, extra]) rows of ``table`` matching ``where``, BATCH at a time by id."""
     after = 0
     while True:
-        rows = bind.execute(sa.text(f"SELECT id, email FROM {table} WHERE id > :after AND {where} "
+        rows = bind.execute(sa.text(f"SELECT id, email{extra} FROM {table} WHERE id > :after AND {where} "
                                     "ORDER BY id LIMIT :n"), {"after": after, "n": BATCH}).all()
         if not rows:
             return
@@ -79,33 +82,50 @@ def _collate(collation: str) -> None:
                      {"ids": [ident for ident, _ in batch], "emails": [email for _, email in batch]})
 
 
-def _copy_suppressions() -> None:
-    """A suppression under the old key of a customer's non-ASCII address, copied under its new key."""
+def _old_keys() -> dict:
+    """Each non-ASCII customer address's new key -> the keys it had before: Python's (``str.lower``,
+    how ``suppress`` stored it) and SQL's (``lower`` by the locale on PostgreSQL, how planning, the
+    ledger and so a bounce or complaint stored it). Read before the collation changes."""
     bind = op.get_bind()
-    for rows in _batches(bind, "customers", _non_ascii(bind, "email")):
-        keys = {}
-        for _, email in rows:
-            old, new = email.strip().lower(), email.strip().translate(_ASCII_LOWER)
-            if old != new:
-                keys.setdefault(old, set()).add(new)
-        if not keys:
-            continue
-        found = bind.execute(sa.text("SELECT email, reason, source, detail, created_at FROM suppressions "
-                                     "WHERE email IN :old").bindparams(sa.bindparam("old", expanding=True)),
-                             {"old": sorted(keys)}).all()
-        for email, reason, source, detail, created_at in found:
-            for new in sorted(keys[email]):
-                if bind.execute(sa.text("SELECT 1 FROM suppressions WHERE email = :e"), {"e": new}).first():
-                    continue
+    keys = {}
+    for rows in _batches(bind, "customers", _non_ascii(bind, "email"), ", lower(email)"):
+        for _, email, sql_key in rows:
+            new = email.strip().translate(_ASCII_LOWER)
+            keys.setdefault(new, set()).update({email.strip().lower(), sql_key} - {new})
+    return {new: old for new, old in keys.items() if old}
+
+
+def _copy_suppressions(old_keys: dict) -> None:
+    """A suppression under an old key of a customer's address, copied under its new key (the
+    strongest reason when several apply: complained, bounced, unsubscribed; a weaker one already
+    under the new key is strengthened, as ``tracking.services.suppress`` does)."""
+    bind = op.get_bind()
+    strength = {"complained": 3, "bounced": 2, "unsubscribed": 1}
+    pending = sorted(old_keys.items())
+    for start in range(0, len(pending), BATCH):
+        batch = dict(pending[start:start + BATCH])
+        olds = sorted(set().union(*batch.values()))
+        found = {row[0]: row for row in bind.execute(
+            sa.text("SELECT email, reason, source, detail, created_at FROM suppressions WHERE email IN :keys")
+            .bindparams(sa.bindparam("keys", expanding=True)), {"keys": olds + sorted(batch)})}
+        for new, old in batch.items():
+            rows = [found[key] for key in sorted(old) if key in found]
+            if not rows:
+                continue
+            _, reason, source, detail, created_at = max(rows, key=lambda row: strength.get(row[1], 0))
+            values = {"e": new, "reason": reason, "source": source, "detail": detail, "created_at": created_at}
+            if new not in found:
                 bind.execute(sa.text("INSERT INTO suppressions (email, reason, source, detail, created_at) "
-                                     "VALUES (:e, :reason, :source, :detail, :created_at)"),
-                             {"e": new, "reason": reason, "source": source, "detail": detail,
-                              "created_at": created_at})
+                                     "VALUES (:e, :reason, :source, :detail, :created_at)"), values)
+            elif strength.get(reason, 0) > strength.get(found[new][1], 0):  # as suppress() strengthens
+                bind.execute(sa.text("UPDATE suppressions SET reason = :reason, source = :source, "
+                                     "detail = :detail, created_at = :created_at WHERE email = :e"), values)
 
 
 def upgrade():
+    old_keys = _old_keys()
     _collate("C")
-    _copy_suppressions()
+    _copy_suppressions(old_keys)
 
 
 def downgrade():
