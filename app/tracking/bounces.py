@@ -13,12 +13,19 @@ and returned-message parts are read as the raw text they are (never re-serialise
 package's header folding is superlinear), and a message with more than ``MAX_PARTS`` MIME parts or
 ``MAX_BLOCKS`` delivery-status blocks is refused (``BounceRefused``); at most ``MAX_TOKENS`` VERP
 tokens are looked at.
+
+Text is UTF-8 (RFC 6532, 6533: an SMTPUTF8 bounce writes a non-ASCII address raw, in a
+``message/global-delivery-status`` or ``message/delivery-status`` part, or as ``\\x{HHHH}`` in a
+``utf-8`` address): parts and header fields are read as the bytes they are and decoded as UTF-8, a
+byte that is no UTF-8 read as U+FFFD, so no byte sequence raises. A recipient address holding such
+a byte or a control character is no address: the message is refused (``BounceRefused``), saying so.
 """
 import base64
 import binascii
 import hashlib
 import quopri
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
@@ -50,6 +57,8 @@ MAX_HEADER_BYTES = 64 * 1024  # of a returned message's header section
 _MESSAGE_TYPE_RE = re.compile(rb"(?im)^(content-type:[ \t]*(?:\r?\n[ \t]+)?)(message/)")
 _OPAQUE = b"x-herald-"
 _BLOCK_SPLIT_RE = re.compile(r"\n(?:[ \t]*\n)+")
+_UTF8_ESCAPE_RE = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")  # RFC 6533 utf-8-addr-xtext: \x{39F}
+RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers")
 VERP_HEADERS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
                 "x-postfix-sender", "original-mail-from", "return-path", "x-failed-recipients")
 
@@ -117,22 +126,49 @@ def _content_type(part) -> str:
     return ctype[len("x-herald-"):] if ctype.startswith("x-herald-message/") else ctype
 
 
+def _utf8(raw: bytes) -> str:
+    """``raw`` as UTF-8 text; a byte that is no UTF-8 (Latin-1, a lone continuation byte) is U+FFFD.
+    Never lone surrogates: the e-mail package would make a header holding one an ``unknown-8bit``
+    Header object (``=?unknown-8bit?...?=``)."""
+    return raw.decode("utf-8", "replace")
+
+
+def _raw_bytes(text: str) -> bytes:
+    """The bytes of text the parser read from bytes (compat32 keeps an 8-bit byte as a surrogate)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _part_text(part) -> str:
-    """The decoded body of a report part, from its raw text (a leaf: see _MESSAGE_TYPE_RE)."""
-    body = part.get_payload()
+    """The body of a report part as UTF-8 text, from the bytes the message holds (a leaf: see
+    _MESSAGE_TYPE_RE), its transfer encoding undone. Not ``get_payload()``: it decodes raw 8-bit
+    bytes in the part's charset (ASCII by default), and encoding that back raised
+    UnicodeEncodeError on every report with a raw UTF-8 address (review F)."""
+    body = part._payload  # the raw text, 8-bit bytes as surrogates; a list for a multipart
     if not isinstance(body, str):
         return ""
-    encoding = (part.get("content-transfer-encoding") or "").strip().lower()
+    raw = _raw_bytes(body)
+    encoding = str(part.get("content-transfer-encoding") or "").strip().lower()
     if encoding == "base64":
-        data = "".join(body.split())
+        data = b"".join(raw.split())
         try:  # a sender's broken padding or stray characters: what can be read is read
-            return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-8", "replace")
+            raw = base64.b64decode(data + b"=" * (-len(data) % 4))
         except (binascii.Error, ValueError):
-            return body
-    raw = body.encode("ascii", "surrogateescape")
-    if encoding == "quoted-printable":
+            pass
+    elif encoding == "quoted-printable":
         raw = quopri.decodestring(raw)
-    return raw.decode("utf-8", "replace")
+    return _utf8(raw)
+
+
+def _header_values(message, name: str) -> list:
+    """The values of ``message``'s ``name`` fields as UTF-8 text (RFC 6532: raw UTF-8 allowed;
+    a byte that is no UTF-8 is U+FFFD), never a Header object."""
+    return [_utf8(_raw_bytes(value)) if isinstance(value, str) else str(value)
+            for key, value in message.raw_items() if key.lower() == name]
+
+
+def _header_value(message, name: str) -> str:
+    values = _header_values(message, name)
+    return values[0] if values else ""
 
 
 def _field_blocks(text: str) -> list:
@@ -144,11 +180,25 @@ def _field_blocks(text: str) -> list:
 
 
 def _address(value: str | None) -> str | None:
-    """The address in ``rfc822; user@example.com`` (or a bare/bracketed address)."""
+    """The address in ``rfc822; user@example.com`` (or a bare/bracketed address); in a ``utf-8``
+    address (RFC 6533) ``\\x{HHHH}`` is the character it names. BounceRefused for one that cannot
+    be an address: a byte that was no UTF-8 (U+FFFD), a control character, an escape naming none."""
     if not value:
         return None
-    value = value.split(";", 1)[1] if ";" in value else value
-    return normalise_email(value.strip().strip("<>")) or None  # the address key
+    address_type, address = value.split(";", 1) if ";" in value else ("", value)
+    address = address.strip().strip("<>").strip()
+    if address_type.strip().lower() == "utf-8":
+        address = _UTF8_ESCAPE_RE.sub(_escaped_character, address)
+    if any(c == "\ufffd" or unicodedata.category(c) in ("Cc", "Cs") for c in address):
+        shown = address[:100].encode("unicode_escape").decode("ascii").replace("\\ufffd", "?")
+        raise BounceRefused(f"a recipient address in the report is not UTF-8 text: {shown}")
+    return normalise_email(address) or None  # the address key
+
+
+def _escaped_character(match) -> str:
+    """The character of an RFC 6533 ``\\x{HHHH}``; U+FFFD (refused) for a surrogate or none."""
+    point = int(match.group(1), 16)
+    return chr(point) if point <= 0x10FFFF and not 0xD800 <= point <= 0xDFFF else "\ufffd"
 
 
 def _delivery_status_reports(text: str) -> list:
@@ -190,14 +240,15 @@ def _original_headers(message):
     """The returned message's headers (message/rfc822 or text/rfc822-headers part), or None."""
     for part in message.walk():
         ctype = _content_type(part)
-        if ctype in ("message/rfc822", "text/rfc822-headers"):
+        if ctype in RETURNED_TYPES:
             return _header_section(_part_text(part).replace("\r\n", "\n").lstrip("\n"))
     return None
 
 
 def _legacy_reports(message, text: str) -> list:
     """Non-RFC 3464 bounces (old Exim, qmail): recognised by sender, subject and wording."""
-    if not (LEGACY_FROM_RE.search(message.get("from", "")) and LEGACY_SUBJECT_RE.search(message.get("subject", ""))):
+    if not (LEGACY_FROM_RE.search(_header_value(message, "from"))
+            and LEGACY_SUBJECT_RE.search(_header_value(message, "subject"))):
         return []
     text = LEGACY_COPY_RE.split(text, 1)[0]  # not the returned message's own text
     failed = LEGACY_FAILED_RE.search(text)
@@ -213,10 +264,11 @@ def _legacy_reports(message, text: str) -> list:
 
 def _decoded(payload, charset) -> str:
     """A part's bytes as text in its ``charset``, or UTF-8 when Python knows no such charset (a
-    made-up ``x-bogus-8`` stopped the whole mailbox's fetch at that message)."""
+    made-up ``x-bogus-8`` stopped the whole mailbox's fetch at that message; ``idna`` and
+    ``punycode`` raise whatever the error handler)."""
     try:
         return (payload or b"").decode(charset or "utf-8", "replace")
-    except LookupError:
+    except (LookupError, ValueError):
         return (payload or b"").decode("utf-8", "replace")
 
 
@@ -234,7 +286,7 @@ def _verp_token(message, original, texts) -> str | None:
     message's (Return-Path ...) and the report's text (Original-Recipient, Final-Recipient ...):
     the first whose signature holds, else the first found (shown by `flask bounces show`). At most
     MAX_TOKENS distinct tokens are looked at: a hostile field may hold a hundred thousand."""
-    values = [message.get_all(name) or [] for name in VERP_HEADERS]
+    values = [_header_values(message, name) for name in VERP_HEADERS]
     if original is not None:
         values += [original.get_all(name) or [] for name in VERP_HEADERS]
     found = []
@@ -276,7 +328,7 @@ def parse_bounce(raw: bytes) -> ParsedBounce:
         _MESSAGE_TYPE_RE.sub(lambda m: m.group(1) + _OPAQUE + m.group(2), head))
     original = _original_headers(message)
     result = ParsedBounce(fingerprint=hashlib.sha256(raw).hexdigest()[:40],
-                          subject=str(message.get("subject", "")),
+                          subject=_header_value(message, "subject"),
                           truncated=size if size > MAX_READ_BYTES else 0)
     status_texts = []
     report_type = (message.get_param("report-type") or "").lower() if message.get_content_type() == "multipart/report" else ""
