@@ -1,6 +1,7 @@
 """JSON forms of broadcasts, runs, customers and products, and parsing broadcast input."""
 from flask import url_for
 
+from ..core.inputs import json_type
 from ..core.timezones import default_timezone, is_timezone, parse_api_datetime
 from .lookups import customer_json as picker_customer_json
 from .lookups import product_json as picker_product_json
@@ -58,6 +59,8 @@ def broadcast_changes(data: dict, current_zone=None) -> tuple[dict, dict]:
     read in the body's or the broadcast's time zone when they have no offset) become naive UTC."""
     errors = {key: "Unknown field." for key in data if key not in WRITABLE}
     changes = {key: value for key, value in data.items() if key in WRITABLE}
+    if "labels" in changes and not isinstance(changes["labels"], list):  # the wizard's text is split, JSON's is not
+        errors["labels"] = f"Must be a list of text (got {json_type(changes['labels'])})."
     zone = changes.get("timezone")
     zone = zone if isinstance(zone, str) and is_timezone(zone) else current_zone or default_timezone()
     for key in ("ends_at", "send_at"):

@@ -145,8 +145,12 @@ def clean_product_statuses(value):
 
 
 def clean_labels(value):
-    """A list (or comma-separated text) of labels, trimmed, without duplicates."""
-    if isinstance(value, str):
+    """A list of labels (the API's), or comma-separated text (the wizard's field), trimmed, without
+    duplicates. Text may have empty pieces ("news, ,ops", a trailing comma), which name no label;
+    in a list every item is meant as a label, so an empty or blank one is refused, as any other
+    item that is no label (a number, null) is, rather than left out quietly."""
+    from_text = isinstance(value, str)
+    if from_text:
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
         raise ValueError("Labels must be a list of words.")
@@ -156,6 +160,8 @@ def clean_labels(value):
         if not isinstance(raw, str):  # a null or a number is no label, not one left out quietly
             raise ValueError(f"Each label must be text (got {json_type(raw)}).")
         label = " ".join(_text(raw, "A label", 64).split())
+        if not label and not from_text:
+            raise ValueError("A label cannot be empty or blank (got {!r}); leave it out of the list.".format(raw[:64]))
         if label and not visible(label):
             raise ValueError(f"A label needs a character that shows (got {label!r}).")
         if label and label.lower() not in seen:

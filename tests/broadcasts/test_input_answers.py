@@ -46,6 +46,21 @@ def test_a_label_that_is_not_text_is_refused_not_left_out(api, labels, words):  
     assert answer.status_code == 400 and words in answer.get_json()["fields"]["labels"]
 
 
+@pytest.mark.parametrize("labels, words", [("news", "Must be a list of text (got text)"),
+                                           ({"a": "news"}, "(got an object)"), (None, "(got null)"),
+                                           ([""], "empty or blank"), (["news", " "], "empty or blank")])
+def test_labels_that_are_not_a_list_of_labels_are_refused(api, labels, words):  # noqa: F811
+    """"news" was stored as ["news"], and [""] or [" "] made a draft with no label (review f, item 8):
+    the API's lists refuse what is no item (as customer_ids and product_statuses do), on create
+    and on update alike, and the draft keeps its labels."""
+    answer = api("POST", "/broadcasts", json={"kind": "notice", "labels": labels})
+    assert answer.status_code == 400 and words in answer.get_json()["fields"]["labels"], answer.get_json()
+    created = api("POST", "/broadcasts", json={"kind": "notice", "labels": ["ops"]}).get_json()
+    answer = api("PATCH", f"/broadcasts/{created['id']}", json={"labels": labels})
+    assert answer.status_code == 400 and words in answer.get_json()["fields"]["labels"]
+    assert api("GET", f"/broadcasts/{created['id']}").get_json()["labels"] == ["ops"]
+
+
 def test_a_time_zone_of_the_wrong_type_gets_a_short_message(api):  # noqa: F811
     answer = api("POST", "/broadcasts", json={"kind": "notice", "timezone": ["Europe/Amsterdam"] * 10_000})
     assert answer.status_code == 400 and len(answer.get_json()["fields"]["timezone"]) < 200
