@@ -186,17 +186,18 @@ _TYPE_NAMES = {str: "text", int: "a whole number", float: "a number", bool: "tru
                list: "a list", dict: "an object", type(None): "null"}
 
 
-def json_fields(data: dict, fields: dict) -> dict:
+def json_fields(data: dict, fields: dict, what: str = "this body") -> dict:
     """``data`` (a JSON object) when each key is one of ``fields`` and its value has one of the
     JSON types ``fields[key]`` lists (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``,
     ``None``; ``int`` never admits true/false, ``float`` admits whole numbers); FieldError naming
     the first key that is unknown or of another type. Every JSON endpoint checks its body with it
     before any code that expects text or a number sees a value: a list where text belongs is a
     400 that says so, never a 500 or text made of the list. FieldError needs no handling in a
-    view: ``core.errors`` answers it with a JSON 400 (``error``, ``field`` and ``fields``)."""
+    view: ``core.errors`` answers it with a JSON 400 (``error``, ``field`` and ``fields``).
+    ``what`` names the object in the message of an unknown field (a webhook's "an event")."""
     for key, value in data.items():
         if key not in fields:
-            raise FieldError(key[:40], f"Unknown field; this body takes: {', '.join(fields)}." if fields
+            raise FieldError(key[:40], f"Unknown field; {what} takes: {', '.join(fields)}." if fields
                              else "Unknown field; this request takes no fields (send no body, or {}).")
         allowed = tuple(type(None) if kind is None else kind for kind in fields[key])
         kind = type(value)

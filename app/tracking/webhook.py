@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..core.extensions import db
 from ..core.hooks import apply_filters
-from ..core.inputs import MAX_JSON_DEPTH, clean_name, json_problem, strict_loads
+from ..core.inputs import MAX_JSON_DEPTH, FieldError, clean_name, json_fields, json_problem, strict_loads
 from ..core.settings.services import get_option
 from ..mail.verp import TOKEN_RE
 from .ledger import find_delivery
@@ -27,6 +27,12 @@ MAX_BODY = 1024 * 1024
 MAX_EVENTS = 1000
 MAX_EVENT_ID = 200  # characters of an event id ("webhook:" + it is a 300-character unique key)
 MAX_RETURN_PATH = 320  # characters of a return path (an address: 64 + 1 + 255)
+MAX_MESSAGE_ID = 300  # characters of a Message-ID (what an event stores; Herald's own are far shorter)
+# The fields of an event and their JSON types (core.inputs.json_fields): any other field, or
+# another type, is the event's error. ``id`` and ``detail`` may be whole numbers (a provider's
+# numeric event id, an SMTP code), taken as their digits; a Message-ID is always text.
+EVENT_FIELDS = {"type": (str,), "email": (str,), "bounce_type": (str,), "id": (str, int, None),
+                "message_id": (str, None), "return_path": (str, None), "detail": (str, int, None)}
 
 
 def webhook_secret() -> str:
@@ -45,13 +51,18 @@ def _error(status, message, **extra):
 
 
 def validate_event(event) -> tuple[dict | None, str | None]:
-    """One event checked and normalised, or ``(None, message)``. ``id`` is one line of at most
+    """One event checked and normalised, or ``(None, message)``: its fields and their JSON types
+    are ``EVENT_FIELDS`` (the message starts with the field's name). ``id`` is one line of at most
     ``MAX_EVENT_ID`` characters without controls (it becomes the event's unique key, compared as
     it is); ``detail`` and ``message_id`` are free text from the provider, stored with their
     controls written visibly (``services._clip``) and matched only when a Message-ID can be one
-    (``ledger.bare_message_id``)."""
+    (``ledger.bare_message_id``); a ``message_id`` longer than ``MAX_MESSAGE_ID`` is refused."""
     if not isinstance(event, dict):
         return None, "an event must be a JSON object"
+    try:
+        json_fields(event, EVENT_FIELDS, "an event")
+    except FieldError as error:
+        return None, str(error)
     kind = event.get("type")
     if kind not in ("bounce", "complaint"):
         return None, 'type must be "bounce" or "complaint"'
@@ -65,10 +76,8 @@ def validate_event(event) -> tuple[dict | None, str | None]:
     return_path = event.get("return_path")
     if return_path is not None and (not isinstance(return_path, str) or len(return_path) > MAX_RETURN_PATH):
         return None, f"return_path must be an address of at most {MAX_RETURN_PATH} characters"
-    for name in ("id", "message_id", "detail"):
-        value = event.get(name)
-        if value is not None and (value.__class__ is bool or not isinstance(value, (str, int))):
-            return None, f"{name} must be a string"  # a whole number is taken as its digits
+    if len(event.get("message_id") or "") > MAX_MESSAGE_ID:  # refused, not cut: a cut id matches nothing
+        return None, f"message_id: Must be at most {MAX_MESSAGE_ID} characters (got {len(event['message_id']):,})."
     if event.get("id") is not None:  # the key a provider's retry is recognised by: kept as sent
         try:
             clean_name(str(event["id"]), "id", MAX_EVENT_ID)
@@ -81,7 +90,7 @@ def validate_event(event) -> tuple[dict | None, str | None]:
 
 
 def _text(value):
-    """A string field that may come as a number (``validate_event`` allows both), as text."""
+    """A field that may come as a whole number (``EVENT_FIELDS``: ``id``, ``detail``), as text."""
     return None if value is None else str(value)
 
 
@@ -126,6 +135,9 @@ def bounces():
         return _error(400, problem)
     payload = apply_filters("bounce_webhook_payload", payload, request.headers)
     events = payload.get("events") if isinstance(payload, dict) and "events" in payload else [payload]
+    if isinstance(payload, dict) and "events" in payload and len(payload) > 1:
+        extra = next(key for key in payload if key != "events")
+        return _error(422, f"unknown field {extra[:40]!r}: a batch body takes only events")
     if not isinstance(events, list) or not events or len(events) > MAX_EVENTS:
         return _error(422, f"events must be a list of 1 to {MAX_EVENTS} objects")
     checked = [validate_event(e) for e in events]

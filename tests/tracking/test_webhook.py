@@ -83,7 +83,7 @@ def test_deeply_nested_json_is_400_not_500(client, db):
 
 def test_a_boolean_id_is_refused_as_a_number_is_taken(client, db):
     response = _post(client, {"type": "bounce", "email": "a@example.com", "id": True})
-    assert response.status_code == 422 and "id must be a string" in response.json["errors"][0]["error"]
+    assert response.status_code == 422 and response.json["errors"][0]["error"].startswith("id: Must be text")
     assert _post(client, {"type": "bounce", "email": "a@example.com", "id": 17}).status_code == 200
 
 
@@ -165,9 +165,42 @@ def test_control_characters_and_long_ids_get_a_clear_answer(client, db, run, led
         response = _post(client, {"events": [{"type": "bounce", "email": "a@example.com", "id": bad}]})
         assert response.status_code == 422 and "id" in response.json["errors"][0]["error"]
     assert _post(client, {"events": [{"type": "bounce", "email": "a@example.com", "id": "x" * 200}]}).status_code == 200
-    for kind in ("bounce", "complaint"):  # numbers where text is expected (a 500 until now)
-        response = _post(client, {"type": kind, "email": "n@example.com", "message_id": 12345, "detail": 7})
+    for kind in ("bounce", "complaint"):  # a number as the detail is taken as its digits (a 500 until now)
+        response = _post(client, {"type": kind, "email": "n@example.com", "detail": 7})
         assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("event, error", [
+    ({"message_id": 12345}, "message_id: Must be text or null (got a number)."),
+    ({"message_id": ["<m@herald.test>"]}, "message_id: Must be text or null (got a list)."),
+    ({"message_id": "<" + "x" * 4986 + "@herald.test>"}, "message_id: Must be at most 300 characters (got 5,000)."),
+    ({"extra": 1}, "extra: Unknown field; an event takes: type, email, bounce_type, id, message_id, "
+                   "return_path, detail."),
+    ({"detail": {"code": 550}}, "detail: Must be text or a whole number or null (got an object)."),
+    ({"id": 1.5}, "id: Must be text or a whole number or null (got a number)."),
+    ({"bounce_type": None}, "bounce_type: Must be text (got null)."),
+])
+def test_wrong_types_unknown_fields_and_long_message_ids_are_refused(client, db, run, ledger, event, error):
+    """message_id 12 was stored as "12", a 5,000-character one cut to 300 (matching nothing, said
+    nowhere) and unknown fields were ignored (review f, item 8). Each is the event's error in the
+    422 (by index, the field named first), and nothing of the batch is recorded, the valid event
+    beside it neither."""
+    ledger.add(503, run.id, "real@example.com", "<m503@herald.test>")
+    response = _post(client, {"events": [
+        {"type": "bounce", "email": "ok@example.com", "id": "ev-ok"},
+        {"type": "bounce", "email": "real@example.com", "id": "ev-bad", **event}]})
+    assert response.status_code == 422, response.json
+    assert response.json["errors"] == [{"index": 1, "error": error}]
+    assert _count(db, Suppression) == 0 and _count(db, TrackingEvent) == 0
+    single = _post(client, {"type": "complaint", "email": "real@example.com", **event})
+    assert single.status_code == 422 and single.json["errors"] == [{"index": 0, "error": error}]
+    assert _count(db, Suppression) == 0
+
+
+def test_a_batch_body_takes_only_events(client, db):
+    response = _post(client, {"events": [{"type": "bounce", "email": "ok@example.com"}], "dry_run": True})
+    assert response.status_code == 422 and "'dry_run'" in response.json["error"]
+    assert _count(db, Suppression) == 0
 
 
 def test_an_event_naming_another_address_applies_to_the_address_herald_sent_to(client, db, run, ledger):

@@ -52,4 +52,5 @@ bounce_webhook_payload = HookSpec("bounce_webhook_payload", "filter", """Turns a
 webhook JSON into Herald's bounce format (see docs/bounces.md) before validation.
 
 Value: the decoded JSON (any JSON type). Arguments: ``headers`` (the request's headers).
-Returns a dict ``{"events": [...]}`` or one event dict in Herald's format.""", shape=JSON)
+Returns a dict ``{"events": [...]}`` or one event dict in Herald's format: only its fields, each of its
+JSON type (``webhook.EVENT_FIELDS``); anything else is a 422.""", shape=JSON)
