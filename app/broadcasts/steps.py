@@ -86,7 +86,7 @@ class AudienceStep(WizardStep):
         customer_q = request.args.get("customer_q", "").strip()
         product_q = request.args.get("product_q", "").strip()
         selected_ids = draft.customer_ids
-        return {
+        variables = {
             "customer_q": customer_q, "product_q": product_q,
             "customer_results": search_customers(customer_q, after=query_cursor("customer_after"),
                                                  per_page=20) if customer_q else None,
@@ -98,6 +98,20 @@ class AudienceStep(WizardStep):
             "product_page": search_products(product_q, per_page=100),
             **self.json_state(draft, html=False),
         }
+        form.error_targets = self.error_targets(draft, variables)
+        return variables
+
+    @staticmethod
+    def error_targets(draft, variables) -> dict:
+        """Where the error summary links the errors of the fields this step draws by hand (no
+        element has their ids): the first of their controls the page shows (audience.html gives
+        them the ids <field>-0), else the search box that finds them."""
+        shown_products = variables["selected_products"] or [
+            p for p in variables["product_page"].items if p.id not in draft.product_ids]
+        return {"add_customer_ids": "customer_q",
+                "remove_customer_ids": "remove_customer_ids-0" if variables["selected_customers"] else "customer_q",
+                "product_ids": "product_ids-0" if shown_products else "product_q",
+                "grant_product": "grant_product-0" if variables["lacking"] else "product_q"}
 
     def json_state(self, draft, html=True):
         state = {"counts": drafts.audience_counts(draft), "lacking": drafts.products_lacking_mailing(draft)}

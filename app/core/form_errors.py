@@ -20,7 +20,9 @@ class FieldProblem(NamedTuple):
     target: str | None
 
 
-def _target(field) -> str | None:
+def _target(field, targets: dict) -> str | None:
+    if field.name in targets:
+        return targets[field.name]
     if isinstance(field, HiddenField):
         return None
     if isinstance(field.widget, ListWidget):  # radio buttons, checkboxes: the first option
@@ -40,8 +42,11 @@ def _messages(errors):
 
 def problems_of(form: Form) -> list[FieldProblem]:
     """The field errors of ``form`` in the order of its fields (its CSRF field's left out: the
-    pages say that one in words of their own)."""
-    return [FieldProblem(str(field.label.text), message, _target(field))
+    pages say that one in words of their own). A field the page draws by hand, without an
+    element of its id, is linked to the element ``form.error_targets`` names for it (its search
+    box, its first checkbox): every link of the summary goes to an element of the page."""
+    targets = getattr(form, "error_targets", None) or {}
+    return [FieldProblem(str(field.label.text), message, _target(field, targets))
             for field in form if field.errors and field.type != "CSRFTokenField"
             for message in _messages(field.errors)]
 

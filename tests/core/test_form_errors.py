@@ -3,6 +3,7 @@ the help line's), a summary at the top links every error to its field, and the p
 with "Error: ". Before, the wizard's subject and the system-email editor's delay said their error in
 a paragraph with no id, linked to nothing, under an unchanged title. And no page repeats an id (the
 CSRF input was id="csrf_token" in every form)."""
+import re
 from collections import Counter
 from html.parser import HTMLParser
 
@@ -56,6 +57,24 @@ def assert_announced(html, field_id, message, help_id=None):
     assert ("a", {"href": f"#{field_id}"}) in page.elements, "the summary links the field"
     assert title(html).startswith("Error: ")
     assert_unique_ids(html)
+    assert_summary_links_resolve(html)
+
+
+def assert_summary_links_resolve(html):
+    """The error summary lists errors, each link goes to an element the page has, and each error
+    paragraph (id <field>-error) is named by the aria-describedby of an element (its field, or
+    the controls of a field drawn by hand). Returns the summary's targets."""
+    page = Elements(html)
+    assert "data-error-summary" in html and title(html).startswith("Error: ")
+    summary = html.split("data-error-summary", 1)[1].split("</div>", 1)[0]
+    targets = re.findall(r'href="#([^"]*)"', summary)
+    assert targets, "the summary links its errors"
+    assert [t for t in targets if t not in page.by_id] == [], f"summary links to no element: {targets}"
+    described = {ident for _, attrs in page.elements for ident in attrs.get("aria-describedby", "").split()}
+    unnamed = [ident for ident, (tag, attrs) in page.by_id.items()
+               if "error" in attrs.get("class", "").split() and ident not in described]
+    assert unnamed == [], "error paragraphs no field names in aria-describedby"
+    return targets
 
 
 def assert_unique_ids(html):
@@ -108,3 +127,56 @@ def test_pages_with_several_forms_repeat_no_id(admin_client, committed):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         assert_unique_ids(response.get_data(as_text=True))
+
+
+def _audience_page(wizard, data, nav):
+    response = wizard.post("audience", data, nav=nav)
+    assert response.status_code == 400, response.status_code
+    html = response.get_data(as_text=True)
+    assert_unique_ids(html)
+    return html, Elements(html)
+
+
+def test_the_audience_step_links_its_errors_to_its_controls(wizard, network):  # noqa: F811
+    """Next with no audience linked '#add_customer_ids', an id no element had, and no control named
+    add_customer_ids-error (review f, item 6): the fields of this step are drawn by hand. Now the
+    summary links the customer search box, which names the error; a bad removal, product or grant
+    links the first checkbox or button of its kind (or the search box when there is none)."""
+    wizard.start("email")
+    html, page = _audience_page(wizard, {}, "next")
+    assert assert_summary_links_resolve(html) == ["customer_q"]
+    tag, attrs = page.by_id["customer_q"]
+    assert "add_customer_ids-error" in attrs["aria-describedby"].split() and attrs["aria-invalid"] == "true"
+    assert "at least one customer" in page.text("add_customer_ids-error")
+
+    assert wizard.post("audience", {"add_customer_ids": str(network.gus.id)}, nav="save").status_code == 302
+    html, page = _audience_page(wizard, {"remove_customer_ids": "abc", "product_ids": "abc",
+                                         "grant_product": "abc"}, "save")
+    targets = assert_summary_links_resolve(html)
+    assert {"remove_customer_ids-0", "product_ids-0", "product_q"} <= set(targets), targets
+    assert page.by_id["remove_customer_ids-0"][1]["aria-describedby"] == "remove_customer_ids-error"
+
+    # a product without mailing permission: its error and a bad grant link the product and the grant button
+    html, page = _audience_page(wizard, {"product_ids": str(network.business.id),
+                                         "product_statuses": "active"}, "next")
+    assert assert_summary_links_resolve(html) == ["product_ids-0"]
+    assert page.by_id["product_ids-0"][1]["value"] == str(network.business.id)
+    assert wizard.post("audience", {"product_ids": str(network.business.id), "product_statuses": "active"},
+                       nav="save").status_code == 302
+    html, page = _audience_page(wizard, {"product_ids": str(network.business.id), "product_statuses": "active",
+                                         "grant_product": "x"}, "save")
+    assert "grant_product-0" in assert_summary_links_resolve(html)
+    assert page.by_id["grant_product-0"][1]["aria-describedby"] == "grant_product-error"
+
+
+def test_other_wizard_steps_link_their_errors(wizard):
+    wizard.start("notice")
+    db.session.get(Broadcast, wizard.broadcast_id).wizard_step = "review"
+    db.session.commit()
+    response = wizard.post("content", {"subject": "", "body_html": ""})
+    assert response.status_code == 400
+    assert set(assert_summary_links_resolve(response.get_data(as_text=True))) == {"subject", "body_html"}
+    response = wizard.post("content", {"subject": "Hi", "body_html": "<p>x</p>", "notice_type": "nope",
+                                       "ends_at_local": "yesterday"}, nav="save")
+    assert response.status_code == 400
+    assert_summary_links_resolve(response.get_data(as_text=True))
