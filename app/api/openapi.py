@@ -23,7 +23,8 @@ BROADCAST_FIELDS = _object({
     "customer_ids": {**IDS, "maxItems": 10_000}, "product_ids": {**IDS, "maxItems": 1_000},
     "product_statuses": {"type": "array", "maxItems": 6, "items": {
         "enum": ["active", "trialing", "pending", "on-hold", "expired", "cancelled"]}},
-    "labels": {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+    "labels": {"type": "array", "maxItems": 100,
+               "items": {"type": "string", "minLength": 1, "maxLength": 64}},
     "notice_type": {"enum": ["info", "success", "warning", "error"]}, "dismissible": {"type": "boolean"},
     "ends_at": WHEN, "from_name": {"type": ["string", "null"]}, "reply_to": {"type": ["string", "null"]},
     "track_opens": {"type": "boolean"}, "track_clicks": {"type": "boolean"},

@@ -59,7 +59,7 @@ def broadcast_changes(data: dict, current_zone=None) -> tuple[dict, dict]:
     read in the body's or the broadcast's time zone when they have no offset) become naive UTC."""
     errors = {key: "Unknown field." for key in data if key not in WRITABLE}
     changes = {key: value for key, value in data.items() if key in WRITABLE}
-    if "labels" in changes and not isinstance(changes["labels"], list):  # the wizard's text is split, JSON's is not
+    if "labels" in changes and not isinstance(changes["labels"], list):
         errors["labels"] = f"Must be a list of text (got {json_type(changes['labels'])})."
     zone = changes.get("timezone")
     zone = zone if isinstance(zone, str) and is_timezone(zone) else current_zone or default_timezone()

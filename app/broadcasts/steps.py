@@ -109,7 +109,8 @@ class AudienceStep(WizardStep):
         shown_products = variables["selected_products"] or [
             p for p in variables["product_page"].items if p.id not in draft.product_ids]
         return {"add_customer_ids": "customer_q",
-                "remove_customer_ids": "remove_customer_ids-0" if variables["selected_customers"] else "customer_q",
+                "remove_customer_ids": ("remove_customer_ids-0" if variables["selected_customers"]
+                                        else "customer_q"),
                 "product_ids": "product_ids-0" if shown_products else "product_q",
                 "grant_product": "grant_product-0" if variables["lacking"] else "product_q"}
 

@@ -161,7 +161,8 @@ def clean_labels(value):
             raise ValueError(f"Each label must be text (got {json_type(raw)}).")
         label = " ".join(_text(raw, "A label", 64).split())
         if not label and not from_text:
-            raise ValueError("A label cannot be empty or blank (got {!r}); leave it out of the list.".format(raw[:64]))
+            raise ValueError(f"A label cannot be empty or blank (got {raw[:64]!r}); "
+                             "leave it out of the list.")
         if label and not visible(label):
             raise ValueError(f"A label needs a character that shows (got {label!r}).")
         if label and label.lower() not in seen:

@@ -77,7 +77,8 @@ def validate_event(event) -> tuple[dict | None, str | None]:
     if return_path is not None and (not isinstance(return_path, str) or len(return_path) > MAX_RETURN_PATH):
         return None, f"return_path must be an address of at most {MAX_RETURN_PATH} characters"
     if len(event.get("message_id") or "") > MAX_MESSAGE_ID:  # refused, not cut: a cut id matches nothing
-        return None, f"message_id: Must be at most {MAX_MESSAGE_ID} characters (got {len(event['message_id']):,})."
+        length = len(event["message_id"])
+        return None, f"message_id: Must be at most {MAX_MESSAGE_ID} characters (got {length:,})."
     if event.get("id") is not None:  # the key a provider's retry is recognised by: kept as sent
         try:
             clean_name(str(event["id"]), "id", MAX_EVENT_ID)

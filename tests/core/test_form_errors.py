@@ -163,8 +163,8 @@ def test_the_audience_step_links_its_errors_to_its_controls(wizard, network):  #
     assert page.by_id["product_ids-0"][1]["value"] == str(network.business.id)
     assert wizard.post("audience", {"product_ids": str(network.business.id), "product_statuses": "active"},
                        nav="save").status_code == 302
-    html, page = _audience_page(wizard, {"product_ids": str(network.business.id), "product_statuses": "active",
-                                         "grant_product": "x"}, "save")
+    business = {"product_ids": str(network.business.id), "product_statuses": "active"}
+    html, page = _audience_page(wizard, {**business, "grant_product": "x"}, "save")
     assert "grant_product-0" in assert_summary_links_resolve(html)
     assert page.by_id["grant_product-0"][1]["aria-describedby"] == "grant_product-error"
 

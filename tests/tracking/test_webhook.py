@@ -173,7 +173,8 @@ def test_control_characters_and_long_ids_get_a_clear_answer(client, db, run, led
 @pytest.mark.parametrize("event, error", [
     ({"message_id": 12345}, "message_id: Must be text or null (got a number)."),
     ({"message_id": ["<m@herald.test>"]}, "message_id: Must be text or null (got a list)."),
-    ({"message_id": "<" + "x" * 4986 + "@herald.test>"}, "message_id: Must be at most 300 characters (got 5,000)."),
+    ({"message_id": "<" + "x" * 4986 + "@herald.test>"},
+     "message_id: Must be at most 300 characters (got 5,000)."),
     ({"extra": 1}, "extra: Unknown field; an event takes: type, email, bounce_type, id, message_id, "
                    "return_path, detail."),
     ({"detail": {"code": 550}}, "detail: Must be text or a whole number or null (got an object)."),
