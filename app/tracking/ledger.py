@@ -6,7 +6,7 @@ delivery and run it came from, and reads its live counters to count sends for th
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 
 from ..core.extensions import db
 from ..core.inputs import MAX_ID
@@ -21,7 +21,7 @@ class DeliveryRef:
     """What tracking needs to know about one delivery (one recipient of one run)."""
     id: int
     run_id: int
-    email: str
+    email: str  # the address the message went to (the ledger's spelling, else its key)
     message_id: str | None = None
 
 
@@ -73,7 +73,10 @@ def find_delivery(message_id: str | None = None, verp_token: str | None = None) 
             else table.c.message_id.in_([bare, f"<{bare}>"])
     if where is None:
         return None
-    columns = [table.c.id, table.c.run_id, table.c.email]
+    # the address the message went to, not the ledger's key: a run planned before migration 0025
+    # keyed ΟΔΥΣΣΕΥΣ@ as οδυσσευσ@ and İVAN@ as ivan@ (PostgreSQL's locale lower), keys that are
+    # no customer's or another customer's now; the caller keys the address by today's rule
+    columns = [table.c.id, table.c.run_id, func.coalesce(table.c.spelling, table.c.email)]
     columns.append(table.c.message_id if "message_id" in table.c else None)
     row = db.session.execute(select(*[c for c in columns if c is not None]).where(where)
                              .limit(1)).first()

@@ -42,8 +42,9 @@ class HygieneOutcome:
 def _reported(email: str, message_id: str | None, delivery: DeliveryRef | None, what: str):
     """The delivery a report is about (given, else found by ``message_id``) and the address it
     applies to: the one Herald sent that delivery to, whatever address the report names (a
-    report naming another address never suppresses it); ``email`` when no delivery matched.
-    ValueError when there is no address at all."""
+    report naming another address never suppresses it), under today's key of the address the
+    message went to (``DeliveryRef.email``; not the ledger's key, which is stale for a run planned
+    before migration 0025); ``email`` when no delivery matched. ValueError when there is no address at all."""
     delivery = delivery or (find_delivery(message_id=message_id) if message_id else None)
     email = normalise_email(delivery.email if delivery else email)
     if not email:

@@ -18,6 +18,7 @@ from app.tracking.services import blocks_mail
 from app.tracking.services import suppress as suppress_address
 
 from .conftest import add_customers, make_run
+from .test_return_paths import _signed_post
 
 GREEK = ["ΟΔΥΣΣΕΥΣ@example.com", "οδυσσευς@example.com", "ΣΙΣΥΦΟΣ@example.com", "σισυφοσ@example.com"]
 
@@ -238,3 +239,40 @@ def test_a_test_send_names_the_customer_only_at_the_customers_address(app, db, p
     sisyphus, = add_customers([("ΣΙΣΥΦΟΣ@example.com", "Sisyphus")], product)
     assert recipient_of(sisyphus, "ΣΙΣΥΦΟΣ@EXAMPLE.com").to_name is None  # their own: their name
     assert recipient_of(sisyphus, "σισυφος@example.com").to_name == ""  # another address
+
+
+def test_a_report_for_a_run_planned_before_0025_suppresses_the_address_mailed(app, db, smtp_sink, product, jobs,
+                                                                             client):
+    """Review F item 2: a run planned before 0025 keeps PostgreSQL's locale keys in its ledger
+    (οδυσσευσ@ for ΟΔΥΣΣΕΥΣ@, ivan@ for İVAN@), which are no customer's key or another customer's
+    now; a bounce or complaint for its messages suppressed that key. It suppresses the address the
+    message went to, under today's key."""
+    from app.mail.verp import signer
+    from app.tracking.services import record_bounce, suppression_for
+
+    app.config["BOUNCE_WEBHOOK_SECRET"] = "hook-secret"
+    add_customers([("ΟΔΥΣΣΕΥΣ@example.com", "O"), ("İVAN@example.com", "I"), ("ivan@example.com", "i")], product)
+    run = make_run(products=[product])
+    jobs.start(run)
+    rows = _ledger(db, run.id)
+    odysseus, ivan = rows["ΟΔΥΣΣΕΥΣ@example.com"], rows["İvan@example.com"]
+    # as 0024 planned them: the locale key, the customer's own spelling beside it
+    db.session.execute(Delivery.__table__.update().where(Delivery.id == odysseus.id)
+                       .values(email="οδυσσευσ@example.com", spelling="ΟΔΥΣΣΕΥΣ@example.com"))
+    db.session.execute(Delivery.__table__.delete().where(Delivery.id == rows["ivan@example.com"].id))
+    db.session.execute(Delivery.__table__.update().where(Delivery.id == ivan.id)
+                       .values(email="ivan@example.com", spelling="İVAN@example.com"))
+    db.session.commit()
+
+    outcome = record_bounce("ΟΔΥΣΣΕΥΣ@example.com", "hard", "dsn", "5.1.1", message_id=odysseus.message_id)
+    db.session.commit()
+    assert outcome.delivery.id == odysseus.id and outcome.email == "ΟΔΥΣΣΕΥΣ@example.com"
+    assert suppression_for("ΟΔΥΣΣΕΥΣ@example.com").reason == "bounced"
+    assert suppression_for("οδυσσευσ@example.com") is None
+
+    response = _signed_post(client, {"type": "complaint", "email": "İVAN@example.com", "id": "w1",
+                                     "return_path": signer()(ivan.id)})
+    result = response.json["results"][0]
+    assert result["email"] == "İvan@example.com" and "note" not in result, response.json
+    assert suppression_for("İVAN@example.com").reason == "complained"
+    assert suppression_for("ivan@example.com") is None  # another customer since 0025
