@@ -22,9 +22,22 @@ key of that address (same reason, source and date; the strongest when several): 
 (``σισυφος@...`` for ``ΣΙΣΥΦΟΣ@...``, as ``suppress`` stored it) and, on PostgreSQL, SQL's by the
 locale (``οδυσσευσ@...`` for ``ΟΔΥΣΣΕΥΣ@...``, ``ivan@...`` for ``İVAN@...``: the ledger's key,
 under which bounces and complaints were stored), so nobody suppressed before is mailed after.
-Downgrade moves the columns back to the database's collation the same way; the copied
-suppressions stay (removing them would mail suppressed people).
-Runs planned before keep the keys they were planned with.
+Then, on PostgreSQL, the ledger rows of runs planned before (any status) are re-keyed: a row whose
+spelling (the address its message went to) holds a non-ASCII character gets that spelling's new
+key, so a run still sending checks the suppressions under today's keys (ΣΙΣΥΦΟΣ, unsubscribed
+before, was mailed: the check looked for ``σισυφοσ@``) and a bounce of an older message
+suppresses the customer it went to (review F items 2 and 3; bounces take the address sent to
+anyway, ``tracking.ledger.find_delivery``).
+
+Downgrade first refuses, changing nothing, when users' addresses distinct today are one under the
+locale (``ΣΙΣΥΦΟΣ@`` and ``σισυφοσ@``: 0024's unique index ``uq_users_email_lower`` could not be
+built); the message names them. Then it moves the columns back to the database's collation the
+same way; the copied suppressions stay (removing them would mail suppressed people), and so do
+the ledger's new keys (under the old rule two of them may be one key: not mergeable). Known: a
+downgrade then an upgrade copies again, so a suppression stored after the first upgrade under a
+key that is another customer's old key (``σισυφοσ@`` of ``ΣΙΣΥΦΟΣ@``) is copied to that customer
+too: over-suppression only; which suppressions predate the first upgrade is not recorded, and not
+copying from a key some customer has now would miss ΣΙΣΥΦΟΣ's own complaint stored there before.
 
 Revision ID: 0025_address_case
 Revises: 0024_cheaper_batch_writes
@@ -122,11 +135,62 @@ def _copy_suppressions(old_keys: dict) -> None:
                                      "detail = :detail, created_at = :created_at WHERE email = :e"), values)
 
 
+def _rekey_ledger() -> None:
+    """PostgreSQL: each ledger row planned before (any run, finished or not) under today's key of
+    the address its message goes or went to. Planning keyed a row by ``lower(email)`` by the
+    locale and kept the customer's own spelling beside it when it differed; only a spelling with a
+    non-ASCII character has another key now (``ΟΔΥΣΣΕΥΣ@``: ``οδυσσευσ@`` -> ``ΟΔΥΣΣΕΥΣ@``;
+    ``İVAN@``: ``ivan@`` -> ``İvan@``), a row without one already has it. A run still sending then
+    checks the suppressions (copied under the new keys) at the key they are under, and a bounce of
+    its messages suppresses that key. Keys only split under the new rule (equal new keys had equal
+    old ones), so no two rows of a run can get one key; a row whose new key its run already holds
+    would be left as it is. BATCH rows at a time by id."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return  # SQLite's lower() folded ASCII only: its ledgers hold today's keys
+    after = 0
+    while True:
+        ids = bind.execute(sa.text("SELECT id FROM deliveries WHERE id > :after AND spelling IS NOT NULL "
+                                   "AND length(spelling) <> octet_length(spelling) ORDER BY id LIMIT :n"),
+                           {"after": after, "n": BATCH}).scalars().all()
+        if not ids:
+            return
+        bind.execute(sa.text(
+            'UPDATE deliveries d SET email = k.key, spelling = nullif(d.spelling, k.key) '
+            'FROM (SELECT id, lower(spelling COLLATE "C") COLLATE "default" AS key FROM deliveries '
+            '      WHERE id = ANY(:ids)) AS k '
+            'WHERE d.id = k.id AND d.email <> k.key '
+            'AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.run_id = d.run_id AND o.email = k.key)'),
+            {"ids": ids})
+        after = ids[-1]
+
+
+def _refuse_merged_users() -> None:
+    """PostgreSQL: stop the downgrade, before it changes anything, when users' addresses that are
+    distinct today are one under the database's locale: 0024's unique index ``uq_users_email_lower``
+    could not be rebuilt (``ΣΙΣΥΦΟΣ@`` and ``σισυφοσ@``, both accepted since 0025)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return  # SQLite's lower() is the same before and after
+    groups = bind.execute(sa.text('SELECT string_agg(email, \', \' ORDER BY id) FROM users '
+                                  'GROUP BY lower(email COLLATE "default") HAVING count(*) > 1 ORDER BY 1')
+                          ).scalars().all()
+    if groups:
+        import click
+        raise click.ClickException(
+            "cannot downgrade below 0025_address_case: these users' addresses are distinct now but one "
+            "address under the database's locale, which revision 0024 allows once (unique index "
+            f"uq_users_email_lower): {'; '.join(groups)}. Give all but one user of each group another "
+            "address (or delete them) and run the downgrade again. Nothing was changed.")
+
+
 def upgrade():
     old_keys = _old_keys()
     _collate("C")
     _copy_suppressions(old_keys)
+    _rekey_ledger()
 
 
 def downgrade():
+    _refuse_merged_users()
     _collate("default")

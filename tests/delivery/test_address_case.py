@@ -155,26 +155,34 @@ def _state(engine):
         }
 
 
-def test_migration_0025_both_ways_on_a_populated_database(tmp_path, redis_database, herald_settings):
+def _populated_at_0024(url, tmp_path, redis_database):
+    """An app on database ``url``, migrated to 0024 with POPULATION as its customers: the app, its
+    CLI runner, ``migrate(*args)`` (``flask db``, which must succeed) and an engine."""
     from app import create_app
 
+    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
+    runner = fresh.test_cli_runner()
+
+    def migrate(*args):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, result.output
+
+    migrate("upgrade", "0024_cheaper_batch_writes")
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        for n, email in enumerate(POPULATION, start=1):
+            connection.execute(text("INSERT INTO customers (id, email, name, locale, timezone, created_at) "
+                                    "VALUES (:id, :email, 'x', 'en', 'UTC', CURRENT_TIMESTAMP)"),
+                               {"id": n, "email": email})
+    return fresh, runner, migrate, engine
+
+
+def test_migration_0025_both_ways_on_a_populated_database(tmp_path, redis_database, herald_settings):
     url, drop = _scratch_database(herald_settings, tmp_path)
     try:
-        fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
-                            "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
-        runner = fresh.test_cli_runner()
-
-        def migrate(*args):
-            result = runner.invoke(args=["db", *args])
-            assert result.exit_code == 0, result.output
-
-        migrate("upgrade", "0024_cheaper_batch_writes")
-        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        fresh, runner, migrate, engine = _populated_at_0024(url, tmp_path, redis_database)
         with engine.begin() as connection:
-            for n, email in enumerate(POPULATION, start=1):
-                connection.execute(text("INSERT INTO customers (id, email, name, locale, timezone, created_at) "
-                                        "VALUES (:id, :email, 'x', 'en', 'UTC', CURRENT_TIMESTAMP)"),
-                                   {"id": n, "email": email})
             # keyed by the old Python rule (str.lower), as suppress() stored them
             # ... and by PostgreSQL's lower() in a C.UTF-8 database, as the ledger keyed ΟΔΥΣΣΕΥΣ
             for email, reason in (("σισυφος@example.com", "unsubscribed"), ("i̇van@example.com", "complained"),
@@ -241,8 +249,8 @@ def test_a_test_send_names_the_customer_only_at_the_customers_address(app, db, p
     assert recipient_of(sisyphus, "σισυφος@example.com").to_name == ""  # another address
 
 
-def test_a_report_for_a_run_planned_before_0025_suppresses_the_address_mailed(app, db, smtp_sink, product, jobs,
-                                                                             client):
+def test_a_report_for_a_run_planned_before_0025_suppresses_the_address_mailed(
+        app, db, smtp_sink, product, jobs, client):
     """Review F item 2: a run planned before 0025 keeps PostgreSQL's locale keys in its ledger
     (οδυσσευσ@ for ΟΔΥΣΣΕΥΣ@, ivan@ for İVAN@), which are no customer's key or another customer's
     now; a bounce or complaint for its messages suppressed that key. It suppresses the address the
@@ -251,7 +259,8 @@ def test_a_report_for_a_run_planned_before_0025_suppresses_the_address_mailed(ap
     from app.tracking.services import record_bounce, suppression_for
 
     app.config["BOUNCE_WEBHOOK_SECRET"] = "hook-secret"
-    add_customers([("ΟΔΥΣΣΕΥΣ@example.com", "O"), ("İVAN@example.com", "I"), ("ivan@example.com", "i")], product)
+    add_customers([("ΟΔΥΣΣΕΥΣ@example.com", "O"), ("İVAN@example.com", "I"), ("ivan@example.com", "i")],
+                  product)
     run = make_run(products=[product])
     jobs.start(run)
     rows = _ledger(db, run.id)
@@ -276,3 +285,68 @@ def test_a_report_for_a_run_planned_before_0025_suppresses_the_address_mailed(ap
     assert result["email"] == "İvan@example.com" and "note" not in result, response.json
     assert suppression_for("İVAN@example.com").reason == "complained"
     assert suppression_for("ivan@example.com") is None  # another customer since 0025
+
+
+def test_migration_0025_rekeys_the_ledger_and_refuses_a_downgrade_that_would_merge_users(
+        tmp_path, redis_database, herald_settings):
+    """Review F items 2-4 (PostgreSQL; SQLite's lower() never keyed otherwise). A run planned
+    before 0025 (keys by the locale's lower()) still sending after it checked suppressions under
+    its old keys: ΣΙΣΥΦΟΣ, unsubscribed before the upgrade (copied to ΣΙΣΥΦΟΣ@), was mailed, the
+    ledger looking for σισυφοσ@. 0025 re-keys the ledger. And a downgrade with two users that only
+    today's key tells apart stopped with a traceback from the unique index: it refuses first."""
+    import pytest
+
+    if not herald_settings.postgresql:
+        pytest.skip("PostgreSQL only: SQLite's lower() folded ASCII only before 0025 too")
+    url, drop = _scratch_database(herald_settings, tmp_path)
+    try:
+        fresh, runner, migrate, engine = _populated_at_0024(url, tmp_path, redis_database)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO suppressions (email, reason, source, created_at) VALUES "
+                                    "('σισυφος@example.com', 'unsubscribed', 'link', CURRENT_TIMESTAMP)"))
+            # run 1 as 0024 planned it (a row per lower(email), the lowest id's spelling beside it)
+            connection.execute(text(
+                "INSERT INTO deliveries (run_id, customer_id, email, spelling, status, attempts) "
+                "SELECT 1, min(id), lower(email), nullif((array_agg(email ORDER BY id))[1], lower(email)), "
+                "'queued', 0 FROM customers GROUP BY lower(email)"))
+            old = dict(connection.execute(text("SELECT email, spelling FROM deliveries")).all())
+        assert old["σισυφοσ@example.com"] == "ΣΙΣΥΦΟΣ@example.com"  # the locale's keys (C.UTF-8)
+        assert old["ivan@example.com"] == "İVAN@example.com" and "σισυφος@example.com" in old
+
+        migrate("upgrade")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT d.email, d.spelling, s.reason FROM deliveries d "
+                                           "LEFT JOIN suppressions s ON s.email = d.email")).all()
+        ledger = {email: (spelling, reason) for email, spelling, reason in rows}
+        # today's keys; the send-time check (claims: suppressions.email = deliveries.email) finds ΣΙΣΥΦΟΣ
+        assert ledger["ΣΙΣΥΦΟΣ@example.com"] == (None, "unsubscribed")
+        assert ledger["ΟΔΥΣΣΕΥΣ@example.com"] == (None, None)
+        assert ledger["İvan@example.com"] == ("İVAN@example.com", None)
+        assert {address_key(spelling or email) for email, spelling, _ in rows} == set(ledger)
+        assert sorted(spelling or email for email, spelling, _ in rows) == sorted(
+            spelling or email for email, spelling in old.items())  # each still goes where it went
+
+        with engine.begin() as connection:
+            for n, email in enumerate(("ΣΙΣΥΦΟΣ@example.com", "σισυφοσ@example.com"), start=1):
+                connection.execute(text("INSERT INTO users (id, email, password_hash, name, is_super_admin, "
+                                        "active, created_at, session_token) VALUES (:id, :email, '', '', "
+                                        "false, true, CURRENT_TIMESTAMP, :token)"),
+                                   {"id": n, "email": email, "token": f"t{n}"})
+        before = _state(engine)
+        result = runner.invoke(args=["db", "downgrade", "0024_cheaper_batch_writes"])
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert "cannot downgrade below 0025_address_case" in result.output
+        assert "ΣΙΣΥΦΟΣ@example.com, σισυφοσ@example.com" in result.output
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0025_address_case"
+            assert connection.scalar(text("SELECT count(*) FROM users")) == 2
+        assert _state(engine) == before
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE id = 2"))
+        migrate("downgrade", "0024_cheaper_batch_writes")
+        engine.dispose()
+        with fresh.app_context():
+            from app.core.extensions import db
+            db.engine.dispose()
+    finally:
+        drop()
