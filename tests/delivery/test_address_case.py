@@ -350,3 +350,42 @@ def test_migration_0025_rekeys_the_ledger_and_refuses_a_downgrade_that_would_mer
             db.engine.dispose()
     finally:
         drop()
+
+
+def test_a_run_planned_before_0025_and_sending_after_it_skips_who_was_suppressed(
+        app, db, smtp_sink, product, jobs, herald_settings):
+    """Review F item 3, through the sender: a run planned as 0024 did (ΣΙΣΥΦΟΣ@ under the
+    locale's σισυφοσ@) and sent after 0025 (ΣΙΣΥΦΟΣ's suppression copied under ΣΙΣΥΦΟΣ@) mailed
+    ΣΙΣΥΦΟΣ. 0025's re-keying of the ledger (PostgreSQL) makes the check at send find it."""
+    import importlib.util
+    from pathlib import Path
+
+    import pytest
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from app.core.jobs import enqueue_now
+
+    if not herald_settings.postgresql:
+        pytest.skip("PostgreSQL only: SQLite's lower() folded ASCII only before 0025 too")
+    add_customers([("ΣΙΣΥΦΟΣ@example.com", "S"), ("bob@example.com", "B")], product)
+    run = make_run(products=[product])
+    run_id = run.id
+    enqueue_now(plan_run, run_id, queue="delivery")
+    jobs.work(max_jobs=1)  # planned; the chunks wait
+    db.session.execute(Delivery.__table__.update().where(Delivery.run_id == run_id,
+                                                         Delivery.email == "ΣΙΣΥΦΟΣ@example.com")
+                       .values(email="σισυφοσ@example.com", spelling="ΣΙΣΥΦΟΣ@example.com"))
+    suppress_address("ΣΙΣΥΦΟΣ@example.com", "unsubscribed", "link")
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0025_address_case.py"
+    spec = importlib.util.spec_from_file_location("address_case_0025", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    with Operations.context(MigrationContext.configure(db.session.connection())):
+        migration._rekey_ledger()
+    db.session.commit()
+    jobs.work()
+    rows = _ledger(db, run_id)
+    assert {e: (r.status, r.reason) for e, r in rows.items()} == {
+        "ΣΙΣΥΦΟΣ@example.com": ("skipped", "unsubscribed"), "bob@example.com": ("sent", None)}
+    assert [m.rcpt_tos[0] for m in smtp_sink.messages] == ["bob@example.com"]
