@@ -29,9 +29,13 @@ from .settings import SendPolicy
 from .wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
-CLAIM_SECONDS = 1.0  # of sending a claim holds (issue section 3), at the rate limit or as measured
-FIRST_CLAIM = 10  # rows of a job's first claims without a rate limit, before any is measured
-LEAST_CLAIM = 3  # rows a claim holds at least without a rate limit, however slow the server
+CLAIM_SECONDS = 1.0  # of sending a claim holds at most (issue section 3): at the rate limit and as measured
+# Rows of a job's first two claims, before any rate is measured (the second is claimed while the
+# first is sent): one message, so that even a server taking a second a message shows progress
+# after about a second (ten took ten seconds there); at full speed they cost two transactions
+# of one row, then the measured rate sizes the claims (full batches to a fast server).
+FIRST_CLAIM = 1
+LEAST_CLAIM = 1  # rows a claim holds at least, however slow the server
 
 
 @dataclass
@@ -53,9 +57,10 @@ class Sender(Recording):
     def __post_init__(self):
         self.limiter = RateLimiter(self.policy.rates, current=lambda: SendPolicy.current().rates)
         self.streak = progress.Streak(self.run_id, self.policy.pause_after)
-        # A claim holds about a second of sending: at the configured rate, or without one at the
-        # rate measured on the batches before (``_follow_rate``), starting with FIRST_CLAIM rows.
-        self.claim_size = min(self.policy.batch_size, self.limiter.slots_per_call or FIRST_CLAIM)
+        # A claim holds about a second of sending: at most the rate limit's reservation and the
+        # rows the batch before went at in a second (``_follow_rate``), FIRST_CLAIM rows at first.
+        self.measured_claim = FIRST_CLAIM
+        self.claim_size = min(self.policy.batch_size, FIRST_CLAIM)
         self.next_stop_check = 0.0
         self.factory, self.needs_site = None, False
         self.transport = None
@@ -174,16 +179,22 @@ class Sender(Recording):
         self._follow_rate(self.position, time.monotonic() - started)
 
     def _follow_rate(self, sent: int, seconds: float) -> None:
-        """Size the next claims (``claim_size``) to about CLAIM_SECONDS of sending: the rate
-        limit's reservation when one is set; else the rate at which the batch just sent went
-        (``sent`` rows in ``seconds``, the database's work done meanwhile in the background),
-        between LEAST_CLAIM rows and the batch size. A fast server keeps full batches; a slow
-        one gets small claims, so progress moves and a claim is given back about every second."""
-        batch_size = self.policy.batch_size
+        """Size the next claims (``claim_size``) to about CLAIM_SECONDS of sending, whichever of
+        two bounds is lower: the rows the batch just sent would fill in that time at the rate it
+        went (``sent`` rows in ``seconds``: the server's speed, and the limit's waits when a
+        limit held it back; the database's work is done meanwhile in the background), at least
+        LEAST_CLAIM; and, with a rate limit, its reservation (a second at the strictest limit).
+        At most the batch size. A fast server keeps full batches; a server slower than the limit
+        gets small claims (until 2026-12-01 a limit of 100/s let one job claim 100 rows of a
+        server taking 0.3 s a message: 30 s of sending while other workers sat idle and the
+        progress stood still), so progress moves, a claim is given back about every second, and
+        other jobs of the run can take the rows this one has not claimed."""
+        if sent and seconds > 0:
+            self.measured_claim = max(LEAST_CLAIM, int(sent / seconds * CLAIM_SECONDS))
+        size = min(self.policy.batch_size, self.measured_claim)
         if self.limiter.active:
-            self.claim_size = min(batch_size, self.limiter.slots_per_call)
-        elif sent and seconds > 0:
-            self.claim_size = min(batch_size, max(LEAST_CLAIM, int(sent / seconds * CLAIM_SECONDS)))
+            size = min(size, self.limiter.slots_per_call)
+        self.claim_size = size
 
     def _build(self, claimed: Claimed):
         """(Message-ID, envelope sender, bytes) of ``claimed``'s message, or the exception that

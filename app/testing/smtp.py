@@ -38,7 +38,8 @@ class SMTPSink:
 
     ``cues`` makes chosen recipients fail: ``{address: [reply, ...]}``, one reply per RCPT attempt
     and the last one repeating (``["451 4.3.0 Try later", "250 OK"]`` fails once, then accepts).
-    ``attempts`` counts RCPT commands per address; ``delay`` slows each DATA (seconds);
+    ``attempts`` counts RCPT commands per address; ``delay`` slows each DATA (seconds), ``slow``
+    ({address: seconds}) the DATA of a message to one of those addresses, on top of ``delay``;
     ``data_started`` counts messages whose content arrived (before the delay: a test can kill the
     sender while the server has not answered yet); ``hang_up`` holds addresses whose message is
     accepted and kept but whose connection is then dropped without a reply; ``pipelining``
@@ -49,6 +50,7 @@ class SMTPSink:
     cues: dict = field(default_factory=dict)
     attempts: dict = field(default_factory=dict)
     delay: float = 0.0
+    slow: dict = field(default_factory=dict)
     data_started: int = 0
     hang_up: set = field(default_factory=set)
     pipelining: bool = True
@@ -70,6 +72,7 @@ class SMTPSink:
             self.attempts.clear()
             self.delay, self.pipelining, self.smtputf8, self.data_started = 0.0, True, True, 0
             self.hang_up.clear()
+            self.slow.clear()
 
     def to(self, address: str) -> list:
         """The messages whose envelope went to ``address``."""
@@ -107,8 +110,9 @@ class SMTPSink:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.data_started += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        delay = self.delay + max((self.slow.get(address, 0) for address in envelope.rcpt_tos), default=0)
+        if delay:
+            await asyncio.sleep(delay)
         with self.lock:
             self.messages.append(Captured(envelope.mail_from, list(envelope.rcpt_tos),
                                           envelope.original_content, time.monotonic(), session.peer,

@@ -62,9 +62,10 @@ def test_pause_on_the_page_then_resume_by_api_sends_each_once(app, db, admin_cli
     assert pages[0].status_code == 200 and b"Sending is paused" in pages[0].data
     assert db.session.get(BroadcastRun, run_id).status == "paused"
     # The outcomes of batch 1 are committed while batch 2 is sent (claimed ahead): batch 2 may
-    # finish (it is under a second of sending), the batch claimed after it is given back.
+    # finish (it is under a second of sending), the batch claimed after it is given back. A job's
+    # first two claims hold one row each (sending.FIRST_CLAIM, before a rate is measured).
     sent = len(smtp_sink.messages)
-    assert sent in (5, 10)
+    assert sent in (1, 2)
     jobs.work()  # the waiting chunk jobs were withdrawn: nothing is sent while paused
     assert len(smtp_sink.messages) == sent and _statuses(db, run_id) == {"sent": sent, "queued": 50 - sent}
 
@@ -90,8 +91,9 @@ def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product,
     assert results[0].exit_code == 0, results[0].output
     jobs.work()
     # The cancel lands while batch 2 (claimed ahead) is sent: it may finish, nothing after it
+    # (the first two claims hold a row each: sending.FIRST_CLAIM)
     sent = len(smtp_sink.messages)
-    assert sent in (5, 10) and _statuses(db, run_id) == {"sent": sent, "skipped": 45 - sent}
+    assert sent in (1, 2) and _statuses(db, run_id) == {"sent": sent, "skipped": 45 - sent}
     run = db.session.get(BroadcastRun, run_id)
     assert run.status == "cancelled" and run.broadcast.status == "cancelled" and run.finished_at
     assert set(db.session.scalars(select(Delivery.reason).where(Delivery.status == "skipped"))) == {"cancelled"}
