@@ -215,15 +215,21 @@ def snapshot(run) -> dict:
 
     ``processed``: rows with a final outcome (sent, failed, unknown, or skipped by a suppression
     added since planning); rows skipped by a cancel are not processed, so a cancelled run shows
-    how far it got. ``percent`` is processed of ``total``. ``rate`` is the current rate (0.0
-    unless sending); ``average_rate`` a finished run's messages/s from start to finish, else None.
+    how far it got. A run whose ledger has no row yet (planning, or cancelled while planning:
+    ``total`` is then the audience's size when it was sent) has processed none. ``percent`` is
+    processed of ``total`` (0.0 without a total, unless the run sent or failed). ``rate`` is the
+    current rate (0.0 unless sending); ``average_rate`` a finished run's messages/s from start
+    to finish, else None.
     """
     counts = status_counts(run.id)
     pending = sum(counts[s] for s in PENDING_STATUSES)
     cancelled = _counters(run.id, "reason:").get("cancelled", 0)
     total = run.total or 0
     rate = current_rate(run.id) if run.status == "sending" else 0.0
-    processed = max(0, total - pending - cancelled)
+    # Counted as total - pending - cancelled, which is the whole total while the ledger is empty:
+    # a run still planning, or cancelled while planning, showed 100 % (review E, 2026-12-01).
+    planned = any(counts.values())
+    processed = max(0, total - pending - cancelled) if planned else 0
     return {
         "run_id": run.id,
         "broadcast_id": run.broadcast_id,
@@ -235,7 +241,8 @@ def snapshot(run) -> dict:
         "processed": processed,
         "cancelled": cancelled,
         "pending": pending,
-        "percent": round(100.0 * processed / total, 1) if total else 100.0,
+        "percent": (round(100.0 * processed / total, 1) if total
+                    else 100.0 if run.status in ("sent", "failed") else 0.0),
         "rate": round(rate, 1),
         "average_rate": average_rate(run, counts["sent"]),
         "eta_seconds": int(pending / rate) if rate > 0 and pending else None,

@@ -48,6 +48,22 @@ def make_run(customers=(), products=(), subject="Hello {{ customer_name }}",
     return run
 
 
+def send_now_to(product, subject="Hi", body="<p>Hello</p>"):
+    """A broadcast to ``product``'s customers sent the way the Send button does (``send_now``:
+    the run's total is the audience's size), committed; its plan_run job waits in RQ."""
+    from app.broadcasts.models import Broadcast, BroadcastTarget
+    from app.broadcasts.sending import send_now
+
+    product.mailing_allowed_at = utcnow()
+    broadcast = Broadcast(kind="email", subject=subject, body_html=body)
+    broadcast.targets.append(BroadcastTarget(product_id=product.id))
+    _db.session.add(broadcast)
+    _db.session.commit()
+    run = send_now(broadcast)
+    _db.session.commit()
+    return run
+
+
 def suppress(email, reason):
     """Put ``email`` on the suppression list."""
     _db.session.add(Suppression(email=email, reason=reason, source="test"))

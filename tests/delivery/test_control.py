@@ -17,7 +17,7 @@ from app.delivery.services import resend_question
 from app.testing import audit_entries, csrf_token, login, make_user
 from app.testing.browser_forms import browser_submission
 
-from .conftest import add_customers, make_run, suppress
+from .conftest import add_customers, make_run, send_now_to, suppress
 
 
 def _statuses(db, run_id):
@@ -99,6 +99,40 @@ def test_cancel_from_the_cli_skips_the_rest(app, db, runner, smtp_sink, product,
     assert set(db.session.scalars(select(Delivery.reason).where(Delivery.status == "skipped"))) == {"cancelled"}
     again = runner.invoke(args=["delivery", "resume", str(run_id)])
     assert again.exit_code == 1 and "only a paused run can be resumed" in again.output
+
+
+def _progress_everywhere(admin_client, runner, run):
+    """What the CLI's status, the progress JSON and the run page say of ``run``."""
+    status = runner.invoke(args=["delivery", "status", str(run.id)]).output
+    data = admin_client.get(f"/network/api/v1/delivery/runs/{run.id}").json
+    page = " ".join(admin_client.get(f"/network/broadcasts/{run.broadcast_id}/runs/{run.id}")
+                    .get_data(as_text=True).split())
+    return status, data, page
+
+
+def test_a_run_planning_or_cancelled_while_planning_has_processed_nothing(app, db, admin_client, runner,
+                                                                          smtp_sink, product):
+    """Review E (2026-12-01): with the workers stopped, a run sent to 50 customers said "planning /
+    sent 0, processed 50 of 50 (100.0% processed)" (CLI, API, page), and "cancelled after 50 of
+    50" once cancelled: processed was total - pending - cancelled, all of it while the ledger has
+    no row. No job runs here: the run stays planning."""
+    add_customers([(f"plan{i:02d}@example.com", "P") for i in range(50)], product)
+    run = send_now_to(product)
+    assert (run.status, run.total) == ("planning", 50)
+    status, data, page = _progress_everywhere(admin_client, runner, run)
+    assert "planning" in status and "sent 0, processed 0 of 50 (0.0% processed)" in status, status
+    assert (data["status"], data["sent"], data["processed"], data["percent"]) == ("planning", 0, 0, 0.0)
+    assert "0 sent · 0 of 50 processed (0.0% processed)" in " ".join(
+        re.sub(r"<[^>]+>", "", page).split()), page
+
+    cancelled = runner.invoke(args=["delivery", "cancel", str(run.id), "--yes"])
+    assert cancelled.exit_code == 0, cancelled.output
+    status, data, page = _progress_everywhere(admin_client, runner, run)
+    assert "cancelled after 0 of 50" in status and "processed 0 of 50 (0.0% processed)" in status, status
+    assert (data["status"], data["processed"], data["percent"]) == ("cancelled", 0, 0.0)
+    assert "Cancelled after 0 of 50 · 0 sent · 0 of 50 processed (0.0% processed)" in " ".join(
+        re.sub(r"<[^>]+>", "", page).split()), page
+    assert len(smtp_sink.messages) == 0
 
 
 def test_cli_status_pause_watch_and_errors(app, db, runner, smtp_sink, product, jobs):

@@ -3,7 +3,7 @@ from app.api.keys import issue_key
 from app.core.extensions import db
 from app.testing import login, make_user
 
-from .conftest import add_customers, make_run
+from .conftest import add_customers, make_run, send_now_to
 
 
 def test_run_api_needs_an_api_key_and_controls_the_run(app, client, smtp_sink, product, jobs):
@@ -53,19 +53,8 @@ def test_the_broadcast_page_counts_what_a_cancelled_run_sent(app, client, smtp_s
 
 def test_send_now_from_the_broadcasts_domain_reaches_the_smtp_server(app, smtp_sink, product, jobs):
     """The whole path: Send (broadcasts) -> plan_run -> chunks -> SMTP, through a real worker."""
-    from app.broadcasts.models import Broadcast, BroadcastTarget
-    from app.broadcasts.sending import send_now
-    from app.core.utils import utcnow
-
-    
     add_customers([("a@example.com", "Ann"), ("b@example.com", "Bob")], product)
-    product.mailing_allowed_at = utcnow()
-    broadcast = Broadcast(kind="email", subject="Hi {{ customer_first_name }}", body_html="<p>Hello</p>")
-    broadcast.targets.append(BroadcastTarget(product_id=product.id))
-    db.session.add(broadcast)
-    db.session.commit()
-    run = send_now(broadcast)
-    db.session.commit()
+    run = send_now_to(product, "Hi {{ customer_first_name }}")
     jobs.work()
     db.session.refresh(run)
     assert run.status == "sent" and run.sent == 2
