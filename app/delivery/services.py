@@ -166,6 +166,29 @@ def resend_unknown(run_id: int, expected: int | None) -> int:
     return count
 
 
+UNKNOWN_PREFIX = "outcome unknown: "  # every unknown row's reply starts so (transport, reaper, loop)
+UNKNOWN_CAUSES_SHOWN = 3  # causes a finished run's reason names; the rest are counted
+
+
+def unknown_summary(run_id: int) -> str:
+    """Why the run's rows with an unknown outcome are unknown, from their own replies (grouped by
+    ``progress.unknown_reasons``), most frequent first, for a finished run's status reason: "1
+    recipient(s) unknown (their message may have been delivered): the connection failed after
+    the message was sent, before the server's reply (...)."; with several causes each is counted,
+    the first UNKNOWN_CAUSES_SHOWN named. Until 2026-12-01 it said "a worker stopped while
+    sending to them" whatever the cause, also when the server had closed the connection."""
+    reasons = sorted(progress.unknown_reasons(run_id).items(), key=lambda item: (-item[1], item[0]))
+    total = sum(count for _, count in reasons)
+    causes = [(count, why.removeprefix(UNKNOWN_PREFIX) if why.startswith(UNKNOWN_PREFIX) else
+               why if why != "outcome unknown" else "no reason recorded") for why, count in reasons]
+    shown = [why if len(causes) == 1 else f"{count} {why}" for count, why in causes[:UNKNOWN_CAUSES_SHOWN]]
+    rest = sum(count for count, _ in causes[UNKNOWN_CAUSES_SHOWN:])
+    if rest:
+        shown.append(f"{rest} for other reasons")
+    text = f"{total} recipient(s) unknown (their message may have been delivered): {'; '.join(shown)}."
+    return text if len(text) <= 500 else text[:499] + "…"
+
+
 def finish_if_done(run_id: int) -> bool:
     """Mark a sending run sent (or failed when nothing got through) once no row is pending; the
     caller commits (the run's Redis keys go after the commit). True when the run finished."""
@@ -179,9 +202,7 @@ def finish_if_done(run_id: int) -> bool:
     if run.status != "sending":
         return False
     counts = progress.status_counts(run_id)
-    unknown = counts["unknown"]
-    reason = (f"{unknown} recipient(s) unknown: a worker stopped while sending to them."
-              if unknown else None)
+    reason = unknown_summary(run_id) if counts["unknown"] else None
     set_status(run, "failed" if counts["failed"] and not counts["sent"] else "sent", reason)
     run.sent, run.failed = counts["sent"], counts["failed"]  # not kept while sending (migration 0023)
     after_commit(chunks.forget_run, run_id)

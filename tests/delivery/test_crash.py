@@ -114,6 +114,8 @@ def test_sigkilled_worker_never_duplicates_and_never_loses_silently(app, db, dat
     assert run.status == "sent"
     if unknown:
         assert f"{len(unknown)} recipient(s) unknown" in run.status_reason
+        assert reaper.UNKNOWN_IN_SMTP.removeprefix("outcome unknown: ") in run.status_reason, \
+            "the reason the rows themselves give"
         # The admin's explicit choice: send the unknown ones again.
         assert resend_unknown(run_id, len(unknown)) == len(unknown)
         jobs.work()

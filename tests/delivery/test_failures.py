@@ -144,7 +144,45 @@ def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_sent_twice(app, d
     assert rows["hangup@example.com"].reply.startswith("outcome unknown: the connection failed after the message was sent")
     assert rows["fine@example.com"].status == "sent"
     assert smtp_sink.recipients().count("hangup@example.com") == 1, "not retried as a 4xx would be"
-    assert db.session.get(BroadcastRun, run.id).status == "sent"
+    run = db.session.get(BroadcastRun, run.id)
+    assert run.status == "sent"
+    # no worker stopped: the reason is the row's own ("a worker stopped while sending" until 2026-12-01)
+    assert run.status_reason == ("1 recipient(s) unknown (their message may have been delivered): "
+                                 + rows["hangup@example.com"].reply.removeprefix("outcome unknown: ") + ".")
+
+
+def test_a_finished_runs_reason_says_why_its_rows_are_unknown_from_their_replies(app, db, runner, smtp_sink,
+                                                                                product, jobs):
+    """Review E (2026-12-01): the server dropped the connection after a message's content, and the
+    finished run said "1 recipient(s) unknown: a worker stopped while sending to them." though no
+    worker stopped. The reason is made of the rows' own replies, each cause counted: here a
+    dead job's claim settled without its record (the reaper's reply) and a reply lost to a
+    hang-up (the transport's)."""
+    from app.delivery import reaper
+
+    from .test_claims import _claim, _planned
+
+    run_id = _planned(jobs, product, 8)  # c00 ... c07
+    dead = _claim(db, run_id, "diedjob", size=2)  # no lease, no record: the job is gone
+    assert reaper.settle(run_id, "diedjob") == 2
+    db.session.commit()
+    smtp_sink.hang_up = {"c05@example.com"}
+    jobs.work()
+
+    rows = _rows(run_id)
+    hung_up = rows["c05@example.com"].reply
+    assert [email for email, row in sorted(rows.items()) if row.status == "unknown"] == [
+        "c00@example.com", "c01@example.com", "c05@example.com"] and len(dead) == 2
+    assert hung_up.startswith("outcome unknown: the connection failed after the message was sent")
+    run = db.session.get(BroadcastRun, run_id)
+    assert run.status == "sent"
+    assert run.status_reason == (
+        "3 recipient(s) unknown (their message may have been delivered): "
+        f"2 {reaper.UNKNOWN_RECORD_LOST.removeprefix('outcome unknown: ')}; "
+        f"1 {hung_up.removeprefix('outcome unknown: ')}."), run.status_reason
+    assert "a worker stopped while sending" not in run.status_reason
+    status = runner.invoke(args=["delivery", "status", str(run_id)]).output
+    assert run.status_reason in status
 
 
 def test_replies_with_control_characters_are_written_to_the_ledger(app, db, smtp_sink, product, jobs):
