@@ -63,7 +63,8 @@ def test_pause_at_3_per_second_stops_after_a_second_of_sending(app, db, smtp_sin
     run = make_run(products=[product])
     run_id = run.id
     paused_at, sizes = [], []
-    app.extensions["herald_hooks"].add("delivery_results_recorded", lambda _, outcomes: sizes.append(len(outcomes)))
+    app.extensions["herald_hooks"].add("delivery_results_recorded",
+                                       lambda _, outcomes: sizes.append(len(outcomes)))
     seen, _ = _after_first_batch(app, lambda: (pause_run(run_id), paused_at.append(time.monotonic())))
     jobs.start(run)
     # A claim holds at most a second of sending (3 rows at 3/s, not the batch of 100; one row
