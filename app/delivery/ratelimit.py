@@ -102,6 +102,7 @@ class RateLimiter:
         """``rates``: {name: Rate or None}; ``current()``, when given, returns them as the settings
         say now, asked every RECHECK seconds of a wait: a changed rate ends a wait it made long."""
         self.current = current
+        self.changed = False  # set when ``_reread`` took other rates; the send loop resets it
         self.slots: list[float] = []  # monotonic times of reserved slots, oldest first
         self._configure(rates)
         self.recheck_at = time.monotonic() + RECHECK
@@ -125,6 +126,7 @@ class RateLimiter:
         if rates == self.rates:
             return False
         self._configure(rates)
+        self.changed = True
         return True
 
     def _configure(self, rates: dict) -> None:

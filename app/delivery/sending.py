@@ -109,6 +109,7 @@ class Sender(Recording):
                 self._collect()
                 pause_reason = self.streak.push()
                 if self.position < len(self.batch) or pause_reason or self.stop_reason == "skipping":
+                    self.claims.size = self.claim_size  # _collect waited: nothing of the job runs
                     self._cycle_now(pause_reason)  # stopped or failing (give back), or skip on
                 elif self.ahead:
                     self._next_ahead()
@@ -147,10 +148,13 @@ class Sender(Recording):
         self.next_stop_check = 0.0  # look at the start of every batch
         started = time.monotonic()
         self.prepared = None  # (Claimed, what _build gave) of the next row, built during a reply wait
-        last = len(self.batch) - 1
+        last, reclaim = len(self.batch) - 1, False
         for self.position, claimed in enumerate(self.batch):
             if self.streak.reason or self._stopping() or not self.limiter.wait(
                     len(self.batch) - self.position, self._before_wait, self._stopping):
+                break
+            if self.limiter.changed and self._limit_tightened():
+                reclaim = True  # the rest goes back; the next claim holds a second of the new rate
                 break
             prepared, self.prepared = self.prepared, None
             built = prepared[1] if prepared is not None and prepared[0] is claimed else self._build(claimed)
@@ -177,10 +181,19 @@ class Sender(Recording):
         # came while the batch's last envelope was answered (its content would go with the
         # flush): one more look a batch at most. Claims of about a second end a batch every
         # message or two at a slow server, so this is where a stop usually lands there.
-        if self.unsent and (self.position < len(self.batch) or self.streak.reason or self._stopping()):
+        if self.unsent and not reclaim and (self.position < len(self.batch) or self.streak.reason
+                                            or self._stopping()):
             self._abandon()
         self._flush()
         self._follow_rate(self.position, time.monotonic() - started)
+
+    def _limit_tightened(self) -> bool:
+        """Once after the limiter took changed rates: True when a limit now holds and the rows left
+        in the batch are more than a second of it (a batch claimed at a faster rate, or with no
+        limit, would otherwise hold many seconds: the review's 50 rows at 3/s, 17 s). The loop
+        then gives them back, as a pause does, and claims again at the new size."""
+        self.limiter.changed = False
+        return self.limiter.active and len(self.batch) - self.position > self.limiter.slots_per_call
 
     def _follow_rate(self, sent: int, seconds: float) -> None:
         """Size the next claims (``claim_size``) to about CLAIM_SECONDS of sending, whichever of

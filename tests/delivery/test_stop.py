@@ -250,3 +250,37 @@ def test_with_a_limit_a_claim_holds_about_a_second_of_a_slow_server_and_others_t
     # the server's rate as measured on each connection: no claim holds much more than a second of it
     rate = max((len(times) - 1) / (times[-1] - times[0]) for times in peers.values())
     assert 5 <= rate <= 11 and max(recorded) <= 1.5 * rate, (recorded, rate)
+
+
+def test_a_stricter_rate_set_mid_batch_gives_back_what_it_would_hold_longer_than_a_second(
+        app, db, smtp_sink, product, jobs, monkeypatch):
+    """No limit, a server at about 100 messages a second: the claims grow to about a second of
+    it (about 100 rows). A limit of 5/s set meanwhile is taken within RECHECK (0.2 s here); the
+    loop then gives back the rows of its batch past a second of the new rate and claims 5 at a
+    time, so the progress moves every second or so (until 2026-12-01 the batch claimed at the
+    old rate went on at 5/s: the review's 50 rows at 3/s held 17 s without progress)."""
+    from app.delivery import ratelimit
+    monkeypatch.setattr(ratelimit, "RECHECK", 0.2)
+    app.config.update(DELIVERY_BATCH_SIZE=500)
+    smtp_sink.delay = 0.01
+    add_customers([(f"fast{i:03d}@example.com", "F") for i in range(400)], product)
+    run = make_run(products=[product])
+    run_id, recorded, changed_at = run.id, [], []
+    app.extensions["herald_hooks"].add("delivery_results_recorded",
+                                       lambda _, outcomes: recorded.append((time.monotonic(), len(outcomes))))
+
+    def stricter():
+        set_option("delivery.rate_per_second", "5/s")
+        changed_at.append(time.monotonic())
+    threading.Timer(0.8, _in_own_context, (app, stricter, run_id, [])).start()
+    pause = threading.Timer(4.0, _in_own_context, (app, lambda: pause_run(run_id), run_id, []))
+    pause.start()
+    jobs.start(run)
+    pause.join()
+
+    later = [size for at, size in recorded if at > changed_at[0] + 1.0]
+    assert max(size for _, size in recorded) > 20, f"claims grew to the server's speed first: {recorded}"
+    assert len(later) >= 2 and max(later) <= 6, f"a second of 5/s a claim after the change: {recorded}"
+    rows = _rows(db, run_id)
+    assert Counter(status for status, _, _ in rows.values()) == {"sent": len(smtp_sink.messages),
+                                                                "queued": 400 - len(smtp_sink.messages)}
