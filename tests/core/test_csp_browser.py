@@ -48,6 +48,7 @@ def test_admin_pages_and_previews_work_under_the_policy(browser, live_server, ap
     page.goto(f"{live_server}/network/profile")  # a new key's secret is selected on focus (no inline JS)
     page.fill("input[name=name]", "deploy")
     page.click("button:has-text('Create')")
+    page.wait_for_load_state()  # herald.js (deferred) listens for the focus only once it has run
     page.focus("#new-api-key")
     assert page.evaluate("document.getSelection().toString() || "
                          "document.activeElement.selectionEnd - document.activeElement.selectionStart") not in (0, "")

@@ -120,18 +120,25 @@ def test_a_stale_stop_signal_does_not_stop_a_sending_run(app, db, smtp_sink, pro
     assert len(smtp_sink.messages) == 12 and not progress.stop_signalled(run.id)
 
 
+def _recorded_run(app, smtp_sink, product, count, delay, prefix):
+    """A run of ``count`` customers to a sink answering each message after ``delay`` seconds,
+    batches of 500; returns its id and ``recorded``: (time, outcomes) of each commit of outcomes."""
+    app.config.update(DELIVERY_BATCH_SIZE=500)
+    smtp_sink.delay = delay
+    add_customers([(f"{prefix}{i:03d}@example.com", "S") for i in range(count)], product)
+    run, recorded = make_run(products=[product]), []
+    app.extensions["herald_hooks"].add("delivery_results_recorded",
+                                       lambda _, outcomes: recorded.append((time.monotonic(), len(outcomes))))
+    return run, recorded
+
+
 def test_without_a_limit_a_claim_holds_about_a_second_of_a_slow_server(app, db, smtp_sink, product, jobs):
     """No rate limit, a server taking 20 ms per message (at most 50 a second), batches of 500:
     the claims follow the rate measured on the batches before (about 50 rows, 1 at first), so
     the progress moves about every second and a pause gives back all but what was in flight.
     Until 2026-12-01 the first claim took all 150 rows: 3 s of sending, counted at its end."""
-    app.config.update(DELIVERY_BATCH_SIZE=500)
-    smtp_sink.delay = 0.02
-    add_customers([(f"slow{i:03d}@example.com", "S") for i in range(150)], product)
-    run = make_run(products=[product])
-    run_id, recorded, paused_at = run.id, [], []
-    app.extensions["herald_hooks"].add("delivery_results_recorded",
-                                       lambda _, outcomes: recorded.append((time.monotonic(), len(outcomes))))
+    run, recorded = _recorded_run(app, smtp_sink, product, 150, 0.02, "slow")
+    run_id, paused_at = run.id, []
     _after_first_batch(app, lambda: (pause_run(run_id), paused_at.append(time.monotonic())), delay=1.5)
     jobs.start(run)
 
@@ -261,13 +268,8 @@ def test_a_stricter_rate_set_mid_batch_gives_back_what_it_would_hold_longer_than
     old rate went on at 5/s: the review's 50 rows at 3/s held 17 s without progress)."""
     from app.delivery import ratelimit
     monkeypatch.setattr(ratelimit, "RECHECK", 0.2)
-    app.config.update(DELIVERY_BATCH_SIZE=500)
-    smtp_sink.delay = 0.01
-    add_customers([(f"fast{i:03d}@example.com", "F") for i in range(400)], product)
-    run = make_run(products=[product])
-    run_id, recorded, changed_at = run.id, [], []
-    app.extensions["herald_hooks"].add("delivery_results_recorded",
-                                       lambda _, outcomes: recorded.append((time.monotonic(), len(outcomes))))
+    run, recorded = _recorded_run(app, smtp_sink, product, 400, 0.01, "fast")
+    run_id, changed_at = run.id, []
 
     def stricter():
         set_option("delivery.rate_per_second", "5/s")
