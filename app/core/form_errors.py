@@ -65,5 +65,4 @@ def page_problems(context) -> list[FieldProblem]:
 def page_has_errors(context) -> bool:
     """True when a form of the page has an error: a field's, the form's own, an expired token."""
     forms = [value for value in context.get_all().values() if isinstance(value, Form)]
-    return bool(page_problems(context) or context.get("field_problems")
-                or any(form.errors for form in forms))
+    return bool(page_problems(context) or any(form.errors for form in forms))

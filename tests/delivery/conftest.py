@@ -99,3 +99,18 @@ def jobs(worker):
 def product(app):
     """A product to target (no mailing permission needed: runs are made directly)."""
     return make_product("pro", "Pro")
+
+
+def fresh_app(url: str, tmp_path, redis_url: str):
+    """An app of its own on database ``url`` (for migration tests): the app, its CLI runner and
+    ``migrate(*args)``, which runs ``flask db ARGS`` and asserts it succeeded."""
+    from app import create_app
+
+    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
+                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_url})
+    runner = fresh.test_cli_runner()
+
+    def migrate(*args):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 0, result.output
+    return fresh, runner, migrate

@@ -17,7 +17,7 @@ from app.network.services import find_customer, search_customers
 from app.tracking.services import blocks_mail
 from app.tracking.services import suppress as suppress_address
 
-from .conftest import add_customers, make_run
+from .conftest import add_customers, fresh_app, make_run
 from .test_return_paths import _signed_post
 
 GREEK = ["ΟΔΥΣΣΕΥΣ@example.com", "οδυσσευς@example.com", "ΣΙΣΥΦΟΣ@example.com", "σισυφοσ@example.com"]
@@ -158,16 +158,7 @@ def _state(engine):
 def _populated_at_0024(url, tmp_path, redis_database):
     """An app on database ``url``, migrated to 0024 with POPULATION as its customers: the app, its
     CLI runner, ``migrate(*args)`` (``flask db``, which must succeed) and an engine."""
-    from app import create_app
-
-    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
-                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
-    runner = fresh.test_cli_runner()
-
-    def migrate(*args):
-        result = runner.invoke(args=["db", *args])
-        assert result.exit_code == 0, result.output
-
+    fresh, runner, migrate = fresh_app(url, tmp_path, redis_database.url)
     migrate("upgrade", "0024_cheaper_batch_writes")
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as connection:

@@ -15,6 +15,7 @@ from app.delivery.claims import Claims, hold
 from app.delivery.models import Delivery
 from app.delivery.outcomes import Outcome, lock_run
 
+from .conftest import fresh_app
 from .test_claims import _planned
 
 WAIT = 10.0  # seconds: far longer than B's transaction takes when nothing blocks it
@@ -120,17 +121,9 @@ def test_a_cancel_waits_for_a_senders_open_transaction(app, db, product, jobs):
 def test_migration_0023_keeps_the_counters_both_ways_and_downgrade_sets_sent_and_failed(tmp_path, redis_database):
     """Upgrade keeps every counter (shard 0); downgrade sums the shards into one row a counter and
     sets each run's sent and failed from them (not kept per batch while 0023 ran)."""
-    from app import create_app
     from app.broadcasts.models import Broadcast
 
-    url = f"sqlite:///{tmp_path / 'shards.db'}"
-    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url,
-                        "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_database.url})
-    runner = fresh.test_cli_runner()
-
-    def migrate(*args):
-        result = runner.invoke(args=["db", *args])
-        assert result.exit_code == 0, result.output
+    fresh, _, migrate = fresh_app(f"sqlite:///{tmp_path / 'shards.db'}", tmp_path, redis_database.url)
 
     def counters(db, shards=True):
         columns = "name, shard, value" if shards else "name, value"
